@@ -1,0 +1,34 @@
+/**
+ * Builds the API as a Fastify instance (tests call buildApp and use `app.inject`);
+ * main.ts only listens and handles signals.
+ */
+import type { Logger } from '@spms/log';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { ApiConfig } from './config.js';
+import { authPlugin } from './plugins/auth.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { resourcesPlugin } from './plugins/resources.js';
+import deviceApiRoutes from './routes/device-api/index.js';
+import deviceRoutes from './routes/devices/index.js';
+import healthRoutes from './routes/health/index.js';
+import profileRoutes from './routes/profiles/index.js';
+
+export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is wider than FastifyBaseLogger; Fastify accepts it at run time.
+    loggerInstance: opts.logger as FastifyBaseLogger | undefined,
+    bodyLimit: Math.max(config.MAX_PAYLOAD_BYTES, 1024 * 1024),
+    trustProxy: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  await app.register(errorsPlugin);
+  await app.register(resourcesPlugin, { config });
+  await app.register(authPlugin);
+  await app.register(healthRoutes);
+  // ThingsBoard's HTTP device API: /api/v1/<token>/... (the token authenticates).
+  await app.register(deviceApiRoutes, { prefix: '/api/v1' });
+  // Operator API (Bearer API key).
+  await app.register(deviceRoutes, { prefix: '/api/devices' });
+  await app.register(profileRoutes, { prefix: '/api/profiles' });
+  return app;
+}

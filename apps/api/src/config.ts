@@ -1,0 +1,22 @@
+import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+
+export const ApiConfigSchema = Type.Object({
+  DATABASE_URL: DatabaseUrl,
+  REDIS_URL: RedisUrl,
+  REDIS_PREFIX: RedisPrefix,
+  HTTP_PORT: Port(8080),
+  HTTP_HOST: Type.String({ default: '0.0.0.0' }),
+  LOG_LEVEL: LogLevel,
+  /** Initial admin API key, so a fresh install is usable. Compared in constant time, never logged. */
+  SPMS_ADMIN_API_KEY: Type.Optional(
+    Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 24`' }),
+  ),
+  /** Largest device payload accepted on the HTTP device API (ThingsBoard: 64 KiB). */
+  MAX_PAYLOAD_BYTES: Type.Integer({ default: 65536, minimum: 256 }),
+});
+
+export type ApiConfig = Static<typeof ApiConfigSchema>;
+
+export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
+  return parseConfig(ApiConfigSchema, env);
+}

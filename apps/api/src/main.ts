@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+import { ConfigError } from '@spms/config';
+import { createLogger } from '@spms/log';
+import { buildApp } from './app.js';
+import { loadApiConfig } from './config.js';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadApiConfig>;
+  try {
+    config = loadApiConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`spms-api: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
+  const app = await buildApp(config, { logger });
+  try {
+    await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      logger.fatal(`HTTP port ${config.HTTP_PORT} is already in use: set HTTP_PORT to a free port`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      app.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+main().catch((err) => {
+  console.error('spms-api failed to start:', err);
+  process.exit(1);
+});

@@ -1,0 +1,49 @@
+/**
+ * Operator authentication: `Authorization: Bearer <api key>`. Keys are the initial admin
+ * key from SPMS_ADMIN_API_KEY (compared in constant time) or rows of api_keys (stored as
+ * sha256). Routes opt in with `preHandler: app.authenticate`; the device API does not
+ * (its token is in the URL, as in ThingsBoard).
+ * Users, roles and scopes come with the operator API issue.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from './errors.js';
+
+export interface Principal {
+  kind: 'admin-key' | 'api-key';
+  id: string;
+  role: 'admin' | 'operator' | 'viewer';
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+export const authPlugin = fp(
+  async (app: FastifyInstance) => {
+    const adminKey = app.config.SPMS_ADMIN_API_KEY ? sha256(app.config.SPMS_ADMIN_API_KEY) : null;
+    app.decorateRequest('principal', undefined);
+    app.decorate('authenticate', async (req: FastifyRequest) => {
+      const header = req.headers.authorization;
+      const match = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+      if (!match?.[1]) throw new AppError('UNAUTHORIZED', 'send `Authorization: Bearer <api key>`');
+      const presented = sha256(match[1]);
+      if (adminKey && timingSafeEqual(presented, adminKey)) {
+        req.principal = { kind: 'admin-key', id: 'env:SPMS_ADMIN_API_KEY', role: 'admin' };
+        return;
+      }
+      const key = await app.prisma.apiKey.findUnique({ where: { keyHash: presented.toString('hex') } });
+      if (!key || key.revokedAt) throw new AppError('UNAUTHORIZED', 'unknown or revoked API key');
+      req.principal = { kind: 'api-key', id: key.id, role: key.role as Principal['role'] };
+    });
+  },
+  { name: 'auth', dependencies: ['resources'] },
+);
