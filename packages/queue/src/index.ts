@@ -1,1 +1,12 @@
+export * from './commands.js';
 export * from './contracts.js';
+export { newMessageId } from './ids.js';
+export {
+  createIngestProducer,
+  type IngestProducer,
+  type IngestProducerOptions,
+  type IngestStats,
+  IngestUnavailableError,
+} from './ingest-producer.js';
+export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
+export { type IngestQueueOptions, ingestQueueOptions } from './options.js';

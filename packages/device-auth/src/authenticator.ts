@@ -1,0 +1,195 @@
+/**
+ * Device authentication for the gateway (MQTT CONNECT, HTTP device API token).
+ *
+ * A reconnect storm (every modem in the fleet re-dialling after a cell outage) must not
+ * hammer PostgreSQL or burn CPU on scrypt, so:
+ * - look-ups are cached per credentials key (found rows for `cacheTtlMs`, misses for
+ *   `negativeTtlMs`), and concurrent look-ups of the same key share one query;
+ * - a password that verified against a row is remembered as its sha256 for that row (and
+ *   a few wrong ones too), so scrypt runs once per credential, not once per connect;
+ * - a message on `credentialsChangedChannel(prefix)` (device id) drops that device's
+ *   entries and every cached miss (new credentials may now exist), then tells listeners
+ *   so the broker can close the device's live session.
+ * A database error is `unavailable` (CONNACK 0x03 / HTTP 503) and is never cached.
+ */
+import { createHash } from 'node:crypto';
+import { accessTokenKey, basicLookupKeys, verifySecret } from '@spms/credentials';
+import { createPool } from '@spms/db';
+import type { Logger } from '@spms/log';
+import { credentialsChangedChannel } from '@spms/queue';
+import { Redis } from 'ioredis';
+import { CredentialsCache } from './cache.js';
+import { type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
+
+export type DeviceIdentity = { id: string; name: string; profileId: string; transport: 'MQTT' | 'HTTP' };
+export type AuthResult =
+  | { ok: true; device: DeviceIdentity }
+  | { ok: false; reason: 'bad_credentials' | 'identifier_rejected' | 'unavailable' };
+
+export interface DeviceAuthenticator {
+  authenticateMqtt(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | string | undefined,
+  ): Promise<AuthResult>;
+  authenticateToken(token: string): Promise<AuthResult>;
+  /** Called with a device id when its credentials were rotated/revoked or the device deleted (Redis channel credentialsChangedChannel(prefix)). */
+  onInvalidate(listener: (deviceId: string) => void): void;
+  close(): Promise<void>;
+}
+
+export interface DeviceAuthenticatorOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  /** How long a found credentials row is trusted without asking PostgreSQL (default 5 min). */
+  cacheTtlMs?: number;
+  /** How long an unknown key is remembered as unknown (default 5 s). */
+  negativeTtlMs?: number;
+  logger?: Logger;
+}
+
+const LOOKUP_SQL = `
+  SELECT c.credentials_id, c.type::text AS type, c.client_id, c.username, c.password_hash,
+         d.id AS device_id, d.name AS device_name, d.profile_id, p.transport::text AS transport
+    FROM device_credentials c
+    JOIN devices d ON d.id = c.device_id
+    JOIN device_profiles p ON p.id = d.profile_id
+   WHERE c.credentials_id = ANY($1::text[])`;
+
+const BAD = { ok: false, reason: 'bad_credentials' } as const;
+const UNAVAILABLE = { ok: false, reason: 'unavailable' } as const;
+
+function identity(row: CredentialsRow): AuthResult {
+  return {
+    ok: true,
+    device: { id: row.deviceId, name: row.deviceName, profileId: row.profileId, transport: row.transport },
+  };
+}
+
+export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions): Promise<DeviceAuthenticator> {
+  const log = opts.logger;
+  const pool = createPool(opts.databaseUrl, { max: 4, applicationName: 'spms-device-auth' });
+  const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
+  const listeners: Array<(deviceId: string) => void> = [];
+  const verifying = new Map<string, Promise<boolean>>();
+
+  const subscriber = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  subscriber.on('error', (err) => log?.warn({ err: err.message }, 'device-auth: redis subscriber error'));
+  const channel = credentialsChangedChannel(opts.prefix);
+  subscriber.on('message', (ch: string, deviceId: string) => {
+    if (ch !== channel) return;
+    cache.invalidateDevice(deviceId);
+    for (const l of listeners) {
+      try {
+        l(deviceId);
+      } catch (err) {
+        log?.error({ err, deviceId }, 'device-auth: invalidate listener failed');
+      }
+    }
+  });
+  // If Redis is down at start-up, keep going (ioredis keeps retrying and re-subscribes):
+  // authentication itself only needs PostgreSQL. Entries then expire by TTL.
+  await subscriber
+    .connect()
+    .then(() => subscriber.subscribe(channel))
+    .catch((err: Error) => log?.warn({ err: err.message }, 'device-auth: cannot subscribe to invalidations yet'));
+
+  async function queryRows(keys: string[]): Promise<Map<string, CredentialsRow>> {
+    const res = await pool.query(LOOKUP_SQL, [keys]);
+    const rows = new Map<string, CredentialsRow>();
+    for (const r of res.rows) {
+      rows.set(r.credentials_id, {
+        credentialsId: r.credentials_id,
+        type: r.type,
+        clientId: r.client_id,
+        username: r.username,
+        passwordHash: r.password_hash,
+        deviceId: r.device_id,
+        deviceName: r.device_name,
+        profileId: r.profile_id,
+        transport: r.transport,
+      });
+    }
+    return rows;
+  }
+
+  /** The first key (in look-up order) that has credentials, or null; throws when the DB is down. */
+  async function lookup(keys: string[]): Promise<CredentialsRow | null> {
+    const known = keys.map((k) => cache.get(k));
+    // Answer from the cache only while every key before the first hit is a cached miss.
+    for (const hit of known) {
+      if (hit === undefined) break;
+      if (hit !== null) return hit;
+    }
+    const missing = keys.filter((_, i) => known[i] === undefined);
+    const found = await cache.fill(missing, queryRows);
+    for (const [i, key] of keys.entries()) {
+      const row = known[i] ?? found.get(key);
+      if (row) return row;
+    }
+    return null;
+  }
+
+  async function verifyPassword(row: CredentialsRow, password: string): Promise<boolean> {
+    const digest = createHash('sha256').update(password).digest('hex');
+    const known = cache.knownPassword(row, digest);
+    if (known !== undefined) return known;
+    const flightKey = `${row.credentialsId}\0${row.passwordHash}\0${digest}`;
+    let p = verifying.get(flightKey);
+    if (!p) {
+      p = verifySecret(password, row.passwordHash ?? '').finally(() => verifying.delete(flightKey));
+      verifying.set(flightKey, p);
+    }
+    const ok = await p;
+    cache.rememberPassword(row, digest, ok);
+    return ok;
+  }
+
+  return {
+    async authenticateMqtt(clientId, username, password) {
+      const input = {
+        clientId: clientId ?? '',
+        username: username || undefined,
+        password: password === undefined ? undefined : Buffer.isBuffer(password) ? password.toString('utf8') : password,
+      };
+      if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
+      const { keys } = basicLookupKeys(input.clientId, input.username);
+      if (keys.length === 0) return BAD;
+      let row: CredentialsRow | null;
+      try {
+        row = await lookup(keys);
+      } catch (err) {
+        log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
+        return UNAVAILABLE;
+      }
+      if (!row) return BAD;
+      const verdict = checkMqttRow(row, input);
+      if (verdict === 'accept') return identity(row);
+      if (verdict === 'refuse') return BAD;
+      return (await verifyPassword(row, input.password ?? '')) ? identity(row) : BAD;
+    },
+
+    async authenticateToken(token) {
+      if (!token) return BAD;
+      let row: CredentialsRow | null;
+      try {
+        row = await lookup([accessTokenKey(token)]);
+      } catch (err) {
+        log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
+        return UNAVAILABLE;
+      }
+      // The HTTP device API takes access tokens only (an MQTT Basic username shares the key space).
+      return row && row.type === 'ACCESS_TOKEN' ? identity(row) : BAD;
+    },
+
+    onInvalidate(listener) {
+      listeners.push(listener);
+    },
+
+    async close() {
+      subscriber.disconnect();
+      await pool.end();
+    },
+  };
+}

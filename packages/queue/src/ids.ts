@@ -1,0 +1,17 @@
+/**
+ * Message ids: unique across gateway processes and roughly time-sortable, so a batch's
+ * ids read in receive order and a log line's id says when it arrived.
+ * Layout: 9 chars of base36 epoch ms | 8 chars of per-process randomness | 6 chars of a
+ * per-process counter (base36). Collisions need two processes with the same 41 random
+ * bits issuing the same counter value in the same millisecond.
+ */
+import { randomBytes } from 'node:crypto';
+
+const processTag = randomBytes(6).toString('hex').slice(0, 8);
+let counter = 0;
+const COUNTER_SPACE = 36 ** 6;
+
+export function newMessageId(): string {
+  counter = (counter + 1) % COUNTER_SPACE;
+  return `${Date.now().toString(36).padStart(9, '0')}${processTag}${counter.toString(36).padStart(6, '0')}`;
+}

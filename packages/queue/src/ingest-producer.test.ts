@@ -1,0 +1,84 @@
+import { createTestRedis, freePort, type TestRedis } from '@spms/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { INGEST_QUEUE, type IngestBatch, type IngestMessage } from './contracts.js';
+import { newMessageId } from './ids.js';
+import { createIngestProducer, type IngestProducer } from './ingest-producer.js';
+import { ingestQueueOptions } from './options.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+function message(deviceId: string, n: number): IngestMessage {
+  return {
+    id: newMessageId(),
+    kind: 'telemetry',
+    deviceId,
+    receivedAt: Date.now(),
+    transport: 'mqtt',
+    entries: [{ values: { n } }],
+  };
+}
+
+/** Every batch job in the queue (any state), in insertion order. */
+export async function readBatches(url: string, prefix: string): Promise<IngestBatch[]> {
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  const queue = new Queue<IngestBatch>(INGEST_QUEUE, { connection, ...ingestQueueOptions(prefix) });
+  try {
+    const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'], 0, -1, true);
+    return jobs.map((j) => j.data);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+}
+
+function track(p: IngestProducer, redis?: TestRedis): IngestProducer {
+  cleanups.push(() => p.close());
+  if (redis) cleanups.push(() => redis.cleanup());
+  return p;
+}
+
+describe('ingest producer (group commit)', () => {
+  it('commits many concurrent enqueues as few jobs, each message exactly once, per-device order kept', async () => {
+    const redis = createTestRedis('producer');
+    const producer = track(createIngestProducer({ redisUrl: redis.url, prefix: redis.prefix, maxBatch: 200 }), redis);
+    const sent: IngestMessage[] = [];
+    for (let i = 0; i < 2000; i++) sent.push(message(`dev-${i % 10}`, i));
+    await Promise.all(sent.map((m) => producer.enqueue(m)));
+
+    const batches = await readBatches(redis.url, redis.prefix);
+    const got = batches.flatMap((b) => b.messages);
+    expect(batches.length).toBeLessThanOrEqual(2000 / 200 + 5);
+    expect(batches.every((b) => b.v === 1 && b.messages.length <= 200)).toBe(true);
+    expect(got.map((m) => m.id).sort()).toEqual(sent.map((m) => m.id).sort());
+    const ns = (dev: string) =>
+      got.filter((m) => m.deviceId === dev).map((m) => (m.kind === 'telemetry' ? m.entries[0]?.values.n : -1));
+    const dev3 = ns('dev-3');
+    expect(dev3).toEqual([...dev3].sort((a, b) => Number(a) - Number(b)));
+    const s = producer.stats();
+    expect(s.messages).toBe(2000);
+    expect(s.batches).toBe(batches.length);
+    expect(s.latency.count).toBe(2000);
+    expect(producer.isHealthy()).toBe(true);
+  });
+
+  it('rejects (does not buffer) while Redis is unreachable', async () => {
+    const port = await freePort();
+    const producer = track(
+      createIngestProducer({
+        redisUrl: `redis://127.0.0.1:${port}`,
+        prefix: 'spmstest:nowhere',
+        enqueueTimeoutMs: 300,
+      }),
+    );
+    const started = Date.now();
+    await expect(producer.enqueue(message('d', 1))).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(producer.isHealthy()).toBe(false);
+    expect(producer.stats()).toMatchObject({ messages: 0, failedMessages: 1 });
+  });
+});

@@ -1,0 +1,226 @@
+/**
+ * The gateway's durable hand-off: group commit of device messages into BullMQ jobs.
+ *
+ * Every `enqueue` joins the open group; a group is committed as ONE job (`INGEST_JOB`,
+ * payload `IngestBatch`) when it reaches `maxBatch` messages or `maxDelayMs` after it
+ * opened, and every caller in it is resolved only when Redis acknowledged that job. At
+ * most `maxInFlight` commits run at once; while they do, the next group keeps filling, so
+ * batches grow with load and throughput does not collapse to one round-trip per message.
+ *
+ * Outages: the producer's connection has no offline queue and no per-command retry, so a
+ * command on a broken connection fails at once instead of sitting in memory (where a
+ * crash would lose messages already "accepted"); each group also has a deadline
+ * (`enqueueTimeoutMs`, counted from its first message), after which its callers are
+ * rejected even if Redis never answers. ioredis reconnects by itself; the next group after
+ * that commits normally.
+ *
+ * "Acknowledged" means "in Redis' memory and, with `appendonly yes`, written to the AOF
+ * before the reply" — durable across a Redis crash (kill -9). Durable across power loss
+ * only with `appendfsync always` (with `everysec`, up to ~1 s of acknowledged writes can
+ * be lost if the machine itself goes down).
+ */
+import type { Logger } from '@spms/log';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { CONTRACT_VERSION, INGEST_JOB, INGEST_QUEUE, type IngestBatch, type IngestMessage } from './contracts.js';
+import { newMessageId } from './ids.js';
+import { LatencyHistogram, type LatencySnapshot } from './latency.js';
+import { ingestQueueOptions } from './options.js';
+
+export interface IngestStats {
+  /** Jobs committed (each one batch). */
+  batches: number;
+  /** Messages whose enqueue resolved. */
+  messages: number;
+  /** Commits that failed or timed out, and the messages in them (their enqueue rejected). */
+  failedBatches: number;
+  failedMessages: number;
+  lastBatchSize: number;
+  /** Messages waiting for a commit, and commits awaiting Redis' reply, right now. */
+  pending: number;
+  inFlight: number;
+  healthy: boolean;
+  /** Time from `enqueue` to its resolution, for successful enqueues. */
+  latency: LatencySnapshot;
+}
+
+export interface IngestProducer {
+  /** Resolves once the message is durably in Redis as part of a committed batch (BullMQ job);
+   *  rejects (after at most `enqueueTimeoutMs`) if Redis is unavailable — the caller then
+   *  withholds the PUBACK / answers 503. */
+  enqueue(msg: IngestMessage): Promise<void>;
+  /** Stats for /metrics: batches, messages, failures, last batch size, enqueue latency histogram data. */
+  stats(): IngestStats;
+  /** True while Redis accepts writes. */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
+
+export interface IngestProducerOptions {
+  redisUrl: string;
+  prefix: string;
+  /** Largest number of messages in one job (default 500). */
+  maxBatch?: number;
+  /** Longest a message waits for its group to fill (default 2 ms). */
+  maxDelayMs?: number;
+  /** Longest an enqueue may take before it rejects (default 2000 ms). */
+  enqueueTimeoutMs?: number;
+  /** Commits awaiting Redis at once (default 4). */
+  maxInFlight?: number;
+  logger?: Logger;
+}
+
+/** Thrown (as the rejection) when a message could not be committed. */
+export class IngestUnavailableError extends Error {
+  override name = 'IngestUnavailableError';
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+  startedAt: number;
+}
+
+interface Group {
+  messages: IngestMessage[];
+  waiters: Waiter[];
+  settled: boolean;
+  deadline: NodeJS.Timeout;
+}
+
+export function createIngestProducer(opts: IngestProducerOptions): IngestProducer {
+  const maxBatch = opts.maxBatch ?? 500;
+  const maxDelayMs = opts.maxDelayMs ?? 2;
+  const timeoutMs = opts.enqueueTimeoutMs ?? 2000;
+  const maxInFlight = opts.maxInFlight ?? 4;
+  const log = opts.logger;
+
+  const connection = new Redis(opts.redisUrl, {
+    // Fail fast while disconnected instead of buffering in memory (see the header).
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: Math.max(timeoutMs, 1000),
+    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
+  });
+  let lastErrorLog = 0;
+  connection.on('error', (err) => {
+    const now = Date.now();
+    if (now - lastErrorLog > 5000) {
+      lastErrorLog = now;
+      log?.warn({ err: err.message }, 'ingest producer: redis connection error');
+    }
+  });
+  connection.on('ready', () => log?.info('ingest producer: redis ready'));
+  const queue = new Queue<IngestBatch>(INGEST_QUEUE, { connection, ...ingestQueueOptions(opts.prefix) });
+  // BullMQ re-emits connection errors; without a listener they would crash the process.
+  queue.on('error', () => {});
+
+  const latency = new LatencyHistogram();
+  const counters = { batches: 0, messages: 0, failedBatches: 0, failedMessages: 0, lastBatchSize: 0 };
+  let open: Group | undefined;
+  let openTimer: NodeJS.Timeout | undefined;
+  const ready: Group[] = [];
+  let inFlight = 0;
+  let closed = false;
+  let lastFailureLog = 0;
+
+  function fail(group: Group, err: Error): void {
+    if (group.settled) return;
+    group.settled = true;
+    clearTimeout(group.deadline);
+    counters.failedBatches++;
+    counters.failedMessages += group.messages.length;
+    const now = Date.now();
+    if (now - lastFailureLog > 5000) {
+      lastFailureLog = now;
+      log?.error({ err: err.message, messages: group.messages.length }, 'ingest commit failed; enqueues rejected');
+    }
+    for (const w of group.waiters) w.reject(err);
+  }
+
+  function succeed(group: Group): void {
+    if (group.settled) return;
+    group.settled = true;
+    clearTimeout(group.deadline);
+    counters.batches++;
+    counters.messages += group.messages.length;
+    counters.lastBatchSize = group.messages.length;
+    const now = performance.now();
+    for (const w of group.waiters) {
+      latency.observe(now - w.startedAt);
+      w.resolve();
+    }
+  }
+
+  function seal(): void {
+    if (openTimer) clearTimeout(openTimer);
+    openTimer = undefined;
+    if (open) ready.push(open);
+    open = undefined;
+    dispatch();
+  }
+
+  function dispatch(): void {
+    while (inFlight < maxInFlight && ready.length > 0) {
+      const group = ready.shift() as Group;
+      if (group.settled) continue; // its deadline passed while it waited
+      inFlight++;
+      const batch: IngestBatch = { v: CONTRACT_VERSION, messages: group.messages };
+      // A custom job id makes a commit idempotent should the same add ever reach Redis twice.
+      queue
+        .add(INGEST_JOB, batch, { jobId: `b${newMessageId()}` })
+        .then(
+          () => succeed(group),
+          (err: unknown) => fail(group, err instanceof Error ? err : new Error(String(err))),
+        )
+        .finally(() => {
+          inFlight--;
+          dispatch();
+        });
+    }
+  }
+
+  function enqueue(msg: IngestMessage): Promise<void> {
+    if (closed) return Promise.reject(new IngestUnavailableError('ingest producer is closed'));
+    return new Promise<void>((resolve, reject) => {
+      if (!open) {
+        const group: Group = { messages: [], waiters: [], settled: false, deadline: undefined as never };
+        group.deadline = setTimeout(
+          () => fail(group, new IngestUnavailableError(`ingest queue did not acknowledge within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        open = group;
+        openTimer = setTimeout(seal, maxDelayMs);
+      }
+      open.messages.push(msg);
+      open.waiters.push({ resolve, reject, startedAt: performance.now() });
+      if (open.messages.length >= maxBatch) seal();
+    });
+  }
+
+  return {
+    enqueue,
+    stats: () => ({
+      ...counters,
+      pending: (open?.messages.length ?? 0) + ready.reduce((n, g) => n + (g.settled ? 0 : g.messages.length), 0),
+      inFlight,
+      healthy: connection.status === 'ready',
+      latency: latency.snapshot(),
+    }),
+    isHealthy: () => connection.status === 'ready',
+    async close() {
+      if (closed) return;
+      closed = true;
+      seal();
+      // Let commits already sent finish (bounded by their deadlines) before disconnecting.
+      const until = Date.now() + timeoutMs;
+      while ((inFlight > 0 || ready.some((g) => !g.settled)) && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      for (const g of ready) fail(g, new IngestUnavailableError('ingest producer closed'));
+      await queue.close().catch(() => {});
+      connection.disconnect();
+    },
+  };
+}
