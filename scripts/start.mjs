@@ -86,7 +86,7 @@ for (const [name, entry] of apps) {
       buf += d;
       const lines = buf.split('\n');
       buf = lines.pop();
-      for (const line of lines) process.stdout.write(prefix + line + '\n');
+      for (const line of lines) process.stdout.write(`${prefix + line}\n`);
     });
   }
   child.on('exit', (code, signal) => {
