@@ -10,3 +10,4 @@ export {
 } from './ingest-producer.js';
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
 export { type IngestQueueOptions, ingestQueueOptions } from './options.js';
+export { readIngestBatches } from './read-batches.js';

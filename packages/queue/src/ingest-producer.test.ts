@@ -1,11 +1,9 @@
 import { createTestRedis, freePort, type TestRedis } from '@spms/testing';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INGEST_QUEUE, type IngestBatch, type IngestMessage } from './contracts.js';
+import type { IngestMessage } from './contracts.js';
 import { newMessageId } from './ids.js';
 import { createIngestProducer, type IngestProducer } from './ingest-producer.js';
-import { ingestQueueOptions } from './options.js';
+import { readIngestBatches as readBatches } from './read-batches.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -21,19 +19,6 @@ function message(deviceId: string, n: number): IngestMessage {
     transport: 'mqtt',
     entries: [{ values: { n } }],
   };
-}
-
-/** Every batch job in the queue (any state), in insertion order. */
-export async function readBatches(url: string, prefix: string): Promise<IngestBatch[]> {
-  const connection = new Redis(url, { maxRetriesPerRequest: null });
-  const queue = new Queue<IngestBatch>(INGEST_QUEUE, { connection, ...ingestQueueOptions(prefix) });
-  try {
-    const jobs = await queue.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'], 0, -1, true);
-    return jobs.map((j) => j.data);
-  } finally {
-    await queue.close();
-    connection.disconnect();
-  }
 }
 
 function track(p: IngestProducer, redis?: TestRedis): IngestProducer {
