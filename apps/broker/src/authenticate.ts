@@ -1,0 +1,110 @@
+/**
+ * aedes `preConnect` + `authenticate`: ThingsBoard's device credentials and the CONNACK
+ * codes a ThingsBoard device receives (THINGSBOARD.md).
+ *
+ * MQTT 3.1.1 CONNACK return codes used [MQTT-3.2.2.3]:
+ *   0x02 identifier rejected — no username, no password and no client id to look up;
+ *   0x03 server unavailable  — rate-limited, too many connections, or backend down;
+ *   0x05 not authorized      — unknown or wrong credentials, provisioning (not implemented).
+ * aedes 1.2 only speaks MQTT 3.1/3.1.1: an MQTT 5 CONNECT is answered 0x01 (unacceptable
+ * protocol version) by aedes itself [MQTT-3.1.2-2], and the client may retry with 3.1.1.
+ */
+import type { AuthResult } from '@spms/device-auth';
+import type { Client, ConnectPacket } from 'aedes';
+import { type GatewayClient, type GatewayContext, remoteAddress } from './context.js';
+import { TokenBucket } from './limits.js';
+import type { RefusalReason } from './metrics.js';
+import { registerSession } from './sessions.js';
+
+type AuthDone = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
+
+const IDENTIFIER_REJECTED = 2;
+const SERVER_UNAVAILABLE = 3;
+const NOT_AUTHORIZED = 5;
+
+function refusal(returnCode: number, message: string): Error & { returnCode: number } {
+  return Object.assign(new Error(message), { returnCode });
+}
+
+export function createPreConnect(_ctx: GatewayContext) {
+  return function preConnect(client: Client, packet: ConnectPacket, done: (e: Error | null, ok: boolean) => void) {
+    // Kept because aedes swaps an empty client id for a generated one before authenticate.
+    (client as GatewayClient).spmsClientId = packet.clientId ?? '';
+    done(null, true);
+  };
+}
+
+export function createAuthenticate(ctx: GatewayContext) {
+  const { config, logger, metrics } = ctx;
+
+  return function authenticate(
+    aedesClient: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: AuthDone,
+  ) {
+    const client = aedesClient as GatewayClient;
+    const ip = remoteAddress(client);
+    const clientId = client.spmsClientId ?? '';
+
+    const refuse = (reason: RefusalReason, returnCode: number, extra: Record<string, unknown> = {}) => {
+      metrics.connects.inc({ result: reason });
+      metrics.refused.inc({ reason });
+      // Never log the password or a token (a username may be an access token).
+      logger.info({ ip, clientId, reason, returnCode, ...extra }, 'CONNECT refused');
+      done(refusal(returnCode, reason), null);
+    };
+
+    if (config.MAX_CONNECTIONS > 0 && ctx.connectedClients() >= config.MAX_CONNECTIONS)
+      return refuse('max_connections', SERVER_UNAVAILABLE);
+    if (ctx.authFailureLimiter.exhausted(ip)) return refuse('auth_failure_rate', SERVER_UNAVAILABLE);
+    if (!ctx.connectLimiter.take(ip)) return refuse('connect_rate', SERVER_UNAVAILABLE);
+
+    if (username === 'provision' || clientId === 'provision') {
+      // ThingsBoard opens a provisioning-only session here; SPMS registers devices through
+      // its operator API instead, so the device is told plainly it cannot provision.
+      return refuse('provisioning_unsupported', NOT_AUTHORIZED, { note: 'device provisioning is not implemented' });
+    }
+    // [MQTT-3.1.3-7]/ThingsBoard: nothing to identify the device by.
+    if (!username && (password === undefined || password.length === 0) && !clientId)
+      return refuse('identifier_rejected', IDENTIFIER_REJECTED);
+    if (!ctx.producer.isHealthy()) return refuse('unavailable', SERVER_UNAVAILABLE, { backend: 'queue' });
+
+    ctx.auth.authenticateMqtt(clientId, username || undefined, password).then(
+      (result: AuthResult) => {
+        if (!result.ok) {
+          if (result.reason === 'bad_credentials') ctx.authFailureLimiter.take(ip);
+          const code =
+            result.reason === 'unavailable'
+              ? SERVER_UNAVAILABLE
+              : result.reason === 'identifier_rejected'
+                ? IDENTIFIER_REJECTED
+                : NOT_AUTHORIZED;
+          return refuse(result.reason, code);
+        }
+        // ThingsBoard carries no last will [THINGSBOARD.md]; a will on the shared
+        // `v1/devices/me/...` topics would also reach every device subscribed to it.
+        (client as unknown as { _will: unknown })._will = null;
+        const now = Date.now();
+        client.spms = {
+          device: result.device,
+          ip,
+          connectedAt: now,
+          replaced: false,
+          closeReason: null,
+          keepaliveTimedOut: false,
+          lastActivityAt: now,
+          rate: new TokenBucket(config.DEVICE_MSG_RATE, Math.max(1, config.DEVICE_MSG_BURST)),
+          log: logger.child({ deviceId: result.device.id }),
+        };
+        registerSession(ctx, client);
+        metrics.connects.inc({ result: 'accepted' });
+        done(null, true);
+      },
+      (err: unknown) => {
+        logger.error({ err, ip, clientId }, 'authentication failed unexpectedly');
+        refuse('unavailable', SERVER_UNAVAILABLE);
+      },
+    );
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * aedes `authorizePublish`: the hot path. Validates a device PUBLISH, hands it durably to
+ * the ingest queue, and only then calls back — aedes writes the QoS 1 PUBACK when this
+ * callback runs, so a PUBACK always means "in Redis".
+ *
+ * Refusals (MQTT 3.1.1 has no negative PUBACK: a server that does not accept a PUBLISH
+ * "MUST either make a positive acknowledgement … or close the Network Connection"
+ * [MQTT-3.3.5-2]). Following ThingsBoard's MqttTransportHandler:
+ * - topic outside the device API: positive PUBACK, message dropped, logged and counted
+ *   (ThingsBoard acks with TOPIC_NAME_INVALID, which a 3.1.1 device sees as a plain PUBACK);
+ * - payload over MAX_PAYLOAD_BYTES, per-device rate exceeded, queue unavailable: connection
+ *   closed without PUBACK, so the device keeps the message and sends it again;
+ * - malformed payload (not UTF-8, not JSON even leniently, a line other than 1..8, a
+ *   voltage that is not a number): connection closed (ThingsBoard's default) or, with
+ *   INVALID_PAYLOAD_ACTION=ack, acknowledged and dropped.
+ * Accepted publishes are then diverted to a private sink topic, so aedes never forwards a
+ * device's message to another device subscribed to the same literal topic.
+ */
+import { type IngestMessage, newMessageId, type TelemetryValue } from '@spms/queue';
+import { interpretValues, parseLenientJson, parseTelemetry } from '@spms/telemetry';
+import type { Client, PublishPacket } from 'aedes';
+import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
+import type { DeviceRequests } from './device-requests.js';
+import type { RefusalReason } from './metrics.js';
+import { classifyPublish, SINK_TOPIC } from './topics.js';
+
+type Callback = (error?: Error | null) => void;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Why a payload is unusable, or null; the message is then refused as a whole. */
+function telemetryProblem(entries: { values: Record<string, TelemetryValue> }[]): string | null {
+  for (const entry of entries) {
+    const { problems } = interpretValues(entry.values);
+    if (problems.length > 0) return problems.join('; ');
+  }
+  return null;
+}
+
+function parseAttributes(payload: Buffer): Record<string, TelemetryValue> | string {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    return 'payload is not valid UTF-8';
+  }
+  let doc: unknown;
+  try {
+    doc = parseLenientJson(text);
+  } catch {
+    return 'payload is not JSON (even leniently)';
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'attributes must be a JSON object';
+  return doc as Record<string, TelemetryValue>;
+}
+
+export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequests) {
+  const { config, metrics, producer } = ctx;
+
+  function accept(packet: PublishPacket, callback: Callback): void {
+    // Not for aedes' router: nothing may subscribe to the sink (authorize-subscribe.ts).
+    packet.topic = SINK_TOPIC;
+    packet.retain = false;
+    callback(null);
+  }
+
+  function refuse(
+    s: DeviceSession,
+    packet: PublishPacket,
+    reason: RefusalReason,
+    detail: string,
+    close: boolean,
+    callback: Callback,
+  ): void {
+    metrics.refused.inc({ reason });
+    s.log.warn(
+      { reason, detail, topic: packet.topic, qos: packet.qos, bytes: packet.payload.length },
+      'PUBLISH refused',
+    );
+    if (close) {
+      s.closeReason = reason;
+      callback(new Error(`PUBLISH refused: ${reason}`)); // aedes closes the connection
+    } else accept(packet, callback);
+  }
+
+  function enqueue(s: DeviceSession, msg: IngestMessage, started: number, packet: PublishPacket, cb: Callback): void {
+    producer.enqueue(msg).then(
+      () => {
+        metrics.enqueueLatency.observe((performance.now() - started) / 1000);
+        metrics.messages.inc({ kind: msg.kind });
+        s.lastActivityAt = msg.receivedAt;
+        accept(packet, cb);
+      },
+      (err: unknown) => {
+        s.log.error({ err, messageId: msg.id }, 'enqueue failed: closing the connection without PUBACK');
+        refuse(s, packet, 'enqueue_failed', 'ingest queue unavailable', true, cb);
+      },
+    );
+  }
+
+  return function authorizePublish(c: Client | null, packet: PublishPacket, callback: Callback) {
+    const s = (c as GatewayClient | null)?.spms;
+    // Wills are stripped at CONNECT; anything else without a device session is refused.
+    if (!s) return callback(new Error('no device session'));
+    const started = performance.now();
+    const receivedAt = Date.now();
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+
+    const kind = classifyPublish(packet.topic);
+    if (kind === null) return refuse(s, packet, 'topic_not_allowed', 'not a device API topic', false, callback);
+    if (payload.length > config.MAX_PAYLOAD_BYTES)
+      return refuse(s, packet, 'payload_too_large', `${payload.length} bytes`, true, callback);
+    if (!s.rate.take()) return refuse(s, packet, 'device_rate', 'per-device message rate exceeded', true, callback);
+
+    const invalid = (detail: string) =>
+      refuse(s, packet, 'invalid_payload', detail, config.INVALID_PAYLOAD_ACTION === 'disconnect', callback);
+    const base = { id: newMessageId(), deviceId: s.device.id, receivedAt, transport: 'mqtt' as const };
+
+    switch (kind.kind) {
+      case 'telemetry': {
+        const parsed = parseTelemetry(payload);
+        if (!parsed.ok) return invalid(parsed.error);
+        const problem = telemetryProblem(parsed.entries);
+        if (problem) return invalid(problem);
+        return enqueue(s, { ...base, kind: 'telemetry', entries: parsed.entries }, started, packet, callback);
+      }
+      case 'attributes': {
+        const values = parseAttributes(payload);
+        if (typeof values === 'string') return invalid(values);
+        return enqueue(s, { ...base, kind: 'attributes', values }, started, packet, callback);
+      }
+      case 'attributes_request':
+      case 'rpc_request':
+      case 'rpc_response':
+      case 'claim':
+        return requests.handle(c as GatewayClient, s, kind, payload, (problem) => {
+          if (problem === null) return accept(packet, callback);
+          invalid(problem);
+        });
+    }
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * The broker's whole configuration: one TypeBox schema, parsed once at start-up
+ * (`loadBrokerConfig(process.env)`); keys are the environment variable names.
+ */
+import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+
+const PositiveInt = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description });
+
+export const BrokerConfigSchema = Type.Object({
+  DATABASE_URL: DatabaseUrl,
+  REDIS_URL: RedisUrl,
+  REDIS_PREFIX: RedisPrefix,
+  LOG_LEVEL: LogLevel,
+  /** The fleet's firmware has 1883 compiled in; change it only to run beside another broker. */
+  MQTT_PORT: Port(1883),
+  MQTT_HOST: Type.String({ default: '0.0.0.0' }),
+  /** TLS listener, enabled only when both MQTT_TLS_CERT and MQTT_TLS_KEY are set. */
+  MQTTS_PORT: Port(8883),
+  MQTT_TLS_CERT: Type.Optional(Type.String({ minLength: 1, description: 'path to a PEM certificate (chain)' })),
+  MQTT_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'path to the PEM private key' })),
+  /** MQTT over WebSocket (path /mqtt and /); disabled unless set. */
+  MQTT_WS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'a TCP port number' })),
+  /** Health (/healthz, /readyz) and Prometheus (/metrics) for the broker process. */
+  BROKER_HTTP_PORT: Port(9091),
+  BROKER_HTTP_HOST: Type.String({ default: '0.0.0.0' }),
+  /** Largest PUBLISH payload accepted (ThingsBoard: 65,536 bytes). */
+  MAX_PAYLOAD_BYTES: Type.Integer({ default: 65536, minimum: 256 }),
+  /** Concurrent device connections; further CONNECTs get 0x03 (server unavailable). */
+  MAX_CONNECTIONS: PositiveInt(100_000, 'maximum concurrent MQTT connections (0 = unlimited)'),
+  /** New connections per source IP per minute (a reconnect storm from one NAT is still allowed). */
+  CONNECT_RATE_PER_IP: PositiveInt(600, 'CONNECTs per source IP per minute (0 = unlimited)'),
+  /** Failed authentications per source IP per minute before further CONNECTs get 0x03. */
+  AUTH_FAILURES_PER_IP: PositiveInt(30, 'failed CONNECTs per source IP per minute (0 = unlimited)'),
+  /** Sustained PUBLISH rate per device (messages/s) and the burst above it. */
+  DEVICE_MSG_RATE: PositiveInt(50, 'messages per second per device (0 = unlimited)'),
+  DEVICE_MSG_BURST: PositiveInt(500, 'burst allowance above DEVICE_MSG_RATE (a reconnect backlog)'),
+  /** At most one coalesced "activity" (PINGREQ) message per device per this many seconds. */
+  PING_ACTIVITY_INTERVAL_SEC: PositiveInt(60, 'seconds between activity messages from PINGREQ'),
+  /**
+   * What a malformed PUBLISH gets. `disconnect` is ThingsBoard's default for MQTT 3.1.1
+   * (its sendAckOnValidationException=false): there is no negative PUBACK in 3.1.1.
+   * `ack` acknowledges and drops it (ThingsBoard's opt-in), so a device that keeps
+   * re-sending the same bad message is not stuck in a reconnect loop.
+   */
+  INVALID_PAYLOAD_ACTION: Type.Union([Type.Literal('disconnect'), Type.Literal('ack')], {
+    default: 'disconnect',
+    description: 'disconnect or ack',
+  }),
+  /** Group commit of the ingest producer: batch size and the longest a message waits. */
+  INGEST_MAX_BATCH: PositiveInt(500, 'messages per ingest job'),
+  INGEST_MAX_DELAY_MS: PositiveInt(5, 'milliseconds a message waits for its batch'),
+  INGEST_ENQUEUE_TIMEOUT_MS: PositiveInt(5000, 'milliseconds before an enqueue counts as failed'),
+  /** How long authenticated credentials stay cached (revocations are pushed, not waited for). */
+  AUTH_CACHE_TTL_MS: PositiveInt(300_000, 'credential cache lifetime in milliseconds'),
+});
+
+export type BrokerConfig = Static<typeof BrokerConfigSchema>;
+
+export function loadBrokerConfig(env: Record<string, string | undefined>): BrokerConfig {
+  return parseConfig(BrokerConfigSchema, env);
+}

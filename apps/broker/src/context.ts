@@ -1,0 +1,52 @@
+/** What every hook needs, built once by startGateway. */
+
+import type { Pool } from '@spms/db';
+import type { DeviceAuthenticator, DeviceIdentity } from '@spms/device-auth';
+import type { Logger } from '@spms/log';
+import type { IngestProducer } from '@spms/queue';
+import type { Client } from 'aedes';
+import type { BrokerConfig } from './config.js';
+import type { KeyedLimiter, TokenBucket } from './limits.js';
+import type { GatewayMetrics } from './metrics.js';
+
+/** Per-connection state, attached to the aedes client once it has authenticated. */
+export interface DeviceSession {
+  device: DeviceIdentity;
+  ip: string;
+  connectedAt: number;
+  /** Set when a newer connection of the same device took over: its close is no offline event. */
+  replaced: boolean;
+  /** Why the broker closed the connection, when it did (logged and recorded). */
+  closeReason: string | null;
+  keepaliveTimedOut: boolean;
+  /** Last time an activity message was enqueued (PINGREQ coalescing). */
+  lastActivityAt: number;
+  rate: TokenBucket;
+  log: Logger;
+}
+
+export type GatewayClient = Client & {
+  spms?: DeviceSession;
+  /** The CONNECT's client id as sent (aedes replaces an empty one with a generated id). */
+  spmsClientId?: string;
+};
+
+export interface GatewayContext {
+  config: BrokerConfig;
+  logger: Logger;
+  producer: IngestProducer;
+  auth: DeviceAuthenticator;
+  pool: Pool;
+  metrics: GatewayMetrics;
+  connectLimiter: KeyedLimiter;
+  authFailureLimiter: KeyedLimiter;
+  /** Live connection per device id (one session per device). */
+  devices: Map<string, GatewayClient>;
+  connectedClients(): number;
+}
+
+/** Source address of a connection (TCP, TLS or WebSocket). */
+export function remoteAddress(client: Client): string {
+  const conn = client.conn as { remoteAddress?: string };
+  return conn.remoteAddress ?? client.req?.socket?.remoteAddress ?? 'unknown';
+}

@@ -1,0 +1,195 @@
+/**
+ * startGateway: the whole MQTT device gateway in-process — aedes with SPMS's hooks, the
+ * TCP/TLS/WebSocket listeners, the durable ingest producer, device authentication, the
+ * operator→device command channel, and the health/metrics HTTP server.
+ * main.ts only parses the configuration and handles signals.
+ */
+import { createPool, type Pool } from '@spms/db';
+import { createDeviceAuthenticator, type DeviceAuthenticator } from '@spms/device-auth';
+import { createLogger, type Logger } from '@spms/log';
+import { createIngestProducer, INGEST_QUEUE, type IngestProducer } from '@spms/queue';
+import { Aedes } from 'aedes';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createAuthenticate, createPreConnect } from './authenticate.js';
+import { authorizeForward } from './authorize-forward.js';
+import { createAuthorizePublish } from './authorize-publish.js';
+import { createAuthorizeSubscribe } from './authorize-subscribe.js';
+import { subscribeCommands } from './commands.js';
+import type { BrokerConfig } from './config.js';
+import type { GatewayClient, GatewayContext } from './context.js';
+import { createDeviceRequests } from './device-requests.js';
+import { startHttp } from './http.js';
+import { KeyedLimiter } from './limits.js';
+import { type Listener, listenTcp, listenTls, listenWebSocket } from './listeners.js';
+import { createMetrics } from './metrics.js';
+import { disconnectDevice, wireSessionEvents } from './sessions.js';
+
+export type { BrokerConfig } from './config.js';
+
+export interface Gateway {
+  mqttPort: number;
+  wsPort?: number;
+  tlsPort?: number;
+  httpPort: number;
+  close(): Promise<void>;
+}
+
+function cachedQueueDepth(queue: Queue, ttlMs = 5000): () => Promise<Record<string, number>> {
+  let at = 0;
+  let value: Promise<Record<string, number>> | null = null;
+  return () => {
+    if (!value || Date.now() - at > ttlMs) {
+      at = Date.now();
+      value = queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+      value.catch(() => {
+        value = null;
+      });
+    }
+    return value;
+  };
+}
+
+export async function startGateway(config: BrokerConfig, opts: { logger?: Logger } = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger({ name: 'broker', level: config.LOG_LEVEL });
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const closeAll = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        logger.warn({ err }, 'error while closing');
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const producer: IngestProducer = createIngestProducer({
+      redisUrl: config.REDIS_URL,
+      prefix: config.REDIS_PREFIX,
+      maxBatch: config.INGEST_MAX_BATCH,
+      maxDelayMs: config.INGEST_MAX_DELAY_MS,
+      enqueueTimeoutMs: config.INGEST_ENQUEUE_TIMEOUT_MS,
+      logger: logger.child({ component: 'ingest' }),
+    });
+    cleanups.push(() => producer.close());
+    const auth: DeviceAuthenticator = await createDeviceAuthenticator({
+      databaseUrl: config.DATABASE_URL,
+      redisUrl: config.REDIS_URL,
+      prefix: config.REDIS_PREFIX,
+      cacheTtlMs: config.AUTH_CACHE_TTL_MS,
+      logger: logger.child({ component: 'device-auth' }),
+    });
+    cleanups.push(() => auth.close());
+    const pool: Pool = createPool(config.DATABASE_URL, { max: 4, applicationName: 'spms-broker' });
+    cleanups.push(() => pool.end());
+    // No offline queue: a command on a broken connection fails now instead of piling up.
+    const redisOpts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true } as const;
+    const redis = new Redis(config.REDIS_URL, redisOpts);
+    redis.on('error', () => {});
+    cleanups.push(() => redis.disconnect());
+    const subscriber = new Redis(config.REDIS_URL, {
+      ...redisOpts,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+    });
+    subscriber.on('error', () => {});
+    cleanups.push(() => subscriber.disconnect());
+    await Promise.all([redis.connect(), subscriber.connect()]);
+    const queue = new Queue(INGEST_QUEUE, {
+      connection: redis.duplicate({ maxRetriesPerRequest: 1 }),
+      prefix: config.REDIS_PREFIX,
+    });
+    queue.on('error', () => {});
+    cleanups.push(() => queue.close());
+
+    let broker: Aedes | null = null;
+    const metrics = createMetrics({
+      connectedClients: () => broker?.connectedClients ?? 0,
+      queueDepth: cachedQueueDepth(queue),
+    });
+    const ctx: GatewayContext = {
+      config,
+      logger,
+      producer,
+      auth,
+      pool,
+      metrics,
+      connectLimiter: new KeyedLimiter(config.CONNECT_RATE_PER_IP),
+      authFailureLimiter: new KeyedLimiter(config.AUTH_FAILURES_PER_IP),
+      devices: new Map<string, GatewayClient>(),
+      connectedClients: () => broker?.connectedClients ?? 0,
+    };
+    cleanups.push(() => {
+      ctx.connectLimiter.close();
+      ctx.authFailureLimiter.close();
+    });
+
+    const requests = createDeviceRequests(ctx, redis);
+    broker = await Aedes.createBroker({
+      preConnect: createPreConnect(ctx),
+      authenticate: createAuthenticate(ctx),
+      authorizePublish: createAuthorizePublish(ctx, requests),
+      authorizeSubscribe: createAuthorizeSubscribe(ctx),
+      authorizeForward,
+      // Modems on 4G can be slow to send CONNECT after the TCP handshake.
+      connectTimeout: 30_000,
+    });
+    const b = broker;
+    cleanups.push(() => new Promise<void>((resolve) => b.close(() => resolve())));
+    b.on('clientError', (client, err) => {
+      const s = (client as GatewayClient).spms;
+      logger.debug({ deviceId: s?.device.id, clientId: client.id, err: err.message }, 'client error');
+    });
+    b.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'connection error before CONNECT'));
+    (b as unknown as NodeJS.EventEmitter).on('error', (err: Error) => logger.error({ err }, 'broker error'));
+    wireSessionEvents(ctx, b);
+    auth.onInvalidate((deviceId) => {
+      disconnectDevice(ctx, deviceId, 'credentials_changed');
+    });
+    await subscribeCommands(subscriber, b, config.REDIS_PREFIX, logger, (id) => ctx.devices.has(id));
+
+    const listeners: Listener[] = [];
+    cleanups.push(async () => {
+      await Promise.all(listeners.map((l) => l.close()));
+    });
+    const tcp = await listenTcp(b, config.MQTT_PORT, config.MQTT_HOST);
+    listeners.push(tcp);
+    let tls: Listener | undefined;
+    if (config.MQTT_TLS_CERT && config.MQTT_TLS_KEY) {
+      tls = await listenTls(b, config.MQTTS_PORT, config.MQTT_HOST, config.MQTT_TLS_CERT, config.MQTT_TLS_KEY);
+      listeners.push(tls);
+    } else if (config.MQTT_TLS_CERT || config.MQTT_TLS_KEY) {
+      throw new Error('MQTT TLS needs both MQTT_TLS_CERT and MQTT_TLS_KEY');
+    }
+    let ws: Listener | undefined;
+    if (config.MQTT_WS_PORT !== undefined) {
+      ws = await listenWebSocket(b, config.MQTT_WS_PORT, config.MQTT_HOST);
+      listeners.push(ws);
+    }
+    const http = await startHttp({
+      port: config.BROKER_HTTP_PORT,
+      host: config.BROKER_HTTP_HOST,
+      metrics,
+      producer,
+      pool,
+      redis,
+    });
+    cleanups.push(() => http.close());
+    const httpAddr = http.server.address();
+    const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.BROKER_HTTP_PORT;
+
+    logger.info({ mqttPort: tcp.port, tlsPort: tls?.port, wsPort: ws?.port, httpPort }, 'MQTT gateway listening');
+    return {
+      mqttPort: tcp.port,
+      ...(tls ? { tlsPort: tls.port } : {}),
+      ...(ws ? { wsPort: ws.port } : {}),
+      httpPort,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

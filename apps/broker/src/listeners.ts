@@ -1,0 +1,113 @@
+/**
+ * The broker's network listeners: MQTT over TCP, over TLS, and over WebSocket. A port that
+ * is taken fails the start at once with the port and the variable to change — 1883 is
+ * often held by another broker (Mosquitto on the development machines).
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Aedes } from 'aedes';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+
+export interface Listener {
+  port: number;
+  close(): Promise<void>;
+}
+
+export class PortInUseError extends Error {
+  override name = 'PortInUseError';
+}
+
+function listen(
+  server: Server | HttpServer,
+  port: number,
+  host: string,
+  variable: string,
+  what: string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE')
+        reject(
+          new PortInUseError(
+            `${what} port ${port} is already in use (another MQTT broker?): set ${variable} to a free port`,
+          ),
+        );
+      else if (err.code === 'EACCES')
+        reject(
+          new PortInUseError(
+            `${what} port ${port} needs privileges on this host: set ${variable} to a port above 1023`,
+          ),
+        );
+      else reject(err);
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+function closer(server: Server | HttpServer): () => Promise<void> {
+  return () =>
+    new Promise((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+}
+
+export async function listenTcp(broker: Aedes, port: number, host: string): Promise<Listener> {
+  const server = createNetServer(broker.handle);
+  const bound = await listen(server, port, host, 'MQTT_PORT', 'MQTT');
+  return { port: bound, close: closer(server) };
+}
+
+export async function listenTls(
+  broker: Aedes,
+  port: number,
+  host: string,
+  certPath: string,
+  keyPath: string,
+): Promise<Listener> {
+  const read = (path: string, variable: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`${variable}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const server = createTlsServer(
+    { cert: read(certPath, 'MQTT_TLS_CERT'), key: read(keyPath, 'MQTT_TLS_KEY') },
+    broker.handle,
+  );
+  const bound = await listen(server, port, host, 'MQTTS_PORT', 'MQTT/TLS');
+  return { port: bound, close: closer(server) };
+}
+
+export async function listenWebSocket(broker: Aedes, port: number, host: string): Promise<Listener> {
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
+  });
+  const wss = new WebSocketServer({
+    server,
+    // MQTT over WebSocket uses the "mqtt" subprotocol (MQTT 3.1.1 §6); older clients send "mqttv3.1".
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
+  });
+  wss.on('connection', (ws, req) => {
+    const stream = createWebSocketStream(ws);
+    stream.on('error', () => stream.destroy());
+    broker.handle(stream, req);
+  });
+  const bound = await listen(server, port, host, 'MQTT_WS_PORT', 'MQTT over WebSocket');
+  return {
+    port: bound,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await closer(server)();
+    },
+  };
+}
