@@ -8,6 +8,7 @@ import type { ApiConfig } from './config.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { resourcesPlugin } from './plugins/resources.js';
+import apiKeyRoutes from './routes/api-keys/index.js';
 import deviceApiRoutes from './routes/device-api/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import healthRoutes from './routes/health/index.js';
@@ -30,5 +31,6 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   // Operator API (Bearer API key).
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
+  await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
   return app;
 }

@@ -3,7 +3,8 @@
  * key from SPMS_ADMIN_API_KEY (compared in constant time) or rows of api_keys (stored as
  * sha256). Routes opt in with `preHandler: app.authenticate`; the device API does not
  * (its token is in the URL, as in ThingsBoard).
- * Users, roles and scopes come with the operator API issue.
+ * Roles: viewer (read only) < operator (manage devices and profiles) < admin (also API keys).
+ * Users and sessions come with the operator API issue.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -27,6 +28,19 @@ declare module 'fastify' {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
+const RANK: Record<Principal['role'], number> = { viewer: 0, operator: 1, admin: 2 };
+
+/** 403 unless the authenticated principal has at least `role`. */
+export function requireRole(req: FastifyRequest, role: Principal['role']): void {
+  const have = req.principal?.role;
+  if (!have) throw new AppError('UNAUTHORIZED', 'send `Authorization: Bearer <api key>`');
+  if (RANK[have] < RANK[role])
+    throw new AppError('FORBIDDEN', `this needs an API key with role ${role} (yours: ${have})`);
+}
+
+// Recording every use would cost a write per request; once a minute is enough to spot idle keys.
+const LAST_USED_RESOLUTION_MS = 60_000;
+
 export const authPlugin = fp(
   async (app: FastifyInstance) => {
     const adminKey = app.config.SPMS_ADMIN_API_KEY ? sha256(app.config.SPMS_ADMIN_API_KEY) : null;
@@ -43,6 +57,11 @@ export const authPlugin = fp(
       const key = await app.prisma.apiKey.findUnique({ where: { keyHash: presented.toString('hex') } });
       if (!key || key.revokedAt) throw new AppError('UNAUTHORIZED', 'unknown or revoked API key');
       req.principal = { kind: 'api-key', id: key.id, role: key.role as Principal['role'] };
+      if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+        app.prisma.apiKey
+          .update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
+          .catch((err) => req.log.warn({ err: err.message }, 'could not record API key use'));
+      }
     });
   },
   { name: 'auth', dependencies: ['resources'] },

@@ -1,4 +1,35 @@
+/** Operator API for the device registry: /api/devices (Bearer API key; writes need role operator). */
+import { credentialsChangedChannel } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
+import { requireRole } from '../../plugins/auth.js';
+import { DeviceRegistry } from '../../services/device-registry.js';
+import credentialRoutes from './credentials.js';
+import importRoute from './import.js';
+import readRoutes from './read.js';
+import writeRoutes from './write.js';
 
-/** Placeholder: filled in by the issue that owns these routes. */
-export default async function routes(_app: FastifyInstance): Promise<void> {}
+export interface DeviceRouteOptions {
+  registry: DeviceRegistry;
+}
+
+export default async function deviceRoutes(app: FastifyInstance): Promise<void> {
+  const channel = credentialsChangedChannel(app.config.REDIS_PREFIX);
+  const registry = new DeviceRegistry({
+    prisma: app.prisma,
+    // Gateways subscribe and close the device's live session. The database change is
+    // already committed, so a Redis failure is logged rather than failing the request.
+    onCredentialsChanged: async (deviceId) => {
+      await app.redis.publish(channel, deviceId).catch((err: Error) => {
+        app.log.error({ err: err.message, deviceId }, 'could not publish credentials change');
+      });
+    },
+  });
+  app.addHook('onRequest', app.authenticate);
+  app.addHook('preHandler', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') requireRole(req, 'operator');
+  });
+  await app.register(readRoutes, { registry });
+  await app.register(writeRoutes, { registry });
+  await app.register(credentialRoutes, { registry });
+  await app.register(importRoute);
+}

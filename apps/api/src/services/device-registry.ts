@@ -1,0 +1,257 @@
+/**
+ * The device registry: devices, their 8 lines and their credentials. Every write is one
+ * Prisma transaction, so a rejected request leaves nothing half-written. Callers learn
+ * about credential changes through `onCredentialsChanged` (the API publishes them on
+ * Redis so gateways drop the live session).
+ */
+import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
+import { AppError } from '../plugins/errors.js';
+import {
+  assertCredentialsFree,
+  type CredentialsRequest,
+  type IssuedCredentials,
+  type PreparedCredentials,
+  prepareCredentials,
+} from './credentials.js';
+import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
+import { type LineLabelsInput, resolveLineLabels } from './lines.js';
+import { isUniqueViolation, isUuid, resolveProfile } from './profile-ref.js';
+import {
+  checkCoordinates,
+  checkDeviceName,
+  checkSettings,
+  checkVoltageRange,
+  type FieldError,
+  formatFieldErrors,
+  type Overrides,
+} from './validation.js';
+
+export interface DeviceFields extends Overrides {
+  label?: string | null;
+  region?: string | null;
+  customer?: string | null;
+  latitude?: number | null;
+  longitude?: number | null;
+  notes?: string | null;
+  hardwareStatus?: HardwareStatus;
+}
+
+export interface CreateDeviceInput extends DeviceFields {
+  name: string;
+  profile?: string | null;
+  lineLabels?: LineLabelsInput;
+  credentials?: CredentialsRequest;
+}
+
+export interface UpdateDeviceInput extends DeviceFields {
+  name?: string;
+  profile?: string | null;
+  lineLabels?: LineLabelsInput;
+}
+
+export interface ListDevicesQuery {
+  region?: string;
+  customer?: string;
+  profile?: string;
+  search?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export type DeviceWithIssued = DeviceView & { issuedCredentials?: IssuedCredentials };
+
+export interface DeviceRegistryOptions {
+  prisma: PrismaClient;
+  onCredentialsChanged?: (deviceId: string) => Promise<void> | void;
+}
+
+function fail(errors: FieldError[]): never {
+  throw new AppError('BAD_REQUEST', formatFieldErrors(errors), { errors });
+}
+
+const nameTaken = (name: string) =>
+  new AppError('CONFLICT', `name: a device named "${name}" already exists; choose another name`);
+
+/** Checks a device's own fields (not the database); shared with the CSV import. */
+export function checkDeviceFields(input: DeviceFields & { name?: string; lineLabels?: LineLabelsInput }) {
+  const errors: FieldError[] = [];
+  if (input.name !== undefined) errors.push(...checkDeviceName(input.name));
+  errors.push(...checkCoordinates(input.latitude, input.longitude));
+  errors.push(...checkSettings(input));
+  const lines = resolveLineLabels(input.lineLabels);
+  errors.push(...lines.errors);
+  return { errors, labels: lines.labels };
+}
+
+export class DeviceRegistry {
+  private readonly prisma: PrismaClient;
+  private readonly notify: (deviceId: string) => Promise<void> | void;
+
+  constructor(opts: DeviceRegistryOptions) {
+    this.prisma = opts.prisma;
+    this.notify = opts.onCredentialsChanged ?? (() => {});
+  }
+
+  async list(q: ListDevicesQuery = {}): Promise<{ items: DeviceView[]; total: number }> {
+    const where = {
+      ...(q.region ? { region: q.region } : {}),
+      ...(q.customer ? { customer: q.customer } : {}),
+      ...(q.profile ? { profile: isUuid(q.profile) ? { id: q.profile } : { name: q.profile } } : {}),
+      ...(q.search
+        ? {
+            OR: [
+              { name: { contains: q.search, mode: 'insensitive' as const } },
+              { label: { contains: q.search, mode: 'insensitive' as const } },
+            ],
+          }
+        : {}),
+    };
+    const [rows, total] = await this.prisma.$transaction([
+      this.prisma.device.findMany({
+        where,
+        include: DEVICE_INCLUDE,
+        orderBy: { name: 'asc' },
+        take: q.limit ?? 100,
+        skip: q.offset ?? 0,
+      }),
+      this.prisma.device.count({ where }),
+    ]);
+    return { items: rows.map(toDeviceView), total };
+  }
+
+  async get(idOrName: string): Promise<DeviceView> {
+    return toDeviceView(await this.find(this.prisma, idOrName));
+  }
+
+  async create(input: CreateDeviceInput): Promise<DeviceWithIssued> {
+    const { errors, labels } = checkDeviceFields(input);
+    if (errors.length) fail(errors);
+    // scrypt runs before the transaction so the transaction stays short.
+    const creds = input.credentials ? await prepareCredentials(input.credentials, input.name) : undefined;
+    const device = await this.write(async (tx) => {
+      const profile = await resolveProfile(tx, input.profile);
+      const range = checkVoltageRange(input.voltageMin ?? profile.voltageMin, input.voltageMax ?? profile.voltageMax);
+      if (range.length) fail(range);
+      if (await tx.device.findUnique({ where: { name: input.name }, select: { id: true } }))
+        throw nameTaken(input.name);
+      if (creds) await assertCredentialsFree(tx, creds.row.credentialsId);
+      const { profile: _p, lineLabels: _l, credentials: _c, ...fields } = input;
+      return tx.device.create({
+        data: {
+          ...fields,
+          profileId: profile.id,
+          lines: { create: labels.map((label, i) => ({ number: i + 1, label })) },
+          ...(creds ? { credentials: { create: creds.row } } : {}),
+        },
+        include: DEVICE_INCLUDE,
+      });
+    });
+    return withIssued(device, creds);
+  }
+
+  async update(idOrName: string, input: UpdateDeviceInput): Promise<DeviceView> {
+    const { errors } = checkDeviceFields({ ...input, lineLabels: undefined });
+    if (errors.length) fail(errors);
+    const device = await this.write(async (tx) => {
+      const current = await this.find(tx, idOrName);
+      const profile = input.profile !== undefined ? await resolveProfile(tx, input.profile) : current.profile;
+      const merged = { ...current, ...stripUndefined(input) };
+      const problems = [
+        ...checkCoordinates(merged.latitude, merged.longitude),
+        ...checkVoltageRange(merged.voltageMin ?? profile.voltageMin, merged.voltageMax ?? profile.voltageMax),
+      ];
+      const lines = resolveLineLabels(
+        input.lineLabels,
+        current.lines.map((l) => l.label),
+      );
+      problems.push(...lines.errors);
+      if (problems.length) fail(problems);
+      if (input.name && input.name !== current.name) {
+        if (await tx.device.findUnique({ where: { name: input.name }, select: { id: true } }))
+          throw nameTaken(input.name);
+      }
+      const { profile: _p, lineLabels, ...fields } = input;
+      if (lineLabels) {
+        for (const [i, label] of lines.labels.entries()) {
+          await tx.deviceLine.upsert({
+            where: { deviceId_number: { deviceId: current.id, number: i + 1 } },
+            create: { deviceId: current.id, number: i + 1, label },
+            update: { label },
+          });
+        }
+      }
+      return tx.device.update({
+        where: { id: current.id },
+        data: { ...fields, profileId: profile.id },
+        include: DEVICE_INCLUDE,
+      });
+    });
+    return toDeviceView(device);
+  }
+
+  async remove(idOrName: string): Promise<DeviceView> {
+    const device = await this.write(async (tx) => {
+      const current = await this.find(tx, idOrName);
+      await tx.device.delete({ where: { id: current.id } });
+      return current;
+    });
+    await this.notify(device.id);
+    return toDeviceView(device);
+  }
+
+  /** Replaces the device's credentials (supplied or generated); the old ones stop working. */
+  async rotateCredentials(idOrName: string, req: CredentialsRequest): Promise<DeviceWithIssued> {
+    const current = await this.find(this.prisma, idOrName);
+    const creds = await prepareCredentials(req, current.name);
+    const device = await this.write(async (tx) => {
+      await assertCredentialsFree(tx, creds.row.credentialsId, current.id);
+      await tx.deviceCredentials.upsert({
+        where: { deviceId: current.id },
+        create: { deviceId: current.id, ...creds.row },
+        update: creds.row,
+      });
+      return this.find(tx, current.id);
+    });
+    await this.notify(device.id);
+    return withIssued(device, creds);
+  }
+
+  async revokeCredentials(idOrName: string): Promise<DeviceView> {
+    const device = await this.write(async (tx) => {
+      const current = await this.find(tx, idOrName);
+      await tx.deviceCredentials.deleteMany({ where: { deviceId: current.id } });
+      return this.find(tx, current.id);
+    });
+    await this.notify(device.id);
+    return toDeviceView(device);
+  }
+
+  private async find(db: Pick<PrismaClient, 'device'>, idOrName: string): Promise<DeviceRecord> {
+    const found =
+      (isUuid(idOrName) ? await db.device.findUnique({ where: { id: idOrName }, include: DEVICE_INCLUDE }) : null) ??
+      (await db.device.findUnique({ where: { name: idOrName }, include: DEVICE_INCLUDE }));
+    if (!found) throw new AppError('NOT_FOUND', `no device with id or name "${idOrName}"`);
+    return found;
+  }
+
+  /** One transaction; a unique-key race lost to a concurrent writer becomes a 409. */
+  private async write<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.prisma.$transaction(fn);
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw new AppError('CONFLICT', 'name or credentials already used by another device; retry with other values');
+      throw err;
+    }
+  }
+}
+
+function withIssued(device: DeviceRecord, creds: PreparedCredentials | undefined): DeviceWithIssued {
+  const view: DeviceWithIssued = toDeviceView(device);
+  if (creds?.issued) view.issuedCredentials = creds.issued;
+  return view;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
