@@ -1,3 +1,5 @@
+export { type Clock, createClock, realClock } from './clock.js';
+export type { DeviceHooks, SimDevice } from './device-state.js';
 export { formatDuration, parseDuration } from './duration.js';
 export {
   type Behaviour,
@@ -13,6 +15,9 @@ export {
   type Transport,
   validateFleet,
 } from './fleet.js';
+export { createHttpDevice, type HttpDeviceOptions } from './http-device.js';
+export { LeanMqttClient, type LeanMqttOptions, MqttConnectError } from './mqtt-client.js';
+export { createMqttDevice, type MqttDeviceOptions } from './mqtt-device.js';
 export {
   chunkTimestamped,
   formatVolts,
@@ -27,6 +32,7 @@ export {
   timestampedPayload,
 } from './payloads.js';
 export { type Scenario, ScenarioError, type ScenarioEvent, type Target, validateScenario } from './scenario.js';
+export { LatencyHistogram, SimStats } from './stats.js';
 export { type Change, expandScenario, resolveTarget, type TimelineEntry } from './timeline.js';
 export {
   type AppliedChange,

@@ -1,0 +1,320 @@
+/**
+ * The deployed MQTT firmware, behaviour for behaviour (FIELD.md): boot sequence of the 8
+ * line states in order, voltage every 30 s, a line only when it changes, and after any
+ * failed connect or dropped session a reboot and a fresh connect with the same client id
+ * (so the boot sequence is sent again). No buffer: what happens while offline is lost
+ * except the current state, which the next boot sequence carries.
+ *
+ * `behaviour: 'buffered'` is a ThingsBoard-style device instead: strict JSON with `ts`,
+ * readings kept while offline and replayed as `[{"ts","values"}]` on reconnect.
+ */
+import { type Clock, realClock } from './clock.js';
+import { type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
+import type { Behaviour } from './fleet.js';
+import { LeanMqttClient } from './mqtt-client.js';
+import {
+  chunkTimestamped,
+  LINE_NUMBERS,
+  mqttLinePayload,
+  mqttVoltagePayload,
+  TELEMETRY_TOPIC,
+  type TimedValues,
+  timestampedPayload,
+} from './payloads.js';
+import { createRandom } from './random.js';
+import { SimStats } from './stats.js';
+
+export interface MqttDeviceOptions extends DeviceHooks {
+  name: string;
+  host: string;
+  port: number;
+  clientId: string;
+  username?: string;
+  password?: string;
+  qos?: 0 | 1;
+  /** Seconds, default 60. */
+  keepalive?: number;
+  behaviour?: Behaviour;
+  /** Send `{"ts","values"}` from `clock` instead of the firmware's timestamp-less payloads. */
+  timestamped?: boolean;
+  clock?: Clock;
+  /** Device-clock ms between voltage reports (default 30 000). */
+  voltageIntervalMs?: number;
+  /** Device-clock ms from a failure (or power-on) to the next CONNECT: ESP32 reboot + modem attach (default 8 000). */
+  rebootMs?: number;
+  /** Gap between boot-sequence messages, device-clock ms (default 100, as observed). */
+  bootSpacingMs?: number;
+  connectTimeoutMs?: number;
+  localAddress?: string;
+  nominalVolts?: number;
+  voltsJitter?: number;
+  seed?: number;
+  stats?: SimStats;
+}
+
+export function createMqttDevice(opts: MqttDeviceOptions): SimDevice {
+  return new MqttDevice(opts);
+}
+
+class MqttDevice implements SimDevice {
+  readonly name: string;
+  private readonly clock: Clock;
+  private readonly stats: SimStats;
+  private readonly state: SensedState;
+  private readonly qos: 0 | 1;
+  private readonly buffered: boolean;
+  private client: LeanMqttClient | undefined;
+  /** Old sessions left mute by a power/link loss; closed once a new session is up (broker takeover). */
+  private zombies: LeanMqttClient[] = [];
+  /** Line values the server has acknowledged (firmware's "last sent" array). */
+  private readonly sent: Array<boolean | undefined> = Array(8).fill(undefined);
+  private readonly backlog: TimedValues[] = [];
+  private timers = new Set<NodeJS.Timeout>();
+  private queue: Promise<void> = Promise.resolve();
+  private powered = false;
+  private linkUp = true;
+  private session = 0;
+  private stopped = false;
+  online = false;
+
+  constructor(private readonly opts: MqttDeviceOptions) {
+    this.name = opts.name;
+    this.clock = opts.clock ?? realClock;
+    this.stats = opts.stats ?? new SimStats();
+    this.qos = opts.qos ?? 1;
+    this.buffered = opts.behaviour === 'buffered';
+    this.state = new SensedState(
+      opts.nominalVolts ?? 229.5,
+      opts.voltsJitter ?? 1,
+      createRandom(opts.seed ?? hash(opts.name)),
+    );
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.powered = true;
+    this.boot(0);
+  }
+
+  async stop(graceful = true): Promise<void> {
+    this.stopped = true;
+    this.powered = false;
+    this.clearTimers();
+    const c = this.client;
+    this.client = undefined;
+    this.setOnline(false);
+    for (const z of this.zombies) z.destroy();
+    this.zombies = [];
+    if (c) await (graceful ? c.end() : Promise.resolve(c.destroy()));
+  }
+
+  setLine(line: number, powered: boolean): void {
+    this.state.lines[line - 1] = powered;
+    if (!this.powered) return;
+    if (this.buffered && !this.online) this.backlog.push({ ts: this.clock.now(), lines: [[line, powered]] });
+    this.flushLines();
+  }
+
+  setVoltage(volts: number | null): void {
+    this.state.override = volts;
+  }
+
+  setPower(on: boolean): void {
+    if (on === this.powered || this.stopped) return;
+    this.powered = on;
+    if (on) {
+      this.boot(this.opts.rebootMs ?? 8000);
+      return;
+    }
+    this.loseSession();
+    this.backlog.length = 0; // RAM is gone
+  }
+
+  setLink(up: boolean): void {
+    if (up === this.linkUp) return;
+    this.linkUp = up;
+    // The device notices at its next publish or keep-alive, reboots, and retries until the link is back.
+    if (!up && this.powered) {
+      this.loseSession();
+      this.boot(this.opts.rebootMs ?? 8000);
+    }
+  }
+
+  /** Power/link loss: the session goes mute, no DISCONNECT, no FIN. */
+  private loseSession(): void {
+    this.clearTimers();
+    this.session++;
+    if (this.client) {
+      this.client.silence();
+      this.zombies.push(this.client);
+      this.client = undefined;
+    }
+    this.setOnline(false);
+  }
+
+  private boot(delayMs: number): void {
+    const session = ++this.session;
+    this.clearTimers();
+    this.later(delayMs, () => void this.connect(session));
+  }
+
+  private async connect(session: number): Promise<void> {
+    if (session !== this.session || !this.powered) return;
+    this.sent.fill(undefined);
+    this.stats.connectAttempts++;
+    if (!this.linkUp) return this.rebootAfterFailure(session);
+    const o = this.opts;
+    const client = new LeanMqttClient({
+      host: o.host,
+      port: o.port,
+      clientId: o.clientId,
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      keepalive: o.keepalive ?? 60,
+      ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+      ...(o.connectTimeoutMs ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
+    });
+    this.client = client;
+    const t0 = performance.now();
+    try {
+      await client.connect();
+    } catch (err) {
+      if ((err as { returnCode?: number }).returnCode !== undefined) this.stats.refused++;
+      else this.stats.errors++;
+      if (this.client === client) this.client = undefined;
+      return this.rebootAfterFailure(session);
+    }
+    if (session !== this.session || !this.powered) return void client.destroy();
+    this.stats.connackLatency.record(performance.now() - t0);
+    this.stats.connects++;
+    for (const z of this.zombies) z.destroy();
+    this.zombies = [];
+    client.on('close', () => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      this.stats.drops++;
+      this.setOnline(false);
+      this.rebootAfterFailure(session);
+    });
+    this.setOnline(true);
+    this.queue = Promise.resolve();
+    if (this.buffered) this.replay(session);
+    else this.bootSequence(session);
+    this.voltageLoop(session, this.buffered ? (o.voltageIntervalMs ?? 30_000) : 8 * (o.bootSpacingMs ?? 100));
+  }
+
+  private rebootAfterFailure(session: number): void {
+    if (session !== this.session || !this.powered || this.stopped) return;
+    this.stats.reboots++;
+    this.boot(this.opts.rebootMs ?? 8000);
+  }
+
+  /** 8 messages, lines 1..8 in order, one at a time (the modem's publish is synchronous). */
+  private bootSequence(session: number): void {
+    const spacing = this.opts.bootSpacingMs ?? 100;
+    LINE_NUMBERS.forEach((line, i) => {
+      this.later(i * spacing, () => this.enqueue(session, () => this.publishLine(line)));
+    });
+  }
+
+  private replay(session: number): void {
+    const now = this.clock.now();
+    const lines = LINE_NUMBERS.map((n) => [n, this.state.lines[n - 1] === true] as const);
+    const chunks = chunkTimestamped([...this.backlog, { ts: now, volts: this.state.volts(), lines }]);
+    this.backlog.length = 0;
+    for (const chunk of chunks) this.enqueue(session, () => this.send(chunk));
+    this.enqueue(session, async () => {
+      for (const [n, v] of lines) this.sent[n - 1] = v;
+    });
+  }
+
+  private voltageLoop(session: number, firstMs: number): void {
+    const tick = () => {
+      if (session !== this.session) return;
+      this.enqueue(session, () => this.send(this.voltagePayload()));
+      this.later(this.opts.voltageIntervalMs ?? 30_000, tick);
+    };
+    this.later(firstMs, tick);
+  }
+
+  /** The firmware loop: publish each line whose state differs from what was last sent. */
+  private flushLines(): void {
+    const session = this.session;
+    if (!this.online) return;
+    this.enqueue(session, async () => {
+      for (const line of LINE_NUMBERS) {
+        if (this.sent[line - 1] !== undefined && this.sent[line - 1] !== this.state.lines[line - 1]) {
+          await this.publishLine(line);
+        }
+      }
+    });
+  }
+
+  private async publishLine(line: number): Promise<void> {
+    const powered = this.state.lines[line - 1] === true;
+    const payload =
+      this.opts.timestamped || this.buffered
+        ? timestampedPayload({ ts: this.clock.now(), lines: [[line, powered]] })
+        : mqttLinePayload(line, powered);
+    await this.send(payload);
+    this.sent[line - 1] = powered;
+  }
+
+  private voltagePayload(): string {
+    const volts = this.state.volts();
+    return this.opts.timestamped || this.buffered
+      ? timestampedPayload({ ts: this.clock.now(), volts })
+      : mqttVoltagePayload(volts);
+  }
+
+  private async send(payload: string): Promise<void> {
+    const c = this.client;
+    if (!c) throw new Error('offline');
+    const t0 = performance.now();
+    this.stats.published++;
+    await c.publish(TELEMETRY_TOPIC, payload, this.qos);
+    if (this.qos === 1) {
+      this.stats.acked++;
+      this.stats.pubackLatency.record(performance.now() - t0);
+    }
+  }
+
+  /** Serialises publishes like the single-threaded firmware loop; a failure ends the session. */
+  private enqueue(session: number, fn: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      if (session !== this.session || !this.online) return;
+      try {
+        await fn();
+      } catch {
+        if (session === this.session && this.client) this.client.destroy();
+      }
+    });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = this.clock.setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private setOnline(online: boolean): void {
+    if (online === this.online) return;
+    this.online = online;
+    if (online) this.stats.connected++;
+    else this.stats.connected--;
+    this.opts.onOnline?.(this.name, online);
+  }
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
