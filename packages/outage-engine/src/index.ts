@@ -7,6 +7,7 @@ export {
   classifyOutage,
   DEFAULT_MOMENTARY_THRESHOLD_MS,
   isOutageUncertain,
+  lineUnknownSince,
   outageDurationMs,
 } from './classification.js';
 export {
@@ -27,6 +28,7 @@ export {
   applyReport,
   computeLineOutages,
   type LineStep,
+  outageStartKey,
   recomputeLine,
 } from './line-outages.js';
 export { compareKeys, latestLineState, sameKey, sortUnique } from './order.js';
@@ -64,4 +66,5 @@ export {
   type VoltageStep,
   type VoltageValidation,
   validateVoltage,
+  voltageLevel,
 } from './voltage.js';

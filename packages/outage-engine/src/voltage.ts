@@ -1,4 +1,6 @@
+import { compareKeys, sortUnique } from './order.js';
 import type { MsgKey, TimeWindow } from './types.js';
+import { unknownFrom } from './unknown-windows.js';
 
 export interface VoltageSample extends MsgKey {
   volts: number;
@@ -23,11 +25,26 @@ export type VoltageRejection = 'not_a_number' | 'below_range' | 'above_range';
 
 export type VoltageValidation = { ok: true; volts: number } | { ok: false; reason: VoltageRejection };
 
+/** Accepts a number (or numeric string) inside the sane range; says why otherwise. */
 export function validateVoltage(
   value: unknown,
   range: { min: number; max: number } = DEFAULT_VOLTAGE_RANGE,
 ): VoltageValidation {
-  throw new Error('not implemented');
+  const volts = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof volts !== 'number' || !Number.isFinite(volts)) return { ok: false, reason: 'not_a_number' };
+  if (volts < range.min) return { ok: false, reason: 'below_range' };
+  if (volts > range.max) return { ok: false, reason: 'above_range' };
+  return { ok: true, volts };
+}
+
+/** Level of a reading given the previous level: leaving an episode needs the hysteresis margin. */
+export function voltageLevel(volts: number, previous: VoltageLevel | null, limits: VoltageLimits): VoltageLevel {
+  if (volts < limits.interruptionBelow) return 'absent';
+  if (volts < limits.min) return 'under';
+  if (volts > limits.max) return 'over';
+  if (previous === 'under' && volts < limits.min + limits.hysteresis) return 'under';
+  if (previous === 'over' && volts > limits.max - limits.hysteresis) return 'over';
+  return 'normal';
 }
 
 export interface VoltageEpisode {
@@ -66,7 +83,59 @@ export function applyVoltageSample(
   limits: VoltageLimits,
   unknown: readonly TimeWindow[],
 ): VoltageStep {
-  throw new Error('not implemented');
+  if (state !== null) {
+    const order = compareKeys(sample, state);
+    if (order === 0) return { status: 'duplicate', state };
+    if (order < 0) return { status: 'late', state };
+  }
+  return { status: 'applied', ...transition(state, sample, limits, unknown) };
+}
+
+/** Same rules as the line outages: unknown stretches are not counted, windows recorded. */
+function transition(
+  state: VoltageState | null,
+  s: VoltageSample,
+  limits: VoltageLimits,
+  unknown: readonly TimeWindow[],
+): { state: VoltageState; events: VoltageEvent[] } {
+  const level = voltageLevel(s.volts, state?.level ?? null, limits);
+  const u = state === null ? null : unknownFrom(state.ts, s.ts, unknown);
+  const events: VoltageEvent[] = [];
+  let open = state?.open ?? null;
+  if (open !== null && level === open.kind) {
+    if (u !== null) {
+      const continued = { ...open, unknownMs: open.unknownMs + (s.ts - u) };
+      events.push({ type: 'voltage.changed', episode: continued, previous: open });
+      open = continued;
+    }
+  } else if (open !== null) {
+    const endedAt = u ?? s.ts;
+    const closed: VoltageEpisode = {
+      ...open,
+      endedAt,
+      endMsgId: s.msgId,
+      endWindow: u === null ? null : { from: u, to: s.ts },
+      durationMs: endedAt - open.startedAt - open.unknownMs,
+    };
+    events.push({ type: 'voltage.closed', episode: closed, previous: open });
+    open = null;
+  }
+  if (open === null && (level === 'under' || level === 'over')) {
+    // A reading out of limits is evidence by itself: unlike a line, the first one opens.
+    open = {
+      kind: level,
+      startedAt: s.ts,
+      startMsgId: s.msgId,
+      startWindow: u === null ? null : { from: u, to: s.ts },
+      endedAt: null,
+      endMsgId: null,
+      endWindow: null,
+      unknownMs: 0,
+      durationMs: null,
+    };
+    events.push({ type: 'voltage.opened', episode: open });
+  }
+  return { state: { ts: s.ts, msgId: s.msgId, level, open }, events };
 }
 
 /** Under-/over-voltage episodes from samples (any order, duplicates allowed, already valid). */
@@ -76,5 +145,16 @@ export function computeVoltageEpisodes(
   unknown: readonly TimeWindow[],
   opts?: { anchor?: VoltageState | null },
 ): VoltageEpisode[] {
-  throw new Error('not implemented');
+  let state = opts?.anchor ?? null;
+  const episodes: VoltageEpisode[] = state?.open ? [state.open] : [];
+  for (const sample of sortUnique(samples)) {
+    if (state !== null && compareKeys(sample, state) <= 0) continue;
+    const step = transition(state, sample, limits, unknown);
+    state = step.state;
+    for (const e of step.events) {
+      if (e.type === 'voltage.opened') episodes.push(e.episode);
+      else if (e.type !== 'voltage.removed') episodes[episodes.length - 1] = e.episode;
+    }
+  }
+  return episodes;
 }
