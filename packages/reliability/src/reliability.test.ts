@@ -176,6 +176,18 @@ describe('computeReliability on a hand-computed history', () => {
     );
     expect(closed.fleet.main.indices.customerMinutes).toBe(30);
     expect(closed.fleet.main.sustained.openCount).toBe(0);
+    // Crossing the period start while the device is offline over [P0−1h, P0+1h): of the
+    // in-period hour P0 → P0+2h only the second hour is known → 60 min.
+    const offline = computeReliability(
+      {
+        ...history,
+        unknown: [{ deviceId: 'A', from: P0 - H, to: P0 + H }],
+        outages: [out('A', 1, P0 - 2 * H, P0 + 2 * H, 'sustained', { unknownMs: 2 * H })],
+      },
+      { period },
+    );
+    expect(offline.fleet.main.indices.customerMinutes).toBe(60);
+    expect(offline.fleet.unknownLineHours).toBe(2); // A/1 and A/2, one hour each inside the period
     const pending = computeReliability(
       { ...history, outages: [out('B', 2, P0 + 10 * D - M, null, 'pending')] },
       { period },
