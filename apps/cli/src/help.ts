@@ -1,0 +1,28 @@
+export const HELP = `spms - operate an SPMS installation over its HTTP API
+
+Usage: spms <group> <command> [arguments] [--json]
+
+  devices list [--region R] [--customer C] [--profile P] [--search S] [--limit N] [--offset N]
+  devices get <id|name>
+  devices create <name> [device flags] [credential flags]
+  devices update <id|name> [device flags] [--name NEW] [--unset FIELD]...
+  devices delete <id|name>
+  devices import <file.csv> [--dry-run]
+  credentials rotate <id|name> <credential flags>
+  credentials revoke <id|name>
+  profiles list | get <id|name> | delete <id|name>
+  profiles create <name> [profile flags] | update <id|name> [profile flags]
+  api-keys create <name> [--role admin|operator|viewer] | list | revoke <id>
+
+Device flags: --label --region --customer --lat --lon --notes --hardware-status OK|DEGRADED|FAULTY|RETIRED
+  --profile NAME --line N=LABEL (repeatable) --inactivity-timeout S --momentary-threshold S
+  --voltage-min V --voltage-max V --alert-debounce S
+  (--unset takes a flag name without dashes, e.g. --unset voltage-min, to go back to the profile value)
+Credential flags: --token T (ACCESS_TOKEN) | --client-id C --username U --password P (MQTT_BASIC)
+  --type ACCESS_TOKEN|MQTT_BASIC alone generates strong credentials; --generate forces a generated
+  secret; --no-password stores MQTT_BASIC without a password. Generated secrets are printed once.
+Profile flags: --name --description --transport MQTT|HTTP --inactivity-timeout --momentary-threshold
+  --voltage-nominal --voltage-min --voltage-max --voltage-hysteresis --alert-debounce --default
+
+Environment: SPMS_API_URL (default http://127.0.0.1:8080), SPMS_API_KEY (required).
+Exit codes: 0 ok, 1 the API refused the request, 2 bad usage, 3 API unreachable.`;
