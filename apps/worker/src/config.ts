@@ -1,0 +1,31 @@
+/**
+ * The worker's whole configuration: one TypeBox schema, parsed once at start-up
+ * (`loadWorkerConfig(process.env)`); keys are the environment variable names.
+ */
+import { DatabaseUrl, LogLevel, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+
+export const WorkerConfigSchema = Type.Object({
+  DATABASE_URL: DatabaseUrl,
+  REDIS_URL: RedisUrl,
+  REDIS_PREFIX: RedisPrefix,
+  LOG_LEVEL: LogLevel,
+  /** Ingest batches processed at once by this process (each in its own transaction). */
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'jobs in parallel' }),
+  /** PostgreSQL connections of this process (needs ≥ WORKER_CONCURRENCY + 2 to never wait). */
+  WORKER_DB_POOL: Type.Integer({ minimum: 2, maximum: 200, default: 12, description: 'pg pool size' }),
+  /** How often the inactivity sweeper looks for expired devices (ThingsBoard: 60 s). */
+  SWEEP_INTERVAL_MS: Type.Integer({ minimum: 20, maximum: 60_000, default: 200, description: 'milliseconds' }),
+  /** Device settings (timeouts, limits, line labels) are re-read after this long. */
+  DEVICE_CACHE_TTL_MS: Type.Integer({ minimum: 0, default: 10_000, description: 'milliseconds' }),
+  /** Voltage readings outside this physical range are rejected (and recorded) as sensor faults. */
+  VOLTAGE_SANE_MIN: Type.Number({ default: 0 }),
+  VOLTAGE_SANE_MAX: Type.Number({ default: 400 }),
+  /** Outages of one device starting within this many ms of each other are one site event. */
+  SITE_GROUP_WINDOW_MS: Type.Integer({ minimum: 0, default: 5000, description: 'milliseconds' }),
+});
+
+export type WorkerConfig = Static<typeof WorkerConfigSchema>;
+
+export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
+  return parseConfig(WorkerConfigSchema, env);
+}

@@ -1,0 +1,27 @@
+/** Domain events: what happened, once per real change (deterministic ids make repeats no-ops). */
+export type DomainEventType =
+  | 'outage.opened'
+  | 'outage.closed'
+  | 'outage.changed'
+  | 'outage.removed'
+  | 'device.offline'
+  | 'device.online'
+  | 'device.connection_lost'
+  | 'device.reconnected'
+  | 'voltage.episode_opened'
+  | 'voltage.episode_closed'
+  | 'voltage.episode_changed'
+  | 'voltage.episode_removed';
+
+export interface DomainEvent {
+  /** Deterministic: derived from the change itself, so re-processing yields the same id. */
+  id: string;
+  type: DomainEventType;
+  deviceId: string;
+  /** Epoch ms of the change in the physical world (not of its processing). */
+  occurredAt: number;
+  payload: Record<string, unknown>;
+}
+
+export const DOMAIN_EVENTS_QUEUE = 'domain-events';
+export const domainEventsChannel = (prefix: string) => `${prefix}:events`;

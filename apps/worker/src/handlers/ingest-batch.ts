@@ -1,0 +1,44 @@
+/**
+ * Handler of the `ingest` queue's `batch` jobs (contract: packages/queue/src/contracts.ts).
+ * Invalid payload → dead letter + UnrecoverableError. Any other failure (PostgreSQL down,
+ * Redis hiccup) is thrown as is: BullMQ retries with the queue's back-off, and the batch is
+ * idempotent, so nothing acknowledged by the gateway is lost or doubled.
+ */
+import { INGEST_JOB, INGEST_QUEUE } from '@spms/queue';
+import { type Job, UnrecoverableError } from 'bullmq';
+import { recordDeadLetter } from '../dead-letter.js';
+import type { EventPublisher } from '../outbox.js';
+import { type BatchContext, processBatch } from '../process-batch.js';
+import { InvalidBatchError, validateBatch } from '../validate.js';
+
+export interface IngestHandlerDeps extends BatchContext {
+  publisher: EventPublisher;
+}
+
+export function createIngestHandler(deps: IngestHandlerDeps) {
+  return async function handleIngestBatch(job: Job): Promise<{ messages: number; events: number }> {
+    let batch: ReturnType<typeof validateBatch>;
+    try {
+      if (job.name !== INGEST_JOB) throw new InvalidBatchError(`job name: expected '${INGEST_JOB}', got '${job.name}'`);
+      batch = validateBatch(job.data);
+    } catch (err) {
+      if (!(err instanceof InvalidBatchError)) throw err;
+      // If PostgreSQL is down this throws and the job is retried, so the record is never lost.
+      await recordDeadLetter(deps.pool, {
+        queue: INGEST_QUEUE,
+        jobId: String(job.id),
+        jobName: job.name,
+        reason: err.message,
+        payload: job.data,
+      });
+      deps.logger.error({ jobId: job.id, reason: err.message }, 'invalid ingest job: dead-lettered');
+      throw new UnrecoverableError(`invalid ingest batch: ${err.message}`);
+    }
+    const result = await processBatch(deps, batch);
+    // Committed: publishing failures are repaired by the outbox relay, never by a retry.
+    await deps.publisher.publish(result.events).catch((err: unknown) => {
+      deps.logger.warn({ err, jobId: job.id }, 'domain events committed but not yet published (relay will retry)');
+    });
+    return { messages: result.messages, events: result.events.length };
+  };
+}

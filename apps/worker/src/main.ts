@@ -1,0 +1,37 @@
+/** Worker process entry: parse the configuration once, start, close cleanly on SIGTERM/SIGINT. */
+import { ConfigError } from '@spms/config';
+import { createLogger } from '@spms/log';
+import { loadWorkerConfig } from './config.js';
+import { startWorker } from './worker.js';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadWorkerConfig>;
+  try {
+    config = loadWorkerConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`spms worker: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const worker = await startWorker(config, { logger });
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down: finishing active jobs');
+    worker.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

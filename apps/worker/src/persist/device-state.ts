@@ -1,0 +1,131 @@
+/**
+ * Device activity and connection state (ThingsBoard's active/inactive, plus the transport
+ * session), and the end of offline periods. Opening an offline period is the sweeper's job
+ * (it fires at last activity + timeout); here new activity closes it.
+ */
+import type { PoolClient } from '@spms/db';
+import { applyDeviceActivity, type DeviceFacts, deviceActivityState } from '@spms/outage-engine';
+import type { DomainEvent } from '../events.js';
+import type { DeviceConfig } from './device-config.js';
+import type { DeviceRows } from './prepare.js';
+import { msOf, toMs, tsParam } from './sql.js';
+
+const LOAD = `
+SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la, ${msOf('s.last_connect_at')} AS lc,
+       ${msOf('s.last_disconnect_at')} AS ld, s.active, ${msOf('p.started_at')} AS offline_from
+  FROM unnest($1::uuid[]) AS q(d)
+  LEFT JOIN device_state s ON s.device_id = q.d
+  LEFT JOIN device_offline_periods p ON p.device_id = q.d AND p.ended_at IS NULL`;
+
+const SAVE = `
+INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since)
+SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL END
+  FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::float8[], $5::float8[], $6::float8[]) AS x(d, a, c, la, lc, ld)
+ON CONFLICT (device_id) DO UPDATE SET
+  -- only the sweeper turns a device inactive (and opens its offline period)
+  active = EXCLUDED.active OR device_state.active,
+  inactive_since = CASE WHEN EXCLUDED.active THEN NULL ELSE device_state.inactive_since END,
+  connection = EXCLUDED.connection, last_activity_at = EXCLUDED.last_activity_at,
+  last_connect_at = EXCLUDED.last_connect_at, last_disconnect_at = EXCLUDED.last_disconnect_at, updated_at = now()`;
+
+const CLOSE = `
+UPDATE device_offline_periods p SET ended_at = ${tsParam('x.t')}
+  FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS x(d, f, t)
+ WHERE p.device_id = x.d AND p.started_at = ${tsParam('x.f')} AND p.ended_at IS NULL`;
+const DROP = `
+DELETE FROM device_offline_periods p USING unnest($1::uuid[], $2::float8[]) AS x(d, f)
+ WHERE p.device_id = x.d AND p.started_at = ${tsParam('x.f')}`;
+
+interface Row {
+  device_id: string;
+  connection: string | null;
+  la: number | null;
+  lc: number | null;
+  ld: number | null;
+  active: boolean | null;
+  offline_from: number | null;
+}
+
+const connectionOf = (f: DeviceFacts): 'connected' | 'disconnected' | 'lost' => {
+  if (f.lastConnect !== null && (f.lastDisconnect === null || f.lastConnect > f.lastDisconnect)) return 'connected';
+  return f.lastDisconnectKind === 'connection_lost' ? 'lost' : 'disconnected';
+};
+
+export async function updateDeviceState(
+  client: PoolClient,
+  devices: DeviceRows[],
+  configs: Map<string, DeviceConfig>,
+  now: number,
+): Promise<DomainEvent[]> {
+  const { rows } = await client.query<Row>(LOAD, [devices.map((d) => d.deviceId)]);
+  const byId = new Map(rows.map((r) => [r.device_id, r]));
+  const save: unknown[][] = [[], [], [], [], [], []];
+  const close: unknown[][] = [[], [], []];
+  const drop: unknown[][] = [[], []];
+  const events: DomainEvent[] = [];
+  for (const d of devices) {
+    const cfg = configs.get(d.deviceId) as DeviceConfig;
+    const r = byId.get(d.deviceId);
+    const before = r?.connection ?? 'disconnected';
+    let facts: DeviceFacts = {
+      lastActivity: toMs(r?.la),
+      lastConnect: toMs(r?.lc),
+      lastDisconnect: toMs(r?.ld),
+      lastDisconnectKind: before === 'lost' ? 'connection_lost' : before === 'disconnected' ? 'disconnect' : null,
+    };
+    for (const c of d.connectivity) facts = applyDeviceActivity(facts, c.ts, c.event);
+    facts = applyDeviceActivity(facts, d.lastActivity, 'telemetry');
+    const state = deviceActivityState(facts, { timeoutMs: cfg.timeoutMs, now });
+    const connection = connectionOf(facts);
+    if (connection === 'lost' && before !== 'lost') {
+      const at = facts.lastDisconnect as number;
+      events.push({
+        id: `device.connection_lost/${d.deviceId}/${at}`,
+        type: 'device.connection_lost',
+        deviceId: d.deviceId,
+        occurredAt: at,
+        payload: { at },
+      });
+    } else if (connection === 'connected' && before === 'lost') {
+      const at = facts.lastConnect as number;
+      events.push({
+        id: `device.reconnected/${d.deviceId}/${at}`,
+        type: 'device.reconnected',
+        deviceId: d.deviceId,
+        occurredAt: at,
+        payload: { at },
+      });
+    }
+    const from = toMs(r?.offline_from);
+    if (from !== null) {
+      const next = d.activity.filter((a) => a > from).reduce((m, a) => Math.min(m, a), Number.POSITIVE_INFINITY);
+      if (next !== Number.POSITIVE_INFINITY) {
+        // Activity within the timeout of the period's start means the period was declared from
+        // a stale deadline (backlog processed late): it never was an offline period.
+        if (next - from < cfg.timeoutMs) {
+          drop[0]?.push(d.deviceId);
+          drop[1]?.push(from);
+        } else {
+          close[0]?.push(d.deviceId);
+          close[1]?.push(from);
+          close[2]?.push(next);
+        }
+        events.push({
+          id: `device.online/${d.deviceId}/${from}`,
+          type: 'device.online',
+          deviceId: d.deviceId,
+          occurredAt: next,
+          payload: { offlineSince: from, at: next, spurious: next - from < cfg.timeoutMs },
+        });
+      }
+    }
+    const vals = [d.deviceId, state.active, connection, facts.lastActivity, facts.lastConnect, facts.lastDisconnect];
+    vals.forEach((v, i) => {
+      save[i]?.push(v);
+    });
+  }
+  await client.query(SAVE, save);
+  if ((close[0]?.length ?? 0) > 0) await client.query(CLOSE, close);
+  if ((drop[0]?.length ?? 0) > 0) await client.query(DROP, drop);
+  return events;
+}

@@ -1,0 +1,162 @@
+/**
+ * Reading and writing outage rows, and turning the engine's outage events into domain events.
+ * A row is identified by (device_id, line, start_msg_id) of its stored version.
+ */
+import { createHash } from 'node:crypto';
+import type { PoolClient } from '@spms/db';
+import type { OutageEvent, OutageInterval } from '@spms/outage-engine';
+import type { DomainEvent } from '../events.js';
+import type { DeviceConfig } from './device-config.js';
+import { msOf, toMs, tsParam } from './sql.js';
+
+export const OUTAGE_COLUMNS = `o.line, ${msOf('o.started_at')} AS started_at, o.start_msg_id,
+  ${msOf('o.start_window_from')} AS swf, ${msOf('o.start_window_to')} AS swt,
+  ${msOf('o.ended_at')} AS ended_at, o.end_msg_id,
+  ${msOf('o.end_window_from')} AS ewf, ${msOf('o.end_window_to')} AS ewt, o.unknown_ms, o.duration_ms, o.class`;
+
+export interface OutageRow {
+  line: number;
+  started_at: number;
+  start_msg_id: string;
+  swf: number | null;
+  swt: number | null;
+  ended_at: number | null;
+  end_msg_id: string | null;
+  ewf: number | null;
+  ewt: number | null;
+  unknown_ms: string;
+  duration_ms: string | null;
+  class: string;
+}
+
+export function rowToOutage(r: OutageRow): OutageInterval {
+  return {
+    line: r.line,
+    startedAt: toMs(r.started_at) as number,
+    startMsgId: r.start_msg_id,
+    startWindow: r.swf === null ? null : { from: toMs(r.swf) as number, to: toMs(r.swt) },
+    endedAt: toMs(r.ended_at),
+    endMsgId: r.end_msg_id,
+    endWindow: r.ewf === null ? null : { from: toMs(r.ewf) as number, to: toMs(r.ewt) },
+    unknownMs: Number(r.unknown_ms),
+    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+    classification: r.class === 'momentary' || r.class === 'sustained' ? r.class : null,
+  };
+}
+
+export interface DeviceOutageEvent {
+  deviceId: string;
+  event: OutageEvent;
+}
+
+const COLS = 17;
+const UPSERT = `
+INSERT INTO outages (device_id, line, started_at, start_window_from, start_window_to, ended_at, end_window_from,
+  end_window_to, unknown_ms, duration_ms, class, whole_site, utility_feed, start_msg_id, end_msg_id)
+SELECT d, l, ${tsParam('sa')}, ${tsParam('swf')}, ${tsParam('swt')}, ${tsParam('ea')}, ${tsParam('ewf')}, ${tsParam('ewt')},
+  um, dm, cl, ws, uf, sm, em
+  FROM unnest($1::uuid[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
+              $9::int8[], $10::int8[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[])
+       AS x(d, l, sa, swf, swt, ea, ewf, ewt, um, dm, cl, ws, uf, sm, em)
+ON CONFLICT (device_id, line, start_msg_id) DO UPDATE SET
+  started_at = EXCLUDED.started_at, start_window_from = EXCLUDED.start_window_from,
+  start_window_to = EXCLUDED.start_window_to, ended_at = EXCLUDED.ended_at, end_window_from = EXCLUDED.end_window_from,
+  end_window_to = EXCLUDED.end_window_to, unknown_ms = EXCLUDED.unknown_ms, duration_ms = EXCLUDED.duration_ms,
+  class = EXCLUDED.class, whole_site = EXCLUDED.whole_site, utility_feed = EXCLUDED.utility_feed,
+  end_msg_id = EXCLUDED.end_msg_id, updated_at = now()`;
+
+const UPDATE = `
+UPDATE outages o SET started_at = ${tsParam('x.sa')}, start_window_from = ${tsParam('x.swf')},
+  start_window_to = ${tsParam('x.swt')}, ended_at = ${tsParam('x.ea')}, end_window_from = ${tsParam('x.ewf')},
+  end_window_to = ${tsParam('x.ewt')}, unknown_ms = x.um, duration_ms = x.dm, class = x.cl, whole_site = x.ws,
+  utility_feed = x.uf, start_msg_id = x.sm, end_msg_id = x.em, updated_at = now()
+  FROM unnest($1::uuid[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
+              $9::int8[], $10::int8[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[], $16::text[])
+       AS x(d, l, sa, swf, swt, ea, ewf, ewt, um, dm, cl, ws, uf, sm, em, prev)
+ WHERE o.device_id = x.d AND o.line = x.l AND o.start_msg_id = x.prev`;
+
+const DELETE = `
+DELETE FROM outages o USING unnest($1::uuid[], $2::int2[], $3::text[]) AS x(d, l, sm)
+ WHERE o.device_id = x.d AND o.line = x.l AND o.start_msg_id = x.sm`;
+
+function columns(rows: { deviceId: string; o: OutageInterval; cfg: DeviceConfig; prev?: string }[]): unknown[][] {
+  const a: unknown[][] = Array.from({ length: COLS }, () => []);
+  for (const { deviceId, o, cfg, prev } of rows) {
+    const vals = [
+      deviceId,
+      o.line,
+      o.startedAt,
+      o.startWindow?.from ?? null,
+      o.startWindow?.to ?? null,
+      o.endedAt,
+      o.endWindow?.from ?? null,
+      o.endWindow?.to ?? null,
+      o.unknownMs,
+      o.durationMs,
+      o.classification ?? 'pending',
+      o.line === cfg.siteLine,
+      o.line === cfg.utilityLine,
+      o.startMsgId,
+      o.endMsgId,
+      prev ?? null,
+    ];
+    vals.forEach((v, i) => {
+      (a[i] as unknown[]).push(v);
+    });
+  }
+  return a;
+}
+
+const digest = (o: OutageInterval) => createHash('sha1').update(JSON.stringify(o)).digest('hex').slice(0, 16);
+
+/** Writes the engine's outage events and returns the matching domain events. */
+export async function writeOutageEvents(
+  client: PoolClient,
+  items: DeviceOutageEvent[],
+  configs: Map<string, DeviceConfig>,
+): Promise<DomainEvent[]> {
+  const removed: { deviceId: string; line: number; sm: string }[] = [];
+  const updated: { deviceId: string; o: OutageInterval; cfg: DeviceConfig; prev: string }[] = [];
+  const inserted: { deviceId: string; o: OutageInterval; cfg: DeviceConfig }[] = [];
+  const domain: DomainEvent[] = [];
+  for (const { deviceId, event: e } of items) {
+    const cfg = configs.get(deviceId) as DeviceConfig;
+    const base = `${deviceId}/`;
+    if (e.type === 'outage.removed') {
+      removed.push({ deviceId, line: e.previous.line, sm: e.previous.startMsgId });
+      domain.push({
+        id: `outage.removed/${base}${e.previous.line}/${e.previous.startMsgId}`,
+        type: 'outage.removed',
+        deviceId,
+        occurredAt: e.previous.startedAt,
+        payload: { outage: e.previous },
+      });
+      continue;
+    }
+    const o = e.outage;
+    const key = `${base}${o.line}/${o.startMsgId}`;
+    if (e.type === 'outage.opened') inserted.push({ deviceId, o, cfg });
+    else if (e.previous === null) inserted.push({ deviceId, o, cfg });
+    else updated.push({ deviceId, o, cfg, prev: e.previous.startMsgId });
+    const id =
+      e.type === 'outage.opened'
+        ? `outage.opened/${key}`
+        : e.type === 'outage.closed'
+          ? `outage.closed/${key}/${o.endMsgId}`
+          : `outage.changed/${key}/${digest(o)}`;
+    const occurredAt = e.type === 'outage.closed' ? (o.endedAt ?? o.startedAt) : o.startedAt;
+    const payload = {
+      outage: o,
+      utilityFeed: o.line === cfg.utilityLine,
+      wholeSite: o.line === cfg.siteLine,
+      label: cfg.lines.find((l) => l.number === o.line)?.label ?? null,
+      ...('previous' in e && e.previous ? { previous: e.previous } : {}),
+    };
+    domain.push({ id, type: e.type, deviceId, occurredAt, payload });
+  }
+  if (removed.length > 0)
+    await client.query(DELETE, [removed.map((r) => r.deviceId), removed.map((r) => r.line), removed.map((r) => r.sm)]);
+  if (updated.length > 0) await client.query(UPDATE, columns(updated));
+  if (inserted.length > 0) await client.query(UPSERT, columns(inserted).slice(0, 15));
+  return domain;
+}

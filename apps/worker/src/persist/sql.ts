@@ -1,0 +1,11 @@
+/**
+ * Time values cross the pg boundary as epoch-ms float8 (one array per column for unnest);
+ * timestamps are stored as timestamptz(3). Converting both ways in SQL keeps equality exact:
+ * `tsParam` rounds to the column's millisecond precision before any comparison.
+ */
+export const msOf = (col: string) => `(extract(epoch from ${col}) * 1000)::float8`;
+export const tsParam = (expr: string) => `to_timestamp(${expr} / 1000.0)::timestamptz(3)`;
+export const toMs = (v: number | null | undefined): number | null =>
+  v === null || v === undefined ? null : Math.round(v);
+/** msg ids order by UTF-16 code units in the engine: `COLLATE "C"` gives the same order. */
+export const C = 'COLLATE "C"';

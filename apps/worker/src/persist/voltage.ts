@@ -1,0 +1,298 @@
+/**
+ * Voltage samples → newest reading and under-/over-voltage episodes, through the engine.
+ * Same scheme as lines: `applyVoltageSample` for samples newer than the device's newest;
+ * otherwise replay from an anchor = the newest sample before the late one that lies inside
+ * [min + h, max − h] (no episode can be open right after it).
+ */
+import type { PoolClient } from '@spms/db';
+import {
+  applyVoltageSample,
+  compareKeys,
+  DEFAULT_VOLTAGE_LIMITS,
+  diffVoltageEpisodes,
+  sortUnique,
+  type VoltageEpisode,
+  type VoltageEvent,
+  type VoltageLimits,
+  type VoltageSample,
+  type VoltageState,
+} from '@spms/outage-engine';
+import type { DomainEvent } from '../events.js';
+import type { DeviceConfig } from './device-config.js';
+import type { VoltRow } from './prepare.js';
+import { C, msOf, toMs, tsParam } from './sql.js';
+import { loadWindows, minSince } from './windows.js';
+
+const EPISODE_COLUMNS = `e.kind, ${msOf('e.started_at')} AS started_at, e.start_msg_id, ${msOf('e.start_window_from')} AS swf,
+  ${msOf('e.start_window_to')} AS swt, ${msOf('e.ended_at')} AS ended_at, e.end_msg_id, ${msOf('e.end_window_from')} AS ewf,
+  ${msOf('e.end_window_to')} AS ewt, e.unknown_ms, e.duration_ms`;
+
+interface EpisodeRow {
+  kind: 'under' | 'over';
+  started_at: number | null;
+  start_msg_id: string;
+  swf: number | null;
+  swt: number | null;
+  ended_at: number | null;
+  end_msg_id: string | null;
+  ewf: number | null;
+  ewt: number | null;
+  unknown_ms: string;
+  duration_ms: string | null;
+}
+
+const toEpisode = (r: EpisodeRow): VoltageEpisode => ({
+  kind: r.kind,
+  startedAt: toMs(r.started_at) as number,
+  startMsgId: r.start_msg_id,
+  startWindow: r.swf === null ? null : { from: toMs(r.swf) as number, to: toMs(r.swt) },
+  endedAt: toMs(r.ended_at),
+  endMsgId: r.end_msg_id,
+  endWindow: r.ewf === null ? null : { from: toMs(r.ewf) as number, to: toMs(r.ewt) },
+  unknownMs: Number(r.unknown_ms),
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+});
+
+const LOAD_STATE = `
+SELECT q.d::text AS device_id, ${msOf('s.volts_at')} AS ts, s.volts_msg_id, s.volts_level, ${EPISODE_COLUMNS}
+  FROM unnest($1::uuid[]) AS q(d)
+  JOIN device_state s ON s.device_id = q.d AND s.volts_at IS NOT NULL
+  LEFT JOIN voltage_episodes e ON e.device_id = q.d AND e.ended_at IS NULL`;
+
+const LOAD_ANCHOR = `
+SELECT q.d::text AS device_id, ${msOf('a.ts')} AS ts, a.msg_id
+  FROM unnest($1::uuid[], $2::float8[], $3::text[], $4::float8[], $5::float8[]) AS q(d, t, m, lo, hi)
+  LEFT JOIN LATERAL (
+    SELECT v.ts, v.msg_id FROM voltage_samples v
+     WHERE v.device_id = q.d AND v.volts BETWEEN q.lo AND q.hi
+       AND (v.ts < ${tsParam('q.t')} OR (v.ts = ${tsParam('q.t')} AND v.msg_id ${C} < q.m ${C}))
+     ORDER BY v.ts DESC, v.msg_id ${C} DESC LIMIT 1) a ON true`;
+
+const LOAD_SAMPLES = `
+SELECT q.d::text AS device_id, ${msOf('v.ts')} AS ts, v.msg_id, v.volts
+  FROM unnest($1::uuid[], $2::float8[]) AS q(d, t)
+  JOIN voltage_samples v ON v.device_id = q.d AND (q.t IS NULL OR v.ts >= ${tsParam('q.t')})`;
+
+const LOAD_EPISODES = `
+SELECT q.d::text AS device_id, ${EPISODE_COLUMNS}
+  FROM unnest($1::uuid[], $2::float8[]) AS q(d, t)
+  JOIN voltage_episodes e ON e.device_id = q.d AND (q.t IS NULL OR e.started_at >= ${tsParam('q.t')})`;
+
+const SAVE_STATE = `
+UPDATE device_state s SET volts = x.v, volts_at = ${tsParam('x.t')}, volts_msg_id = x.m, volts_level = x.lvl, updated_at = now()
+  FROM unnest($1::uuid[], $2::float4[], $3::float8[], $4::text[], $5::text[]) AS x(d, v, t, m, lvl)
+ WHERE s.device_id = x.d`;
+
+const EPISODE_VALUES = `unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
+  $8::float8[], $9::int8[], $10::int8[], $11::text[], $12::text[], $13::text[])
+  AS x(d, k, sa, swf, swt, ea, ewf, ewt, um, dm, sm, em, prev)`;
+const UPSERT = `
+INSERT INTO voltage_episodes (device_id, kind, started_at, start_window_from, start_window_to, ended_at, end_window_from,
+  end_window_to, unknown_ms, duration_ms, start_msg_id, end_msg_id)
+SELECT d, k, ${tsParam('sa')}, ${tsParam('swf')}, ${tsParam('swt')}, ${tsParam('ea')}, ${tsParam('ewf')}, ${tsParam('ewt')}, um, dm, sm, em
+  FROM ${EPISODE_VALUES}
+ON CONFLICT (device_id, start_msg_id) DO UPDATE SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at,
+  start_window_from = EXCLUDED.start_window_from, start_window_to = EXCLUDED.start_window_to, ended_at = EXCLUDED.ended_at,
+  end_window_from = EXCLUDED.end_window_from, end_window_to = EXCLUDED.end_window_to, unknown_ms = EXCLUDED.unknown_ms,
+  duration_ms = EXCLUDED.duration_ms, end_msg_id = EXCLUDED.end_msg_id, updated_at = now()`;
+const UPDATE = `
+UPDATE voltage_episodes e SET kind = x.k, started_at = ${tsParam('x.sa')}, start_window_from = ${tsParam('x.swf')},
+  start_window_to = ${tsParam('x.swt')}, ended_at = ${tsParam('x.ea')}, end_window_from = ${tsParam('x.ewf')},
+  end_window_to = ${tsParam('x.ewt')}, unknown_ms = x.um, duration_ms = x.dm, start_msg_id = x.sm, end_msg_id = x.em,
+  updated_at = now()
+  FROM ${EPISODE_VALUES} WHERE e.device_id = x.d AND e.start_msg_id = x.prev`;
+const DELETE = `DELETE FROM voltage_episodes e USING unnest($1::uuid[], $2::text[]) AS x(d, sm)
+ WHERE e.device_id = x.d AND e.start_msg_id = x.sm`;
+
+export const limitsOf = (cfg: DeviceConfig): VoltageLimits => ({
+  min: cfg.voltageMin,
+  max: cfg.voltageMax,
+  hysteresis: cfg.hysteresis,
+  interruptionBelow: DEFAULT_VOLTAGE_LIMITS.interruptionBelow,
+});
+
+interface Work {
+  deviceId: string;
+  samples: VoltageSample[];
+  state: VoltageState | null;
+  newest: VoltageSample | null;
+  events: VoltageEvent[];
+}
+
+export async function processVoltage(
+  client: PoolClient,
+  rows: Map<string, VoltRow[]>,
+  configs: Map<string, DeviceConfig>,
+): Promise<DomainEvent[]> {
+  const work = new Map<string, Work>();
+  for (const [deviceId, list] of rows) {
+    if (list.length === 0) continue;
+    work.set(deviceId, { deviceId, samples: sortUnique(list), state: null, newest: null, events: [] });
+  }
+  if (work.size === 0) return [];
+  const loaded = await client.query<
+    EpisodeRow & { device_id: string; ts: number; volts_msg_id: string; volts_level: string }
+  >(LOAD_STATE, [[...work.keys()]]);
+  for (const r of loaded.rows) {
+    const w = work.get(r.device_id) as Work;
+    const open = r.started_at === null ? null : toEpisode(r);
+    const level = (r.volts_level ?? 'normal') as VoltageState['level'];
+    w.state = { ts: toMs(r.ts) as number, msgId: r.volts_msg_id, level, open };
+  }
+  const late: Work[] = [];
+  const since = new Map<string, number | null>();
+  for (const w of work.values()) {
+    const first = w.samples[0] as VoltageSample;
+    if (w.state && compareKeys(first, w.state) < 0) late.push(w);
+    else minSince(since, w.deviceId, w.state?.ts ?? first.ts);
+  }
+  const windows = await loadWindows(client, since);
+  for (const w of work.values()) {
+    if (late.includes(w)) continue;
+    const limits = limitsOf(configs.get(w.deviceId) as DeviceConfig);
+    for (const s of w.samples) {
+      const step = applyVoltageSample(w.state, s, limits, windows.get(w.deviceId) ?? []);
+      if (step.status !== 'applied') continue;
+      w.state = step.state;
+      w.newest = s;
+      w.events.push(...step.events);
+    }
+  }
+  if (late.length > 0) await recomputeLate(client, late, configs);
+  return writeVoltage(client, [...work.values()]);
+}
+
+async function recomputeLate(client: PoolClient, late: Work[], configs: Map<string, DeviceConfig>): Promise<void> {
+  const ids = late.map((w) => w.deviceId);
+  const lims = late.map((w) => limitsOf(configs.get(w.deviceId) as DeviceConfig));
+  const anchors = await client.query<{ device_id: string; ts: number | null; msg_id: string | null }>(LOAD_ANCHOR, [
+    ids,
+    late.map((w) => (w.samples[0] as VoltageSample).ts),
+    late.map((w) => (w.samples[0] as VoltageSample).msgId),
+    lims.map((l) => l.min + l.hysteresis),
+    lims.map((l) => l.max - l.hysteresis),
+  ]);
+  const anchorOf = new Map(
+    anchors.rows.map((a) => [
+      a.device_id,
+      a.ts === null ? null : { ts: toMs(a.ts) as number, msgId: a.msg_id as string },
+    ]),
+  );
+  const fromTs = ids.map((id) => anchorOf.get(id)?.ts ?? null);
+  const since = new Map<string, number | null>();
+  for (const [i, id] of ids.entries()) minSince(since, id, fromTs[i] ?? null);
+  const [samples, episodes, windows] = await Promise.all([
+    client.query<{ device_id: string; ts: number; msg_id: string; volts: number }>(LOAD_SAMPLES, [ids, fromTs]),
+    client.query<EpisodeRow & { device_id: string }>(LOAD_EPISODES, [ids, fromTs]),
+    loadWindows(client, since),
+  ]);
+  for (const [i, w] of late.entries()) {
+    const a = anchorOf.get(w.deviceId) ?? null;
+    const anchor: VoltageState | null = a ? { ...a, level: 'normal', open: null } : null;
+    const history = sortUnique(
+      samples.rows
+        .filter((s) => s.device_id === w.deviceId)
+        .map((s) => ({ ts: toMs(s.ts) as number, msgId: s.msg_id, volts: s.volts })),
+    ).filter((s) => !anchor || compareKeys(s, anchor) > 0);
+    const before = episodes.rows
+      .filter((e) => e.device_id === w.deviceId)
+      .map(toEpisode)
+      .filter((e) => !anchor || compareKeys({ ts: e.startedAt, msgId: e.startMsgId }, anchor) > 0);
+    let state = anchor;
+    const after = new Map<string, VoltageEpisode>();
+    for (const s of history) {
+      const step = applyVoltageSample(state, s, lims[i] as VoltageLimits, windows.get(w.deviceId) ?? []);
+      if (step.status !== 'applied') continue;
+      state = step.state;
+      w.newest = s;
+      for (const e of step.events) if (e.type !== 'voltage.removed') after.set(e.episode.startMsgId, e.episode);
+    }
+    w.state = state;
+    w.events = diffVoltageEpisodes(before, [...after.values()]);
+  }
+}
+
+async function writeVoltage(client: PoolClient, all: Work[]): Promise<DomainEvent[]> {
+  const moved = all.filter((w) => w.newest !== null && w.state !== null);
+  if (moved.length > 0)
+    await client.query(SAVE_STATE, [
+      moved.map((w) => w.deviceId),
+      moved.map((w) => (w.newest as VoltageSample).volts),
+      moved.map((w) => (w.state as VoltageState).ts),
+      moved.map((w) => (w.state as VoltageState).msgId),
+      moved.map((w) => (w.state as VoltageState).level),
+    ]);
+  const ins: [string, VoltageEpisode, string | null][] = [];
+  const upd: [string, VoltageEpisode, string | null][] = [];
+  const del: [string, string][] = [];
+  const domain: DomainEvent[] = [];
+  for (const w of all) {
+    for (const e of w.events) {
+      if (e.type === 'voltage.removed') {
+        del.push([w.deviceId, e.previous.startMsgId]);
+        domain.push(
+          ev(w.deviceId, 'voltage.episode_removed', `${e.previous.startMsgId}`, e.previous.startedAt, e.previous),
+        );
+        continue;
+      }
+      const p = e.type === 'voltage.opened' ? null : e.previous;
+      (p ? upd : ins).push([w.deviceId, e.episode, p?.startMsgId ?? null]);
+      const ep = e.episode;
+      if (e.type === 'voltage.opened')
+        domain.push(ev(w.deviceId, 'voltage.episode_opened', ep.startMsgId, ep.startedAt, ep));
+      else if (e.type === 'voltage.closed')
+        domain.push(
+          ev(w.deviceId, 'voltage.episode_closed', `${ep.startMsgId}/${ep.endMsgId}`, ep.endedAt ?? ep.startedAt, ep),
+        );
+      else
+        domain.push(
+          ev(
+            w.deviceId,
+            'voltage.episode_changed',
+            `${ep.startMsgId}/${ep.startedAt}/${ep.endMsgId}/${ep.unknownMs}`,
+            ep.startedAt,
+            ep,
+          ),
+        );
+    }
+  }
+  if (del.length > 0) await client.query(DELETE, [del.map((d) => d[0]), del.map((d) => d[1])]);
+  if (upd.length > 0) await client.query(UPDATE, episodeColumns(upd));
+  if (ins.length > 0) await client.query(UPSERT, episodeColumns(ins).slice(0, 12));
+  return domain;
+}
+
+function ev(
+  deviceId: string,
+  type: DomainEvent['type'],
+  key: string,
+  occurredAt: number,
+  episode: VoltageEpisode,
+): DomainEvent {
+  return { id: `${type}/${deviceId}/${key}`, type, deviceId, occurredAt, payload: { episode } };
+}
+
+function episodeColumns(list: [string, VoltageEpisode, string | null][]): unknown[][] {
+  const a: unknown[][] = Array.from({ length: 13 }, () => []);
+  for (const [d, e, prev] of list) {
+    const vals = [
+      d,
+      e.kind,
+      e.startedAt,
+      e.startWindow?.from ?? null,
+      e.startWindow?.to ?? null,
+      e.endedAt,
+      e.endWindow?.from ?? null,
+      e.endWindow?.to ?? null,
+      e.unknownMs,
+      e.durationMs,
+      e.startMsgId,
+      e.endMsgId,
+      prev,
+    ];
+    vals.forEach((v, i) => {
+      a[i]?.push(v);
+    });
+  }
+  return a;
+}

@@ -1,0 +1,93 @@
+/**
+ * One ingest batch, all devices in ONE PostgreSQL transaction that first takes a
+ * transaction-scoped advisory lock per device, in a global order (sorted lock keys, so two
+ * batches sharing devices never deadlock). Any worker process or concurrent job touching
+ * the same device waits for the lock: per-device processing is serial, whichever worker
+ * runs it, while different devices proceed in parallel. Reports are inserted with ON
+ * CONFLICT DO NOTHING and only what was new drives the state machines: a redelivered job
+ * changes nothing. Everything a batch derives (state, outages, episodes, events) commits
+ * or rolls back together, so a crash at any point is simply redone.
+ */
+import type { Pool } from '@spms/db';
+import type { Logger } from '@spms/log';
+import type { IngestBatch } from '@spms/queue';
+import type { Deadlines } from './deadlines.js';
+import type { DomainEvent } from './events.js';
+import { storeEvents } from './outbox.js';
+import { upsertAttributes } from './persist/attributes.js';
+import type { DeviceConfigCache } from './persist/device-config.js';
+import { updateDeviceState } from './persist/device-state.js';
+import { insertReports } from './persist/insert-reports.js';
+import { processLines } from './persist/lines.js';
+import { writeOutageEvents } from './persist/outages-store.js';
+import { type DeviceRows, type LineRow, prepareBatch, type VoltRow } from './persist/prepare.js';
+import { processVoltage } from './persist/voltage.js';
+
+export interface BatchContext {
+  pool: Pool;
+  configs: DeviceConfigCache;
+  deadlines: Deadlines;
+  logger: Logger;
+  saneMin: number;
+  saneMax: number;
+}
+
+export interface BatchResult {
+  messages: number;
+  unknownDevices: number;
+  /** New domain events, committed; the caller publishes them. */
+  events: DomainEvent[];
+}
+
+export const LOCK_DEVICES = `SELECT pg_advisory_xact_lock(k)
+  FROM (SELECT DISTINCT hashtextextended(d, 0) AS k FROM unnest($1::text[]) AS d ORDER BY 1) AS s`;
+
+export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = Date.now()): Promise<BatchResult> {
+  const byDevice = prepareBatch(batch.messages, { saneMin: ctx.saneMin, saneMax: ctx.saneMax });
+  const configs = await ctx.configs.get([...byDevice.keys()]);
+  const devices: DeviceRows[] = [];
+  let unknownDevices = 0;
+  for (const d of byDevice.values()) {
+    if (configs.has(d.deviceId)) devices.push(d);
+    else unknownDevices++;
+  }
+  if (unknownDevices > 0)
+    ctx.logger.warn({ unknownDevices }, 'messages for devices not in the registry (deleted?) were dropped');
+  if (devices.length === 0) return { messages: batch.messages.length, unknownDevices, events: [] };
+  await ctx.deadlines.raise(
+    devices.map((d) => [d.deviceId, d.lastActivity + (configs.get(d.deviceId)?.timeoutMs ?? 0)]),
+  );
+
+  const client = await ctx.pool.connect();
+  let events: DomainEvent[] = [];
+  try {
+    await client.query('BEGIN');
+    await client.query(LOCK_DEVICES, [devices.map((d) => d.deviceId)]);
+    const fresh = await insertReports(client, devices);
+    const lineRows = new Map<string, LineRow[]>();
+    const voltRows = new Map<string, VoltRow[]>();
+    for (const d of devices) {
+      const lines = d.lines.filter((r) => fresh.lines.has(`${d.deviceId}|${r.line}|${r.msgId}`));
+      if (lines.length > 0) lineRows.set(d.deviceId, lines);
+      const volts = d.volts.filter((r) => fresh.volts.has(`${d.deviceId}|${r.msgId}`));
+      if (volts.length > 0) voltRows.set(d.deviceId, volts);
+      d.connectivity = d.connectivity.filter((r) => fresh.connectivity.has(`${d.deviceId}|${r.msgId}`));
+    }
+    const all: DomainEvent[] = [];
+    // Device state first: it closes offline periods, which the line and voltage engines read.
+    all.push(...(await updateDeviceState(client, devices, configs, now)));
+    const outageEvents = await processLines(client, lineRows, configs);
+    all.push(...(await writeOutageEvents(client, outageEvents, configs)));
+    all.push(...(await processVoltage(client, voltRows, configs)));
+    await upsertAttributes(client, devices);
+    events = await storeEvents(client, all);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    // A connection that failed mid-transaction must not go back to the pool.
+    client.release(err instanceof Error ? err : true);
+    throw err;
+  }
+  client.release();
+  return { messages: batch.messages.length, unknownDevices, events };
+}

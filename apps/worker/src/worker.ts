@@ -1,0 +1,91 @@
+/**
+ * The worker process's wiring: a BullMQ Worker on the `ingest` queue (one handler file per
+ * job in handlers/), the domain-events queue it publishes to, and the inactivity sweeper.
+ * `startWorker` is also used in-process by tests and the benchmark.
+ */
+import { createPool } from '@spms/db';
+import { createLogger, type Logger } from '@spms/log';
+import { INGEST_QUEUE, ingestQueueOptions } from '@spms/queue';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { WorkerConfig } from './config.js';
+import { Deadlines } from './deadlines.js';
+import { DOMAIN_EVENTS_QUEUE } from './events.js';
+import { createIngestHandler } from './handlers/ingest-batch.js';
+import { EventPublisher } from './outbox.js';
+import { DeviceConfigCache } from './persist/device-config.js';
+import { startSweeper } from './sweeper.js';
+
+export type { WorkerConfig } from './config.js';
+
+export interface RunningWorker {
+  close(): Promise<void>;
+}
+
+export async function startWorker(config: WorkerConfig, opts: { logger?: Logger } = {}): Promise<RunningWorker> {
+  const logger = opts.logger ?? createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const prefix = config.REDIS_PREFIX;
+  const pool = createPool(config.DATABASE_URL, { max: config.WORKER_DB_POOL, applicationName: 'spms-worker' });
+  // BullMQ's blocking connection needs maxRetriesPerRequest: null; commands of our own share it.
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const eventsQueue = new Queue(DOMAIN_EVENTS_QUEUE, {
+    connection: redis,
+    prefix,
+    defaultJobOptions: {
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 24 * 3600, count: 100_000 },
+      removeOnFail: { age: 14 * 24 * 3600 },
+    },
+  });
+  const deadlines = new Deadlines(redis, prefix);
+  const configs = new DeviceConfigCache(pool, config.DEVICE_CACHE_TTL_MS);
+  const publisher = new EventPublisher(pool, eventsQueue, redis, prefix);
+  const handler = createIngestHandler({
+    pool,
+    configs,
+    deadlines,
+    publisher,
+    logger,
+    saneMin: config.VOLTAGE_SANE_MIN,
+    saneMax: config.VOLTAGE_SANE_MAX,
+  });
+  const worker = new Worker(INGEST_QUEUE, handler, {
+    connection: new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+    prefix: ingestQueueOptions(prefix).prefix,
+    concurrency: config.WORKER_CONCURRENCY,
+    // A killed worker's jobs come back after this (BullMQ stalled-job detection).
+    stalledInterval: 5000,
+    maxStalledCount: 5,
+  });
+  worker.on('failed', (job, err) => {
+    logger.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'ingest job failed');
+  });
+  worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
+  const sweeper = startSweeper({
+    pool,
+    redis,
+    prefix,
+    deadlines,
+    configs,
+    publisher,
+    logger,
+    intervalMs: config.SWEEP_INTERVAL_MS,
+  });
+  await worker.waitUntilReady();
+  logger.info({ concurrency: config.WORKER_CONCURRENCY, prefix }, 'worker started');
+  let closed: Promise<void> | undefined;
+  return {
+    close() {
+      closed ??= (async () => {
+        await worker.close();
+        await sweeper.close();
+        await eventsQueue.close();
+        redis.disconnect();
+        await pool.end();
+      })();
+      return closed;
+    },
+  };
+}
