@@ -65,3 +65,18 @@ export function rpcMqttBody(cmd: RpcRequestCommand): { method: string; params: T
 export function rpcHttpBody(cmd: RpcRequestCommand): { id: number; method: string; params: TelemetryValue } {
   return { id: cmd.requestId, method: cmd.method, params: cmd.params };
 }
+
+/**
+ * Server-side RPCs not yet delivered, per device (a Redis list of `RpcRequestCommand`
+ * JSON, expiring with the longest wait). HTTP devices poll (`GET /api/v1/<token>/rpc`) and
+ * may not be waiting at the moment of the publish, so the API keeps the request here and
+ * the poll pops it; the pub/sub message is the wake-up. MQTT delivery may ignore the list.
+ */
+export function pendingRpcKey(prefix: string, deviceId: string): string {
+  return `${prefix}:device:rpc-pending:${deviceId}`;
+}
+
+/** INCR counter for RPC request ids, unique across API processes. */
+export function rpcSequenceKey(prefix: string): string {
+  return `${prefix}:device:rpc-seq`;
+}

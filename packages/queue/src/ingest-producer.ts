@@ -104,14 +104,22 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
   });
   let lastErrorLog = 0;
+  // Once Redis has failed us (or was ready and went away), refuse at once while it is not
+  // ready instead of making every caller wait for its deadline. Before the first connect
+  // attempt has finished, callers wait (bounded by the deadline).
+  let refuseWhileDown = false;
   connection.on('error', (err) => {
+    refuseWhileDown = true;
     const now = Date.now();
     if (now - lastErrorLog > 5000) {
       lastErrorLog = now;
       log?.warn({ err: err.message }, 'ingest producer: redis connection error');
     }
   });
-  connection.on('ready', () => log?.info('ingest producer: redis ready'));
+  connection.on('ready', () => {
+    refuseWhileDown = true;
+    log?.info('ingest producer: redis ready');
+  });
   const queue = new Queue<IngestBatch>(INGEST_QUEUE, { connection, ...ingestQueueOptions(opts.prefix) });
   // BullMQ re-emits connection errors; without a listener they would crash the process.
   queue.on('error', () => {});
@@ -183,6 +191,10 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
 
   function enqueue(msg: IngestMessage): Promise<void> {
     if (closed) return Promise.reject(new IngestUnavailableError('ingest producer is closed'));
+    if (refuseWhileDown && connection.status !== 'ready') {
+      counters.failedMessages++;
+      return Promise.reject(new IngestUnavailableError(`redis unavailable (${connection.status})`));
+    }
     return new Promise<void>((resolve, reject) => {
       if (!open) {
         const group: Group = { messages: [], waiters: [], settled: false, deadline: undefined as never };

@@ -1,4 +1,33 @@
-import type { FastifyInstance } from 'fastify';
+/**
+ * ThingsBoard's HTTP device API under /api/v1/<token>/... — the token in the URL
+ * authenticates (no operator API key). Devices send whatever content type their firmware
+ * sends and payloads may be lenient JSON, so this scope reads every body as a raw Buffer
+ * (limit MAX_PAYLOAD_BYTES → 413) and parses it itself.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { attributeRoutes } from './attribute-routes.js';
+import { deviceGatewayPlugin } from './gateway.js';
+import { ingestRoutes } from './ingest-routes.js';
+import { rpcRoutes } from './rpc-routes.js';
 
-/** Placeholder: filled in by the issue that owns these routes. */
-export default async function routes(_app: FastifyInstance): Promise<void> {}
+/** Request log line without the access token (it is a credential, and it is in the URL). */
+export function maskTokenInUrl(url: string): string {
+  return url.replace(/^(\/api\/v1\/)[^/?]+/, '$1<token>');
+}
+
+export default async function deviceApiRoutes(app: FastifyInstance): Promise<void> {
+  await app.register(deviceGatewayPlugin);
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: app.config.MAX_PAYLOAD_BYTES }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.addHook('onRoute', (route) => {
+    route.logSerializers = {
+      ...route.logSerializers,
+      req: (req: FastifyRequest) => ({ method: req.method, url: maskTokenInUrl(req.url), remoteAddress: req.ip }),
+    };
+  });
+  await app.register(ingestRoutes);
+  await app.register(attributeRoutes);
+  await app.register(rpcRoutes);
+}

@@ -1,0 +1,69 @@
+/**
+ * Wakes HTTP RPC long-polls when a server-side RPC is published for their device
+ * (deviceCommandChannel). The pending list in Redis is the source of truth; this only
+ * says "look now" instead of polling Redis in a loop.
+ */
+import type { Logger } from '@spms/log';
+import { type DeviceCommand, deviceCommandChannel } from '@spms/queue';
+import { Redis } from 'ioredis';
+
+export class CommandWakeups {
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly subscriber: Redis;
+
+  constructor(redisUrl: string, prefix: string, log: Logger) {
+    const channel = deviceCommandChannel(prefix);
+    // Lazy: most API processes never see an HTTP RPC poll.
+    this.subscriber = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.subscriber.on('error', (err) => log.warn({ err: err.message }, 'device-api: command subscriber error'));
+    this.subscriber.on('message', (_ch: string, raw: string) => {
+      let cmd: DeviceCommand;
+      try {
+        cmd = JSON.parse(raw) as DeviceCommand;
+      } catch {
+        return;
+      }
+      if (cmd.kind !== 'rpc') return;
+      for (const wake of this.waiters.get(cmd.deviceId) ?? []) wake();
+    });
+    this.channel = channel;
+  }
+
+  private readonly channel: string;
+  private subscribed: Promise<unknown> | undefined;
+
+  /** Resolves on the next RPC for the device or after `ms`; `cancel` stops waiting. */
+  wait(deviceId: string, ms: number): { done: Promise<void>; cancel: () => void } {
+    this.subscribed ??= this.subscriber.subscribe(this.channel).catch(() => {
+      this.subscribed = undefined;
+    });
+    let cancel = () => {};
+    const done = new Promise<void>((resolve) => {
+      const set = this.waiters.get(deviceId) ?? new Set();
+      this.waiters.set(deviceId, set);
+      const finish = () => {
+        clearTimeout(timer);
+        set.delete(finish);
+        if (set.size === 0) this.waiters.delete(deviceId);
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      set.add(finish);
+      cancel = finish;
+    });
+    return { done, cancel };
+  }
+
+  /** Until the subscription is in place, a wake-up could be missed (callers poll once more). */
+  ready(): Promise<unknown> {
+    this.subscribed ??= this.subscriber.subscribe(this.channel).catch(() => {
+      this.subscribed = undefined;
+    });
+    return this.subscribed;
+  }
+
+  close(): void {
+    for (const set of this.waiters.values()) for (const wake of set) wake();
+    this.subscriber.disconnect();
+  }
+}

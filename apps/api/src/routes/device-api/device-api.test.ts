@@ -1,0 +1,186 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import { credentialsKey } from '@spms/credentials';
+import { type IngestMessage, readIngestBatches } from '@spms/queue';
+import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../app.js';
+import { loadApiConfig } from '../../config.js';
+
+const fixtures = JSON.parse(readFileSync('/work/shared/fixtures/http-firmware.json', 'utf8')) as {
+  bodies: Array<{ body: string }>;
+};
+const TOKEN = 'HTTP_DEVICE_TOKEN_01';
+let db: TestDatabase;
+let redis: TestRedis;
+let app: FastifyInstance;
+let deviceId: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase('device_api');
+  redis = createTestRedis('device-api');
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  deviceId = randomUUID();
+  await c.query(
+    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, '0100_MSAN', '00000000-0000-4000-8000-000000000002', now())`,
+    [deviceId],
+  );
+  await c.query(
+    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
+    [deviceId, credentialsKey({ type: 'ACCESS_TOKEN', token: TOKEN })],
+  );
+  await c.end();
+  app = await buildApp(
+    loadApiConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' }),
+  );
+});
+
+afterAll(async () => {
+  await app?.close();
+  await redis?.cleanup();
+  await db?.drop();
+});
+
+async function queued(): Promise<IngestMessage[]> {
+  return (await readIngestBatches(redis.url, redis.prefix)).flatMap((b) => b.messages);
+}
+
+const post = (path: string, payload: string | Buffer, contentType?: string) =>
+  app.inject({ method: 'POST', url: path, payload, headers: contentType ? { 'content-type': contentType } : {} });
+
+describe('POST /api/v1/:token/telemetry', () => {
+  it('accepts both HTTP firmware snapshots byte-exact (app.inject) and queues them', async () => {
+    for (const { body } of fixtures.bodies) {
+      const res = await post(`/api/v1/${TOKEN}/telemetry`, body, 'application/json');
+      expect(res.statusCode).toBe(200);
+      expect(res.body).toBe('');
+    }
+    const msgs = await queued();
+    for (const { body } of fixtures.bodies) {
+      const want = JSON.parse(body);
+      const m = msgs.find((x) => x.kind === 'telemetry' && isDeepStrictEqual(x.entries[0]?.values, want));
+      expect(m).toMatchObject({
+        kind: 'telemetry',
+        deviceId,
+        transport: 'http',
+        entries: [{ values: JSON.parse(body) }],
+      });
+      expect(m?.kind === 'telemetry' && m.entries[0]?.ts).toBeUndefined();
+    }
+  });
+
+  it('accepts them over a real HTTP connection too', async () => {
+    const port = await freePort();
+    await app.listen({ port, host: '127.0.0.1' });
+    const before = (await queued()).length;
+    for (const { body } of fixtures.bodies) {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/${TOKEN}/telemetry`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(200);
+    }
+    const after = await queued();
+    expect(after.length).toBe(before + 2);
+    expect(after.slice(-2).map((m) => (m.kind === 'telemetry' ? m.entries[0]?.values : null))).toEqual(
+      fixtures.bodies.map((b) => JSON.parse(b.body)),
+    );
+  });
+
+  it('accepts lenient JSON whatever the content type (the MQTT firmware style)', async () => {
+    for (const ct of ['text/plain', undefined, 'application/octet-stream', 'application/json']) {
+      expect((await post(`/api/v1/${TOKEN}/telemetry`, "{'3':'false'}", ct)).statusCode).toBe(200);
+    }
+    const ts = await post(
+      `/api/v1/${TOKEN}/telemetry`,
+      '{"ts":1764230400000,"values":{"1":"false","V":0.0}}',
+      'application/json',
+    );
+    expect(ts.statusCode).toBe(200);
+    const last = (await queued()).at(-1);
+    expect(last).toMatchObject({ kind: 'telemetry', entries: [{ ts: 1764230400000, values: { '1': 'false', V: 0 } }] });
+  });
+
+  it('answers 401 for an unknown token, 400 with the reason, 413 when too large', async () => {
+    expect((await post('/api/v1/NOT_A_TOKEN_123/telemetry', '{"V":1}', 'application/json')).statusCode).toBe(401);
+    const line9 = await post(`/api/v1/${TOKEN}/telemetry`, "{'9':'true'}", 'application/json');
+    expect(line9.statusCode).toBe(400);
+    expect(line9.json().message).toContain('line 9');
+    const v = await post(`/api/v1/${TOKEN}/telemetry`, '{"V":"abc"}', 'application/json');
+    expect(v.statusCode).toBe(400);
+    expect(v.json().message).toContain('V: "abc" is not a number');
+    const junk = await post(`/api/v1/${TOKEN}/telemetry`, '{"V":', 'application/json');
+    expect(junk.statusCode).toBe(400);
+    expect(junk.json().message).toMatch(/not JSON/);
+    const empty = await post(`/api/v1/${TOKEN}/telemetry`, '', 'application/json');
+    expect(empty.statusCode).toBe(400);
+    const big = `{"x":"${'a'.repeat(65536)}"}`;
+    expect((await post(`/api/v1/${TOKEN}/telemetry`, big, 'application/json')).statusCode).toBe(413);
+  });
+
+  it('does not log the access token', async () => {
+    const { maskTokenInUrl } = await import('./index.js');
+    expect(maskTokenInUrl(`/api/v1/${TOKEN}/telemetry?x=1`)).toBe('/api/v1/<token>/telemetry?x=1');
+  });
+});
+
+describe('client attributes', () => {
+  it('POST queues an attributes message; GET reads device_attributes by scope', async () => {
+    const res = await post(`/api/v1/${TOKEN}/attributes`, "{fw_version:'1.2.0',rssi:-71}", 'text/plain');
+    expect(res.statusCode).toBe(200);
+    expect((await queued()).at(-1)).toMatchObject({
+      kind: 'attributes',
+      deviceId,
+      transport: 'http',
+      values: { fw_version: '1.2.0', rssi: -71 },
+    });
+    expect((await post(`/api/v1/${TOKEN}/attributes`, '[1,2]', 'application/json')).statusCode).toBe(400);
+
+    await app.pg.query(
+      `INSERT INTO device_attributes (device_id, scope, key, value) VALUES
+       ($1,'client','fw_version','"1.2.0"'), ($1,'client','rssi','-71'), ($1,'shared','interval','30'), ($1,'server','secret','1')`,
+      [deviceId],
+    );
+    const all = await app.inject(`/api/v1/${TOKEN}/attributes`);
+    expect(all.json()).toEqual({ client: { fw_version: '1.2.0', rssi: -71 }, shared: { interval: 30 } });
+    const some = await app.inject(`/api/v1/${TOKEN}/attributes?clientKeys=rssi,nope&sharedKeys=interval`);
+    expect(some.json()).toEqual({ client: { rssi: -71 }, shared: { interval: 30 } });
+    expect((await app.inject(`/api/v1/${TOKEN}/attributes?sharedKeys=interval`)).json()).toEqual({
+      shared: { interval: 30 },
+    });
+    expect((await app.inject('/api/v1/NOT_A_TOKEN_123/attributes')).statusCode).toBe(401);
+  });
+});
+
+describe('queue down', () => {
+  it('answers 503 (not 200) when the ingest queue cannot be reached', async () => {
+    const port = await freePort();
+    const down = await buildApp(
+      loadApiConfig({
+        DATABASE_URL: db.url,
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        REDIS_PREFIX: redis.prefix,
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    try {
+      const res = await down.inject({
+        method: 'POST',
+        url: `/api/v1/${TOKEN}/telemetry`,
+        payload: fixtures.bodies[0]?.body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.statusCode).toBe(503);
+      expect(
+        (await down.inject({ method: 'POST', url: '/api/v1/NOT_A_TOKEN_123/telemetry', payload: '{}' })).statusCode,
+      ).toBe(401);
+    } finally {
+      await down.close();
+    }
+  });
+});

@@ -1,0 +1,120 @@
+/**
+ * ThingsBoard's HTTP device RPC:
+ * - `GET  /:token/rpc?timeout=ms` long-polls for a server-side RPC: 200 `{"id","method","params"}`,
+ *   408 when none came within the timeout (ThingsBoard answers 408 too);
+ * - `POST /:token/rpc/:id` the device's reply to server-side RPC `id` (relayed to whoever waits);
+ * - `POST /:token/rpc` client-side RPC. ThingsBoard hands those to the rule engine; we answer
+ *   the one the fleet's firmware family uses for clock sync, `getCurrentTime` →
+ *   `{"time": <epoch ms>}`, and 501 for any other method.
+ */
+import {
+  pendingRpcKey,
+  type RpcRequestCommand,
+  type RpcResponse,
+  rpcHttpBody,
+  rpcResponseChannel,
+  type TelemetryValue,
+} from '@spms/queue';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { AppError } from '../../plugins/errors.js';
+import { authenticateToken } from './gateway.js';
+import { parseAttributes, rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
+
+const DEFAULT_POLL_MS = 60_000;
+const MAX_POLL_MS = 300_000;
+
+/** The next undelivered, unexpired RPC for the device, removed from its pending list. */
+async function popPending(redis: Redis, key: string): Promise<RpcRequestCommand | null> {
+  for (;;) {
+    const raw = await redis.lpop(key);
+    if (raw === null) return null;
+    try {
+      const cmd = JSON.parse(raw) as RpcRequestCommand;
+      if (cmd.expiresAt > Date.now()) return cmd;
+    } catch {
+      // a malformed entry is skipped, not retried forever
+    }
+  }
+}
+
+export async function rpcRoutes(app: FastifyInstance): Promise<void> {
+  const prefix = app.config.REDIS_PREFIX;
+
+  app.get<{ Params: TokenParams; Querystring: { timeout?: number } }>(
+    '/:token/rpc',
+    {
+      schema: {
+        params: tokenParams,
+        querystring: { type: 'object', properties: { timeout: { type: 'integer', minimum: 0 } } },
+      },
+    },
+    async (req, reply) => {
+      const device = await authenticateToken(app, req.params.token);
+      const waitMs = Math.min(req.query.timeout || DEFAULT_POLL_MS, MAX_POLL_MS);
+      const deadline = Date.now() + waitMs;
+      const key = pendingRpcKey(prefix, device.id);
+      await app.commandWakeups.ready();
+      let gone = false;
+      req.raw.once('close', () => {
+        gone = true;
+      });
+      for (;;) {
+        // Register before looking, so an RPC published in between still wakes us.
+        const wait = app.commandWakeups.wait(device.id, Math.max(deadline - Date.now(), 0));
+        const cmd = await popPending(app.redis, key).catch(() => {
+          wait.cancel();
+          throw new AppError('UNAVAILABLE', 'command store unavailable; retry later');
+        });
+        if (cmd) {
+          wait.cancel();
+          return reply.status(200).send(rpcHttpBody(cmd));
+        }
+        if (Date.now() >= deadline || gone) {
+          wait.cancel();
+          return reply.status(408).send({ error: 'TIMEOUT', message: `no RPC within ${waitMs} ms` });
+        }
+        await wait.done;
+      }
+    },
+  );
+
+  app.post<{ Params: TokenParams & { id: string } }>(
+    '/:token/rpc/:id',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          properties: { ...tokenParams.properties, id: { type: 'string', pattern: '^[0-9]{1,15}$' } },
+          required: ['token', 'id'],
+        },
+      },
+    },
+    async (req, reply) => {
+      const device = await authenticateToken(app, req.params.token);
+      const body = rawBody(req.body);
+      let response: TelemetryValue;
+      try {
+        response = parseAttributes(body);
+      } catch {
+        // Any reply is relayed; a non-object one as its text (ThingsBoard relays it as-is too).
+        response = body.toString('utf8');
+      }
+      const msg: RpcResponse = { deviceId: device.id, requestId: Number(req.params.id), response };
+      await app.redis.publish(rpcResponseChannel(prefix), JSON.stringify(msg)).catch(() => {
+        throw new AppError('UNAVAILABLE', 'command channel unavailable; retry later');
+      });
+      return reply.status(200).send();
+    },
+  );
+
+  app.post<{ Params: TokenParams }>('/:token/rpc', { schema: { params: tokenParams } }, async (req, reply) => {
+    await authenticateToken(app, req.params.token);
+    const request = parseAttributes(rawBody(req.body));
+    const method = request.method;
+    if (typeof method !== 'string' || method === '')
+      throw new AppError('BAD_REQUEST', 'client-side RPC needs {"method": "...", "params": ...}');
+    if (method === 'getCurrentTime') return reply.status(200).send({ time: Date.now() });
+    return reply.status(501).send({ error: 'NOT_IMPLEMENTED', message: `no handler for client-side RPC "${method}"` });
+  });
+}
