@@ -17,8 +17,11 @@ export interface FakeTwilioRequest {
   form: Record<string, string>;
 }
 
-/** One scripted answer: 'ok' → 201 Message; otherwise the HTTP status and optional Twilio code. */
-export type FakeTwilioReply = 'ok' | { status: number; code?: number; message?: string; rawBody?: string };
+/**
+ * One scripted answer: 'ok' → 201 Message; 'hang' → never answers (a timeout); otherwise the
+ * HTTP status with a Twilio error body, or `rawBody` as is (a proxy's HTML error page).
+ */
+export type FakeTwilioReply = 'ok' | 'hang' | { status: number; code?: number; message?: string; rawBody?: string };
 
 export interface FakeTwilio {
   baseUrl: string;
@@ -55,6 +58,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
     if (req.method !== 'POST' || !account) return send(res, 404, { code: 20404, message: 'not found', status: 404 });
     const next = script.shift() ?? 'ok';
     if (next === 'ok') return send(res, 201, message(account, form));
+    if (next === 'hang') return;
     if (next.rawBody !== undefined) {
       res.writeHead(next.status, { 'content-type': 'text/html' }).end(next.rawBody);
       return;

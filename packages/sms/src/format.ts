@@ -50,6 +50,19 @@ function clean(name: string): string {
   return toGsmSafe(name).replace(/\s+/g, ' ').trim();
 }
 
+// Line labels are short by convention ('CEB', 'Generator'); a runaway one is capped so the
+// site name is not shortened to nothing to make room for it.
+const MAX_LABEL = 20;
+function label(line: string): string {
+  const chars = [...clean(line)];
+  return chars.length <= MAX_LABEL
+    ? chars.join('')
+    : `${chars
+        .slice(0, MAX_LABEL - 2)
+        .join('')
+        .trimEnd()}..`;
+}
+
 /**
  * Builds `template(name)` with `name` shortened ('Kollupitiya Sub..') until the text is one
  * segment. Gives up at 6 characters of name and returns that (still valid, just 2 parts).
@@ -75,7 +88,7 @@ export interface OutageInput {
 export function formatOutageSms(input: OutageInput, opts: FormatOptions = {}): string {
   const head = `${opts.prefix ?? 'SPMS'} ALERT`;
   const when = formatLocalTime(input.since, opts.timeZone);
-  const line = clean(input.line);
+  const line = label(input.line);
   return fitName((site) => `${head}: ${site} - ${line} supply lost ${when}`, clean(input.site));
 }
 
@@ -88,7 +101,7 @@ export function formatRestorationSms(input: RestorationInput, opts: FormatOption
   const head = `${opts.prefix ?? 'SPMS'} OK`;
   const took = formatDuration(input.restoredAt.getTime() - input.since.getTime());
   const when = formatLocalTime(input.restoredAt, opts.timeZone);
-  const line = clean(input.line);
+  const line = label(input.line);
   return fitName((site) => `${head}: ${site} - ${line} restored after ${took} (${when})`, clean(input.site));
 }
 
@@ -108,7 +121,7 @@ export interface GroupSummaryInput {
 export function formatGroupSummary(input: GroupSummaryInput, opts: FormatOptions = {}): string {
   const head = `${opts.prefix ?? 'SPMS'} ALERT`;
   const when = formatLocalTime(input.since, opts.timeZone);
-  const what = `${input.count} ${input.count === 1 ? 'site' : 'sites'} lost ${clean(input.line)} supply since ${when}`;
+  const what = `${input.count} ${input.count === 1 ? 'site' : 'sites'} lost ${label(input.line)} supply since ${when}`;
   const base = fitName((region) => `${head}: ${region}: ${what}`, clean(input.region));
   // List as many site names as fit; the count above stays the authoritative figure.
   const names = (input.sites ?? []).map(clean).filter((n) => n !== '');
@@ -133,7 +146,7 @@ export interface FlappingInput {
 
 /** 'SPMS: Kollupitiya - CEB is flapping (12 changes in 30 min). Alerts held until it settles.' */
 export function formatFlappingNotice(input: FlappingInput, opts: FormatOptions = {}): string {
-  const line = clean(input.line);
+  const line = label(input.line);
   const window = formatDuration(input.windowMs);
   return fitName(
     (site) =>

@@ -116,7 +116,8 @@ export function classifyTwilioError(err: unknown): ErrorClassification {
   };
   const status = typeof e.status === 'number' ? e.status : undefined;
   const code = typeof e.code === 'number' ? e.code : undefined;
-  const message = typeof e.message === 'string' && e.message !== '' ? e.message : String(err);
+  const message =
+    typeof e.message === 'string' && e.message !== '' ? e.message : err instanceof Error ? err.name : 'no details';
   const withIds = { ...(code !== undefined ? { code } : {}), ...(status !== undefined ? { status } : {}) };
 
   if (code !== undefined && PERMANENT_TWILIO_ERRORS[code]) {
