@@ -1,4 +1,3 @@
-export type { Contribution } from './accumulate.js';
 export { computeIndices } from './accumulate.js';
 export { type DailySaidi, type DailySaidiOptions, dailySaidi } from './daily.js';
 export { knownOutageMs, mergeWindows, overlapMs, type Span } from './intervals.js';

@@ -78,3 +78,8 @@ export function knownOutageMs(
   if (from === o.startedAt && to === o.endedAt) known = Math.min(known, o.endedAt - o.startedAt - o.unknownMs);
   return Math.max(0, known);
 }
+
+/** Whether instant t lies in one of the merged (sorted, disjoint) spans. */
+export function containsInstant(merged: readonly Span[], t: number): boolean {
+  return overlapMs(merged, t, t + 1) > 0;
+}

@@ -1,6 +1,6 @@
 import { type Contribution, GroupAccumulator, type SetName } from './accumulate.js';
-import { knownOutageMs, overlapMs, type Span, windowsByDevice } from './intervals.js';
-import { DEFAULT_TIME_ZONE, localDay } from './local-days.js';
+import { containsInstant, knownOutageMs, mergeWindows, overlapMs, type Span, windowsByDevice } from './intervals.js';
+import { DEFAULT_TIME_ZONE, localDay, localDayStart, nextDay } from './local-days.js';
 import type { GroupKind, Period, ReliabilityInput, ReliabilityReport, ServicePoint } from './types.js';
 import { MS_PER_HOUR } from './units.js';
 
@@ -43,7 +43,15 @@ export function computeReliability(input: ReliabilityInput, options: Reliability
   if (!(period.to > period.from)) throw new RangeError('period.to must be after period.from');
   const timeZone = options.timeZone ?? DEFAULT_TIME_ZONE;
   localDay(period.from, timeZone); // validate the zone even when no MED list is given
-  const medDays = options.majorEventDays ? new Set(options.majorEventDays) : null;
+  // MED days as UTC spans: one Intl look-up per day instead of one per outage.
+  const medSpans = options.majorEventDays
+    ? mergeWindows(
+        [...new Set(options.majorEventDays)].map((d) => ({
+          from: localDayStart(d, timeZone),
+          to: localDayStart(nextDay(d), timeZone),
+        })),
+      )
+    : null;
   const windows = windowsByDevice(input.unknown);
 
   const groups = new Map<string, GroupAccumulator>();
@@ -93,11 +101,15 @@ export function computeReliability(input: ReliabilityInput, options: Reliability
       );
     }
     const c: Contribution = { cls: o.class, startsIn, carriedIn, open: o.endedAt === null, knownMs };
-    const set: SetName = o.planned ? 'planned' : medDays?.has(localDay(o.startedAt, timeZone)) ? 'majorEvents' : 'main';
+    const set: SetName = o.planned
+      ? 'planned'
+      : medSpans && containsInstant(medSpans, o.startedAt)
+        ? 'majorEvents'
+        : 'main';
     for (const g of line.groups) g.addOutage(set, c);
   }
 
-  const withMed = medDays !== null;
+  const withMed = medSpans !== null;
   const byKind = (kind: GroupKind) =>
     [...groups.values()]
       .filter((g) => g.kind === kind)

@@ -120,6 +120,6 @@ export interface ReliabilityReport {
   regions: GroupReliability[];
   customers: GroupReliability[];
   devices: GroupReliability[];
-  /** Outages of lines that are not service points, or outside their line's in-service time. */
+  /** Outages whose (deviceId, line) is no service point in service during the period (not counted anywhere). */
   ignoredOutages: number;
 }
