@@ -16,6 +16,7 @@ export {
   validateFleet,
 } from './fleet.js';
 export { createHttpDevice, type HttpDeviceOptions } from './http-device.js';
+export { type LoadTestOptions, type LoadTestResult, loadTest } from './load-test.js';
 export { LeanMqttClient, type LeanMqttOptions, MqttConnectError } from './mqtt-client.js';
 export { createMqttDevice, type MqttDeviceOptions } from './mqtt-device.js';
 export {
@@ -31,8 +32,16 @@ export {
   timestampedArrayPayload,
   timestampedPayload,
 } from './payloads.js';
+export {
+  type HttpTiming,
+  type MqttTiming,
+  type RunResult,
+  type RunScenarioOptions,
+  runScenario,
+} from './run-scenario.js';
 export { type Scenario, ScenarioError, type ScenarioEvent, type Target, validateScenario } from './scenario.js';
 export { LatencyHistogram, SimStats } from './stats.js';
+export { mqttTarget, parseLoopbackUrl, sourceAddress, TargetError } from './targets.js';
 export { type Change, expandScenario, resolveTarget, type TimelineEntry } from './timeline.js';
 export {
   type AppliedChange,

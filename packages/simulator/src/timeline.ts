@@ -76,7 +76,10 @@ function expandEvent(e: ScenarioEvent, fleet: Fleet, rnd: Random, hold: Hold, ad
     let t = e.at;
     for (let r = 0; r < e.rounds; r++) {
       for (const devices of groups) {
-        for (const d of devices) for (const l of e.lines) hold(t, e.slot, d.name, `line:${l}`);
+        for (const d of devices) {
+          const s = t + (e.stagger > 0 ? Math.floor(rnd() * e.stagger) : 0);
+          for (const l of e.lines) hold(s, e.slot, d.name, `line:${l}`);
+        }
         t += e.slot + e.gap;
       }
     }

@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+/**
+ * spms-sim: fleet simulator CLI. Prints data (fleet JSON/CSV, stats) on stdout and progress
+ * on stderr, so output can be piped into files.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { FleetError, fleetToCsv, generateFleet, validateFleet } from './fleet.js';
+import { loadTest } from './load-test.js';
+import { runScenario } from './run-scenario.js';
+import { ScenarioError, validateScenario } from './scenario.js';
+import { TargetError } from './targets.js';
+import { expandScenario } from './timeline.js';
+import { plannedGroundTruth } from './truth.js';
+
+export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
+
+  spms-sim run --fleet fleet.json --scenario scenarios/x.json
+               [--mqtt mqtt://127.0.0.1:1883] [--http http://127.0.0.1:8080]
+               [--speed 60] [--timestamped] [--truth truth.json]
+               [--qos 0|1] [--keepalive 60] [--reboot-ms 8000] [--ramp 500] [--settle-ms 30000]
+      Boot the fleet, play the scenario (speed × real time), write the ground truth.
+      Default: firmware-exact payloads, device timers in real time, truth in receive time.
+      --timestamped: devices send {"ts","values"} from a virtual clock at --speed;
+      truth in that time base.
+
+  spms-sim fleet generate --count 10000 [--regions 9] [--http-share 0.1]
+               [--buffered-share 0] [--seed 1] [--csv fleet.csv] > fleet.json
+  spms-sim fleet csv --fleet fleet.json > devices.csv
+      Synthetic fleet (unique MQTT Basic credentials) / the registry's CSV import format.
+
+  spms-sim scenario check --scenario x.json [--fleet fleet.json] [--truth planned.json]
+      Validate a scenario; print its timeline summary (and the planned truth).
+
+  spms-sim load --mqtt mqtt://127.0.0.1:1883 --devices 1000 --rate 500 --duration 30
+               [--ramp 1000] [--qos 0|1] [--keepalive 60] [--fleet fleet.json] [--no-boot]
+               [--source-addresses n]
+      Steady firmware-like load; prints stats JSON (PUBACK latency p50/p99, memory) at the end.
+`;
+
+const OPTIONS = {
+  fleet: { type: 'string' },
+  scenario: { type: 'string' },
+  mqtt: { type: 'string' },
+  http: { type: 'string' },
+  speed: { type: 'string' },
+  timestamped: { type: 'boolean' },
+  truth: { type: 'string' },
+  qos: { type: 'string' },
+  keepalive: { type: 'string' },
+  'reboot-ms': { type: 'string' },
+  ramp: { type: 'string' },
+  'settle-ms': { type: 'string' },
+  count: { type: 'string' },
+  regions: { type: 'string' },
+  'http-share': { type: 'string' },
+  'buffered-share': { type: 'string' },
+  seed: { type: 'string' },
+  csv: { type: 'string' },
+  devices: { type: 'string' },
+  rate: { type: 'string' },
+  duration: { type: 'string' },
+  'no-boot': { type: 'boolean' },
+  'source-addresses': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function num(v: Values, key: keyof Values, dflt?: number): number {
+  const raw = v[key];
+  if (raw === undefined) {
+    if (dflt === undefined) throw new UsageError(`--${key} is required`);
+    return dflt;
+  }
+  const n = Number(raw);
+  if (!Number.isFinite(n)) throw new UsageError(`--${key}: not a number: ${raw}`);
+  return n;
+}
+
+function req(v: Values, key: keyof Values): string {
+  const s = v[key];
+  if (typeof s !== 'string') throw new UsageError(`--${key} is required`);
+  return s;
+}
+
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${path}: ${(err as Error).message}`);
+  }
+}
+
+function qosOf(v: Values): 0 | 1 {
+  const q = num(v, 'qos', 1);
+  if (q !== 0 && q !== 1) throw new UsageError('--qos: 0 or 1');
+  return q;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [cmd, sub] = positionals;
+  if (v.help || !cmd) {
+    process.stdout.write(USAGE);
+    return v.help ? 0 : 2;
+  }
+  const err = (s: string) => process.stderr.write(`${s}\n`);
+  if (cmd === 'fleet' && sub === 'generate') {
+    const fleet = generateFleet({
+      count: num(v, 'count'),
+      regions: num(v, 'regions', 9),
+      httpShare: num(v, 'http-share', 0),
+      bufferedShare: num(v, 'buffered-share', 0),
+      ...(v.seed !== undefined ? { seed: num(v, 'seed') } : {}),
+    });
+    if (v.csv) writeFileSync(v.csv, fleetToCsv(fleet));
+    process.stdout.write(`${JSON.stringify(fleet, null, 1)}\n`);
+    return 0;
+  }
+  if (cmd === 'fleet' && sub === 'csv') {
+    process.stdout.write(fleetToCsv(validateFleet(readJson(req(v, 'fleet')))));
+    return 0;
+  }
+  if (cmd === 'scenario' && sub === 'check') {
+    const fleet = v.fleet ? validateFleet(readJson(v.fleet)) : undefined;
+    const known = fleet && {
+      devices: new Set(fleet.devices.map((d) => d.name)),
+      regions: new Set(fleet.devices.map((d) => d.region)),
+    };
+    const scenario = validateScenario(readJson(req(v, 'scenario')), known);
+    const summary: Record<string, unknown> = {
+      name: scenario.name,
+      durationMs: scenario.duration,
+      events: scenario.events.length,
+    };
+    if (fleet) {
+      const timeline = expandScenario(scenario, fleet);
+      summary.changes = timeline.length;
+      const truth = plannedGroundTruth({
+        scenario: scenario.name,
+        timebase: 'device-ts',
+        speed: 1,
+        start: scenario.start ?? 0,
+        fleet,
+        timeline,
+        duration: scenario.duration,
+      });
+      summary.outages = truth.outages.length;
+      summary.offlineWindows = truth.offline.length;
+      if (v.truth) writeFileSync(v.truth, `${JSON.stringify(truth, null, 1)}\n`);
+    }
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return 0;
+  }
+  if (cmd === 'run') {
+    const fleet = validateFleet(readJson(req(v, 'fleet')));
+    const reboot = v['reboot-ms'] !== undefined ? { rebootMs: num(v, 'reboot-ms') } : {};
+    const ac = new AbortController();
+    process.once('SIGINT', () => ac.abort());
+    const result = await runScenario({
+      fleet,
+      scenario: readJson(req(v, 'scenario')),
+      ...(v.mqtt ? { mqttUrl: v.mqtt } : {}),
+      ...(v.http ? { httpUrl: v.http } : {}),
+      speed: num(v, 'speed', 1),
+      timestamped: v.timestamped ?? false,
+      mqtt: { qos: qosOf(v), keepalive: num(v, 'keepalive', 60), ...reboot },
+      http: { ...reboot },
+      rampPerSecond: num(v, 'ramp', 500),
+      settleMs: num(v, 'settle-ms', 30_000),
+      log: err,
+      signal: ac.signal,
+    });
+    if (v.truth) writeFileSync(v.truth, `${JSON.stringify(result.truth, null, 1)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ stats: result.stats, notOnlineAtStart: result.notOnlineAtStart, outages: result.truth.outages.length, offline: result.truth.offline.length })}\n`,
+    );
+    return 0;
+  }
+  if (cmd === 'load') {
+    const ac = new AbortController();
+    process.once('SIGINT', () => ac.abort());
+    const result = await loadTest({
+      mqttUrl: v.mqtt ?? 'mqtt://127.0.0.1:1883',
+      devices: num(v, 'devices'),
+      rate: num(v, 'rate', 0),
+      durationS: num(v, 'duration'),
+      rampPerSecond: num(v, 'ramp', 1000),
+      qos: qosOf(v),
+      keepalive: num(v, 'keepalive', 60),
+      boot: !v['no-boot'],
+      ...(v.fleet ? { fleet: validateFleet(readJson(v.fleet)) } : {}),
+      ...(v['source-addresses'] ? { sourceAddresses: num(v, 'source-addresses') } : {}),
+      onProgress: (s) => err(`connected=${s.connected} published=${s.published} acked=${s.acked} errors=${s.errors}`),
+      signal: ac.signal,
+    });
+    process.stdout.write(`${JSON.stringify(result, null, 1)}\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown command: ${positionals.join(' ')}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    const known =
+      (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS') === true ||
+      e instanceof UsageError ||
+      e instanceof FleetError ||
+      e instanceof ScenarioError ||
+      e instanceof TargetError;
+    process.stderr.write(`spms-sim: ${known ? (e as Error).message : String((e as Error)?.stack ?? e)}\n`);
+    if (e instanceof UsageError) process.stderr.write('run `spms-sim --help` for usage\n');
+    process.exit(known ? 2 : 1);
+  },
+);
