@@ -22,7 +22,7 @@ export interface DailySaidiOptions {
   toDay: string;
   timeZone?: string;
   /**
-   * 'start-day' (default, IEEE 1366): an interruption spanning midnight is accrued whole to
+   * 'start-day' (default; IEEE 1366's MED rule as we read it): an interruption spanning midnight is accrued whole to
    * the local day it began. 'clip': each day gets only the part that lies inside it.
    */
   attribution?: 'start-day' | 'clip';

@@ -1,8 +1,9 @@
 /**
  * Major event days, IEEE 1366 "2.5 beta" method: from daily SAIDI (zero days dropped, as ln 0
  * is undefined), α = mean(ln SAIDI), β = stdev(ln SAIDI), T_MED = exp(α + 2.5β). β is the
- * SAMPLE standard deviation (n − 1 denominator), as the standard's worked examples (Excel
- * STDEV) use; hence at least two non-zero days are needed.
+ * SAMPLE standard deviation (n − 1 denominator) — the usual spreadsheet STDEV; our choice,
+ * documented because a population stdev gives a lower T_MED — hence at least two non-zero
+ * days are needed.
  */
 export interface MajorEventThreshold {
   /** mean of ln(daily SAIDI in minutes). */
