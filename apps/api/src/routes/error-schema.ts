@@ -15,3 +15,26 @@ export const errorResponses = {
   404: ErrorBody,
   409: ErrorBody,
 } as const;
+
+interface SchemaError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/**
+ * Validation messages that say what to fix: the field as a dotted path, the unknown
+ * property's name (Ajv's own message omits it) and the allowed values of an enum.
+ * The error handler prefixes "invalid <part>: ".
+ */
+export function formatSchemaErrors(errors: SchemaError[], dataVar: string): Error {
+  const text = errors.map((e) => {
+    const field = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : dataVar;
+    if (e.keyword === 'additionalProperties') return `${field}: unknown field "${String(e.params.additionalProperty)}"`;
+    if (e.keyword === 'enum' && Array.isArray(e.params.allowedValues))
+      return `${field}: must be one of ${e.params.allowedValues.join(', ')}`;
+    return `${field}: ${e.message ?? 'is invalid'}`;
+  });
+  return new Error(text.join('; '));
+}

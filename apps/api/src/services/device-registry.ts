@@ -204,6 +204,7 @@ export class DeviceRegistry {
     const current = await this.find(this.prisma, idOrName);
     const creds = await prepareCredentials(req, current.name);
     const device = await this.write(async (tx) => {
+      await this.find(tx, current.id); // 404, not a foreign-key error, if deleted meanwhile
       await assertCredentialsFree(tx, creds.row.credentialsId, current.id);
       await tx.deviceCredentials.upsert({
         where: { deviceId: current.id },

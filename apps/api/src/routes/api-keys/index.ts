@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
 import { ApiKeyService } from '../../services/api-key-service.js';
-import { errorResponses } from '../error-schema.js';
+import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 
 const Role = Type.Enum(['admin', 'operator', 'viewer']);
 const apiKeyProps = {
@@ -28,6 +28,7 @@ const Params = Type.Object({ id: Type.String() });
 const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const keys = new ApiKeyService(app.prisma);
   app.addHook('onRequest', app.authenticate);
+  app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', async (req) => requireRole(req, 'admin'));
   app.post(
     '/',

@@ -157,6 +157,8 @@ describe('devices', () => {
       [{ name: 'x4', credentials: { type: 'ACCESS_TOKEN', token: 'abc' } }, /credentials: access token is too short/],
       [{ name: 'x5', credentials: { type: 'MQTT_BASIC', password: 'secret123' } }, /client id or a username/],
       [{ name: 'x6', voltageMin: 250 }, /voltageMin \(250\) must be below voltageMax/],
+      [{ name: 'x7', lat: 6.9 }, /unknown field "lat"/],
+      [{ name: 'x8', hardwareStatus: 'BROKEN' }, /hardwareStatus: must be one of OK, DEGRADED, FAULTY, RETIRED/],
     ];
     for (const [payload, message] of cases) {
       const res = await post('/api/devices', payload);
@@ -164,6 +166,19 @@ describe('devices', () => {
       expect(res.json().message).toMatch(message);
     }
     expect(await countDevices()).toBe(before);
+  });
+
+  it('answers 409 to the loser of two concurrent creates with the same name', async () => {
+    const results = await Promise.all(
+      [1, 2, 3].map(() => post('/api/devices', { name: '0099_MSAN', credentials: { type: 'ACCESS_TOKEN' } })),
+    );
+    expect(results.map((r) => r.statusCode).sort()).toEqual([201, 409, 409]);
+    const rows = await app.pg.query("SELECT count(*) FROM devices WHERE name = '0099_MSAN'");
+    expect(rows.rows[0].count).toBe('1');
+    const lines = await app.pg.query(
+      "SELECT count(*) FROM device_lines l JOIN devices d ON d.id = l.device_id WHERE d.name = '0099_MSAN'",
+    );
+    expect(lines.rows[0].count).toBe('8');
   });
 
   it('shows per-device overrides next to effective values, and updates them', async () => {

@@ -3,6 +3,7 @@ import { credentialsChangedChannel } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
 import { DeviceRegistry } from '../../services/device-registry.js';
+import { formatSchemaErrors } from '../error-schema.js';
 import credentialRoutes from './credentials.js';
 import importRoute from './import.js';
 import readRoutes from './read.js';
@@ -25,6 +26,7 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
     },
   });
   app.addHook('onRequest', app.authenticate);
+  app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', async (req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') requireRole(req, 'operator');
   });

@@ -2,12 +2,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireRole } from '../../plugins/auth.js';
 import { ProfileService } from '../../services/profile-service.js';
-import { errorResponses } from '../error-schema.js';
+import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { CreateProfileBody, Profile, ProfileList, ProfileParams, UpdateProfileBody } from './schemas.js';
 
 const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const profiles = new ProfileService(app.prisma);
   app.addHook('onRequest', app.authenticate);
+  app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', async (req) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') requireRole(req, 'operator');
   });
