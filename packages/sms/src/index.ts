@@ -35,6 +35,7 @@ export {
   shouldUpdateStatus,
   statusRank,
   TWILIO_SIGNATURE_HEADER,
+  TWILIO_SIGNATURE_SETTINGS_HEADER,
   type VerifySignatureInput,
   verifyTwilioSignature,
 } from './receipts.js';

@@ -26,14 +26,14 @@ const params = {
 
 // Twilio's documented scheme, computed independently of the SDK: HMAC-SHA1 over the URL
 // followed by every POST field name and value, sorted by name, keyed with the auth token.
-function sign(u: string, p: Record<string, string>, token = authToken): string {
+function sign(u: string, p: Record<string, string>, token = authToken, hash = 'sha1'): string {
   const data =
     u +
     Object.keys(p)
       .sort()
       .map((k) => k + p[k])
       .join('');
-  return createHmac('sha1', token).update(data, 'utf8').digest('base64');
+  return createHmac(hash, token).update(data, 'utf8').digest('base64');
 }
 
 describe('verifyTwilioSignature', () => {
@@ -58,6 +58,14 @@ describe('verifyTwilioSignature', () => {
     expect(verifyTwilioSignature({ authToken, url: 'https://alerts.example.lk/sms/status', params, signature })).toBe(
       false,
     );
+  });
+
+  it('checks HMAC-SHA256 when the signature-settings header asks for it, and only then', () => {
+    const sha256 = sign(url, params, authToken, 'sha256');
+    const signatureSettings = 'key=webhooks_sharedkey_1,algorithm=HMAC_SHA256';
+    expect(verifyTwilioSignature({ authToken, url, params, signature: sha256, signatureSettings })).toBe(true);
+    expect(verifyTwilioSignature({ authToken, url, params, signature: sha256 })).toBe(false);
+    expect(verifyTwilioSignature({ authToken, url, params, signature, signatureSettings })).toBe(false);
   });
 
   it('accepts the URL with or without the default port, as Twilio may sign either', () => {

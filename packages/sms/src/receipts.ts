@@ -13,6 +13,7 @@ import twilio from 'twilio';
 
 /** Header Twilio signs requests with (Node lowercases incoming header names). */
 export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature';
+export const TWILIO_SIGNATURE_SETTINGS_HEADER = 'x-twilio-webhooks-signature-settings';
 
 export interface VerifySignatureInput {
   authToken: string;
@@ -22,13 +23,20 @@ export interface VerifySignatureInput {
   params: Record<string, string>;
   /** X-Twilio-Signature header value; undefined when absent (always invalid). */
   signature: string | undefined;
+  /**
+   * X-Twilio-Webhooks-Signature-Settings header, if present: Twilio's newer shared-key
+   * webhooks name HMAC_SHA256 there (then `authToken` is that shared-key secret). Absent
+   * means the classic HMAC-SHA1 keyed with the auth token.
+   */
+  signatureSettings?: string | undefined;
 }
 
 /** True only for a request Twilio signed with this auth token. Pure (HMAC only). */
 export function verifyTwilioSignature(input: VerifySignatureInput): boolean {
   if (!input.signature || !input.authToken) return false;
   // validateRequest also tries the URL with and without the default port, as Twilio documents.
-  return twilio.validateRequest(input.authToken, input.signature, input.url, input.params);
+  const algorithm = twilio.getSignatureAlgorithm(input.signatureSettings);
+  return twilio.validateRequest(input.authToken, input.signature, input.url, input.params, algorithm);
 }
 
 export type MessageStatus =
