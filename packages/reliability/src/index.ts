@@ -11,7 +11,14 @@ export {
   nextDay,
   timeZoneOffsetMs,
 } from './local-days.js';
-export { type MajorEventThreshold, majorEventDays, majorEventThreshold, medHistory } from './major-events.js';
+export {
+  findMajorEventDays,
+  type MajorEventDaysResult,
+  type MajorEventThreshold,
+  majorEventDays,
+  majorEventThreshold,
+  medHistory,
+} from './major-events.js';
 export { computeReliability, inServiceSpan, lineKey, type ReliabilityOptions } from './reliability.js';
 export type * from './types.js';
 export { asaiPercent, MS_PER_HOUR, MS_PER_MINUTE, msToMinutes } from './units.js';

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { majorEventDays, majorEventThreshold, medHistory } from './index.js';
+import {
+  findMajorEventDays,
+  localDayStart,
+  majorEventDays,
+  majorEventThreshold,
+  medHistory,
+  type ReliabilityOutage,
+} from './index.js';
 
 describe('majorEventThreshold (2.5β)', () => {
   /*
@@ -45,5 +52,32 @@ describe('majorEventThreshold (2.5β)', () => {
     }));
     expect(medHistory(daily, '2026-01-01').map((d) => d.day)).toEqual(['2021-01-01', '2023-06-01', '2025-12-31']);
     expect(medHistory(daily, '2026-01-01', 1).map((d) => d.day)).toEqual(['2025-12-31']);
+  });
+});
+
+describe('findMajorEventDays', () => {
+  /*
+   * One line. History (the year before the period): on 1…10 Nov 2025 (local) one outage of
+   * k minutes on day k. ln k: α = ln(10!)/10 = 1.5104413, sample β = 0.7330239,
+   * T_MED = exp(1.5104413 + 2.5 × 0.7330239) = 28.30394 min.
+   * Period 1–3 Nov 2026: 100 min on 2 Nov (a MED), 28 min on 3 Nov (below T_MED).
+   */
+  const M = 60_000;
+  const outage = (day: string, minutes: number): ReliabilityOutage => {
+    const startedAt = localDayStart(day) + 3_600_000; // 01:00 local
+    return { deviceId: 'A', line: 1, startedAt, endedAt: startedAt + minutes * M, unknownMs: 0, class: 'sustained' };
+  };
+  const outages = Array.from({ length: 10 }, (_, i) => outage(`2025-11-${String(i + 1).padStart(2, '0')}`, i + 1));
+  outages.push(outage('2026-11-02', 100), outage('2026-11-03', 28));
+  const input = { servicePoints: [{ deviceId: 'A', line: 1 }], outages };
+
+  it('takes T_MED from the years before the period and applies it to the period', () => {
+    const period = { from: localDayStart('2026-11-01'), to: localDayStart('2026-11-04') };
+    const r = findMajorEventDays(input, { period, years: 1 });
+    expect(r.historyDays).toEqual({ fromDay: '2025-11-01', toDay: '2026-11-01' });
+    expect(r.periodDays).toEqual({ fromDay: '2026-11-01', toDay: '2026-11-04' });
+    expect(r.threshold?.sampleSize).toBe(10);
+    expect(r.threshold?.thresholdMinutes).toBeCloseTo(28.30394, 4);
+    expect(r.days).toEqual(['2026-11-02']);
   });
 });
