@@ -1,0 +1,86 @@
+/**
+ * CONNECT as a ThingsBoard device experiences it (CONNACK codes), one session per device,
+ * protocol versions and the per-address limits.
+ */
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from './test-support/harness.js';
+
+let h: Harness;
+const basic = { type: 'MQTT_BASIC' as const, clientId: 'msan-0001', username: 'u-0001', password: 'secret-0001' };
+
+beforeAll(async () => {
+  // A low failed-auth allowance so the throttling is visible within the test.
+  h = await startHarness('broker_connect', { AUTH_FAILURES_PER_IP: '4' });
+  await h.addDevice('0001_MSAN', basic);
+  await h.addDevice('0002_MSAN', { type: 'ACCESS_TOKEN', token: 'token-0002-xyz' });
+});
+afterAll(() => h?.close());
+
+/** The CONNACK return code the device gets (0 = accepted). */
+function connack(opts: mqtt.IClientOptions): Promise<number> {
+  return new Promise((resolve) => {
+    const c = mqtt.connect({
+      host: '127.0.0.1',
+      port: h.gateway.mqttPort,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      ...opts,
+    });
+    c.once('connect', () => {
+      c.end(true);
+      resolve(0);
+    });
+    c.once('error', (err: Error & { code?: number }) => {
+      c.end(true);
+      resolve(err.code ?? -1);
+    });
+  });
+}
+
+describe('CONNACK codes (MQTT 3.1.1)', () => {
+  it('accepts MQTT Basic and access tokens', async () => {
+    expect(await connack({ clientId: basic.clientId, username: basic.username, password: basic.password })).toBe(0);
+    expect(await connack({ username: 'token-0002-xyz' })).toBe(0);
+  });
+
+  it('refuses a wrong password and an unknown token with 0x05', async () => {
+    expect(await connack({ clientId: basic.clientId, username: basic.username, password: 'wrong-password' })).toBe(5);
+    expect(await connack({ username: 'no-such-token' })).toBe(5);
+  });
+
+  it('refuses a CONNECT without username, password or client id with 0x02', async () => {
+    expect(await connack({ clientId: '', clean: true })).toBe(2);
+  });
+
+  it('refuses provisioning sessions with 0x05 (not implemented)', async () => {
+    expect(await connack({ username: 'provision', clientId: 'x' })).toBe(5);
+  });
+});
+
+describe('protocol versions', () => {
+  it('answers an MQTT 5 CONNECT with "unsupported protocol version" (aedes 1.2 speaks 3.1.1)', async () => {
+    const code = await new Promise<number>((resolve) => {
+      const c = mqtt.connect({
+        host: '127.0.0.1',
+        port: h.gateway.mqttPort,
+        protocolVersion: 5,
+        reconnectPeriod: 0,
+        username: 'x',
+      });
+      c.once('connect', () => resolve(0));
+      c.once('error', (err: Error & { code?: number }) => resolve(err.code ?? -1));
+      c.once('close', () => resolve(-1));
+    });
+    // 0x01 "unacceptable protocol version" [MQTT-3.1.2-2]: the client may retry with 3.1.1.
+    expect(code).toBe(1);
+  });
+});
+
+// Last: it uses up 127.0.0.1's failed-auth allowance for this gateway.
+describe('abuse limits', () => {
+  it('throttles an address after repeated failures with 0x03, valid devices included', async () => {
+    for (let i = 0; i < 4; i++) await connack({ username: `bad-${i}` });
+    expect(await connack({ username: 'token-0002-xyz' })).toBe(3);
+  });
+});
