@@ -46,13 +46,13 @@ function deliveries(h: LineReport[]) {
 
 const scenario = fc
   .tuple(history, windows)
-  .chain(([h, w]) => fc.tuple(fc.constant(h), fc.constant(w), deliveries(h), fc.boolean()));
+  .chain(([h, w]) => fc.tuple(fc.constant(h), fc.constant(w), deliveries(h), fc.boolean(), fc.boolean()));
 
 describe('line outages under shuffled, duplicated and late delivery', () => {
   it('the worker path (incremental step + anchored recompute + diff) equals the in-order oracle', () => {
     fc.assert(
-      fc.property(scenario, ([h, w, delivered, anchorAtOutages]) => {
-        const worker = new SimWorker(LINE, w, opts, anchorAtOutages);
+      fc.property(scenario, ([h, w, delivered, anchorAtOutages, stopEarly]) => {
+        const worker = new SimWorker(LINE, w, opts, anchorAtOutages, stopEarly);
         for (const r of delivered) worker.receive(r);
         expect(worker.sortedOutages()).toEqual(oracleOutages(h, LINE, w, THRESHOLD));
         const newest = inOrder(h, LINE).at(-1) as LineReport;

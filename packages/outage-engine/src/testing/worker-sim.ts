@@ -24,6 +24,8 @@ export class SimWorker {
     readonly opts: OutageOptions = {},
     /** Anchor a late report at the stored outage it falls into, when that is newer. */
     readonly anchorAtOutages = true,
+    /** Stop reloading at the first powered report after the late one (else reload to the newest). */
+    readonly stopEarly = true,
   ) {}
 
   receive(r: LineReport): void {
@@ -64,7 +66,7 @@ export class SimWorker {
         this.outageAnchors++;
       }
     }
-    const end = sorted.find((x) => x.powered && compareKeys(x, late) > 0) ?? null;
+    const end = this.stopEarly ? (sorted.find((x) => x.powered && compareKeys(x, late) > 0) ?? null) : null;
     const loaded = sorted.filter(
       (x) => (anchor === null || compareKeys(x, anchor) > 0) && (end === null || compareKeys(x, end) <= 0),
     );
