@@ -32,5 +32,6 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
+  await app.register(import('./routes/device-commands/index.js'), { prefix: '/api/devices' });
   return app;
 }

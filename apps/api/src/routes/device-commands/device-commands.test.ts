@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { credentialsKey } from '@spms/credentials';
+import { type DeviceCommand, deviceCommandChannel } from '@spms/queue';
+import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../app.js';
+import { loadApiConfig } from '../../config.js';
+
+const ADMIN = 'admin-key-for-tests-0123456789';
+const TOKEN = 'CMD_DEVICE_TOKEN_01';
+let db: TestDatabase;
+let redis: TestRedis;
+let app: FastifyInstance;
+let sub: Redis;
+let deviceId: string;
+const commands: DeviceCommand[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('device_cmd');
+  redis = createTestRedis('device-cmd');
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  deviceId = randomUUID();
+  await c.query(
+    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, '0200_MSAN', '00000000-0000-4000-8000-000000000002', now())`,
+    [deviceId],
+  );
+  await c.query(
+    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
+    [deviceId, credentialsKey({ type: 'ACCESS_TOKEN', token: TOKEN })],
+  );
+  await c.end();
+  app = await buildApp(
+    loadApiConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: redis.prefix,
+      LOG_LEVEL: 'silent',
+      SPMS_ADMIN_API_KEY: ADMIN,
+    }),
+  );
+  sub = new Redis(redis.url);
+  await sub.subscribe(deviceCommandChannel(redis.prefix));
+  sub.on('message', (_c: string, raw: string) => commands.push(JSON.parse(raw)));
+});
+
+afterAll(async () => {
+  sub?.disconnect();
+  await app?.close();
+  await redis?.cleanup();
+  await db?.drop();
+});
+
+const auth = { authorization: `Bearer ${ADMIN}` };
+const operator = (url: string, payload: object) => app.inject({ method: 'POST', url, payload, headers: auth });
+const device = (method: 'GET' | 'POST', url: string, payload?: string) =>
+  app.inject({
+    method,
+    url,
+    ...(payload === undefined ? {} : { payload, headers: { 'content-type': 'application/json' } }),
+  });
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+};
+
+describe('shared attributes pushed by an operator', () => {
+  it('stores them, pushes the change in ThingsBoard format, and serves them to the device', async () => {
+    expect(
+      (await app.inject({ method: 'POST', url: '/api/devices/0200_MSAN/attributes', payload: {} })).statusCode,
+    ).toBe(401);
+    expect((await operator('/api/devices/NOPE_MSAN/attributes', { shared: { a: 1 } })).statusCode).toBe(404);
+    const set = await operator('/api/devices/0200_MSAN/attributes', { shared: { interval: 60, fw_version: '2.0' } });
+    expect(set.statusCode).toBe(200);
+    expect(set.json()).toMatchObject({ deviceId, updated: ['interval', 'fw_version'], deleted: [] });
+    await until(() => commands.length > 0);
+    expect(commands.at(-1)).toEqual({ kind: 'attributes', deviceId, payload: { interval: 60, fw_version: '2.0' } });
+    expect((await device('GET', `/api/v1/${TOKEN}/attributes?sharedKeys=interval`)).json()).toEqual({
+      shared: { interval: 60 },
+    });
+
+    const del = await operator(`/api/devices/${deviceId}/attributes`, { deleted: ['interval'] });
+    expect(del.json()).toMatchObject({ updated: [], deleted: ['interval'] });
+    await until(() => commands.length > 1);
+    expect(commands.at(-1)).toEqual({ kind: 'attributes', deviceId, payload: { deleted: ['interval'] } });
+    const all = await app.inject({ url: '/api/devices/0200_MSAN/attributes', headers: auth });
+    expect(all.json()).toEqual({ client: {}, shared: { fw_version: '2.0' }, server: {} });
+    expect((await operator('/api/devices/0200_MSAN/attributes', {})).statusCode).toBe(400);
+  });
+});
+
+describe('server-side RPC to an HTTP device (long-poll)', () => {
+  it('delivers to a waiting poll and returns the device answer to the operator', async () => {
+    const poll = device('GET', `/api/v1/${TOKEN}/rpc?timeout=5000`);
+    await new Promise((r) => setTimeout(r, 100));
+    const call = operator('/api/devices/0200_MSAN/rpc', { method: 'setInterval', params: { s: 30 }, timeoutMs: 5000 });
+    const got = await poll;
+    expect(got.statusCode).toBe(200);
+    const { id, method, params } = got.json();
+    expect({ method, params }).toEqual({ method: 'setInterval', params: { s: 30 } });
+    expect((await device('POST', `/api/v1/${TOKEN}/rpc/${id}`, '{"ok":true}')).statusCode).toBe(200);
+    const res = await call;
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ requestId: id, response: { ok: true } });
+  });
+
+  it('keeps an RPC for a device that polls later (oneway), and drops it once expired', async () => {
+    const one = await operator('/api/devices/0200_MSAN/rpc', { method: 'reboot', oneway: true, timeoutMs: 5000 });
+    expect(one.statusCode).toBe(202);
+    const got = await device('GET', `/api/v1/${TOKEN}/rpc?timeout=1000`);
+    expect(got.json()).toEqual({ id: one.json().requestId, method: 'reboot', params: {} });
+
+    const late = await operator('/api/devices/0200_MSAN/rpc', { method: 'ping', timeoutMs: 200 });
+    expect(late.statusCode).toBe(504);
+    expect((await device('GET', `/api/v1/${TOKEN}/rpc?timeout=100`)).statusCode).toBe(408);
+  });
+
+  it('answers client-side getCurrentTime with the server clock', async () => {
+    const before = Date.now();
+    const res = await device('POST', `/api/v1/${TOKEN}/rpc`, '{"method":"getCurrentTime","params":{}}');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().time).toBeGreaterThanOrEqual(before);
+    expect((await device('POST', `/api/v1/${TOKEN}/rpc`, '{"method":"fly"}')).statusCode).toBe(501);
+    expect((await device('POST', '/api/v1/NOT_A_TOKEN_123/rpc', '{"method":"getCurrentTime"}')).statusCode).toBe(401);
+  });
+});

@@ -1,0 +1,158 @@
+/**
+ * Operator commands to devices, under /api/devices (Bearer API key; writes need role
+ * operator):
+ * - `GET  /:idOrName/attributes` every attribute of the device by scope;
+ * - `POST /:idOrName/attributes` `{ "shared": {k: v}, "deleted"?: [keys] }` stores shared
+ *   attributes and pushes the change to the device's live session (ThingsBoard format);
+ * - `POST /:idOrName/rpc` `{ method, params?, timeoutMs?, oneway? }` server-side RPC:
+ *   200 `{requestId, response}` with the device's answer, 504 when it does not answer in
+ *   time, 202 `{requestId}` for oneway.
+ * Delivery goes through Redis (packages/queue/src/commands.ts): the MQTT broker and the
+ * HTTP device API's long-poll deliver; an offline device simply does not get the push
+ * (it can still read its shared attributes) and its RPC times out, as in ThingsBoard.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Logger } from '@spms/log';
+import {
+  type AttributesUpdateCommand,
+  deviceCommandChannel,
+  pendingRpcKey,
+  type RpcRequestCommand,
+  rpcSequenceKey,
+  type TelemetryValue,
+} from '@spms/queue';
+import { requireRole } from '../../plugins/auth.js';
+import { AppError } from '../../plugins/errors.js';
+import { deleteAttributes, readAttributes, upsertAttributes } from '../device-api/attributes.js';
+import { ErrorBody, errorResponses } from '../error-schema.js';
+import { resolveDevice } from './resolve-device.js';
+import { RpcResponses } from './rpc-responses.js';
+import {
+  DeviceAttributesReply,
+  DeviceRefParams,
+  PushAttributesBody,
+  PushAttributesReply,
+  RpcBody,
+  RpcReply,
+} from './schemas.js';
+
+const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const prefix = app.config.REDIS_PREFIX;
+  const commandChannel = deviceCommandChannel(prefix);
+  const rpcResponses = new RpcResponses(
+    app.config.REDIS_URL,
+    prefix,
+    app.log.child({ component: 'device-commands' }) as unknown as Logger,
+  );
+  app.addHook('onClose', async () => rpcResponses.close());
+  app.addHook('onRequest', app.authenticate);
+  app.addHook('preHandler', async (req) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') requireRole(req, 'operator');
+  });
+
+  app.get(
+    '/:idOrName/attributes',
+    { schema: { params: DeviceRefParams, response: { 200: DeviceAttributesReply, ...errorResponses } } },
+    async (req) => {
+      const device = await resolveDevice(app.pg, req.params.idOrName);
+      const [client, shared, server] = await Promise.all(
+        (['client', 'shared', 'server'] as const).map((scope) => readAttributes(app.pg, device.id, scope, null)),
+      );
+      return { client: client ?? {}, shared: shared ?? {}, server: server ?? {} };
+    },
+  );
+
+  app.post(
+    '/:idOrName/attributes',
+    {
+      schema: {
+        params: DeviceRefParams,
+        body: PushAttributesBody,
+        response: { 200: PushAttributesReply, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const device = await resolveDevice(app.pg, req.params.idOrName);
+      const shared = (req.body.shared ?? {}) as Record<string, TelemetryValue>;
+      const updated = Object.keys(shared);
+      const deleted = (req.body.deleted ?? []).filter((k) => !(k in shared));
+      if (updated.length === 0 && deleted.length === 0)
+        throw new AppError('BAD_REQUEST', 'nothing to do: give "shared" values and/or "deleted" keys');
+      if ('deleted' in shared)
+        throw new AppError('BAD_REQUEST', '"deleted" is reserved (ThingsBoard lists removed keys under it)');
+      const tx = await app.pg.connect();
+      try {
+        await tx.query('BEGIN');
+        await upsertAttributes(tx, device.id, 'shared', shared);
+        await deleteAttributes(tx, device.id, 'shared', deleted);
+        await tx.query('COMMIT');
+      } catch (err) {
+        await tx.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        tx.release();
+      }
+      const cmd: AttributesUpdateCommand = {
+        kind: 'attributes',
+        deviceId: device.id,
+        payload: deleted.length > 0 ? { ...shared, deleted } : shared,
+      };
+      // Stored already: a failed push only means the device learns the values when it asks.
+      const delivered = await app.redis.publish(commandChannel, JSON.stringify(cmd)).catch((err: Error) => {
+        req.log.error({ err: err.message, deviceId: device.id }, 'could not push shared attributes');
+        return 0;
+      });
+      return { deviceId: device.id, updated, deleted, delivered };
+    },
+  );
+
+  app.post(
+    '/:idOrName/rpc',
+    {
+      schema: {
+        params: DeviceRefParams,
+        body: RpcBody,
+        response: { 200: RpcReply, 202: RpcReply, ...errorResponses, 503: ErrorBody, 504: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const device = await resolveDevice(app.pg, req.params.idOrName);
+      const timeoutMs = req.body.timeoutMs ?? 10_000;
+      let requestId: number;
+      try {
+        await rpcResponses.ready();
+        requestId = await app.redis.incr(rpcSequenceKey(prefix));
+      } catch {
+        throw new AppError('UNAVAILABLE', 'command channel (Redis) unavailable; retry later');
+      }
+      const cmd: RpcRequestCommand = {
+        kind: 'rpc',
+        deviceId: device.id,
+        requestId,
+        method: req.body.method,
+        params: (req.body.params ?? {}) as TelemetryValue,
+        expiresAt: Date.now() + timeoutMs,
+      };
+      const raw = JSON.stringify(cmd);
+      const answer = req.body.oneway ? undefined : rpcResponses.wait(device.id, requestId, timeoutMs);
+      const key = pendingRpcKey(prefix, device.id);
+      try {
+        await app.redis.multi().rpush(key, raw).pexpire(key, timeoutMs).publish(commandChannel, raw).exec();
+      } catch {
+        throw new AppError('UNAVAILABLE', 'command channel (Redis) unavailable; retry later');
+      }
+      if (!answer) return reply.status(202).send({ requestId });
+      const response = await answer;
+      if (response === undefined) {
+        // Not delivered by now: it must not reach the device later.
+        await app.redis.lrem(key, 0, raw).catch(() => {});
+        return reply
+          .status(504)
+          .send({ error: 'TIMEOUT', message: `device did not answer RPC ${requestId} within ${timeoutMs} ms` });
+      }
+      return { requestId, response };
+    },
+  );
+};
+
+export default deviceCommandRoutes;
