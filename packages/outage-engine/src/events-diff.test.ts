@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyDeviceActivity, deviceActivityState, EMPTY_DEVICE_FACTS } from './device-state.js';
 import { diffDeviceActivity, diffOutages } from './events-diff.js';
 import { computeLineOutages } from './line-outages.js';
-import type { LineReport } from './types.js';
+import type { LineReport, OutageEvent, OutageInterval, TimeWindow } from './types.js';
 
 const r = (ts: number, powered: boolean, line = 1): LineReport => ({ line, ts, msgId: `m${ts}`, powered });
 const types = (events: { type: string }[]) => events.map((e) => e.type);
@@ -80,5 +81,52 @@ describe('diffDeviceActivity', () => {
     expect(diffDeviceActivity(at(lost, 1000 + 2 * T), at(back, 1000 + 3 * T))).toEqual([
       { type: 'device.online', at: 1000 + 3 * T },
     ]);
+  });
+});
+
+describe('diffOutages, any before/after', () => {
+  const report = fc.record({
+    line: fc.constantFrom(1, 2),
+    ts: fc.integer({ min: 0, max: 200 }),
+    msgId: fc.constantFrom('a', 'b'),
+    powered: fc.boolean(),
+  });
+  const reports = fc.array(report, { maxLength: 25 });
+  const windows = fc.array(
+    fc.record({ from: fc.integer({ min: 0, max: 200 }), to: fc.option(fc.integer({ min: 201, max: 260 })) }),
+    { maxLength: 2 },
+  ) as fc.Arbitrary<TimeWindow[]>;
+  const all = (rs: LineReport[], w: TimeWindow[]) => [1, 2].flatMap((line) => computeLineOutages(line, rs, w));
+  const id = (o: OutageInterval) => `${o.line}|${o.startedAt}|${o.startMsgId}`;
+
+  it('applying the events to the stored rows gives the recomputed rows, each row touched at most once', () => {
+    fc.assert(
+      fc.property(reports, reports, windows, windows, (a, b, w1, w2) => {
+        const before = all(a, w1);
+        const after = all([...a, ...b], w2);
+        const rows = new Map(before.map((o) => [id(o), o]));
+        const touched = new Set<string>();
+        const touch = (key: string) => {
+          expect(touched.has(key)).toBe(false);
+          touched.add(key);
+        };
+        for (const e of diffOutages(before, after) as OutageEvent[]) {
+          if (e.type === 'outage.opened') {
+            expect(rows.has(id(e.outage))).toBe(false);
+            rows.set(id(e.outage), e.outage);
+            continue;
+          }
+          const prev = e.type === 'outage.closed' && e.previous === null ? e.outage : (e.previous as OutageInterval);
+          expect(rows.has(id(prev))).toBe(true);
+          if (e.type !== 'outage.closed' || e.previous !== null) touch(id(prev));
+          rows.delete(id(prev));
+          if (e.type !== 'outage.removed') rows.set(id(e.outage), e.outage);
+        }
+        const key = (o: OutageInterval) => `${o.line}|${String(o.startedAt).padStart(4, '0')}|${o.startMsgId}`;
+        const sorted = (list: OutageInterval[]) => [...list].sort((x, y) => (key(x) < key(y) ? -1 : 1));
+        expect(sorted([...rows.values()])).toEqual(sorted(after));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
