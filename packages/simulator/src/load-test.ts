@@ -59,6 +59,7 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   const live: LeanMqttClient[] = [];
   let inflight = 0;
   let connectedPeak = 0;
+  let closing = false;
   const mem0 = process.memoryUsage();
 
   const send = (c: LeanMqttClient, payload: string) => {
@@ -111,7 +112,7 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
     live.push(c);
     c.once('close', () => {
       stats.connected--;
-      stats.drops++;
+      if (!closing) stats.drops++;
     });
     if (opts.boot ?? true) for (const line of LINE_NUMBERS) send(c, mqttLinePayload(line, true));
   };
@@ -163,6 +164,7 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   // Let the last PUBACKs arrive (bounded), then close politely.
   const drainUntil = Date.now() + 5000;
   while (inflight > 0 && Date.now() < drainUntil) await tick(20);
+  closing = true;
   await Promise.all(clients.map((c) => c.end()));
   const mb = (b: number) => Math.round((b / 1048576) * 10) / 10;
   return {
