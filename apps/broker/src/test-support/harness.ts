@@ -57,7 +57,9 @@ export async function startHarness(label: string, env: Record<string, string> = 
     [PROFILE_ID],
   );
   const queueConnection = new Redis(redis.url, { maxRetriesPerRequest: null });
+  queueConnection.on('error', () => {});
   const queue = new Queue(INGEST_QUEUE, { connection: queueConnection, prefix: redis.prefix });
+  queue.on('error', () => {});
   const clients: MqttClient[] = [];
 
   async function setCredentials(deviceId: string, creds: CredentialsInput): Promise<void> {
