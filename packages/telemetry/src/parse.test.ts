@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { interpretValues } from './interpret.js';
 import { parseTelemetry } from './parse.js';
 
-const fixtures = new URL('../../../../shared/fixtures/', import.meta.url);
+const fixtures = new URL('../../../fixtures/', import.meta.url);
 const load = (name: string) => JSON.parse(readFileSync(new URL(name, fixtures), 'utf8'));
 
 describe('firmware vectors, byte-exact', () => {
