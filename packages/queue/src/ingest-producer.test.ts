@@ -1,3 +1,4 @@
+import { createServer, type Socket } from 'node:net';
 import { createTestRedis, freePort, type TestRedis } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IngestMessage } from './contracts.js';
@@ -65,5 +66,36 @@ describe('ingest producer (group commit)', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(producer.isHealthy()).toBe(false);
     expect(producer.stats()).toMatchObject({ messages: 0, failedMessages: 1 });
+  });
+
+  it('closes a batch early when the messages are big (approxBytes)', async () => {
+    const redis = createTestRedis('producer-bytes');
+    const producer = track(
+      createIngestProducer({ redisUrl: redis.url, prefix: redis.prefix, maxBatchBytes: 250_000, maxDelayMs: 20 }),
+      redis,
+    );
+    await Promise.all(Array.from({ length: 10 }, (_, i) => producer.enqueue(message('big', i), 100_000)));
+    const batches = await readBatches(redis.url, redis.prefix);
+    expect(batches.flatMap((b) => b.messages)).toHaveLength(10);
+    expect(Math.max(...batches.map((b) => b.messages.length))).toBeLessThanOrEqual(3);
+  });
+
+  it('rejects at its deadline when Redis accepts the connection but never answers', async () => {
+    const sockets: Socket[] = [];
+    const blackhole = createServer((s) => sockets.push(s));
+    const port = await freePort();
+    await new Promise<void>((r) => blackhole.listen(port, '127.0.0.1', r));
+    cleanups.push(
+      () =>
+        new Promise((r) => {
+          for (const s of sockets) s.destroy();
+          blackhole.close(r);
+        }),
+    );
+    const producer = track(
+      createIngestProducer({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'spmstest:hole', enqueueTimeoutMs: 300 }),
+    );
+    await expect(producer.enqueue(message('d', 1))).rejects.toThrow(/did not acknowledge within 300 ms/);
+    expect(producer.stats()).toMatchObject({ messages: 0, failedMessages: 1, failedBatches: 1 });
   });
 });

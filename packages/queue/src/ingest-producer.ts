@@ -47,8 +47,10 @@ export interface IngestStats {
 export interface IngestProducer {
   /** Resolves once the message is durably in Redis as part of a committed batch (BullMQ job);
    *  rejects (after at most `enqueueTimeoutMs`) if Redis is unavailable — the caller then
-   *  withholds the PUBACK / answers 503. */
-  enqueue(msg: IngestMessage): Promise<void>;
+   *  withholds the PUBACK / answers 503.
+   *  `approxBytes` (e.g. the raw payload length) lets big messages close a batch early, so
+   *  one job stays well under `maxBatchBytes`; default 256. */
+  enqueue(msg: IngestMessage, approxBytes?: number): Promise<void>;
   /** Stats for /metrics: batches, messages, failures, last batch size, enqueue latency histogram data. */
   stats(): IngestStats;
   /** True while Redis accepts writes. */
@@ -61,6 +63,8 @@ export interface IngestProducerOptions {
   prefix: string;
   /** Largest number of messages in one job (default 500). */
   maxBatch?: number;
+  /** A batch is closed once the callers' `approxBytes` add up to this (default 1 MiB). */
+  maxBatchBytes?: number;
   /** Longest a message waits for its group to fill (default 2 ms). */
   maxDelayMs?: number;
   /** Longest an enqueue may take before it rejects (default 2000 ms). */
@@ -83,6 +87,7 @@ interface Waiter {
 
 interface Group {
   messages: IngestMessage[];
+  bytes: number;
   waiters: Waiter[];
   settled: boolean;
   deadline: NodeJS.Timeout;
@@ -90,6 +95,7 @@ interface Group {
 
 export function createIngestProducer(opts: IngestProducerOptions): IngestProducer {
   const maxBatch = opts.maxBatch ?? 500;
+  const maxBatchBytes = opts.maxBatchBytes ?? 1024 * 1024;
   const maxDelayMs = opts.maxDelayMs ?? 2;
   const timeoutMs = opts.enqueueTimeoutMs ?? 2000;
   const maxInFlight = opts.maxInFlight ?? 4;
@@ -189,7 +195,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     }
   }
 
-  function enqueue(msg: IngestMessage): Promise<void> {
+  function enqueue(msg: IngestMessage, approxBytes = 256): Promise<void> {
     if (closed) return Promise.reject(new IngestUnavailableError('ingest producer is closed'));
     if (refuseWhileDown && connection.status !== 'ready') {
       counters.failedMessages++;
@@ -197,7 +203,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     }
     return new Promise<void>((resolve, reject) => {
       if (!open) {
-        const group: Group = { messages: [], waiters: [], settled: false, deadline: undefined as never };
+        const group: Group = { messages: [], bytes: 0, waiters: [], settled: false, deadline: undefined as never };
         group.deadline = setTimeout(
           () => fail(group, new IngestUnavailableError(`ingest queue did not acknowledge within ${timeoutMs} ms`)),
           timeoutMs,
@@ -206,8 +212,9 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
         openTimer = setTimeout(seal, maxDelayMs);
       }
       open.messages.push(msg);
+      open.bytes += approxBytes;
       open.waiters.push({ resolve, reject, startedAt: performance.now() });
-      if (open.messages.length >= maxBatch) seal();
+      if (open.messages.length >= maxBatch || open.bytes >= maxBatchBytes) seal();
     });
   }
 

@@ -25,9 +25,9 @@ export function rawBody(body: unknown): Buffer {
   return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
 }
 
-async function enqueue(app: FastifyInstance, msg: IngestMessage): Promise<void> {
+async function enqueue(app: FastifyInstance, msg: IngestMessage, bytes: number): Promise<void> {
   try {
-    await app.ingest.enqueue(msg);
+    await app.ingest.enqueue(msg, bytes);
   } catch {
     // Logged and counted by the producer; the device retries (its firmware backs off).
     throw new AppError('UNAVAILABLE', 'ingest queue unavailable; retry later');
@@ -41,18 +41,21 @@ function base(device: DeviceIdentity) {
 export async function ingestRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Params: TokenParams }>('/:token/telemetry', { schema: { params: tokenParams } }, async (req, reply) => {
     const device = await authenticateToken(app, req.params.token);
-    const parsed = parseTelemetry(rawBody(req.body));
+    const body = rawBody(req.body);
+    const parsed = parseTelemetry(body);
     if (!parsed.ok) throw new AppError('BAD_REQUEST', parsed.error);
     const problems = parsed.entries.flatMap((e) => interpretValues(e.values).problems);
     if (problems.length > 0) throw new AppError('BAD_REQUEST', problems.join('; '));
-    await enqueue(app, { ...base(device), kind: 'telemetry', entries: parsed.entries });
+    await enqueue(app, { ...base(device), kind: 'telemetry', entries: parsed.entries }, body.length);
     return reply.status(200).send();
   });
 
   app.post<{ Params: TokenParams }>('/:token/attributes', { schema: { params: tokenParams } }, async (req, reply) => {
     const device = await authenticateToken(app, req.params.token);
-    const values = parseAttributes(rawBody(req.body));
-    if (Object.keys(values).length > 0) await enqueue(app, { ...base(device), kind: 'attributes', values });
+    const body = rawBody(req.body);
+    const values = parseAttributes(body);
+    if (Object.keys(values).length > 0)
+      await enqueue(app, { ...base(device), kind: 'attributes', values }, body.length);
     return reply.status(200).send();
   });
 }
