@@ -1,0 +1,286 @@
+#!/usr/bin/env node
+/**
+ * Gateway benchmark: the built broker (apps/broker/dist/main.js) in a child process, with
+ * its own test database and Redis prefix, against the same load on the Mosquitto at
+ * 127.0.0.1:1883 (MOSQUITTO_PORT). Loopback only, bounded in time, cleans up after itself.
+ *
+ *   npm run bench:gateway
+ *   BENCH_DEVICES=1000 BENCH_INFLIGHT=4 BENCH_SECONDS=10 BENCH_IDLE=10000 BENCH_PROFILE=1 npm run bench:gateway
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { accessTokenKey } from '@spms/credentials';
+import { INGEST_QUEUE, type IngestBatch } from '@spms/queue';
+import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { summarizeProfile } from './profile.js';
+import { encodePublish, RawClient } from './raw-client.js';
+
+const env = (name: string, def: number) => Number(process.env[name] ?? def);
+const DEVICES = env('BENCH_DEVICES', 1000);
+const INFLIGHT = env('BENCH_INFLIGHT', 4);
+const SECONDS = env('BENCH_SECONDS', 10);
+const IDLE = env('BENCH_IDLE', 10_000);
+const MOSQUITTO_PORT = env('MOSQUITTO_PORT', 1883);
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const PAYLOADS = ["{'V':229.4}", "{'3':'false'}", "{'V':228.9}", "{'3':'true'}"];
+
+/** Loopback source addresses, so connection counts are not capped by one address's ports. */
+const localAddress = (i: number) => `127.0.${1 + (Math.floor(i / 250) % 250)}.${1 + (i % 250)}`;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
+}
+
+async function connectAll(
+  n: number,
+  port: number,
+  user: (i: number) => string | undefined,
+  tag: string,
+): Promise<RawClient[]> {
+  const clients: RawClient[] = [];
+  const batch = 200; // a reconnect storm, but not a SYN flood
+  for (let i = 0; i < n; i += batch) {
+    const group = [];
+    for (let j = i; j < Math.min(n, i + batch); j++)
+      group.push(
+        RawClient.connect({ port, localAddress: localAddress(j), clientId: `${tag}-${j}`, username: user(j) }),
+      );
+    clients.push(...(await Promise.all(group)));
+  }
+  return clients;
+}
+
+interface LoadResult {
+  accepted: number;
+  rate: number;
+  p50: number;
+  p99: number;
+  cpuPct?: number;
+}
+
+async function runLoad(
+  port: number,
+  user: (i: number) => string | undefined,
+  topic: string,
+  tag: string,
+  pid?: number,
+): Promise<LoadResult> {
+  const clients = await connectAll(DEVICES, port, user, tag);
+  const templates = PAYLOADS.map((p) => encodePublish(topic, p));
+  const latencies: number[] = [];
+  let accepted = 0;
+  let measuring = false;
+  let stop = false;
+  const loop = async (c: RawClient, k: number) => {
+    for (let n = k; !stop && !c.closed; n++) {
+      const t = templates[n % templates.length] as { template: Buffer; idOffset: number };
+      const ms = await c.publish(t.template, t.idOffset);
+      if (ms >= 0 && measuring) {
+        accepted++;
+        latencies.push(ms);
+      }
+    }
+  };
+  const loops = clients.flatMap((c, i) => Array.from({ length: INFLIGHT }, (_, k) => loop(c, i + k)));
+  await new Promise((r) => setTimeout(r, 1000)); // warm-up
+  measuring = true;
+  const t0 = performance.now();
+  const c0 = pid ? cpuTicks(pid) : 0;
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  measuring = false;
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpuPct = pid ? (cpuTicks(pid) - c0) / elapsed : undefined;
+  stop = true;
+  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 5000))]);
+  for (const c of clients) c.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    accepted,
+    rate: accepted / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    ...(cpuPct !== undefined ? { cpuPct } : {}),
+  };
+}
+
+async function idleMemory(
+  port: number,
+  pid: number,
+  user: (i: number) => string | undefined,
+  tag: string,
+): Promise<{ n: number; perConnKiB: number }> {
+  const before = rssKiB(pid);
+  const clients = await connectAll(IDLE, port, user, tag);
+  await new Promise((r) => setTimeout(r, 2000));
+  const after = rssKiB(pid);
+  for (const c of clients) c.close();
+  await new Promise((r) => setTimeout(r, 1000));
+  return { n: clients.length, perConnKiB: (after - before) / clients.length };
+}
+
+async function startBroker(dbUrl: string, redisUrl: string, prefix: string, profileDir?: string) {
+  const mqttPort = await freePort();
+  const httpPort = await freePort();
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), main],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: dbUrl,
+        REDIS_URL: redisUrl,
+        REDIS_PREFIX: prefix,
+        MQTT_HOST: '127.0.0.1',
+        MQTT_PORT: String(mqttPort),
+        BROKER_HTTP_HOST: '127.0.0.1',
+        BROKER_HTTP_PORT: String(httpPort),
+        LOG_LEVEL: 'warn',
+        // The benchmark measures capacity, not the abuse limits.
+        MAX_CONNECTIONS: '0',
+        CONNECT_RATE_PER_IP: '0',
+        AUTH_FAILURES_PER_IP: '0',
+        DEVICE_MSG_RATE: '0',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error('broker exited during start-up');
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 100) throw new Error('broker not ready after 20 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, mqttPort };
+}
+
+async function countQueued(redisUrl: string, prefix: string): Promise<number> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(INGEST_QUEUE, { connection, prefix });
+  let n = 0;
+  const total = await queue.getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+  for (let start = 0; start < total; start += 500) {
+    const jobs = await queue.getJobs(
+      ['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'],
+      start,
+      start + 499,
+    );
+    for (const j of jobs) n += (j.data as IngestBatch).messages.filter((m) => m.kind === 'telemetry').length;
+  }
+  await queue.close();
+  connection.disconnect();
+  return n;
+}
+
+async function main(): Promise<void> {
+  const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+  console.log('SPMS gateway benchmark');
+  console.log(`  CPU: ${cpus()[0]?.model ?? '?'} × ${cpus().length}, node ${process.version}, ${process.platform}`);
+  console.log(
+    `  load: ${DEVICES} devices × ${INFLIGHT} QoS 1 in flight, firmware payloads, ${SECONDS} s (+1 s warm-up)`,
+  );
+  console.log(`  idle: ${IDLE} connections; comparison: Mosquitto on 127.0.0.1:${MOSQUITTO_PORT}\n`);
+
+  const db = await createTestDatabase('bench_gateway');
+  const redis = createTestRedis('bench-gateway');
+  const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'spms-gw-prof-')) : undefined;
+  let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
+  try {
+    const sql = new pg.Client({ connectionString: db.url });
+    await sql.connect();
+    const profileId = '00000000-0000-4000-8000-00000000be01';
+    await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'bench', now())`, [profileId]);
+    const count = Math.max(DEVICES, IDLE);
+    const tokens = Array.from({ length: count }, (_, i) => `bench-token-${i}`);
+    await sql.query(
+      `WITH d AS (
+         INSERT INTO devices (id, name, profile_id, updated_at)
+         SELECT gen_random_uuid(), 'bench-' || i, $1, now() FROM generate_series(0, $2::int - 1) i RETURNING id, name)
+       INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
+       SELECT d.id, 'ACCESS_TOKEN', k.key, now() FROM d JOIN unnest($3::text[]) WITH ORDINALITY k(key, n) ON d.name = 'bench-' || (k.n - 1)`,
+      [profileId, count, tokens.map(accessTokenKey)],
+    );
+    await sql.end();
+
+    broker = await startBroker(db.url, redis.url, redis.prefix, profileDir);
+    const pid = broker.child.pid as number;
+    const token = (i: number) => tokens[i];
+    const ours = await runLoad(broker.mqttPort, token, 'v1/devices/me/telemetry', 'spms', pid);
+    const queued = await countQueued(redis.url, redis.prefix);
+    const mosq = await runLoad(
+      MOSQUITTO_PORT,
+      () => undefined,
+      `spms-bench/${redis.prefix}/telemetry`,
+      `spms-bench-${process.pid}`,
+    );
+    console.log('Throughput (QoS 1, PUBACK = durably in the Redis queue for SPMS; in memory for Mosquitto)');
+    console.log(
+      `  SPMS gateway: ${fmt(ours.rate)} msg/s accepted, PUBACK p50 ${fmt(ours.p50, 1)} ms, p99 ${fmt(ours.p99, 1)} ms, broker CPU ${fmt(ours.cpuPct ?? 0)} % of one core`,
+    );
+    console.log(
+      `  Mosquitto:    ${fmt(mosq.rate)} msg/s, PUBACK p50 ${fmt(mosq.p50, 1)} ms, p99 ${fmt(mosq.p99, 1)} ms`,
+    );
+    console.log(`  ratio SPMS/Mosquitto: ${fmt(ours.rate / mosq.rate, 2)}`);
+    console.log(
+      `  queue check: ${fmt(queued)} telemetry messages in the ingest queue for ≥ ${fmt(ours.accepted)} PUBACKs measured (warm-up/drain included)\n`,
+    );
+
+    const idleOurs = await idleMemory(broker.mqttPort, pid, token, 'spms-idle');
+    let mosqLine = 'Mosquitto pid not readable';
+    try {
+      const mpid = Number(readFileSync('/run/mosquitto/mosquitto.pid', 'utf8').trim());
+      const idleMosq = await idleMemory(MOSQUITTO_PORT, mpid, () => undefined, `spms-bench-idle-${process.pid}`);
+      mosqLine = `Mosquitto ${fmt(idleMosq.perConnKiB, 1)} KiB/connection; ratio SPMS/Mosquitto ${fmt(idleOurs.perConnKiB / idleMosq.perConnKiB, 1)}`;
+    } catch (err) {
+      mosqLine = `Mosquitto: ${(err as Error).message}`;
+    }
+    console.log(`Memory (${fmt(idleOurs.n)} idle authenticated connections, RSS delta / connections)`);
+    console.log(`  SPMS gateway ${fmt(idleOurs.perConnKiB, 1)} KiB/connection; ${mosqLine}`);
+    console.log(`  → 50,000 connections ≈ ${fmt((idleOurs.perConnKiB * 50_000) / 1024)} MiB for the gateway process`);
+  } finally {
+    if (broker) {
+      const exited = new Promise((r) => broker?.child.once('exit', r));
+      broker.child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
+    await redis.cleanup();
+    await db.drop();
+    if (profileDir) {
+      const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file)
+        console.log(
+          `\nWhere the broker's CPU time goes (self time, top functions):\n${summarizeProfile(join(profileDir, file))}`,
+        );
+      rmSync(profileDir, { recursive: true, force: true });
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('benchmark failed:', err);
+    process.exit(1);
+  },
+);
