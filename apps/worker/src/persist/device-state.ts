@@ -19,7 +19,7 @@ SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la
 
 const SAVE = `
 INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since)
-SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL END
+SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL::timestamptz END
   FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::float8[], $5::float8[], $6::float8[]) AS x(d, a, c, la, lc, ld)
 ON CONFLICT (device_id) DO UPDATE SET
   -- only the sweeper turns a device inactive (and opens its offline period)

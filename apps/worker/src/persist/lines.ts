@@ -157,15 +157,13 @@ async function recomputeLate(
   const fromTs = late.map((w) => anchorOf.get(k(w.deviceId, w.line))?.ts ?? null);
   const since = new Map<string, number | null>();
   for (const [i, w] of late.entries()) minSince(since, w.deviceId, fromTs[i] ?? null);
-  const [reports, outages, windows] = await Promise.all([
-    client.query<{ device_id: string; line: number; ts: number; msg_id: string; powered: boolean }>(LOAD_REPORTS, [
-      ids,
-      lines,
-      fromTs,
-    ]),
-    client.query<OutageRow & { device_id: string }>(LOAD_OUTAGES, [ids, lines, fromTs]),
-    loadWindows(client, since),
-  ]);
+  // One client runs one query at a time: sequential awaits (pg@9 drops implicit queueing).
+  const reports = await client.query<{ device_id: string; line: number; ts: number; msg_id: string; powered: boolean }>(
+    LOAD_REPORTS,
+    [ids, lines, fromTs],
+  );
+  const outages = await client.query<OutageRow & { device_id: string }>(LOAD_OUTAGES, [ids, lines, fromTs]);
+  const windows = await loadWindows(client, since);
   const reportsOf = new Map<string, LineReport[]>();
   for (const r of reports.rows) {
     const key = k(r.device_id, r.line);

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { PoolClient } from '@spms/db';
 import type { OutageEvent, OutageInterval } from '@spms/outage-engine';
 import type { DomainEvent } from '../events.js';
+import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import { msOf, toMs, tsParam } from './sql.js';
 
@@ -49,7 +50,7 @@ export interface DeviceOutageEvent {
   event: OutageEvent;
 }
 
-const COLS = 17;
+const COLS = 16;
 const UPSERT = `
 INSERT INTO outages (device_id, line, started_at, start_window_from, start_window_to, ended_at, end_window_from,
   end_window_to, unknown_ms, duration_ms, class, whole_site, utility_feed, start_msg_id, end_msg_id)
@@ -115,15 +116,13 @@ export async function writeOutageEvents(
   items: DeviceOutageEvent[],
   configs: Map<string, DeviceConfig>,
 ): Promise<DomainEvent[]> {
-  const removed: { deviceId: string; line: number; sm: string }[] = [];
-  const updated: { deviceId: string; o: OutageInterval; cfg: DeviceConfig; prev: string }[] = [];
-  const inserted: { deviceId: string; o: OutageInterval; cfg: DeviceConfig }[] = [];
+  const rows = new WriteCoalescer<OutageInterval>();
   const domain: DomainEvent[] = [];
   for (const { deviceId, event: e } of items) {
     const cfg = configs.get(deviceId) as DeviceConfig;
     const base = `${deviceId}/`;
     if (e.type === 'outage.removed') {
-      removed.push({ deviceId, line: e.previous.line, sm: e.previous.startMsgId });
+      rows.apply(deviceId, String(e.previous.line), e.previous.startMsgId, null, null);
       domain.push({
         id: `outage.removed/${base}${e.previous.line}/${e.previous.startMsgId}`,
         type: 'outage.removed',
@@ -135,9 +134,8 @@ export async function writeOutageEvents(
     }
     const o = e.outage;
     const key = `${base}${o.line}/${o.startMsgId}`;
-    if (e.type === 'outage.opened') inserted.push({ deviceId, o, cfg });
-    else if (e.previous === null) inserted.push({ deviceId, o, cfg });
-    else updated.push({ deviceId, o, cfg, prev: e.previous.startMsgId });
+    const prev = e.type === 'outage.opened' ? null : (e.previous?.startMsgId ?? null);
+    rows.apply(deviceId, String(o.line), prev, o.startMsgId, o);
     const id =
       e.type === 'outage.opened'
         ? `outage.opened/${key}`
@@ -154,9 +152,32 @@ export async function writeOutageEvents(
     };
     domain.push({ id, type: e.type, deviceId, occurredAt, payload });
   }
-  if (removed.length > 0)
-    await client.query(DELETE, [removed.map((r) => r.deviceId), removed.map((r) => r.line), removed.map((r) => r.sm)]);
-  if (updated.length > 0) await client.query(UPDATE, columns(updated));
-  if (inserted.length > 0) await client.query(UPSERT, columns(inserted).slice(0, 15));
+  const { inserts, updates, deletes } = rows.writes();
+  const cfgOf = (id: string) => configs.get(id) as DeviceConfig;
+  if (deletes.length > 0)
+    await client.query(DELETE, [
+      deletes.map((r) => r.deviceId),
+      deletes.map((r) => Number(r.scope)),
+      deletes.map((r) => r.storedKey),
+    ]);
+  if (updates.length > 0)
+    await client.query(
+      UPDATE,
+      columns(
+        updates.map((r) => ({
+          deviceId: r.deviceId,
+          o: r.latest as OutageInterval,
+          cfg: cfgOf(r.deviceId),
+          prev: r.storedKey as string,
+        })),
+      ),
+    );
+  if (inserts.length > 0)
+    await client.query(
+      UPSERT,
+      columns(
+        inserts.map((r) => ({ deviceId: r.deviceId, o: r.latest as OutageInterval, cfg: cfgOf(r.deviceId) })),
+      ).slice(0, 15),
+    );
   return domain;
 }

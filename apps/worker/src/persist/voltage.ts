@@ -18,6 +18,7 @@ import {
   type VoltageState,
 } from '@spms/outage-engine';
 import type { DomainEvent } from '../events.js';
+import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import type { VoltRow } from './prepare.js';
 import { C, msOf, toMs, tsParam } from './sql.js';
@@ -181,11 +182,12 @@ async function recomputeLate(client: PoolClient, late: Work[], configs: Map<stri
   const fromTs = ids.map((id) => anchorOf.get(id)?.ts ?? null);
   const since = new Map<string, number | null>();
   for (const [i, id] of ids.entries()) minSince(since, id, fromTs[i] ?? null);
-  const [samples, episodes, windows] = await Promise.all([
-    client.query<{ device_id: string; ts: number; msg_id: string; volts: number }>(LOAD_SAMPLES, [ids, fromTs]),
-    client.query<EpisodeRow & { device_id: string }>(LOAD_EPISODES, [ids, fromTs]),
-    loadWindows(client, since),
+  const samples = await client.query<{ device_id: string; ts: number; msg_id: string; volts: number }>(LOAD_SAMPLES, [
+    ids,
+    fromTs,
   ]);
+  const episodes = await client.query<EpisodeRow & { device_id: string }>(LOAD_EPISODES, [ids, fromTs]);
+  const windows = await loadWindows(client, since);
   for (const [i, w] of late.entries()) {
     const a = anchorOf.get(w.deviceId) ?? null;
     const anchor: VoltageState | null = a ? { ...a, level: 'normal', open: null } : null;
@@ -222,21 +224,19 @@ async function writeVoltage(client: PoolClient, all: Work[]): Promise<DomainEven
       moved.map((w) => (w.state as VoltageState).msgId),
       moved.map((w) => (w.state as VoltageState).level),
     ]);
-  const ins: [string, VoltageEpisode, string | null][] = [];
-  const upd: [string, VoltageEpisode, string | null][] = [];
-  const del: [string, string][] = [];
+  const rows = new WriteCoalescer<VoltageEpisode>();
   const domain: DomainEvent[] = [];
   for (const w of all) {
     for (const e of w.events) {
       if (e.type === 'voltage.removed') {
-        del.push([w.deviceId, e.previous.startMsgId]);
+        rows.apply(w.deviceId, '', e.previous.startMsgId, null, null);
         domain.push(
           ev(w.deviceId, 'voltage.episode_removed', `${e.previous.startMsgId}`, e.previous.startedAt, e.previous),
         );
         continue;
       }
       const p = e.type === 'voltage.opened' ? null : e.previous;
-      (p ? upd : ins).push([w.deviceId, e.episode, p?.startMsgId ?? null]);
+      rows.apply(w.deviceId, '', p?.startMsgId ?? null, e.episode.startMsgId, e.episode);
       const ep = e.episode;
       if (e.type === 'voltage.opened')
         domain.push(ev(w.deviceId, 'voltage.episode_opened', ep.startMsgId, ep.startedAt, ep));
@@ -256,9 +256,18 @@ async function writeVoltage(client: PoolClient, all: Work[]): Promise<DomainEven
         );
     }
   }
-  if (del.length > 0) await client.query(DELETE, [del.map((d) => d[0]), del.map((d) => d[1])]);
-  if (upd.length > 0) await client.query(UPDATE, episodeColumns(upd));
-  if (ins.length > 0) await client.query(UPSERT, episodeColumns(ins).slice(0, 12));
+  const { inserts, updates, deletes } = rows.writes();
+  if (deletes.length > 0) await client.query(DELETE, [deletes.map((d) => d.deviceId), deletes.map((d) => d.storedKey)]);
+  if (updates.length > 0)
+    await client.query(
+      UPDATE,
+      episodeColumns(updates.map((u) => [u.deviceId, u.latest as VoltageEpisode, u.storedKey])),
+    );
+  if (inserts.length > 0)
+    await client.query(
+      UPSERT,
+      episodeColumns(inserts.map((u) => [u.deviceId, u.latest as VoltageEpisode, null])).slice(0, 12),
+    );
   return domain;
 }
 
