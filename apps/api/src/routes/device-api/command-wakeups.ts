@@ -10,9 +10,11 @@ import { Redis } from 'ioredis';
 export class CommandWakeups {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly subscriber: Redis;
+  private readonly channel: string;
+  private subscribed: Promise<unknown> | undefined;
 
   constructor(redisUrl: string, prefix: string, log: Logger) {
-    const channel = deviceCommandChannel(prefix);
+    this.channel = deviceCommandChannel(prefix);
     // Lazy: most API processes never see an HTTP RPC poll.
     this.subscriber = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', (err) => log.warn({ err: err.message }, 'device-api: command subscriber error'));
@@ -26,17 +28,19 @@ export class CommandWakeups {
       if (cmd.kind !== 'rpc') return;
       for (const wake of this.waiters.get(cmd.deviceId) ?? []) wake();
     });
-    this.channel = channel;
   }
 
-  private readonly channel: string;
-  private subscribed: Promise<unknown> | undefined;
-
-  /** Resolves on the next RPC for the device or after `ms`; `cancel` stops waiting. */
-  wait(deviceId: string, ms: number): { done: Promise<void>; cancel: () => void } {
+  /** Subscribes once; a poll that starts before this resolved could miss a wake-up. */
+  ready(): Promise<unknown> {
     this.subscribed ??= this.subscriber.subscribe(this.channel).catch(() => {
+      // Redis down: the poll's own Redis call reports it; try again next time.
       this.subscribed = undefined;
     });
+    return this.subscribed;
+  }
+
+  /** `done` resolves on the next RPC for the device or after `ms`; `cancel` resolves it now. */
+  wait(deviceId: string, ms: number): { done: Promise<void>; cancel: () => void } {
     let cancel = () => {};
     const done = new Promise<void>((resolve) => {
       const set = this.waiters.get(deviceId) ?? new Set();
@@ -54,16 +58,8 @@ export class CommandWakeups {
     return { done, cancel };
   }
 
-  /** Until the subscription is in place, a wake-up could be missed (callers poll once more). */
-  ready(): Promise<unknown> {
-    this.subscribed ??= this.subscriber.subscribe(this.channel).catch(() => {
-      this.subscribed = undefined;
-    });
-    return this.subscribed;
-  }
-
   close(): void {
-    for (const set of this.waiters.values()) for (const wake of set) wake();
+    for (const set of [...this.waiters.values()]) for (const wake of [...set]) wake();
     this.subscriber.disconnect();
   }
 }

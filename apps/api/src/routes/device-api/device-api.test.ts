@@ -93,7 +93,13 @@ describe('POST /api/v1/:token/telemetry', () => {
   });
 
   it('accepts lenient JSON whatever the content type (the MQTT firmware style)', async () => {
-    for (const ct of ['text/plain', undefined, 'application/octet-stream', 'application/x-www-form-urlencoded', 'application/json']) {
+    for (const ct of [
+      'text/plain',
+      undefined,
+      'application/octet-stream',
+      'application/x-www-form-urlencoded',
+      'application/json',
+    ]) {
       expect((await post(`/api/v1/${TOKEN}/telemetry`, "{'3':'false'}", ct)).statusCode).toBe(200);
     }
     const ts = await post(

@@ -55,8 +55,10 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
       const deadline = Date.now() + waitMs;
       const key = pendingRpcKey(prefix, device.id);
       await app.commandWakeups.ready();
+      // The response's 'close' (not the request's, which fires once the body is read) tells
+      // that the device hung up: stop holding a waiter for it.
       let gone = false;
-      req.raw.once('close', () => {
+      reply.raw.once('close', () => {
         gone = true;
       });
       for (;;) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { credentialsKey } from '@spms/credentials';
 import { type DeviceCommand, deviceCommandChannel } from '@spms/queue';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
+import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -92,13 +92,15 @@ describe('shared attributes pushed by an operator', () => {
 });
 
 describe('server-side RPC to an HTTP device (long-poll)', () => {
-  it('delivers to a waiting poll and returns the device answer to the operator', async () => {
-    const poll = device('GET', `/api/v1/${TOKEN}/rpc?timeout=5000`);
-    await new Promise((r) => setTimeout(r, 100));
+  it('delivers to a waiting poll (real HTTP) and returns the device answer to the operator', async () => {
+    const port = await freePort();
+    await app.listen({ port, host: '127.0.0.1' });
+    const poll = fetch(`http://127.0.0.1:${port}/api/v1/${TOKEN}/rpc?timeout=5000`);
+    await new Promise((r) => setTimeout(r, 200));
     const call = operator('/api/devices/0200_MSAN/rpc', { method: 'setInterval', params: { s: 30 }, timeoutMs: 5000 });
     const got = await poll;
-    expect(got.statusCode).toBe(200);
-    const { id, method, params } = got.json();
+    expect(got.status).toBe(200);
+    const { id, method, params } = (await got.json()) as { id: number; method: string; params: unknown };
     expect({ method, params }).toEqual({ method: 'setInterval', params: { s: 30 } });
     expect((await device('POST', `/api/v1/${TOKEN}/rpc/${id}`, '{"ok":true}')).statusCode).toBe(200);
     const res = await call;
