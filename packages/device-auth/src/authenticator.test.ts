@@ -163,11 +163,25 @@ describe('cache and invalidation', () => {
     expect(await auth.authenticateToken('NEW_TOKEN_12345')).toEqual(device('0004_MSAN'));
   });
 
-  it('shares one look-up among concurrent connects of the same device', async () => {
-    const results = await Promise.all(
-      Array.from({ length: 50 }, () => auth.authenticateMqtt('storm', 'user0003', 'pw-0003-x')),
-    );
-    expect(results.every((r) => r.ok)).toBe(true);
+  it('shares one look-up and one password hash among a reconnect storm, then answers from the cache', async () => {
+    await addDevice('0005_MSAN', {
+      type: 'MQTT_BASIC',
+      clientId: 'esp32-0005',
+      username: 'user0005',
+      password: 'pw-0005-x',
+    });
+    const before = auth.stats();
+    const storm = () =>
+      Promise.all(Array.from({ length: 50 }, () => auth.authenticateMqtt('esp32-0005', 'user0005', 'pw-0005-x')));
+    expect((await storm()).every((r) => r.ok)).toBe(true);
+    expect((await storm()).every((r) => r.ok)).toBe(true);
+    const after = auth.stats();
+    expect(after.dbQueries - before.dbQueries).toBe(1);
+    expect(after.secretVerifications - before.secretVerifications).toBe(1);
+    // A wrong password is hashed once too, and still refused from the cache.
+    expect(await auth.authenticateMqtt('esp32-0005', 'user0005', 'wrong-pw')).toEqual(bad);
+    expect(await auth.authenticateMqtt('esp32-0005', 'user0005', 'wrong-pw')).toEqual(bad);
+    expect(auth.stats().secretVerifications - after.secretVerifications).toBe(1);
   });
 });
 

@@ -35,7 +35,18 @@ export interface DeviceAuthenticator {
   authenticateToken(token: string): Promise<AuthResult>;
   /** Called with a device id when its credentials were rotated/revoked or the device deleted (Redis channel credentialsChangedChannel(prefix)). */
   onInvalidate(listener: (deviceId: string) => void): void;
+  /** Counters for /metrics (and for tests proving the cache works). */
+  stats(): DeviceAuthStats;
   close(): Promise<void>;
+}
+
+export interface DeviceAuthStats {
+  /** Queries sent to PostgreSQL (each may cover several look-up keys). */
+  dbQueries: number;
+  /** Password hashes actually computed (scrypt/sha256), i.e. not answered from the cache. */
+  secretVerifications: number;
+  /** Invalidation messages received. */
+  invalidations: number;
 }
 
 export interface DeviceAuthenticatorOptions {
@@ -73,12 +84,14 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const listeners: Array<(deviceId: string) => void> = [];
   const verifying = new Map<string, Promise<boolean>>();
+  const counters: DeviceAuthStats = { dbQueries: 0, secretVerifications: 0, invalidations: 0 };
 
   const subscriber = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   subscriber.on('error', (err) => log?.warn({ err: err.message }, 'device-auth: redis subscriber error'));
   const channel = credentialsChangedChannel(opts.prefix);
   subscriber.on('message', (ch: string, deviceId: string) => {
     if (ch !== channel) return;
+    counters.invalidations++;
     cache.invalidateDevice(deviceId);
     for (const l of listeners) {
       try {
@@ -96,6 +109,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     .catch((err: Error) => log?.warn({ err: err.message }, 'device-auth: cannot subscribe to invalidations yet'));
 
   async function queryRows(keys: string[]): Promise<Map<string, CredentialsRow>> {
+    counters.dbQueries++;
     const res = await pool.query(LOOKUP_SQL, [keys]);
     const rows = new Map<string, CredentialsRow>();
     for (const r of res.rows) {
@@ -138,6 +152,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     const flightKey = `${row.credentialsId}\0${row.passwordHash}\0${digest}`;
     let p = verifying.get(flightKey);
     if (!p) {
+      counters.secretVerifications++;
       p = verifySecret(password, row.passwordHash ?? '').finally(() => verifying.delete(flightKey));
       verifying.set(flightKey, p);
     }
@@ -186,6 +201,8 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     onInvalidate(listener) {
       listeners.push(listener);
     },
+
+    stats: () => ({ ...counters }),
 
     async close() {
       subscriber.disconnect();

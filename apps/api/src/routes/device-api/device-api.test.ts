@@ -163,7 +163,25 @@ describe('client attributes', () => {
   });
 });
 
-describe('queue down', () => {
+describe('backends down', () => {
+  it('answers 503 when the device registry (PostgreSQL) cannot be reached', async () => {
+    const port = await freePort();
+    const down = await buildApp(
+      loadApiConfig({
+        DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/nope`,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: redis.prefix,
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    try {
+      const res = await down.inject({ method: 'POST', url: `/api/v1/${TOKEN}/telemetry`, payload: '{"V":230}' });
+      expect(res.statusCode).toBe(503);
+    } finally {
+      await down.close();
+    }
+  });
+
   it('answers 503 (not 200) when the ingest queue cannot be reached', async () => {
     const port = await freePort();
     const down = await buildApp(
