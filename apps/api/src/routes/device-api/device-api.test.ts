@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
 
-const fixtures = JSON.parse(readFileSync('/work/shared/fixtures/http-firmware.json', 'utf8')) as {
+const fixtures = JSON.parse(
+  readFileSync(new URL('../../../../../fixtures/http-firmware.json', import.meta.url), 'utf8'),
+) as {
   bodies: Array<{ body: string }>;
 };
 const TOKEN = 'HTTP_DEVICE_TOKEN_01';
