@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accessTokenKey } from '@spms/credentials';
@@ -73,6 +73,8 @@ interface LoadResult {
   p50: number;
   p99: number;
   cpuPct?: number;
+  loadGenPct: number;
+  loadAvg: number;
 }
 
 async function runLoad(
@@ -103,10 +105,13 @@ async function runLoad(
   measuring = true;
   const t0 = performance.now();
   const c0 = pid ? cpuTicks(pid) : 0;
+  const self0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   measuring = false;
   const elapsed = (performance.now() - t0) / 1000;
   const cpuPct = pid ? (cpuTicks(pid) - c0) / elapsed : undefined;
+  const self = process.cpuUsage(self0);
+  const loadGenPct = (100 * (self.user + self.system)) / 1e6 / elapsed;
   stop = true;
   await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 5000))]);
   for (const c of clients) c.close();
@@ -116,6 +121,8 @@ async function runLoad(
     rate: accepted / elapsed,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
+    loadGenPct,
+    loadAvg: loadavg()[0] ?? 0,
     ...(cpuPct !== undefined ? { cpuPct } : {}),
   };
 }
@@ -172,7 +179,7 @@ async function startBroker(dbUrl: string, redisUrl: string, prefix: string, prof
     if (i > 100) throw new Error('broker not ready after 20 s');
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { child, mqttPort };
+  return { child, mqttPort, httpPort };
 }
 
 async function countQueued(redisUrl: string, prefix: string): Promise<number> {
@@ -200,7 +207,12 @@ async function main(): Promise<void> {
   console.log(
     `  load: ${DEVICES} devices × ${INFLIGHT} QoS 1 in flight, firmware payloads, ${SECONDS} s (+1 s warm-up)`,
   );
-  console.log(`  idle: ${IDLE} connections; comparison: Mosquitto on 127.0.0.1:${MOSQUITTO_PORT}\n`);
+  console.log(`  idle: ${IDLE} connections; comparison: Mosquitto on 127.0.0.1:${MOSQUITTO_PORT}`);
+  console.log(
+    `  machine load average before the run: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (shared machine)\n`,
+  );
 
   const db = await createTestDatabase('bench_gateway');
   const redis = createTestRedis('bench-gateway');
@@ -228,6 +240,10 @@ async function main(): Promise<void> {
     const token = (i: number) => tokens[i];
     const ours = await runLoad(broker.mqttPort, token, 'v1/devices/me/telemetry', 'spms', pid);
     const queued = await countQueued(redis.url, redis.prefix);
+    const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
+    const num = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? Number.NaN);
+    const enqMean =
+      (1000 * num(/spms_broker_enqueue_seconds_sum (\S+)/)) / num(/spms_broker_enqueue_seconds_count (\S+)/);
     const mosq = await runLoad(
       MOSQUITTO_PORT,
       () => undefined,
@@ -241,6 +257,7 @@ async function main(): Promise<void> {
     console.log(
       `  Mosquitto:    ${fmt(mosq.rate)} msg/s, PUBACK p50 ${fmt(mosq.p50, 1)} ms, p99 ${fmt(mosq.p99, 1)} ms`,
     );
+    console.log(`  SPMS broker-side enqueue (PUBLISH received → in Redis): mean ${fmt(enqMean, 1)} ms`);
     console.log(`  ratio SPMS/Mosquitto: ${fmt(ours.rate / mosq.rate, 2)}`);
     console.log(
       `  queue check: ${fmt(queued)} telemetry messages in the ingest queue for ≥ ${fmt(ours.accepted)} PUBACKs measured (warm-up/drain included)\n`,
