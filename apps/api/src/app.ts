@@ -10,6 +10,7 @@ import { errorsPlugin } from './plugins/errors.js';
 import { resourcesPlugin } from './plugins/resources.js';
 import apiKeyRoutes from './routes/api-keys/index.js';
 import deviceApiRoutes from './routes/device-api/index.js';
+import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import healthRoutes from './routes/health/index.js';
 import profileRoutes from './routes/profiles/index.js';
@@ -32,6 +33,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
-  await app.register(import('./routes/device-commands/index.js'), { prefix: '/api/devices' });
+  // Operator → device: shared attributes and server-side RPC through the gateway.
+  await app.register(deviceCommandRoutes, { prefix: '/api/devices' });
   return app;
 }
