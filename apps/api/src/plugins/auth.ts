@@ -11,10 +11,23 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from './errors.js';
 
+/**
+ * What a principal may see. null lists mean "no restriction on this dimension"; a device is
+ * visible when it matches every restricted dimension (region AND customer).
+ */
+export interface Scope {
+  regions: string[] | null;
+  customers: string[] | null;
+}
+
 export interface Principal {
-  kind: 'admin-key' | 'api-key';
+  kind: 'admin-key' | 'api-key' | 'session';
   id: string;
   role: 'admin' | 'operator' | 'viewer';
+  /** null = the whole fleet. */
+  scope: Scope | null;
+  /** The signed-in user (sessions, and API keys owned by a user). */
+  userId?: string;
 }
 
 declare module 'fastify' {
@@ -51,12 +64,12 @@ export const authPlugin = fp(
       if (!match?.[1]) throw new AppError('UNAUTHORIZED', 'send `Authorization: Bearer <api key>`');
       const presented = sha256(match[1]);
       if (adminKey && timingSafeEqual(presented, adminKey)) {
-        req.principal = { kind: 'admin-key', id: 'env:SPMS_ADMIN_API_KEY', role: 'admin' };
+        req.principal = { kind: 'admin-key', id: 'env:SPMS_ADMIN_API_KEY', role: 'admin', scope: null };
         return;
       }
       const key = await app.prisma.apiKey.findUnique({ where: { keyHash: presented.toString('hex') } });
       if (!key || key.revokedAt) throw new AppError('UNAUTHORIZED', 'unknown or revoked API key');
-      req.principal = { kind: 'api-key', id: key.id, role: key.role as Principal['role'] };
+      req.principal = { kind: 'api-key', id: key.id, role: key.role as Principal['role'], scope: null };
       if (!key.lastUsedAt || Date.now() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
         app.prisma.apiKey
           .update({ where: { id: key.id }, data: { lastUsedAt: new Date() } })
