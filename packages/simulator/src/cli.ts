@@ -6,7 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FleetError, fleetToCsv, generateFleet, validateFleet } from './fleet.js';
-import { loadTest } from './load-test.js';
+import { loadTestParallel } from './load-parallel.js';
+import { type LoadTestOptions, loadTest } from './load-test.js';
 import { runScenario } from './run-scenario.js';
 import { ScenarioError, validateScenario } from './scenario.js';
 import { TargetError } from './targets.js';
@@ -17,7 +18,7 @@ export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
 
   spms-sim run --fleet fleet.json --scenario scenarios/x.json
                [--mqtt mqtt://127.0.0.1:1883] [--http http://127.0.0.1:8080]
-               [--speed 60] [--timestamped] [--truth truth.json]
+               [--speed 60] [--timestamped] [--truth truth.json] [--observed seen.json]
                [--qos 0|1] [--keepalive 60] [--reboot-ms 8000] [--ramp 500] [--settle-ms 30000]
       Boot the fleet, play the scenario (speed × real time), write the ground truth.
       Default: firmware-exact payloads, device timers in real time, truth in receive time.
@@ -34,8 +35,9 @@ export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
 
   spms-sim load --mqtt mqtt://127.0.0.1:1883 --devices 1000 --rate 500 --duration 30
                [--ramp 1000] [--qos 0|1] [--keepalive 60] [--fleet fleet.json] [--no-boot]
-               [--source-addresses n]
+               [--source-addresses n] [--workers n]
       Steady firmware-like load; prints stats JSON (PUBACK latency p50/p99, memory) at the end.
+      --workers n: split over n processes (each process holds at most "ulimit -n" sockets).
 `;
 
 const OPTIONS = {
@@ -46,6 +48,7 @@ const OPTIONS = {
   speed: { type: 'string' },
   timestamped: { type: 'boolean' },
   truth: { type: 'string' },
+  observed: { type: 'string' },
   qos: { type: 'string' },
   keepalive: { type: 'string' },
   'reboot-ms': { type: 'string' },
@@ -62,6 +65,7 @@ const OPTIONS = {
   duration: { type: 'string' },
   'no-boot': { type: 'boolean' },
   'source-addresses': { type: 'string' },
+  workers: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -175,6 +179,7 @@ async function main(argv: string[]): Promise<number> {
       signal: ac.signal,
     });
     if (v.truth) writeFileSync(v.truth, `${JSON.stringify(result.truth, null, 1)}\n`);
+    if (v.observed) writeFileSync(v.observed, `${JSON.stringify(result.connectivity)}\n`);
     process.stdout.write(
       `${JSON.stringify({ stats: result.stats, notOnlineAtStart: result.notOnlineAtStart, outages: result.truth.outages.length, offline: result.truth.offline.length })}\n`,
     );
@@ -183,7 +188,9 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'load') {
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
-    const result = await loadTest({
+    const workers = num(v, 'workers', 1);
+    const load = workers > 1 ? (o: LoadTestOptions) => loadTestParallel({ ...o, workers }) : loadTest;
+    const result = await load({
       mqttUrl: v.mqtt ?? 'mqtt://127.0.0.1:1883',
       devices: num(v, 'devices'),
       rate: num(v, 'rate', 0),

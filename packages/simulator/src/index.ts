@@ -16,6 +16,7 @@ export {
   validateFleet,
 } from './fleet.js';
 export { createHttpDevice, type HttpDeviceOptions } from './http-device.js';
+export { loadTestParallel } from './load-parallel.js';
 export { type LoadTestOptions, type LoadTestResult, loadTest } from './load-test.js';
 export { LeanMqttClient, type LeanMqttOptions, MqttConnectError } from './mqtt-client.js';
 export { createMqttDevice, type MqttDeviceOptions } from './mqtt-device.js';
@@ -40,7 +41,7 @@ export {
   runScenario,
 } from './run-scenario.js';
 export { type Scenario, ScenarioError, type ScenarioEvent, type Target, validateScenario } from './scenario.js';
-export { LatencyHistogram, SimStats } from './stats.js';
+export { LatencyHistogram, type RawHistogram, type RawStats, SimStats } from './stats.js';
 export { mqttTarget, parseLoopbackUrl, sourceAddress, TargetError } from './targets.js';
 export { type Change, expandScenario, resolveTarget, type TimelineEntry } from './timeline.js';
 export {

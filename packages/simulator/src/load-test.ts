@@ -6,7 +6,7 @@
 import type { Fleet } from './fleet.js';
 import { LeanMqttClient } from './mqtt-client.js';
 import { LINE_NUMBERS, mqttLinePayload, mqttVoltagePayload, TELEMETRY_TOPIC } from './payloads.js';
-import { SimStats } from './stats.js';
+import { type RawStats, SimStats } from './stats.js';
 import { mqttTarget, sourceAddress } from './targets.js';
 
 export interface LoadTestOptions {
@@ -28,6 +28,10 @@ export interface LoadTestOptions {
   connectTimeoutMs?: number;
   /** Cap on QoS 1 messages awaiting PUBACK; beyond it ticks are skipped and counted (default devices × 2). */
   maxInflight?: number;
+  /** First device index (load workers each take a slice of one fleet). */
+  indexOffset?: number;
+  /** Also return the raw stats (histogram buckets) for merging across processes. */
+  includeRaw?: boolean;
   onProgress?: (stats: SimStats) => void;
   signal?: AbortSignal;
 }
@@ -42,6 +46,8 @@ export interface LoadTestResult {
   skippedForBackpressure: number;
   memory: { rssMB: number; heapUsedMB: number; perConnectionKB: number };
   stats: ReturnType<SimStats['toJSON']>;
+  raw?: RawStats;
+  workers?: number;
 }
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -50,7 +56,7 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   const { host, port } = mqttTarget(opts.mqttUrl);
   const n = opts.devices;
   if (!Number.isInteger(n) || n < 1) throw new RangeError('devices: positive integer');
-  if (opts.fleet && opts.fleet.devices.length < n)
+  if (opts.fleet && opts.fleet.devices.length < n + (opts.indexOffset ?? 0))
     throw new RangeError(`fleet has only ${opts.fleet.devices.length} devices`);
   const qos = opts.qos ?? 1;
   const stats = new SimStats();
@@ -81,7 +87,9 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
     );
   };
 
-  const open = async (i: number) => {
+  const offset = opts.indexOffset ?? 0;
+  const open = async (local: number) => {
+    const i = offset + local;
     const creds = opts.fleet?.devices[i]?.credentials;
     const c = new LeanMqttClient({
       host,
@@ -181,5 +189,6 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
       perConnectionKB: connectedPeak ? Math.round(((mem1.rss - mem0.rss) / connectedPeak / 1024) * 10) / 10 : 0,
     },
     stats: stats.toJSON(),
+    ...(opts.includeRaw ? { raw: stats.toRaw() } : {}),
   };
 }

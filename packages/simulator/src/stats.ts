@@ -6,6 +6,13 @@ const GROWTH = 1.05;
 const BUCKETS = 400; // 0.01 ms · 1.05^400 ≈ 3 h: nothing real falls off the end
 const BASE_MS = 0.01;
 
+export interface RawHistogram {
+  counts: number[];
+  count: number;
+  max: number;
+  sum: number;
+}
+
 export class LatencyHistogram {
   private readonly counts = new Uint32Array(BUCKETS);
   count = 0;
@@ -30,6 +37,20 @@ export class LatencyHistogram {
       if (seen >= rank) return Math.min(this.max, BASE_MS * GROWTH ** i);
     }
     return this.max;
+  }
+
+  /** Raw state, to merge histograms from several processes. */
+  toRaw(): RawHistogram {
+    return { counts: Array.from(this.counts), count: this.count, max: this.max, sum: this.sum };
+  }
+
+  merge(raw: RawHistogram): void {
+    raw.counts.forEach((c, i) => {
+      this.counts[i] = (this.counts[i] ?? 0) + c;
+    });
+    this.count += raw.count;
+    this.sum += raw.sum;
+    if (raw.max > this.max) this.max = raw.max;
   }
 
   summary(): { count: number; p50: number; p90: number; p99: number; max: number; mean: number } {
@@ -62,6 +83,25 @@ export class SimStats {
   readonly connackLatency = new LatencyHistogram();
   readonly httpLatency = new LatencyHistogram();
 
+  /** Counters plus raw histograms: what a load worker process sends to its parent. */
+  toRaw(): RawStats {
+    const { pubackLatencyMs: _a, connackLatencyMs: _b, httpLatencyMs: _c, ...counters } = this.toJSON();
+    return {
+      counters,
+      puback: this.pubackLatency.toRaw(),
+      connack: this.connackLatency.toRaw(),
+      http: this.httpLatency.toRaw(),
+    };
+  }
+
+  merge(raw: RawStats): void {
+    const self = this as unknown as Record<string, number>;
+    for (const [k, v] of Object.entries(raw.counters)) self[k] = (self[k] ?? 0) + v;
+    this.pubackLatency.merge(raw.puback);
+    this.connackLatency.merge(raw.connack);
+    this.httpLatency.merge(raw.http);
+  }
+
   toJSON() {
     return {
       connectAttempts: this.connectAttempts,
@@ -80,4 +120,11 @@ export class SimStats {
       httpLatencyMs: this.httpLatency.summary(),
     };
   }
+}
+
+export interface RawStats {
+  counters: Record<string, number>;
+  puback: RawHistogram;
+  connack: RawHistogram;
+  http: RawHistogram;
 }

@@ -39,10 +39,13 @@ export async function startBroker(): Promise<TestBroker> {
     },
   });
   broker.on('client', (c) => clients.set(c.id, c));
-  broker.on('publish', (packet, client) => {
+  // Recorded in authorizePublish, which aedes calls in arrival order before the PUBACK; its
+  // 'publish' event comes after asynchronous persistence and can reorder QoS 1 messages.
+  broker.authorizePublish = (client, packet, callback) => {
     if (client)
       received.push({ clientId: client.id, payload: packet.payload.toString(), qos: packet.qos, at: Date.now() });
-  });
+    callback(null);
+  };
   const server: Server = createServer(broker.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;

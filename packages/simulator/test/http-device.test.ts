@@ -49,6 +49,7 @@ describe('HTTP firmware device', () => {
     await waitFor(() => srv.hits.length === 1);
     d.setLine(1, false); // changes during back-off are sent after the retry succeeds
     await waitFor(() => srv.hits.length === 5, 5000, 'four tries and the change');
+    await waitFor(() => stats.httpOk === 2, 2000, 'device saw the last answer');
     const bodies = srv.hits.map((h) => h.body);
     expect(new Set(bodies.slice(0, 4)).size).toBe(1); // byte-identical duplicates
     expect(JSON.parse(bodies[0]!)['1']).toBe(true);

@@ -85,7 +85,9 @@ describe('MQTT firmware device', () => {
     await waitFor(() => after().length >= 8, 5000, 'second boot sequence');
     expect(b.connects).toHaveLength(4);
     expect(b.connects[3]?.clientId).toBe('0000_MSAN-abc');
-    expect(after()).toEqual(BOOT.map((p) => (p === "{'2':'true'}" ? "{'2':'false'}" : p)));
+    expect(after(), JSON.stringify({ n, all: payloads(), connects: b.connects.length })).toEqual(
+      BOOT.map((p) => (p === "{'2':'true'}" ? "{'2':'false'}" : p)),
+    );
   });
 
   it('on power loss goes mute without DISCONNECT or FIN, and reboots into a new session on power return', async () => {
