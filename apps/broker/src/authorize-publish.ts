@@ -17,25 +17,17 @@
  * device's message to another device subscribed to the same literal topic.
  */
 import { type IngestMessage, newMessageId, type TelemetryValue } from '@spms/queue';
-import { interpretValues, parseLenientJson, parseTelemetry } from '@spms/telemetry';
+import { parseLenientJson } from '@spms/telemetry';
 import type { Client, PublishPacket } from 'aedes';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
 import type { DeviceRequests } from './device-requests.js';
 import type { RefusalReason } from './metrics.js';
+import { createTelemetryEvaluator } from './payload-cache.js';
 import { classifyPublish, SINK_TOPIC } from './topics.js';
 
 type Callback = (error?: Error | null) => void;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Why a payload is unusable, or null; the message is then refused as a whole. */
-function telemetryProblem(entries: { values: Record<string, TelemetryValue> }[]): string | null {
-  for (const entry of entries) {
-    const { problems } = interpretValues(entry.values);
-    if (problems.length > 0) return problems.join('; ');
-  }
-  return null;
-}
 
 function parseAttributes(payload: Buffer): Record<string, TelemetryValue> | string {
   let text: string;
@@ -56,6 +48,7 @@ function parseAttributes(payload: Buffer): Record<string, TelemetryValue> | stri
 
 export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequests) {
   const { config, metrics, producer } = ctx;
+  const evaluateTelemetry = createTelemetryEvaluator();
 
   function accept(packet: PublishPacket, callback: Callback): void {
     // Not for aedes' router: nothing may subscribe to the sink (authorize-subscribe.ts).
@@ -118,11 +111,9 @@ export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequ
 
     switch (kind.kind) {
       case 'telemetry': {
-        const parsed = parseTelemetry(payload);
-        if (!parsed.ok) return invalid(parsed.error);
-        const problem = telemetryProblem(parsed.entries);
-        if (problem) return invalid(problem);
-        return enqueue(s, { ...base, kind: 'telemetry', entries: parsed.entries }, started, packet, callback);
+        const verdict = evaluateTelemetry(payload);
+        if (!verdict.ok) return invalid(verdict.error);
+        return enqueue(s, { ...base, kind: 'telemetry', entries: verdict.entries }, started, packet, callback);
       }
       case 'attributes': {
         const values = parseAttributes(payload);

@@ -28,7 +28,12 @@ const SECONDS = env('BENCH_SECONDS', 10);
 const IDLE = env('BENCH_IDLE', 10_000);
 const MOSQUITTO_PORT = env('MOSQUITTO_PORT', 1883);
 const PROFILE = process.env.BENCH_PROFILE === '1';
-const PAYLOADS = ["{'V':229.4}", "{'3':'false'}", "{'V':228.9}", "{'3':'true'}"];
+// The fleet's mix: voltages with one decimal (200.0–240.0: ~350 of the 401 values) and line changes.
+const PAYLOADS = Array.from({ length: 1024 }, (_, i) =>
+  i % 4 === 3
+    ? `{'${1 + (i % 8)}':'${i % 8 < 4 ? 'false' : 'true'}'}`
+    : `{'V':${(200 + Math.random() * 40).toFixed(1)}}`,
+);
 
 /** Loopback source addresses, so connection counts are not capped by one address's ports. */
 const localAddress = (i: number) => `127.0.${1 + (Math.floor(i / 250) % 250)}.${1 + (i % 250)}`;
