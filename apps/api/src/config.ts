@@ -13,6 +13,8 @@ export const ApiConfigSchema = Type.Object({
   ),
   /** Largest device payload accepted on the HTTP device API (ThingsBoard: 64 KiB). */
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 65536, minimum: 256 }),
+  /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
+  SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
 });
 
 export type ApiConfig = Static<typeof ApiConfigSchema>;
