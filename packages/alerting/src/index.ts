@@ -1,0 +1,15 @@
+export { type ComposedText, type ComposeOptions, composeTexts, type ItemKind, type PendingItem } from './compose.js';
+export { decideFlapping, type FlapDecision, type FlapOptions } from './flapping.js';
+export { isQuietTime, localMinutes, parseClock } from './quiet-hours.js';
+export { groupKeyOf, matchesRecipient, severityOf } from './subscriptions.js';
+export { type CapDecision, capWindowStart, debounceDelayMs, decideCap } from './timing.js';
+export {
+  type AlertSubject,
+  type AlertType,
+  NOTIFY_KINDS,
+  type NotifyKind,
+  type QuietHours,
+  type RecipientRule,
+  type ScopeKind,
+  type Severity,
+} from './types.js';
