@@ -14,6 +14,7 @@ import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import healthRoutes from './routes/health/index.js';
 import profileRoutes from './routes/profiles/index.js';
+import readSideRoutes from './routes/status/read-side.js';
 
 export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -35,5 +36,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
   // Operator → device: shared attributes and server-side RPC through the gateway.
   await app.register(deviceCommandRoutes, { prefix: '/api/devices' });
+  // Read side: status, outages, voltage, timeline, reports, live stream (/api/...).
+  await app.register(readSideRoutes);
   return app;
 }

@@ -15,6 +15,8 @@ export const ApiConfigSchema = Type.Object({
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 65536, minimum: 256 }),
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
+  /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
+  STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
 });
 
 export type ApiConfig = Static<typeof ApiConfigSchema>;

@@ -1,0 +1,284 @@
+/**
+ * Fleet status in two SQL queries (devices with their state; lines with their state and
+ * open outage), assembled in memory. A line's state is `unknown` while its device is
+ * inactive: the last report is then only the last *known* state (DOMAIN.md).
+ */
+import type { Pool } from '@spms/db';
+import type { Scope } from '../plugins/auth.js';
+import { SqlParams, scopeCondition } from './scope.js';
+
+export type LineStateName = 'powered' | 'unpowered' | 'unknown';
+export type DeviceStateFilter = 'active' | 'inactive' | 'connection_lost' | 'outage';
+
+export interface LineStatus {
+  line: number;
+  label: string;
+  enabled: boolean;
+  state: LineStateName;
+  /** Since when the state holds: the run's first report, or (unknown) the device's inactivity start. */
+  since: string | null;
+  /** Last reported state, kept visible while the state is unknown. */
+  lastKnown: 'powered' | 'unpowered' | null;
+  openOutage: { id: string; startedAt: string } | null;
+}
+
+export interface DeviceStatus {
+  id: string;
+  name: string;
+  label: string | null;
+  region: string | null;
+  customer: string | null;
+  active: boolean;
+  connection: 'connected' | 'disconnected' | 'lost';
+  connectionLost: boolean;
+  lastActivityAt: string | null;
+  inactiveSince: string | null;
+  volts: number | null;
+  voltsAt: string | null;
+  voltsLevel: string | null;
+  openOutages: number;
+  lines: LineStatus[];
+}
+
+export interface StatusFilters {
+  region?: string;
+  customer?: string;
+  state?: DeviceStateFilter;
+}
+
+export interface FleetStatus {
+  generatedAt: string;
+  counters: {
+    devices: number;
+    active: number;
+    inactive: number;
+    connectionLost: number;
+    linesWithoutPower: number;
+    linesUnknown: number;
+    openOutages: number;
+  };
+  devices: DeviceStatus[];
+}
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+/** Effective activity: the stored flag, re-checked against the timeout so a late sweeper never shows a dead device as active. */
+const DEVICE_COLUMNS = `
+  d.id, d.name, d.label, d.region, d.customer,
+  COALESCE(s.active, false)
+    AND s.last_activity_at + make_interval(secs => COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec)) > now() AS active,
+  COALESCE(s.connection, 'disconnected') AS connection,
+  s.last_activity_at, s.inactive_since, s.volts, s.volts_at, s.volts_level`;
+
+function deviceWhere(scope: Scope | null, f: { region?: string; customer?: string }, params: SqlParams): string {
+  const where = [scopeCondition(scope, 'd', params)];
+  if (f.region !== undefined) where.push(`d.region = ${params.add(f.region)}`);
+  if (f.customer !== undefined) where.push(`d.customer = ${params.add(f.customer)}`);
+  return where.join(' AND ');
+}
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  label: string | null;
+  region: string | null;
+  customer: string | null;
+  active: boolean;
+  connection: DeviceStatus['connection'];
+  last_activity_at: Date | null;
+  inactive_since: Date | null;
+  volts: number | null;
+  volts_at: Date | null;
+  volts_level: string | null;
+}
+
+interface LineRow {
+  device_id: string;
+  number: number;
+  label: string;
+  enabled: boolean;
+  powered: boolean | null;
+  since: Date | null;
+  outage_id: string | null;
+  outage_started_at: Date | null;
+}
+
+function toDevice(r: DeviceRow): DeviceStatus {
+  return {
+    id: r.id,
+    name: r.name,
+    label: r.label,
+    region: r.region,
+    customer: r.customer,
+    active: r.active,
+    connection: r.connection,
+    connectionLost: r.connection === 'lost',
+    lastActivityAt: iso(r.last_activity_at),
+    // Shown from the exact moment it became inactive (last activity + timeout) once inactive.
+    inactiveSince: r.active ? null : iso(r.inactive_since),
+    volts: r.volts,
+    voltsAt: iso(r.volts_at),
+    voltsLevel: r.volts_level,
+    openOutages: 0,
+    lines: [],
+  };
+}
+
+function toLine(r: LineRow, device: DeviceStatus): LineStatus {
+  const lastKnown = r.powered === null ? null : r.powered ? 'powered' : 'unpowered';
+  const unknown = !device.active || lastKnown === null;
+  return {
+    line: r.number,
+    label: r.label,
+    enabled: r.enabled,
+    state: unknown ? 'unknown' : (lastKnown as LineStateName),
+    since: unknown ? (device.inactiveSince ?? device.lastActivityAt) : iso(r.since),
+    lastKnown,
+    openOutage: r.outage_id ? { id: String(r.outage_id), startedAt: iso(r.outage_started_at) as string } : null,
+  };
+}
+
+const LINES_SQL = (where: string) => `
+  SELECT dl.device_id, dl.number, dl.label, dl.enabled, ls.powered, ls.since,
+         o.id AS outage_id, o.started_at AS outage_started_at
+    FROM device_lines dl
+    JOIN devices d ON d.id = dl.device_id
+    LEFT JOIN line_state ls ON ls.device_id = dl.device_id AND ls.line = dl.number
+    LEFT JOIN LATERAL (
+      SELECT id, started_at FROM outages
+       WHERE device_id = dl.device_id AND line = dl.number AND ended_at IS NULL
+       ORDER BY started_at DESC LIMIT 1) o ON true
+   WHERE ${where}
+   ORDER BY dl.device_id, dl.number`;
+
+/** Devices (with lines) matching scope and filters, and the counters over them. */
+export async function loadFleetStatus(pg: Pool, scope: Scope | null, filters: StatusFilters): Promise<FleetStatus> {
+  const dp = new SqlParams();
+  const lp = new SqlParams();
+  const [devices, lines] = await Promise.all([
+    pg.query<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS}
+         FROM devices d
+         JOIN device_profiles p ON p.id = d.profile_id
+         LEFT JOIN device_state s ON s.device_id = d.id
+        WHERE ${deviceWhere(scope, filters, dp)}
+        ORDER BY d.name`,
+      dp.values,
+    ),
+    pg.query<LineRow>(LINES_SQL(deviceWhere(scope, filters, lp)), lp.values),
+  ]);
+  const byId = new Map<string, DeviceStatus>();
+  for (const r of devices.rows) byId.set(r.id, toDevice(r));
+  for (const r of lines.rows) {
+    const device = byId.get(r.device_id);
+    if (!device) continue; // registered between the two queries
+    const line = toLine(r, device);
+    device.lines.push(line);
+    if (line.openOutage) device.openOutages += 1;
+  }
+  let list = [...byId.values()];
+  if (filters.state) list = list.filter((d) => matchesState(d, filters.state as DeviceStateFilter));
+  const counters = {
+    devices: list.length,
+    active: 0,
+    inactive: 0,
+    connectionLost: 0,
+    linesWithoutPower: 0,
+    linesUnknown: 0,
+    openOutages: 0,
+  };
+  for (const d of list) {
+    if (d.active) counters.active += 1;
+    else counters.inactive += 1;
+    if (d.connectionLost) counters.connectionLost += 1;
+    counters.openOutages += d.openOutages;
+    for (const l of d.lines) {
+      if (l.state === 'unpowered') counters.linesWithoutPower += 1;
+      else if (l.state === 'unknown') counters.linesUnknown += 1;
+    }
+  }
+  return { generatedAt: new Date().toISOString(), counters, devices: list };
+}
+
+function matchesState(d: DeviceStatus, state: DeviceStateFilter): boolean {
+  switch (state) {
+    case 'active':
+      return d.active;
+    case 'inactive':
+      return !d.active;
+    case 'connection_lost':
+      return d.connectionLost;
+    case 'outage':
+      return d.openOutages > 0;
+  }
+}
+
+export interface DeviceDetail extends DeviceStatus {
+  latitude: number | null;
+  longitude: number | null;
+  notes: string | null;
+  hardwareStatus: string;
+  profile: {
+    id: string;
+    name: string;
+    /** Device override or profile value: what the worker applies. */
+    effective: {
+      inactivityTimeoutSec: number;
+      momentaryThresholdSec: number;
+      voltageNominal: number;
+      voltageMin: number;
+      voltageMax: number;
+      voltageHysteresis: number;
+      alertDebounceSec: number;
+    };
+  };
+}
+
+/** One device's state and detail, or null when it does not exist or is outside the scope. */
+export async function loadDeviceDetail(pg: Pool, scope: Scope | null, deviceId: string): Promise<DeviceDetail | null> {
+  const dp = new SqlParams();
+  const idParam = dp.add(deviceId);
+  const where = `d.id = ${idParam}::uuid AND ${scopeCondition(scope, 'd', dp)}`;
+  const res = await pg.query(
+    `SELECT ${DEVICE_COLUMNS}, d.latitude, d.longitude, d.notes, d.hardware_status::text AS hardware_status,
+            p.id AS profile_id, p.name AS profile_name,
+            COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec) AS inactivity_timeout_sec,
+            COALESCE(d.momentary_threshold_sec, p.momentary_threshold_sec) AS momentary_threshold_sec,
+            p.voltage_nominal, COALESCE(d.voltage_min, p.voltage_min) AS voltage_min,
+            COALESCE(d.voltage_max, p.voltage_max) AS voltage_max, p.voltage_hysteresis,
+            COALESCE(d.alert_debounce_sec, p.alert_debounce_sec) AS alert_debounce_sec
+       FROM devices d JOIN device_profiles p ON p.id = d.profile_id
+       LEFT JOIN device_state s ON s.device_id = d.id
+      WHERE ${where}`,
+    dp.values,
+  );
+  const r = res.rows[0];
+  if (!r) return null;
+  const device = toDevice(r);
+  const lines = await pg.query<LineRow>(LINES_SQL('dl.device_id = $1::uuid'), [deviceId]);
+  for (const l of lines.rows) {
+    const line = toLine(l, device);
+    device.lines.push(line);
+    if (line.openOutage) device.openOutages += 1;
+  }
+  return {
+    ...device,
+    latitude: r.latitude,
+    longitude: r.longitude,
+    notes: r.notes,
+    hardwareStatus: r.hardware_status,
+    profile: {
+      id: r.profile_id,
+      name: r.profile_name,
+      effective: {
+        inactivityTimeoutSec: r.inactivity_timeout_sec,
+        momentaryThresholdSec: r.momentary_threshold_sec,
+        voltageNominal: r.voltage_nominal,
+        voltageMin: r.voltage_min,
+        voltageMax: r.voltage_max,
+        voltageHysteresis: r.voltage_hysteresis,
+        alertDebounceSec: r.alert_debounce_sec,
+      },
+    },
+  };
+}
