@@ -8,18 +8,19 @@
  *   BENCH_DEVICES=1000 BENCH_INFLIGHT=4 BENCH_SECONDS=10 BENCH_IDLE=10000 BENCH_PROFILE=1 npm run bench:gateway
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accessTokenKey } from '@spms/credentials';
+import { createPool } from '@spms/db';
 import { INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import { connectAll, cpuTicks, idleMemory, waitForPort } from './measure.js';
 import { summarizeProfile } from './profile.js';
-import { encodePublish, RawClient } from './raw-client.js';
+import { encodePublish, type RawClient } from './raw-client.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 1000);
@@ -35,41 +36,9 @@ const PAYLOADS = Array.from({ length: 1024 }, (_, i) =>
     : `{'V':${(200 + Math.random() * 40).toFixed(1)}}`,
 );
 
-/** Loopback source addresses, so connection counts are not capped by one address's ports. */
-const localAddress = (i: number) => `127.0.${1 + (Math.floor(i / 250) % 250)}.${1 + (i % 250)}`;
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100/s)
-}
-
-async function connectAll(
-  n: number,
-  port: number,
-  user: (i: number) => string | undefined,
-  tag: string,
-): Promise<RawClient[]> {
-  const clients: RawClient[] = [];
-  const batch = 200; // a reconnect storm, but not a SYN flood
-  for (let i = 0; i < n; i += batch) {
-    const group = [];
-    for (let j = i; j < Math.min(n, i + batch); j++)
-      group.push(
-        RawClient.connect({ port, localAddress: localAddress(j), clientId: `${tag}-${j}`, username: user(j) }),
-      );
-    clients.push(...(await Promise.all(group)));
-  }
-  return clients;
 }
 
 interface LoadResult {
@@ -130,21 +99,6 @@ async function runLoad(
     loadAvg: loadavg()[0] ?? 0,
     ...(cpuPct !== undefined ? { cpuPct } : {}),
   };
-}
-
-async function idleMemory(
-  port: number,
-  pid: number,
-  user: (i: number) => string | undefined,
-  tag: string,
-): Promise<{ n: number; perConnKiB: number }> {
-  const before = rssKiB(pid);
-  const clients = await connectAll(IDLE, port, user, tag);
-  await new Promise((r) => setTimeout(r, 2000));
-  const after = rssKiB(pid);
-  for (const c of clients) c.close();
-  await new Promise((r) => setTimeout(r, 1000));
-  return { n: clients.length, perConnKiB: (after - before) / clients.length };
 }
 
 async function startBroker(dbUrl: string, redisUrl: string, prefix: string, profileDir?: string) {
@@ -212,7 +166,9 @@ async function main(): Promise<void> {
   console.log(
     `  load: ${DEVICES} devices × ${INFLIGHT} QoS 1 in flight, firmware payloads, ${SECONDS} s (+1 s warm-up)`,
   );
-  console.log(`  idle: ${IDLE} connections; comparison: Mosquitto on 127.0.0.1:${MOSQUITTO_PORT}`);
+  console.log(
+    `  idle: ${IDLE} connections; comparison: Mosquitto on 127.0.0.1:${MOSQUITTO_PORT} (memory: a private fresh mosquitto)`,
+  );
   console.log(
     `  machine load average before the run: ${loadavg()
       .map((l) => l.toFixed(1))
@@ -224,8 +180,7 @@ async function main(): Promise<void> {
   const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'spms-gw-prof-')) : undefined;
   let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
   try {
-    const sql = new pg.Client({ connectionString: db.url });
-    await sql.connect();
+    const sql = createPool(db.url, { max: 1 });
     const profileId = '00000000-0000-4000-8000-00000000be01';
     await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'bench', now())`, [profileId]);
     const count = Math.max(DEVICES, IDLE);
@@ -243,6 +198,26 @@ async function main(): Promise<void> {
     broker = await startBroker(db.url, redis.url, redis.prefix, profileDir);
     const pid = broker.child.pid as number;
     const token = (i: number) => tokens[i];
+    // Memory first, on a fresh process: after the load phase the heap is already grown and
+    // RSS deltas understate what connections cost. Mosquitto likewise: a private, fresh
+    // instance (the long-running one at 1883 keeps freed memory resident).
+    const idleOurs = await idleMemory(IDLE, broker.mqttPort, pid, token, 'spms-idle');
+    let mosqLine: string;
+    const mosqPort = await freePort();
+    const mosquitto = spawn('mosquitto', ['-p', String(mosqPort)], { stdio: 'ignore' });
+    try {
+      await waitForPort(mosqPort);
+      const idleMosq = await idleMemory(IDLE, mosqPort, mosquitto.pid as number, () => undefined, 'mosq-idle');
+      mosqLine = `fresh Mosquitto ${fmt(idleMosq.perConnKiB, 1)} KiB/connection; ratio SPMS/Mosquitto ${fmt(idleOurs.perConnKiB / idleMosq.perConnKiB, 1)}`;
+    } catch (err) {
+      mosqLine = `Mosquitto: ${(err as Error).message}`;
+    } finally {
+      mosquitto.kill();
+    }
+    console.log(`Memory (${fmt(idleOurs.n)} idle authenticated connections, RSS delta / connections)`);
+    console.log(`  SPMS gateway ${fmt(idleOurs.perConnKiB, 1)} KiB/connection; ${mosqLine}`);
+    console.log(`  → 50,000 connections ≈ ${fmt((idleOurs.perConnKiB * 50_000) / 1024)} MiB for the gateway process\n`);
+
     const ours = await runLoad(broker.mqttPort, token, 'v1/devices/me/telemetry', 'spms', pid);
     const queued = await countQueued(redis.url, redis.prefix);
     const metrics = await (await fetch(`http://127.0.0.1:${broker.httpPort}/metrics`)).text();
@@ -257,29 +232,16 @@ async function main(): Promise<void> {
     );
     console.log('Throughput (QoS 1, PUBACK = durably in the Redis queue for SPMS; in memory for Mosquitto)');
     console.log(
-      `  SPMS gateway: ${fmt(ours.rate)} msg/s accepted, PUBACK p50 ${fmt(ours.p50, 1)} ms, p99 ${fmt(ours.p99, 1)} ms, broker CPU ${fmt(ours.cpuPct ?? 0)} % of one core`,
+      `  SPMS gateway: ${fmt(ours.rate)} msg/s accepted, PUBACK p50 ${fmt(ours.p50, 1)} ms, p99 ${fmt(ours.p99, 1)} ms, broker CPU ${fmt(ours.cpuPct ?? 0)} % of one core, load generator ${fmt(ours.loadGenPct)} %, load avg ${fmt(ours.loadAvg, 1)}`,
     );
     console.log(
-      `  Mosquitto:    ${fmt(mosq.rate)} msg/s, PUBACK p50 ${fmt(mosq.p50, 1)} ms, p99 ${fmt(mosq.p99, 1)} ms`,
+      `  Mosquitto:    ${fmt(mosq.rate)} msg/s, PUBACK p50 ${fmt(mosq.p50, 1)} ms, p99 ${fmt(mosq.p99, 1)} ms, load generator ${fmt(mosq.loadGenPct)} %, load avg ${fmt(mosq.loadAvg, 1)}`,
     );
     console.log(`  SPMS broker-side enqueue (PUBLISH received → in Redis): mean ${fmt(enqMean, 1)} ms`);
     console.log(`  ratio SPMS/Mosquitto: ${fmt(ours.rate / mosq.rate, 2)}`);
     console.log(
       `  queue check: ${fmt(queued)} telemetry messages in the ingest queue for ≥ ${fmt(ours.accepted)} PUBACKs measured (warm-up/drain included)\n`,
     );
-
-    const idleOurs = await idleMemory(broker.mqttPort, pid, token, 'spms-idle');
-    let mosqLine = 'Mosquitto pid not readable';
-    try {
-      const mpid = Number(readFileSync('/run/mosquitto/mosquitto.pid', 'utf8').trim());
-      const idleMosq = await idleMemory(MOSQUITTO_PORT, mpid, () => undefined, `spms-bench-idle-${process.pid}`);
-      mosqLine = `Mosquitto ${fmt(idleMosq.perConnKiB, 1)} KiB/connection; ratio SPMS/Mosquitto ${fmt(idleOurs.perConnKiB / idleMosq.perConnKiB, 1)}`;
-    } catch (err) {
-      mosqLine = `Mosquitto: ${(err as Error).message}`;
-    }
-    console.log(`Memory (${fmt(idleOurs.n)} idle authenticated connections, RSS delta / connections)`);
-    console.log(`  SPMS gateway ${fmt(idleOurs.perConnKiB, 1)} KiB/connection; ${mosqLine}`);
-    console.log(`  → 50,000 connections ≈ ${fmt((idleOurs.perConnKiB * 50_000) / 1024)} MiB for the gateway process`);
   } finally {
     if (broker) {
       const exited = new Promise((r) => broker?.child.once('exit', r));
