@@ -11,7 +11,12 @@ const basic = { type: 'MQTT_BASIC' as const, clientId: 'msan-0001', username: 'u
 
 beforeAll(async () => {
   // A low failed-auth allowance so the throttling is visible within the test.
-  h = await startHarness('broker_connect', { AUTH_FAILURES_PER_IP: '4' });
+  h = await startHarness('broker_connect', {
+    AUTH_FAILURES_PER_IP: '4',
+    DEVICE_MSG_RATE: '1',
+    DEVICE_MSG_BURST: '3',
+    INVALID_PAYLOAD_ACTION: 'ack',
+  });
   await h.addDevice('0001_MSAN', basic);
   await h.addDevice('0002_MSAN', { type: 'ACCESS_TOKEN', token: 'token-0002-xyz' });
 });
@@ -74,6 +79,33 @@ describe('protocol versions', () => {
     });
     // 0x01 "unacceptable protocol version" [MQTT-3.1.2-2]: the client may retry with 3.1.1.
     expect(code).toBe(1);
+  });
+});
+
+describe('per-device limits and the lenient invalid-payload policy', () => {
+  const publishOutcome = (c: mqtt.MqttClient, payload: string) =>
+    new Promise<'puback' | 'closed'>((resolve) => {
+      c.once('close', () => resolve('closed'));
+      c.publish('v1/devices/me/telemetry', payload, { qos: 1 }, (err) => {
+        if (!err) resolve('puback');
+      });
+    });
+
+  it('with INVALID_PAYLOAD_ACTION=ack, acknowledges and drops a malformed message', async () => {
+    const since = await h.mark();
+    const c = await h.connect({ username: 'token-0002-xyz' });
+    expect(await publishOutcome(c, "{'9':'true'}")).toBe('puback');
+    expect(c.connected).toBe(true);
+    expect((await since()).filter((m) => m.kind === 'telemetry')).toEqual([]);
+    await c.endAsync();
+  });
+
+  it('closes the connection of a device over its message rate, without PUBACK', async () => {
+    const c = await h.connect({ clientId: basic.clientId, username: basic.username, password: basic.password });
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await publishOutcome(c, "{'V':230.0}"));
+    // The ack test above used one token of another device; this one has its burst of 3.
+    expect(outcomes).toEqual(['puback', 'puback', 'puback', 'closed']);
   });
 });
 
