@@ -8,6 +8,7 @@ import type { ApiConfig } from './config.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { resourcesPlugin } from './plugins/resources.js';
+import { webPlugin } from './plugins/web.js';
 import apiKeyRoutes from './routes/api-keys/index.js';
 import deviceApiRoutes from './routes/device-api/index.js';
 import deviceCommandRoutes from './routes/device-commands/index.js';
@@ -38,5 +39,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(deviceCommandRoutes, { prefix: '/api/devices' });
   // Read side: status, outages, voltage, timeline, reports, live stream (/api/...).
   await app.register(readSideRoutes);
+  // The operator dashboard (apps/web/dist) and its client-side routes; last, so /api wins.
+  await app.register(webPlugin);
   return app;
 }

@@ -1,0 +1,200 @@
+/**
+ * Every call the dashboard makes to @spms/api lives here, so following API changes is cheap.
+ * A 404/501 on a route means "this API build does not have it yet": callers get
+ * `NotAvailable` and the page says so instead of breaking.
+ */
+import { type Counters, countersOf, cursorOf, type DeviceStatus, itemsOf, normalizeDevice } from './normalize.js';
+
+export type Role = 'admin' | 'operator' | 'viewer';
+export interface User {
+  username: string;
+  role: Role;
+  scope: unknown;
+}
+export interface Session {
+  token: string;
+  expiresAt: string | null;
+  user: User;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+export class NotAvailable extends ApiError {}
+
+const SESSION_KEY = 'spms.session';
+let session: Session | null = (() => {
+  try {
+    return JSON.parse(localStorage.getItem(SESSION_KEY) ?? 'null') as Session | null;
+  } catch {
+    return null;
+  }
+})();
+const sessionListeners = new Set<() => void>();
+
+export const getSession = () => session;
+export function setSession(s: Session | null): void {
+  session = s;
+  if (s) localStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  else localStorage.removeItem(SESSION_KEY);
+  for (const l of sessionListeners) l();
+}
+export function onSession(l: () => void): () => void {
+  sessionListeners.add(l);
+  return () => sessionListeners.delete(l);
+}
+export const canEdit = () => session?.user.role === 'operator' || session?.user.role === 'admin';
+
+async function request(method: string, path: string, body?: unknown, token = session?.token): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.ok) return res;
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const err = (await res.json()) as { message?: string };
+    if (err.message) message = err.message;
+  } catch {}
+  if (res.status === 401 && session && token === session.token) setSession(null);
+  if (res.status === 404 && method === 'GET' && !/\/api\/devices\/[^/]+$/.test(path))
+    throw new NotAvailable(404, `not available in this API (${path.split('?')[0]})`);
+  if (res.status === 501) throw new NotAvailable(501, message);
+  throw new ApiError(res.status, message);
+}
+
+const json = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> =>
+  (await (await request(method, path, body)).json()) as T;
+
+const qs = (params: Record<string, string | number | boolean | null | undefined>) => {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+};
+
+function userOf(raw: Record<string, unknown> | undefined, fallbackName: string): User {
+  const role = (raw?.role as Role | undefined) ?? 'viewer';
+  return { username: String(raw?.username ?? raw?.name ?? fallbackName), role, scope: raw?.scope ?? null };
+}
+
+export async function login(username: string, password: string): Promise<Session> {
+  const res = await request('POST', '/api/auth/login', { username, password }, undefined);
+  const body = (await res.json()) as { token: string; expiresAt?: string; user?: Record<string, unknown> };
+  return { token: body.token, expiresAt: body.expiresAt ?? null, user: userOf(body.user, username) };
+}
+
+/** Sign in with an API key (scripts, kiosks, and API builds without users). */
+export async function loginWithKey(key: string): Promise<Session> {
+  try {
+    const res = await request('GET', '/api/auth/me', undefined, key);
+    const body = (await res.json()) as Record<string, unknown>;
+    const user = (body.user as Record<string, unknown> | undefined) ?? body;
+    return { token: key, expiresAt: null, user: userOf(user, 'API key') };
+  } catch (err) {
+    if (!(err instanceof NotAvailable)) throw err;
+    // No /me: the key is valid if it can list devices; the server still enforces its role.
+    await request('GET', '/api/devices?limit=1', undefined, key);
+    return { token: key, expiresAt: null, user: { username: 'API key', role: 'operator', scope: null } };
+  }
+}
+
+export async function logout(): Promise<void> {
+  await request('POST', '/api/auth/logout').catch(() => {});
+  setSession(null);
+}
+
+export interface FleetStatus {
+  devices: DeviceStatus[];
+  counters: Counters;
+  /** false when /api/status is missing and the registry list stands in (no live state). */
+  live: boolean;
+}
+
+export async function fleetStatus(): Promise<FleetStatus> {
+  try {
+    const body = await json<Record<string, unknown>>('GET', '/api/status');
+    const devices = itemsOf(body).map(normalizeDevice);
+    return { devices, counters: countersOf(devices, body.counters ?? body.summary), live: true };
+  } catch (err) {
+    if (!(err instanceof NotAvailable)) throw err;
+    const body = await json('GET', '/api/devices?limit=1000');
+    const devices = itemsOf(body).map(normalizeDevice);
+    return { devices, counters: countersOf(devices), live: false };
+  }
+}
+
+export const device = (idOrName: string) =>
+  json<Record<string, unknown>>('GET', `/api/devices/${encodeURIComponent(idOrName)}`);
+
+export async function deviceState(idOrName: string): Promise<DeviceStatus> {
+  const base = await device(idOrName);
+  try {
+    const state = await json<Record<string, unknown>>('GET', `/api/devices/${encodeURIComponent(idOrName)}/state`);
+    return normalizeDevice({ ...base, ...state, lines: state.lines ?? base.lines });
+  } catch (err) {
+    if (err instanceof NotAvailable || (err instanceof ApiError && err.status === 404)) return normalizeDevice(base);
+    throw err;
+  }
+}
+
+export const patchDevice = (idOrName: string, patch: Record<string, unknown>) =>
+  json<Record<string, unknown>>('PATCH', `/api/devices/${encodeURIComponent(idOrName)}`, patch);
+export const rotateCredentials = (idOrName: string, body: Record<string, unknown>) =>
+  json<Record<string, unknown>>('POST', `/api/devices/${encodeURIComponent(idOrName)}/credentials`, body);
+export const revokeCredentials = (idOrName: string) =>
+  json<Record<string, unknown>>('DELETE', `/api/devices/${encodeURIComponent(idOrName)}/credentials`);
+
+export type Query = Record<string, string | number | boolean | null | undefined>;
+export interface Page<T = Record<string, unknown>> {
+  items: T[];
+  nextCursor: string | null;
+}
+async function page(path: string, q: Query): Promise<Page> {
+  const body = await json('GET', `${path}${qs(q)}`);
+  return { items: itemsOf(body), nextCursor: cursorOf(body) };
+}
+
+export const outages = (q: Query) => page('/api/outages', q);
+export const alerts = (q: Query) => page('/api/alerts', q);
+export const notifications = (q: Query) => page('/api/notifications', q);
+export const acknowledgeAlert = (id: string) => json('POST', `/api/alerts/${encodeURIComponent(id)}/acknowledge`, {});
+
+export async function voltage(deviceId: string, q: { from: number; to: number; bucket: string }) {
+  const body = await json(
+    'GET',
+    `/api/devices/${encodeURIComponent(deviceId)}/voltage${qs({ from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), bucket: q.bucket })}`,
+  );
+  return itemsOf(body);
+}
+
+export async function connectivity(deviceId: string, q: { from: number; to: number }) {
+  const body = await json(
+    'GET',
+    `/api/devices/${encodeURIComponent(deviceId)}/connectivity${qs({ from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString() })}`,
+  );
+  return itemsOf(body);
+}
+
+export const reliability = (q: Query) => json<Record<string, unknown>>('GET', `/api/reports/reliability${qs(q)}`);
+
+/** Fetches a CSV with the bearer token and hands it to the browser as a download. */
+export async function downloadCsv(path: string, q: Query, filename: string): Promise<void> {
+  const res = await request('GET', `${path}${qs({ ...q, format: 'csv' })}`);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** SSE URL: EventSource cannot send headers, so the token rides in the query string. */
+export const streamUrl = () => `/api/stream${qs({ access_token: session?.token })}`;

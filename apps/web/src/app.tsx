@@ -1,0 +1,75 @@
+/** Shell: sign-in gate, navigation, the live-link indicator, and the page router. */
+import { useEffect, useState } from 'preact/hooks';
+import { getSession, logout, onSession } from './api/client.js';
+import { connect, disconnect, useFleet } from './live.js';
+import { AlertsPage } from './pages/alerts.js';
+import { DevicePage } from './pages/device.js';
+import { FleetPage } from './pages/fleet.js';
+import { LoginPage } from './pages/login.js';
+import { OutagesPage } from './pages/outages.js';
+import { ReportsPage } from './pages/reports.js';
+import { useLocation } from './router.js';
+
+const NAV = [
+  ['/', 'Fleet'],
+  ['/outages', 'Outages'],
+  ['/alerts', 'Alerts'],
+  ['/reports', 'Reports'],
+] as const;
+
+const LINK_TEXT = { connecting: 'Connecting…', live: '● Live', polling: '↻ Polling', offline: '⚠ Reconnecting' };
+
+export function App() {
+  const [session, setS] = useState(getSession());
+  useEffect(() => onSession(() => setS(getSession())), []);
+  useEffect(() => {
+    if (session) connect();
+    else disconnect();
+    return disconnect;
+  }, [session?.token]);
+  if (!session) return <LoginPage />;
+  return <Shell />;
+}
+
+function Shell() {
+  const { path } = useLocation();
+  const { link } = useFleet();
+  const session = getSession();
+  const device = /^\/devices\/([^/]+)$/.exec(path);
+  let page = <FleetPage />;
+  if (device?.[1]) page = <DevicePage id={decodeURIComponent(device[1])} />;
+  else if (path === '/outages') page = <OutagesPage />;
+  else if (path === '/alerts') page = <AlertsPage />;
+  else if (path === '/reports') page = <ReportsPage />;
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="/">
+          SPMS
+        </a>
+        <nav>
+          {NAV.map(([href, text]) => (
+            <a
+              key={href}
+              href={href}
+              class={path === href || (href === '/' && device) ? 'active' : ''}
+              aria-current={path === href ? 'page' : undefined}
+            >
+              {text}
+            </a>
+          ))}
+        </nav>
+        <span class={`link link-${link}`} data-testid="link-state" title="Live update stream">
+          {LINK_TEXT[link]}
+        </span>
+        <span class="user" data-testid="user">
+          {session?.user.username} · {session?.user.role}
+        </span>
+        <button type="button" class="ghost" onClick={() => void logout()}>
+          Sign out
+        </button>
+      </header>
+      <main>{page}</main>
+    </>
+  );
+}

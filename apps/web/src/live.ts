@@ -1,0 +1,173 @@
+/**
+ * Live fleet state: one fetch of /api/status, then the SSE stream tells us something changed.
+ * Events are coalesced (a storm of 1,000 line drops costs one re-fetch, not 1,000) and the
+ * stream resumes with Last-Event-ID on its own (EventSource does that natively). When the
+ * stream route is missing, we fall back to polling.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { type FleetStatus, fleetStatus, getSession, NotAvailable, streamUrl } from './api/client.js';
+
+export type LinkState = 'connecting' | 'live' | 'polling' | 'offline';
+
+export interface LiveEvent {
+  type: string;
+  deviceId: string | null;
+  data: Record<string, unknown>;
+}
+
+interface Store {
+  status: FleetStatus | null;
+  error: string | null;
+  link: LinkState;
+  updatedAt: number | null;
+}
+
+let store: Store = { status: null, error: null, link: 'connecting', updatedAt: null };
+const storeListeners = new Set<() => void>();
+const eventListeners = new Set<(e: LiveEvent) => void>();
+
+function set(patch: Partial<Store>): void {
+  store = { ...store, ...patch };
+  for (const l of storeListeners) l();
+}
+
+const COALESCE_MS = 250;
+const MAX_WAIT_MS = 1000;
+const POLL_MS = 10_000;
+let timer: ReturnType<typeof setTimeout> | null = null;
+let firstPendingAt = 0;
+let inflight = false;
+let again = false;
+
+async function refresh(): Promise<void> {
+  if (inflight) {
+    again = true;
+    return;
+  }
+  inflight = true;
+  try {
+    set({ status: await fleetStatus(), error: null, updatedAt: Date.now() });
+  } catch (err) {
+    set({ error: (err as Error).message });
+  } finally {
+    inflight = false;
+    if (again) {
+      again = false;
+      void refresh();
+    }
+  }
+}
+
+/** Trailing debounce with a ceiling, so a steady trickle of events still refreshes every second. */
+function scheduleRefresh(): void {
+  const now = Date.now();
+  if (!timer) firstPendingAt = now;
+  if (timer) clearTimeout(timer);
+  const wait = Math.max(0, Math.min(COALESCE_MS, firstPendingAt + MAX_WAIT_MS - now));
+  timer = setTimeout(() => {
+    timer = null;
+    void refresh();
+  }, wait);
+}
+
+const EVENT_TYPES = [
+  'line.changed',
+  'line',
+  'device',
+  'device.state',
+  'device.offline',
+  'device.online',
+  'device.connection_lost',
+  'device.reconnected',
+  'outage',
+  'outage.opened',
+  'outage.closed',
+  'outage.changed',
+  'outage.removed',
+  'alert',
+  'alert.opened',
+  'alert.acknowledged',
+  'alert.cleared',
+  'notification',
+  'voltage',
+  'change',
+];
+
+let source: EventSource | null = null;
+let pollTimer: ReturnType<typeof setInterval> | null = null;
+
+function onMessage(type: string, ev: MessageEvent): void {
+  let data: Record<string, unknown> = {};
+  try {
+    data = JSON.parse(ev.data as string) as Record<string, unknown>;
+  } catch {}
+  const payload = (data.payload as Record<string, unknown> | undefined) ?? {};
+  const deviceId = (data.deviceId ?? payload.deviceId ?? null) as string | null;
+  const e: LiveEvent = { type: (data.type as string | undefined) ?? type, deviceId, data };
+  for (const l of eventListeners) l(e);
+  scheduleRefresh();
+}
+
+function startPolling(): void {
+  if (pollTimer) return;
+  set({ link: 'polling' });
+  pollTimer = setInterval(() => {
+    void refresh();
+    for (const l of eventListeners) l({ type: 'poll', deviceId: null, data: {} });
+  }, POLL_MS);
+}
+
+export function connect(): void {
+  disconnect();
+  if (!getSession()) return;
+  set({ link: 'connecting' });
+  void refresh();
+  const es = new EventSource(streamUrl());
+  source = es;
+  es.onopen = () => {
+    set({ link: 'live' });
+    // Whatever happened while we were disconnected is in the next status.
+    scheduleRefresh();
+  };
+  es.onmessage = (ev) => onMessage('message', ev);
+  for (const t of EVENT_TYPES) es.addEventListener(t, (ev) => onMessage(t, ev as MessageEvent));
+  es.onerror = () => {
+    // CLOSED = the server refused the stream (404/401): EventSource will not retry on its own.
+    if (es.readyState === EventSource.CLOSED) {
+      void fetch(streamUrl(), { method: 'HEAD' })
+        .then((r) => (r.status === 404 ? Promise.reject(new NotAvailable(404, 'no stream')) : null))
+        .then(
+          () => setTimeout(() => source === es && connect(), 5000),
+          () => startPolling(),
+        );
+      if (source === es) source = null;
+    } else set({ link: 'offline' });
+  };
+}
+
+export function disconnect(): void {
+  source?.close();
+  source = null;
+  if (pollTimer) clearInterval(pollTimer);
+  pollTimer = null;
+}
+
+export const refreshNow = () => void refresh();
+
+export function useFleet(): Store {
+  const [, force] = useState(0);
+  useEffect(() => {
+    const l = () => force((n) => n + 1);
+    storeListeners.add(l);
+    return () => void storeListeners.delete(l);
+  }, []);
+  return store;
+}
+
+/** Calls `fn` on every live event (and every poll tick when the stream is unavailable). */
+export function useLiveEvents(fn: (e: LiveEvent) => void, deps: unknown[] = []): void {
+  useEffect(() => {
+    eventListeners.add(fn);
+    return () => void eventListeners.delete(fn);
+  }, deps);
+}

@@ -1,0 +1,156 @@
+/** Alerts: active and recent, acknowledge (operators), SMS delivery status per recipient. */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { acknowledgeAlert, alerts, canEdit, NotAvailable, notifications } from '../api/client.js';
+import { pick, toMs } from '../api/normalize.js';
+import { fmtTime } from '../format.js';
+import { useLiveEvents } from '../live.js';
+
+type Row = Record<string, unknown>;
+const DELIVERY_ICON: Record<string, string> = { delivered: '✓', sent: '→', queued: '…', failed: '✕', undelivered: '✕' };
+
+export function AlertsPage() {
+  const [rows, setRows] = useState<Row[]>([]);
+  const [sms, setSms] = useState<Row[]>([]);
+  const [msg, setMsg] = useState<string | null>(null);
+  const [smsMsg, setSmsMsg] = useState<string | null>(null);
+  const [reload, setReload] = useState(0);
+  const last = useRef(0);
+  const edit = canEdit();
+
+  useEffect(() => {
+    let stale = false;
+    alerts({ limit: 200 }).then(
+      (p) => {
+        if (stale) return;
+        setRows(p.items);
+        setMsg(null);
+      },
+      (err: Error) =>
+        !stale && setMsg(err instanceof NotAvailable ? 'Alerts are not available from this API yet.' : err.message),
+    );
+    notifications({ limit: 200 }).then(
+      (p) => {
+        if (stale) return;
+        setSms(p.items);
+        setSmsMsg(null);
+      },
+      (err: Error) =>
+        !stale &&
+        setSmsMsg(
+          err instanceof NotAvailable ? 'SMS delivery status is not available from this API yet.' : err.message,
+        ),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [reload]);
+
+  useLiveEvents((e) => {
+    if (!/^(alert|notification|outage|device|poll)/.test(e.type)) return;
+    if (Date.now() - last.current < 1000) return;
+    last.current = Date.now();
+    setReload((n) => n + 1);
+  });
+
+  const isActive = (r: Row) =>
+    !pick(r, 'clearedAt', 'closedAt', 'resolvedAt') && pick(r, 'status', 'state') !== 'cleared';
+  const active = rows.filter(isActive);
+  const recent = rows.filter((r) => !isActive(r));
+
+  const ack = async (id: string) => {
+    try {
+      await acknowledgeAlert(id);
+      setReload((n) => n + 1);
+    } catch (err) {
+      setMsg(`Not acknowledged: ${(err as Error).message}`);
+    }
+  };
+
+  const smsFor = (r: Row) => {
+    const own = pick(r, 'notifications', 'deliveries', 'recipients');
+    if (Array.isArray(own)) return own as Row[];
+    const id = pick(r, 'id');
+    return sms.filter((n) => pick(n, 'alertId') === id);
+  };
+
+  const table = (list: Row[], title: string, testid: string) => (
+    <section class="card" aria-label={title}>
+      <h2>
+        {title} ({list.length})
+      </h2>
+      <table data-testid={testid}>
+        <thead>
+          <tr>
+            <th>Raised</th>
+            <th>Device / region</th>
+            <th>Alert</th>
+            <th>State</th>
+            <th>SMS delivery</th>
+            {edit && <th />}
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((r, i) => {
+            const id = String(pick(r, 'id') ?? i);
+            const acked = Boolean(pick(r, 'acknowledgedAt', 'ackedAt'));
+            return (
+              <tr key={id}>
+                <td>{fmtTime(toMs(pick(r, 'createdAt', 'raisedAt', 'openedAt', 'startedAt')))}</td>
+                <td>
+                  {String(pick(r, 'deviceName', 'device') ?? '')} {String(pick(r, 'region') ?? '')}
+                </td>
+                <td>{String(pick(r, 'message', 'text', 'summary', 'type') ?? '')}</td>
+                <td>
+                  <span class={`badge ${acked ? 'unknown' : isActive(r) ? 'down' : 'ok'}`}>
+                    {isActive(r) ? (acked ? '✓ acknowledged' : '▲ active') : '● cleared'}
+                  </span>
+                </td>
+                <td class="small">
+                  {smsFor(r).map((n, j) => {
+                    const st = String(pick(n, 'status', 'deliveryStatus') ?? 'unknown');
+                    return (
+                      <div key={j}>
+                        {DELIVERY_ICON[st] ?? '?'} {String(pick(n, 'recipient', 'to', 'phone') ?? '')} — {st}
+                      </div>
+                    );
+                  })}
+                </td>
+                {edit && (
+                  <td>
+                    {isActive(r) && !acked && (
+                      <button type="button" class="small" onClick={() => ack(id)}>
+                        Acknowledge
+                      </button>
+                    )}
+                  </td>
+                )}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+
+  return (
+    <div>
+      <h1>Alerts</h1>
+      {msg && <p class="notice">{msg}</p>}
+      {!msg && table(active, 'Active alerts', 'alerts-active')}
+      {!msg && table(recent, 'Recent alerts', 'alerts-recent')}
+      <section class="card" aria-label="SMS">
+        <h2>Recent SMS</h2>
+        {smsMsg && <p class="notice">{smsMsg}</p>}
+        <ul class="plain small">
+          {sms.slice(0, 50).map((n, i) => (
+            <li key={String(pick(n, 'id') ?? i)}>
+              {fmtTime(toMs(pick(n, 'createdAt', 'sentAt')))} · {String(pick(n, 'recipient', 'to') ?? '')} ·{' '}
+              {DELIVERY_ICON[String(pick(n, 'status'))] ?? '?'} {String(pick(n, 'status') ?? '')} ·{' '}
+              {String(pick(n, 'body', 'text') ?? '')}
+            </li>
+          ))}
+        </ul>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,150 @@
+/** Reports: IEEE 1366 reliability indices per region over a chosen period, charts, CSV. */
+import { useEffect, useState } from 'preact/hooks';
+import { downloadCsv, NotAvailable, reliability } from '../api/client.js';
+import { itemsOf, pick } from '../api/normalize.js';
+import { fromZoneInput, toZoneInput } from '../format.js';
+
+type Row = Record<string, unknown>;
+const DAY = 24 * 3600_000;
+const INDICES = [
+  ['saifi', 'SAIFI', 'interruptions per line'],
+  ['saidi', 'SAIDI', 'minutes per line'],
+  ['caidi', 'CAIDI', 'minutes per interruption'],
+  ['asai', 'ASAI', 'availability'],
+  ['maifi', 'MAIFI', 'momentary per line'],
+] as const;
+
+const val = (r: Row, k: string): number | null => {
+  const v = pick(r, k, k.toUpperCase(), `${k}Minutes`);
+  const inner = pick(r, 'indices');
+  const w = v ?? (inner && typeof inner === 'object' ? pick(inner as Row, k, k.toUpperCase()) : undefined);
+  return typeof w === 'number' ? w : null;
+};
+const fmt = (k: string, v: number | null) =>
+  v == null ? '—' : k === 'asai' ? `${(v * 100).toFixed(4)} %` : v.toFixed(k === 'saifi' || k === 'maifi' ? 3 : 1);
+
+export function ReportsPage() {
+  const [period, setPeriod] = useState({ from: toZoneInput(Date.now() - 30 * DAY), to: toZoneInput(Date.now()) });
+  const [rows, setRows] = useState<Row[]>([]);
+  const [msg, setMsg] = useState<string | null>(null);
+  const [metric, setMetric] = useState<string>('saidi');
+
+  const q = () => ({
+    groupBy: 'region',
+    from: new Date(fromZoneInput(period.from)).toISOString(),
+    to: new Date(fromZoneInput(period.to)).toISOString(),
+  });
+
+  useEffect(() => {
+    let stale = false;
+    reliability(q()).then(
+      (body) => {
+        if (stale) return;
+        setRows(itemsOf(body).length ? itemsOf(body) : itemsOf({ items: pick(body, 'groups', 'regions') }));
+        setMsg(null);
+      },
+      (err: Error) =>
+        !stale &&
+        setMsg(err instanceof NotAvailable ? 'Reliability reports are not available from this API yet.' : err.message),
+    );
+    return () => {
+      stale = true;
+    };
+  }, [period]);
+
+  const name = (r: Row) => String(pick(r, 'region', 'group', 'key', 'name') ?? '(no region)');
+  const max = Math.max(0, ...rows.map((r) => val(r, metric) ?? 0)) || 1;
+
+  return (
+    <div>
+      <h1>Reliability by region</h1>
+      <form class="filters card" onSubmit={(e) => e.preventDefault()}>
+        <label>
+          From{' '}
+          <input
+            type="datetime-local"
+            value={period.from}
+            onChange={(e) => setPeriod({ ...period, from: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <label>
+          To{' '}
+          <input
+            type="datetime-local"
+            value={period.to}
+            onChange={(e) => setPeriod({ ...period, to: (e.target as HTMLInputElement).value })}
+          />
+        </label>
+        <button
+          type="button"
+          data-testid="reports-csv"
+          onClick={() =>
+            downloadCsv('/api/reports/reliability', q(), 'reliability.csv').catch((e: Error) => setMsg(e.message))
+          }
+        >
+          ⬇ Export CSV
+        </button>
+      </form>
+      {msg && <p class="notice">{msg}</p>}
+      {rows.length > 0 && (
+        <section class="card" aria-label="Chart">
+          <div class="toolbar">
+            {INDICES.map(([k, label]) => (
+              <button
+                key={k}
+                type="button"
+                class={`ghost small ${metric === k ? 'active' : ''}`}
+                onClick={() => setMetric(k)}
+                aria-pressed={metric === k}
+              >
+                {label}
+              </button>
+            ))}
+          </div>
+          <div class="bars" data-testid="reliability-chart">
+            {rows.map((r) => {
+              const v = val(r, metric);
+              return (
+                <div key={name(r)} class="bar-row">
+                  <span class="bar-label">{name(r)}</span>
+                  <span class="bar" style={{ width: `${((v ?? 0) / max) * 100}%` }} />
+                  <span class="bar-value">{fmt(metric, v)}</span>
+                </div>
+              );
+            })}
+          </div>
+        </section>
+      )}
+      <table data-testid="reliability-table">
+        <thead>
+          <tr>
+            <th>Region</th>
+            <th>Lines (N_T)</th>
+            {INDICES.map(([k, label, unit]) => (
+              <th key={k} title={unit}>
+                {label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={name(r)}>
+              <td>{name(r)}</td>
+              <td class="num">{String(pick(r, 'lines', 'nT', 'customers', 'linesServed') ?? '—')}</td>
+              {INDICES.map(([k]) => (
+                <td key={k} class="num">
+                  {fmt(k, val(r, k))}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <p class="muted small">
+        IEEE 1366 with each monitored line as a customer; offline (unknown) time is excluded from durations and
+        denominators; times in the fleet's zone.
+      </p>
+    </div>
+  );
+}
