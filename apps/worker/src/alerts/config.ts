@@ -1,0 +1,48 @@
+/**
+ * Settings of the alerts part of the worker. The worker spreads `AlertsConfigSchema.properties`
+ * into its own schema (one parse at start-up); keys are environment variable names.
+ */
+import { type Static, Type } from '@spms/config';
+
+const ms = (def: number, min = 0) => Type.Integer({ minimum: min, default: def, description: 'milliseconds' });
+
+export const AlertsConfigSchema = Type.Object({
+  /** Set to false to run a worker that does not consume domain events for alerts. */
+  ALERTS_ENABLED: Type.Boolean({ default: true }),
+  /** Twilio: all empty → the console provider logs texts instead of sending them. */
+  TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$' })),
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8 })),
+  /** Sender in E.164 (or an alphanumeric sender id); or TWILIO_MESSAGING_SERVICE_SID. */
+  TWILIO_FROM: Type.Optional(Type.String({ minLength: 1 })),
+  TWILIO_MESSAGING_SERVICE_SID: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$' })),
+  /** Public URL of POST /api/sms/status (Twilio signs this exact URL). */
+  SMS_STATUS_CALLBACK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** Twilio API base URL: an egress proxy, or the fake server in tests. */
+  TWILIO_API_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TWILIO_TIMEOUT_MS: ms(10_000, 100),
+  /** Texts one recipient would get within this window become one message (Alertmanager group_wait). */
+  ALERT_GROUP_WINDOW_MS: ms(30_000),
+  /** Texts per recipient per cap window; the rest become one overflow summary. */
+  ALERT_MAX_PER_HOUR: Type.Integer({ minimum: 1, default: 10 }),
+  ALERT_CAP_WINDOW_MS: ms(3_600_000, 1000),
+  /** Overrides every device's/profile's alertDebounceSec (tests and benchmarks). */
+  ALERT_DEBOUNCE_MS: Type.Optional(ms(60_000)),
+  /** Flapping: enter at this many state changes within the window… */
+  ALERT_FLAP_THRESHOLD: Type.Integer({ minimum: 2, default: 6 }),
+  ALERT_FLAP_WINDOW_MS: ms(600_000, 1000),
+  /** …leave when fewer than this many remain in the window and none for the quiet period. */
+  ALERT_FLAP_CLEAR_BELOW: Type.Integer({ minimum: 1, default: 2 }),
+  ALERT_FLAP_QUIET_MS: ms(600_000),
+  /** Send attempts on 429/5xx/network errors, exponential back-off from the base delay. */
+  ALERT_SMS_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 20, default: 6 }),
+  ALERT_SMS_BACKOFF_MS: ms(2000, 1),
+  ALERT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 8 }),
+  /** Local time of message texts and of quiet hours without a zone of their own. */
+  SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
+});
+
+export type AlertsConfig = Static<typeof AlertsConfigSchema> & {
+  DATABASE_URL: string;
+  REDIS_URL: string;
+  REDIS_PREFIX: string;
+};

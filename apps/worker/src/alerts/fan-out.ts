@@ -1,0 +1,135 @@
+/**
+ * Who gets told: matching recipients get a pending item in their grouping window (a row of
+ * alert_pending, so the window survives restarts); quiet hours turn a non-critical item
+ * into a recorded 'suppressed' notification. The window's timer is a Redis key plus one
+ * delayed flush job per window (see ensureTimers).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type AlertSubject,
+  groupKeyOf,
+  type ItemKind,
+  isQuietTime,
+  matchesRecipient,
+  type NotifyKind,
+  type RecipientRule,
+} from '@spms/alerting';
+import type { PoolClient } from '@spms/db';
+import { type AlertsContext, type FlushJob, jobId } from './context.js';
+
+interface RecipientRow {
+  id: string;
+  phone: string;
+  enabled: boolean;
+  scope_kind: RecipientRule['scopeKind'];
+  scope_value: string | null;
+  scope_line: number | null;
+  kinds: NotifyKind[];
+  quiet_start: string | null;
+  quiet_end: string | null;
+  time_zone: string | null;
+}
+
+export interface FanOutItem {
+  alertId: string;
+  kind: ItemKind;
+  /** Subscription kind it counts as (a voltage restoration is a 'voltage' text). */
+  subscription: NotifyKind;
+  subject: AlertSubject;
+  critical: boolean;
+  /** Extra facts for the text (flapping counts, restoration end time). */
+  details?: Record<string, unknown>;
+}
+
+const toRule = (r: RecipientRow): RecipientRule => ({
+  id: r.id,
+  enabled: r.enabled,
+  scopeKind: r.scope_kind,
+  scopeValue: r.scope_value,
+  scopeLine: r.scope_line,
+  kinds: r.kinds,
+  quietHours: r.quiet_start && r.quiet_end ? { start: r.quiet_start, end: r.quiet_end } : null,
+  timeZone: r.time_zone,
+});
+
+/** Inside the caller's transaction (with the notified guard): items for every matching recipient. */
+export async function fanOut(
+  ctx: AlertsContext,
+  client: PoolClient,
+  item: FanOutItem,
+  now = new Date(),
+): Promise<void> {
+  const { rows } = await client.query<RecipientRow>(
+    `SELECT id::text, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone
+       FROM alert_recipients WHERE enabled AND $1 = ANY(kinds)`,
+    [item.subscription],
+  );
+  const groupKey = groupKeyOf(item.subject);
+  for (const r of rows) {
+    const rule = toRule(r);
+    if (!matchesRecipient(rule, item.subject, item.subscription)) continue;
+    const quiet = !item.critical && isQuietTime(rule.quietHours, now, rule.timeZone ?? ctx.config.SPMS_TIME_ZONE);
+    if (quiet) {
+      await recordSuppressed(client, r.id, r.phone, item, 'quiet_hours');
+      continue;
+    }
+    await client.query(
+      `INSERT INTO alert_pending (recipient_id, group_key, alert_id, kind, critical, details)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
+      [r.id, groupKey, item.alertId, item.kind, item.critical, JSON.stringify(item.details ?? {})],
+    );
+  }
+}
+
+async function recordSuppressed(
+  client: PoolClient,
+  recipientId: string,
+  phone: string,
+  item: FanOutItem,
+  reason: string,
+) {
+  const { rows } = await client.query<{ id: string }>(
+    `INSERT INTO notifications (recipient_id, phone, kind, body, status, reason)
+     VALUES ($1, $2, $3, '', 'suppressed', $4) RETURNING id::text`,
+    [recipientId, phone, item.kind, reason],
+  );
+  await client.query('INSERT INTO notification_alerts (notification_id, alert_id) VALUES ($1, $2)', [
+    rows[0]?.id,
+    item.alertId,
+  ]);
+}
+
+const groupTimerKey = (prefix: string, recipientId: string, groupKey: string) =>
+  `${prefix}:alerts:window:${recipientId}:${groupKey}`;
+
+/**
+ * After COMMIT: makes sure every (recipient, group) holding items of these alerts has a
+ * flush timer. The first item opens a window (SET NX) and schedules its flush; later items
+ * join it. Ordering makes the hand-over safe: an item is inserted before the SET NX, and the
+ * flush deletes the key before taking the items, so an item is either taken by a flush or
+ * finds no key and opens the next window. Safe to call again (a retried job).
+ */
+export async function ensureTimers(ctx: AlertsContext, alertIds: string[]): Promise<void> {
+  if (alertIds.length === 0) return;
+  const { rows } = await ctx.pool.query<{ recipient_id: string; group_key: string }>(
+    'SELECT DISTINCT recipient_id::text, group_key FROM alert_pending WHERE alert_id = ANY($1::bigint[])',
+    [alertIds],
+  );
+  const window = ctx.config.ALERT_GROUP_WINDOW_MS;
+  for (const r of rows) {
+    const gen = randomUUID();
+    const key = groupTimerKey(ctx.prefix, r.recipient_id, r.group_key);
+    // The TTL only matters if the flush job were lost: the key then expires and a new window opens.
+    const ok = await ctx.redis.set(key, gen, 'PX', window + 300_000, 'NX');
+    if (ok !== 'OK') continue;
+    const data: FlushJob = { recipientId: r.recipient_id, groupKey: r.group_key, gen };
+    await ctx.timers.add('flush', data, { jobId: jobId('flush', gen), delay: window });
+  }
+}
+
+const CAS_DEL = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+
+/** Closes the window `gen` (only that one: a retried flush must not close its successor). */
+export async function closeWindow(ctx: AlertsContext, job: FlushJob): Promise<void> {
+  await ctx.redis.eval(CAS_DEL, 1, groupTimerKey(ctx.prefix, job.recipientId, job.groupKey), job.gen);
+}

@@ -1,0 +1,134 @@
+/**
+ * Alerts: consumes the `domain-events` queue (alerts from outages, offline devices, voltage),
+ * runs the durable timers (debounce, grouping windows, flapping checks, cap overflow) as
+ * BullMQ delayed jobs, and sends SMS through @spms/sms. Every timer lives in Redis or
+ * PostgreSQL, so a restart of every process loses none.
+ */
+import { createPool } from '@spms/db';
+import type { Logger } from '@spms/log';
+import { createSmsProvider, type SmsProvider } from '@spms/sms';
+import { type Job, Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { DOMAIN_EVENTS_QUEUE } from '../events.js';
+import type { AlertsConfig } from './config.js';
+import { ALERT_TIMERS_QUEUE, type AlertsContext, SMS_QUEUE } from './context.js';
+import { checkFlapping } from './flapping.js';
+import { enqueueSends, handleFlush, handleOverflow } from './flush.js';
+import { handleDebounce } from './notify.js';
+import { createEventHandler } from './on-event.js';
+import { handleSend } from './send.js';
+
+export { type AlertsConfig, AlertsConfigSchema } from './config.js';
+export { ALERT_TIMERS_QUEUE, SMS_QUEUE } from './context.js';
+
+export interface RunningAlerts {
+  close(): Promise<void>;
+}
+
+export async function startAlerts(
+  config: AlertsConfig,
+  opts: { logger: Logger; provider?: SmsProvider },
+): Promise<RunningAlerts> {
+  const logger = opts.logger.child({ component: 'alerts' });
+  if (!config.ALERTS_ENABLED) {
+    logger.info({}, 'alerts disabled (ALERTS_ENABLED=false)');
+    return { close: async () => {} };
+  }
+  const prefix = config.REDIS_PREFIX;
+  const provider =
+    opts.provider ??
+    createSmsProvider(
+      config.TWILIO_ACCOUNT_SID || config.TWILIO_AUTH_TOKEN || config.TWILIO_FROM || config.TWILIO_MESSAGING_SERVICE_SID
+        ? {
+            accountSid: config.TWILIO_ACCOUNT_SID ?? '',
+            authToken: config.TWILIO_AUTH_TOKEN ?? '',
+            ...(config.TWILIO_FROM ? { from: config.TWILIO_FROM } : {}),
+            ...(config.TWILIO_MESSAGING_SERVICE_SID
+              ? { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID }
+              : {}),
+            ...(config.SMS_STATUS_CALLBACK_URL ? { statusCallbackUrl: config.SMS_STATUS_CALLBACK_URL } : {}),
+            ...(config.TWILIO_API_BASE_URL ? { apiBaseUrl: config.TWILIO_API_BASE_URL } : {}),
+            timeoutMs: config.TWILIO_TIMEOUT_MS,
+          }
+        : undefined,
+      logger,
+    );
+  const pool = createPool(config.DATABASE_URL, { max: config.ALERT_CONCURRENCY + 4, applicationName: 'spms-alerts' });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const keep = { removeOnComplete: { age: 24 * 3600, count: 50_000 }, removeOnFail: { age: 14 * 24 * 3600 } };
+  const timers = new Queue(ALERT_TIMERS_QUEUE, {
+    connection: redis,
+    prefix,
+    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 500 }, ...keep },
+  });
+  const sms = new Queue(SMS_QUEUE, {
+    connection: redis,
+    prefix,
+    defaultJobOptions: {
+      attempts: config.ALERT_SMS_ATTEMPTS,
+      backoff: { type: 'exponential', delay: config.ALERT_SMS_BACKOFF_MS },
+      ...keep,
+    },
+  });
+  const ctx: AlertsContext = { pool, redis, prefix, timers, sms, provider, config, logger };
+
+  const onEvent = createEventHandler(ctx);
+  const debounce = handleDebounce(ctx);
+  const flush = handleFlush(ctx);
+  const overflow = handleOverflow(ctx);
+  const send = handleSend(ctx);
+  const workerOpts = (concurrency: number) => ({
+    connection: new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+    prefix,
+    concurrency,
+    stalledInterval: 5000,
+    maxStalledCount: 5,
+  });
+  const workers = [
+    new Worker(DOMAIN_EVENTS_QUEUE, onEvent, workerOpts(config.ALERT_CONCURRENCY)),
+    new Worker(
+      ALERT_TIMERS_QUEUE,
+      // biome-ignore lint/suspicious/noExplicitAny: one queue, several job shapes, dispatched by name
+      async (job: Job<any>) => {
+        if (job.name === 'debounce') return debounce(job);
+        if (job.name === 'flush') return flush(job);
+        if (job.name === 'flap-check') return checkFlapping(ctx, job.data);
+        if (job.name === 'overflow') return overflow(job);
+        logger.warn({ jobId: job.id, name: job.name }, 'unknown alert timer job');
+      },
+      workerOpts(config.ALERT_CONCURRENCY),
+    ),
+    new Worker(SMS_QUEUE, send, workerOpts(config.ALERT_CONCURRENCY)),
+  ];
+  for (const w of workers) {
+    w.on('failed', (job, err) =>
+      logger.warn({ queue: w.name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'alerts job failed'),
+    );
+    w.on('error', (err) => logger.warn({ queue: w.name, err: err.message }, 'alerts worker error'));
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // A crash between a flush's COMMIT and its enqueue leaves notifications without a send job.
+  const stranded = await pool.query<{ id: string }>(
+    `SELECT id::text FROM notifications WHERE status = 'pending' AND attempts = 0 AND created_at < now() - interval '1 minute'`,
+  );
+  await enqueueSends(
+    ctx,
+    stranded.rows.map((r) => r.id),
+  );
+  logger.info({ provider: provider.name, prefix }, 'alerts started');
+  let closed: Promise<void> | undefined;
+  return {
+    close() {
+      closed ??= (async () => {
+        await Promise.all(workers.map((w) => w.close()));
+        await Promise.all(workers.map((w) => (w.opts.connection as Redis).quit().catch(() => {})));
+        await timers.close();
+        await sms.close();
+        redis.disconnect();
+        await pool.end();
+      })();
+      return closed;
+    },
+  };
+}
