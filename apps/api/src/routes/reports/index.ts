@@ -1,0 +1,157 @@
+/** GET /api/reports/reliability?groupBy=region|customer|device&from&to&excludeMajorEvents= (JSON or CSV). */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError } from '../../plugins/errors.js';
+import { localIso, sendCsv, wantsCsv } from '../../services/csv.js';
+import { type GroupReport, reliabilityReport } from '../../services/reports.js';
+import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { Iso, Nullable } from '../status/schemas.js';
+
+const NullNum = Nullable(Type.Number());
+const Stats = Type.Object({
+  count: Type.Integer({ description: 'began in the period (open ones included)' }),
+  openCount: Type.Integer(),
+  carriedIn: Type.Integer({ description: 'began before the period, still running at its start' }),
+  withDuration: Type.Integer(),
+  totalDurationMs: Type.Number(),
+  meanDurationMs: NullNum,
+  longestMs: NullNum,
+});
+const OutageSet = Type.Object({
+  indices: Type.Object({
+    customerInterruptions: Type.Number(),
+    customerMinutes: Type.Number(),
+    saifi: Type.Number(),
+    saidiMinutes: Type.Number(),
+    caidiMinutes: NullNum,
+    maifi: Type.Number(),
+    asai: NullNum,
+    asaiPercent: NullNum,
+  }),
+  sustained: Stats,
+  momentary: Stats,
+  pending: Type.Integer(),
+  all: Type.Object({
+    count: Type.Integer(),
+    totalDurationMs: Type.Number(),
+    meanDurationMs: NullNum,
+    longestMs: NullNum,
+  }),
+});
+const Group = Type.Object({
+  key: Type.String(),
+  name: Nullable(Type.String()),
+  lines: Type.Integer(),
+  lineHours: Type.Number(),
+  unknownLineHours: Type.Number(),
+  knownLineHours: Type.Number(),
+  main: OutageSet,
+  planned: OutageSet,
+  majorEvents: Nullable(OutageSet),
+});
+const Report = Type.Object({
+  from: Iso,
+  to: Iso,
+  timeZone: Type.String(),
+  groupBy: Type.String(),
+  excludeMajorEvents: Type.Boolean(),
+  majorEventThresholdMinutes: NullNum,
+  majorEventDays: Type.Array(Type.String()),
+  fleet: Group,
+  groups: Type.Array(Group),
+});
+
+const ReportQuery = Type.Object(
+  {
+    groupBy: Type.Enum(['region', 'customer', 'device'], { default: 'region' }),
+    from: Type.String({ format: 'date-time' }),
+    to: Type.String({ format: 'date-time' }),
+    excludeMajorEvents: Type.Boolean({ default: false }),
+    format: Type.Optional(Type.Enum(['json', 'csv'])),
+  },
+  { additionalProperties: false },
+);
+
+const MAX_PERIOD_MS = 5 * 366 * 86_400_000;
+
+const CSV_HEADER = [
+  'group',
+  'name',
+  'from',
+  'to',
+  'lines',
+  'known_line_hours',
+  'unknown_line_hours',
+  'outages',
+  'sustained',
+  'momentary',
+  'pending',
+  'total_duration_ms',
+  'mean_duration_ms',
+  'longest_ms',
+  'saifi',
+  'saidi_min',
+  'caidi_min',
+  'maifi',
+  'asai_percent',
+  'planned_outages',
+  'major_event_outages',
+];
+
+const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', app.authenticate);
+  app.setSchemaErrorFormatter(formatSchemaErrors);
+  const timeZone = app.config.SPMS_TIME_ZONE;
+  app.get(
+    '/reliability',
+    { schema: { querystring: ReportQuery, response: { 200: Report, ...errorResponses } } },
+    async (req, reply) => {
+      const from = new Date(req.query.from);
+      const to = new Date(req.query.to);
+      if (!(to > from)) throw new AppError('BAD_REQUEST', 'invalid querystring: to must be after from');
+      if (to.getTime() - from.getTime() > MAX_PERIOD_MS)
+        throw new AppError('BAD_REQUEST', 'invalid querystring: the period may be at most 5 years');
+      const report = await reliabilityReport(app.pg, req.principal?.scope ?? null, {
+        from,
+        to,
+        groupBy: req.query.groupBy as 'region' | 'customer' | 'device',
+        excludeMajorEvents: req.query.excludeMajorEvents,
+        timeZone,
+      });
+      if (!wantsCsv(req, req.query.format)) return report;
+      const row = (g: GroupReport, key: string) => {
+        const m = g.main;
+        return [
+          key,
+          g.name,
+          localIso(from, timeZone),
+          localIso(to, timeZone),
+          g.lines,
+          g.knownLineHours,
+          g.unknownLineHours,
+          m.all.count,
+          m.sustained.count,
+          m.momentary.count,
+          m.pending,
+          m.all.totalDurationMs,
+          m.all.meanDurationMs,
+          m.all.longestMs,
+          m.indices.saifi,
+          m.indices.saidiMinutes,
+          m.indices.caidiMinutes,
+          m.indices.maifi,
+          m.indices.asaiPercent,
+          g.planned.all.count,
+          g.majorEvents ? g.majorEvents.all.count : '',
+        ];
+      };
+      async function* rows() {
+        yield row(report.fleet, 'fleet');
+        for (const g of report.groups) yield row(g, g.key);
+      }
+      return sendCsv(reply, 'reliability.csv', CSV_HEADER, rows());
+    },
+  );
+};
+
+export default reportRoutes;

@@ -1,0 +1,69 @@
+/**
+ * Daily SAIDI per local day in SQL, for the major-event-day threshold: closed, sustained,
+ * unplanned outages accrued whole to the local day they began (IEEE 1366 start-day rule, as
+ * @spms/reliability's dailySaidi), divided by the lines in service that day.
+ */
+import type { Pool } from '@spms/db';
+import { localDays } from '@spms/reliability';
+import type { Scope } from '../plugins/auth.js';
+import { SqlParams, scopeCondition } from './scope.js';
+
+export interface DaySaidi {
+  day: string;
+  lines: number;
+  customerMinutes: number;
+  saidiMinutes: number;
+}
+
+export async function dailySaidiSql(
+  pg: Pool,
+  scope: Scope | null,
+  opts: { fromDay: string; toDay: string; timeZone: string; planned: string },
+): Promise<DaySaidi[]> {
+  const days = localDays(opts.fromDay, opts.toDay, opts.timeZone);
+  if (days.length === 0) return [];
+  const first = days[0] as { from: number };
+  const last = days[days.length - 1] as { to: number };
+  const lp = new SqlParams();
+  const ltz = lp.add(opts.timeZone);
+  const lscope = scopeCondition(scope, 'd', lp);
+  const lto = lp.add(new Date(last.to));
+  const op = new SqlParams();
+  const otz = op.add(opts.timeZone);
+  const oscope = scopeCondition(scope, 'd', op);
+  const ofrom = op.add(new Date(first.from));
+  const oto = op.add(new Date(last.to));
+  const [lines, minutes] = await Promise.all([
+    // Lines by the local day their device was created; a cumulative sum gives N_T per day.
+    pg.query<{ day: string; n: number }>(
+      `SELECT to_char((d.created_at AT TIME ZONE ${ltz})::date, 'YYYY-MM-DD') AS day, count(*)::int AS n
+         FROM devices d JOIN device_lines dl ON dl.device_id = d.id AND dl.enabled
+        WHERE ${lscope} AND d.created_at < ${lto}::timestamptz
+        GROUP BY 1`,
+      lp.values,
+    ),
+    pg.query<{ day: string; ms: number }>(
+      `SELECT to_char((o.started_at AT TIME ZONE ${otz})::date, 'YYYY-MM-DD') AS day,
+              sum(greatest(0, extract(epoch FROM o.ended_at - o.started_at) * 1000 - o.unknown_ms))::float8 AS ms
+         FROM outages o
+         JOIN devices d ON d.id = o.device_id
+         JOIN device_lines dl ON dl.device_id = o.device_id AND dl.number = o.line AND dl.enabled
+        WHERE ${oscope} AND o.class = 'sustained' AND o.ended_at IS NOT NULL AND NOT ${opts.planned}
+          AND o.started_at >= ${ofrom}::timestamptz AND o.started_at < ${oto}::timestamptz
+          AND o.started_at >= d.created_at
+        GROUP BY 1`,
+      op.values,
+    ),
+  ]);
+  const created = [...lines.rows].sort((a, b) => (a.day < b.day ? -1 : 1));
+  const byDay = new Map(minutes.rows.map((r) => [r.day, r.ms]));
+  const out: DaySaidi[] = [];
+  let n = 0;
+  let i = 0;
+  for (const d of days) {
+    while (i < created.length && (created[i] as { day: string }).day <= d.day) n += (created[i++] as { n: number }).n;
+    const customerMinutes = (byDay.get(d.day) ?? 0) / 60_000;
+    out.push({ day: d.day, lines: n, customerMinutes, saidiMinutes: n > 0 ? customerMinutes / n : 0 });
+  }
+  return out;
+}
