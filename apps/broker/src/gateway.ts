@@ -15,6 +15,7 @@ import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { authorizeForward } from './authorize-forward.js';
 import { createAuthorizePublish } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
+import { createGuardedHandle } from './client-guards.js';
 import { subscribeCommands } from './commands.js';
 import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
@@ -154,18 +155,19 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     cleanups.push(async () => {
       await Promise.all(listeners.map((l) => l.close()));
     });
-    const tcp = await listenTcp(b, config.MQTT_PORT, config.MQTT_HOST);
+    const handle = createGuardedHandle(ctx, b);
+    const tcp = await listenTcp(handle, config.MQTT_PORT, config.MQTT_HOST);
     listeners.push(tcp);
     let tls: Listener | undefined;
     if (config.MQTT_TLS_CERT && config.MQTT_TLS_KEY) {
-      tls = await listenTls(b, config.MQTTS_PORT, config.MQTT_HOST, config.MQTT_TLS_CERT, config.MQTT_TLS_KEY);
+      tls = await listenTls(handle, config.MQTTS_PORT, config.MQTT_HOST, config.MQTT_TLS_CERT, config.MQTT_TLS_KEY);
       listeners.push(tls);
     } else if (config.MQTT_TLS_CERT || config.MQTT_TLS_KEY) {
       throw new Error('MQTT TLS needs both MQTT_TLS_CERT and MQTT_TLS_KEY');
     }
     let ws: Listener | undefined;
     if (config.MQTT_WS_PORT !== undefined) {
-      ws = await listenWebSocket(b, config.MQTT_WS_PORT, config.MQTT_HOST);
+      ws = await listenWebSocket(handle, config.MQTT_WS_PORT, config.MQTT_HOST);
       listeners.push(ws);
     }
     const http = await startHttp({

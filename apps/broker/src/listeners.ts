@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import type { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { ConnectionHandler } from './client-guards.js';
 
 export interface Listener {
   port: number;
@@ -59,14 +59,14 @@ function closer(server: Server | HttpServer): () => Promise<void> {
     });
 }
 
-export async function listenTcp(broker: Aedes, port: number, host: string): Promise<Listener> {
-  const server = createNetServer(broker.handle);
+export async function listenTcp(handle: ConnectionHandler, port: number, host: string): Promise<Listener> {
+  const server = createNetServer((socket) => handle(socket));
   const bound = await listen(server, port, host, 'MQTT_PORT', 'MQTT');
   return { port: bound, close: closer(server) };
 }
 
 export async function listenTls(
-  broker: Aedes,
+  handle: ConnectionHandler,
   port: number,
   host: string,
   certPath: string,
@@ -81,13 +81,13 @@ export async function listenTls(
   };
   const server = createTlsServer(
     { cert: read(certPath, 'MQTT_TLS_CERT'), key: read(keyPath, 'MQTT_TLS_KEY') },
-    broker.handle,
+    (socket) => handle(socket),
   );
   const bound = await listen(server, port, host, 'MQTTS_PORT', 'MQTT/TLS');
   return { port: bound, close: closer(server) };
 }
 
-export async function listenWebSocket(broker: Aedes, port: number, host: string): Promise<Listener> {
+export async function listenWebSocket(handle: ConnectionHandler, port: number, host: string): Promise<Listener> {
   const server = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
   });
@@ -99,7 +99,7 @@ export async function listenWebSocket(broker: Aedes, port: number, host: string)
   wss.on('connection', (ws, req) => {
     const stream = createWebSocketStream(ws);
     stream.on('error', () => stream.destroy());
-    broker.handle(stream, req);
+    handle(stream, req);
   });
   const bound = await listen(server, port, host, 'MQTT_WS_PORT', 'MQTT over WebSocket');
   return {

@@ -138,6 +138,30 @@ describe('refused publishes, while another device keeps publishing', () => {
     });
   }
 
+  it('closes a connection whose packet header declares more than the maximum, before buffering it', async () => {
+    const { connect } = await import('node:net');
+    const good = await h.connect({ username: 'tok-0004-abcdef' });
+    const raw = connect(h.gateway.mqttPort, '127.0.0.1');
+    await new Promise((r) => raw.once('connect', r));
+    const closed = new Promise((r) => raw.once('close', r));
+    // CONNECT (access token), then a PUBLISH announcing 10 MB of which only 1 KB follows.
+    await h.addDevice('0099_MSAN', { type: 'ACCESS_TOKEN', token: 'tok-0099-big' });
+    const user = Buffer.from('tok-0099-big');
+    const body = Buffer.concat([
+      Buffer.from([0, 4, 77, 81, 84, 84, 4, 0x82, 0, 60, 0, 3, 0x62, 0x69, 0x67]),
+      Buffer.from([0, user.length]),
+      user,
+    ]);
+    raw.write(Buffer.concat([Buffer.from([0x10, body.length]), body]));
+    await new Promise((r) => raw.once('data', r)); // CONNACK: authenticated, so the size check is what closes it
+    raw.write(Buffer.concat([Buffer.from([0x32, 0x80, 0xad, 0xe2, 0x04]), Buffer.alloc(1024, 0x41)]));
+    await closed;
+    await publish(good, 'v1/devices/me/telemetry', "{'V':230.0}");
+    const metrics = await (await fetch(`http://127.0.0.1:${h.gateway.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/spms_broker_refusals_total\{reason="payload_too_large"\} [1-9]/);
+    await good.endAsync();
+  });
+
   it('grants SUBACK 0x80 for "#" and foreign filters, the device API filters as asked', async () => {
     const device = await h.connect({ username: 'tok-0004-abcdef' });
     // MQTT.js rejects a SUBACK holding 0x80 and hands over the packet with the error.

@@ -88,6 +88,28 @@ describe('listeners', () => {
 });
 
 describe('requests and pushes', () => {
+  it('stops pushing shared attributes after UNSUBSCRIBE', async () => {
+    const c = await h.connect({ username: 'token-0009-third' });
+    const thirdId = (await h.sql.query("SELECT id FROM devices WHERE name = '0009_MSAN'")).rows[0].id as string;
+    const got: string[] = [];
+    c.on('message', (_t, p) => got.push(p.toString()));
+    await c.subscribeAsync('v1/devices/me/attributes', { qos: 1 });
+    const api = new Redis(h.redis.url);
+    const push = (n: number) =>
+      api.publish(
+        deviceCommandChannel(h.redis.prefix),
+        JSON.stringify({ kind: 'attributes', deviceId: thirdId, payload: { n } }),
+      );
+    await push(1);
+    await until(() => got.length === 1);
+    await c.unsubscribeAsync('v1/devices/me/attributes');
+    await push(2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual(['{"n":1}']);
+    api.disconnect();
+    await c.endAsync();
+  });
+
   it('answers an attribute request from device_attributes, ThingsBoard-style', async () => {
     const c = await h.connect({ username: TOKEN });
     await c.subscribeAsync('v1/devices/me/attributes/response/+');
