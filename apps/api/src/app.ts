@@ -5,17 +5,24 @@
 import type { Logger } from '@spms/log';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiConfig } from './config.js';
+import { auditPlugin } from './plugins/audit.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
+import { openapiPlugin } from './plugins/openapi.js';
+import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { resourcesPlugin } from './plugins/resources.js';
 import { webPlugin } from './plugins/web.js';
 import apiKeyRoutes from './routes/api-keys/index.js';
+import auditRoutes from './routes/audit/index.js';
+import authRoutes from './routes/auth/index.js';
 import deviceApiRoutes from './routes/device-api/index.js';
 import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import healthRoutes from './routes/health/index.js';
+import plannedRoutes from './routes/planned/index.js';
 import profileRoutes from './routes/profiles/index.js';
 import readSideRoutes from './routes/status/read-side.js';
+import userRoutes from './routes/users/index.js';
 
 export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -28,6 +35,10 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(errorsPlugin);
   await app.register(resourcesPlugin, { config });
   await app.register(authPlugin);
+  await app.register(auditPlugin);
+  // Before any route: both collect routes in onRoute hooks.
+  if (config.API_DOCS) await app.register(openapiPlugin);
+  await app.register(rateLimitPlugin);
   await app.register(healthRoutes);
   // ThingsBoard's HTTP device API: /api/v1/<token>/... (the token authenticates).
   await app.register(deviceApiRoutes, { prefix: '/api/v1' });
@@ -35,6 +46,11 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
+  // Access control: sign-in, users, audit log, planned interruptions.
+  await app.register(authRoutes, { prefix: '/api/auth' });
+  await app.register(userRoutes, { prefix: '/api/users' });
+  await app.register(auditRoutes, { prefix: '/api/audit' });
+  await app.register(plannedRoutes, { prefix: '/api/planned' });
   // Operator → device: shared attributes and server-side RPC through the gateway.
   await app.register(deviceCommandRoutes, { prefix: '/api/devices' });
   // Read side: status, outages, voltage, timeline, reports, live stream (/api/...).

@@ -1,4 +1,5 @@
 import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+import { AccessConfigProps } from './plugins/access-config.js';
 
 export const ApiConfigSchema = Type.Object({
   DATABASE_URL: DatabaseUrl,
@@ -17,6 +18,7 @@ export const ApiConfigSchema = Type.Object({
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
   STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
+  ...AccessConfigProps,
 });
 
 export type ApiConfig = Static<typeof ApiConfigSchema>;

@@ -1,15 +1,23 @@
-/** /api/api-keys: admins create (key shown once), list and revoke operator API keys. */
+/**
+ * /api/api-keys: admins create (key shown once), list and revoke long-lived API keys for
+ * scripts. A key may be owned by a user (default: the signed-in admin creating it) and
+ * limited to a role and a scope; it never acts above its owner.
+ */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
 import { ApiKeyService } from '../../services/api-key-service.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { Role, scopeProps } from '../users/schemas.js';
 
-const Role = Type.Enum(['admin', 'operator', 'viewer']);
 const apiKeyProps = {
   id: Type.String(),
   name: Type.String(),
   role: Role,
+  userId: Type.Union([Type.String(), Type.Null()], { description: 'owner; the key acts with at most their role' }),
+  username: Type.Union([Type.String(), Type.Null()]),
+  regions: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  customers: Type.Union([Type.Array(Type.String()), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -20,25 +28,52 @@ const CreatedApiKey = Type.Object({
   key: Type.String({ description: 'the key itself: shown only in this response' }),
 });
 const CreateBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 100 }), role: Type.Optional(Role) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    role: Type.Optional(Role),
+    userId: Type.Optional(
+      Type.Unsafe<string | null>({
+        type: ['string', 'null'],
+        format: 'uuid',
+        description: 'owner; omitted = the signed-in caller, null = no owner',
+      }),
+    ),
+    ...scopeProps,
+  },
   { additionalProperties: false },
 );
 const Params = Type.Object({ id: Type.String() });
+const ListQuery = Type.Object(
+  { userId: Type.Optional(Type.String({ format: 'uuid' })) },
+  { additionalProperties: false },
+);
 
 const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const keys = new ApiKeyService(app.prisma);
+  const keys = new ApiKeyService(app.pg);
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', async (req) => requireRole(req, 'admin'));
   app.post(
     '/',
     { schema: { body: CreateBody, response: { 201: CreatedApiKey, ...errorResponses } } },
-    async (req, reply) => reply.status(201).send(await keys.create(req.body)),
+    async (req, reply) => {
+      const created = await keys.create(req.body, req.principal);
+      const { key: _secret, ...after } = created;
+      await app.audit(req, { action: 'api-key.create', entityType: 'api-key', entityId: created.id, after });
+      return reply.status(201).send(created);
+    },
   );
-  app.get('/', { schema: { response: { 200: Type.Array(ApiKey), ...errorResponses } } }, async () => keys.list());
-  app.delete('/:id', { schema: { params: Params, response: { 200: ApiKey, ...errorResponses } } }, async (req) =>
-    keys.revoke(req.params.id),
+  app.get(
+    '/',
+    { schema: { querystring: ListQuery, response: { 200: Type.Array(ApiKey), ...errorResponses } } },
+    async (req) => keys.list(req.query),
   );
+  app.delete('/:id', { schema: { params: Params, response: { 200: ApiKey, ...errorResponses } } }, async (req) => {
+    const { before, after } = await keys.revoke(req.params.id);
+    if (before.revokedAt === null)
+      await app.audit(req, { action: 'api-key.revoke', entityType: 'api-key', entityId: after.id, before, after });
+    return after;
+  });
 };
 
 export default apiKeyRoutes;

@@ -1,0 +1,34 @@
+/**
+ * Environment variables of access control (sessions, sign-in throttling, password hashing,
+ * API rate limits). Spread into ApiConfigSchema (config.ts) so the API still parses its
+ * configuration once, from one schema.
+ */
+import { Type } from '@spms/config';
+
+export const AccessConfigProps = {
+  /** A session expires after this long without use (sliding). */
+  SESSION_IDLE_TTL_SEC: Type.Integer({ default: 8 * 3600, minimum: 60 }),
+  /** …and at the latest this long after sign-in, however active. */
+  SESSION_MAX_TTL_SEC: Type.Integer({ default: 7 * 24 * 3600, minimum: 60 }),
+  /** Failed sign-ins for one username before it is locked for SIGNIN_LOCKOUT_SEC. */
+  SIGNIN_MAX_FAILURES_PER_USER: Type.Integer({ default: 5, minimum: 1 }),
+  /** Failed sign-ins from one IP address (any usernames) before that address is locked. */
+  SIGNIN_MAX_FAILURES_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
+  /** How long a lock lasts, counted from the last failure. */
+  SIGNIN_LOCKOUT_SEC: Type.Integer({ default: 900, minimum: 1 }),
+  /** Sign-in requests (successful or not) per IP address per minute. */
+  SIGNIN_RATE_LIMIT_PER_MIN: Type.Integer({ default: 10, minimum: 1 }),
+  /** Operator API requests per principal (or per IP when unauthenticated) per window; 0 = off. */
+  API_RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 0 }),
+  API_RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
+  /** scrypt cost for user passwords: N = 2^PASSWORD_SCRYPT_LOG_N, r = 8, p = PASSWORD_SCRYPT_P. */
+  PASSWORD_SCRYPT_LOG_N: Type.Integer({
+    default: 15,
+    minimum: 10,
+    maximum: 20,
+    description: 'below 15 only for tests (OWASP: 2^15 with p=3, or 2^17 with p=1)',
+  }),
+  PASSWORD_SCRYPT_P: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
+  /** Serve the OpenAPI document (/docs/json) and the interactive docs (/docs). */
+  API_DOCS: Type.Boolean({ default: true }),
+};

@@ -1,0 +1,53 @@
+/**
+ * The OpenAPI 3 document (/docs/json) and interactive docs (/docs), generated from the
+ * routes' TypeBox schemas. Must be registered before the routes: @fastify/swagger collects
+ * them in an onRoute hook. Operator routes are tagged by their first path segment; the
+ * ThingsBoard device API (token in the URL) and health checks declare no bearer security.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+const UNAUTHENTICATED = [/^\/api\/v1\//, /^\/(healthz|readyz|metrics)$/, /^\/api\/auth\/login$/];
+
+function tagFor(url: string): string {
+  if (url.startsWith('/api/v1/')) return 'device API (ThingsBoard-compatible)';
+  const m = /^\/api\/([^/]+)/.exec(url);
+  return m?.[1] ?? 'service';
+}
+
+export const openapiPlugin = fp(
+  async (app: FastifyInstance, opts: { version?: string } = {}) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'SPMS operator API',
+          description:
+            'Operator API of SPMS (device registry, status, outages, reports, users) and the ThingsBoard-compatible HTTP device API. ' +
+            'Authenticate with `Authorization: Bearer <token>`: a session token from POST /api/auth/login, an API key, or SPMS_ADMIN_API_KEY.',
+          version: opts.version ?? '0.1.0',
+        },
+        components: {
+          securitySchemes: {
+            bearerAuth: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'session token (spms_s_…), API key (spms_…) or the SPMS_ADMIN_API_KEY',
+            },
+          },
+        },
+        security: [{ bearerAuth: [] }],
+      },
+      transform: ({ schema, url }) => {
+        const s = { ...(schema ?? {}) } as Record<string, unknown>;
+        if (!s.tags) s.tags = [tagFor(url)];
+        if (UNAUTHENTICATED.some((re) => re.test(url))) s.security = [];
+        return { schema: s as typeof schema, url };
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+  },
+  { name: 'openapi' },
+);
