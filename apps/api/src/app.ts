@@ -12,6 +12,7 @@ import { openapiPlugin } from './plugins/openapi.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { resourcesPlugin } from './plugins/resources.js';
 import { webPlugin } from './plugins/web.js';
+import alertRoutes from './routes/alerts/index.js';
 import apiKeyRoutes from './routes/api-keys/index.js';
 import auditRoutes from './routes/audit/index.js';
 import authRoutes from './routes/auth/index.js';
@@ -19,8 +20,11 @@ import deviceApiRoutes from './routes/device-api/index.js';
 import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import healthRoutes from './routes/health/index.js';
+import notificationRoutes from './routes/notifications/index.js';
 import plannedRoutes from './routes/planned/index.js';
 import profileRoutes from './routes/profiles/index.js';
+import recipientRoutes from './routes/recipients/index.js';
+import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
 import userRoutes from './routes/users/index.js';
 
@@ -46,6 +50,11 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
+  // Alerts and SMS: alerts, recipients, texts; Twilio's delivery receipts (signed, no API key).
+  await app.register(alertRoutes, { prefix: '/api/alerts' });
+  await app.register(recipientRoutes, { prefix: '/api/recipients' });
+  await app.register(notificationRoutes, { prefix: '/api/notifications' });
+  await app.register(smsStatusRoutes, { prefix: '/api/sms/status' });
   // Access control: sign-in, users, audit log, planned interruptions.
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(userRoutes, { prefix: '/api/users' });

@@ -18,6 +18,10 @@ export const ApiConfigSchema = Type.Object({
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
   STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
+  /** Twilio auth token: verifies X-Twilio-Signature on POST /api/sms/status (same value as the worker's). */
+  TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8 })),
+  /** Public URL Twilio posts receipts to (its origin is what Twilio signed; see @spms/sms README). */
+  SMS_STATUS_CALLBACK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   ...AccessConfigProps,
 });
 

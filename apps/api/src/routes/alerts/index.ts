@@ -1,0 +1,63 @@
+/**
+ * /api/alerts: list and filter (scoped like every read), one alert with its texts and
+ * delivery per recipient, and acknowledgement (role operator).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { requireRole } from '../../plugins/auth.js';
+import { acknowledgeAlert, getAlert, listAlerts } from '../../services/alerts.js';
+import { listNotifications } from '../../services/notifications.js';
+import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { Alert, AlertDetail, AlertList, AlertParams, AlertQuery } from './schemas.js';
+
+const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', app.authenticate);
+  app.setSchemaErrorFormatter(formatSchemaErrors);
+  const scopeOf = (req: { principal?: { scope: import('../../plugins/auth.js').Scope | null } }) =>
+    req.principal?.scope ?? null;
+
+  app.get(
+    '/',
+    { schema: { querystring: AlertQuery, response: { 200: AlertList, ...errorResponses } } },
+    async (req) => ({ items: await listAlerts(app.pg, scopeOf(req), req.query) }),
+  );
+
+  app.get(
+    '/:id',
+    { schema: { params: AlertParams, response: { 200: AlertDetail, ...errorResponses } } },
+    async (req) => {
+      const alert = await getAlert(app.pg, scopeOf(req), req.params.id);
+      const notifications = await listNotifications(app.pg, null, { alertId: req.params.id, limit: 1000 });
+      // Newest text per recipient (notifications come newest first).
+      const seen = new Set<string>();
+      const deliveries = notifications
+        .filter((n) => {
+          const k = n.recipientId ?? n.phone;
+          if (seen.has(k)) return false;
+          seen.add(k);
+          return true;
+        })
+        .map((n) => ({
+          recipientId: n.recipientId,
+          recipientName: n.recipientName,
+          phone: n.phone,
+          notificationId: n.id,
+          status: n.status,
+          errorCode: n.errorCode,
+          updatedAt: n.updatedAt,
+        }));
+      return { ...alert, notifications, deliveries };
+    },
+  );
+
+  app.post(
+    '/:id/ack',
+    { schema: { params: AlertParams, response: { 200: Alert, ...errorResponses } } },
+    async (req) => {
+      requireRole(req, 'operator');
+      const by = req.principal?.userId ?? req.principal?.id ?? 'unknown';
+      return acknowledgeAlert(app.pg, scopeOf(req), req.params.id, by);
+    },
+  );
+};
+
+export default alertRoutes;

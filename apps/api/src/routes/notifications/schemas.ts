@@ -1,0 +1,47 @@
+/** TypeBox schemas for notifications (also embedded in GET /api/alerts/:id). */
+import { type TSchema, Type } from 'typebox';
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const Notification = Type.Object({
+  id: Type.Integer(),
+  recipientId: Nullable(Type.String()),
+  recipientName: Nullable(Type.String()),
+  phone: Type.String(),
+  kind: Type.String({ description: 'outage, restoration, device_offline, device_online, voltage, flapping, overflow' }),
+  body: Type.String(),
+  status: Type.String({
+    description: "pending, retrying history, Twilio's queued/sent/delivered/undelivered/failed, or suppressed",
+  }),
+  reason: Nullable(Type.String({ description: 'why it was suppressed: quiet_hours, cap' })),
+  providerMessageId: Nullable(Type.String()),
+  segments: Nullable(Type.Integer()),
+  attempts: Type.Integer(),
+  errorCode: Nullable(Type.Integer()),
+  errorMessage: Nullable(Type.String()),
+  createdAt: Type.String({ format: 'date-time' }),
+  sentAt: Nullable(Type.String({ format: 'date-time' })),
+  updatedAt: Type.String({ format: 'date-time' }),
+  alertIds: Type.Array(Type.Integer()),
+  history: Type.Array(
+    Type.Object({
+      status: Type.String(),
+      errorCode: Nullable(Type.Integer()),
+      source: Type.String({ description: 'worker or callback' }),
+      at: Type.String({ format: 'date-time' }),
+    }),
+  ),
+});
+
+export const NotificationList = Type.Object({ items: Type.Array(Notification) });
+
+export const NotificationQuery = Type.Object(
+  {
+    alertId: Type.Optional(Type.Integer({ minimum: 1 })),
+    recipientId: Type.Optional(Type.String({ format: 'uuid' })),
+    status: Type.Optional(Type.String()),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    before: Type.Optional(Type.Integer({ minimum: 1, description: 'page: ids below this one' })),
+  },
+  { additionalProperties: false },
+);
