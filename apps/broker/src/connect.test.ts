@@ -2,8 +2,11 @@
  * CONNECT as a ThingsBoard device experiences it (CONNACK codes), one session per device,
  * protocol versions and the per-address limits.
  */
+import { createServer } from 'node:net';
+import { createLogger } from '@spms/log';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway } from './gateway.js';
 import { type Harness, startHarness } from './test-support/harness.js';
 
 let h: Harness;
@@ -60,6 +63,19 @@ describe('CONNACK codes (MQTT 3.1.1)', () => {
 
   it('refuses provisioning sessions with 0x05 (not implemented)', async () => {
     expect(await connack({ username: 'provision', clientId: 'x' })).toBe(5);
+  });
+});
+
+describe('start-up', () => {
+  it('fails at once when the MQTT port is taken, naming the port and MQTT_PORT', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const logger = createLogger({ name: 'broker-test', level: 'silent', pretty: false });
+    await expect(startGateway({ ...h.config, MQTT_PORT: port }, { logger })).rejects.toThrow(
+      `MQTT port ${port} is already in use (another MQTT broker?): set MQTT_PORT to a free port`,
+    );
+    await new Promise((r) => blocker.close(r));
   });
 });
 

@@ -4,6 +4,7 @@ import { ConfigError } from '@spms/config';
 import { createLogger } from '@spms/log';
 import { loadBrokerConfig } from './config.js';
 import { startGateway } from './gateway.js';
+import { PortInUseError } from './listeners.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadBrokerConfig>;
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
   try {
     gateway = await startGateway(config, { logger });
   } catch (err) {
-    logger.fatal({ err }, (err as Error).message);
+    // A taken port is a configuration problem: the message says what to change, no stack.
+    if (err instanceof PortInUseError) logger.fatal(err.message);
+    else logger.fatal({ err }, (err as Error).message);
     process.exit(1);
   }
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
