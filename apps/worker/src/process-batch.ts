@@ -60,10 +60,14 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
 
   const client = await ctx.pool.connect();
   let events: DomainEvent[] = [];
+  const t: number[] = [performance.now()];
+  const mark = () => t.push(performance.now());
   try {
     await client.query('BEGIN');
     await client.query(LOCK_DEVICES, [devices.map((d) => d.deviceId)]);
+    mark();
     const fresh = await insertReports(client, devices);
+    mark();
     const lineRows = new Map<string, LineRow[]>();
     const voltRows = new Map<string, VoltRow[]>();
     for (const d of devices) {
@@ -75,13 +79,29 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     }
     const all: DomainEvent[] = [];
     // Device state first: it closes offline periods, which the line and voltage engines read.
-    all.push(...(await updateDeviceState(client, devices, configs, now)));
-    const outageEvents = await processLines(client, lineRows, configs);
+    const device = await updateDeviceState(client, devices, configs, now);
+    all.push(...device.events);
+    mark();
+    const hasPeriods = (id: string) => device.loaded.get(id)?.hasPeriods ?? false;
+    const outageEvents = await processLines(client, lineRows, configs, hasPeriods);
     all.push(...(await writeOutageEvents(client, outageEvents, configs)));
-    all.push(...(await processVoltage(client, voltRows, configs)));
+    mark();
+    const voltage = await processVoltage(client, voltRows, configs, device.loaded);
+    all.push(...voltage.events);
+    await device.save(client, voltage.volts);
+    mark();
     await upsertAttributes(client, devices);
     events = await storeEvents(client, all);
     await client.query('COMMIT');
+    mark();
+    if (ctx.logger.isLevelEnabled('debug')) {
+      const ms = t.slice(1).map((v, i) => Math.round((v - (t[i] as number)) * 10) / 10);
+      const [lock, insert, device, lines, voltage, commit] = ms;
+      ctx.logger.debug(
+        { messages: batch.messages.length, devices: devices.length, lock, insert, device, lines, voltage, commit },
+        'batch timings (ms)',
+      );
+    }
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     // A connection that failed mid-transaction must not go back to the pool.

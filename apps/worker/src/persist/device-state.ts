@@ -12,16 +12,25 @@ import { msOf, toMs, tsParam } from './sql.js';
 
 const LOAD = `
 SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la, ${msOf('s.last_connect_at')} AS lc,
-       ${msOf('s.last_disconnect_at')} AS ld, s.active, ${msOf('p.started_at')} AS offline_from
+       ${msOf('s.last_disconnect_at')} AS ld, s.active, ${msOf('p.started_at')} AS offline_from,
+       ${msOf('s.volts_at')} AS volts_at, s.volts_msg_id, s.volts_level,
+       EXISTS (SELECT 1 FROM device_offline_periods x WHERE x.device_id = q.d) AS has_periods
   FROM unnest($1::uuid[]) AS q(d)
   LEFT JOIN device_state s ON s.device_id = q.d
   LEFT JOIN device_offline_periods p ON p.device_id = q.d AND p.ended_at IS NULL`;
 
+// One row write per device per batch, voltage state included (see processVoltage).
 const SAVE = `
-INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since)
-SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL::timestamptz END
-  FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::float8[], $5::float8[], $6::float8[]) AS x(d, a, c, la, lc, ld)
+INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since,
+  volts, volts_at, volts_msg_id, volts_level)
+SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL::timestamptz END,
+  v, ${tsParam('vt')}, vm, vl
+  FROM unnest($1::uuid[], $2::bool[], $3::text[], $4::float8[], $5::float8[], $6::float8[], $7::float4[], $8::float8[],
+              $9::text[], $10::text[]) AS x(d, a, c, la, lc, ld, v, vt, vm, vl)
 ON CONFLICT (device_id) DO UPDATE SET
+  volts = COALESCE(EXCLUDED.volts, device_state.volts), volts_at = COALESCE(EXCLUDED.volts_at, device_state.volts_at),
+  volts_msg_id = COALESCE(EXCLUDED.volts_msg_id, device_state.volts_msg_id),
+  volts_level = COALESCE(EXCLUDED.volts_level, device_state.volts_level),
   -- only the sweeper turns a device inactive (and opens its offline period)
   active = EXCLUDED.active OR device_state.active,
   inactive_since = CASE WHEN EXCLUDED.active THEN NULL ELSE device_state.inactive_since END,
@@ -36,6 +45,28 @@ const DROP = `
 DELETE FROM device_offline_periods p USING unnest($1::uuid[], $2::float8[]) AS x(d, f)
  WHERE p.device_id = x.d AND p.started_at = ${tsParam('x.f')}`;
 
+export interface LoadedDevice {
+  /** Voltage state key and level as stored (null if no sample yet). */
+  voltsAt: number | null;
+  voltsMsgId: string | null;
+  voltsLevel: string | null;
+  /** Whether the device ever had an offline period (else the engines get no windows, no query). */
+  hasPeriods: boolean;
+}
+
+export interface VoltsUpdate {
+  volts: number;
+  ts: number;
+  msgId: string;
+  level: string;
+}
+
+export interface DeviceStateStep {
+  events: DomainEvent[];
+  loaded: Map<string, LoadedDevice>;
+  save(client: PoolClient, volts: Map<string, VoltsUpdate>): Promise<void>;
+}
+
 interface Row {
   device_id: string;
   connection: string | null;
@@ -44,6 +75,10 @@ interface Row {
   ld: number | null;
   active: boolean | null;
   offline_from: number | null;
+  volts_at: number | null;
+  volts_msg_id: string | null;
+  volts_level: string | null;
+  has_periods: boolean;
 }
 
 const connectionOf = (f: DeviceFacts): 'connected' | 'disconnected' | 'lost' => {
@@ -56,9 +91,17 @@ export async function updateDeviceState(
   devices: DeviceRows[],
   configs: Map<string, DeviceConfig>,
   now: number,
-): Promise<DomainEvent[]> {
+): Promise<DeviceStateStep> {
   const { rows } = await client.query<Row>(LOAD, [devices.map((d) => d.deviceId)]);
   const byId = new Map(rows.map((r) => [r.device_id, r]));
+  const loaded = new Map<string, LoadedDevice>();
+  for (const r of rows)
+    loaded.set(r.device_id, {
+      voltsAt: toMs(r.volts_at),
+      voltsMsgId: r.volts_msg_id,
+      voltsLevel: r.volts_level,
+      hasPeriods: r.has_periods,
+    });
   const save: unknown[][] = [[], [], [], [], [], []];
   const close: unknown[][] = [[], [], []];
   const drop: unknown[][] = [[], []];
@@ -124,8 +167,21 @@ export async function updateDeviceState(
       save[i]?.push(v);
     });
   }
-  await client.query(SAVE, save);
   if ((close[0]?.length ?? 0) > 0) await client.query(CLOSE, close);
   if ((drop[0]?.length ?? 0) > 0) await client.query(DROP, drop);
-  return events;
+  return {
+    events,
+    loaded,
+    async save(c, volts) {
+      const ids = save[0] as string[];
+      const v = ids.map((id) => volts.get(id));
+      await c.query(SAVE, [
+        ...save,
+        v.map((x) => x?.volts ?? null),
+        v.map((x) => x?.ts ?? null),
+        v.map((x) => x?.msgId ?? null),
+        v.map((x) => x?.level ?? null),
+      ]);
+    },
+  };
 }

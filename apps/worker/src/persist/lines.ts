@@ -76,6 +76,7 @@ export async function processLines(
   client: PoolClient,
   rows: Map<string, LineRow[]>,
   configs: Map<string, DeviceConfig>,
+  hasPeriods: (deviceId: string) => boolean,
 ): Promise<DeviceOutageEvent[]> {
   const work = new Map<string, LineWork>();
   for (const [deviceId, list] of rows) {
@@ -108,7 +109,7 @@ export async function processLines(
     if (w.state && compareKeys(first, w.state) < 0) {
       w.late = true;
       late.push(w);
-    } else minSince(since, w.deviceId, w.state?.ts ?? first.ts);
+    } else if (hasPeriods(w.deviceId)) minSince(since, w.deviceId, w.state?.ts ?? first.ts);
   }
   const windows = await loadWindows(client, since);
   for (const w of all) {

@@ -20,6 +20,7 @@ import {
 import type { DomainEvent } from '../events.js';
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
+import type { LoadedDevice, VoltsUpdate } from './device-state.js';
 import type { VoltRow } from './prepare.js';
 import { C, msOf, toMs, tsParam } from './sql.js';
 import { loadWindows, minSince } from './windows.js';
@@ -54,11 +55,9 @@ const toEpisode = (r: EpisodeRow): VoltageEpisode => ({
   durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
 });
 
-const LOAD_STATE = `
-SELECT q.d::text AS device_id, ${msOf('s.volts_at')} AS ts, s.volts_msg_id, s.volts_level, ${EPISODE_COLUMNS}
-  FROM unnest($1::uuid[]) AS q(d)
-  JOIN device_state s ON s.device_id = q.d AND s.volts_at IS NOT NULL
-  LEFT JOIN voltage_episodes e ON e.device_id = q.d AND e.ended_at IS NULL`;
+const LOAD_OPEN = `
+SELECT e.device_id::text AS device_id, ${EPISODE_COLUMNS}
+  FROM voltage_episodes e WHERE e.device_id = ANY($1::uuid[]) AND e.ended_at IS NULL`;
 
 const LOAD_ANCHOR = `
 SELECT q.d::text AS device_id, ${msOf('a.ts')} AS ts, a.msg_id
@@ -78,11 +77,6 @@ const LOAD_EPISODES = `
 SELECT q.d::text AS device_id, ${EPISODE_COLUMNS}
   FROM unnest($1::uuid[], $2::float8[]) AS q(d, t)
   JOIN voltage_episodes e ON e.device_id = q.d AND (q.t IS NULL OR e.started_at >= ${tsParam('q.t')})`;
-
-const SAVE_STATE = `
-UPDATE device_state s SET volts = x.v, volts_at = ${tsParam('x.t')}, volts_msg_id = x.m, volts_level = x.lvl, updated_at = now()
-  FROM unnest($1::uuid[], $2::float4[], $3::float8[], $4::text[], $5::text[]) AS x(d, v, t, m, lvl)
- WHERE s.device_id = x.d`;
 
 const EPISODE_VALUES = `unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[],
   $8::float8[], $9::int8[], $10::int8[], $11::text[], $12::text[], $13::text[])
@@ -120,32 +114,45 @@ interface Work {
   events: VoltageEvent[];
 }
 
+/**
+ * `loaded` = the device rows read at the start of the batch (voltage state lives there);
+ * returns the domain events and the new voltage state per device, which the caller writes
+ * with the device row (one write per device).
+ */
 export async function processVoltage(
   client: PoolClient,
   rows: Map<string, VoltRow[]>,
   configs: Map<string, DeviceConfig>,
-): Promise<DomainEvent[]> {
+  loaded: Map<string, LoadedDevice>,
+): Promise<{ events: DomainEvent[]; volts: Map<string, VoltsUpdate> }> {
   const work = new Map<string, Work>();
   for (const [deviceId, list] of rows) {
     if (list.length === 0) continue;
     work.set(deviceId, { deviceId, samples: sortUnique(list), state: null, newest: null, events: [] });
   }
-  if (work.size === 0) return [];
-  const loaded = await client.query<
-    EpisodeRow & { device_id: string; ts: number; volts_msg_id: string; volts_level: string }
-  >(LOAD_STATE, [[...work.keys()]]);
-  for (const r of loaded.rows) {
-    const w = work.get(r.device_id) as Work;
-    const open = r.started_at === null ? null : toEpisode(r);
-    const level = (r.volts_level ?? 'normal') as VoltageState['level'];
-    w.state = { ts: toMs(r.ts) as number, msgId: r.volts_msg_id, level, open };
+  if (work.size === 0) return { events: [], volts: new Map() };
+  // Only a device whose level is not normal can have an open episode: read those only.
+  const maybeOpen = [...work.keys()].filter((id) => {
+    const l = loaded.get(id)?.voltsLevel;
+    return l !== null && l !== undefined && l !== 'normal';
+  });
+  const open = new Map<string, VoltageEpisode>();
+  if (maybeOpen.length > 0) {
+    const { rows: eps } = await client.query<EpisodeRow & { device_id: string }>(LOAD_OPEN, [maybeOpen]);
+    for (const r of eps) open.set(r.device_id, toEpisode(r));
+  }
+  for (const w of work.values()) {
+    const l = loaded.get(w.deviceId);
+    if (!l || l.voltsAt === null || l.voltsMsgId === null) continue;
+    const level = (l.voltsLevel ?? 'normal') as VoltageState['level'];
+    w.state = { ts: l.voltsAt, msgId: l.voltsMsgId, level, open: open.get(w.deviceId) ?? null };
   }
   const late: Work[] = [];
   const since = new Map<string, number | null>();
   for (const w of work.values()) {
     const first = w.samples[0] as VoltageSample;
     if (w.state && compareKeys(first, w.state) < 0) late.push(w);
-    else minSince(since, w.deviceId, w.state?.ts ?? first.ts);
+    else if (loaded.get(w.deviceId)?.hasPeriods) minSince(since, w.deviceId, w.state?.ts ?? first.ts);
   }
   const windows = await loadWindows(client, since);
   for (const w of work.values()) {
@@ -160,7 +167,13 @@ export async function processVoltage(
     }
   }
   if (late.length > 0) await recomputeLate(client, late, configs);
-  return writeVoltage(client, [...work.values()]);
+  const all = [...work.values()];
+  const volts = new Map<string, VoltsUpdate>();
+  for (const w of all) {
+    if (w.newest === null || w.state === null) continue;
+    volts.set(w.deviceId, { volts: w.newest.volts, ts: w.state.ts, msgId: w.state.msgId, level: w.state.level });
+  }
+  return { events: await writeVoltage(client, all), volts };
 }
 
 async function recomputeLate(client: PoolClient, late: Work[], configs: Map<string, DeviceConfig>): Promise<void> {
@@ -215,15 +228,6 @@ async function recomputeLate(client: PoolClient, late: Work[], configs: Map<stri
 }
 
 async function writeVoltage(client: PoolClient, all: Work[]): Promise<DomainEvent[]> {
-  const moved = all.filter((w) => w.newest !== null && w.state !== null);
-  if (moved.length > 0)
-    await client.query(SAVE_STATE, [
-      moved.map((w) => w.deviceId),
-      moved.map((w) => (w.newest as VoltageSample).volts),
-      moved.map((w) => (w.state as VoltageState).ts),
-      moved.map((w) => (w.state as VoltageState).msgId),
-      moved.map((w) => (w.state as VoltageState).level),
-    ]);
   const rows = new WriteCoalescer<VoltageEpisode>();
   const domain: DomainEvent[] = [];
   for (const w of all) {
@@ -264,10 +268,7 @@ async function writeVoltage(client: PoolClient, all: Work[]): Promise<DomainEven
       episodeColumns(updates.map((u) => [u.deviceId, u.latest as VoltageEpisode, u.storedKey])),
     );
   if (inserts.length > 0)
-    await client.query(
-      UPSERT,
-      episodeColumns(inserts.map((u) => [u.deviceId, u.latest as VoltageEpisode, null])).slice(0, 12),
-    );
+    await client.query(UPSERT, episodeColumns(inserts.map((u) => [u.deviceId, u.latest as VoltageEpisode, null])));
   return domain;
 }
 

@@ -1,0 +1,225 @@
+#!/usr/bin/env node
+/**
+ * Worker benchmark, in-process worker against a fresh database and Redis prefix (cleaned up).
+ *
+ * 1. Drain: pre-fill the `ingest` queue with BENCH_BATCHES jobs of BENCH_BATCH_SIZE
+ *    firmware-like messages (voltage every 30 s, line changes) over BENCH_DEVICES devices,
+ *    start the worker, time the drain → messages/s persisted with intervals maintained.
+ * 2. Latency: background load of BENCH_RATE msg/s through the real group-commit producer,
+ *    plus a probe every 100 ms (a line going down on a probe device, enqueued alone);
+ *    latency = enqueue → its `outage.opened` event, which is published right after COMMIT.
+ *
+ *   npm run bench:worker
+ *   BENCH_DEVICES=1000 BENCH_BATCHES=200 BENCH_BATCH_SIZE=500 BENCH_CONCURRENCY=8 BENCH_RATE=2000 BENCH_SECONDS=10 npm run bench:worker
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
+import { applyMigrations, migrationsDir } from '@spms/db';
+import { createLogger } from '@spms/log';
+import {
+  createIngestProducer,
+  INGEST_JOB,
+  INGEST_QUEUE,
+  type IngestMessage,
+  ingestQueueOptions,
+  newMessageId,
+} from '@spms/queue';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadWorkerConfig } from '../config.js';
+import { domainEventsChannel } from '../events.js';
+import { startWorker } from '../worker.js';
+
+const env = (name: string, def: number) => Number(process.env[name] ?? def);
+const DEVICES = env('BENCH_DEVICES', 1000);
+const BATCHES = env('BENCH_BATCHES', 200);
+const BATCH_SIZE = env('BENCH_BATCH_SIZE', 500);
+const CONCURRENCY = env('BENCH_CONCURRENCY', 8);
+const RATE = env('BENCH_RATE', 2000);
+const SECONDS = env('BENCH_SECONDS', 10);
+const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+const dbName = `spms_bench_${randomBytes(4).toString('hex')}`;
+const prefix = `spmsbench:${randomBytes(4).toString('hex')}`;
+const dbUrl = (() => {
+  const u = new URL(SERVER);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: SERVER });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Firmware-like traffic: per device a line state per line, V most of the time, some line changes. */
+function makeTraffic(devices: string[]) {
+  const lines = new Map(devices.map((d) => [d, Array.from({ length: 8 }, () => true)]));
+  let clock = Date.now() - 3_600_000;
+  return (deviceId: string, now?: number): IngestMessage => {
+    clock += 1;
+    const receivedAt = now ?? clock;
+    const id = newMessageId();
+    let values: Record<string, string | number>;
+    if (Math.random() < 0.2) {
+      const state = lines.get(deviceId) as boolean[];
+      const line = 1 + Math.floor(Math.random() * 8);
+      state[line - 1] = !state[line - 1];
+      values = { [String(line)]: String(state[line - 1]) };
+    } else values = { V: Math.round((215 + Math.random() * 20) * 10) / 10 };
+    return { kind: 'telemetry', id, deviceId, receivedAt, transport: 'mqtt', entries: [{ values }] };
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function main(): Promise<void> {
+  await admin(`CREATE DATABASE ${dbName}`);
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  const redis = new Redis(REDIS_URL);
+  const logger = createLogger({ name: 'bench', level: process.env.LOG_LEVEL ?? 'warn', pretty: false });
+  const opts = ingestQueueOptions(prefix);
+  const queue = new Queue(INGEST_QUEUE, {
+    connection: { url: REDIS_URL },
+    prefix,
+    defaultJobOptions: opts.defaultJobOptions,
+  });
+  let worker: { close(): Promise<void> } | undefined;
+  try {
+    const c = await pool.connect();
+    await applyMigrations(c, migrationsDir);
+    c.release();
+    const devices = Array.from({ length: DEVICES + 1 }, () => randomUUID());
+    await pool.query(
+      `INSERT INTO devices (id, name, profile_id, updated_at)
+       SELECT d, 'bench_' || d, '00000000-0000-4000-8000-000000000001', now() FROM unnest($1::uuid[]) AS d`,
+      [devices],
+    );
+    const probe = devices.pop() as string;
+    const next = makeTraffic(devices);
+    const cpu = cpus();
+    console.log(
+      `conditions: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, node ${process.version}, devices ${DEVICES}, batch ${BATCH_SIZE} msgs, ` +
+        `${BATCHES} batches, worker concurrency ${CONCURRENCY}, PostgreSQL + Redis on the same machine`,
+    );
+
+    // 1. drain
+    for (let b = 0; b < BATCHES; b += 50) {
+      const jobs = [];
+      for (let j = b; j < Math.min(BATCHES, b + 50); j++) {
+        const messages = Array.from({ length: BATCH_SIZE }, () =>
+          next(devices[Math.floor(Math.random() * devices.length)] as string),
+        );
+        jobs.push({ name: INGEST_JOB, data: { v: 1 as const, messages } });
+      }
+      await queue.addBulk(jobs);
+    }
+    const config = loadWorkerConfig({
+      DATABASE_URL: dbUrl,
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      WORKER_DB_POOL: String(CONCURRENCY + 2),
+    });
+    const t0 = performance.now();
+    worker = await startWorker(config, { logger });
+    for (;;) {
+      const counts = await queue.getJobCounts('completed', 'failed', 'delayed');
+      if (counts.delayed) throw new Error('a batch failed and waits for a retry: see the log');
+      if ((counts.completed ?? 0) + (counts.failed ?? 0) >= BATCHES) {
+        if (counts.failed) console.log(`  ${counts.failed} batches FAILED`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const secs = (performance.now() - t0) / 1000;
+    const total = BATCHES * BATCH_SIZE;
+    const outages = await pool.query('SELECT count(*)::int AS n FROM outages');
+    console.log(
+      `drain: ${total} messages in ${secs.toFixed(2)} s = ${Math.round(total / secs)} msg/s ` +
+        `(${outages.rows[0].n} outages maintained, ${Math.round(BATCHES / secs)} batches/s)`,
+    );
+
+    // 2. latency at a background load
+    const sub = new Redis(REDIS_URL);
+    const pending = new Map<string, number>();
+    const latencies: number[] = [];
+    await sub.subscribe(domainEventsChannel(prefix));
+    sub.on('message', (_ch, text: string) => {
+      const e = JSON.parse(text) as { type: string; payload: { outage?: { startMsgId: string } } };
+      const id = e.payload.outage?.startMsgId;
+      if (e.type === 'outage.opened' && id && pending.has(id)) {
+        latencies.push(performance.now() - (pending.get(id) as number));
+        pending.delete(id);
+      }
+    });
+    const producer = createIngestProducer({ redisUrl: REDIS_URL, prefix, logger });
+    const probeProducer = createIngestProducer({ redisUrl: REDIS_URL, prefix, logger, maxDelayMs: 0 });
+    let probeState = true;
+    const end = Date.now() + SECONDS * 1000;
+    let sent = 0;
+    const tick = 10;
+    const bg = setInterval(() => {
+      const n = Math.round((RATE * tick) / 1000);
+      for (let i = 0; i < n; i++) {
+        producer
+          .enqueue(next(devices[Math.floor(Math.random() * devices.length)] as string, Date.now()))
+          .catch(() => {});
+        sent++;
+      }
+    }, tick);
+    while (Date.now() < end) {
+      probeState = !probeState;
+      const id = newMessageId();
+      const m: IngestMessage = {
+        kind: 'telemetry',
+        id,
+        deviceId: probe,
+        receivedAt: Date.now(),
+        transport: 'mqtt',
+        entries: [{ values: { '3': String(probeState) } }],
+      };
+      if (!probeState) pending.set(id, performance.now());
+      await probeProducer.enqueue(m);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    clearInterval(bg);
+    await new Promise((r) => setTimeout(r, 1000));
+    latencies.sort((a, b) => a - b);
+    console.log(
+      `latency at ~${Math.round(sent / SECONDS)} msg/s background: line change enqueued → outage row committed ` +
+        `(event received): p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
+        `max ${(latencies[latencies.length - 1] ?? Number.NaN).toFixed(1)} ms over ${latencies.length} probes (${pending.size} missing)`,
+    );
+    await producer.close();
+    await probeProducer.close();
+    sub.disconnect();
+  } finally {
+    await worker?.close();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    let cursor = '0';
+    do {
+      const [n, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = n;
+      if (keys.length) await redis.unlink(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+    await pool.end();
+    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  }
+}
+
+await main();
