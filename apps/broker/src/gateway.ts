@@ -108,6 +108,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     let broker: Aedes | null = null;
     const metrics = createMetrics({
       connectedClients: () => broker?.connectedClients ?? 0,
+      ingestStats: () => producer.stats(),
       queueDepth: cachedQueueDepth(queue),
     });
     const ctx: GatewayContext = {
@@ -138,7 +139,14 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       connectTimeout: 30_000,
     });
     const b = broker;
-    cleanups.push(() => new Promise<void>((resolve) => b.close(() => resolve())));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          // Recorded as the server closing the sessions, not as devices losing their link.
+          for (const client of ctx.devices.values()) if (client.spms) client.spms.closeReason = 'shutdown';
+          b.close(() => resolve());
+        }),
+    );
     b.on('clientError', (client, err) => {
       const s = (client as GatewayClient).spms;
       logger.debug({ deviceId: s?.device.id, clientId: client.id, err: err.message }, 'client error');

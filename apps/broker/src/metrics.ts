@@ -33,6 +33,7 @@ export interface GatewayMetrics {
 
 export function createMetrics(opts: {
   connectedClients: () => number;
+  ingestStats?: () => { pending: number; inFlight: number; failedMessages: number; lastBatchSize: number };
   queueDepth?: () => Promise<Record<string, number>>;
 }): GatewayMetrics {
   const registry = new Registry();
@@ -57,6 +58,20 @@ export function createMetrics(opts: {
       } catch {
         // Redis down: /readyz says so; a scrape must still succeed.
       }
+    },
+  });
+  new Gauge({
+    name: 'spms_ingest_producer',
+    help: 'Ingest producer state: messages waiting for a commit, commits in flight, failed messages so far, last batch size',
+    labelNames: ['stat'],
+    registers: [registry],
+    collect() {
+      const st = opts.ingestStats?.();
+      if (!st) return;
+      this.set({ stat: 'pending' }, st.pending);
+      this.set({ stat: 'in_flight' }, st.inFlight);
+      this.set({ stat: 'failed_messages' }, st.failedMessages);
+      this.set({ stat: 'last_batch_size' }, st.lastBatchSize);
     },
   });
   return {
