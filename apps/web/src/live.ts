@@ -33,7 +33,10 @@ function set(patch: Partial<Store>): void {
 
 const COALESCE_MS = 250;
 const MAX_WAIT_MS = 1000;
-const POLL_MS = 10_000;
+// Without the stream: status every 2 s (the API caches it for 1 s), pages every 10 s.
+const POLL_MS = 2_000;
+const PAGE_POLL_EVERY = 5;
+let pollTicks = 0;
 let timer: ReturnType<typeof setTimeout> | null = null;
 let firstPendingAt = 0;
 let inflight = false;
@@ -70,27 +73,25 @@ function scheduleRefresh(): void {
   }, wait);
 }
 
+// The stream's `event:` names are the worker's domain event types (apps/worker/src/events.ts),
+// plus `resync` when the server could not replay from Last-Event-ID (we re-read everything).
 const EVENT_TYPES = [
-  'line.changed',
-  'line',
-  'device',
-  'device.state',
-  'device.offline',
-  'device.online',
-  'device.connection_lost',
-  'device.reconnected',
-  'outage',
   'outage.opened',
   'outage.closed',
   'outage.changed',
   'outage.removed',
-  'alert',
+  'device.offline',
+  'device.online',
+  'device.connection_lost',
+  'device.reconnected',
+  'voltage.episode_opened',
+  'voltage.episode_closed',
+  'voltage.episode_changed',
+  'voltage.episode_removed',
   'alert.opened',
-  'alert.acknowledged',
   'alert.cleared',
-  'notification',
-  'voltage',
-  'change',
+  'alert.acknowledged',
+  'resync',
 ];
 
 let source: EventSource | null = null;
@@ -113,7 +114,8 @@ function startPolling(): void {
   set({ link: 'polling' });
   pollTimer = setInterval(() => {
     void refresh();
-    for (const l of eventListeners) l({ type: 'poll', deviceId: null, data: {} });
+    if (++pollTicks % PAGE_POLL_EVERY === 0)
+      for (const l of eventListeners) l({ type: 'poll', deviceId: null, data: {} });
   }, POLL_MS);
 }
 

@@ -116,10 +116,35 @@ export interface FleetStatus {
   live: boolean;
 }
 
+/**
+ * /api/status carries no coordinates, so the map's positions come from the registry
+ * (/api/devices, 1,000 a page), read once and then every few minutes.
+ */
+let coords: { at: number; byId: Map<string, [number | null, number | null]> } | null = null;
+const COORDS_TTL_MS = 5 * 60_000;
+async function deviceCoords(): Promise<Map<string, [number | null, number | null]>> {
+  if (coords && Date.now() - coords.at < COORDS_TTL_MS) return coords.byId;
+  const byId = new Map<string, [number | null, number | null]>();
+  for (let offset = 0; ; offset += 1000) {
+    const body = await json<{ items?: unknown[]; total?: number }>('GET', `/api/devices?limit=1000&offset=${offset}`);
+    const items = itemsOf(body);
+    for (const d of items)
+      byId.set(String(d.id), [(d.latitude as number | null) ?? null, (d.longitude as number | null) ?? null]);
+    if (items.length < 1000 || offset + 1000 >= (body.total ?? 0)) break;
+  }
+  coords = { at: Date.now(), byId };
+  return byId;
+}
+
 export async function fleetStatus(): Promise<FleetStatus> {
+  const where = await deviceCoords().catch(() => new Map<string, [number | null, number | null]>());
+  const place = (d: DeviceStatus): DeviceStatus => {
+    const c = where.get(d.id);
+    return c && d.lat == null ? { ...d, lat: c[0], lon: c[1] } : d;
+  };
   try {
     const body = await json<Record<string, unknown>>('GET', '/api/status');
-    const devices = itemsOf(body).map(normalizeDevice);
+    const devices = itemsOf(body).map(normalizeDevice).map(place);
     return { devices, counters: countersOf(devices, body.counters ?? body.summary), live: true };
   } catch (err) {
     if (!(err instanceof NotAvailable)) throw err;
@@ -163,7 +188,7 @@ async function page(path: string, q: Query): Promise<Page> {
 export const outages = (q: Query) => page('/api/outages', q);
 export const alerts = (q: Query) => page('/api/alerts', q);
 export const notifications = (q: Query) => page('/api/notifications', q);
-export const acknowledgeAlert = (id: string) => json('POST', `/api/alerts/${encodeURIComponent(id)}/acknowledge`, {});
+export const acknowledgeAlert = (id: string) => json('POST', `/api/alerts/${encodeURIComponent(id)}/ack`);
 
 export async function voltage(deviceId: string, q: { from: number; to: number; bucket: string }) {
   const body = await json(
@@ -173,12 +198,13 @@ export async function voltage(deviceId: string, q: { from: number; to: number; b
   return itemsOf(body);
 }
 
+/** Online/offline/unknown intervals (GET /api/devices/:id/timeline). */
 export async function connectivity(deviceId: string, q: { from: number; to: number }) {
-  const body = await json(
+  const body = await json<{ intervals?: unknown }>(
     'GET',
-    `/api/devices/${encodeURIComponent(deviceId)}/connectivity${qs({ from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString() })}`,
+    `/api/devices/${encodeURIComponent(deviceId)}/timeline${qs({ from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString() })}`,
   );
-  return itemsOf(body);
+  return itemsOf(Array.isArray(body.intervals) ? body.intervals : body);
 }
 
 export const reliability = (q: Query) => json<Record<string, unknown>>('GET', `/api/reports/reliability${qs(q)}`);

@@ -97,7 +97,7 @@ export function normalizeDevice(raw: unknown): DeviceStatus {
       normalizeLine(isObj(v) ? { number: Number(k), ...v } : { number: Number(k), powered: v }, Number(k) - 1),
     );
   lines.sort((a, b) => a.number - b.number);
-  const volt = pick(state, 'voltage', 'lastVoltage');
+  const volt = pick(state, 'volts', 'voltage', 'lastVoltage');
   const voltObj = isObj(volt) ? volt : null;
   const activeRaw = pick(state, 'active', 'isActive');
   const activity = pick(state, 'activity');
@@ -116,7 +116,7 @@ export function normalizeDevice(raw: unknown): DeviceStatus {
     lastActivityAt: toMs(pick(state, 'lastActivityAt', 'lastActivity', 'lastSeenAt', 'lastSeen')),
     lines,
     voltage: voltObj ? num(pick(voltObj, 'value', 'v')) : num(volt),
-    voltageAt: voltObj ? toMs(pick(voltObj, 'at', 'ts', 'time')) : toMs(pick(state, 'voltageAt')),
+    voltageAt: voltObj ? toMs(pick(voltObj, 'at', 'ts', 'time')) : toMs(pick(state, 'voltsAt', 'voltageAt')),
     openOutages: Array.isArray(outages) ? outages.length : (num(outages) ?? 0),
   };
   return { ...d, health: health(d), linesDown: lines.filter((l) => l.state === 'down').length };

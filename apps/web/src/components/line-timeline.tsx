@@ -17,7 +17,7 @@ const WINDOWS: [string, number][] = [
 interface Span {
   from: number;
   to: number;
-  kind: 'down' | 'unknown';
+  kind: 'down' | 'unknown' | 'nodata';
   title: string;
 }
 
@@ -32,7 +32,6 @@ export function LineTimeline(p: { deviceId: string; lines: LineStatus[]; refresh
     const from = to - span;
     setNow(to);
     const q = {
-      deviceId: p.deviceId,
       device: p.deviceId,
       from: new Date(from).toISOString(),
       to: new Date(to).toISOString(),
@@ -61,14 +60,15 @@ export function LineTimeline(p: { deviceId: string; lines: LineStatus[]; refresh
         for (const r of c.value) {
           const kind = String(pick(r, 'state', 'status', 'kind') ?? 'offline');
           if (!/offline|unknown|inactive|lost/i.test(kind)) continue;
+          const noData = /unknown/i.test(kind);
           const s = toMs(pick(r, 'from', 'startedAt', 'start', 'started_at'));
           if (s == null) continue;
           const e = toMs(pick(r, 'to', 'endedAt', 'end', 'ended_at')) ?? to;
           offline.push({
             from: s,
             to: e,
-            kind: 'unknown',
-            title: `Device offline (unknown) ${fmtTime(s)} → ${fmtTime(e)}`,
+            kind: noData ? 'nodata' : 'unknown',
+            title: `${noData ? 'No data (before the device was registered)' : 'Device offline: line state unknown'} ${fmtTime(s)} → ${fmtTime(e)}`,
           });
         }
       const missing = [o, c].filter((x) => x.status === 'rejected' && x.reason instanceof NotAvailable).length;
@@ -112,7 +112,7 @@ export function LineTimeline(p: { deviceId: string; lines: LineStatus[]; refresh
         ))}
         <span class="muted small">
           <span class="sw down" /> no power · <span class="sw unknown" /> unknown (device offline) ·{' '}
-          <span class="sw ok" /> power
+          <span class="sw nodata" /> no data · <span class="sw ok" /> power
         </span>
       </div>
       {data?.msg && <p class="notice">{data.msg}</p>}
@@ -130,7 +130,7 @@ export function LineTimeline(p: { deviceId: string; lines: LineStatus[]; refresh
               {(data?.offline ?? []).map((s) => (
                 <span
                   key={`u${s.from}`}
-                  class="tl-seg unknown"
+                  class={`tl-seg ${s.kind}`}
                   style={{ left: pct(s.from), width: width(s) }}
                   title={s.title}
                 />

@@ -70,7 +70,7 @@ export function AlertsPage() {
     const own = pick(r, 'notifications', 'deliveries', 'recipients');
     if (Array.isArray(own)) return own as Row[];
     const id = pick(r, 'id');
-    return sms.filter((n) => pick(n, 'alertId') === id);
+    return sms.filter((n) => pick(n, 'alertId') === id || (Array.isArray(n.alertIds) && n.alertIds.includes(id)));
   };
 
   const table = (list: Row[], title: string, testid: string) => (
@@ -95,11 +95,15 @@ export function AlertsPage() {
             const acked = Boolean(pick(r, 'acknowledgedAt', 'ackedAt'));
             return (
               <tr key={id}>
-                <td>{fmtTime(toMs(pick(r, 'createdAt', 'raisedAt', 'openedAt', 'startedAt')))}</td>
+                <td>{fmtTime(toMs(pick(r, 'startedAt', 'createdAt')))}</td>
                 <td>
                   {String(pick(r, 'deviceName', 'device') ?? '')} {String(pick(r, 'region') ?? '')}
                 </td>
-                <td>{String(pick(r, 'message', 'text', 'summary', 'type') ?? '')}</td>
+                <td>
+                  <b>{String(pick(r, 'severity') ?? '')}</b> {String(pick(r, 'type') ?? '').replace('_', ' ')}
+                  {r.line != null ? ` · line ${String(r.line)} ${String(r.lineLabel ?? '')}` : ''}
+                  {r.held ? ' · held (flapping)' : ''}
+                </td>
                 <td>
                   <span class={`badge ${acked ? 'unknown' : isActive(r) ? 'down' : 'ok'}`}>
                     {isActive(r) ? (acked ? '✓ acknowledged' : '▲ active') : '● cleared'}
@@ -110,7 +114,8 @@ export function AlertsPage() {
                     const st = String(pick(n, 'status', 'deliveryStatus') ?? 'unknown');
                     return (
                       <div key={j}>
-                        {DELIVERY_ICON[st] ?? '?'} {String(pick(n, 'recipient', 'to', 'phone') ?? '')} — {st}
+                        {DELIVERY_ICON[st] ?? '?'} {String(pick(n, 'recipientName') ?? '')}{' '}
+                        {String(pick(n, 'phone', 'recipient', 'to') ?? '')} — {st}
                       </div>
                     );
                   })}
@@ -144,9 +149,9 @@ export function AlertsPage() {
         <ul class="plain small">
           {sms.slice(0, 50).map((n, i) => (
             <li key={String(pick(n, 'id') ?? i)}>
-              {fmtTime(toMs(pick(n, 'createdAt', 'sentAt')))} · {String(pick(n, 'recipient', 'to') ?? '')} ·{' '}
-              {DELIVERY_ICON[String(pick(n, 'status'))] ?? '?'} {String(pick(n, 'status') ?? '')} ·{' '}
-              {String(pick(n, 'body', 'text') ?? '')}
+              {fmtTime(toMs(pick(n, 'createdAt', 'sentAt')))} · {String(pick(n, 'recipientName') ?? '')}{' '}
+              {String(pick(n, 'phone', 'to') ?? '')} · {DELIVERY_ICON[String(pick(n, 'status'))] ?? '?'}{' '}
+              {String(pick(n, 'status') ?? '')} · {String(pick(n, 'body', 'text') ?? '')}
             </li>
           ))}
         </ul>

@@ -28,7 +28,7 @@ export function OutagesPage() {
     region: filter.region,
     device: filter.device,
     line: filter.line,
-    open: filter.open,
+    status: filter.open,
     class: filter.class,
     from: filter.from ? new Date(fromZoneInput(filter.from)).toISOString() : undefined,
     to: filter.to ? new Date(fromZoneInput(filter.to)).toISOString() : undefined,
@@ -94,8 +94,8 @@ export function OutagesPage() {
           Status
           <select value={filter.open} onChange={set('open')}>
             <option value="">open and closed</option>
-            <option value="true">open only</option>
-            <option value="false">closed only</option>
+            <option value="open">open only</option>
+            <option value="closed">closed only</option>
           </select>
         </label>
         <label>
@@ -104,6 +104,7 @@ export function OutagesPage() {
             <option value="">all</option>
             <option value="sustained">sustained</option>
             <option value="momentary">momentary</option>
+            <option value="pending">pending (still short)</option>
           </select>
         </label>
         <label>
@@ -146,7 +147,10 @@ export function OutagesPage() {
               const dur =
                 (pick(r, 'durationMs', 'duration_ms') as number | null | undefined) ??
                 (start && end ? end - start : null);
-              const name = String(pick(r, 'deviceName', 'device') ?? pick(r, 'deviceId') ?? '');
+              const dev = pick(r, 'device');
+              const name = String(
+                (dev && typeof dev === 'object' ? (dev as Row).name : dev) ?? pick(r, 'deviceName', 'deviceId') ?? '',
+              );
               return (
                 <tr key={String(pick(r, 'id') ?? i)}>
                   <td>

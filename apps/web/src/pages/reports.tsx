@@ -14,18 +14,20 @@ const INDICES = [
   ['maifi', 'MAIFI', 'momentary per line'],
 ] as const;
 
+/** Index value of a group: `main.indices` in the API's report (SAIDI/CAIDI in minutes). */
 const val = (r: Row, k: string): number | null => {
-  const v = pick(r, k, k.toUpperCase(), `${k}Minutes`);
-  const inner = pick(r, 'indices');
-  const w = v ?? (inner && typeof inner === 'object' ? pick(inner as Row, k, k.toUpperCase()) : undefined);
+  const main = (r.main as Row | undefined)?.indices as Row | undefined;
+  const src = main ?? (r.indices as Row | undefined) ?? r;
+  const w = k === 'asai' ? pick(src, 'asaiPercent', 'asai') : pick(src, k, `${k}Minutes`, k.toUpperCase());
   return typeof w === 'number' ? w : null;
 };
 const fmt = (k: string, v: number | null) =>
-  v == null ? '—' : k === 'asai' ? `${(v * 100).toFixed(4)} %` : v.toFixed(k === 'saifi' || k === 'maifi' ? 3 : 1);
+  v == null ? '—' : k === 'asai' ? `${v.toFixed(4)} %` : v.toFixed(k === 'saifi' || k === 'maifi' ? 3 : 1);
 
 export function ReportsPage() {
   const [period, setPeriod] = useState({ from: toZoneInput(Date.now() - 30 * DAY), to: toZoneInput(Date.now()) });
   const [rows, setRows] = useState<Row[]>([]);
+  const [fleet, setFleet] = useState<Row | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
   const [metric, setMetric] = useState<string>('saidi');
 
@@ -41,6 +43,7 @@ export function ReportsPage() {
       (body) => {
         if (stale) return;
         setRows(itemsOf(body).length ? itemsOf(body) : itemsOf({ items: pick(body, 'groups', 'regions') }));
+        setFleet((body.fleet as Row | undefined) ?? null);
         setMsg(null);
       },
       (err: Error) =>
@@ -52,7 +55,7 @@ export function ReportsPage() {
     };
   }, [period]);
 
-  const name = (r: Row) => String(pick(r, 'region', 'group', 'key', 'name') ?? '(no region)');
+  const name = (r: Row) => String(r.name || r.key || r.region || '(no region)');
   const max = Math.max(0, ...rows.map((r) => val(r, metric) ?? 0)) || 1;
 
   return (
@@ -119,9 +122,9 @@ export function ReportsPage() {
         <thead>
           <tr>
             <th>Region</th>
-            <th>Lines (N_T)</th>
+            <th class="num">Lines (N_T)</th>
             {INDICES.map(([k, label, unit]) => (
-              <th key={k} title={unit}>
+              <th key={k} title={unit} class="num">
                 {label}
               </th>
             ))}
@@ -139,6 +142,19 @@ export function ReportsPage() {
               ))}
             </tr>
           ))}
+          {fleet && (
+            <tr class="total">
+              <td>
+                <b>Whole fleet</b>
+              </td>
+              <td class="num">{String(fleet.lines ?? '—')}</td>
+              {INDICES.map(([k]) => (
+                <td key={k} class="num">
+                  <b>{fmt(k, val(fleet, k))}</b>
+                </td>
+              ))}
+            </tr>
+          )}
         </tbody>
       </table>
       <p class="muted small">

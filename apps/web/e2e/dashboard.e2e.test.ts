@@ -1,0 +1,201 @@
+/**
+ * The dashboard in a real browser (Debian's chromium via playwright-core) against the real
+ * stack: a simulated device speaks the firmware's MQTT to the gateway, the worker turns it
+ * into line state, the API serves both the data and the built dashboard.
+ * Screenshots of every page go to test-artifacts/web/ (gitignored).
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { MqttClient } from 'mqtt';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, type Stack, startStack } from './stack.js';
+
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/web/', import.meta.url));
+const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+
+type Login = { username: string; password: string } | { key: string };
+let stack: Stack;
+let device: MqttClient;
+const logins: Record<'operator' | 'viewer', Login> = {} as never;
+
+/** A user with a password when the API has users, else an API key of that role. */
+async function principal(role: 'operator' | 'viewer'): Promise<Login> {
+  const password = `${role}-password-123`;
+  const user = await stack.call('POST', '/api/users', { username: `${role}1`, password, role });
+  if (user.status === 201) return { username: `${role}1`, password };
+  const key = await stack.call('POST', '/api/api-keys', { name: role, role });
+  expect(key.status).toBe(201);
+  return { key: (key.body as { key: string }).key };
+}
+
+async function signIn(login: Login): Promise<Page> {
+  const context = await stack.browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  // Tiles unreachable (an isolated network): the markers must still show.
+  await page.route(/tile\.openstreetmap\.org/, (r) => r.abort());
+  await page.goto(stack.baseUrl);
+  if ('key' in login) {
+    await page.getByRole('button', { name: 'Use an API key' }).click();
+    await page.getByLabel('API key').fill(login.key);
+  } else {
+    await page.getByLabel('Username').fill(login.username);
+    await page.getByLabel('Password').fill(login.password);
+  }
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('device-table').waitFor();
+  return page;
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const publish = (topic: string, payload: string) => device.publishAsync(topic, payload, { qos: 1 });
+
+describe.skipIf(!hasChromium)('dashboard in chromium', () => {
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await startStack('web-e2e');
+    const created = await stack.call('POST', '/api/devices', {
+      name: '0003_MSAN',
+      label: 'Kelaniya',
+      region: 'Western',
+      latitude: 6.955,
+      longitude: 79.922,
+      credentials: { type: 'MQTT_BASIC', clientId: 'c-0003', username: 'u-0003', password: 'p-0003-secret' },
+    });
+    expect(created.status).toBe(201);
+    await stack.call('POST', '/api/devices', { name: '0004_MSAN', region: 'Western', latitude: 6.9, longitude: 79.86 });
+    logins.operator = await principal('operator');
+    logins.viewer = await principal('viewer');
+    device = await stack.device('c-0003', 'u-0003', 'p-0003-secret');
+    // What the firmware sends at boot: 8 single-quoted line messages, then voltage.
+    for (let line = 1; line <= 8; line++) await publish('v1/devices/me/telemetry', `{'${line}':'true'}`);
+    await publish('v1/devices/me/telemetry', `{'V':229.5}`);
+    await until(async () => {
+      const status = await stack.call('GET', '/api/status');
+      return (status.body as { counters?: { active?: number } }).counters?.active === 1;
+    }, 'device 0003_MSAN active in /api/status');
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('signs in and shows the fleet: counters, map markers on a blank background, table', async () => {
+    const page = await signIn(logins.operator);
+    const row = page.locator('tr[data-device="0003_MSAN"]');
+    await expect.poll(() => row.getAttribute('data-health'), { timeout: 10_000 }).toBe('ok');
+    expect(await page.getByTestId('count-active').textContent()).toContain('1');
+    await expect.poll(() => page.locator('.leaflet-marker-icon').count()).toBeGreaterThan(0);
+    await shot(page, '1-fleet');
+    await page.context().close();
+  });
+
+  it('shows line 3 dropping, over real MQTT, without a reload', async () => {
+    const page = await signIn(logins.operator);
+    await page.getByRole('link', { name: '0003_MSAN' }).click();
+    const line3 = page.locator('[data-line="3"]');
+    await expect.poll(() => line3.getAttribute('data-state'), { timeout: 10_000 }).toBe('powered');
+    // A marker on the document: a reload would lose it.
+    await page.evaluate(() => {
+      (window as unknown as { noReload: boolean }).noReload = true;
+    });
+    const sentAt = Date.now();
+    await publish('v1/devices/me/telemetry', `{'3':'false'}`);
+    await line3.locator('text=NO POWER').waitFor({ timeout: 10_000 });
+    const shownAfterMs = Date.now() - sentAt;
+    expect(await page.evaluate(() => (window as unknown as { noReload?: boolean }).noReload)).toBe(true);
+    expect(await page.getByTestId('device-health').textContent()).toContain('Lines down');
+    await shot(page, '2-device-line3-down');
+    // The fleet view follows too (client-side navigation, still no reload).
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    await expect
+      .poll(() => page.locator('tr[data-device="0003_MSAN"] [data-testid="lines-down"]').textContent(), {
+        timeout: 10_000,
+      })
+      .toContain('TP 3');
+    await expect.poll(() => page.getByTestId('count-lines-down').textContent()).toContain('1');
+    await shot(page, '3-fleet-line3-down');
+    const link = await page.getByTestId('link-state').textContent();
+    // Reported, not asserted: a 2-core CI box shared with other suites has no timing guarantees.
+    console.info(`line 3 drop shown ${shownAfterMs} ms after PUBACK (link: ${link})`);
+    await page.context().close();
+  });
+
+  it('gives a viewer no edit controls, and the API refuses a viewer edit', async () => {
+    const page = await signIn(logins.viewer);
+    await page.goto(`${stack.baseUrl}/devices/0003_MSAN`);
+    await page.getByTestId('device-readonly').waitFor();
+    expect(await page.getByTestId('device-edit-form').count()).toBe(0);
+    expect(await page.getByTestId('credentials-controls').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Rotate credentials' }).count()).toBe(0);
+    await shot(page, '4-device-viewer');
+    const token = await page.evaluate(() => JSON.parse(localStorage.getItem('spms.session') ?? '{}').token as string);
+    const patch = await stack.call('PATCH', '/api/devices/0003_MSAN', { notes: 'viewer was here' }, token);
+    expect(patch.status).toBe(403);
+    await page.context().close();
+  });
+
+  it('lets an operator save notes and exports outages as CSV', async () => {
+    const page = await signIn(logins.operator);
+    await page.goto(`${stack.baseUrl}/devices/0003_MSAN`);
+    await page.getByRole('textbox', { name: 'Notes' }).fill('no antenna');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved.').waitFor();
+    expect((await stack.call('GET', '/api/devices/0003_MSAN')).body).toMatchObject({ notes: 'no antenna' });
+
+    await page.getByRole('link', { name: 'Outages' }).click();
+    await page.locator('[data-testid="outage-table"] tbody tr').first().waitFor({ timeout: 10_000 });
+    await shot(page, '5-outages');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('outages-csv').click()]);
+    expect(download.suggestedFilename()).toBe('outages.csv');
+    const csv = readFileSync((await download.path()) as string, 'utf8');
+    const [header, ...rows] = csv.trim().split(/\r?\n/);
+    expect(header).toContain('device');
+    expect(rows.some((r) => r.includes('0003_MSAN') && r.split(',').includes('3'))).toBe(true);
+    await page.context().close();
+  });
+
+  it('renders the alerts and reports pages (or says what the API lacks)', async () => {
+    const page = await signIn(logins.operator);
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
+    await page.waitForTimeout(300);
+    await shot(page, '6-alerts');
+    await page.getByRole('link', { name: 'Reports' }).click();
+    await page.getByTestId('reliability-table').waitFor();
+    await expect
+      .poll(() => page.locator('[data-testid="reliability-table"] tbody tr').count(), { timeout: 10_000 })
+      .toBeGreaterThan(0);
+    await shot(page, '7-reports');
+    // Phone-sized fleet view for field engineers.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Fleet' }).click();
+    await page.getByTestId('device-table').waitFor();
+    await shot(page, '8-fleet-phone');
+    await page.context().close();
+  });
+
+  it('serves the dashboard: SPA fallback, long-cached hashed assets, JSON 404 under /api', async () => {
+    const deep = await fetch(`${stack.baseUrl}/devices/0003_MSAN`);
+    expect(deep.status).toBe(200);
+    expect(deep.headers.get('cache-control')).toBe('no-cache');
+    const html = await deep.text();
+    expect(html).toContain('<div id="app">');
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(asset).toBeDefined();
+    const js = await fetch(`${stack.baseUrl}${asset}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('cache-control')).toContain('immutable');
+    const apiMiss = await fetch(`${stack.baseUrl}/api/no-such-thing`);
+    expect(apiMiss.status).toBe(404);
+    expect(apiMiss.headers.get('content-type')).toContain('application/json');
+    expect((await fetch(`${stack.baseUrl}/assets/missing-abc.js`)).status).toBe(404);
+  });
+});
