@@ -13,6 +13,8 @@ export const WorkerConfigSchema = Type.Object({
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'jobs in parallel' }),
   /** PostgreSQL connections of this process (needs ≥ WORKER_CONCURRENCY + 2 to never wait). */
   WORKER_DB_POOL: Type.Integer({ minimum: 2, maximum: 200, default: 12, description: 'pg pool size' }),
+  /** A job whose worker died is handed to another worker after about this long (BullMQ lock). */
+  WORKER_LOCK_MS: Type.Integer({ minimum: 1000, default: 30_000, description: 'milliseconds' }),
   /** How often the inactivity sweeper looks for expired devices (ThingsBoard: 60 s). */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 20, maximum: 60_000, default: 200, description: 'milliseconds' }),
   /** Device settings (timeouts, limits, line labels) are re-read after this long. */

@@ -55,8 +55,9 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     connection: new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
     prefix: ingestQueueOptions(prefix).prefix,
     concurrency: config.WORKER_CONCURRENCY,
-    // A killed worker's jobs come back after this (BullMQ stalled-job detection).
-    stalledInterval: 5000,
+    // A killed worker's jobs come back once their lock expires (BullMQ stalled-job check).
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_LOCK_MS,
     maxStalledCount: 5,
   });
   worker.on('failed', (job, err) => {

@@ -57,6 +57,9 @@ export async function recordTransition(
   const times = await transitions(ctx, device.deviceId, line, e);
   const now = Date.now();
   const o = options(ctx);
+  // Below the entry threshold nothing can start; a line already flapping is watched by its
+  // own self-renewing check job, so the common case costs no query.
+  if (times.filter((t) => t > now - o.windowMs).length < o.enterAt) return;
   const flapping = await isFlapping(ctx, device.deviceId, line);
   const d = decideFlapping(flapping, times, now, o);
   if (d === 'none') return;

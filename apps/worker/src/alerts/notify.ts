@@ -3,7 +3,7 @@ import type { Job } from 'bullmq';
 import type { AlertsContext, DebounceJob } from './context.js';
 import { ensureTimers, fanOut } from './fan-out.js';
 import { isFlapping } from './flapping.js';
-import { getAlert, loadDevice, markNotified } from './store.js';
+import { getAlert, markNotified } from './store.js';
 
 /** Re-checks the database at fire time: only a condition still open is texted, once. */
 export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<void> {
@@ -15,8 +15,6 @@ export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<
   }
   if (alert.type === 'outage' && !(await outageStillOpen(ctx, alert.device_id, alert.line, alert.details.startMsgId)))
     return;
-  const device = await loadDevice(ctx.pool, alert.device_id, alert.line);
-  if (!device) return;
   const kind = alert.type === 'outage' ? 'outage' : alert.type === 'voltage' ? 'voltage' : 'device_offline';
   const client = await ctx.pool.connect();
   try {

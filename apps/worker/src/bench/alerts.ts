@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const devices = Array.from({ length: DEVICES }, () => randomUUID());
     await pool.query(
       `INSERT INTO devices (id, name, region, profile_id, updated_at)
-       SELECT d, 'Site ' || i, $2::text[][(i - 1) % $3 + 1], '00000000-0000-4000-8000-000000000001', now()
+       SELECT d, 'Site ' || i, ($2::text[])[((i - 1) % $3) + 1], '00000000-0000-4000-8000-000000000001', now()
          FROM unnest($1::uuid[]) WITH ORDINALITY AS x(d, i)`,
       [devices, regions, REGIONS],
     );
@@ -163,7 +163,8 @@ async function main(): Promise<void> {
         stableSince = Date.now();
       }
       const allDue = Date.now() > Math.max(...starts) + DEBOUNCE_MS + 2 * GROUP_WINDOW_MS;
-      if (alertsAt && allDue && Date.now() - stableSince > Math.max(3000, 2 * GROUP_WINDOW_MS)) break;
+      const quietFor = Date.now() - Math.max(stableSince, alertsAt);
+      if (alertsAt && allDue && quietFor > 2000 + 2 * GROUP_WINDOW_MS) break;
       await sleep(50);
     }
     const firstDue = Math.min(...starts) + DEBOUNCE_MS;
@@ -192,6 +193,9 @@ async function main(): Promise<void> {
       firstTextAfterDebounceMs: calls.length ? Math.min(...calls.map((c) => c.at)) - firstDue : null,
       lastTextAfterLastDebounceMs: calls.length ? Math.max(...calls.map((c) => c.at)) - lastDue : null,
       everyTextIsARegionSummary: summaryOk,
+      alertsNotified: (await pool.query('SELECT count(*)::int AS n FROM alerts WHERE notified_at IS NOT NULL')).rows[0]
+        ?.n,
+      itemsStillPending: (await pool.query('SELECT count(*)::int AS n FROM alert_pending')).rows[0]?.n,
       sampleText: calls[0]?.body ?? null,
     };
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
