@@ -8,9 +8,10 @@ import type { ApiConfig } from '../../config.js';
 import type { Scope } from '../../plugins/auth.js';
 import { errorsPlugin } from '../../plugins/errors.js';
 import { resourcesPlugin } from '../../plugins/resources.js';
+import type { StreamOptions } from '../stream/index.js';
 import readSideRoutes from './read-side.js';
 
-export async function buildReadSideTestApp(config: ApiConfig): Promise<FastifyInstance> {
+export async function buildReadSideTestApp(config: ApiConfig, opts: StreamOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
   await app.register(errorsPlugin);
   await app.register(resourcesPlugin, { config });
@@ -20,6 +21,6 @@ export async function buildReadSideTestApp(config: ApiConfig): Promise<FastifyIn
     const scope = typeof raw === 'string' ? (JSON.parse(raw) as Scope | null) : null;
     req.principal = { kind: 'api-key', id: 'test', role: 'viewer', scope };
   });
-  await app.register(readSideRoutes);
+  await app.register(readSideRoutes, opts);
   return app;
 }
