@@ -35,7 +35,7 @@ export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
 
   spms-sim load --mqtt mqtt://127.0.0.1:1883 --devices 1000 --rate 500 --duration 30
                [--ramp 1000] [--qos 0|1] [--keepalive 60] [--fleet fleet.json] [--no-boot]
-               [--source-addresses n] [--workers n]
+               [--source-addresses n] [--workers n] [--connect-timeout-ms 10000]
       Steady firmware-like load; prints stats JSON (PUBACK latency p50/p99, memory) at the end.
       --workers n: split over n processes (each process holds at most "ulimit -n" sockets).
 `;
@@ -66,6 +66,7 @@ const OPTIONS = {
   'no-boot': { type: 'boolean' },
   'source-addresses': { type: 'string' },
   workers: { type: 'string' },
+  'connect-timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -201,6 +202,7 @@ async function main(argv: string[]): Promise<number> {
       boot: !v['no-boot'],
       ...(v.fleet ? { fleet: validateFleet(readJson(v.fleet)) } : {}),
       ...(v['source-addresses'] ? { sourceAddresses: num(v, 'source-addresses') } : {}),
+      connectTimeoutMs: num(v, 'connect-timeout-ms', 10_000),
       onProgress: (s) => err(`connected=${s.connected} published=${s.published} acked=${s.acked} errors=${s.errors}`),
       signal: ac.signal,
     });

@@ -80,9 +80,9 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
           stats.pubackLatency.record(performance.now() - t0);
         }
       },
-      () => {
+      (err: unknown) => {
         inflight--;
-        stats.errors++;
+        stats.error(err);
       },
     );
   };
@@ -110,7 +110,7 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
       await c.connect();
     } catch (err) {
       if ((err as { returnCode?: number }).returnCode !== undefined) stats.refused++;
-      else stats.errors++;
+      else stats.error(err);
       return;
     }
     stats.connackLatency.record(performance.now() - t0);

@@ -180,7 +180,7 @@ class MqttDevice implements SimDevice {
       await client.connect();
     } catch (err) {
       if ((err as { returnCode?: number }).returnCode !== undefined) this.stats.refused++;
-      else this.stats.errors++;
+      else this.stats.error(err);
       if (this.client === client) this.client = undefined;
       return this.rebootAfterFailure(session);
     }

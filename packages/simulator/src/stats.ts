@@ -79,15 +79,18 @@ export class SimStats {
   acked = 0;
   httpOk = 0;
   httpFailed = 0;
+  /** Error messages by kind (`ECONNRESET`, `CONNACK timeout`, …), to tell a slow server from a broken one. */
+  errorKinds: Record<string, number> = {};
   readonly pubackLatency = new LatencyHistogram();
   readonly connackLatency = new LatencyHistogram();
   readonly httpLatency = new LatencyHistogram();
 
   /** Counters plus raw histograms: what a load worker process sends to its parent. */
   toRaw(): RawStats {
-    const { pubackLatencyMs: _a, connackLatencyMs: _b, httpLatencyMs: _c, ...counters } = this.toJSON();
+    const { pubackLatencyMs: _a, connackLatencyMs: _b, httpLatencyMs: _c, errorKinds, ...counters } = this.toJSON();
     return {
       counters,
+      errorKinds: { ...errorKinds },
       puback: this.pubackLatency.toRaw(),
       connack: this.connackLatency.toRaw(),
       http: this.httpLatency.toRaw(),
@@ -97,9 +100,17 @@ export class SimStats {
   merge(raw: RawStats): void {
     const self = this as unknown as Record<string, number>;
     for (const [k, v] of Object.entries(raw.counters)) self[k] = (self[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(raw.errorKinds)) this.errorKinds[k] = (this.errorKinds[k] ?? 0) + v;
     this.pubackLatency.merge(raw.puback);
     this.connackLatency.merge(raw.connack);
     this.httpLatency.merge(raw.http);
+  }
+
+  error(err: unknown): void {
+    this.errors++;
+    const e = err as { code?: string; message?: string } | undefined;
+    const kind = e?.code ?? e?.message ?? String(err);
+    this.errorKinds[kind] = (this.errorKinds[kind] ?? 0) + 1;
   }
 
   toJSON() {
@@ -115,6 +126,7 @@ export class SimStats {
       acked: this.acked,
       httpOk: this.httpOk,
       httpFailed: this.httpFailed,
+      errorKinds: this.errorKinds,
       pubackLatencyMs: this.pubackLatency.summary(),
       connackLatencyMs: this.connackLatency.summary(),
       httpLatencyMs: this.httpLatency.summary(),
@@ -124,6 +136,7 @@ export class SimStats {
 
 export interface RawStats {
   counters: Record<string, number>;
+  errorKinds: Record<string, number>;
   puback: RawHistogram;
   connack: RawHistogram;
   http: RawHistogram;
