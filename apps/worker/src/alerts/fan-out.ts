@@ -52,33 +52,57 @@ const toRule = (r: RecipientRow): RecipientRule => ({
   timeZone: r.time_zone,
 });
 
-/** Inside the caller's transaction (with the notified guard): items for every matching recipient. */
+export interface WindowRef {
+  recipientId: string;
+  groupKey: string;
+}
+
+// Recipients change rarely and a storm asks for them once per alert: a short-lived copy
+// (an edit takes effect within RECIPIENTS_TTL_MS).
+const RECIPIENTS_TTL_MS = 2000;
+const recipientCache = new WeakMap<AlertsContext, { at: number; rows: Promise<RecipientRow[]> }>();
+
+function recipients(ctx: AlertsContext): Promise<RecipientRow[]> {
+  const hit = recipientCache.get(ctx);
+  if (hit && Date.now() - hit.at < RECIPIENTS_TTL_MS) return hit.rows;
+  const rows = ctx.pool
+    .query<RecipientRow>(
+      `SELECT id::text, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone
+         FROM alert_recipients WHERE enabled`,
+    )
+    .then((r) => r.rows);
+  rows.catch(() => recipientCache.delete(ctx));
+  recipientCache.set(ctx, { at: Date.now(), rows });
+  return rows;
+}
+
+/**
+ * Inside the caller's transaction (with the notified guard): items for every matching
+ * recipient. Returns the windows that received an item (for ensureTimers).
+ */
 export async function fanOut(
   ctx: AlertsContext,
   client: PoolClient,
   item: FanOutItem,
   now = new Date(),
-): Promise<void> {
-  const { rows } = await client.query<RecipientRow>(
-    `SELECT id::text, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone
-       FROM alert_recipients WHERE enabled AND $1 = ANY(kinds)`,
-    [item.subscription],
-  );
+): Promise<WindowRef[]> {
   const groupKey = groupKeyOf(item.subject);
-  for (const r of rows) {
+  const take: string[] = [];
+  for (const r of await recipients(ctx)) {
     const rule = toRule(r);
     if (!matchesRecipient(rule, item.subject, item.subscription)) continue;
     const quiet = !item.critical && isQuietTime(rule.quietHours, now, rule.timeZone ?? ctx.config.SPMS_TIME_ZONE);
-    if (quiet) {
-      await recordSuppressed(client, r.id, r.phone, item, 'quiet_hours');
-      continue;
-    }
-    await client.query(
-      `INSERT INTO alert_pending (recipient_id, group_key, alert_id, kind, critical, details)
-       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-      [r.id, groupKey, item.alertId, item.kind, item.critical, JSON.stringify(item.details ?? {})],
-    );
+    if (quiet) await recordSuppressed(client, r.id, r.phone, item, 'quiet_hours');
+    else take.push(r.id);
   }
+  if (take.length === 0) return [];
+  const { rows } = await client.query<{ recipient_id: string }>(
+    `INSERT INTO alert_pending (recipient_id, group_key, alert_id, kind, critical, details)
+     SELECT r, $2, $3, $4, $5, $6 FROM unnest($1::uuid[]) AS r
+     ON CONFLICT DO NOTHING RETURNING recipient_id::text`,
+    [take, groupKey, item.alertId, item.kind, item.critical, JSON.stringify(item.details ?? {})],
+  );
+  return rows.map((r) => ({ recipientId: r.recipient_id, groupKey }));
 }
 
 async function recordSuppressed(
@@ -109,22 +133,33 @@ const groupTimerKey = (prefix: string, recipientId: string, groupKey: string) =>
  * flush deletes the key before taking the items, so an item is either taken by a flush or
  * finds no key and opens the next window. Safe to call again (a retried job).
  */
-export async function ensureTimers(ctx: AlertsContext, alertIds: string[]): Promise<void> {
-  if (alertIds.length === 0) return;
-  const { rows } = await ctx.pool.query<{ recipient_id: string; group_key: string }>(
-    'SELECT DISTINCT recipient_id::text, group_key FROM alert_pending WHERE alert_id = ANY($1::bigint[])',
-    [alertIds],
-  );
-  const window = ctx.config.ALERT_GROUP_WINDOW_MS;
-  for (const r of rows) {
-    const gen = randomUUID();
-    const key = groupTimerKey(ctx.prefix, r.recipient_id, r.group_key);
-    // The TTL only matters if the flush job were lost: the key then expires and a new window opens.
-    const ok = await ctx.redis.set(key, gen, 'PX', window + 300_000, 'NX');
-    if (ok !== 'OK') continue;
-    const data: FlushJob = { recipientId: r.recipient_id, groupKey: r.group_key, gen };
-    await ctx.timers.add('flush', data, { jobId: jobId('flush', gen), delay: window });
+export async function ensureTimers(ctx: AlertsContext, alertIds: string[], windows?: WindowRef[]): Promise<void> {
+  let refs = windows;
+  if (!refs) {
+    // A retried job whose guard already passed: find its items' windows in the table.
+    if (alertIds.length === 0) return;
+    const { rows } = await ctx.pool.query<{ recipient_id: string; group_key: string }>(
+      'SELECT DISTINCT recipient_id::text, group_key FROM alert_pending WHERE alert_id = ANY($1::bigint[])',
+      [alertIds],
+    );
+    refs = rows.map((r) => ({ recipientId: r.recipient_id, groupKey: r.group_key }));
   }
+  if (refs.length === 0) return;
+  const window = ctx.config.ALERT_GROUP_WINDOW_MS;
+  const gens = refs.map(() => randomUUID());
+  const pipe = ctx.redis.pipeline();
+  // The TTL only matters if the flush job were lost: the key then expires and a new window opens.
+  refs.forEach((r, i) => {
+    pipe.set(groupTimerKey(ctx.prefix, r.recipientId, r.groupKey), gens[i] as string, 'PX', window + 300_000, 'NX');
+  });
+  const res = (await pipe.exec()) ?? [];
+  const jobs = refs.flatMap((r, i) => {
+    if (res[i]?.[1] !== 'OK') return [];
+    const gen = gens[i] as string;
+    const data: FlushJob = { recipientId: r.recipientId, groupKey: r.groupKey, gen };
+    return [{ name: 'flush', data, opts: { jobId: jobId('flush', gen), delay: window } }];
+  });
+  if (jobs.length > 0) await ctx.timers.addBulk(jobs);
 }
 
 const CAS_DEL = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;

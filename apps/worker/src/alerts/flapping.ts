@@ -7,7 +7,7 @@
 import { decideFlapping, type FlapOptions } from '@spms/alerting';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type FlapCheckJob, jobId } from './context.js';
-import { ensureTimers, fanOut } from './fan-out.js';
+import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { notifyAlert } from './notify.js';
 import type { AlertRow, DeviceContext } from './store.js';
 
@@ -66,6 +66,7 @@ export async function recordTransition(
   const check: FlapCheckJob = { deviceId: device.deviceId, line };
   await ctx.timers.add('flap-check', check, { jobId: jobId('flapcheck', e.id), delay: o.quietMs + 50 });
   if (d !== 'enter') return;
+  let windows: WindowRef[] | undefined;
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
@@ -77,7 +78,7 @@ export async function recordTransition(
     );
     if ((won.rowCount ?? 0) > 0) {
       ctx.logger.info({ deviceId: device.deviceId, line, changes: times.length }, 'line is flapping: alerts held');
-      await fanOut(ctx, client, {
+      windows = await fanOut(ctx, client, {
         alertId: alert.id,
         kind: 'flapping',
         subscription: 'outage',
@@ -93,7 +94,7 @@ export async function recordTransition(
   } finally {
     client.release();
   }
-  await ensureTimers(ctx, [alert.id]);
+  await ensureTimers(ctx, [alert.id], windows);
 }
 
 /** Timer: has the line settled? On leaving, the held alert of a still-open outage goes out. */

@@ -1,26 +1,49 @@
 /** Telling people about an alert (the debounce timer firing, or a held alert released). */
 import type { Job } from 'bullmq';
 import type { AlertsContext, DebounceJob } from './context.js';
-import { ensureTimers, fanOut } from './fan-out.js';
-import { isFlapping } from './flapping.js';
-import { getAlert, markNotified } from './store.js';
+import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
+import { markNotified } from './store.js';
+
+interface FireRow {
+  type: 'outage' | 'device_offline' | 'voltage';
+  severity: string;
+  device_id: string;
+  line: number | null;
+  region: string | null;
+  customer: string | null;
+  live: boolean;
+  flapping: boolean;
+  /** The outages table is the truth (written with the event): a close whose event is still queued counts. */
+  outage_open: boolean | null;
+}
+
+// One round trip: the alert, its line's flapping state and its outage row.
+const FIRE = `
+SELECT a.type, a.severity, a.device_id::text, a.line, a.region, a.customer,
+       (a.cleared_at IS NULL AND NOT a.voided AND a.notified_at IS NULL) AS live,
+       coalesce(f.flapping, false) AS flapping,
+       (SELECT o.ended_at IS NULL FROM outages o
+         WHERE o.device_id = a.device_id AND o.line = a.line AND o.start_msg_id = a.details->>'startMsgId') AS outage_open
+  FROM alerts a LEFT JOIN alert_line_flapping f ON f.device_id = a.device_id AND f.line = a.line
+ WHERE a.id = $1`;
 
 /** Re-checks the database at fire time: only a condition still open is texted, once. */
 export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<void> {
-  const alert = await getAlert(ctx.pool, alertId);
-  if (!alert || alert.cleared_at || alert.voided || alert.notified_at) return; // momentary, or done
-  if (alert.type === 'outage' && (await isFlapping(ctx, alert.device_id, alert.line))) {
+  const { rows } = await ctx.pool.query<FireRow>(FIRE, [alertId]);
+  const alert = rows[0];
+  if (!alert?.live) return; // momentary, voided, or already told
+  if (alert.type === 'outage' && alert.outage_open !== true) return;
+  if (alert.type === 'outage' && alert.flapping) {
     await ctx.pool.query('UPDATE alerts SET held = true, updated_at = now() WHERE id = $1', [alertId]);
     return;
   }
-  if (alert.type === 'outage' && !(await outageStillOpen(ctx, alert.device_id, alert.line, alert.details.startMsgId)))
-    return;
   const kind = alert.type === 'outage' ? 'outage' : alert.type === 'voltage' ? 'voltage' : 'device_offline';
+  let windows: WindowRef[] | undefined;
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
     if (await markNotified(client, alertId)) {
-      await fanOut(ctx, client, {
+      windows = await fanOut(ctx, client, {
         alertId,
         kind,
         subscription: kind,
@@ -35,16 +58,7 @@ export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<
   } finally {
     client.release();
   }
-  await ensureTimers(ctx, [alertId]);
+  await ensureTimers(ctx, [alertId], windows);
 }
 
 export const handleDebounce = (ctx: AlertsContext) => (job: Job<DebounceJob>) => notifyAlert(ctx, job.data.alertId);
-
-/** The outages table is the truth (written with the event): a close whose event is still queued counts. */
-async function outageStillOpen(ctx: AlertsContext, deviceId: string, line: number | null, startMsgId: unknown) {
-  const { rows } = await ctx.pool.query<{ open: boolean }>(
-    'SELECT ended_at IS NULL AS open FROM outages WHERE device_id = $1 AND line = $2 AND start_msg_id = $3',
-    [deviceId, line, String(startMsgId)],
-  );
-  return rows[0]?.open === true;
-}

@@ -9,7 +9,7 @@ import { debounceDelayMs, severityOf } from '@spms/alerting';
 import type { Job } from 'bullmq';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type DebounceJob, jobId } from './context.js';
-import { ensureTimers, fanOut } from './fan-out.js';
+import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { isFlapping, recordTransition } from './flapping.js';
 import {
   type AlertRow,
@@ -167,11 +167,12 @@ async function restore(
   subscription: 'restoration' | 'device_online' | 'voltage',
 ): Promise<void> {
   if (!alert.notified_at || alert.voided) return;
+  let windows: WindowRef[] | undefined;
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
     if (await markRestorationNotified(client, alert.id)) {
-      await fanOut(ctx, client, {
+      windows = await fanOut(ctx, client, {
         alertId: alert.id,
         kind,
         subscription,
@@ -186,5 +187,5 @@ async function restore(
   } finally {
     client.release();
   }
-  await ensureTimers(ctx, [alert.id]);
+  await ensureTimers(ctx, [alert.id], windows);
 }
