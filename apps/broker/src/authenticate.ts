@@ -9,6 +9,7 @@
  * aedes 1.2 only speaks MQTT 3.1/3.1.1: an MQTT 5 CONNECT is answered 0x01 (unacceptable
  * protocol version) by aedes itself [MQTT-3.1.2-2], and the client may retry with 3.1.1.
  */
+import { createHash } from 'node:crypto';
 import type { AuthResult } from '@spms/device-auth';
 import type { Client, ConnectPacket } from 'aedes';
 import { type GatewayClient, type GatewayContext, remoteAddress } from './context.js';
@@ -29,7 +30,15 @@ function refusal(returnCode: number, message: string): Error & { returnCode: num
 export function createPreConnect(_ctx: GatewayContext) {
   return function preConnect(client: Client, packet: ConnectPacket, done: (e: Error | null, ok: boolean) => void) {
     // Kept because aedes swaps an empty client id for a generated one before authenticate.
-    (client as GatewayClient).spmsClientId = packet.clientId ?? '';
+    const clientId = packet.clientId ?? '';
+    (client as GatewayClient).spmsClientId = clientId;
+    // aedes closes any session with the same client id [MQTT-3.1.4-2]. ThingsBoard keys
+    // sessions by device, and firmwares for access tokens often share one fixed client id
+    // ("ESP32Client"): scope the id by the username so two devices never evict each other,
+    // while a device reconnecting with its own id still takes its session over. Hashed:
+    // the username may be an access token, and the id is logged.
+    if (clientId && packet.username)
+      packet.clientId = `${clientId}#${createHash('sha256').update(packet.username).digest('base64url').slice(0, 12)}`;
     done(null, true);
   };
 }

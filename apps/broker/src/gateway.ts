@@ -149,7 +149,10 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     );
     b.on('clientError', (client, err) => {
       const s = (client as GatewayClient).spms;
-      logger.debug({ deviceId: s?.device.id, clientId: client.id, err: err.message }, 'client error');
+      logger.debug(
+        { deviceId: s?.device.id, clientId: (client as GatewayClient).spmsClientId, err: err.message },
+        'client error',
+      );
     });
     b.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'connection error before CONNECT'));
     (b as unknown as NodeJS.EventEmitter).on('error', (err: Error) => logger.error({ err }, 'broker error'));

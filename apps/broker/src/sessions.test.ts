@@ -81,6 +81,17 @@ describe('one session per device', () => {
     expect(second.connected).toBe(true);
     await second.endAsync();
   });
+
+  it('two devices sharing a fixed client id (a common firmware default) do not evict each other', async () => {
+    await h.addDevice('0011_MSAN', { type: 'ACCESS_TOKEN', token: 'token-0011-fixed' });
+    const a = await h.connect({ clientId: 'ESP32Client', username: 'token-0006-xyz' });
+    const b = await h.connect({ clientId: 'ESP32Client', username: 'token-0011-fixed' });
+    await a.publishAsync('v1/devices/me/telemetry', "{'V':230.2}", { qos: 1 });
+    await b.publishAsync('v1/devices/me/telemetry', "{'V':230.3}", { qos: 1 });
+    expect([a.connected, b.connected]).toEqual([true, true]);
+    await a.endAsync();
+    await b.endAsync();
+  });
 });
 
 describe('revocation', () => {

@@ -45,8 +45,9 @@ export function registerSession(ctx: GatewayContext, client: GatewayClient): voi
   if (previous && previous !== client && !previous.closed && previous.spms) {
     previous.spms.replaced = true;
     previous.spms.closeReason = 'session_replaced';
-    session.log.info({ previousClientId: previous.id, clientId: client.id }, 'session replaced by a new connection');
-    recordConnectivity(ctx, deviceId, 'session_replaced', { previousClientId: previous.id, clientId: client.id });
+    const ids = { previousClientId: previous.spmsClientId ?? previous.id, clientId: client.spmsClientId ?? client.id };
+    session.log.info(ids, 'session replaced by a new connection');
+    recordConnectivity(ctx, deviceId, 'session_replaced', ids);
     // With the same client id aedes closes it during registration; otherwise we do.
     if (previous.id !== client.id) previous.close();
   }
@@ -67,8 +68,9 @@ export function wireSessionEvents(ctx: GatewayContext, broker: Aedes): void {
     const client = c as GatewayClient;
     const s = client.spms;
     if (!s) return;
-    s.log.info({ clientId: client.id, ip: s.ip }, 'device connected');
-    recordConnectivity(ctx, s.device.id, 'connect', { clientId: client.id, ip: s.ip });
+    const clientId = client.spmsClientId ?? client.id;
+    s.log.info({ clientId, ip: s.ip }, 'device connected');
+    recordConnectivity(ctx, s.device.id, 'connect', { clientId, ip: s.ip });
   });
 
   broker.on('keepaliveTimeout', (c) => {
