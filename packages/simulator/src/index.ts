@@ -1,6 +1,7 @@
 export { type Clock, createClock, realClock } from './clock.js';
 export type { DeviceHooks, SimDevice } from './device-state.js';
 export { formatDuration, parseDuration } from './duration.js';
+export { demoFleetCsvUrl, demoFleetUrl, exampleScenarioUrl, readFleetFile, readScenarioFile } from './files.js';
 export {
   type Behaviour,
   CSV_COLUMNS,

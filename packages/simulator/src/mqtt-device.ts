@@ -21,7 +21,7 @@ import {
   type TimedValues,
   timestampedPayload,
 } from './payloads.js';
-import { createRandom } from './random.js';
+import { createRandom, hashString } from './random.js';
 import { SimStats } from './stats.js';
 
 export interface MqttDeviceOptions extends DeviceHooks {
@@ -86,7 +86,7 @@ class MqttDevice implements SimDevice {
     this.state = new SensedState(
       opts.nominalVolts ?? 229.5,
       opts.voltsJitter ?? 1,
-      createRandom(opts.seed ?? hash(opts.name)),
+      createRandom(opts.seed ?? hashString(opts.name)),
     );
   }
 
@@ -311,10 +311,4 @@ class MqttDevice implements SimDevice {
     else this.stats.connected--;
     this.opts.onOnline?.(this.name, online);
   }
-}
-
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
 }

@@ -20,3 +20,10 @@ export function randomString(rnd: Random, length: number): string {
   for (let i = 0; i < length; i++) out += ALPHABET[Math.floor(rnd() * ALPHABET.length)];
   return out;
 }
+
+/** FNV-1a: a stable per-device seed from its name. */
+export function hashString(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
