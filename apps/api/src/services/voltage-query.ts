@@ -60,7 +60,7 @@ export async function voltagePage(
   limit: number,
   timeZone: string,
 ): Promise<VoltagePoint[]> {
-  const after = range.after ?? { t: new Date(-8.64e15), k: '' };
+  const after = range.after ?? { t: new Date(range.from.getTime() - 1), k: '' };
   // $6: the raw keyset's msg id, or the zone for daily buckets (kept typed in the other queries).
   const sixth = bucket === '1d' ? timeZone : after.k;
   const params: unknown[] = [deviceId, range.from, range.to, after.t, limit, sixth];
