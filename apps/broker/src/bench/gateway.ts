@@ -254,7 +254,7 @@ async function main(): Promise<void> {
       const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
       if (file)
         console.log(
-          `\nWhere the broker's CPU time goes (self time, top functions):\n${summarizeProfile(join(profileDir, file))}`,
+          `\nWhere the broker's CPU time goes (self time, share of busy samples over the whole run):\n${summarizeProfile(join(profileDir, file))}`,
         );
       rmSync(profileDir, { recursive: true, force: true });
     }

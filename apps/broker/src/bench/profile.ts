@@ -1,4 +1,4 @@
-/** Summarizes a V8 .cpuprofile: self time by function and by package, for the benchmark report. */
+/** Summarizes a V8 .cpuprofile: self time by function and by package (share of busy time), for the benchmark report. */
 import { readFileSync } from 'node:fs';
 
 interface ProfileNode {
@@ -9,12 +9,14 @@ interface ProfileNode {
 
 export function summarizeProfile(path: string, top = 15): string {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as { nodes: ProfileNode[] };
-  const total = profile.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0) || 1;
+  // Share of *busy* time: the profile spans the whole run, idle phases included.
+  const isIdle = (n: ProfileNode) => n.callFrame.functionName === '(idle)';
+  const total = profile.nodes.reduce((s, n) => s + (isIdle(n) ? 0 : (n.hitCount ?? 0)), 0) || 1;
   const byFn = new Map<string, number>();
   const byPkg = new Map<string, number>();
   for (const n of profile.nodes) {
     const hits = n.hitCount ?? 0;
-    if (!hits) continue;
+    if (!hits || isIdle(n)) continue;
     const { functionName, url, lineNumber } = n.callFrame;
     const file = url.replace(/^file:\/\//, '');
     const pkg =
