@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@spms/db';
+import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import {
   describeCredentials,
@@ -15,6 +16,7 @@ import {
 import { parseDeviceCsv, type RowError } from './csv-rows.js';
 import { checkDeviceFields } from './device-registry.js';
 import { isUniqueViolation } from './profile-ref.js';
+import { inScope } from './scope.js';
 import { checkVoltageRange } from './validation.js';
 
 const HASH_CONCURRENCY = 4;
@@ -55,7 +57,7 @@ const FIELD_TO_COLUMN: Record<string, string> = {
 export async function importDevicesCsv(
   prisma: PrismaClient,
   text: string,
-  opts: { dryRun?: boolean } = {},
+  opts: { dryRun?: boolean; scope?: Scope | null } = {},
 ): Promise<ImportResult> {
   const parsed = parseDeviceCsv(text);
   const errors: RowError[] = [...parsed.errors];
@@ -108,6 +110,9 @@ export async function importDevicesCsv(
       for (const e of checkVoltageRange(input.voltageMin ?? profile.voltageMin, input.voltageMax ?? profile.voltageMax))
         err(FIELD_TO_COLUMN[e.field] ?? e.field, e.message);
     }
+    // A scoped operator imports only into their own regions/customers.
+    if (!inScope(opts.scope, { region: input.region ?? null, customer: input.customer ?? null }))
+      err(opts.scope?.regions ? 'region' : 'customer', 'outside your scope');
     if (nameInDb.has(input.name)) err('name', `a device named "${input.name}" already exists`);
     const dupRow = seenNames.get(input.name);
     if (dupRow !== undefined) err('name', `"${input.name}" is also on row ${dupRow}`);

@@ -3,8 +3,12 @@
  * Prisma transaction, so a rejected request leaves nothing half-written. Callers learn
  * about credential changes through `onCredentialsChanged` (the API publishes them on
  * Redis so gateways drop the live session).
+ * Every method takes the caller's scope (null = whole fleet): a device outside it is
+ * answered 404, exactly like a missing one, and is never listed; creating or moving a
+ * device outside it is 403.
  */
 import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
+import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import {
   assertCredentialsFree,
@@ -16,6 +20,7 @@ import {
 import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
 import { type LineLabelsInput, resolveLineLabels } from './lines.js';
 import { isUniqueViolation, isUuid, resolveProfile } from './profile-ref.js';
+import { inScope } from './scope.js';
 import {
   checkCoordinates,
   checkDeviceName,
@@ -92,8 +97,8 @@ export class DeviceRegistry {
     this.notify = opts.onCredentialsChanged ?? (() => {});
   }
 
-  async list(q: ListDevicesQuery = {}): Promise<{ items: DeviceView[]; total: number }> {
-    const where = {
+  async list(q: ListDevicesQuery = {}, scope: Scope | null = null): Promise<{ items: DeviceView[]; total: number }> {
+    const filters = {
       ...(q.region ? { region: q.region } : {}),
       ...(q.customer ? { customer: q.customer } : {}),
       ...(q.profile ? { profile: isUuid(q.profile) ? { id: q.profile } : { name: q.profile } } : {}),
@@ -106,6 +111,7 @@ export class DeviceRegistry {
           }
         : {}),
     };
+    const where = { AND: [filters, scopeWhere(scope)] };
     const [rows, total] = await this.prisma.$transaction([
       this.prisma.device.findMany({
         where,
@@ -119,13 +125,14 @@ export class DeviceRegistry {
     return { items: rows.map(toDeviceView), total };
   }
 
-  async get(idOrName: string): Promise<DeviceView> {
-    return toDeviceView(await this.find(this.prisma, idOrName));
+  async get(idOrName: string, scope: Scope | null = null): Promise<DeviceView> {
+    return toDeviceView(await this.find(this.prisma, idOrName, scope));
   }
 
-  async create(input: CreateDeviceInput): Promise<DeviceWithIssued> {
+  async create(input: CreateDeviceInput, scope: Scope | null = null): Promise<DeviceWithIssued> {
     const { errors, labels } = checkDeviceFields(input);
     if (errors.length) fail(errors);
+    assertPlaceInScope(scope, input.region ?? null, input.customer ?? null);
     // scrypt runs before the transaction so the transaction stays short.
     const creds = input.credentials ? await prepareCredentials(input.credentials, input.name) : undefined;
     const device = await this.write(async (tx) => {
@@ -149,13 +156,14 @@ export class DeviceRegistry {
     return withIssued(device, creds);
   }
 
-  async update(idOrName: string, input: UpdateDeviceInput): Promise<DeviceView> {
+  async update(idOrName: string, input: UpdateDeviceInput, scope: Scope | null = null): Promise<DeviceView> {
     const { errors } = checkDeviceFields({ ...input, lineLabels: undefined });
     if (errors.length) fail(errors);
     const device = await this.write(async (tx) => {
-      const current = await this.find(tx, idOrName);
+      const current = await this.find(tx, idOrName, scope);
       const profile = input.profile !== undefined ? await resolveProfile(tx, input.profile) : current.profile;
       const merged = { ...current, ...stripUndefined(input) };
+      assertPlaceInScope(scope, merged.region, merged.customer);
       const problems = [
         ...checkCoordinates(merged.latitude, merged.longitude),
         ...checkVoltageRange(merged.voltageMin ?? profile.voltageMin, merged.voltageMax ?? profile.voltageMax),
@@ -189,9 +197,9 @@ export class DeviceRegistry {
     return toDeviceView(device);
   }
 
-  async remove(idOrName: string): Promise<DeviceView> {
+  async remove(idOrName: string, scope: Scope | null = null): Promise<DeviceView> {
     const device = await this.write(async (tx) => {
-      const current = await this.find(tx, idOrName);
+      const current = await this.find(tx, idOrName, scope);
       await tx.device.delete({ where: { id: current.id } });
       return current;
     });
@@ -200,8 +208,12 @@ export class DeviceRegistry {
   }
 
   /** Replaces the device's credentials (supplied or generated); the old ones stop working. */
-  async rotateCredentials(idOrName: string, req: CredentialsRequest): Promise<DeviceWithIssued> {
-    const current = await this.find(this.prisma, idOrName);
+  async rotateCredentials(
+    idOrName: string,
+    req: CredentialsRequest,
+    scope: Scope | null = null,
+  ): Promise<DeviceWithIssued> {
+    const current = await this.find(this.prisma, idOrName, scope);
     const creds = await prepareCredentials(req, current.name);
     const device = await this.write(async (tx) => {
       await this.find(tx, current.id); // 404, not a foreign-key error, if deleted meanwhile
@@ -217,9 +229,9 @@ export class DeviceRegistry {
     return withIssued(device, creds);
   }
 
-  async revokeCredentials(idOrName: string): Promise<DeviceView> {
+  async revokeCredentials(idOrName: string, scope: Scope | null = null): Promise<DeviceView> {
     const device = await this.write(async (tx) => {
-      const current = await this.find(tx, idOrName);
+      const current = await this.find(tx, idOrName, scope);
       await tx.deviceCredentials.deleteMany({ where: { deviceId: current.id } });
       return this.find(tx, current.id);
     });
@@ -227,11 +239,15 @@ export class DeviceRegistry {
     return toDeviceView(device);
   }
 
-  private async find(db: Pick<PrismaClient, 'device'>, idOrName: string): Promise<DeviceRecord> {
+  private async find(
+    db: Pick<PrismaClient, 'device'>,
+    idOrName: string,
+    scope: Scope | null = null,
+  ): Promise<DeviceRecord> {
     const found =
       (isUuid(idOrName) ? await db.device.findUnique({ where: { id: idOrName }, include: DEVICE_INCLUDE }) : null) ??
       (await db.device.findUnique({ where: { name: idOrName }, include: DEVICE_INCLUDE }));
-    if (!found) throw new AppError('NOT_FOUND', `no device with id or name "${idOrName}"`);
+    if (!found || !inScope(scope, found)) throw new AppError('NOT_FOUND', `no device with id or name "${idOrName}"`);
     return found;
   }
 
@@ -255,4 +271,23 @@ function withIssued(device: DeviceRecord, creds: PreparedCredentials | undefined
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Prisma filter for a scope (same rule as services/scope.ts). */
+function scopeWhere(scope: Scope | null): Prisma.DeviceWhereInput {
+  if (!scope) return {};
+  return {
+    ...(scope.regions ? { region: { in: scope.regions } } : {}),
+    ...(scope.customers ? { customer: { in: scope.customers } } : {}),
+  };
+}
+
+/** 403 when a device would be placed (created or moved) outside the caller's scope. */
+export function assertPlaceInScope(scope: Scope | null, region: string | null, customer: string | null): void {
+  if (inScope(scope, { region, customer })) return;
+  const which =
+    scope?.regions && (region === null || !scope.regions.includes(region))
+      ? `region: "${region ?? ''}" is outside your scope (${scope.regions.join(', ') || 'none'})`
+      : `customer: "${customer ?? ''}" is outside your scope (${scope?.customers?.join(', ') || 'none'})`;
+  throw new AppError('FORBIDDEN', which);
 }

@@ -54,7 +54,7 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:idOrName/attributes',
     { schema: { params: DeviceRefParams, response: { 200: DeviceAttributesReply, ...errorResponses } } },
     async (req) => {
-      const device = await resolveDevice(app.pg, req.params.idOrName);
+      const device = await resolveDevice(app.pg, req.params.idOrName, req.principal?.scope ?? null);
       const [client, shared, server] = await Promise.all(
         (['client', 'shared', 'server'] as const).map((scope) => readAttributes(app.pg, device.id, scope, null)),
       );
@@ -72,7 +72,7 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const device = await resolveDevice(app.pg, req.params.idOrName);
+      const device = await resolveDevice(app.pg, req.params.idOrName, req.principal?.scope ?? null);
       const shared = (req.body.shared ?? {}) as Record<string, TelemetryValue>;
       const updated = Object.keys(shared);
       const deleted = (req.body.deleted ?? []).filter((k) => !(k in shared));
@@ -80,6 +80,7 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new AppError('BAD_REQUEST', 'nothing to do: give "shared" values and/or "deleted" keys');
       if ('deleted' in shared)
         throw new AppError('BAD_REQUEST', '"deleted" is reserved (ThingsBoard lists removed keys under it)');
+      const before = await readAttributes(app.pg, device.id, 'shared', [...updated, ...deleted]);
       const tx = await app.pg.connect();
       try {
         await tx.query('BEGIN');
@@ -92,6 +93,13 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } finally {
         tx.release();
       }
+      await app.audit(req, {
+        action: 'device.attributes.push',
+        entityType: 'device',
+        entityId: device.id,
+        before: { shared: before },
+        after: { shared, deleted },
+      });
       const cmd: AttributesUpdateCommand = {
         kind: 'attributes',
         deviceId: device.id,
@@ -116,7 +124,7 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const device = await resolveDevice(app.pg, req.params.idOrName);
+      const device = await resolveDevice(app.pg, req.params.idOrName, req.principal?.scope ?? null);
       const timeoutMs = req.body.timeoutMs ?? 10_000;
       let requestId: number;
       try {
@@ -134,6 +142,12 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         expiresAt: Date.now() + timeoutMs,
       };
       const raw = JSON.stringify(cmd);
+      await app.audit(req, {
+        action: 'device.rpc',
+        entityType: 'device',
+        entityId: device.id,
+        after: { requestId, method: cmd.method, params: cmd.params, oneway: req.body.oneway === true, timeoutMs },
+      });
       const answer = req.body.oneway ? undefined : rpcResponses.wait(device.id, requestId, timeoutMs);
       const key = pendingRpcKey(prefix, device.id);
       try {

@@ -4,6 +4,8 @@ import { errorResponses } from '../error-schema.js';
 import type { DeviceRouteOptions } from './index.js';
 import { CredentialsBody, Device, DeviceParams, DeviceWithIssued } from './schemas.js';
 
+// Audited with the device's non-secret credentials description only (type, client id,
+// username, hasPassword); issued secrets are redacted by the audit log.
 const credentialRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, { registry }) => {
   app.post(
     '/:idOrName/credentials',
@@ -14,12 +16,36 @@ const credentialRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (a
         response: { 200: DeviceWithIssued, ...errorResponses },
       },
     },
-    async (req) => registry.rotateCredentials(req.params.idOrName, req.body),
+    async (req) => {
+      const scope = req.principal?.scope ?? null;
+      const before = await registry.get(req.params.idOrName, scope);
+      const after = await registry.rotateCredentials(before.id, req.body, scope);
+      await app.audit(req, {
+        action: 'device.credentials.rotate',
+        entityType: 'device',
+        entityId: after.id,
+        before: { credentials: before.credentials },
+        after: { credentials: after.credentials },
+      });
+      return after;
+    },
   );
   app.delete(
     '/:idOrName/credentials',
     { schema: { params: DeviceParams, response: { 200: Device, ...errorResponses } } },
-    async (req) => registry.revokeCredentials(req.params.idOrName),
+    async (req) => {
+      const scope = req.principal?.scope ?? null;
+      const before = await registry.get(req.params.idOrName, scope);
+      const after = await registry.revokeCredentials(before.id, scope);
+      await app.audit(req, {
+        action: 'device.credentials.revoke',
+        entityType: 'device',
+        entityId: after.id,
+        before: { credentials: before.credentials },
+        after: { credentials: after.credentials },
+      });
+      return after;
+    },
   );
 };
 

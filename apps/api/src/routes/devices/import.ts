@@ -26,7 +26,20 @@ const importRoute: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       if (typeof req.body !== 'string' || !/^text\/csv\b/i.test(req.headers['content-type'] ?? ''))
         throw new AppError('BAD_REQUEST', 'send the CSV with `Content-Type: text/csv`');
-      const result = await importDevicesCsv(app.prisma, req.body, { dryRun: req.query.dryRun ?? false });
+      const result = await importDevicesCsv(app.prisma, req.body, {
+        dryRun: req.query.dryRun ?? false,
+        scope: req.principal?.scope ?? null,
+      });
+      // One entry for the whole import (ids and names; issued secrets are redacted).
+      if (!result.dryRun)
+        await app.audit(req, {
+          action: 'device.import',
+          entityType: 'device',
+          after: {
+            count: result.count,
+            devices: result.devices.map(({ id, name, profile }) => ({ id, name, profile })),
+          },
+        });
       return reply.status(result.dryRun ? 200 : 201).send(result);
     },
   );

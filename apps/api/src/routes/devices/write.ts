@@ -3,21 +3,37 @@ import { errorResponses } from '../error-schema.js';
 import type { DeviceRouteOptions } from './index.js';
 import { CreateDeviceBody, Device, DeviceParams, DeviceWithIssued, UpdateDeviceBody } from './schemas.js';
 
+// Scope: create/move outside it is 403, any other device is 404. Every change is audited
+// (issued secrets are redacted by the audit log).
 const writeRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, { registry }) => {
   app.post(
     '/',
     { schema: { body: CreateDeviceBody, response: { 201: DeviceWithIssued, ...errorResponses } } },
-    async (req, reply) => reply.status(201).send(await registry.create(req.body)),
+    async (req, reply) => {
+      const after = await registry.create(req.body, req.principal?.scope ?? null);
+      await app.audit(req, { action: 'device.create', entityType: 'device', entityId: after.id, after });
+      return reply.status(201).send(after);
+    },
   );
   app.patch(
     '/:idOrName',
     { schema: { params: DeviceParams, body: UpdateDeviceBody, response: { 200: Device, ...errorResponses } } },
-    async (req) => registry.update(req.params.idOrName, req.body),
+    async (req) => {
+      const scope = req.principal?.scope ?? null;
+      const before = await registry.get(req.params.idOrName, scope);
+      const after = await registry.update(before.id, req.body, scope);
+      await app.audit(req, { action: 'device.update', entityType: 'device', entityId: after.id, before, after });
+      return after;
+    },
   );
   app.delete(
     '/:idOrName',
     { schema: { params: DeviceParams, response: { 200: Device, ...errorResponses } } },
-    async (req) => registry.remove(req.params.idOrName),
+    async (req) => {
+      const before = await registry.remove(req.params.idOrName, req.principal?.scope ?? null);
+      await app.audit(req, { action: 'device.delete', entityType: 'device', entityId: before.id, before });
+      return before;
+    },
   );
 };
 

@@ -1,6 +1,7 @@
 /** /api/profiles: device profile CRUD (Bearer API key; writes need role operator). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { requireRole } from '../../plugins/auth.js';
+import { AppError } from '../../plugins/errors.js';
 import { ProfileService } from '../../services/profile-service.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { CreateProfileBody, Profile, ProfileList, ProfileParams, UpdateProfileBody } from './schemas.js';
@@ -10,7 +11,15 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', async (req) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') requireRole(req, 'operator');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      requireRole(req, 'operator');
+      // A profile applies across the fleet: changing it would reach devices outside a scope.
+      if (req.principal?.scope)
+        throw new AppError(
+          'FORBIDDEN',
+          'profiles are fleet-wide: a region- or customer-scoped user cannot change them',
+        );
+    }
   });
   app.get('/', { schema: { response: { 200: ProfileList, ...errorResponses } } }, async () => profiles.list());
   app.get(
@@ -21,17 +30,30 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/',
     { schema: { body: CreateProfileBody, response: { 201: Profile, ...errorResponses } } },
-    async (req, reply) => reply.status(201).send(await profiles.create(req.body)),
+    async (req, reply) => {
+      const after = await profiles.create(req.body);
+      await app.audit(req, { action: 'profile.create', entityType: 'profile', entityId: after.id, after });
+      return reply.status(201).send(after);
+    },
   );
   app.patch(
     '/:idOrName',
     { schema: { params: ProfileParams, body: UpdateProfileBody, response: { 200: Profile, ...errorResponses } } },
-    async (req) => profiles.update(req.params.idOrName, req.body),
+    async (req) => {
+      const before = await profiles.get(req.params.idOrName);
+      const after = await profiles.update(before.id, req.body);
+      await app.audit(req, { action: 'profile.update', entityType: 'profile', entityId: after.id, before, after });
+      return after;
+    },
   );
   app.delete(
     '/:idOrName',
     { schema: { params: ProfileParams, response: { 200: Profile, ...errorResponses } } },
-    async (req) => profiles.remove(req.params.idOrName),
+    async (req) => {
+      const before = await profiles.remove(req.params.idOrName);
+      await app.audit(req, { action: 'profile.delete', entityType: 'profile', entityId: before.id, before });
+      return before;
+    },
   );
 };
 
