@@ -21,6 +21,7 @@ import { insertReports } from './persist/insert-reports.js';
 import { processLines } from './persist/lines.js';
 import { writeOutageEvents } from './persist/outages-store.js';
 import { type DeviceRows, type LineRow, prepareBatch, type VoltRow } from './persist/prepare.js';
+import { markWholeSite } from './persist/site.js';
 import { processVoltage } from './persist/voltage.js';
 
 export interface BatchContext {
@@ -30,6 +31,7 @@ export interface BatchContext {
   logger: Logger;
   saneMin: number;
   saneMax: number;
+  siteWindowMs: number;
 }
 
 export interface BatchResult {
@@ -54,8 +56,11 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
   if (unknownDevices > 0)
     ctx.logger.warn({ unknownDevices }, 'messages for devices not in the registry (deleted?) were dropped');
   if (devices.length === 0) return { messages: batch.messages.length, unknownDevices, events: [] };
+  // Deadlines first (Redis): even while PostgreSQL is down the sweeper knows the device spoke.
   await ctx.deadlines.raise(
-    devices.map((d) => [d.deviceId, d.lastActivity + (configs.get(d.deviceId)?.timeoutMs ?? 0)]),
+    devices
+      .filter((d) => d.lastActivity !== null)
+      .map((d) => [d.deviceId, (d.lastActivity as number) + (configs.get(d.deviceId)?.timeoutMs ?? 0)]),
   );
 
   const client = await ctx.pool.connect();
@@ -84,7 +89,9 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     mark();
     const hasPeriods = (id: string) => device.loaded.get(id)?.hasPeriods ?? false;
     const outageEvents = await processLines(client, lineRows, configs, hasPeriods);
-    all.push(...(await writeOutageEvents(client, outageEvents, configs)));
+    const changedSince = new Map<string, number>();
+    all.push(...(await writeOutageEvents(client, outageEvents, configs, changedSince)));
+    await markWholeSite(client, changedSince, configs, ctx.siteWindowMs);
     mark();
     const voltage = await processVoltage(client, voltRows, configs, device.loaded);
     all.push(...voltage.events);

@@ -50,6 +50,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     logger,
     saneMin: config.VOLTAGE_SANE_MIN,
     saneMax: config.VOLTAGE_SANE_MAX,
+    siteWindowMs: config.SITE_GROUP_WINDOW_MS,
   });
   const worker = new Worker(INGEST_QUEUE, handler, {
     connection: new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),

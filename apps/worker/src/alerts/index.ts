@@ -53,7 +53,11 @@ export async function startAlerts(
         : undefined,
       logger,
     );
-  const pool = createPool(config.DATABASE_URL, { max: config.ALERT_CONCURRENCY + 4, applicationName: 'spms-alerts' });
+  // Three workers of ALERT_CONCURRENCY jobs each; a job holds at most one connection at a time.
+  const pool = createPool(config.DATABASE_URL, {
+    max: 3 * config.ALERT_CONCURRENCY + 2,
+    applicationName: 'spms-alerts',
+  });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const keep = { removeOnComplete: { age: 24 * 3600, count: 50_000 }, removeOnFail: { age: 14 * 24 * 3600 } };

@@ -154,7 +154,9 @@ async function raiseAndDebounce(ctx: AlertsContext, input: RaiseInput, fixedDela
   const data: DebounceJob = { alertId: alert.id };
   // A delayed job, not an in-memory timer: it survives restarts of every process, and its id
   // makes a redelivered event schedule nothing new.
-  await ctx.timers.add('debounce', data, { jobId: jobId('debounce', alert.id), delay });
+  // Lower priority than window flushes (BullMQ runs jobs without a priority first): in a storm
+  // a backlog of fired debounces must not delay the texts of windows already due.
+  await ctx.timers.add('debounce', data, { jobId: jobId('debounce', alert.id), delay, priority: 10 });
   return alert;
 }
 

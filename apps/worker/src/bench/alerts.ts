@@ -172,7 +172,11 @@ async function main(): Promise<void> {
     const perRecipient = new Map<string, number>(recipients.map((r) => [r, 0]));
     for (const c of calls) perRecipient.set(c.to, (perRecipient.get(c.to) ?? 0) + 1);
     const counts = [...perRecipient.values()];
-    const summaryOk = calls.every((c) => /sites lost CEB supply/.test(c.body));
+    // Texts to one recipient come from successive windows: never closer than about one window.
+    const gaps = recipients.flatMap((r) => {
+      const t = calls.filter((c) => c.to === r).map((c) => c.at);
+      return t.slice(1).map((x, i) => x - (t[i] as number));
+    });
     const result = {
       conditions: {
         devices: DEVICES,
@@ -192,7 +196,7 @@ async function main(): Promise<void> {
       textsPerRecipient: { min: Math.min(...counts), max: Math.max(...counts) },
       firstTextAfterDebounceMs: calls.length ? Math.min(...calls.map((c) => c.at)) - firstDue : null,
       lastTextAfterLastDebounceMs: calls.length ? Math.max(...calls.map((c) => c.at)) - lastDue : null,
-      everyTextIsARegionSummary: summaryOk,
+      minGapBetweenTextsToOneRecipientMs: gaps.length ? Math.min(...gaps) : null,
       alertsNotified: (await pool.query('SELECT count(*)::int AS n FROM alerts WHERE notified_at IS NOT NULL')).rows[0]
         ?.n,
       itemsStillPending: (await pool.query('SELECT count(*)::int AS n FROM alert_pending')).rows[0]?.n,

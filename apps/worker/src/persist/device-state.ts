@@ -117,7 +117,7 @@ export async function updateDeviceState(
       lastDisconnectKind: before === 'lost' ? 'connection_lost' : before === 'disconnected' ? 'disconnect' : null,
     };
     for (const c of d.connectivity) facts = applyDeviceActivity(facts, c.ts, c.event);
-    facts = applyDeviceActivity(facts, d.lastActivity, 'telemetry');
+    if (d.lastActivity !== null) facts = applyDeviceActivity(facts, d.lastActivity, 'telemetry');
     const state = deviceActivityState(facts, { timeoutMs: cfg.timeoutMs, now });
     const connection = connectionOf(facts);
     if (connection === 'lost' && before !== 'lost') {

@@ -63,13 +63,13 @@ ON CONFLICT (device_id, line, start_msg_id) DO UPDATE SET
   started_at = EXCLUDED.started_at, start_window_from = EXCLUDED.start_window_from,
   start_window_to = EXCLUDED.start_window_to, ended_at = EXCLUDED.ended_at, end_window_from = EXCLUDED.end_window_from,
   end_window_to = EXCLUDED.end_window_to, unknown_ms = EXCLUDED.unknown_ms, duration_ms = EXCLUDED.duration_ms,
-  class = EXCLUDED.class, whole_site = EXCLUDED.whole_site, utility_feed = EXCLUDED.utility_feed,
+  class = EXCLUDED.class, utility_feed = EXCLUDED.utility_feed,
   end_msg_id = EXCLUDED.end_msg_id, updated_at = now()`;
 
 const UPDATE = `
 UPDATE outages o SET started_at = ${tsParam('x.sa')}, start_window_from = ${tsParam('x.swf')},
   start_window_to = ${tsParam('x.swt')}, ended_at = ${tsParam('x.ea')}, end_window_from = ${tsParam('x.ewf')},
-  end_window_to = ${tsParam('x.ewt')}, unknown_ms = x.um, duration_ms = x.dm, class = x.cl, whole_site = x.ws,
+  end_window_to = ${tsParam('x.ewt')}, unknown_ms = x.um, duration_ms = x.dm, class = x.cl,
   utility_feed = x.uf, start_msg_id = x.sm, end_msg_id = x.em, updated_at = now()
   FROM unnest($1::uuid[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
               $9::int8[], $10::int8[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[], $16::text[])
@@ -95,7 +95,7 @@ function columns(rows: { deviceId: string; o: OutageInterval; cfg: DeviceConfig;
       o.unknownMs,
       o.durationMs,
       o.classification ?? 'pending',
-      o.line === cfg.siteLine,
+      false,
       o.line === cfg.utilityLine,
       o.startMsgId,
       o.endMsgId,
@@ -115,6 +115,8 @@ export async function writeOutageEvents(
   client: PoolClient,
   items: DeviceOutageEvent[],
   configs: Map<string, DeviceConfig>,
+  /** Filled with the earliest start touched per device (for the whole-site pass). */
+  changedSince: Map<string, number> = new Map(),
 ): Promise<DomainEvent[]> {
   const rows = new WriteCoalescer<OutageInterval>();
   const domain: DomainEvent[] = [];
@@ -146,13 +148,20 @@ export async function writeOutageEvents(
     const payload = {
       outage: o,
       utilityFeed: o.line === cfg.utilityLine,
-      wholeSite: o.line === cfg.siteLine,
       label: cfg.lines.find((l) => l.number === o.line)?.label ?? null,
       ...('previous' in e && e.previous ? { previous: e.previous } : {}),
     };
     domain.push({ id, type: e.type, deviceId, occurredAt, payload });
   }
   const { inserts, updates, deletes } = rows.writes();
+  for (const { deviceId, event: e } of items) {
+    const starts = [
+      'outage' in e ? e.outage.startedAt : Number.POSITIVE_INFINITY,
+      'previous' in e && e.previous ? e.previous.startedAt : Number.POSITIVE_INFINITY,
+    ];
+    const start = Math.min(...starts, changedSince.get(deviceId) ?? Number.POSITIVE_INFINITY);
+    if (Number.isFinite(start)) changedSince.set(deviceId, start);
+  }
   const cfgOf = (id: string) => configs.get(id) as DeviceConfig;
   if (deletes.length > 0)
     await client.query(DELETE, [

@@ -52,10 +52,10 @@ export interface DeviceRows {
   raw: RawRow[];
   connectivity: ConnRow[];
   attributes: AttrRow[];
-  /** Receive times of every message: activity in ThingsBoard's sense. */
+  /** Receive times of the device's own activity (ThingsBoard's sense); a lost connection or
+   *  keep-alive timeout is the gateway noticing silence, not activity. null = none in this batch. */
   activity: number[];
-  firstActivity: number;
-  lastActivity: number;
+  lastActivity: number | null;
   messages: number;
 }
 
@@ -76,16 +76,17 @@ function rowsFor(map: Map<string, DeviceRows>, m: IngestMessage): DeviceRows {
       connectivity: [],
       attributes: [],
       activity: [],
-      firstActivity: m.receivedAt,
-      lastActivity: m.receivedAt,
+      lastActivity: null,
       messages: 0,
     };
     map.set(m.deviceId, d);
   }
   d.messages++;
-  d.activity.push(m.receivedAt);
-  if (m.receivedAt < d.firstActivity) d.firstActivity = m.receivedAt;
-  if (m.receivedAt > d.lastActivity) d.lastActivity = m.receivedAt;
+  const silence = m.kind === 'connectivity' && (m.event === 'connection_lost' || m.event === 'keepalive_timeout');
+  if (!silence) {
+    d.activity.push(m.receivedAt);
+    if (d.lastActivity === null || m.receivedAt > d.lastActivity) d.lastActivity = m.receivedAt;
+  }
   return d;
 }
 
