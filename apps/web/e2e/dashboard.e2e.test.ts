@@ -182,6 +182,52 @@ describe.skipIf(!hasChromium)('dashboard in chromium', () => {
     await page.context().close();
   });
 
+  it('keeps 10,000 devices on the map to a bounded number of DOM markers', async () => {
+    const page = await signIn(logins.operator);
+    // A synthetic fleet spread over Sri Lanka, served in place of /api/status.
+    const devices = Array.from({ length: 10_000 }, (_, i) => ({
+      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      name: `${String(i).padStart(4, '0')}_MSAN`,
+      region: `Region ${i % 9}`,
+      latitude: 6 + ((i * 7919) % 3000) / 1000,
+      longitude: 79.7 + ((i * 104_729) % 2100) / 1000,
+      active: i % 50 !== 0,
+      lastActivityAt: new Date().toISOString(),
+      volts: 225,
+      openOutages: i % 97 === 0 ? 1 : 0,
+      lines: Array.from({ length: 8 }, (_, l) => ({
+        line: l + 1,
+        label: `L${l + 1}`,
+        state: i % 97 === 0 && l === 2 ? 'unpowered' : 'powered',
+        since: null,
+      })),
+    }));
+    const body = JSON.stringify({ counters: {}, devices });
+    await page.route(/\/api\/status$/, (r) => r.fulfill({ contentType: 'application/json', body }));
+    const started = Date.now();
+    await page.reload();
+    await expect.poll(() => page.getByTestId('count-active').textContent(), { timeout: 20_000 }).toContain('9800');
+    const loadMs = Date.now() - started;
+    const markers = await page.locator('.leaflet-marker-icon').count();
+    expect(markers).toBeGreaterThan(0);
+    expect(markers).toBeLessThan(300);
+    // Zoom in step by step: each redraw only touches what is in view.
+    for (let i = 0; i < 4; i++) {
+      await page.locator('.leaflet-control-zoom-in').click();
+      await page.waitForTimeout(400);
+    }
+    const perf = await page.evaluate(() => {
+      const ms = (name: string) => performance.getEntriesByName(name).map((e) => Math.round(e.duration));
+      return { index: ms('spms:map-index'), redraw: ms('spms:map-redraw') };
+    });
+    expect(perf.redraw.length).toBeGreaterThan(3);
+    await page.screenshot({ path: `${ARTIFACTS}9-fleet-10k.png` });
+    console.info(
+      `10k devices: counters after ${loadMs} ms (reload incl.), ${markers} DOM markers; index builds ${perf.index.join('/')} ms; map redraws ${perf.redraw.join('/')} ms`,
+    );
+    await page.context().close();
+  });
+
   it('serves the dashboard: SPA fallback, long-cached hashed assets, JSON 404 under /api', async () => {
     const deep = await fetch(`${stack.baseUrl}/devices/0003_MSAN`);
     expect(deep.status).toBe(200);

@@ -6,6 +6,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { type FleetStatus, fleetStatus, getSession, NotAvailable, streamUrl } from './api/client.js';
+import { applyEvent } from './api/patch.js';
 
 export type LinkState = 'connecting' | 'live' | 'polling' | 'offline';
 
@@ -26,13 +27,26 @@ let store: Store = { status: null, error: null, link: 'connecting', updatedAt: n
 const storeListeners = new Set<() => void>();
 const eventListeners = new Set<(e: LiveEvent) => void>();
 
+let notifyTimer: ReturnType<typeof setTimeout> | null = null;
+/** Re-renders are batched: during an event storm the map and table redraw twice a second at most. */
 function set(patch: Partial<Store>): void {
   store = { ...store, ...patch };
-  for (const l of storeListeners) l();
+  if (notifyTimer) return;
+  const big = (store.status?.devices.length ?? 0) > 2000;
+  notifyTimer = setTimeout(
+    () => {
+      notifyTimer = null;
+      for (const l of storeListeners) l();
+    },
+    big ? 500 : 16,
+  );
 }
 
-const COALESCE_MS = 250;
-const MAX_WAIT_MS = 1000;
+// Small fleets re-read the status quickly after events; big ones (megabytes of JSON) rely
+// on applying the events locally and re-read less often.
+const BIG_FLEET = 2000;
+const coalesceMs = () => ((store.status?.devices.length ?? 0) > BIG_FLEET ? 3000 : 250);
+const maxWaitMs = () => ((store.status?.devices.length ?? 0) > BIG_FLEET ? 10_000 : 1000);
 // Without the stream: status every 2 s (the API caches it for 1 s), pages every 10 s.
 const POLL_MS = 2_000;
 const PAGE_POLL_EVERY = 5;
@@ -66,7 +80,7 @@ function scheduleRefresh(): void {
   const now = Date.now();
   if (!timer) firstPendingAt = now;
   if (timer) clearTimeout(timer);
-  const wait = Math.max(0, Math.min(COALESCE_MS, firstPendingAt + MAX_WAIT_MS - now));
+  const wait = Math.max(0, Math.min(coalesceMs(), firstPendingAt + maxWaitMs() - now));
   timer = setTimeout(() => {
     timer = null;
     void refresh();
@@ -105,6 +119,8 @@ function onMessage(type: string, ev: MessageEvent): void {
   const payload = (data.payload as Record<string, unknown> | undefined) ?? {};
   const deviceId = (data.deviceId ?? payload.deviceId ?? null) as string | null;
   const e: LiveEvent = { type: (data.type as string | undefined) ?? type, deviceId, data };
+  const patched = store.status && applyEvent(store.status, e);
+  if (patched) set({ status: patched, updatedAt: Date.now() });
   for (const l of eventListeners) l(e);
   scheduleRefresh();
 }
@@ -126,10 +142,12 @@ export function connect(): void {
   void refresh();
   const es = new EventSource(streamUrl());
   source = es;
+  let opened = false;
   es.onopen = () => {
     set({ link: 'live' });
-    // Whatever happened while we were disconnected is in the next status.
-    scheduleRefresh();
+    // After a reconnect, whatever happened meanwhile is in the next status.
+    if (opened) scheduleRefresh();
+    opened = true;
   };
   es.onmessage = (ev) => onMessage('message', ev);
   for (const t of EVENT_TYPES) es.addEventListener(t, (ev) => onMessage(t, ev as MessageEvent));

@@ -66,6 +66,7 @@ export function FleetMap({ devices }: Props) {
     const m = map.current;
     const idx = index.current;
     if (!m || !idx || !layer.current) return;
+    const t0 = performance.now();
     const b = m.getBounds();
     const clusters = idx.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], Math.round(m.getZoom()));
     layer.current.clearLayers();
@@ -89,6 +90,8 @@ export function FleetMap({ devices }: Props) {
         layer.current.addLayer(marker);
       }
     }
+    // Read by the e2e test and visible in the browser's performance panel.
+    performance.measure('spms:map-redraw', { start: t0 });
   };
 
   useEffect(() => {
@@ -133,7 +136,9 @@ export function FleetMap({ devices }: Props) {
         geometry: { type: 'Point', coordinates: [d.lon, d.lat] },
       });
     });
+    const t0 = performance.now();
     idx.load(points);
+    performance.measure('spms:map-index', { start: t0 });
     index.current = idx;
     if (!fitted.current && points.length && map.current) {
       fitted.current = true;

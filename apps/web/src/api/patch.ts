@@ -1,0 +1,77 @@
+/**
+ * Applies one stream event to the fleet status in place of a full re-fetch, so a line drop
+ * shows at once even when the fleet is 10,000 devices (a full /api/status is megabytes).
+ * The full status still follows a little later and is the truth.
+ */
+import type { FleetStatus } from './client.js';
+import { type Counters, type DeviceStatus, health, toMs } from './normalize.js';
+
+type Obj = Record<string, unknown>;
+
+function contribution(d: DeviceStatus): Counters {
+  return {
+    devicesActive: d.active === true ? 1 : 0,
+    devicesInactive: d.active === true ? 0 : 1,
+    linesWithoutPower: d.linesDown,
+    openOutages: d.openOutages,
+  };
+}
+
+function patchDevice(d: DeviceStatus, type: string, payload: Obj, at: number | null): DeviceStatus | null {
+  const outage = (payload.outage ?? null) as Obj | null;
+  let next: DeviceStatus | null = null;
+  if ((type === 'outage.opened' || type === 'outage.closed') && outage) {
+    const line = Number(outage.line);
+    const ended = toMs(outage.endedAt);
+    const closed = type === 'outage.closed' || ended != null;
+    const lines = d.lines.map((l) =>
+      l.number === line
+        ? {
+            ...l,
+            state: closed ? ('powered' as const) : ('down' as const),
+            since: closed ? ended : toMs(outage.startedAt),
+          }
+        : l,
+    );
+    const openOutages = Math.max(0, d.openOutages + (closed ? -1 : 1));
+    next = { ...d, lines, openOutages };
+  } else if (type === 'device.offline' || type === 'device.online') {
+    next = {
+      ...d,
+      active: type === 'device.online',
+      lastActivityAt: type === 'device.online' ? (at ?? d.lastActivityAt) : d.lastActivityAt,
+    };
+  }
+  if (!next) return null;
+  const linesDown = next.active === false ? 0 : next.lines.filter((l) => l.state === 'down').length;
+  return { ...next, linesDown, health: health(next) };
+}
+
+/** A new status with the event applied, or null when the event is not one we can apply. */
+export function applyEvent(
+  status: FleetStatus,
+  e: { type: string; deviceId: string | null; data: Obj },
+): FleetStatus | null {
+  if (!e.deviceId) return null;
+  const i = status.devices.findIndex((d) => d.id === e.deviceId);
+  const before = status.devices[i];
+  if (!before) return null;
+  const payload = (e.data.payload ?? {}) as Obj;
+  const after = patchDevice(before, e.type, payload, toMs(e.data.occurredAt));
+  if (!after) return null;
+  const devices = status.devices.slice();
+  devices[i] = after;
+  const b = contribution(before);
+  const a = contribution(after);
+  const c = status.counters;
+  return {
+    ...status,
+    devices,
+    counters: {
+      devicesActive: c.devicesActive + a.devicesActive - b.devicesActive,
+      devicesInactive: c.devicesInactive + a.devicesInactive - b.devicesInactive,
+      linesWithoutPower: c.linesWithoutPower + a.linesWithoutPower - b.linesWithoutPower,
+      openOutages: c.openOutages + a.openOutages - b.openOutages,
+    },
+  };
+}
