@@ -68,6 +68,11 @@ describe('accepted publishes', () => {
     expect(new Set(telemetry.map((m) => m.id)).size).toBe(sent.length);
     // The firmware's line message keeps its exact value for the worker to interpret.
     expect(telemetry[2]?.entries).toEqual([{ values: { '3': 'false' } }]);
+    // Keys SPMS does not interpret are kept as sent, as ThingsBoard stores them.
+    const s2 = await h.mark();
+    await publish(device, 'v1/devices/me/telemetry', "{'V':229.4,rssi:-71,'fw':'1.2.0','8':1}");
+    const extra = (await s2()).find((m): m is TelemetryMessage => m.kind === 'telemetry');
+    expect(extra?.entries).toEqual([{ values: { V: 229.4, rssi: -71, fw: '1.2.0', '8': 1 } }]);
     await device.endAsync();
   });
 
