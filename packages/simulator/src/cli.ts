@@ -33,10 +33,12 @@ export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
   spms-sim scenario check --scenario x.json [--fleet fleet.json] [--truth planned.json]
       Validate a scenario; print its timeline summary (and the planned truth).
 
-  spms-sim load --mqtt mqtt://127.0.0.1:1883 --devices 1000 --rate 500 --duration 30
+  spms-sim load --mqtt mqtt://127.0.0.1:1883 --devices 1000 [--rate 500] --duration 30
                [--ramp 1000] [--qos 0|1] [--keepalive 60] [--fleet fleet.json] [--no-boot]
-               [--source-addresses n] [--workers n] [--connect-timeout-ms 10000]
-      Steady firmware-like load; prints stats JSON (PUBACK latency p50/p99, memory) at the end.
+               [--line-share 0.02] [--source-addresses n] [--workers n] [--connect-timeout-ms 10000]
+      Steady firmware-like load: boot sequences, then --rate msg/s (default devices/30, the
+      firmware's 30 s voltage cadence), 2 % of them line changes; prints stats JSON
+      (PUBACK latency p50/p99, memory) at the end.
       --workers n: split over n processes (each process holds at most "ulimit -n" sockets).
 `;
 
@@ -66,6 +68,7 @@ const OPTIONS = {
   'no-boot': { type: 'boolean' },
   'source-addresses': { type: 'string' },
   workers: { type: 'string' },
+  'line-share': { type: 'string' },
   'connect-timeout-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -194,7 +197,8 @@ async function main(argv: string[]): Promise<number> {
     const result = await load({
       mqttUrl: v.mqtt ?? 'mqtt://127.0.0.1:1883',
       devices: num(v, 'devices'),
-      rate: num(v, 'rate', 0),
+      rate: num(v, 'rate', num(v, 'devices') / 30),
+      lineChangeShare: num(v, 'line-share', 0.02),
       durationS: num(v, 'duration'),
       rampPerSecond: num(v, 'ramp', 1000),
       qos: qosOf(v),

@@ -12,8 +12,10 @@ import { mqttTarget, sourceAddress } from './targets.js';
 export interface LoadTestOptions {
   mqttUrl: string;
   devices: number;
-  /** Fleet-wide messages per second after the ramp (0 = hold idle connections). */
+  /** Fleet-wide messages per second after the ramp (0 = hold idle connections; firmware cadence is devices / 30). */
   rate: number;
+  /** Share of steady-phase messages that are line changes (a line toggling) instead of voltage (default 0.02). */
+  lineChangeShare?: number;
   /** Seconds of steady load after the ramp. */
   durationS: number;
   /** New connections per second (default 1000). */
@@ -63,6 +65,8 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   const addrs = opts.sourceAddresses ?? Math.max(1, Math.ceil(n / 20_000));
   const clients: LeanMqttClient[] = [];
   const live: LeanMqttClient[] = [];
+  /** Per live session: bit l-1 set = line l currently off. */
+  const offMask: number[] = [];
   let inflight = 0;
   let connectedPeak = 0;
   let closing = false;
@@ -118,6 +122,7 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
     stats.connected++;
     connectedPeak = Math.max(connectedPeak, stats.connected);
     live.push(c);
+    offMask.push(0);
     c.once('close', () => {
       stats.connected--;
       if (!closing) stats.drops++;
@@ -143,6 +148,8 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
   const maxInflight = opts.maxInflight ?? n * 2;
   let skipped = 0;
   let cursor = 0;
+  const share = opts.lineChangeShare ?? 0.02;
+  const changeEvery = share > 0 ? Math.max(1, Math.round(1 / share)) : 0;
   const published0 = stats.published;
   const steadyStart = Date.now();
   let last = steadyStart;
@@ -159,8 +166,15 @@ export async function loadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
         skipped++;
         continue;
       }
-      const c = live[cursor++ % live.length] as LeanMqttClient;
-      if (c.connected) send(c, mqttVoltagePayload(229.4 + ((cursor % 20) - 10) / 10));
+      const k = cursor++ % live.length;
+      const c = live[k] as LeanMqttClient;
+      if (!c.connected) continue;
+      if (changeEvery > 0 && cursor % changeEvery === 0) {
+        const line = ((cursor / changeEvery) % 8) + 1;
+        const mask = (offMask[k] ?? 0) ^ (1 << (line - 1));
+        offMask[k] = mask;
+        send(c, mqttLinePayload(line, (mask & (1 << (line - 1))) === 0));
+      } else send(c, mqttVoltagePayload(229.4 + ((cursor % 20) - 10) / 10));
     }
     if (opts.onProgress && now - lastProgress >= 1000) {
       lastProgress = now;

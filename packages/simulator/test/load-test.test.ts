@@ -21,6 +21,7 @@ describe('loadTest', () => {
       rampPerSecond: 300,
       fleet,
       sourceAddresses: 3,
+      lineChangeShare: 0.1,
     });
     expect(r.connectedPeak).toBe(30);
     expect(new Set(b.connects.map((c) => c.clientId))).toEqual(
@@ -29,8 +30,11 @@ describe('loadTest', () => {
     const boots = b.received.filter((m) => m.payload === "{'1':'true'}");
     expect(boots).toHaveLength(30);
     const volts = b.received.filter((m) => /^\{'V':\d+\.\d\}$/.test(m.payload));
-    expect(volts.length).toBe(r.stats.published - 240);
+    const changes = b.received.filter((m) => /^\{'[1-8]':'(true|false)'\}$/.test(m.payload)).length - 240;
+    expect(volts.length + changes).toBe(r.stats.published - 240);
     expect(volts.length).toBeGreaterThan(100);
+    expect(changes).toBeGreaterThan(volts.length / 20); // ~10 % line changes
+    expect(b.received.some((m) => /^\{'[1-8]':'false'\}$/.test(m.payload))).toBe(true);
     expect(r.stats.acked).toBe(r.stats.published);
     expect(r.stats.pubackLatencyMs.count).toBe(r.stats.acked);
     expect(r.stats.pubackLatencyMs.p99).toBeGreaterThanOrEqual(r.stats.pubackLatencyMs.p50);
