@@ -50,6 +50,15 @@ describe('CONNACK codes (MQTT 3.1.1)', () => {
   it('accepts MQTT Basic and access tokens', async () => {
     expect(await connack({ clientId: basic.clientId, username: basic.username, password: basic.password })).toBe(0);
     expect(await connack({ username: 'token-0002-xyz' })).toBe(0);
+    // MQTT 3.1 too (ids are scoped internally, so its 23-character id cap must not bite).
+    expect(
+      await connack({
+        protocolId: 'MQIsdp',
+        protocolVersion: 3,
+        clientId: 'modem-31-abcdefgh',
+        username: 'token-0002-xyz',
+      }),
+    ).toBe(0);
   });
 
   it('refuses a wrong password and an unknown token with 0x05', async () => {

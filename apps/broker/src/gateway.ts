@@ -137,6 +137,9 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       authorizeForward,
       // Modems on 4G can be slow to send CONNECT after the TCP handshake.
       connectTimeout: 30_000,
+      // MQTT 3.1 capped client ids at 23 characters; ids are scoped by username here
+      // (authenticate.ts), so the cap would refuse 3.1 devices with 0x02.
+      maxClientsIdLength: 65_535,
     });
     const b = broker;
     cleanups.push(
