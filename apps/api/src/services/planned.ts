@@ -160,7 +160,7 @@ export class PlannedService {
     }
     const res = await this.pg.query<{ id: string; region: string | null; customer: string | null }>(
       UUID_RE.test(device as string)
-        ? 'SELECT id, region, customer FROM devices WHERE id = $1::uuid OR name = $1 LIMIT 1'
+        ? 'SELECT id, region, customer FROM devices WHERE id::text = lower($1) OR name = $1 ORDER BY id::text = lower($1) DESC LIMIT 1'
         : 'SELECT id, region, customer FROM devices WHERE name = $1',
       [device],
     );
