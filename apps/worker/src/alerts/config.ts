@@ -22,6 +22,8 @@ export const AlertsConfigSchema = Type.Object({
   TWILIO_TIMEOUT_MS: ms(10_000, 100),
   /** Texts one recipient would get within this window become one message (Alertmanager group_wait). */
   ALERT_GROUP_WINDOW_MS: ms(30_000),
+  /** After a text, the next one about the same group waits this long (Alertmanager group_interval). */
+  ALERT_GROUP_INTERVAL_MS: ms(60_000),
   /** Texts per recipient per cap window; the rest become one overflow summary. */
   ALERT_MAX_PER_HOUR: Type.Integer({ minimum: 1, default: 10 }),
   ALERT_CAP_WINDOW_MS: ms(3_600_000, 1000),

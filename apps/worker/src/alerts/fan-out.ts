@@ -125,6 +125,9 @@ async function recordSuppressed(
 
 const groupTimerKey = (prefix: string, recipientId: string, groupKey: string) =>
   `${prefix}:alerts:window:${recipientId}:${groupKey}`;
+/** Exists (with a TTL of the group interval) while a group's last text is recent. */
+const lastFlushKey = (prefix: string, recipientId: string, groupKey: string) =>
+  `${prefix}:alerts:flushed:${recipientId}:${groupKey}`;
 
 /**
  * After COMMIT: makes sure every (recipient, group) holding items of these alerts has a
@@ -145,26 +148,47 @@ export async function ensureTimers(ctx: AlertsContext, alertIds: string[], windo
     refs = rows.map((r) => ({ recipientId: r.recipient_id, groupKey: r.group_key }));
   }
   if (refs.length === 0) return;
-  const window = ctx.config.ALERT_GROUP_WINDOW_MS;
+  const wait = ctx.config.ALERT_GROUP_WINDOW_MS;
   const gens = refs.map(() => randomUUID());
   const pipe = ctx.redis.pipeline();
   // The TTL only matters if the flush job were lost: the key then expires and a new window opens.
+  const ttl = wait + ctx.config.ALERT_GROUP_INTERVAL_MS + 300_000;
   refs.forEach((r, i) => {
-    pipe.set(groupTimerKey(ctx.prefix, r.recipientId, r.groupKey), gens[i] as string, 'PX', window + 300_000, 'NX');
+    pipe.set(groupTimerKey(ctx.prefix, r.recipientId, r.groupKey), gens[i] as string, 'PX', ttl, 'NX');
+    pipe.pttl(lastFlushKey(ctx.prefix, r.recipientId, r.groupKey));
   });
   const res = (await pipe.exec()) ?? [];
   const jobs = refs.flatMap((r, i) => {
-    if (res[i]?.[1] !== 'OK') return [];
+    if (res[2 * i]?.[1] !== 'OK') return [];
+    // Alertmanager's group_wait / group_interval: the first window of a group waits
+    // ALERT_GROUP_WINDOW_MS; one opened soon after a text waits out ALERT_GROUP_INTERVAL_MS
+    // from that text, so a storm that keeps arriving is one text per interval.
+    // PTTL of the mark: time left in the interval (negative when there is no mark).
+    const untilNext = Number(res[2 * i + 1]?.[1] ?? -2);
+    const delay = Math.max(wait, untilNext);
     const gen = gens[i] as string;
     const data: FlushJob = { recipientId: r.recipientId, groupKey: r.groupKey, gen };
-    return [{ name: 'flush', data, opts: { jobId: jobId('flush', gen), delay: window } }];
+    return [{ name: 'flush', data, opts: { jobId: jobId('flush', gen), delay } }];
   });
   if (jobs.length > 0) await ctx.timers.addBulk(jobs);
 }
 
-const CAS_DEL = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+// Marks the group as just texted (for group_interval) BEFORE releasing the window, in one
+// step: a window opened right after the release always sees the mark. Only the window `gen`
+// is released, so a retried flush cannot close its successor.
+const CLOSE = `
+if tonumber(ARGV[2]) > 0 then redis.call('set', KEYS[2], '1', 'PX', ARGV[2]) end
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0`;
 
-/** Closes the window `gen` (only that one: a retried flush must not close its successor). */
 export async function closeWindow(ctx: AlertsContext, job: FlushJob): Promise<void> {
-  await ctx.redis.eval(CAS_DEL, 1, groupTimerKey(ctx.prefix, job.recipientId, job.groupKey), job.gen);
+  const { recipientId, groupKey, gen } = job;
+  await ctx.redis.eval(
+    CLOSE,
+    2,
+    groupTimerKey(ctx.prefix, recipientId, groupKey),
+    lastFlushKey(ctx.prefix, recipientId, groupKey),
+    gen,
+    String(ctx.config.ALERT_GROUP_INTERVAL_MS),
+  );
 }

@@ -28,6 +28,7 @@ const RECIPIENTS = env('BENCH_RECIPIENTS', 20);
 const REGIONS = env('BENCH_REGIONS', 5);
 const DEBOUNCE_MS = env('BENCH_DEBOUNCE_MS', 3000);
 const GROUP_WINDOW_MS = env('BENCH_GROUP_WINDOW_MS', 1500);
+const GROUP_INTERVAL_MS = env('BENCH_GROUP_INTERVAL_MS', 15_000);
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
       ...parseConfig(AlertsConfigSchema, {
         ALERT_DEBOUNCE_MS: String(DEBOUNCE_MS),
         ALERT_GROUP_WINDOW_MS: String(GROUP_WINDOW_MS),
+        ALERT_GROUP_INTERVAL_MS: String(GROUP_INTERVAL_MS),
         ALERT_CONCURRENCY: process.env.BENCH_CONCURRENCY ?? '8',
       }),
       DATABASE_URL: dbUrl,
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
     }
     const published = Date.now();
     let alertsAt = 0;
-    const deadline = Date.now() + DEBOUNCE_MS + GROUP_WINDOW_MS + 60_000;
+    const deadline = Date.now() + DEBOUNCE_MS + GROUP_WINDOW_MS + GROUP_INTERVAL_MS + 60_000;
     let stableSince = Date.now();
     let lastCount = -1;
     while (Date.now() < deadline) {
@@ -163,8 +165,9 @@ async function main(): Promise<void> {
         stableSince = Date.now();
       }
       const allDue = Date.now() > Math.max(...starts) + DEBOUNCE_MS + 2 * GROUP_WINDOW_MS;
+      const pending = Number((await pool.query('SELECT count(*)::int AS n FROM alert_pending')).rows[0]?.n);
       const quietFor = Date.now() - Math.max(stableSince, alertsAt);
-      if (alertsAt && allDue && quietFor > 2000 + 2 * GROUP_WINDOW_MS) break;
+      if (alertsAt && allDue && pending === 0 && quietFor > 2000 + 2 * GROUP_WINDOW_MS) break;
       await sleep(50);
     }
     const firstDue = Math.min(...starts) + DEBOUNCE_MS;
@@ -184,6 +187,7 @@ async function main(): Promise<void> {
         recipients: RECIPIENTS,
         debounceMs: DEBOUNCE_MS,
         groupWindowMs: GROUP_WINDOW_MS,
+        groupIntervalMs: GROUP_INTERVAL_MS,
         concurrency: config.ALERT_CONCURRENCY,
         cpus: cpus().length,
         loadavg1: Number(loadavg()[0]?.toFixed(2)),

@@ -48,6 +48,7 @@ export async function harness(env: Record<string, string> = {}): Promise<H> {
       TWILIO_API_BASE_URL: twilio.baseUrl,
       ALERT_DEBOUNCE_MS: '300',
       ALERT_GROUP_WINDOW_MS: '400',
+      ALERT_GROUP_INTERVAL_MS: '0',
       ALERT_SMS_BACKOFF_MS: '50',
       ALERT_CONCURRENCY: '4',
       ...env,
