@@ -29,6 +29,8 @@ export interface DeviceStatus {
   openOutages: number;
   health: DeviceHealth;
   linesDown: number;
+  /** Effective voltage limits (profile or device override), when the API says. */
+  voltageLimits: { min: number; max: number } | null;
 }
 
 export interface Counters {
@@ -119,7 +121,16 @@ export function normalizeDevice(raw: unknown): DeviceStatus {
     voltageAt: voltObj ? toMs(pick(voltObj, 'at', 'ts', 'time')) : toMs(pick(state, 'voltsAt', 'voltageAt')),
     openOutages: Array.isArray(outages) ? outages.length : (num(outages) ?? 0),
   };
-  return { ...d, health: health(d), linesDown: lines.filter((l) => l.state === 'down').length };
+  const eff = ((isObj(inner.profile) && isObj(inner.profile.effective) ? inner.profile.effective : null) ??
+    (isObj(inner.effective) ? inner.effective : null)) as Obj | null;
+  const vMin = eff ? num(eff.voltageMin) : null;
+  const vMax = eff ? num(eff.voltageMax) : null;
+  return {
+    ...d,
+    health: health(d),
+    linesDown: lines.filter((l) => l.state === 'down').length,
+    voltageLimits: vMin != null && vMax != null ? { min: vMin, max: vMax } : null,
+  };
 }
 
 export function countersOf(devices: DeviceStatus[], raw?: unknown): Counters {

@@ -89,7 +89,9 @@ export function LineTimeline(p: { deviceId: string; lines: LineStatus[]; refresh
   }, [p.deviceId, span, p.refreshKey]);
 
   const from = now - span;
-  const pct = (t: number) => `${(Math.max(0, Math.min(1, (t - from) / span)) * 100).toFixed(3)}%`;
+  // A segment that just began still shows: at least 3 px wide, never pushed out of the bar.
+  const pct = (t: number) =>
+    `min(${(Math.max(0, Math.min(1, (t - from) / span)) * 100).toFixed(3)}%, calc(100% - 3px))`;
   const width = (s: Span) =>
     `${((Math.max(0, Math.min(now, s.to) - Math.max(from, s.from)) / span) * 100).toFixed(3)}%`;
   const lines = p.lines.length

@@ -24,7 +24,7 @@ const LIMITS = { min: 216.2, max: 243.8 };
 export const bucketFor = (span: number) =>
   span <= 12 * H ? 'raw' : span <= 3 * 24 * H ? '1m' : span <= 60 * 24 * H ? '1h' : '1d';
 
-type Series = [number[], (number | null)[], (number | null)[], (number | null)[], number[], number[]];
+type Series = [number[], (number | null)[], (number | null)[], (number | null)[]];
 
 function toSeries(items: Record<string, unknown>[]): Series {
   const t: number[] = [];
@@ -40,10 +40,11 @@ function toSeries(items: Record<string, unknown>[]): Series {
     min.push((pick(p, 'min') as number | undefined) ?? null);
     max.push((pick(p, 'max') as number | undefined) ?? null);
   }
-  return [t, avg, min, max, t.map(() => LIMITS.min), t.map(() => LIMITS.max)];
+  return [t, avg, min, max];
 }
 
-export function VoltageChart({ deviceId }: { deviceId: string }) {
+export function VoltageChart({ deviceId, limits }: { deviceId: string; limits?: { min: number; max: number } | null }) {
+  const lim = limits ?? LIMITS;
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const [range, setRange] = useState(() => ({ from: Date.now() - 12 * H, to: Date.now() }));
@@ -76,7 +77,17 @@ export function VoltageChart({ deviceId }: { deviceId: string }) {
     };
   }, [deviceId, range.from, range.to]);
 
-  useEffect(() => () => plot.current?.destroy(), []);
+  useEffect(() => {
+    // Phones rotate and wall screens resize: keep the chart as wide as its card.
+    const ro = new ResizeObserver(() => {
+      if (el.current && plot.current) plot.current.setSize({ width: el.current.clientWidth, height: 260 });
+    });
+    if (el.current) ro.observe(el.current);
+    return () => {
+      ro.disconnect();
+      plot.current?.destroy();
+    };
+  }, []);
 
   function draw(data: Series, banded: boolean) {
     plot.current?.destroy();
@@ -86,7 +97,13 @@ export function VoltageChart({ deviceId }: { deviceId: string }) {
       width,
       height: 260,
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), timeZone()),
-      scales: { x: { time: true }, y: { auto: true } },
+      // The chosen range, not the data's extent: one sample must not stretch the axis to years.
+      scales: {
+        x: { time: true, range: () => [range.from / 1000, range.to / 1000] },
+        y: {
+          range: (_u, lo, hi) => [Math.min(lo ?? lim.min, lim.min - 5), Math.max(hi ?? lim.max, lim.max + 5)],
+        },
+      },
       series: [
         {},
         {
@@ -97,13 +114,29 @@ export function VoltageChart({ deviceId }: { deviceId: string }) {
         },
         { label: 'Min', stroke: banded ? '#90caf9' : 'transparent', show: banded },
         { label: 'Max', stroke: banded ? '#90caf9' : 'transparent', show: banded },
-        { label: `Low limit ${LIMITS.min} V`, stroke: '#c62828', dash: [6, 4], width: 1, points: { show: false } },
-        { label: `High limit ${LIMITS.max} V`, stroke: '#c62828', dash: [6, 4], width: 1, points: { show: false } },
       ],
       bands: banded ? [{ series: [3, 2], fill: 'rgba(21,101,192,0.15)' }] : [],
       axes: [{}, { label: 'V', values: (_u, vals) => vals.map((v) => `${v}`) }],
       cursor: { drag: { x: true, y: false, setScale: false } },
       hooks: {
+        // Limit lines across the whole plot, drawn rather than plotted as series.
+        draw: [
+          (u) => {
+            const ctx = u.ctx;
+            ctx.save();
+            ctx.strokeStyle = '#c62828';
+            ctx.setLineDash([6, 4]);
+            ctx.lineWidth = 1;
+            for (const v of [lim.min, lim.max]) {
+              const y = Math.round(u.valToPos(v, 'y', true));
+              ctx.beginPath();
+              ctx.moveTo(u.bbox.left, y);
+              ctx.lineTo(u.bbox.left + u.bbox.width, y);
+              ctx.stroke();
+            }
+            ctx.restore();
+          },
+        ],
         setSelect: [
           (u) => {
             if (u.select.width < 5) return;
@@ -150,8 +183,8 @@ export function VoltageChart({ deviceId }: { deviceId: string }) {
         </label>
       </div>
       <p class="muted small">
-        {fmtTime(range.from)} → {fmtTime(range.to)} ({timeZone()}) · {state.points} points · bucket {state.bucket} ·
-        drag to zoom
+        {fmtTime(range.from)} → {fmtTime(range.to)} ({timeZone()}) · limits {lim.min}–{lim.max} V (dashed) ·{' '}
+        {state.points} points · bucket {state.bucket} · drag to zoom
       </p>
       {state.msg && <p class="notice">{state.msg}</p>}
       <div ref={el} class="chart" data-testid="voltage-chart" />

@@ -39,7 +39,10 @@ export function DevicePage({ id }: { id: string }) {
 
   // The fleet status is fresher than our last fetch when an event arrived without a device id.
   const fromFleet = status?.devices.find((d) => d.id === device?.id || d.name === id);
-  const d = device && fromFleet?.lines.length ? { ...device, ...fromFleet, label: device.label } : device;
+  const d =
+    device && fromFleet?.lines.length
+      ? { ...device, ...fromFleet, label: device.label, voltageLimits: device.voltageLimits }
+      : device;
 
   if (error && !d)
     return (
@@ -95,7 +98,7 @@ export function DevicePage({ id }: { id: string }) {
         {d.active === false ? ' · device offline: line states unknown until it reconnects' : ''}
       </p>
 
-      <VoltageChart deviceId={d.id || id} />
+      <VoltageChart deviceId={d.id || id} limits={d.voltageLimits} />
       <LineTimeline deviceId={d.id || id} lines={d.lines} refreshKey={tick} />
       <DeviceAdmin id={d.id || id} onSaved={() => setTick((n) => n + 1)} />
     </div>
