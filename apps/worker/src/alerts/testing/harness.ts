@@ -26,6 +26,8 @@ export interface H {
   open(dev: string, line: number, opts?: { at?: number; utility?: boolean; jobSuffix?: string }): Promise<string>;
   close(dev: string, line: number, msgId: string, at?: number): Promise<void>;
   bodies(): string[];
+  /** Any domain event, as the ingest worker publishes it. */
+  emit(e: DomainEvent): Promise<unknown>;
 }
 
 let cleanups: (() => Promise<void>)[] = [];
@@ -161,6 +163,7 @@ export async function harness(env: Record<string, string> = {}): Promise<H> {
       });
     },
     bodies: () => twilio.requests.map((r) => r.form.Body ?? ''),
+    emit: (e) => enqueue(e),
   };
 }
 
