@@ -43,6 +43,8 @@ export interface GatewayContext {
   /** Live connection per device id (one session per device). */
   devices: Map<string, GatewayClient>;
   connectedClients(): number;
+  /** Tells other gateway processes that this device connected here (session-claims.ts). */
+  announceSession(deviceId: string): void;
 }
 
 /** Source address of a connection (TCP, TLS or WebSocket). */

@@ -24,6 +24,7 @@ import { startHttp } from './http.js';
 import { KeyedLimiter } from './limits.js';
 import { type Listener, listenTcp, listenTls, listenWebSocket } from './listeners.js';
 import { createMetrics } from './metrics.js';
+import { type SessionClaims, startSessionClaims } from './session-claims.js';
 import { disconnectDevice, wireSessionEvents } from './sessions.js';
 
 export type { BrokerConfig } from './config.js';
@@ -122,7 +123,9 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       authFailureLimiter: new KeyedLimiter(config.AUTH_FAILURES_PER_IP),
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
+      announceSession: (deviceId) => claims?.announce(deviceId),
     };
+    let claims: SessionClaims | undefined;
     cleanups.push(() => {
       ctx.connectLimiter.close();
       ctx.authFailureLimiter.close();
@@ -163,6 +166,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     auth.onInvalidate((deviceId) => {
       disconnectDevice(ctx, deviceId, 'credentials_changed');
     });
+    claims = await startSessionClaims(ctx, redis, subscriber);
     await subscribeCommands(subscriber, b, config.REDIS_PREFIX, logger, (id) => ctx.devices.has(id));
 
     const listeners: Listener[] = [];

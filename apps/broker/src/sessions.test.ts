@@ -4,9 +4,11 @@
  * coalesced PINGREQ activity).
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { createLogger } from '@spms/log';
 import type { ConnectivityMessage, IngestMessage } from '@spms/queue';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway } from './gateway.js';
 import { type Harness, startHarness, until } from './test-support/harness.js';
 
 let h: Harness;
@@ -91,6 +93,28 @@ describe('one session per device', () => {
     expect([a.connected, b.connected]).toEqual([true, true]);
     await a.endAsync();
     await b.endAsync();
+  });
+});
+
+describe('several gateway processes', () => {
+  it('a device moving to another gateway closes its session on the first, as session_replaced', async () => {
+    const other = await startGateway(h.config, {
+      logger: createLogger({ name: 'gw2', level: 'silent', pretty: false }),
+    });
+    try {
+      const since = await h.mark();
+      const first = await h.connect({ clientId: 'modem-x', username: 'token-0006-xyz' });
+      const firstClosed = closed(first);
+      const second = await h.connect({ clientId: 'modem-x', username: 'token-0006-xyz', port: other.mqttPort });
+      await firstClosed;
+      await second.publishAsync('v1/devices/me/telemetry', "{'V':231.0}", { qos: 1 });
+      await until(async () => events(await since(), tokenDevice).length >= 3);
+      expect(events(await since(), tokenDevice).sort()).toEqual(['connect', 'connect', 'session_replaced']);
+      expect(second.connected).toBe(true);
+      await second.endAsync();
+    } finally {
+      await other.close();
+    }
   });
 });
 

@@ -42,6 +42,7 @@ export function registerSession(ctx: GatewayContext, client: GatewayClient): voi
   const deviceId = session.device.id;
   const previous = ctx.devices.get(deviceId);
   ctx.devices.set(deviceId, client);
+  ctx.announceSession(deviceId);
   if (previous && previous !== client && !previous.closed && previous.spms) {
     previous.spms.replaced = true;
     previous.spms.closeReason = 'session_replaced';
