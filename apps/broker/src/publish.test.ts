@@ -167,6 +167,29 @@ describe('refused publishes, while another device keeps publishing', () => {
     await good.endAsync();
   });
 
+  it('survives random bytes on the wire, before and after CONNECT', async () => {
+    const { connect } = await import('node:net');
+    const { randomBytes } = await import('node:crypto');
+    const good = await h.connect({ username: 'tok-0004-abcdef', clientId: 'fuzz-witness' });
+    for (let i = 0; i < 30; i++) {
+      const raw = connect(h.gateway.mqttPort, '127.0.0.1');
+      raw.on('error', () => {});
+      await new Promise((r) => raw.once('connect', r));
+      const gone = new Promise((r) => raw.once('close', r));
+      if (i % 2 === 1) {
+        // a valid CONNECT of an unknown device first, then garbage
+        raw.write(Buffer.from([0x10, 0x11, 0, 4, 77, 81, 84, 84, 4, 2, 0, 60, 0, 5, 0x66, 0x75, 0x7a, 0x7a, 0x31]));
+      }
+      raw.write(randomBytes(64 + i * 97));
+      raw.end();
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 500))]);
+      raw.destroy();
+    }
+    await publish(good, 'v1/devices/me/telemetry', "{'V':229.9}");
+    expect(good.connected).toBe(true);
+    await good.endAsync();
+  });
+
   it('grants SUBACK 0x80 for "#" and foreign filters, the device API filters as asked', async () => {
     const device = await h.connect({ username: 'tok-0004-abcdef' });
     // MQTT.js rejects a SUBACK holding 0x80 and hands over the packet with the error.
