@@ -200,7 +200,8 @@ class MqttDevice implements SimDevice {
     this.queue = Promise.resolve();
     if (this.buffered) this.replay(session);
     else this.bootSequence(session);
-    this.voltageLoop(session, this.buffered ? (o.voltageIntervalMs ?? 30_000) : 8 * (o.bootSpacingMs ?? 100));
+    // The voltage loop starts with the first report; the boot sequence sends that one itself.
+    this.voltageLoop(session, o.voltageIntervalMs ?? 30_000);
   }
 
   private rebootAfterFailure(session: number): void {
@@ -209,11 +210,21 @@ class MqttDevice implements SimDevice {
     this.boot(this.opts.rebootMs ?? 8000);
   }
 
-  /** 8 messages, lines 1..8 in order, one at a time (the modem's publish is synchronous). */
+  /**
+   * 8 messages, lines 1..8 in order, one at a time (the modem's publish is synchronous),
+   * then the first voltage. One task in the publish queue, not one timer per message:
+   * timers of different lengths can fire out of order when the event loop runs late.
+   */
   private bootSequence(session: number): void {
     const spacing = this.opts.bootSpacingMs ?? 100;
-    LINE_NUMBERS.forEach((line, i) => {
-      this.later(i * spacing, () => this.enqueue(session, () => this.publishLine(line)));
+    this.enqueue(session, async () => {
+      for (const line of LINE_NUMBERS) {
+        if (line > 1) await this.pause(spacing);
+        if (session !== this.session) return;
+        await this.publishLine(line);
+      }
+      await this.pause(spacing);
+      if (session === this.session) await this.send(this.voltagePayload());
     });
   }
 
@@ -289,6 +300,10 @@ class MqttDevice implements SimDevice {
         if (session === this.session && this.client) this.client.destroy();
       }
     });
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
   }
 
   private later(ms: number, fn: () => void): void {

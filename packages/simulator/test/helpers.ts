@@ -1,6 +1,6 @@
 /** In-process test servers: an aedes broker and a scripted HTTP telemetry endpoint, on free ports. */
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 
 export interface Received {
@@ -47,6 +47,11 @@ export async function startBroker(): Promise<TestBroker> {
     callback(null);
   };
   const server: Server = createServer(broker.handle);
+  const sockets = new Set<Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
@@ -60,7 +65,7 @@ export async function startBroker(): Promise<TestBroker> {
     },
     close: async () => {
       await new Promise<void>((r) => broker.close(() => r()));
-      server.closeAllConnections?.();
+      for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
