@@ -15,6 +15,8 @@ interface FireRow {
   flapping: boolean;
   /** The outages table is the truth (written with the event): a close whose event is still queued counts. */
   outage_open: boolean | null;
+  /** The worker marks whole_site after grouping a site's lines, possibly after the event. */
+  site_or_utility: boolean;
 }
 
 // One round trip: the alert, its line's flapping state and its outage row.
@@ -22,9 +24,10 @@ const FIRE = `
 SELECT a.type, a.severity, a.device_id::text, a.line, a.region, a.customer,
        (a.cleared_at IS NULL AND NOT a.voided AND a.notified_at IS NULL) AS live,
        coalesce(f.flapping, false) AS flapping,
-       (SELECT o.ended_at IS NULL FROM outages o
-         WHERE o.device_id = a.device_id AND o.line = a.line AND o.start_msg_id = a.details->>'startMsgId') AS outage_open
+       o.ended_at IS NULL AND o.device_id IS NOT NULL AS outage_open,
+       coalesce(o.whole_site OR o.utility_feed, false) AS site_or_utility
   FROM alerts a LEFT JOIN alert_line_flapping f ON f.device_id = a.device_id AND f.line = a.line
+  LEFT JOIN outages o ON o.device_id = a.device_id AND o.line = a.line AND o.start_msg_id = a.details->>'startMsgId'
  WHERE a.id = $1`;
 
 /** Re-checks the database at fire time: only a condition still open is texted, once. */
@@ -36,6 +39,11 @@ export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<
   if (alert.type === 'outage' && alert.flapping) {
     await ctx.pool.query('UPDATE alerts SET held = true, updated_at = now() WHERE id = $1', [alertId]);
     return;
+  }
+  if (alert.type === 'outage' && alert.site_or_utility && alert.severity !== 'critical') {
+    // Whole-site / CEB loss is critical (it overrides quiet hours), known for sure only now.
+    await ctx.pool.query(`UPDATE alerts SET severity = 'critical', updated_at = now() WHERE id = $1`, [alertId]);
+    alert.severity = 'critical';
   }
   const kind = alert.type === 'outage' ? 'outage' : alert.type === 'voltage' ? 'voltage' : 'device_offline';
   let windows: WindowRef[] | undefined;

@@ -222,4 +222,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  console.error(err);
+  process.exit(1);
+}
