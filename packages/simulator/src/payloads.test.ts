@@ -9,8 +9,8 @@ import {
   timestampedPayload,
 } from './payloads.js';
 
-// The shared firmware test vectors (same location the telemetry parser's tests read).
-const fixtures = new URL('../../../../shared/fixtures/', import.meta.url);
+// The firmware test vectors (repository fixtures/, as the telemetry parser's tests read them).
+const fixtures = new URL('../../../fixtures/', import.meta.url);
 const load = (name: string) => JSON.parse(readFileSync(new URL(name, fixtures), 'utf8'));
 
 describe('MQTT firmware payloads', () => {

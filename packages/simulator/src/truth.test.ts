@@ -6,7 +6,7 @@ import { expandScenario } from './timeline.js';
 import { computeGroundTruth, plannedGroundTruth } from './truth.js';
 
 const fleet = generateFleet({ count: 2, regions: 1, seed: 2 });
-const fixtures = new URL('../../../../shared/fixtures/', import.meta.url);
+const fixtures = new URL('../../../fixtures/', import.meta.url);
 
 describe('ground truth', () => {
   it("matches the firmware fixture's expected outage (line 3, t=95 s to t=400 s)", () => {
