@@ -101,6 +101,12 @@ export const authPlugin = fp(
       maxTtlSec: app.config.SESSION_MAX_TTL_SEC,
     });
     app.decorate('sessions', sessions);
+    // Expired sessions can never be used again; clearing them hourly keeps the table small.
+    const purge = setInterval(() => {
+      sessions.purgeExpired().catch((err: Error) => app.log.warn({ err: err.message }, 'could not purge sessions'));
+    }, 3600_000);
+    purge.unref();
+    app.addHook('onClose', async () => clearInterval(purge));
     app.decorateRequest('principal', undefined);
 
     const fromApiKey = async (req: FastifyRequest, hash: Buffer): Promise<Principal> => {

@@ -21,7 +21,8 @@ export const openapiPlugin = fp(
   async (app: FastifyInstance, opts: { version?: string } = {}) => {
     await app.register(swagger, {
       openapi: {
-        openapi: '3.0.3',
+        // 3.1: the request schemas use JSON-Schema type arrays (`["string", "null"]`).
+        openapi: '3.1.0',
         info: {
           title: 'SPMS operator API',
           description:
