@@ -243,5 +243,9 @@ describe.skipIf(!hasChromium)('dashboard in chromium', () => {
     expect(apiMiss.status).toBe(404);
     expect(apiMiss.headers.get('content-type')).toContain('application/json');
     expect((await fetch(`${stack.baseUrl}/assets/missing-abc.js`)).status).toBe(404);
+    // Runtime settings: the file's tile server, the API's fleet zone.
+    const config = (await (await fetch(`${stack.baseUrl}/config.json`)).json()) as Record<string, unknown>;
+    expect(config).toMatchObject({ timeZone: 'Asia/Colombo' });
+    expect(config.tileUrl).toEqual(expect.stringContaining('{z}'));
   });
 });

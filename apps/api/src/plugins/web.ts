@@ -2,13 +2,16 @@
  * Serves the operator dashboard (apps/web, built by Vite into apps/web/dist) from the API's
  * own port, so an isolated network needs nothing else: no CDN, no second web server.
  * - Hashed files under /assets/ never change: cached for a year, immutable.
- * - index.html and config.json are revalidated on every load (new deploys show at once;
- *   config.json is edited in place to point the map at private or offline tiles).
+ * - index.html and config.json are revalidated on every load (new deploys show at once).
+ * - /config.json is the dashboard's runtime settings: the file in dist/ (edited in place to
+ *   point the map at private or offline tiles) with the API's SPMS_TIME_ZONE as the default
+ *   zone, so the dashboard, reports and CSV agree on local time.
  * - Any other GET that is not under /api/ and not a file gets index.html (client routing,
  *   so /devices/0003_MSAN can be bookmarked). Unknown /api/ paths keep their JSON 404.
  * When the dashboard was not built, the API runs without it and says so once.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -34,6 +37,7 @@ export const webPlugin = fp(
       root,
       // Files are listed once at start-up; the catch-all below owns every other path.
       wildcard: false,
+      globIgnore: ['config.json'],
       cacheControl: false,
       etag: true,
       lastModified: true,
@@ -41,6 +45,15 @@ export const webPlugin = fp(
         const immutable = /[\\/]assets[\\/]/.test(path);
         res.setHeader('cache-control', immutable ? `public, max-age=${YEAR_S}, immutable` : 'no-cache');
       },
+    });
+    app.get('/config.json', async (_req, reply) => {
+      let file: Record<string, unknown> = {};
+      try {
+        file = JSON.parse(await readFile(join(root, 'config.json'), 'utf8')) as Record<string, unknown>;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') app.log.warn({ err }, 'dashboard config.json unreadable');
+      }
+      return reply.header('cache-control', 'no-cache').send({ timeZone: app.config.SPMS_TIME_ZONE, ...file });
     });
     app.get('/*', { schema: { hide: true } as Record<string, unknown> }, (req, reply) => {
       const path = req.url.split('?')[0] ?? '/';
