@@ -29,8 +29,12 @@ export const BrokerConfigSchema = Type.Object({
   MAX_CONNECTIONS: PositiveInt(100_000, 'maximum concurrent MQTT connections (0 = unlimited)'),
   /** New connections per source IP per minute (a reconnect storm from one NAT is still allowed). */
   CONNECT_RATE_PER_IP: PositiveInt(600, 'CONNECTs per source IP per minute (0 = unlimited)'),
-  /** Failed authentications per source IP per minute before further CONNECTs get 0x03. */
-  AUTH_FAILURES_PER_IP: PositiveInt(30, 'failed CONNECTs per source IP per minute (0 = unlimited)'),
+  /**
+   * Failed authentications per source IP per minute before further CONNECTs get 0x03.
+   * Generous by default: 4G carriers put many modems behind one NAT address, and a single
+   * misconfigured unit rebooting in a loop must not lock its neighbours out.
+   */
+  AUTH_FAILURES_PER_IP: PositiveInt(120, 'failed CONNECTs per source IP per minute (0 = unlimited)'),
   /** Sustained PUBLISH rate per device (messages/s) and the burst above it. */
   DEVICE_MSG_RATE: PositiveInt(50, 'messages per second per device (0 = unlimited)'),
   DEVICE_MSG_BURST: PositiveInt(500, 'burst allowance above DEVICE_MSG_RATE (a reconnect backlog)'),
