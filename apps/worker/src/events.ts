@@ -4,6 +4,8 @@ export type DomainEventType =
   | 'outage.closed'
   | 'outage.changed'
   | 'outage.removed'
+  /** An open outage passed the momentary threshold (profile/device momentary_threshold_sec). */
+  | 'outage.sustained'
   | 'device.offline'
   | 'device.online'
   | 'device.connection_lost'

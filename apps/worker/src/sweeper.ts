@@ -50,6 +50,7 @@ export function startSweeper(deps: SweeperDeps): { close(): Promise<void> } {
     if (expired.length > 0) await sweep(deps, expired, now);
     if (now - lastRelay > 5000) {
       lastRelay = now;
+      await markSustained(deps);
       await deps.publisher.relay();
     }
   };
@@ -73,6 +74,43 @@ export function startSweeper(deps: SweeperDeps): { close(): Promise<void> } {
       );
     },
   };
+}
+
+/**
+ * An open outage is 'pending' until it lasts the momentary threshold; then it is sustained
+ * (IEEE 1366: 5 min by default). Checked every 5 s by the leader, with an event for alerts.
+ */
+async function markSustained(deps: SweeperDeps): Promise<void> {
+  const client = await deps.pool.connect();
+  let fresh: DomainEvent[] = [];
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ device_id: string; line: number; start_msg_id: string; started_at: number }>(
+      `UPDATE outages o SET class = 'sustained', updated_at = now()
+         FROM devices d JOIN device_profiles p ON p.id = d.profile_id
+        WHERE o.device_id = d.id AND o.ended_at IS NULL AND o.class = 'pending'
+          AND now() - o.started_at - o.unknown_ms * interval '1 millisecond'
+              >= COALESCE(d.momentary_threshold_sec, p.momentary_threshold_sec) * interval '1 second'
+        RETURNING o.device_id::text, o.line, o.start_msg_id, ${msOf('o.started_at')} AS started_at`,
+    );
+    fresh = await storeEvents(
+      client,
+      rows.map((r) => ({
+        id: `outage.sustained/${r.device_id}/${r.line}/${r.start_msg_id}`,
+        type: 'outage.sustained' as const,
+        deviceId: r.device_id,
+        occurredAt: Date.now(),
+        payload: { line: r.line, startedAt: toMs(r.started_at), startMsgId: r.start_msg_id },
+      })),
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    client.release(err instanceof Error ? err : true);
+    throw err;
+  }
+  client.release();
+  await deps.publisher.publish(fresh);
 }
 
 /** A new leader re-creates deadlines of active devices that Redis lost (restart without persistence). */

@@ -85,4 +85,18 @@ describe('device activity', () => {
     await q.close();
     expect(jobs.map((j) => j.name)).toEqual(['device.connection_lost']);
   });
+
+  it('marks an open outage sustained once it passes the momentary threshold, with one event', async () => {
+    h = await createHarness('sustained');
+    const dev = await h.addDevice({ momentarySec: 1 });
+    await h.start();
+    const t = Date.now();
+    await h.enqueue([telemetry(dev, "{'5':'true'}", t - 500), telemetry(dev, "{'5':'false'}", t)]);
+    await h.drained(1);
+    expect((await h.outages(dev))[0]?.class).toBe('pending');
+    const harness = h;
+    await until(async () => (await harness.outages(dev))[0]?.class === 'sustained', 9000);
+    const ev = await h.pool.query(`SELECT type FROM domain_events WHERE device_id = $1 ORDER BY created_at`, [dev]);
+    expect(ev.rows.map((r) => r.type)).toEqual(['outage.opened', 'outage.sustained']);
+  });
 });

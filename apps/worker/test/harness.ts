@@ -25,7 +25,7 @@ export interface Harness {
   pool: pg.Pool;
   queue: Queue;
   config: WorkerConfig;
-  addDevice(opts?: { timeoutSec?: number }): Promise<string>;
+  addDevice(opts?: { timeoutSec?: number; momentarySec?: number }): Promise<string>;
   enqueue(messages: IngestMessage[], jobId?: string): Promise<string>;
   /** Waits until `n` jobs in total have completed or failed. */
   drained(n: number, timeoutMs?: number): Promise<void>;
@@ -70,12 +70,12 @@ export async function createHarness(label: string, env: Record<string, string> =
     pool,
     queue,
     config,
-    async addDevice({ timeoutSec } = {}) {
+    async addDevice({ timeoutSec, momentarySec } = {}) {
       const id = randomUUID();
       await pool.query(
-        `INSERT INTO devices (id, name, profile_id, inactivity_timeout_sec, updated_at)
-         VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', $3, now())`,
-        [id, `dev_${id.slice(0, 8)}`, timeoutSec ?? null],
+        `INSERT INTO devices (id, name, profile_id, inactivity_timeout_sec, momentary_threshold_sec, updated_at)
+         VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', $3, $4, now())`,
+        [id, `dev_${id.slice(0, 8)}`, timeoutSec ?? null, momentarySec ?? null],
       );
       return id;
     },
