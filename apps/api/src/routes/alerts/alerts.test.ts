@@ -12,10 +12,12 @@ import { loadApiConfig } from '../../config.js';
 
 const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 const VIEWER_KEY = 'test-viewer-key-0123456789abcdef';
+const SOUTHERN_KEY = 'test-southern-key-0123456789abcdef';
 const TOKEN = 'twilio-auth-token-123';
 const CALLBACK = 'https://alerts.example.lk/api/sms/status';
 const admin = { authorization: `Bearer ${ADMIN_KEY}` };
 const viewer = { authorization: `Bearer ${VIEWER_KEY}` };
+const southern = { authorization: `Bearer ${SOUTHERN_KEY}` };
 
 let db: TestDatabase;
 let redis: TestRedis;
@@ -30,6 +32,11 @@ beforeAll(async () => {
     randomUUID(),
     createHash('sha256').update(VIEWER_KEY).digest('hex'),
   ]);
+  // An operator limited to the Southern region.
+  await pool.query(
+    `INSERT INTO api_keys (id, name, key_hash, role, regions) VALUES ($1, 'southern', $2, 'operator', '{Southern}')`,
+    [randomUUID(), createHash('sha256').update(SOUTHERN_KEY).digest('hex')],
+  );
   app = await buildApp(
     loadApiConfig({
       DATABASE_URL: db.url,
@@ -148,6 +155,21 @@ describe('alerts and receipts', () => {
     const acked = await call('POST', `/api/alerts/${alertId}/ack`);
     expect(acked.json()).toMatchObject({ status: 'ACTIVE_ACK', acknowledgedBy: 'env:SPMS_ADMIN_API_KEY' });
     expect((await call('GET', '/api/alerts/999999')).statusCode).toBe(404);
+  });
+
+  it('a principal scoped to another region sees none of it and cannot acknowledge it', async () => {
+    expect((await call('GET', '/api/alerts', undefined, southern)).json().items).toEqual([]);
+    expect((await call('GET', `/api/alerts/${alertId}`, undefined, southern)).statusCode).toBe(404);
+    expect((await call('POST', `/api/alerts/${alertId}/ack`, undefined, southern)).statusCode).toBe(404);
+    expect((await call('GET', '/api/notifications', undefined, southern)).json().items).toEqual([]);
+    expect((await call('GET', '/api/notifications', undefined, viewer)).json().items).toHaveLength(1);
+    const outside = await call(
+      'POST',
+      '/api/recipients',
+      { name: 'X', phone: '0771234569', scopeKind: 'region', scopeValue: 'Western', kinds: ['outage'] },
+      southern,
+    );
+    expect(outside.statusCode).toBe(403);
   });
 
   it('verifies the Twilio signature: missing or tampered → 403', async () => {
