@@ -119,4 +119,18 @@ describe('composeTexts', () => {
     const [t] = composeTexts([item(1, { kind: 'restoration', since: T, endedAt: T + 72 * 60_000 })]);
     expect(t?.body).toBe('SPMS OK: Site 1 - CEB restored after 1 h 12 min (27 Nov 15:17)');
   });
+  it('several kinds in one window: one text per kind, summaries per region, all one segment', () => {
+    const texts = composeTexts([
+      item(1, { kind: 'restoration', since: T, endedAt: T + 600_000 }),
+      item(2, { kind: 'restoration', since: T, endedAt: T + 600_000 }),
+      item(3, { kind: 'device_offline', line: null }),
+      item(4, { kind: 'device_offline', line: null }),
+      item(5, { kind: 'flapping', changes: 8, windowMs: 600_000 }),
+    ]);
+    expect(texts.map((t) => t.body)).toEqual([
+      'SPMS: Site 5 - CEB is flapping (8 changes in 10 min). Alerts held until it settles.',
+      'SPMS ALERT: Western: 2 monitors offline since 27 Nov 14:05 (Site 3, Site 4)',
+      'SPMS OK: Western: 2 sites restored (Site 1, Site 2)',
+    ]);
+  });
 });
