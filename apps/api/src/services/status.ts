@@ -10,16 +10,19 @@ import { SqlParams, scopeCondition } from './scope.js';
 export type LineStateName = 'powered' | 'unpowered' | 'unknown';
 export type DeviceStateFilter = 'active' | 'inactive' | 'connection_lost' | 'outage';
 
+/** Optional fields are left out when they say nothing (10,000 devices × 8 lines add up). */
 export interface LineStatus {
   line: number;
   label: string;
-  enabled: boolean;
+  /** Present (false) only for lines not monitored. */
+  enabled?: false;
   state: LineStateName;
   /** Since when the state holds: the run's first report, or (unknown) the device's inactivity start. */
   since: string | null;
-  /** Last reported state, kept visible while the state is unknown. */
-  lastKnown: 'powered' | 'unpowered' | null;
-  openOutage: { id: string; startedAt: string } | null;
+  /** Last reported state; present only while the state is unknown. */
+  lastKnown?: 'powered' | 'unpowered' | null;
+  /** Present only while an outage is open on the line. */
+  openOutage?: { id: string; startedAt: string };
 }
 
 export interface DeviceStatus {
@@ -127,15 +130,16 @@ function toDevice(r: DeviceRow): DeviceStatus {
 function toLine(r: LineRow, device: DeviceStatus): LineStatus {
   const lastKnown = r.powered === null ? null : r.powered ? 'powered' : 'unpowered';
   const unknown = !device.active || lastKnown === null;
-  return {
+  const line: LineStatus = {
     line: r.number,
     label: r.label,
-    enabled: r.enabled,
     state: unknown ? 'unknown' : (lastKnown as LineStateName),
     since: unknown ? (device.inactiveSince ?? device.lastActivityAt) : iso(r.since),
-    lastKnown,
-    openOutage: r.outage_id ? { id: String(r.outage_id), startedAt: iso(r.outage_started_at) as string } : null,
   };
+  if (!r.enabled) line.enabled = false;
+  if (unknown) line.lastKnown = lastKnown;
+  if (r.outage_id) line.openOutage = { id: String(r.outage_id), startedAt: iso(r.outage_started_at) as string };
+  return line;
 }
 
 const LINES_SQL = (where: string) => `

@@ -3,8 +3,11 @@
  * Status answers from a short per-scope+filters cache (STATUS_CACHE_MS, default 1 s) holding
  * the serialized JSON; concurrent misses share one database round trip.
  */
+import { promisify } from 'node:util';
+import { constants, gzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Scope } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
 import { scopeKey } from '../../services/scope.js';
 import { loadDeviceDetail, loadFleetStatus, type StatusFilters } from '../../services/status.js';
@@ -13,15 +16,41 @@ import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { DeviceDetail, FleetStatus, IdOrNameParams, StatusQuery } from './schemas.js';
 
 interface Entry {
-  expires: number;
-  body: Promise<string>;
+  at: number;
+  json: string;
+  /** gzip of json, made once per entry for the first client that accepts it. */
+  gzip?: Promise<Buffer>;
 }
+
+const gzipAsync = promisify(gzip);
+/** An expired entry is still served while its refresh runs, if younger than this. */
+const MAX_STALE_MS = 10_000;
 
 export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   const ttl = app.config.STATUS_CACHE_MS;
   const cache = new Map<string, Entry>();
+  const inflight = new Map<string, Promise<Entry>>();
+
+  /** One database round trip per key at a time, however many clients ask. */
+  function refresh(key: string, scope: Scope | null, filters: StatusFilters, reply: FastifyReply): Promise<Entry> {
+    let p = inflight.get(key);
+    if (!p) {
+      p = loadFleetStatus(app.pg, scope, filters)
+        .then((s) => {
+          const entry: Entry = { at: Date.now(), json: reply.serialize(s) as string };
+          if (ttl > 0) {
+            if (cache.size > 1000) cache.clear(); // many distinct filters: bound the memory
+            cache.set(key, entry);
+          }
+          return entry;
+        })
+        .finally(() => inflight.delete(key));
+      inflight.set(key, p);
+    }
+    return p;
+  }
 
   app.get(
     '/',
@@ -30,18 +59,23 @@ export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const scope = req.principal?.scope ?? null;
       const filters = req.query as StatusFilters;
       const key = `${scopeKey(scope)}|${filters.region ?? ''}|${filters.customer ?? ''}|${filters.state ?? ''}`;
-      const now = Date.now();
+      const age = (e: Entry | undefined) => (e ? Date.now() - e.at : Number.POSITIVE_INFINITY);
       let entry = cache.get(key);
-      if (!entry || entry.expires <= now) {
-        if (cache.size > 1000) cache.clear(); // many distinct filters: bound the memory
-        const body = loadFleetStatus(app.pg, scope, filters).then((s) => reply.serialize(s) as string);
-        entry = { expires: now + ttl, body };
-        if (ttl > 0) cache.set(key, entry);
-        body.catch(() => cache.delete(key));
+      if (age(entry) >= ttl) {
+        if (entry && age(entry) < ttl + MAX_STALE_MS) {
+          // Stale-while-revalidate: clients never queue behind the rebuild of a cached answer.
+          refresh(key, scope, filters, reply).catch((err: Error) => req.log.error({ err }, 'status refresh failed'));
+        } else entry = await refresh(key, scope, filters, reply);
       }
-      const json = await entry.body;
+      const e = entry as Entry;
+      const r = (reply as FastifyReply).type('application/json; charset=utf-8').header('vary', 'accept-encoding');
+      // The whole fleet is ~1 KB per device: compressed once per cache entry, not per request.
+      if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+        e.gzip ??= gzipAsync(e.json, { level: constants.Z_BEST_SPEED });
+        return r.header('content-encoding', 'gzip').send(await e.gzip);
+      }
       // Already-serialized JSON: Fastify sends a string with this content type as it is.
-      return (reply as FastifyReply).type('application/json; charset=utf-8').send(json);
+      return r.send(e.json);
     },
   );
 };

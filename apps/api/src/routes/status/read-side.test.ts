@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import { parse } from 'csv-parse/sync';
@@ -71,6 +72,13 @@ describe('GET /api/status', () => {
       s1.lines.every((l: { state: string; lastKnown: string }) => l.state === 'unknown' && l.lastKnown === 'powered'),
     ).toBe(true);
     expect(s1.lines[0].since).toBe(s1.inactiveSince);
+  });
+
+  it('answers gzip (compressed once per cache entry) to clients that accept it', async () => {
+    const res = await app.inject({ url: '/api/status', headers: { 'accept-encoding': 'gzip' } });
+    expect(res.headers['content-encoding']).toBe('gzip');
+    const body = JSON.parse(gunzipSync(res.rawPayload).toString('utf8'));
+    expect(body.counters.devices).toBe(2);
   });
 
   it('filters by scope, region and state, and rejects unknown filters with a message', async () => {

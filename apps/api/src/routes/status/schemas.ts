@@ -1,19 +1,26 @@
 /** TypeBox schemas of the read side's status routes. */
 import { type TSchema, Type } from 'typebox';
 
-export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+export const Nullable = <T extends TSchema>(t: T, opts: { description?: string } = {}) =>
+  Type.Union([t, Type.Null()], opts);
 export const Iso = Type.String({ format: 'date-time', description: 'ISO 8601 instant' });
 
 const Line = Type.Object({
   line: Type.Integer({ minimum: 1, maximum: 8 }),
   label: Type.String(),
-  enabled: Type.Boolean(),
+  enabled: Type.Optional(Type.Literal(false, { description: 'present only for lines not monitored' })),
   state: Type.Union([Type.Literal('powered'), Type.Literal('unpowered'), Type.Literal('unknown')], {
     description: 'unknown while the device is inactive (offline): the last report is only lastKnown',
   }),
   since: Nullable(Iso),
-  lastKnown: Nullable(Type.Union([Type.Literal('powered'), Type.Literal('unpowered')])),
-  openOutage: Nullable(Type.Object({ id: Type.String(), startedAt: Iso })),
+  lastKnown: Type.Optional(
+    Nullable(Type.Union([Type.Literal('powered'), Type.Literal('unpowered')]), {
+      description: 'present only while the state is unknown: the last reported state',
+    }),
+  ),
+  openOutage: Type.Optional(
+    Type.Object({ id: Type.String(), startedAt: Iso }, { description: 'present only while open' }),
+  ),
 });
 
 const deviceProps = {

@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+/**
+ * Read-side benchmark against a fresh database (dropped at the end), loopback only.
+ * Seeds BENCH_DEVICES devices × 8 lines with a year of outage history generated in SQL
+ * (BENCH_OUTAGES_PER_LINE a year, ~30 % momentary, 1 % of lines with an open outage, two
+ * offline periods per device), then measures over real HTTP:
+ *   1. GET /api/status with BENCH_CLIENTS concurrent keep-alive clients for BENCH_SECONDS
+ *      (the default 1 s cache on), plus the uncached cost (one client, cache off);
+ *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once.
+ *
+ *   npm run bench:api
+ *   BENCH_DEVICES=10000 BENCH_OUTAGES_PER_LINE=12 BENCH_CLIENTS=20 BENCH_SECONDS=10 npm run bench:api
+ */
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg } from 'node:os';
+import { applyMigrations, createPool, migrationsDir, type Pool } from '@spms/db';
+import { createLogger } from '@spms/log';
+import { Redis } from 'ioredis';
+import { buildApp } from '../app.js';
+import { loadApiConfig } from '../config.js';
+
+const env = (name: string, def: number) => Number(process.env[name] ?? def);
+const DEVICES = env('BENCH_DEVICES', 10_000);
+const PER_LINE = env('BENCH_OUTAGES_PER_LINE', 12);
+const CLIENTS = env('BENCH_CLIENTS', 20);
+const SECONDS = Math.min(env('BENCH_SECONDS', 10), 120);
+const REPORT_RUNS = env('BENCH_REPORT_RUNS', 5);
+const REPORT_CLIENTS = env('BENCH_REPORT_CLIENTS', 4);
+const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const KEY = randomBytes(24).toString('hex');
+const dbName = `spms_bench_api_${randomBytes(4).toString('hex')}`;
+const dbUrl = (() => {
+  const u = new URL(SERVER);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+async function seed(pool: Pool): Promise<void> {
+  const t0 = Date.now();
+  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
+  // Devices exist for the whole year; 25 regions, 10 customers.
+  await pool.query(
+    `INSERT INTO devices (id, name, region, customer, profile_id, created_at, updated_at)
+     SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % 25), 'Customer ' || (i % 10),
+            (SELECT id FROM device_profiles WHERE name = 'bench'), now() - interval '400 days', now()
+       FROM generate_series(1, $1) i`,
+    [DEVICES],
+  );
+  await pool.query(
+    `INSERT INTO device_lines (device_id, number, label)
+     SELECT d.id, n, CASE n WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || n END FROM devices d, generate_series(1, 8) n`,
+  );
+  // 95 % active, a few with a lost connection.
+  await pool.query(
+    `INSERT INTO device_state (device_id, active, connection, last_activity_at, inactive_since, volts, volts_at, volts_level)
+     SELECT id, r > 0.05, CASE WHEN r < 0.02 THEN 'lost' ELSE 'connected' END,
+            CASE WHEN r > 0.05 THEN now() ELSE now() - interval '1 hour' END,
+            CASE WHEN r > 0.05 THEN NULL ELSE now() - interval '58 minutes' END, 225 + r * 10, now(), 'normal'
+       FROM (SELECT id, random() AS r FROM devices) d`,
+  );
+  await pool.query(
+    `INSERT INTO line_state (device_id, line, powered, since, last_ts, last_msg_id)
+     SELECT device_id, number, random() > 0.01, now() - interval '3 hours', now(), 'm' FROM device_lines`,
+  );
+  // A year of outages per line, spread evenly with jitter; durations: 30 % momentary (30 s-4 min), else 5 min-4 h.
+  await pool.query(
+    `INSERT INTO outages (device_id, line, started_at, ended_at, duration_ms, class, utility_feed, start_msg_id)
+     SELECT device_id, number, s, s + dur, (extract(epoch FROM dur) * 1000)::bigint,
+            CASE WHEN dur < interval '5 minutes' THEN 'momentary' ELSE 'sustained' END, number = 1, 'b' || k
+       FROM (SELECT dl.device_id, dl.number, k,
+                    now() - interval '365 days' + (k - 1 + random()) * (interval '365 days' / $1) AS s,
+                    CASE WHEN random() < 0.3 THEN interval '30 seconds' + random() * interval '210 seconds'
+                         ELSE interval '5 minutes' + random() * interval '235 minutes' END AS dur
+               FROM device_lines dl, generate_series(1, $1) k) x
+      WHERE s + dur < now()`,
+    [PER_LINE],
+  );
+  await pool.query(
+    `INSERT INTO outages (device_id, line, started_at, class, start_msg_id)
+     SELECT device_id, line, now() - interval '20 minutes', 'sustained', 'open' FROM line_state WHERE NOT powered`,
+  );
+  await pool.query(
+    `INSERT INTO device_offline_periods (device_id, started_at, ended_at)
+     SELECT id, s, s + interval '2 hours'
+       FROM devices, generate_series(1, 2) k, LATERAL (SELECT now() - k * interval '150 days' + random() * interval '10 days' AS s) x`,
+  );
+  await pool.query('ANALYZE');
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM outages');
+  console.log(
+    `seeded ${DEVICES} devices × 8 lines, ${rows[0]?.n} outages in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+}
+
+let reported = false;
+
+/** One GET over a keep-alive agent; the body is read but not decompressed (server time, not client CPU). */
+function get(url: string, agent: Agent, headers: Record<string, string>): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers: { authorization: `Bearer ${KEY}`, ...headers } }, (res) => {
+      let bytes = 0;
+      res.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
+      res.on('end', () => {
+        if (res.statusCode !== 200 && !reported) {
+          reported = true;
+          console.log(`first error: ${res.statusCode} ${JSON.stringify(res.headers)}`);
+        }
+        resolve({ status: res.statusCode ?? 0, bytes });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function load(
+  url: string,
+  clients: number,
+  seconds: number,
+  headers: Record<string, string>,
+): Promise<{ lat: number[]; errors: number; elapsed: number; bytes: number }> {
+  const lat: number[] = [];
+  let errors = 0;
+  let bytes = 0;
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const end = Date.now() + seconds * 1000;
+  const t0 = Date.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (Date.now() < end) {
+        const s = performance.now();
+        const res = await get(url, agent, headers);
+        lat.push(performance.now() - s);
+        bytes = res.bytes;
+        if (res.status !== 200) errors += 1;
+      }
+    }),
+  );
+  agent.destroy();
+  return { lat: lat.sort((a, b) => a - b), errors, elapsed: (Date.now() - t0) / 1000, bytes };
+}
+
+async function main(): Promise<void> {
+  const adminPool = createPool(SERVER, { max: 1 });
+  await adminPool.query(`CREATE DATABASE ${dbName}`);
+  const pool = createPool(dbUrl, { max: 4 });
+  try {
+    await applyMigrations(pool, migrationsDir);
+    await seed(pool);
+    console.log(
+      `conditions: ${cpus().length} cores (shared), load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, Node ${process.version}, PostgreSQL on loopback`,
+    );
+    for (const cacheMs of ['1000', '0']) {
+      const app = await buildApp(
+        loadApiConfig({
+          DATABASE_URL: dbUrl,
+          REDIS_URL,
+          REDIS_PREFIX: `spmsbench:${dbName}`,
+          LOG_LEVEL: 'warn',
+          SPMS_ADMIN_API_KEY: KEY,
+          STATUS_CACHE_MS: cacheMs,
+          API_RATE_LIMIT_MAX: '0',
+        }),
+        { logger: createLogger({ level: 'warn', name: 'bench-api' }) },
+      );
+      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        const clients = cacheMs === '0' ? 1 : CLIENTS;
+        const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
+        for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
+          const r = await load(`${base}/api/status`, clients, seconds, { 'accept-encoding': encoding });
+          console.log(
+            `GET /api/status (cache ${cacheMs} ms, ${encoding}, ${clients} clients, ${seconds} s): ${r.lat.length} requests, ${(r.lat.length / r.elapsed).toFixed(0)} req/s, ` +
+              `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(2)} MB/response, errors ${r.errors}`,
+          );
+        }
+        if (cacheMs === '0') continue;
+        const to = new Date();
+        const from = new Date(to.getTime() - 365 * 86_400_000);
+        const url = `${base}/api/reports/reliability?groupBy=region&from=${from.toISOString()}&to=${to.toISOString()}`;
+        const seq: number[] = [];
+        for (let i = 0; i < REPORT_RUNS; i++) {
+          const s = performance.now();
+          const res = await fetch(url, { headers: { authorization: `Bearer ${KEY}` } });
+          await res.arrayBuffer();
+          if (res.status !== 200) throw new Error(`report answered ${res.status}`);
+          seq.push(performance.now() - s);
+        }
+        seq.sort((a, b) => a - b);
+        console.log(
+          `year reliability report by region, sequential (${REPORT_RUNS} runs): p50 ${fmt(pct(seq, 50))}, max ${fmt(seq[seq.length - 1] ?? NaN)}`,
+        );
+        const med = `${url}&excludeMajorEvents=true`;
+        const s = performance.now();
+        await (await fetch(med, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
+        console.log(`  with excludeMajorEvents=true (5-year daily SAIDI history): ${fmt(performance.now() - s)}`);
+        const conc = await Promise.all(
+          Array.from({ length: REPORT_CLIENTS }, async () => {
+            const t = performance.now();
+            await (await fetch(url, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
+            return performance.now() - t;
+          }),
+        );
+        conc.sort((a, b) => a - b);
+        console.log(
+          `  ${REPORT_CLIENTS} concurrent reports: p50 ${fmt(pct(conc, 50))}, max ${fmt(conc[conc.length - 1] ?? NaN)}`,
+        );
+      } finally {
+        await app.close();
+      }
+    }
+  } finally {
+    await pool.end();
+    await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await adminPool.end();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`spmsbench:${dbName}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
