@@ -16,8 +16,13 @@ export type ParseResult = { ok: true; entries: TelemetryEntry[] } | { ok: false;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Strict JSON first (fast path for most devices), then lenient. */
+/**
+ * Strict JSON first (fast path for most devices), then lenient. A payload with a single
+ * quote goes straight to JSON5: the MQTT firmware's `{'3':'false'}` would only make
+ * JSON.parse throw first, and exceptions are expensive on the hot path.
+ */
 export function parseLenientJson(text: string): unknown {
+  if (text.includes("'")) return JSON5.parse(text);
   try {
     return JSON.parse(text);
   } catch {
