@@ -1,6 +1,6 @@
 /**
- * One ingest batch, all devices in ONE PostgreSQL transaction that first takes a
- * transaction-scoped advisory lock per device, in a global order (sorted lock keys, so two
+ * One ingest batch, all devices in ONE PostgreSQL transaction that inserts the reports and
+ * then takes a transaction-scoped advisory lock per device, in a global order (sorted lock keys, so two
  * batches sharing devices never deadlock). Any worker process or concurrent job touching
  * the same device waits for the lock: per-device processing is serial, whichever worker
  * runs it, while different devices proceed in parallel. Reports are inserted with ON
@@ -69,9 +69,12 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
   const mark = () => t.push(performance.now());
   try {
     await client.query('BEGIN');
-    await client.query(LOCK_DEVICES, [devices.map((d) => d.deviceId)]);
-    mark();
+    // Reports first, outside the device locks, so concurrent batches insert in parallel. Safe:
+    // the state machines below run under the locks and see every committed report; a
+    // duplicate insert racing another transaction waits for it (it holds no device lock yet).
     const fresh = await insertReports(client, devices);
+    mark();
+    await client.query(LOCK_DEVICES, [devices.map((d) => d.deviceId)]);
     mark();
     const lineRows = new Map<string, LineRow[]>();
     const voltRows = new Map<string, VoltRow[]>();
@@ -103,7 +106,7 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     mark();
     if (ctx.logger.isLevelEnabled('debug')) {
       const ms = t.slice(1).map((v, i) => Math.round((v - (t[i] as number)) * 10) / 10);
-      const [lock, insert, device, lines, voltage, commit] = ms;
+      const [insert, lock, device, lines, voltage, commit] = ms;
       ctx.logger.debug(
         { messages: batch.messages.length, devices: devices.length, lock, insert, device, lines, voltage, commit },
         'batch timings (ms)',
