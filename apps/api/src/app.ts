@@ -5,6 +5,7 @@
 import type { Logger } from '@spms/log';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ApiConfig } from './config.js';
+import { parseTrustProxy } from './plugins/access-config.js';
 import { auditPlugin } from './plugins/audit.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
@@ -33,7 +34,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
     // pino's Logger is wider than FastifyBaseLogger; Fastify accepts it at run time.
     loggerInstance: opts.logger as FastifyBaseLogger | undefined,
     bodyLimit: Math.max(config.MAX_PAYLOAD_BYTES, 1024 * 1024),
-    trustProxy: true,
+    trustProxy: parseTrustProxy(config.TRUST_PROXY),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   await app.register(errorsPlugin);

@@ -29,6 +29,24 @@ export const AccessConfigProps = {
     description: 'below 15 only for tests (OWASP: 2^15 with p=3, or 2^17 with p=1)',
   }),
   PASSWORD_SCRYPT_P: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
+  /**
+   * Which peers may set X-Forwarded-For (Fastify trustProxy): "true" (any: only behind a proxy
+   * that overwrites the header), a hop count, or addresses/CIDRs/keywords (proxy-addr). Per-IP
+   * sign-in lock-out and rate limits use the resulting client address, so trusting every peer
+   * on a directly exposed port would let a client pick its own address.
+   */
+  TRUST_PROXY: Type.String({ default: 'loopback,linklocal,uniquelocal', minLength: 1 }),
   /** Serve the OpenAPI document (/docs/json) and the interactive docs (/docs). */
   API_DOCS: Type.Boolean({ default: true }),
 };
+
+/** TRUST_PROXY → Fastify's trustProxy option (a hop count becomes the equivalent function). */
+export function parseTrustProxy(value: string): boolean | string | ((address: string, hop: number) => boolean) {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value;
+}

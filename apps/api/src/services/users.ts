@@ -133,6 +133,7 @@ export class UserService {
     const regions = input.regions !== undefined ? input.regions : current.regions;
     const customers = input.customers !== undefined ? input.customers : current.customers;
     checkScopeForRole(role, regions, customers);
+    if (role !== 'admin' || input.disabled === true) await this.keepAnAdmin(current);
     const hash = input.password !== undefined ? await this.hashChecked(input.password, current.username) : undefined;
     const client = await this.pg.connect();
     try {
@@ -172,6 +173,7 @@ export class UserService {
   /** Deletes the user; their sessions and API keys go with them (ON DELETE CASCADE). */
   async remove(idOrName: string): Promise<UserView> {
     const current = await this.find(idOrName);
+    await this.keepAnAdmin(current);
     await this.pg.query('DELETE FROM users WHERE id = $1', [current.id]);
     return toUserView(current);
   }
@@ -181,6 +183,17 @@ export class UserService {
       'UPDATE users SET last_login_at = now(), password_hash = coalesce($2, password_hash) WHERE id = $1',
       [id, newHash ?? null],
     );
+  }
+
+  /** 409 when `user` is the last enabled admin: someone must still be able to manage users. */
+  private async keepAnAdmin(user: UserRow): Promise<void> {
+    if (user.role !== 'admin' || user.disabled_at) return;
+    const others = await this.pg.query(
+      `SELECT 1 FROM users WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1 LIMIT 1`,
+      [user.id],
+    );
+    if (others.rows.length === 0)
+      throw new AppError('CONFLICT', `${user.username} is the last enabled admin; make another admin first`);
   }
 
   private async hashChecked(password: string, username: string): Promise<string> {

@@ -60,6 +60,17 @@ describe('first admin, sign-in and sessions', () => {
     expect(me.json()).toMatchObject({ kind: 'session', role: 'admin', regions: null, user: { username: 'alice' } });
     expect((await app.inject({ url: '/api/users', headers: bearer(token) })).statusCode).toBe(200);
 
+    // The last enabled admin can be neither demoted, disabled nor deleted.
+    for (const req of [
+      { method: 'PATCH', url: '/api/users/alice', payload: { role: 'viewer' } },
+      { method: 'PATCH', url: '/api/users/alice', payload: { disabled: true } },
+      { method: 'DELETE', url: '/api/users/alice' },
+    ] as const) {
+      const res = await app.inject({ ...req, headers: adminAuth });
+      expect(res.statusCode).toBe(409);
+      expect(res.json().message).toMatch(/last enabled admin/);
+    }
+
     expect((await app.inject({ method: 'POST', url: '/api/auth/logout', headers: bearer(token) })).statusCode).toBe(
       200,
     );
