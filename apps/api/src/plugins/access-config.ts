@@ -21,6 +21,11 @@ export const AccessConfigProps = {
   /** Operator API requests per principal (or per IP when unauthenticated) per window; 0 = off. */
   API_RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 0 }),
   API_RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
+  /**
+   * Operator API requests per client IP per window, whoever they claim to be (0 = off):
+   * bounds floods of invalid tokens, which fail before the per-principal limit is applied.
+   */
+  API_RATE_LIMIT_PER_IP_MAX: Type.Integer({ default: 3000, minimum: 0 }),
   /** scrypt cost for user passwords: N = 2^PASSWORD_SCRYPT_LOG_N, r = 8, p = PASSWORD_SCRYPT_P. */
   PASSWORD_SCRYPT_LOG_N: Type.Integer({
     default: 15,

@@ -5,7 +5,8 @@
  * come from their `config.rateLimit`. Not limited: the device API (/api/v1/…, devices
  * must never be refused by operator limits; gateways have their own protection), health
  * checks and the docs. When Redis is unreachable requests pass (skipOnError) rather than
- * take the API down with it. 429 answers carry Retry-After.
+ * take the API down with it. 429 answers carry Retry-After. A second, looser limit per
+ * client IP (API_RATE_LIMIT_PER_IP_MAX) also covers requests that fail authentication.
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -34,6 +35,23 @@ export const rateLimitPlugin = fp(
       errorResponseBuilder: (_req, ctx) =>
         new AppError('RATE_LIMITED', `rate limit exceeded (${ctx.max} requests); retry in ${ctx.after}`),
     });
+    // A root-level hook runs before any route's authentication, so it also counts requests
+    // that will fail with 401 (the per-principal limit above cannot see those).
+    const perIp = app.config.API_RATE_LIMIT_PER_IP_MAX;
+    if (perIp > 0) {
+      const check = app.createRateLimit({ max: perIp, keyGenerator: (req) => `per-ip:${req.ip}` });
+      app.addHook('onRequest', async (req, reply) => {
+        if (EXEMPT.test(req.url)) return;
+        const limit = await check(req).catch((err: Error) => {
+          req.log.warn({ err: err.message }, 'rate limit store unavailable');
+          return undefined;
+        });
+        if (limit && !limit.isAllowed && limit.isExceeded) {
+          reply.header('retry-after', String(limit.ttlInSeconds));
+          throw new AppError('RATE_LIMITED', `too many requests from this address; retry in ${limit.ttlInSeconds} s`);
+        }
+      });
+    }
   },
   { name: 'rate-limit', dependencies: ['resources'] },
 );

@@ -243,6 +243,22 @@ describe('rate limits (Redis, shared by instances)', () => {
   });
 });
 
+describe('per-address limit', () => {
+  it('also counts requests with invalid tokens, and spares devices', async () => {
+    const env = testEnv(db, redis, { API_RATE_LIMIT_PER_IP_MAX: '4', REDIS_PREFIX: `${redis.prefix}:ip` });
+    const c = await buildApp(loadApiConfig(env));
+    extraApps.push(c);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await c.inject({ url: '/api/devices', headers: bearer(`spms_guess_${i}`) })).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+    const device = await c.inject({ method: 'POST', url: '/api/v1/unknown-token/telemetry', payload: { a: 1 } });
+    expect(device.statusCode).not.toBe(429);
+    const other = await c.inject({ url: '/api/devices', headers: { ...adminAuth, 'x-forwarded-for': '10.9.9.9' } });
+    expect(other.statusCode).toBe(200);
+  });
+});
+
 describe('over real HTTP', () => {
   it('signs in, uses the token and reads the OpenAPI document', async () => {
     const port = await freePort();
