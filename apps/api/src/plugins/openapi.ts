@@ -9,7 +9,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
-const UNAUTHENTICATED = [/^\/api\/v1\//, /^\/(healthz|readyz|metrics)$/, /^\/api\/auth\/login$/];
+// Device API (token in the URL), sign-in, Twilio's signed receipts, and everything outside
+// /api (health checks, the dashboard's files) take no bearer.
+const UNAUTHENTICATED = [/^\/api\/v1\//, /^\/api\/auth\/login$/, /^\/api\/sms\/status/, /^\/(?!api\/)/];
 
 function tagFor(url: string): string {
   if (url.startsWith('/api/v1/')) return 'device API (ThingsBoard-compatible)';
