@@ -52,8 +52,10 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     saneMax: config.VOLTAGE_SANE_MAX,
     siteWindowMs: config.SITE_GROUP_WINDOW_MS,
   });
+  const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  workerConnection.on('error', () => {}); // reported through the worker's 'error' event
   const worker = new Worker(INGEST_QUEUE, handler, {
-    connection: new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+    connection: workerConnection,
     prefix: ingestQueueOptions(prefix).prefix,
     concurrency: config.WORKER_CONCURRENCY,
     // A killed worker's jobs come back once their lock expires (BullMQ stalled-job check).
@@ -84,6 +86,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
         await worker.close();
         await sweeper.close();
         await eventsQueue.close();
+        workerConnection.disconnect();
         redis.disconnect();
         await pool.end();
       })();
