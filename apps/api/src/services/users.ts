@@ -127,7 +127,12 @@ export class UserService {
   }
 
   /** Returns the user before and after, for the audit log. */
-  async update(idOrName: string, input: UserInput): Promise<{ before: UserView; after: UserView }> {
+  /** `keepSessionId`: the session that changed its own password stays signed in. */
+  async update(
+    idOrName: string,
+    input: UserInput,
+    opts: { keepSessionId?: string } = {},
+  ): Promise<{ before: UserView; after: UserView }> {
     const current = await this.find(idOrName);
     const role = input.role ?? current.role;
     const regions = input.regions !== undefined ? input.regions : current.regions;
@@ -158,7 +163,11 @@ export class UserService {
         ],
       );
       // A disabled user or a new password ends every session (a stolen one included).
-      if (input.disabled === true || hash) await client.query('DELETE FROM sessions WHERE user_id = $1', [current.id]);
+      if (input.disabled === true || hash)
+        await client.query('DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2::uuid', [
+          current.id,
+          input.disabled === true ? null : (opts.keepSessionId ?? null),
+        ]);
       await client.query('COMMIT');
       return { before: toUserView(current), after: toUserView(res.rows[0] as UserRow) };
     } catch (err) {

@@ -109,6 +109,24 @@ describe('first admin, sign-in and sessions', () => {
     expect((await app.inject({ url: '/api/auth/me', headers: bearer(t2) })).statusCode).toBe(401);
   });
 
+  it('lets a signed-in user change their own password, ending their other sessions', async () => {
+    const lena = await createUser(app, { username: 'lena', role: 'viewer' });
+    const here = await signIn(app, 'lena', lena.password);
+    const elsewhere = await signIn(app, 'lena', lena.password);
+    const change = (currentPassword: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/auth/password',
+        headers: bearer(here),
+        payload: { currentPassword, newPassword: 'my-own-new-password' },
+      });
+    expect((await change('not-my-password')).statusCode).toBe(403);
+    expect((await change(lena.password)).statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/auth/me', headers: bearer(here) })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/auth/me', headers: bearer(elsewhere) })).statusCode).toBe(401);
+    expect((await login({ username: 'lena', password: 'my-own-new-password' }, '10.0.3.1')).statusCode).toBe(200);
+  });
+
   it('renews a session on use (sliding) but never past its maximum lifetime; expired is 401', async () => {
     const dave = await createUser(app, { username: 'dave', role: 'viewer' });
     const token = await signIn(app, 'dave', dave.password);

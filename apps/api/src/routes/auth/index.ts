@@ -4,6 +4,8 @@
  *   in `Authorization: Bearer …` like an API key. Limited per IP (SIGNIN_RATE_LIMIT_PER_MIN)
  *   and locked after repeated failures per username and per IP (429 + Retry-After).
  * - POST /logout ends the calling session. GET /me describes the caller.
+ * - POST /password `{currentPassword, newPassword}`: a signed-in user changes their own
+ *   password; their other sessions end.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -36,6 +38,7 @@ const MeReply = Type.Object({
   user: Type.Union([User, Type.Null()]),
 });
 const BAD_LOGIN = 'wrong username or password';
+const PasswordField = Type.String({ minLength: 10, maxLength: 256, description: 'at least 10 characters' });
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const cfg = app.config;
@@ -114,6 +117,36 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       await app.sessions.revoke(p.id);
       await app.audit(req, { action: 'auth.logout', entityType: 'user', entityId: p.userId ?? null });
       return { signedOut: true };
+    },
+  );
+
+  app.post(
+    '/password',
+    {
+      onRequest: app.authenticate,
+      schema: {
+        body: Type.Object(
+          { currentPassword: Type.String({ minLength: 1, maxLength: 256 }), newPassword: PasswordField },
+          { additionalProperties: false },
+        ),
+        response: { 200: User, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const p = req.principal;
+      if (p?.kind !== 'session' || !p.userId)
+        throw new AppError('BAD_REQUEST', 'sign in with a password to change it (API keys cannot)');
+      const current = await users.find(p.userId);
+      if (!current.password_hash || !(await verifyPassword(req.body.currentPassword, current.password_hash)))
+        throw new AppError('FORBIDDEN', 'currentPassword: wrong password');
+      // Every other session of the user ends; this one stays signed in.
+      const { before, after } = await users.update(
+        p.userId,
+        { password: req.body.newPassword },
+        { keepSessionId: p.id },
+      );
+      await app.audit(req, { action: 'user.password_change', entityType: 'user', entityId: after.id, before, after });
+      return after;
     },
   );
 
