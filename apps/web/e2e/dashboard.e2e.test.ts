@@ -71,6 +71,13 @@ describe.skipIf(!hasChromium)('dashboard in chromium', () => {
     });
     expect(created.status).toBe(201);
     await stack.call('POST', '/api/devices', { name: '0004_MSAN', region: 'Western', latitude: 6.9, longitude: 79.86 });
+    const recipient = await stack.call('POST', '/api/recipients', {
+      name: 'NOC duty',
+      phone: '077 123 4567',
+      scopeKind: 'all',
+      kinds: ['outage', 'restoration'],
+    });
+    expect(recipient.status).toBe(201);
     logins.operator = await principal('operator');
     logins.viewer = await principal('viewer');
     device = await stack.device('c-0003', 'u-0003', 'p-0003-secret');
@@ -162,12 +169,22 @@ describe.skipIf(!hasChromium)('dashboard in chromium', () => {
     await page.context().close();
   });
 
-  it('renders the alerts and reports pages (or says what the API lacks)', async () => {
+  it('shows the line 3 alert live with its SMS status, and acknowledges it', async () => {
     const page = await signIn(logins.operator);
     await page.getByRole('link', { name: 'Alerts' }).click();
-    await page.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor();
-    await page.waitForTimeout(300);
+    const active = page.getByTestId('alerts-active');
+    await active.locator('text=line 3').waitFor({ timeout: 15_000 });
+    await active.locator('td.small div').first().waitFor({ timeout: 15_000 });
     await shot(page, '6-alerts');
+    await active.getByRole('button', { name: 'Acknowledge' }).first().click();
+    await active.locator('text=acknowledged').waitFor();
+    const alerts = (await stack.call('GET', '/api/alerts?status=active')).body as { items: { status: string }[] };
+    expect(alerts.items[0]?.status).toBe('ACTIVE_ACK');
+    await page.context().close();
+  });
+
+  it('renders the reports page, and the fleet on a phone', async () => {
+    const page = await signIn(logins.operator);
     await page.getByRole('link', { name: 'Reports' }).click();
     await page.getByTestId('reliability-table').waitFor();
     await expect

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseConfig } from '@spms/config';
 import { createLogger } from '@spms/log';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
@@ -15,6 +16,7 @@ import { buildApp } from '../../api/src/app.js';
 import { loadApiConfig } from '../../api/src/config.js';
 import { loadBrokerConfig } from '../../broker/src/config.js';
 import { type Gateway, startGateway } from '../../broker/src/gateway.js';
+import { AlertsConfigSchema, startAlerts } from '../../worker/src/alerts/index.js';
 import { loadWorkerConfig } from '../../worker/src/config.js';
 import { type RunningWorker, startWorker } from '../../worker/src/worker.js';
 
@@ -68,6 +70,14 @@ export async function startStack(label: string): Promise<Stack> {
       logger,
     });
     closers.push(() => worker.close());
+    // Alerts with the console SMS provider; no debounce or grouping wait, so a drop alerts at once.
+    const alertsConfig = parseConfig(AlertsConfigSchema, {
+      ALERT_DEBOUNCE_MS: '0',
+      ALERT_GROUP_WINDOW_MS: '0',
+      ALERT_CONCURRENCY: '2',
+    });
+    const alerts = await startAlerts({ ...alertsConfig, ...base }, { logger });
+    closers.push(() => alerts.close());
     const api = await buildApp(loadApiConfig({ ...base, SPMS_ADMIN_API_KEY: ADMIN_KEY }), { logger });
     closers.push(() => api.close());
     await api.listen({ host: '127.0.0.1', port: 0 });

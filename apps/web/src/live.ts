@@ -51,6 +51,14 @@ const maxWaitMs = () => ((store.status?.devices.length ?? 0) > BIG_FLEET ? 10_00
 const POLL_MS = 2_000;
 const PAGE_POLL_EVERY = 5;
 let pollTicks = 0;
+/**
+ * Events of the last REAPPLY_MS, re-applied to every fetched status: /api/status may serve a
+ * snapshot up to ~11 s old (1 s cache + 10 s stale-while-revalidate), which would otherwise
+ * undo a line drop the stream already showed.
+ */
+const REAPPLY_MS = 15_000;
+let recent: { at: number; e: LiveEvent }[] = [];
+let staleRetries = 0;
 let timer: ReturnType<typeof setTimeout> | null = null;
 let firstPendingAt = 0;
 let inflight = false;
@@ -63,7 +71,19 @@ async function refresh(): Promise<void> {
   }
   inflight = true;
   try {
-    set({ status: await fleetStatus(), error: null, updatedAt: Date.now() });
+    const askedAt = Date.now();
+    let status = await fleetStatus();
+    // A cached answer older than the newest event we have: ask once more when it is rebuilt.
+    const newest = recent.at(-1)?.at ?? 0;
+    const behindEvent = status.generatedAt != null && newest > status.generatedAt && askedAt - newest < REAPPLY_MS;
+    if ((status.stale || behindEvent) && staleRetries < 5) {
+      staleRetries++;
+      setTimeout(() => scheduleRefresh(), 1200);
+    } else if (!status.stale) staleRetries = 0;
+    const cutoff = Date.now() - REAPPLY_MS;
+    recent = recent.filter((r) => r.at >= cutoff);
+    for (const r of recent) status = applyEvent(status, r.e) ?? status;
+    set({ status, error: null, updatedAt: Date.now() });
   } catch (err) {
     set({ error: (err as Error).message });
   } finally {
@@ -119,6 +139,7 @@ function onMessage(type: string, ev: MessageEvent): void {
   const payload = (data.payload as Record<string, unknown> | undefined) ?? {};
   const deviceId = (data.deviceId ?? payload.deviceId ?? null) as string | null;
   const e: LiveEvent = { type: (data.type as string | undefined) ?? type, deviceId, data };
+  recent.push({ at: Date.now(), e });
   const patched = store.status && applyEvent(store.status, e);
   if (patched) set({ status: patched, updatedAt: Date.now() });
   for (const l of eventListeners) l(e);

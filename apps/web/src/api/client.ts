@@ -3,7 +3,7 @@
  * A 404/501 on a route means "this API build does not have it yet": callers get
  * `NotAvailable` and the page says so instead of breaking.
  */
-import { type Counters, countersOf, cursorOf, type DeviceStatus, itemsOf, normalizeDevice } from './normalize.js';
+import { type Counters, countersOf, cursorOf, type DeviceStatus, itemsOf, normalizeDevice, toMs } from './normalize.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 export interface User {
@@ -114,6 +114,10 @@ export interface FleetStatus {
   counters: Counters;
   /** false when /api/status is missing and the registry list stands in (no live state). */
   live: boolean;
+  /** When the server built this answer (it may come from its cache). */
+  generatedAt: number | null;
+  /** Served from a cache older than ~2 s by the server's own clock: a fresh one is on its way. */
+  stale: boolean;
 }
 
 /**
@@ -143,14 +147,24 @@ export async function fleetStatus(): Promise<FleetStatus> {
     return c && d.lat == null ? { ...d, lat: c[0], lon: c[1] } : d;
   };
   try {
-    const body = await json<Record<string, unknown>>('GET', '/api/status');
+    const res = await request('GET', '/api/status');
+    const body = (await res.json()) as Record<string, unknown>;
     const devices = itemsOf(body).map(normalizeDevice).map(place);
-    return { devices, counters: countersOf(devices, body.counters ?? body.summary), live: true };
+    const generatedAt = toMs(body.generatedAt);
+    // Both times come from the server's clock (Date has 1 s resolution), so no skew.
+    const served = toMs(res.headers.get('date'));
+    return {
+      devices,
+      counters: countersOf(devices, body.counters ?? body.summary),
+      live: true,
+      generatedAt,
+      stale: generatedAt != null && served != null && served - generatedAt > 2500,
+    };
   } catch (err) {
     if (!(err instanceof NotAvailable)) throw err;
     const body = await json('GET', '/api/devices?limit=1000');
     const devices = itemsOf(body).map(normalizeDevice);
-    return { devices, counters: countersOf(devices), live: false };
+    return { devices, counters: countersOf(devices), live: false, generatedAt: null, stale: false };
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Applies one stream event to the fleet status in place of a full re-fetch, so a line drop
  * shows at once even when the fleet is 10,000 devices (a full /api/status is megabytes).
- * The full status still follows a little later and is the truth.
+ * The full status still follows a little later; events are re-applied on top of it for a
+ * while because the API may answer from a cache built before the event (stale-while-revalidate).
  */
 import type { FleetStatus } from './client.js';
 import { type Counters, type DeviceStatus, health, toMs } from './normalize.js';
@@ -24,16 +25,13 @@ function patchDevice(d: DeviceStatus, type: string, payload: Obj, at: number | n
     const line = Number(outage.line);
     const ended = toMs(outage.endedAt);
     const closed = type === 'outage.closed' || ended != null;
-    const lines = d.lines.map((l) =>
-      l.number === line
-        ? {
-            ...l,
-            state: closed ? ('powered' as const) : ('down' as const),
-            since: closed ? ended : toMs(outage.startedAt),
-          }
-        : l,
-    );
-    const openOutages = Math.max(0, d.openOutages + (closed ? -1 : 1));
+    const was = d.lines.find((l) => l.number === line)?.state;
+    const now = closed ? ('powered' as const) : ('down' as const);
+    const since = closed ? ended : toMs(outage.startedAt);
+    const lines = d.lines.map((l) => (l.number === line ? { ...l, state: now, since: since ?? l.since } : l));
+    // Idempotent: applying the same event twice (see live.ts, re-applied after a fetch) is a no-op.
+    const delta = was === now ? 0 : now === 'down' ? 1 : was === 'down' ? -1 : 0;
+    const openOutages = Math.max(0, d.openOutages + delta);
     next = { ...d, lines, openOutages };
   } else if (type === 'device.offline' || type === 'device.online') {
     next = {
