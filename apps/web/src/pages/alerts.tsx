@@ -6,7 +6,19 @@ import { fmtTime } from '../format.js';
 import { useLiveEvents } from '../live.js';
 
 type Row = Record<string, unknown>;
-const DELIVERY_ICON: Record<string, string> = { delivered: '✓', sent: '→', queued: '…', failed: '✕', undelivered: '✕' };
+// Delivery states as symbols too (colour is never the only signal).
+const DELIVERY_ICON: Record<string, string> = {
+  delivered: '✓',
+  sent: '→',
+  accepted: '→',
+  queued: '…',
+  pending: '…',
+  retrying: '↻',
+  logged: '✎',
+  suppressed: '⊘',
+  failed: '✕',
+  undelivered: '✕',
+};
 
 export function AlertsPage() {
   const [rows, setRows] = useState<Row[]>([]);
