@@ -91,14 +91,15 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     all.push(...device.events);
     mark();
     const hasPeriods = (id: string) => device.loaded.get(id)?.hasPeriods ?? false;
-    const outageEvents = await processLines(client, lineRows, configs, hasPeriods);
+    const lines = await processLines(client, lineRows, configs, hasPeriods);
+    const outageEvents = lines.events;
     const changedSince = new Map<string, number>();
     all.push(...(await writeOutageEvents(client, outageEvents, configs, changedSince)));
     await markWholeSite(client, changedSince, configs, ctx.siteWindowMs);
     mark();
     const voltage = await processVoltage(client, voltRows, configs, device.loaded);
     all.push(...voltage.events);
-    await device.save(client, voltage.volts);
+    await device.save(client, voltage.volts, lines.stateRows);
     mark();
     await upsertAttributes(client, devices);
     events = await storeEvents(client, all);

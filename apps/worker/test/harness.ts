@@ -47,6 +47,10 @@ export async function createHarness(label: string, env: Record<string, string> =
   const db = await createTestDatabase(label);
   const redis = createTestRedis(label);
   const pool = new pg.Pool({ connectionString: db.url, max: 3 });
+  // pool.end() resolves before its sockets close; DROP DATABASE … FORCE may then hit a client
+  // that no longer has the pool's error listener.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const opts = ingestQueueOptions(redis.prefix);
   const queue = new Queue(INGEST_QUEUE, {
     connection: { url: redis.url },

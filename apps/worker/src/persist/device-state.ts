@@ -7,6 +7,7 @@ import type { PoolClient } from '@spms/db';
 import { applyDeviceActivity, type DeviceFacts, deviceActivityState } from '@spms/outage-engine';
 import type { DomainEvent } from '../events.js';
 import type { DeviceConfig } from './device-config.js';
+import { saveLineStateSql } from './lines.js';
 import type { DeviceRows } from './prepare.js';
 import { msOf, toMs, tsParam } from './sql.js';
 
@@ -21,6 +22,7 @@ SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la
 
 // One row write per device per batch, voltage state included (see processVoltage).
 const SAVE = `
+WITH lines AS (${saveLineStateSql(11)})
 INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since,
   volts, volts_at, volts_msg_id, volts_level)
 SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL::timestamptz END,
@@ -64,7 +66,8 @@ export interface VoltsUpdate {
 export interface DeviceStateStep {
   events: DomainEvent[];
   loaded: Map<string, LoadedDevice>;
-  save(client: PoolClient, volts: Map<string, VoltsUpdate>): Promise<void>;
+  /** Writes the device rows and, in the same statement, the line states. */
+  save(client: PoolClient, volts: Map<string, VoltsUpdate>, lineRows: unknown[][]): Promise<void>;
 }
 
 interface Row {
@@ -172,7 +175,7 @@ export async function updateDeviceState(
   return {
     events,
     loaded,
-    async save(c, volts) {
+    async save(c, volts, lineRows) {
       const ids = save[0] as string[];
       const v = ids.map((id) => volts.get(id));
       await c.query(SAVE, [
@@ -181,6 +184,7 @@ export async function updateDeviceState(
         v.map((x) => x?.ts ?? null),
         v.map((x) => x?.msgId ?? null),
         v.map((x) => x?.level ?? null),
+        ...lineRows,
       ]);
     },
   };

@@ -62,12 +62,15 @@ SELECT q.d::text AS device_id, ${OUTAGE_COLUMNS}
   FROM unnest($1::uuid[], $2::int2[], $3::float8[]) AS q(d, l, t)
   JOIN outages o ON o.device_id = q.d AND o.line = q.l AND (q.t IS NULL OR o.started_at >= ${tsParam('q.t')})`;
 
-const SAVE_STATE = `
-INSERT INTO line_state (device_id, line, powered, since, last_ts, last_msg_id)
+/** Upsert of line states, $N-numbered from `first` (written together with the device rows). */
+export const saveLineStateSql = (first: number) => {
+  const p = (i: number) => `$${first + i}`;
+  return `INSERT INTO line_state (device_id, line, powered, since, last_ts, last_msg_id)
 SELECT d, l, p, ${tsParam('s')}, ${tsParam('t')}, m
-  FROM unnest($1::uuid[], $2::int2[], $3::bool[], $4::float8[], $5::float8[], $6::text[]) AS x(d, l, p, s, t, m)
+  FROM unnest(${p(0)}::uuid[], ${p(1)}::int2[], ${p(2)}::bool[], ${p(3)}::float8[], ${p(4)}::float8[], ${p(5)}::text[]) AS x(d, l, p, s, t, m)
 ON CONFLICT (device_id, line) DO UPDATE SET powered = EXCLUDED.powered, since = EXCLUDED.since,
   last_ts = EXCLUDED.last_ts, last_msg_id = EXCLUDED.last_msg_id, updated_at = now()`;
+};
 
 const k = (d: string, l: number) => `${d}|${l}`;
 
@@ -77,7 +80,7 @@ export async function processLines(
   rows: Map<string, LineRow[]>,
   configs: Map<string, DeviceConfig>,
   hasPeriods: (deviceId: string) => boolean,
-): Promise<DeviceOutageEvent[]> {
+): Promise<{ events: DeviceOutageEvent[]; stateRows: unknown[][] }> {
   const work = new Map<string, LineWork>();
   for (const [deviceId, list] of rows) {
     for (const r of list) {
@@ -89,7 +92,7 @@ export async function processLines(
       w.reports.push({ line: r.line, ts: r.ts, msgId: r.msgId, powered: r.powered });
     }
   }
-  if (work.size === 0) return [];
+  if (work.size === 0) return { events: [], stateRows: [[], [], [], [], [], []] };
   const all = [...work.values()];
   const loaded = await client.query<
     OutageRow & { device_id: string; powered: boolean; ts: number; last_msg_id: string; since: number; oline: number }
@@ -126,15 +129,15 @@ export async function processLines(
   }
   if (late.length > 0) out.push(...(await recomputeLate(client, late, configs)));
   const changed = all.filter((w) => w.state !== null);
-  await client.query(SAVE_STATE, [
+  const stateRows = [
     changed.map((w) => w.deviceId),
     changed.map((w) => w.line),
     changed.map((w) => (w.state as LineState).powered),
     changed.map((w) => w.since ?? (w.state as LineState).ts),
     changed.map((w) => (w.state as LineState).ts),
     changed.map((w) => (w.state as LineState).msgId),
-  ]);
-  return out;
+  ];
+  return { events: out, stateRows };
 }
 
 async function recomputeLate(
