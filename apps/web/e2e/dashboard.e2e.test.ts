@@ -57,7 +57,9 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15
 
 const publish = (topic: string, payload: string) => device.publishAsync(topic, payload, { qos: 1 });
 
-describe.skipIf(!hasChromium)('dashboard in chromium', () => {
+// Skipped on a developer machine without Debian's chromium; in CI (CI set) a missing
+// browser fails the run instead of silently skipping it.
+describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     stack = await startStack('web-e2e');
