@@ -87,9 +87,12 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     for (let line = 1; line <= 8; line++) await publish('v1/devices/me/telemetry', `{'${line}':'true'}`);
     await publish('v1/devices/me/telemetry', `{'V':229.5}`);
     await until(async () => {
-      const status = await stack.call('GET', '/api/status');
-      return (status.body as { counters?: { active?: number } }).counters?.active === 1;
-    }, 'device 0003_MSAN active in /api/status');
+      const status = (await stack.call('GET', '/api/status')).body as {
+        devices?: { name: string; active: boolean; lines: { state: string }[] }[];
+      };
+      const d = status.devices?.find((x) => x.name === '0003_MSAN');
+      return !!d?.active && d.lines.filter((l) => l.state === 'powered').length === 8;
+    }, 'device 0003_MSAN active with 8 lines powered in /api/status');
   }, 120_000);
 
   afterAll(async () => {

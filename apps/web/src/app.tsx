@@ -1,13 +1,12 @@
 /** Shell: sign-in gate, navigation, the live-link indicator, and the page router. */
+import type { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { getSession, logout, onSession } from './api/client.js';
 import { connect, disconnect, useFleet } from './live.js';
 import { AlertsPage } from './pages/alerts.js';
-import { DevicePage } from './pages/device.js';
 import { FleetPage } from './pages/fleet.js';
 import { LoginPage } from './pages/login.js';
 import { OutagesPage } from './pages/outages.js';
-import { ReportsPage } from './pages/reports.js';
 import { useLocation } from './router.js';
 
 const NAV = [
@@ -16,6 +15,30 @@ const NAV = [
   ['/alerts', 'Alerts'],
   ['/reports', 'Reports'],
 ] as const;
+
+// The device page (uPlot) and reports load on first use: the fleet view opens with less code.
+const loaders = {
+  device: () => import('./pages/device.js').then((m) => m.DevicePage as FunctionComponent<{ id: string }>),
+  reports: () => import('./pages/reports.js').then((m) => m.ReportsPage as FunctionComponent<{ id: string }>),
+};
+const loaded: Partial<Record<keyof typeof loaders, FunctionComponent<{ id: string }>>> = {};
+
+function Lazy({ page, id }: { page: keyof typeof loaders; id: string }) {
+  const [Page, setPage] = useState(() => loaded[page]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (loaded[page]) return setPage(() => loaded[page]);
+    loaders[page]().then(
+      (p) => {
+        loaded[page] = p;
+        setPage(() => p);
+      },
+      (err: Error) => setError(err.message),
+    );
+  }, [page]);
+  if (error) return <p class="error">Could not load the page: {error}</p>;
+  return Page ? <Page id={id} /> : <p class="muted">Loading…</p>;
+}
 
 const LINK_TEXT = { connecting: 'Connecting…', live: '● Live', polling: '↻ Polling', offline: '⚠ Reconnecting' };
 
@@ -37,10 +60,10 @@ function Shell() {
   const session = getSession();
   const device = /^\/devices\/([^/]+)$/.exec(path);
   let page = <FleetPage />;
-  if (device?.[1]) page = <DevicePage id={decodeURIComponent(device[1])} />;
+  if (device?.[1]) page = <Lazy page="device" id={decodeURIComponent(device[1])} />;
   else if (path === '/outages') page = <OutagesPage />;
   else if (path === '/alerts') page = <AlertsPage />;
-  else if (path === '/reports') page = <ReportsPage />;
+  else if (path === '/reports') page = <Lazy page="reports" id="" />;
   return (
     <>
       <header class="top">
@@ -64,6 +87,8 @@ function Shell() {
         </span>
         <span class="user" data-testid="user">
           {session?.user.username} · {session?.user.role}
+          {session?.user.scope?.regions ? ` · ${session.user.scope.regions.join(', ')}` : ''}
+          {session?.user.scope?.customers ? ` · ${session.user.scope.customers.join(', ')}` : ''}
         </span>
         <button type="button" class="ghost" onClick={() => void logout()}>
           Sign out

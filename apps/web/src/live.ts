@@ -156,11 +156,21 @@ function startPolling(): void {
   }, POLL_MS);
 }
 
+// Activity times and voltages change without events: re-read now and then even when quiet.
+let backgroundTimer: ReturnType<typeof setInterval> | null = null;
+const backgroundMs = () => ((store.status?.devices.length ?? 0) > BIG_FLEET ? 60_000 : 30_000);
+
 export function connect(): void {
   disconnect();
   if (!getSession()) return;
   set({ link: 'connecting' });
   void refresh();
+  let lastBackground = Date.now();
+  backgroundTimer = setInterval(() => {
+    if (Date.now() - lastBackground < backgroundMs() || pollTimer) return;
+    lastBackground = Date.now();
+    scheduleRefresh();
+  }, 10_000);
   const es = new EventSource(streamUrl());
   source = es;
   let opened = false;
@@ -191,6 +201,8 @@ export function disconnect(): void {
   source = null;
   if (pollTimer) clearInterval(pollTimer);
   pollTimer = null;
+  if (backgroundTimer) clearInterval(backgroundTimer);
+  backgroundTimer = null;
 }
 
 export const refreshNow = () => void refresh();

@@ -6,10 +6,15 @@
 import { type Counters, countersOf, cursorOf, type DeviceStatus, itemsOf, normalizeDevice, toMs } from './normalize.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
+/** What the principal may see; null lists = no restriction (the API enforces it). */
+export interface Scope {
+  regions: string[] | null;
+  customers: string[] | null;
+}
 export interface User {
   username: string;
   role: Role;
-  scope: unknown;
+  scope: Scope | null;
 }
 export interface Session {
   token: string;
@@ -80,7 +85,14 @@ const qs = (params: Record<string, string | number | boolean | null | undefined>
 
 function userOf(raw: Record<string, unknown> | undefined, fallbackName: string): User {
   const role = (raw?.role as Role | undefined) ?? 'viewer';
-  return { username: String(raw?.username ?? raw?.name ?? fallbackName), role, scope: raw?.scope ?? null };
+  const src = (raw?.scope as Record<string, unknown> | undefined) ?? raw ?? {};
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : null);
+  const scope = { regions: list(src.regions), customers: list(src.customers) };
+  return {
+    username: String(raw?.username ?? raw?.name ?? fallbackName),
+    role,
+    scope: scope.regions || scope.customers ? scope : null,
+  };
 }
 
 export async function login(username: string, password: string): Promise<Session> {
@@ -116,7 +128,7 @@ export interface FleetStatus {
   live: boolean;
   /** When the server built this answer (it may come from its cache). */
   generatedAt: number | null;
-  /** Served from a cache older than ~2 s by the server's own clock: a fresh one is on its way. */
+  /** Served from a cache older than ~1.5–2.5 s by the server's own clock: a fresh one is on its way. */
   stale: boolean;
 }
 
@@ -158,7 +170,7 @@ export async function fleetStatus(): Promise<FleetStatus> {
       counters: countersOf(devices, body.counters ?? body.summary),
       live: true,
       generatedAt,
-      stale: generatedAt != null && served != null && served - generatedAt > 2500,
+      stale: generatedAt != null && served != null && served - generatedAt > 1500,
     };
   } catch (err) {
     if (!(err instanceof NotAvailable)) throw err;

@@ -77,6 +77,14 @@ export function VoltageChart({ deviceId, limits }: { deviceId: string; limits?: 
     };
   }, [deviceId, range.from, range.to]);
 
+  // A window that ends "now" slides with time (the devices report every 30 s).
+  useEffect(() => {
+    const t = setInterval(() => {
+      setRange((r) => (Date.now() - r.to < 120_000 ? { from: r.from + (Date.now() - r.to), to: Date.now() } : r));
+    }, 60_000);
+    return () => clearInterval(t);
+  }, []);
+
   useEffect(() => {
     // Phones rotate and wall screens resize: keep the chart as wide as its card.
     const ro = new ResizeObserver(() => {
