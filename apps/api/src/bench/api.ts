@@ -155,6 +155,11 @@ async function main(): Promise<void> {
   try {
     await applyMigrations(pool, migrationsDir);
     await seed(pool);
+    if (process.env.BENCH_KEEP_DB) {
+      // Profiling aid: keep the seeded database (drop it yourself) and skip the load.
+      console.log(`kept database ${dbUrl}`);
+      return;
+    }
     console.log(
       `conditions: ${cpus().length} cores (shared), load average ${loadavg()
         .map((l) => l.toFixed(2))
@@ -221,7 +226,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await pool.end();
-    await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    if (!process.env.BENCH_KEEP_DB) await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await adminPool.end();
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`spmsbench:${dbName}:*`);

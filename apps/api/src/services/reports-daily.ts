@@ -42,16 +42,17 @@ export async function dailySaidiSql(
         GROUP BY 1`,
       lp.values,
     ),
+    // Per-row work kept to a date cast and a sum (the day is formatted after grouping).
     pg.query<{ day: string; ms: number }>(
-      `SELECT to_char((o.started_at AT TIME ZONE ${otz})::date, 'YYYY-MM-DD') AS day,
-              sum(greatest(0, extract(epoch FROM o.ended_at - o.started_at) * 1000 - o.unknown_ms))::float8 AS ms
-         FROM outages o
-         JOIN devices d ON d.id = o.device_id
-         JOIN device_lines dl ON dl.device_id = o.device_id AND dl.number = o.line AND dl.enabled
-        WHERE ${oscope} AND o.class = 'sustained' AND o.ended_at IS NOT NULL AND NOT ${opts.planned}
-          AND o.started_at >= ${ofrom}::timestamptz AND o.started_at < ${oto}::timestamptz
-          AND o.started_at >= d.created_at
-        GROUP BY 1`,
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
+         SELECT (o.started_at AT TIME ZONE ${otz})::date AS day, sum(o.duration_ms)::float8 AS ms
+           FROM outages o
+           JOIN devices d ON d.id = o.device_id
+          WHERE ${oscope} AND o.class = 'sustained' AND o.ended_at IS NOT NULL AND NOT ${opts.planned}
+            AND o.started_at >= ${ofrom}::timestamptz AND o.started_at < ${oto}::timestamptz
+            AND o.started_at >= d.created_at
+            AND EXISTS (SELECT 1 FROM device_lines dl WHERE dl.device_id = o.device_id AND dl.number = o.line AND dl.enabled)
+          GROUP BY 1) x`,
       op.values,
     ),
   ]);
