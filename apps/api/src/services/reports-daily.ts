@@ -47,11 +47,15 @@ export async function dailySaidiSql(
       `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
          SELECT (o.started_at AT TIME ZONE ${otz})::date AS day, sum(o.duration_ms)::float8 AS ms
            FROM outages o
-           JOIN devices d ON d.id = o.device_id
-          WHERE ${oscope} AND o.class = 'sustained' AND o.ended_at IS NOT NULL AND NOT ${opts.planned}
+           JOIN (SELECT d.id, d.created_at, d.region, l.mask FROM devices d
+                   JOIN (SELECT device_id, bit_or(1 << (number - 1)) AS mask FROM device_lines WHERE enabled
+                          GROUP BY device_id) l ON l.device_id = d.id
+                  WHERE ${oscope}) d ON d.id = o.device_id
+          WHERE o.class = 'sustained' AND o.ended_at IS NOT NULL AND NOT ${opts.planned}
             AND o.started_at >= ${ofrom}::timestamptz AND o.started_at < ${oto}::timestamptz
             AND o.started_at >= d.created_at
-            AND EXISTS (SELECT 1 FROM device_lines dl WHERE dl.device_id = o.device_id AND dl.number = o.line AND dl.enabled)
+            -- enabled lines as a bit mask: a hash join on devices instead of a probe per line
+            AND (d.mask >> (o.line - 1)) & 1 <> 0
           GROUP BY 1) x`,
       op.values,
     ),
