@@ -25,7 +25,8 @@ const fmt = (k: string, v: number | null) =>
   v == null ? '—' : k === 'asai' ? `${v.toFixed(4)} %` : v.toFixed(k === 'saifi' || k === 'maifi' ? 3 : 1);
 
 export function ReportsPage() {
-  const [period, setPeriod] = useState({ from: toZoneInput(Date.now() - 30 * DAY), to: toZoneInput(Date.now()) });
+  // Instants, not input strings: the inputs show minutes, but the default end is exactly now.
+  const [period, setPeriod] = useState(() => ({ from: Date.now() - 30 * DAY, to: Date.now() }));
   const [rows, setRows] = useState<Row[]>([]);
   const [fleet, setFleet] = useState<Row | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
@@ -33,8 +34,8 @@ export function ReportsPage() {
 
   const q = () => ({
     groupBy: 'region',
-    from: new Date(fromZoneInput(period.from)).toISOString(),
-    to: new Date(fromZoneInput(period.to)).toISOString(),
+    from: new Date(period.from).toISOString(),
+    to: new Date(period.to).toISOString(),
   });
 
   useEffect(() => {
@@ -66,16 +67,16 @@ export function ReportsPage() {
           From{' '}
           <input
             type="datetime-local"
-            value={period.from}
-            onChange={(e) => setPeriod({ ...period, from: (e.target as HTMLInputElement).value })}
+            value={toZoneInput(period.from)}
+            onChange={(e) => setPeriod({ ...period, from: fromZoneInput((e.target as HTMLInputElement).value) })}
           />
         </label>
         <label>
           To{' '}
           <input
             type="datetime-local"
-            value={period.to}
-            onChange={(e) => setPeriod({ ...period, to: (e.target as HTMLInputElement).value })}
+            value={toZoneInput(period.to)}
+            onChange={(e) => setPeriod({ ...period, to: fromZoneInput((e.target as HTMLInputElement).value) })}
           />
         </label>
         <button
