@@ -1,0 +1,227 @@
+// The system under test for `npm run bench`: a fresh database and Redis prefix, broker,
+// worker and API as child processes (the built dist/main.js, as `npm start` runs them),
+// loopback only, everything removed again by stop(). Also /proc readers for CPU and memory.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const pct = (sorted, p) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null;
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const CLK = 100; // USER_HZ on Linux
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK;
+  } catch {
+    return 0;
+  }
+}
+export function rssMiB(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+/** CPU % (100 = one core) of each pid over a window: call start(), later stop(). */
+export function cpuMeter(pids) {
+  const t0 = performance.now();
+  const c0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  return () => {
+    const s = (performance.now() - t0) / 1000;
+    return Object.fromEntries(
+      Object.entries(pids).map(([k, pid]) => [k, Math.round((100 * (cpuSeconds(pid) - c0[k])) / s)]),
+    );
+  };
+}
+
+async function waitFor(fn, what, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return;
+    await sleep(200);
+  }
+  throw new Error(`${what} not ready after ${timeoutMs} ms`);
+}
+
+/**
+ * @param opts.root repository root; opts.label name part; opts.profileDir → --cpu-prof broker/worker
+ */
+export async function startSystem(opts) {
+  const server = opts.databaseServer ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const redisUrl = opts.redisUrl ?? 'redis://127.0.0.1:6379';
+  const id = randomBytes(4).toString('hex');
+  const dbName = `spms_bench_${opts.label}_${id}`;
+  const prefix = `spmsbench-${opts.label}-${id}`;
+  const dbUrl = Object.assign(new URL(server), { pathname: `/${dbName}` }).toString();
+  const adminKey = randomBytes(24).toString('hex');
+  const children = {};
+  const admin = async (sql) => {
+    const c = new pg.Client({ connectionString: server });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  const migrate = spawnSync(process.execPath, ['packages/db/dist/bin/migrate.js', '--create-database'], {
+    cwd: opts.root,
+    env: { ...process.env, DATABASE_URL: dbUrl },
+    encoding: 'utf8',
+  });
+  if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr}`);
+  const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
+  const [mqttPort, brokerHttp, httpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const env = {
+    ...process.env,
+    DATABASE_URL: dbUrl,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'warn',
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    BROKER_HTTP_HOST: '127.0.0.1',
+    BROKER_HTTP_PORT: String(brokerHttp),
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: String(httpPort),
+    SPMS_ADMIN_API_KEY: adminKey,
+    // Capacity, not abuse limits: every simulated device shares 127.0.0.x, where the
+    // per-IP connect and auth-failure limits would refuse a storm by design.
+    MAX_CONNECTIONS: '0',
+    CONNECT_RATE_PER_IP: '0',
+    AUTH_FAILURES_PER_IP: '0',
+    DEVICE_MSG_RATE: '0',
+    // The alerts run in the bench process with a counting provider (see outage storm).
+    ALERTS_ENABLED: 'false',
+    ...opts.env,
+  };
+  const spawnApp = (name, entry) => {
+    const prof = opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(opts.profileDir, name)}`] : [];
+    const child = spawn(process.execPath, [...prof, entry], {
+      cwd: opts.root,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child.stderr.on('data', (d) => {
+      if (opts.verbose) process.stderr.write(`${name} | ${d}`);
+    });
+    children[name] = child;
+    return child;
+  };
+  const stop = async () => {
+    for (const c of Object.values(children)) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(
+      Object.values(children).map((c) =>
+        c.exitCode !== null ? null : Promise.race([new Promise((r) => c.once('exit', r)), sleep(15_000)]),
+      ),
+    );
+    for (const c of Object.values(children)) if (c.exitCode === null) c.kill('SIGKILL');
+    await pool.end().catch(() => {});
+    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    const { Redis } = await import('ioredis');
+    const r = new Redis(redisUrl);
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+    r.disconnect();
+  };
+  try {
+    if (opts.seed) await opts.seed(pool);
+    spawnApp('broker', 'apps/broker/dist/main.js');
+    spawnApp('worker', 'apps/worker/dist/main.js');
+    spawnApp('api', 'apps/api/dist/main.js');
+    await waitFor(() => fetch(`http://127.0.0.1:${brokerHttp}/readyz`).then((r) => r.ok), 'broker');
+    await waitFor(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status < 500), 'api');
+    await sleep(1000); // the worker has no port; give BullMQ a moment to attach
+    for (const [n, c] of Object.entries(children)) if (c.exitCode !== null) throw new Error(`${n} exited`);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const api = async (path) => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+      headers: { authorization: `Bearer ${adminKey}` },
+    });
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
+    return res.json();
+  };
+  return {
+    dbUrl,
+    dbName,
+    prefix,
+    redisUrl,
+    mqttPort,
+    httpPort,
+    adminKey,
+    pool,
+    env,
+    api,
+    pids: Object.fromEntries(Object.entries(children).map(([k, c]) => [k, c.pid])),
+    stop,
+  };
+}
+
+/**
+ * Seeds n devices with access-token credentials `bench-token-<i>`, regions `Region <i % regions>`,
+ * 8 labelled lines each. Returns the token list (index = simulator device index).
+ */
+export async function seedDevices(pool, n, { regions = 5 } = {}) {
+  const { accessTokenKey } = await import('@spms/credentials');
+  const tokens = Array.from({ length: n }, (_, i) => `bench-token-${i}`);
+  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
+  await pool.query(
+    `WITH d AS (
+       INSERT INTO devices (id, name, region, profile_id, updated_at)
+       SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % $3::int),
+              (SELECT id FROM device_profiles LIMIT 1), now()
+       FROM generate_series(0, $1::int - 1) i RETURNING id, name),
+     c AS (
+       INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
+       SELECT d.id, 'ACCESS_TOKEN', k.key, now()
+       FROM d JOIN unnest($2::text[]) WITH ORDINALITY k(key, n) ON d.name = lpad((k.n - 1)::text, 5, '0') || '_MSAN')
+     INSERT INTO device_lines (device_id, number, label)
+     SELECT d.id, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
+     FROM d CROSS JOIN generate_series(1, 8) l`,
+    [n, tokens.map(accessTokenKey), regions],
+  );
+  return tokens;
+}
+
+/** Telemetry rows committed so far: one per line report (line_events) or voltage (voltage_samples). */
+export async function committedRows(pool) {
+  const { rows } = await pool.query(
+    'SELECT (SELECT count(*) FROM line_events) + (SELECT count(*) FROM voltage_samples) AS n',
+  );
+  return Number(rows[0].n);
+}
+
+/** A simulator fleet object for loadTest: only the credentials matter there. */
+export const tokenFleet = (tokens) => ({
+  devices: tokens.map((token, i) => ({
+    name: `${String(i).padStart(5, '0')}_MSAN`,
+    credentials: { type: 'ACCESS_TOKEN', token },
+  })),
+});

@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+// `npm run bench`: the benchmark suite. Builds, then runs every scenario against the built
+// system (broker, worker, API as child processes; fresh databases and Redis prefixes; loopback
+// only; bounded in time and count; everything removed afterwards) next to Mosquitto measured
+// in the same run, and writes bench-results/latest.json + latest.md.
+//
+//   npm run bench                 # full suite, ~10–13 minutes on 2 cores
+//   npm run bench -- --quick      # ~2-minute smoke run (small counts)
+//   npm run bench -- --only ingest,latency,connections,storms,api --no-build --no-profile --profile
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string', default: 'bench-results' },
+    verbose: { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick;
+const only = args.only ? new Set(args.only.split(',')) : null;
+const want = (k) => !only || only.has(k);
+const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || null;
+const say = (m) => console.log(`bench | ${m}`);
+
+// Parameters: full = the goals' sizes where this machine allows them; quick = a smoke run.
+const P = {
+  ingest: quick
+    ? { devices: 200, rate: 30_000, seconds: 5, inflight: 4 }
+    : { devices: 1000, rate: 30_000, seconds: 15, inflight: 4 },
+  latency: quick
+    ? { probes: 2, seconds: 5, bgDevices: 200, bgRate: 500 }
+    : { probes: 4, seconds: 20, bgDevices: 1000, bgRate: 2000 },
+  // One broker process holds at most `ulimit -n` sockets; leave room for its own files.
+  connections: quick
+    ? { connections: 2000, ramp: 2000, holdSeconds: 2, workers: 1, fdLimit }
+    : { connections: Math.min(50_000, (fdLimit ?? 20_000) - 600), ramp: 1500, holdSeconds: 5, workers: 2, fdLimit },
+  storms: quick
+    ? { devices: 300, outageDevices: 300, regions: 5, debounceMs: 2000, groupWindowMs: 2000, timeoutS: 30 }
+    : { devices: 10_000, outageDevices: 2000, regions: 9, debounceMs: 3000, groupWindowMs: 3000, timeoutS: 60 },
+  api: quick
+    ? { BENCH_DEVICES: '1000', BENCH_SECONDS: '3', BENCH_REPORT_RUNS: '2', BENCH_REPORT_CLIENTS: '2' }
+    : { BENCH_DEVICES: '10000', BENCH_SECONDS: '10', BENCH_REPORT_RUNS: '5', BENCH_REPORT_CLIENTS: '4' },
+};
+
+if (!args['no-build']) {
+  say('building…');
+  const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  });
+  if (b.status !== 0) process.exit(b.status ?? 1);
+}
+const { startSystem, seedDevices } = await import('../bench/lib/system.mjs');
+const { startMosquitto } = await import('../bench/lib/mosquitto.mjs');
+const { sustainedIngest, lineChangeLatency, connectionScale } = await import('../bench/scenarios/ingest.mjs');
+const { storms } = await import('../bench/scenarios/storms.mjs');
+const { writeReport } = await import('../bench/lib/report.mjs');
+
+const outDir = join(root, args.out);
+const tmp = join(outDir, 'tmp');
+rmSync(tmp, { recursive: true, force: true });
+mkdirSync(tmp, { recursive: true });
+const profileDir = (!quick || args.profile) && !args['no-profile'] ? join(tmp, 'profiles') : undefined;
+const pkgVersion = (name) => {
+  try {
+    return JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
+};
+const started = Date.now();
+const result = {
+  version: 1,
+  mode: quick ? 'quick' : 'full',
+  startedAt: new Date(started).toISOString(),
+  machine: {
+    cpu: cpus()[0]?.model ?? '?',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    openFilesLimit: fdLimit,
+    loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+    packages: Object.fromEntries(
+      ['aedes', 'bullmq', 'ioredis', 'pg', 'fastify', 'mqtt-packet', 'typescript'].map((n) => [n, pkgVersion(n)]),
+    ),
+    postgres: null,
+    redis: null,
+    mosquitto: null,
+  },
+  parameters: P,
+  scenarios: {},
+  errors: {},
+};
+const step = async (key, fn) => {
+  if (!want(key)) return;
+  const t0 = Date.now();
+  say(`${key}…`);
+  try {
+    result.scenarios[key] = await fn();
+    say(`${key} done in ${Math.round((Date.now() - t0) / 1000)} s`);
+  } catch (err) {
+    result.errors[key] = String(err?.stack ?? err).slice(0, 2000);
+    say(`${key} FAILED: ${err?.message ?? err}`);
+  }
+};
+
+const mosq = await startMosquitto();
+result.machine.mosquitto = mosq.version;
+let sys;
+try {
+  // ---- system A: ingest, latency, connection scale ----
+  if (want('ingest') || want('latency') || want('connections')) {
+    const n = Math.max(P.connections.connections, P.ingest.devices, P.latency.bgDevices + P.latency.probes);
+    let tokens;
+    sys = await startSystem({
+      root,
+      label: 'a',
+      profileDir: profileDir && join(profileDir, 'a'),
+      verbose: args.verbose,
+      seed: async (pool) => {
+        tokens = await seedDevices(pool, n);
+      },
+    });
+    const v = await sys.pool.query('SHOW server_version');
+    result.machine.postgres = v.rows[0].server_version;
+    await step('ingest', () => sustainedIngest(sys, mosq, tokens, P.ingest));
+    await step('latency', () => lineChangeLatency(sys, mosq, tokens, P.latency));
+    await step('connections', () => connectionScale(sys, mosq, tokens, P.connections));
+    await sys.stop();
+    sys = undefined;
+  }
+  // ---- system B: outage storm then reconnect storm (alerts in this process) ----
+  if (want('storms')) {
+    let tokens;
+    sys = await startSystem({
+      root,
+      label: 'b',
+      verbose: args.verbose,
+      seed: async (pool) => {
+        tokens = await seedDevices(pool, P.storms.devices, { regions: P.storms.regions });
+      },
+    });
+    await step('storms', () => storms(sys, root, tokens, P.storms));
+    await sys.stop();
+    sys = undefined;
+  }
+  // ---- 6. API read side: the API package's own benchmark (fresh database, dropped after) ----
+  await step('api', async () => {
+    const entry = join(root, 'apps/api/dist/bench/api.js');
+    const out = await new Promise((resolve, reject) => {
+      const c = spawn(process.execPath, [entry], { cwd: root, env: { ...process.env, ...P.api } });
+      let text = '';
+      c.stdout.on('data', (d) => {
+        text += d;
+      });
+      c.stderr.on('data', (d) => {
+        text += d;
+      });
+      const kill = setTimeout(() => c.kill('SIGTERM'), 240_000);
+      c.on('exit', (code) => {
+        clearTimeout(kill);
+        code === 0 ? resolve(text) : reject(new Error(`api bench exited ${code}: ${text.slice(-800)}`));
+      });
+    });
+    const num = (re) => {
+      const m = re.exec(out);
+      return m ? Number(m[1]) : null;
+    };
+    return {
+      conditions: `apps/api/dist/bench/api.js, ${P.api.BENCH_DEVICES} devices with a year of outage history, ${P.api.BENCH_SECONDS} s of /api/status`,
+      devices: Number(P.api.BENCH_DEVICES),
+      statusP99Ms: num(/GET \/api\/status \(cache [1-9][^\n]*?p99 ([\d.]+) ms/),
+      statusUncachedP99Ms: num(/GET \/api\/status \(cache 0[^\n]*?p99 ([\d.]+) ms/),
+      yearReportP50Ms: num(/year reliability report[^\n]*?p50 ([\d.]+) ms/),
+      output: out.trim().split('\n').slice(-25),
+    };
+  });
+} finally {
+  if (sys) await sys.stop().catch(() => {});
+  await mosq.stop();
+}
+
+// ---- profiles of broker and worker (full run, system A) ----
+if (profileDir) {
+  try {
+    const { summarizeProfile } = await import(pathToFileURL(join(root, 'apps/broker/dist/bench/profile.js')).href);
+    result.profiles = {};
+    for (const name of ['broker', 'worker']) {
+      const dir = join(profileDir, 'a', name);
+      const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) result.profiles[name] = summarizeProfile(join(dir, file), 12);
+    }
+  } catch (err) {
+    result.errors.profiles = String(err);
+  }
+}
+result.durationS = Math.round((Date.now() - started) / 1000);
+result.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
+mkdirSync(outDir, { recursive: true });
+const md = writeReport(result);
+// Only a full run replaces the committed results; a quick run goes to the ignored tmp folder.
+const dest = quick || only ? tmp : outDir;
+writeFileSync(join(dest, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(dest, 'latest.md'), md);
+console.log(`\n${md}`);
+say(`wrote ${join(dest, 'latest.json')} and latest.md in ${result.durationS} s`);
+process.exit(Object.keys(result.errors).length ? 1 : 0);
