@@ -190,6 +190,8 @@ export async function connectionScale(sys, mosq, tokens, p) {
       keepalive: 120,
       connectTimeoutMs: 30_000,
       workers: p.workers,
+      // Both brokers' runs in a row leave ~20k client ports in TIME_WAIT: spread over 4 addresses.
+      sourceAddresses: 4,
       ...(fleet ? { fleet } : {}),
     });
     sampling = false;
