@@ -40,12 +40,13 @@ function portFree(port, host = '0.0.0.0') {
 const ports = [
   ['MQTT_PORT', Number(env.MQTT_PORT ?? 1883)],
   ['HTTP_PORT', Number(env.HTTP_PORT ?? 8080)],
+  ['BROKER_HTTP_PORT', Number(env.BROKER_HTTP_PORT ?? 9091)],
 ];
 for (const [name, port] of ports) {
   if (!(await portFree(port))) {
     console.error(
-      `spms: port ${port} is already in use (${name}). Another MQTT broker such as Mosquitto? ` +
-        `Start with a free port, e.g. \`${name}=${port === 1883 ? 11883 : port + 1} npm start\`.`,
+      `spms: port ${port} is already in use (${name})${name === 'MQTT_PORT' ? ' — another MQTT broker such as Mosquitto?' : ''}. ` +
+        `Start with a free port, e.g. \`${name}=${name === 'MQTT_PORT' ? 11883 : port + 1} npm start\`.`,
     );
     process.exit(1);
   }
