@@ -45,7 +45,7 @@ const ports = [
 for (const [name, port] of ports) {
   if (!(await portFree(port))) {
     console.error(
-      `spms: port ${port} is already in use (${name})${name === 'MQTT_PORT' ? ' — another MQTT broker such as Mosquitto?' : ''}. ` +
+      `spms: port ${port} is already in use (${name})${name === 'MQTT_PORT' ? ', perhaps by another MQTT broker such as Mosquitto' : ''}. ` +
         `Start with a free port, e.g. \`${name}=${name === 'MQTT_PORT' ? 11883 : port + 1} npm start\`.`,
     );
     process.exit(1);
