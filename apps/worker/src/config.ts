@@ -9,9 +9,13 @@ export const WorkerConfigSchema = Type.Object({
   REDIS_URL: RedisUrl,
   REDIS_PREFIX: RedisPrefix,
   LOG_LEVEL: LogLevel,
-  /** Ingest batches processed at once by this process (each in its own transaction). */
-  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'jobs in parallel' }),
-  /** PostgreSQL connections of this process (needs ≥ WORKER_CONCURRENCY + 2 to never wait). */
+  /** Ingest jobs taken from the queue at once by this process (merged into WORKER_TRANSACTIONS). */
+  WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'jobs in flight' }),
+  /** Ingest transactions in flight at once; each takes every job queued so far (group commit). */
+  WORKER_TRANSACTIONS: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'transactions' }),
+  /** At most this many messages merged into one transaction. */
+  WORKER_MERGE_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 5000, description: 'messages' }),
+  /** PostgreSQL connections of this process (needs ≥ WORKER_TRANSACTIONS + 2 to never wait). */
   WORKER_DB_POOL: Type.Integer({ minimum: 2, maximum: 200, default: 12, description: 'pg pool size' }),
   /** A job whose worker died is handed to another worker after about this long (BullMQ lock). */
   WORKER_LOCK_MS: Type.Integer({ minimum: 1000, default: 30_000, description: 'milliseconds' }),

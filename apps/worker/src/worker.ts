@@ -51,6 +51,8 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     saneMin: config.VOLTAGE_SANE_MIN,
     saneMax: config.VOLTAGE_SANE_MAX,
     siteWindowMs: config.SITE_GROUP_WINDOW_MS,
+    transactions: config.WORKER_TRANSACTIONS,
+    mergeMaxMessages: config.WORKER_MERGE_MAX_MESSAGES,
   });
   const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => {}); // reported through the worker's 'error' event
@@ -78,7 +80,10 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     intervalMs: config.SWEEP_INTERVAL_MS,
   });
   await worker.waitUntilReady();
-  logger.info({ concurrency: config.WORKER_CONCURRENCY, prefix }, 'worker started');
+  logger.info(
+    { concurrency: config.WORKER_CONCURRENCY, transactions: config.WORKER_TRANSACTIONS, prefix },
+    'worker started',
+  );
   let closed: Promise<void> | undefined;
   return {
     close() {

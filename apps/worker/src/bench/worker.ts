@@ -10,7 +10,7 @@
  *    latency = enqueue → its `outage.opened` event, which is published right after COMMIT.
  *
  *   npm run bench:worker
- *   BENCH_DEVICES=1000 BENCH_BATCHES=200 BENCH_BATCH_SIZE=500 BENCH_CONCURRENCY=8 BENCH_RATE=2000 BENCH_SECONDS=10 npm run bench:worker
+ *   BENCH_DEVICES=1000 BENCH_BATCHES=200 BENCH_BATCH_SIZE=500 BENCH_CONCURRENCY=64 BENCH_TRANSACTIONS=2 BENCH_RATE=2000 BENCH_SECONDS=10 npm run bench:worker
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -35,7 +35,9 @@ const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 1000);
 const BATCHES = env('BENCH_BATCHES', 200);
 const BATCH_SIZE = env('BENCH_BATCH_SIZE', 500);
-const CONCURRENCY = env('BENCH_CONCURRENCY', 8);
+const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
+/** Transactions in flight (WORKER_TRANSACTIONS); the jobs in flight are merged into them. */
+const TRANSACTIONS = env('BENCH_TRANSACTIONS', 2);
 const RATE = env('BENCH_RATE', 2000);
 const SECONDS = env('BENCH_SECONDS', 10);
 /** The gateway's group-commit delay (INGEST_MAX_DELAY_MS): larger means fewer, bigger jobs. */
@@ -86,6 +88,14 @@ function percentile(sorted: number[], p: number): number {
 
 async function main(): Promise<void> {
   await admin(`CREATE DATABASE ${dbName}`);
+  // BENCH_EXPLAIN=<ms>: statements slower than that are logged with their plans (server log).
+  if (process.env.BENCH_EXPLAIN) {
+    const ms = Number(process.env.BENCH_EXPLAIN);
+    await admin(`ALTER DATABASE ${dbName} SET session_preload_libraries = 'auto_explain'`);
+    await admin(`ALTER DATABASE ${dbName} SET auto_explain.log_min_duration = ${ms}`);
+    await admin(`ALTER DATABASE ${dbName} SET auto_explain.log_analyze = on`);
+    await admin(`ALTER DATABASE ${dbName} SET auto_explain.log_buffers = on`);
+  }
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
   const redis = new Redis(REDIS_URL);
   const logger = createLogger({ name: 'bench', level: process.env.LOG_LEVEL ?? 'warn', pretty: false });
@@ -113,7 +123,7 @@ async function main(): Promise<void> {
       `conditions: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}, node ${process.version}, devices ${DEVICES}, batch ${BATCH_SIZE} msgs, ` +
-        `${BATCHES} batches, worker concurrency ${CONCURRENCY}, PostgreSQL + Redis on the same machine`,
+        `${BATCHES} batches, worker concurrency ${CONCURRENCY} jobs / ${TRANSACTIONS} transactions, PostgreSQL + Redis on the same machine`,
     );
 
     // 1. drain
@@ -133,9 +143,11 @@ async function main(): Promise<void> {
       REDIS_PREFIX: prefix,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       WORKER_CONCURRENCY: String(CONCURRENCY),
-      WORKER_DB_POOL: String(CONCURRENCY + 2),
+      WORKER_TRANSACTIONS: String(TRANSACTIONS),
+      WORKER_DB_POOL: String(TRANSACTIONS + 4),
     });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     worker = await startWorker(config, { logger });
     for (;;) {
       const counts = await queue.getJobCounts('completed', 'failed', 'delayed');
@@ -147,11 +159,14 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const secs = (performance.now() - t0) / 1000;
+    const cpuUsed = process.cpuUsage(cpu0);
+    const nodeCpu = (cpuUsed.user + cpuUsed.system) / 1e6;
     const total = BATCHES * BATCH_SIZE;
     const outages = await pool.query('SELECT count(*)::int AS n FROM outages');
     console.log(
       `drain: ${total} messages in ${secs.toFixed(2)} s = ${Math.round(total / secs)} msg/s ` +
-        `(${outages.rows[0].n} outages maintained, ${Math.round(BATCHES / secs)} batches/s)`,
+        `(${outages.rows[0].n} outages maintained, ${Math.round(BATCHES / secs)} batches/s; ` +
+        `worker process CPU ${nodeCpu.toFixed(2)} s = ${Math.round((100 * nodeCpu) / secs)} % of one core)`,
     );
 
     // 2. latency at a background load

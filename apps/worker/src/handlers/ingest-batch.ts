@@ -4,18 +4,41 @@
  * Redis hiccup) is thrown as is: BullMQ retries with the queue's back-off, and the batch is
  * idempotent, so nothing acknowledged by the gateway is lost or doubled.
  */
-import { INGEST_JOB, INGEST_QUEUE } from '@spms/queue';
+import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { recordDeadLetter } from '../dead-letter.js';
 import type { EventPublisher } from '../outbox.js';
 import { type BatchContext, processBatch } from '../process-batch.js';
 import { InvalidBatchError, validateBatch } from '../validate.js';
+import { BatchCombiner } from './combine.js';
 
 export interface IngestHandlerDeps extends BatchContext {
   publisher: EventPublisher;
+  /** Transactions in flight at once; concurrent jobs are merged into them (see combine.ts). */
+  transactions: number;
+  /** Upper bound of messages merged into one transaction. */
+  mergeMaxMessages: number;
 }
 
 export function createIngestHandler(deps: IngestHandlerDeps) {
+  // Publishing runs after COMMIT, outside the transaction slot, one batch after the other so
+  // that events leave in commit order (a device's opened before its closed).
+  let publishing: Promise<unknown> = Promise.resolve();
+  const combiner = new BatchCombiner(
+    async (batch: IngestBatch) => {
+      const result = await processBatch(deps, batch);
+      // Committed: publishing failures are repaired by the outbox relay, never by a retry.
+      const published = publishing.then(() =>
+        deps.publisher.publish(result.events).catch((err: unknown) => {
+          deps.logger.warn({ err }, 'domain events committed but not yet published (relay will retry)');
+        }),
+      );
+      publishing = published;
+      return { after: published.then(() => result.events.length) };
+    },
+    deps.transactions,
+    deps.mergeMaxMessages,
+  );
   return async function handleIngestBatch(job: Job): Promise<{ messages: number; events: number }> {
     let batch: ReturnType<typeof validateBatch>;
     try {
@@ -34,11 +57,7 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       deps.logger.error({ jobId: job.id, reason: err.message }, 'invalid ingest job: dead-lettered');
       throw new UnrecoverableError(`invalid ingest batch: ${err.message}`);
     }
-    const result = await processBatch(deps, batch);
-    // Committed: publishing failures are repaired by the outbox relay, never by a retry.
-    await deps.publisher.publish(result.events).catch((err: unknown) => {
-      deps.logger.warn({ err, jobId: job.id }, 'domain events committed but not yet published (relay will retry)');
-    });
-    return { messages: result.messages, events: result.events.length };
+    const events = await combiner.submit(batch);
+    return { messages: batch.messages.length, events };
   };
 }
