@@ -182,6 +182,12 @@ async function main(): Promise<void> {
       try {
         const clients = cacheMs === '0' ? 1 : CLIENTS;
         const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
+        // The first answer fills the cache (cold); the load then measures the steady state.
+        const cold = performance.now();
+        const first = await get(`${base}/api/status`, new Agent(), {});
+        console.log(
+          `GET /api/status cold (cache ${cacheMs} ms): ${fmt(performance.now() - cold)}, ${first.status}, ${(first.bytes / 1e6).toFixed(2)} MB`,
+        );
         for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
           const r = await load(`${base}/api/status`, clients, seconds, { 'accept-encoding': encoding });
           console.log(

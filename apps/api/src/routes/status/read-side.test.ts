@@ -3,9 +3,11 @@ import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
+import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { type ApiConfig, loadApiConfig } from '../../config.js';
+import { FleetStatus } from './schemas.js';
 import { DAY_FROM, DAY_TO, N1, S1, seedKnownHistory } from './seed.test-data.js';
 import { buildReadSideTestApp } from './testing.js';
 
@@ -50,6 +52,8 @@ describe('GET /api/status', () => {
     const res = await real.inject({ url: '/api/status', headers: { authorization: `Bearer ${ADMIN}` } });
     expect(res.statusCode).toBe(200);
     const body = res.json();
+    // Sent pre-serialized (JSON.stringify), so check the declared schema here.
+    expect(Value.Errors(FleetStatus, body)).toEqual([]);
     expect(body.counters).toEqual({
       devices: 2,
       active: 1,
