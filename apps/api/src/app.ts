@@ -9,6 +9,7 @@ import { parseTrustProxy } from './plugins/access-config.js';
 import { auditPlugin } from './plugins/audit.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
+import { redactUrlsInRequestLogs } from './plugins/log-redaction.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { resourcesPlugin } from './plugins/resources.js';
@@ -37,6 +38,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
     trustProxy: parseTrustProxy(config.TRUST_PROXY),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
+  redactUrlsInRequestLogs(app);
   await app.register(errorsPlugin);
   await app.register(resourcesPlugin, { config });
   await app.register(authPlugin);

@@ -132,8 +132,8 @@ describe('POST /api/v1/:token/telemetry', () => {
   });
 
   it('does not log the access token', async () => {
-    const { maskTokenInUrl } = await import('./index.js');
-    expect(maskTokenInUrl(`/api/v1/${TOKEN}/telemetry?x=1`)).toBe('/api/v1/<token>/telemetry?x=1');
+    const { redactUrl } = await import('../../plugins/log-redaction.js');
+    expect(redactUrl(`/api/v1/${TOKEN}/telemetry?x=1`)).toBe('/api/v1/<token>/telemetry?x=1');
   });
 });
 

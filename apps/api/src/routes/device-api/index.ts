@@ -4,16 +4,11 @@
  * sends and payloads may be lenient JSON, so this scope reads every body as a raw Buffer
  * (limit MAX_PAYLOAD_BYTES → 413) and parses it itself.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { attributeRoutes } from './attribute-routes.js';
 import { deviceGatewayPlugin } from './gateway.js';
 import { ingestRoutes } from './ingest-routes.js';
 import { rpcRoutes } from './rpc-routes.js';
-
-/** Request log line without the access token (it is a credential, and it is in the URL). */
-export function maskTokenInUrl(url: string): string {
-  return url.replace(/^(\/api\/v1\/)[^/?]+/, '$1<token>');
-}
 
 export default async function deviceApiRoutes(app: FastifyInstance): Promise<void> {
   await app.register(deviceGatewayPlugin);
@@ -21,12 +16,7 @@ export default async function deviceApiRoutes(app: FastifyInstance): Promise<voi
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: app.config.MAX_PAYLOAD_BYTES }, (_req, body, done) =>
     done(null, body),
   );
-  app.addHook('onRoute', (route) => {
-    route.logSerializers = {
-      ...route.logSerializers,
-      req: (req: FastifyRequest) => ({ method: req.method, url: maskTokenInUrl(req.url), remoteAddress: req.ip }),
-    };
-  });
+  // The token in these URLs is kept out of request logs by plugins/log-redaction.ts (app-wide).
   await app.register(ingestRoutes);
   await app.register(attributeRoutes);
   await app.register(rpcRoutes);

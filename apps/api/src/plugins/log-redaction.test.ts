@@ -1,0 +1,38 @@
+import { Writable } from 'node:stream';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { redactUrl, redactUrlsInRequestLogs } from './log-redaction.js';
+
+describe('redactUrl', () => {
+  it('hides device tokens in paths and access tokens in queries, nothing else', () => {
+    expect(redactUrl('/api/v1/A1b2C3d4/telemetry')).toBe('/api/v1/<token>/telemetry');
+    expect(redactUrl('/api/stream?access_token=s3cret&x=1')).toBe('/api/stream?access_token=[redacted]&x=1');
+    expect(redactUrl('/api/stream?x=1&ACCESS_TOKEN=s3cret')).toBe('/api/stream?x=1&ACCESS_TOKEN=[redacted]');
+    expect(redactUrl('/api/outages?from=2026-01-01')).toBe('/api/outages?from=2026-01-01');
+  });
+
+  it('keeps both secrets out of the request log of routes registered in child plugins', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const app = Fastify({ loggerInstance: pino({ level: 'info' }, sink) as unknown as FastifyBaseLogger });
+    redactUrlsInRequestLogs(app);
+    await app.register(async (child) => {
+      child.post('/api/v1/:token/telemetry', async () => ({}));
+      child.get('/api/stream', async () => ({}));
+    });
+    await app.inject({ method: 'POST', url: '/api/v1/DEVICE-SECRET-1/telemetry', payload: {} });
+    await app.inject('/api/stream?access_token=SESSION-SECRET-2');
+    await app.close();
+    const log = lines.join('');
+    expect(log).toContain('/api/v1/<token>/telemetry');
+    expect(log).toContain('access_token=[redacted]');
+    expect(log).not.toContain('DEVICE-SECRET-1');
+    expect(log).not.toContain('SESSION-SECRET-2');
+  });
+});
