@@ -13,22 +13,35 @@ import type { Redis } from 'ioredis';
 import { type DomainEvent, domainEventsChannel } from './events.js';
 import { tsParam } from './persist/sql.js';
 
-const INSERT = `
+/** Insert of events, $N-numbered from `first`, returning the new ids (usable as a CTE). */
+export const insertEventsSql = (first: number) => `
 INSERT INTO domain_events (id, type, device_id, occurred_at, payload)
-SELECT i, t, d, ${tsParam('o')}, p::jsonb FROM unnest($1::text[], $2::text[], $3::uuid[], $4::float8[], $5::text[]) AS x(i, t, d, o, p)
+SELECT i, t, d, ${tsParam('o')}, p::jsonb
+  FROM unnest($${first}::text[], $${first + 1}::text[], $${first + 2}::uuid[], $${first + 3}::float8[], $${first + 4}::text[])
+       AS x(i, t, d, o, p)
 ON CONFLICT (id) DO NOTHING RETURNING id`;
+const INSERT = insertEventsSql(1);
+
+/** The events once each, and their columns for `insertEventsSql`. */
+export function eventColumns(events: DomainEvent[]): { unique: DomainEvent[]; columns: unknown[][] } {
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  return {
+    unique,
+    columns: [
+      unique.map((e) => e.id),
+      unique.map((e) => e.type),
+      unique.map((e) => e.deviceId),
+      unique.map((e) => e.occurredAt),
+      unique.map((e) => JSON.stringify(e.payload)),
+    ],
+  };
+}
 
 /** Stores the events; returns those that are new (to publish after COMMIT). */
 export async function storeEvents(client: PoolClient, events: DomainEvent[]): Promise<DomainEvent[]> {
   if (events.length === 0) return [];
-  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
-  const { rows } = await client.query<{ id: string }>(INSERT, [
-    unique.map((e) => e.id),
-    unique.map((e) => e.type),
-    unique.map((e) => e.deviceId),
-    unique.map((e) => e.occurredAt),
-    unique.map((e) => JSON.stringify(e.payload)),
-  ]);
+  const { unique, columns } = eventColumns(events);
+  const { rows } = await client.query<{ id: string }>(INSERT, columns);
   const fresh = new Set(rows.map((r) => r.id));
   return unique.filter((e) => fresh.has(e.id));
 }
@@ -42,12 +55,26 @@ export class EventPublisher {
   ) {}
 
   async publish(events: DomainEvent[]): Promise<void> {
+    await this.send(events);
+    await this.markPublished(events);
+  }
+
+  /** The Redis half of `publish`: the durable queue and the live channel. */
+  async send(events: DomainEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.queue.addBulk(events.map((e) => ({ name: e.type, data: e, opts: { jobId: e.id } })));
     const channel = domainEventsChannel(this.prefix);
     const pipe = this.redis.pipeline();
     for (const e of events) pipe.publish(channel, JSON.stringify(e));
-    await pipe.exec();
+    // Both at once (one Redis round trip less); each is in commit order on its own.
+    await Promise.all([
+      this.queue.addBulk(events.map((e) => ({ name: e.type, data: e, opts: { jobId: e.id } }))),
+      pipe.exec(),
+    ]);
+  }
+
+  /** The PostgreSQL half of `publish`: the relay skips these from now on. */
+  async markPublished(events: DomainEvent[]): Promise<void> {
+    if (events.length === 0) return;
     await this.pool.query('UPDATE domain_events SET published_at = now() WHERE id = ANY($1::text[])', [
       events.map((e) => e.id),
     ]);

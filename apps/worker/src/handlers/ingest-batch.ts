@@ -28,12 +28,14 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
     async (batch: IngestBatch) => {
       const result = await processBatch(deps, batch);
       // Committed: publishing failures are repaired by the outbox relay, never by a retry.
-      const published = publishing.then(() =>
-        deps.publisher.publish(result.events).catch((err: unknown) => {
+      // Only the Redis half is chained (order); marking them published in PostgreSQL is not.
+      const sent = publishing.then(() => deps.publisher.send(result.events));
+      publishing = sent.catch(() => {});
+      const published = sent
+        .then(() => deps.publisher.markPublished(result.events))
+        .catch((err: unknown) => {
           deps.logger.warn({ err }, 'domain events committed but not yet published (relay will retry)');
-        }),
-      );
-      publishing = published;
+        });
       return { after: published.then(() => result.events.length) };
     },
     deps.transactions,

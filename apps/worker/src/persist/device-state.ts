@@ -6,6 +6,8 @@
 import type { PoolClient } from '@spms/db';
 import { applyDeviceActivity, type DeviceFacts, deviceActivityState } from '@spms/outage-engine';
 import type { DomainEvent } from '../events.js';
+import { insertEventsSql } from '../outbox.js';
+import { upsertAttributesSql } from './attributes.js';
 import type { DeviceConfig } from './device-config.js';
 import { saveLineStateSql } from './lines.js';
 import type { DeviceRows } from './prepare.js';
@@ -20,9 +22,10 @@ SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la
   LEFT JOIN device_state s ON s.device_id = q.d
   LEFT JOIN device_offline_periods p ON p.device_id = q.d AND p.ended_at IS NULL`;
 
-// One row write per device per batch, voltage state included (see processVoltage).
+// One row write per device per batch, voltage state included (see processVoltage); the line
+// states, client attributes and domain events (outbox) ride the same statement (one round trip).
 const SAVE = `
-WITH lines AS (${saveLineStateSql(11)})
+WITH lines AS (${saveLineStateSql(11)}), attrs AS (${upsertAttributesSql(17)}), ev AS (${insertEventsSql(21)}), ds AS (
 INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since,
   volts, volts_at, volts_msg_id, volts_level)
 SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL::timestamptz END,
@@ -37,7 +40,8 @@ ON CONFLICT (device_id) DO UPDATE SET
   active = EXCLUDED.active OR device_state.active,
   inactive_since = CASE WHEN EXCLUDED.active THEN NULL ELSE device_state.inactive_since END,
   connection = EXCLUDED.connection, last_activity_at = EXCLUDED.last_activity_at,
-  last_connect_at = EXCLUDED.last_connect_at, last_disconnect_at = EXCLUDED.last_disconnect_at, updated_at = now()`;
+  last_connect_at = EXCLUDED.last_connect_at, last_disconnect_at = EXCLUDED.last_disconnect_at, updated_at = now()
+) SELECT id FROM ev`;
 
 const CLOSE = `
 UPDATE device_offline_periods p SET ended_at = ${tsParam('x.t')}
@@ -66,8 +70,15 @@ export interface VoltsUpdate {
 export interface DeviceStateStep {
   events: DomainEvent[];
   loaded: Map<string, LoadedDevice>;
-  /** Writes the device rows and, in the same statement, the line states. */
-  save(client: PoolClient, volts: Map<string, VoltsUpdate>, lineRows: unknown[][]): Promise<void>;
+  /** Writes the device rows and, in the same statement, the line states, attributes and
+   *  events; returns the ids of the events that were new. */
+  save(
+    client: PoolClient,
+    volts: Map<string, VoltsUpdate>,
+    lineRows: unknown[][],
+    attributes: unknown[][],
+    events: unknown[][],
+  ): Promise<Set<string>>;
 }
 
 interface Row {
@@ -175,17 +186,20 @@ export async function updateDeviceState(
   return {
     events,
     loaded,
-    async save(c, volts, lineRows) {
+    async save(c, volts, lineRows, attributes, eventCols) {
       const ids = save[0] as string[];
       const v = ids.map((id) => volts.get(id));
-      await c.query(SAVE, [
+      const { rows } = await c.query<{ id: string }>(SAVE, [
         ...save,
         v.map((x) => x?.volts ?? null),
         v.map((x) => x?.ts ?? null),
         v.map((x) => x?.msgId ?? null),
         v.map((x) => x?.level ?? null),
         ...lineRows,
+        ...attributes,
+        ...eventCols,
       ]);
+      return new Set(rows.map((r) => r.id));
     },
   };
 }

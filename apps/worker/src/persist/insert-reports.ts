@@ -2,6 +2,13 @@
  * Stores every report of a batch in one round-trip (bulk `unnest` inserts chained as CTEs)
  * with ON CONFLICT DO NOTHING: a message already stored (redelivered job) is skipped, and
  * only what is new comes back — the rest of the pipeline works from that.
+ *
+ * The same statement then takes the batch's device locks (`lk`, same order as LOCK_DEVICES),
+ * strictly AFTER every insert has finished (its filter reads every insert CTE first): an
+ * insert that waits for another transaction's duplicate row still holds no device lock, as
+ * when the lock was a statement of its own, so this saves a round trip without new
+ * deadlocks. The next statement (a new snapshot in READ COMMITTED) sees everything committed
+ * by the previous holder of the locks.
  */
 import type { PoolClient } from '@spms/db';
 import type { DeviceRows } from './prepare.js';
@@ -28,8 +35,14 @@ WITH le AS (
   INSERT INTO rejected_readings (device_id, ts, msg_id, key, value, reason)
   SELECT d, to_timestamp(t / 1000.0), m, k, j::jsonb, why FROM unnest($22::uuid[], $23::float8[], $24::text[], $25::text[], $26::text[], $27::text[]) AS x(d, t, m, k, j, why)
   ON CONFLICT DO NOTHING RETURNING 1
+), lk AS MATERIALIZED (
+  SELECT count(pg_advisory_xact_lock(k)) AS n
+    FROM (SELECT DISTINCT hashtextextended(d, 0) AS k FROM unnest($28::text[]) AS d ORDER BY 1) AS s
+   WHERE (SELECT count(*) FROM le) + (SELECT count(*) FROM vs) + (SELECT count(*) FROM tr)
+       + (SELECT count(*) FROM dc) + (SELECT count(*) FROM rr) >= 0
 )
-SELECT 'l' AS k, device_id::text AS d, line, msg_id FROM le
+SELECT 'x' AS k, NULL::text AS d, NULL::int2 AS line, n::text AS msg_id FROM lk
+UNION ALL SELECT 'l', device_id::text, line, msg_id FROM le
 UNION ALL SELECT 'v', device_id::text, NULL, msg_id FROM vs
 UNION ALL SELECT 'c', device_id::text, NULL, msg_id FROM dc`;
 
@@ -40,7 +53,8 @@ export interface NewReports {
   connectivity: Set<string>;
 }
 
-export async function insertReports(client: PoolClient, devices: DeviceRows[]): Promise<NewReports> {
+/** Inserts the reports, then locks the devices (see above); returns what was new. */
+export async function insertReportsAndLock(client: PoolClient, devices: DeviceRows[]): Promise<NewReports> {
   const a: unknown[][] = Array.from({ length: 27 }, () => []);
   const push = (from: number, ...vals: unknown[]) => {
     for (let i = 0; i < vals.length; i++) (a[from + i] as unknown[]).push(vals[i]);
@@ -53,12 +67,13 @@ export async function insertReports(client: PoolClient, devices: DeviceRows[]): 
       push(16, d.deviceId, r.ts, r.event, r.msgId, r.detail ? JSON.stringify(r.detail) : null);
     for (const r of d.rejected) push(21, d.deviceId, r.ts, r.msgId, r.key, JSON.stringify(r.value), r.reason);
   }
+  a.push(devices.map((d) => d.deviceId));
   const { rows } = await client.query<{ k: string; d: string; line: number | null; msg_id: string }>(SQL, a);
   const out: NewReports = { lines: new Set(), volts: new Set(), connectivity: new Set() };
   for (const r of rows) {
     if (r.k === 'l') out.lines.add(`${r.d}|${r.line}|${r.msg_id}`);
     else if (r.k === 'v') out.volts.add(`${r.d}|${r.msg_id}`);
-    else out.connectivity.add(`${r.d}|${r.msg_id}`);
+    else if (r.k === 'c') out.connectivity.add(`${r.d}|${r.msg_id}`);
   }
   return out;
 }

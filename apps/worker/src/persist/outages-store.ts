@@ -155,6 +155,9 @@ export async function writeOutageEvents(
   }
   const { inserts, updates, deletes } = rows.writes();
   for (const { deviceId, event: e } of items) {
+    // Site groups depend on starts and lines only: closing a stored outage cannot change them.
+    const sameStart = e.type === 'outage.closed' && e.previous?.startMsgId === e.outage.startMsgId;
+    if (sameStart && e.previous?.startedAt === e.outage.startedAt) continue;
     const starts = [
       'outage' in e ? e.outage.startedAt : Number.POSITIVE_INFINITY,
       'previous' in e && e.previous ? e.previous.startedAt : Number.POSITIVE_INFINITY,
