@@ -24,6 +24,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     out: { type: 'string', default: 'bench-results' },
     verbose: { type: 'boolean', default: false },
+    // Size of the reconnect storm's fleet (default 300 quick, 10,000 full).
+    'storm-devices': { type: 'string' },
   },
 });
 const quick = args.quick;
@@ -52,6 +54,7 @@ const P = {
     : { BENCH_DEVICES: '10000', BENCH_SECONDS: '10', BENCH_REPORT_RUNS: '5', BENCH_REPORT_CLIENTS: '4' },
 };
 
+if (args['storm-devices']) P.storms.devices = Number(args['storm-devices']);
 if (!args['no-build']) {
   say('building…');
   const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {

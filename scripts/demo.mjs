@@ -24,6 +24,8 @@ import { parseArgs } from 'node:util';
 import { matchOutages } from '../bench/lib/truth-match.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// A newcomer's console: library deprecation notices (pg 8 → 9) are not the demo's news.
+process.noDeprecation = true;
 const { values: args } = parseArgs({
   options: {
     'keep-running': { type: 'boolean', default: false },

@@ -86,7 +86,9 @@ export function writeReport(r) {
       '≤ 10 s, ≤ 1 SMS per recipient per region',
       ok(o.allCommittedS !== null && o.allCommittedS <= 10 && maxRegional <= 1),
     ]);
-    conds.push(`**4. Reconnect storm** — ${rc.conditions}. Errors ${rc.errors}. CPU: ${cpu(rc.cpuPct)}.`);
+    conds.push(
+      `**4. Reconnect storm** — ${rc.conditions}. Client-side failed attempts (each retried after 1 s): ${rc.errors} ${JSON.stringify(rc.errorKinds ?? {})}; TCP listen-queue overflows meanwhile (machine-wide): ${n(rc.listenOverflows)}. CPU: ${cpu(rc.cpuPct)}.`,
+    );
     conds.push(
       `**5. Outage storm** — ${o.conditions}. PUBACKs done ${n(o.publishAckedS, 1)} s after the first; first text ${n(o.firstSmsAfterS, 1)} s after the storm began; per recipient: ${Object.entries(
         o.smsPerRecipient,

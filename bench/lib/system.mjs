@@ -42,6 +42,18 @@ export function rssMiB(pid) {
     return 0;
   }
 }
+/** Machine-wide TCP listen-queue overflows so far (SYNs dropped because an accept queue was full). */
+export function listenOverflows() {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+    const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
+    const keys = lines[i].split(' ');
+    const vals = lines[i + 1].split(' ');
+    return Number(vals[keys.indexOf('ListenOverflows')]);
+  } catch {
+    return null;
+  }
+}
 /** CPU % (100 = one core) of each pid over a window: call start(), later stop(). */
 export function cpuMeter(pids) {
   const t0 = performance.now();

@@ -77,7 +77,7 @@ export async function sustainedIngest(sys, mosq, tokens, p) {
 }
 
 /** 2. PUBLISH of a line change → outage committed (event after COMMIT) → visible in GET /api/outages. */
-export async function lineChangeLatency(sys, mosq, tokens, p) {
+export async function lineChangeLatency(sys, _mosq, tokens, p) {
   const probes = tokens.slice(tokens.length - p.probes);
   const bgTokens = tokens.slice(0, p.bgDevices);
   const ids = new Map();

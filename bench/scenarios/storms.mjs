@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LeanMqttClient, mqttLinePayload, TELEMETRY_TOPIC } from '@spms/simulator';
-import { committedRows, cpuMeter, sleep } from '../lib/system.mjs';
+import { committedRows, cpuMeter, listenOverflows, sleep } from '../lib/system.mjs';
 
 const q1 = async (pool, sql, params) => Number((await pool.query(sql, params)).rows[0].n);
 const rawCount = committedRows;
@@ -146,8 +146,10 @@ export async function storms(sys, root, tokens, p) {
     await sleep(3000);
     const raw1 = await rawCount(sys.pool);
     const meter2 = cpuMeter(sys.pids);
+    const overflows0 = listenOverflows();
     let refused = 0;
     let errors = 0;
+    const errorKinds = {};
     let connected = 0;
     let tConnected = 0;
     let tReported = 0;
@@ -168,7 +170,11 @@ export async function storms(sys, root, tokens, p) {
             return;
           } catch (err) {
             if (err?.returnCode !== undefined) refused++;
-            else errors++;
+            else {
+              errors++;
+              const kind = err?.code ?? err?.message ?? String(err);
+              errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+            }
             c.destroy();
             await sleep(1000);
           }
@@ -182,6 +188,9 @@ export async function storms(sys, root, tokens, p) {
       connected,
       refused,
       errors,
+      errorKinds,
+      // Includes other processes on the machine; the broker listens with Node's default backlog (511).
+      listenOverflows: overflows0 === null ? null : listenOverflows() - overflows0,
       allConnectedS: secs(tConnected - t1),
       allReportedS: secs(tReported - t1),
       allCommittedS: secs(tCommitted === null ? null : tCommitted - t1),
