@@ -17,8 +17,8 @@ import { type Gateway, startGateway } from '../../apps/broker/src/gateway.js';
 import { loadWorkerConfig } from '../../apps/worker/src/config.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 
-// A byte-exact copy of /work/shared/fixtures/mqtt-firmware.json.
-const fixture = JSON.parse(readFileSync(new URL('./mqtt-firmware.json', import.meta.url), 'utf8')) as {
+// The firmware's byte-exact test vectors (repository fixtures/).
+const fixture = JSON.parse(readFileSync(new URL('../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8')) as {
   scenario: { events: { t: number; payload: string }[] };
 };
 const logger = createLogger({ name: 'e2e', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });

@@ -13,7 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
 
-const fixtures = new URL('../../../../shared/fixtures/', import.meta.url);
+const fixtures = new URL('../../../fixtures/', import.meta.url);
 const load = (name: string) => JSON.parse(readFileSync(new URL(name, fixtures), 'utf8'));
 const firmware = load('mqtt-firmware.json') as { topic: string; messages: { payload: string }[] };
 const forms = load('thingsboard-forms.json') as { forms: { payload: string }[] };

@@ -145,7 +145,7 @@ export interface FixtureEvent {
   t: number;
   payload: string;
 }
-// A byte-exact copy of /work/shared/fixtures/mqtt-firmware.json (the firmware's test vectors).
+// The firmware's byte-exact test vectors (repository fixtures/).
 export const mqttFixture = JSON.parse(
-  readFileSync(new URL('./fixtures/mqtt-firmware.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8'),
 ) as { scenario: { events: FixtureEvent[]; expect_outages: { line: number; start_t: number; end_t: number }[] } };

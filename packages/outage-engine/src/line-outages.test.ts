@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { anchorFromOutage, applyReport, computeLineOutages, recomputeLine } from './line-outages.js';
 import type { LineReport, LineState } from './types.js';
 
-// Copy of /work/shared/fixtures/mqtt-firmware.json, so the package's tests are self-contained.
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/mqtt-firmware.json', import.meta.url), 'utf8')) as {
+// The firmware's byte-exact test vectors (repository fixtures/).
+const fixture = JSON.parse(readFileSync(new URL('../../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8')) as {
   scenario: {
     events: { t: number; payload: string }[];
     expect_outages: { line: number; start_t: number; end_t: number }[];
