@@ -38,6 +38,8 @@ const BATCH_SIZE = env('BENCH_BATCH_SIZE', 500);
 const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
 /** Transactions in flight (WORKER_TRANSACTIONS); the jobs in flight are merged into them. */
 const TRANSACTIONS = env('BENCH_TRANSACTIONS', 2);
+/** WORKER_MERGE_MAX_MESSAGES: at most this many messages merged into one transaction. */
+const MERGE = env('BENCH_MERGE', 5000);
 const RATE = env('BENCH_RATE', 2000);
 const SECONDS = env('BENCH_SECONDS', 10);
 /** The gateway's group-commit delay (INGEST_MAX_DELAY_MS): larger means fewer, bigger jobs. */
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
       `conditions: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}, node ${process.version}, devices ${DEVICES}, batch ${BATCH_SIZE} msgs, ` +
-        `${BATCHES} batches, worker concurrency ${CONCURRENCY} jobs / ${TRANSACTIONS} transactions, PostgreSQL + Redis on the same machine`,
+        `${BATCHES} batches, worker concurrency ${CONCURRENCY} jobs / ${TRANSACTIONS} transactions of ≤ ${MERGE} msgs, PostgreSQL + Redis on the same machine`,
     );
 
     // 1. drain
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       WORKER_CONCURRENCY: String(CONCURRENCY),
       WORKER_TRANSACTIONS: String(TRANSACTIONS),
+      WORKER_MERGE_MAX_MESSAGES: String(MERGE),
       WORKER_DB_POOL: String(TRANSACTIONS + 4),
     });
     const t0 = performance.now();
@@ -190,7 +193,8 @@ async function main(): Promise<void> {
     let sent = 0;
     const tick = 10;
     const bg = setInterval(() => {
-      const n = Math.round((RATE * tick) / 1000);
+      // catch up with the schedule (timers drift under load): the rate is RATE on average
+      const n = Math.floor((RATE * (Date.now() - phaseStart)) / 1000) - sent;
       for (let i = 0; i < n; i++) {
         producer
           .enqueue(next(devices[Math.floor(Math.random() * devices.length)] as string, Date.now()))
