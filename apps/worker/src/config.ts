@@ -13,9 +13,12 @@ export const WorkerConfigSchema = Type.Object({
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'jobs in flight' }),
   /** Ingest transactions in flight at once; each takes every job queued so far (group commit). */
   WORKER_TRANSACTIONS: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'transactions' }),
+  /** Each merged batch is split by device into this many parallel transactions (no shared locks).
+   *  Measured on 2 cores: 2 gives ~10 % more drain but several times the latency at light load. */
+  WORKER_SHARDS: Type.Integer({ minimum: 1, maximum: 16, default: 1, description: 'transactions per batch' }),
   /** At most this many messages merged into one transaction. */
   WORKER_MERGE_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 5000, description: 'messages' }),
-  /** PostgreSQL connections of this process (needs ≥ WORKER_TRANSACTIONS + 2 to never wait). */
+  /** PostgreSQL connections of this process (needs ≥ WORKER_TRANSACTIONS × WORKER_SHARDS + 2 to never wait). */
   WORKER_DB_POOL: Type.Integer({ minimum: 2, maximum: 200, default: 12, description: 'pg pool size' }),
   /** A job whose worker died is handed to another worker after about this long (BullMQ lock). */
   WORKER_LOCK_MS: Type.Integer({ minimum: 1000, default: 30_000, description: 'milliseconds' }),

@@ -53,6 +53,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     siteWindowMs: config.SITE_GROUP_WINDOW_MS,
     transactions: config.WORKER_TRANSACTIONS,
     mergeMaxMessages: config.WORKER_MERGE_MAX_MESSAGES,
+    shards: config.WORKER_SHARDS,
   });
   const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => {}); // reported through the worker's 'error' event

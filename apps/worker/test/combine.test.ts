@@ -1,6 +1,7 @@
 import type { IngestBatch, IngestMessage } from '@spms/queue';
 import { describe, expect, it } from 'vitest';
 import { BatchCombiner } from '../src/handlers/combine.js';
+import { splitByDevice } from '../src/handlers/ingest-batch.js';
 
 const msg = (id: string): IngestMessage => ({
   kind: 'telemetry',
@@ -59,5 +60,23 @@ describe('BatchCombiner (group commit of concurrent ingest jobs)', () => {
     await expect(bad).rejects.toThrow('poison');
     expect(await good2).toBe('c');
     expect(runs).toEqual([['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
+  });
+});
+
+describe('splitByDevice (parallel transactions that share no device)', () => {
+  it('puts all messages of a device into one part and loses none', () => {
+    const devices = Array.from({ length: 20 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const messages = Array.from({ length: 200 }, (_, i) => ({ ...msg(`m${i}`), deviceId: devices[i % 20] as string }));
+    expect(splitByDevice({ v: 1, messages }, 1)).toEqual([{ v: 1, messages }]);
+    const parts = splitByDevice({ v: 1, messages }, 3);
+    expect(parts.flatMap((p) => p.messages.map((m) => m.id)).sort()).toEqual(messages.map((m) => m.id).sort());
+    const owner = new Map<string, number>();
+    parts.forEach((p, i) => {
+      for (const m of p.messages) {
+        expect(owner.get(m.deviceId) ?? i).toBe(i);
+        owner.set(m.deviceId, i);
+      }
+    });
+    expect(parts.length).toBeGreaterThan(1);
   });
 });

@@ -40,6 +40,8 @@ const CONCURRENCY = env('BENCH_CONCURRENCY', 64);
 const TRANSACTIONS = env('BENCH_TRANSACTIONS', 2);
 /** WORKER_MERGE_MAX_MESSAGES: at most this many messages merged into one transaction. */
 const MERGE = env('BENCH_MERGE', 5000);
+/** WORKER_SHARDS: parallel transactions per merged batch, split by device. */
+const SHARDS = env('BENCH_SHARDS', 1);
 const RATE = env('BENCH_RATE', 2000);
 const SECONDS = env('BENCH_SECONDS', 10);
 /** The gateway's group-commit delay (INGEST_MAX_DELAY_MS): larger means fewer, bigger jobs. */
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
       `conditions: ${cpu.length} × ${cpu[0]?.model ?? 'cpu'}, load ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}, node ${process.version}, devices ${DEVICES}, batch ${BATCH_SIZE} msgs, ` +
-        `${BATCHES} batches, worker concurrency ${CONCURRENCY} jobs / ${TRANSACTIONS} transactions of ≤ ${MERGE} msgs, PostgreSQL + Redis on the same machine`,
+        `${BATCHES} batches, worker concurrency ${CONCURRENCY} jobs / ${TRANSACTIONS} transactions of ≤ ${MERGE} msgs × ${SHARDS} device shards, PostgreSQL + Redis on the same machine`,
     );
 
     // 1. drain
@@ -147,7 +149,8 @@ async function main(): Promise<void> {
       WORKER_CONCURRENCY: String(CONCURRENCY),
       WORKER_TRANSACTIONS: String(TRANSACTIONS),
       WORKER_MERGE_MAX_MESSAGES: String(MERGE),
-      WORKER_DB_POOL: String(TRANSACTIONS + 4),
+      WORKER_SHARDS: String(SHARDS),
+      WORKER_DB_POOL: String(TRANSACTIONS * SHARDS + 4),
     });
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();

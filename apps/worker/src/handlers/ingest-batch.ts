@@ -18,6 +18,22 @@ export interface IngestHandlerDeps extends BatchContext {
   transactions: number;
   /** Upper bound of messages merged into one transaction. */
   mergeMaxMessages: number;
+  /** A merged batch is split by device into this many transactions run in parallel. */
+  shards: number;
+}
+
+/** FNV-1a of the device id: which shard (transaction) a device's messages go to. */
+function shardOf(deviceId: string, shards: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % shards;
+}
+
+export function splitByDevice(batch: IngestBatch, shards: number): IngestBatch[] {
+  if (shards <= 1) return [batch];
+  const parts: IngestBatch[] = Array.from({ length: shards }, () => ({ v: 1, messages: [] }));
+  for (const m of batch.messages) parts[shardOf(m.deviceId, shards)]?.messages.push(m);
+  return parts.filter((p) => p.messages.length > 0);
 }
 
 export function createIngestHandler(deps: IngestHandlerDeps) {
@@ -26,17 +42,24 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
   let publishing: Promise<unknown> = Promise.resolve();
   const combiner = new BatchCombiner(
     async (batch: IngestBatch) => {
-      const result = await processBatch(deps, batch);
+      // One transaction per device shard, in parallel: shards share no device, so they never
+      // wait on each other's device locks (a job is done when all its shards committed).
+      const parts = splitByDevice(batch, deps.shards);
+      const settled = await Promise.allSettled(parts.map((part) => processBatch(deps, part)));
+      const events = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value.events : []));
       // Committed: publishing failures are repaired by the outbox relay, never by a retry.
       // Only the Redis half is chained (order); marking them published in PostgreSQL is not.
-      const sent = publishing.then(() => deps.publisher.send(result.events));
+      const sent = publishing.then(() => deps.publisher.send(events));
       publishing = sent.catch(() => {});
       const published = sent
-        .then(() => deps.publisher.markPublished(result.events))
+        .then(() => deps.publisher.markPublished(events))
         .catch((err: unknown) => {
           deps.logger.warn({ err }, 'domain events committed but not yet published (relay will retry)');
         });
-      return { after: published.then(() => result.events.length) };
+      // A failed shard fails the batch (retried; the committed shards' part is then a no-op).
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return { after: published.then(() => events.length) };
     },
     deps.transactions,
     deps.mergeMaxMessages,
