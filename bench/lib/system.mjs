@@ -123,6 +123,9 @@ export async function startSystem(opts) {
     CONNECT_RATE_PER_IP: '0',
     AUTH_FAILURES_PER_IP: '0',
     DEVICE_MSG_RATE: '0',
+    // The latency probe reads the API several times a second with one key.
+    API_RATE_LIMIT_MAX: '0',
+    API_RATE_LIMIT_PER_IP_MAX: '0',
     // The alerts run in the bench process with a counting provider (see outage storm).
     ALERTS_ENABLED: 'false',
     ...opts.env,
