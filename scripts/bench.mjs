@@ -217,6 +217,8 @@ const md = writeReport(result);
 const dest = quick || only ? tmp : outDir;
 writeFileSync(join(dest, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(join(dest, 'latest.md'), md);
+// The repository's formatter owns JSON layout (the committed result passes `npm run lint`).
+spawnSync('npx', ['biome', 'format', '--write', join(dest, 'latest.json')], { cwd: root, stdio: 'ignore' });
 console.log(`\n${md}`);
 say(`wrote ${join(dest, 'latest.json')} and latest.md in ${result.durationS} s`);
 process.exit(Object.keys(result.errors).length ? 1 : 0);
