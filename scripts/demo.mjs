@@ -167,9 +167,10 @@ const provider = {
   },
 };
 const alertsConfig = parseConfig(alertsMod.AlertsConfigSchema, {
-  // Short timers so texts arrive within the compressed day (defaults: 60 s debounce, 30 s window).
-  ALERT_DEBOUNCE_MS: '5000',
-  ALERT_GROUP_WINDOW_MS: '5000',
+  // Short timers so texts arrive within the compressed day (defaults: 60 s debounce, 30 s
+  // window); the evening blackout lasts ~9 s here, so the debounce plus window must be shorter.
+  ALERT_DEBOUNCE_MS: '2000',
+  ALERT_GROUP_WINDOW_MS: '3000',
   ALERT_GROUP_INTERVAL_MS: '15000',
   ALERT_MAX_PER_HOUR: '30',
 });
