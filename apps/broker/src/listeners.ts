@@ -19,6 +19,13 @@ export class PortInUseError extends Error {
   override name = 'PortInUseError';
 }
 
+/**
+ * Pending-connection queue per listener. Node's default (511) overflowed in the reconnect
+ * storm benchmark (a grid restore: thousands of CONNECTs at once) and the kernel dropped
+ * SYNs; the kernel still caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 8192;
+
 function listen(
   server: Server | HttpServer,
   port: number,
@@ -43,7 +50,7 @@ function listen(
       else reject(err);
     };
     server.once('error', onError);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       const addr = server.address();
       resolve(typeof addr === 'object' && addr ? addr.port : port);

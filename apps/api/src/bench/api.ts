@@ -175,6 +175,7 @@ async function main(): Promise<void> {
           SPMS_ADMIN_API_KEY: KEY,
           STATUS_CACHE_MS: cacheMs,
           API_RATE_LIMIT_MAX: '0',
+          API_RATE_LIMIT_PER_IP_MAX: '0',
         }),
         { logger: createLogger({ level: 'warn', name: 'bench-api' }) },
       );
