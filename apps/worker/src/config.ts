@@ -2,7 +2,9 @@
  * The worker's whole configuration: one TypeBox schema, parsed once at start-up
  * (`loadWorkerConfig(process.env)`); keys are the environment variable names.
  */
+
 import { DatabaseUrl, LogLevel, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+import { AlertsConfigSchema } from './alerts/config.js';
 
 export const WorkerConfigSchema = Type.Object({
   DATABASE_URL: DatabaseUrl,
@@ -31,6 +33,8 @@ export const WorkerConfigSchema = Type.Object({
   VOLTAGE_SANE_MAX: Type.Number({ default: 400 }),
   /** Outages of one device starting within this many ms of each other are one site event. */
   SITE_GROUP_WINDOW_MS: Type.Integer({ minimum: 0, default: 5000, description: 'milliseconds' }),
+  /** Alerts and SMS (see apps/worker/src/alerts/config.ts). */
+  ...AlertsConfigSchema.properties,
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '@spms/log';
 import { INGEST_QUEUE, ingestQueueOptions } from '@spms/queue';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { startAlerts } from './alerts/index.js';
 import type { WorkerConfig } from './config.js';
 import { Deadlines } from './deadlines.js';
 import { DOMAIN_EVENTS_QUEUE } from './events.js';
@@ -81,6 +82,8 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     intervalMs: config.SWEEP_INTERVAL_MS,
   });
   await worker.waitUntilReady();
+  // Alerts consume the domain events this process (and any other worker) publishes.
+  const alerts = await startAlerts(config, { logger });
   logger.info(
     { concurrency: config.WORKER_CONCURRENCY, transactions: config.WORKER_TRANSACTIONS, prefix },
     'worker started',
@@ -89,6 +92,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   return {
     close() {
       closed ??= (async () => {
+        await alerts.close();
         await worker.close();
         await sweeper.close();
         await eventsQueue.close();
