@@ -1,34 +1,20 @@
 import { credentialsKey, verifySecret } from '@spms/credentials';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../app.js';
-import { loadApiConfig } from '../config.js';
+import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../test-support/test-api.js';
 
-const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+const ADMIN_KEY = TEST_ADMIN_KEY;
 
-let db: TestDatabase;
-let redis: TestRedis;
+let t: TestApi;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  db = await createTestDatabase('csvimport');
-  redis = createTestRedis('csvimport');
-  app = await buildApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      SPMS_ADMIN_API_KEY: ADMIN_KEY,
-    }),
-  );
+  t = await createTestApi('csvimport');
+  app = t.app;
 });
 
 afterAll(async () => {
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await t?.close();
 });
 
 const importCsv = (csv: string, query = '') =>

@@ -1,37 +1,23 @@
 import { credentialsKey, verifySecret } from '@spms/credentials';
 import { credentialsChangedChannel } from '@spms/queue';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../app.js';
-import { loadApiConfig } from '../../config.js';
+import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
 
-const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+const ADMIN_KEY = TEST_ADMIN_KEY;
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
-let db: TestDatabase;
-let redis: TestRedis;
+let t: TestApi;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  db = await createTestDatabase('devices');
-  redis = createTestRedis('devices');
-  app = await buildApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      SPMS_ADMIN_API_KEY: ADMIN_KEY,
-    }),
-  );
+  t = await createTestApi('devices');
+  app = t.app;
 });
 
 afterAll(async () => {
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await t?.close();
 });
 
 const post = (url: string, payload: unknown) =>
@@ -201,10 +187,10 @@ describe('devices', () => {
   });
 
   it('publishes the device id when credentials are rotated, revoked or the device deleted', async () => {
-    const sub = new Redis(redis.url);
+    const sub = new Redis(t.redis.url);
     const messages: string[] = [];
     sub.on('message', (_channel, message) => messages.push(message));
-    await sub.subscribe(credentialsChangedChannel(redis.prefix));
+    await sub.subscribe(credentialsChangedChannel(t.redis.prefix));
     try {
       const device = (await get('/api/devices/0004_MSAN')).json();
       const rotated = await post('/api/devices/0004_MSAN/credentials', {
