@@ -48,7 +48,7 @@ beforeAll(async () => {
     }),
     { logger },
   );
-  worker = await startWorker(loadWorkerConfig(common), { logger });
+  worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false' }), { logger });
   sub = new Redis(redis.url);
   await sub.subscribe(`${redis.prefix}:events`);
   sub.on('message', (_c, text: string) => events.push(JSON.parse(text)));

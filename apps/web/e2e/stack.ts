@@ -66,9 +66,13 @@ export async function startStack(label: string): Promise<Stack> {
       { logger },
     );
     closers.push(() => gateway.close());
-    const worker = await startWorker(loadWorkerConfig({ ...base, WORKER_CONCURRENCY: '2', WORKER_DB_POOL: '4' }), {
-      logger,
-    });
+    // Alerts run below with test timings; the worker's own alerts processor would race them.
+    const worker = await startWorker(
+      loadWorkerConfig({ ...base, WORKER_CONCURRENCY: '2', WORKER_DB_POOL: '4', ALERTS_ENABLED: 'false' }),
+      {
+        logger,
+      },
+    );
     closers.push(() => worker.close());
     // Alerts with the console SMS provider; no debounce or grouping wait, so a drop alerts at once.
     const alertsConfig = parseConfig(AlertsConfigSchema, {

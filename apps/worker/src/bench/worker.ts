@@ -150,6 +150,8 @@ async function main(): Promise<void> {
       WORKER_TRANSACTIONS: String(TRANSACTIONS),
       WORKER_MERGE_MAX_MESSAGES: String(MERGE),
       WORKER_SHARDS: String(SHARDS),
+      // Ingest figures only: no alerts processor competing for the cores.
+      ALERTS_ENABLED: 'false',
       WORKER_DB_POOL: String(TRANSACTIONS * SHARDS + 4),
     });
     const t0 = performance.now();
