@@ -174,13 +174,17 @@ describe('outage engine against the simulator ground truth (timestamped)', () =>
         expect(off?.end, at).toBeTypeOf('number');
         expect(r.s, `${at} first seen unpowered`).toBeGreaterThanOrEqual(off?.end as number);
         expect(r.s, `${at} first seen unpowered`).toBeLessThanOrEqual((off?.end as number) + REBOOT_MS + TOLERANCE_MS);
+        // Device-time unknown window: from the device's last report before the link went
+        // down to its first report after, so it brackets the true (unseen) start.
+        expect(r.wf, `${at} start window from`).toBeTypeOf('number');
+        expect(r.wt, `${at} start window to`).toBeTypeOf('number');
+        expect(r.wf as number, `${at} window from ≤ truth start`).toBeLessThanOrEqual(t.start);
+        expect(r.wf as number, `${at} window from ≈ link down`).toBeGreaterThanOrEqual(
+          (off?.start as number) - TOLERANCE_MS - 60_000,
+        );
+        expect(r.wt as number, `${at} window to ≥ truth start`).toBeGreaterThanOrEqual(t.start);
+        expect(r.wt as number, `${at} window to ≤ first seen`).toBeLessThanOrEqual(r.s);
       }
     });
   }, 40_000);
-
-  // The brief's target: an outage that began unseen carries start_window_from/to. The worker
-  // builds unknown windows from offline periods in RECEIVE time (activity = receivedAt, sweeper
-  // after the inactivity timeout), while timestamped reports are in device time, so a device-ts
-  // stream never gets a window (today: started_at = first seen unpowered, window null).
-  it.todo('an unseen start in device time carries start_window_from/to (needs device-time unknown windows)');
 });

@@ -25,7 +25,7 @@ import type { DeviceOutageEvent, OutageRow } from './outages-store.js';
 import { OUTAGE_COLUMNS, rowToOutage } from './outages-store.js';
 import type { LineRow } from './prepare.js';
 import { C, msOf, toMs, tsParam } from './sql.js';
-import { loadWindows, minSince } from './windows.js';
+import { type DeviceTimeRanges, loadDeviceTimeWindows, loadWindows, minSince, widenRange } from './windows.js';
 
 interface LineWork {
   deviceId: string;
@@ -93,6 +93,9 @@ export async function processLines(
     }
   }
   if (work.size === 0) return { events: [], stateRows: [[], [], [], [], [], []] };
+  // Devices that stamp their reports: their lines get device-time windows (see windows.ts).
+  const deviceTime = new Set<string>();
+  for (const [deviceId, list] of rows) if (list.some((r) => r.source.endsWith('+ts'))) deviceTime.add(deviceId);
   const all = [...work.values()];
   const loaded = await client.query<
     OutageRow & { device_id: string; powered: boolean; ts: number; last_msg_id: string; since: number; oline: number }
@@ -106,15 +109,21 @@ export async function processLines(
   const out: DeviceOutageEvent[] = [];
   const late: LineWork[] = [];
   const since = new Map<string, number | null>();
+  const ranges: DeviceTimeRanges = new Map();
   for (const w of all) {
     w.reports = sortUnique(w.reports);
     const first = w.reports[0] as LineReport;
     if (w.state && compareKeys(first, w.state) < 0) {
       w.late = true;
       late.push(w);
+    } else if (deviceTime.has(w.deviceId)) {
+      const last = w.reports[w.reports.length - 1] as LineReport;
+      const cfg = configs.get(w.deviceId) as DeviceConfig;
+      widenRange(ranges, w.deviceId, w.state?.ts ?? first.ts, last.ts, cfg.timeoutMs);
     } else if (hasPeriods(w.deviceId)) minSince(since, w.deviceId, w.state?.ts ?? first.ts);
   }
   const windows = await loadWindows(client, since);
+  for (const [id, list] of await loadDeviceTimeWindows(client, ranges)) windows.set(id, list);
   for (const w of all) {
     if (w.late) continue;
     const cfg = configs.get(w.deviceId) as DeviceConfig;
@@ -127,7 +136,7 @@ export async function processLines(
       for (const event of step.events) out.push({ deviceId: w.deviceId, event });
     }
   }
-  if (late.length > 0) out.push(...(await recomputeLate(client, late, configs)));
+  if (late.length > 0) out.push(...(await recomputeLate(client, late, configs, deviceTime)));
   const changed = all.filter((w) => w.state !== null);
   const stateRows = [
     changed.map((w) => w.deviceId),
@@ -144,6 +153,7 @@ async function recomputeLate(
   client: PoolClient,
   late: LineWork[],
   configs: Map<string, DeviceConfig>,
+  deviceTime: Set<string>,
 ): Promise<DeviceOutageEvent[]> {
   const ids = late.map((w) => w.deviceId);
   const lines = late.map((w) => w.line);
@@ -160,7 +170,12 @@ async function recomputeLate(
   }
   const fromTs = late.map((w) => anchorOf.get(k(w.deviceId, w.line))?.ts ?? null);
   const since = new Map<string, number | null>();
-  for (const [i, w] of late.entries()) minSince(since, w.deviceId, fromTs[i] ?? null);
+  const ranges: DeviceTimeRanges = new Map();
+  for (const [i, w] of late.entries()) {
+    const timeoutMs = (configs.get(w.deviceId) as DeviceConfig).timeoutMs;
+    if (deviceTime.has(w.deviceId)) widenRange(ranges, w.deviceId, fromTs[i] ?? null, null, timeoutMs);
+    else minSince(since, w.deviceId, fromTs[i] ?? null);
+  }
   // One client runs one query at a time: sequential awaits (pg@9 drops implicit queueing).
   const reports = await client.query<{ device_id: string; line: number; ts: number; msg_id: string; powered: boolean }>(
     LOAD_REPORTS,
@@ -168,6 +183,7 @@ async function recomputeLate(
   );
   const outages = await client.query<OutageRow & { device_id: string }>(LOAD_OUTAGES, [ids, lines, fromTs]);
   const windows = await loadWindows(client, since);
+  for (const [id, list] of await loadDeviceTimeWindows(client, ranges)) windows.set(id, list);
   const reportsOf = new Map<string, LineReport[]>();
   for (const r of reports.rows) {
     const key = k(r.device_id, r.line);

@@ -17,6 +17,8 @@ export interface VoltRow {
   ts: number;
   volts: number;
   msgId: string;
+  /** The entry carried the device's `ts` (device time; see windows.ts). */
+  deviceTs: boolean;
 }
 export interface RejectedRow {
   ts: number;
@@ -112,7 +114,8 @@ export function prepareBatch(messages: IngestMessage[], opts: PrepareOptions): M
           d.lines.push({ line: l.line, ts, powered: l.powered, msgId, source, receivedAt: m.receivedAt });
         }
         if (it.voltage !== null) {
-          if (it.voltage >= opts.saneMin && it.voltage <= opts.saneMax) d.volts.push({ ts, volts: it.voltage, msgId });
+          if (it.voltage >= opts.saneMin && it.voltage <= opts.saneMax)
+            d.volts.push({ ts, volts: it.voltage, msgId, deviceTs: e.ts !== undefined });
           else
             d.rejected.push({
               ts,

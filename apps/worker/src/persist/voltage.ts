@@ -23,7 +23,7 @@ import type { DeviceConfig } from './device-config.js';
 import type { LoadedDevice, VoltsUpdate } from './device-state.js';
 import type { VoltRow } from './prepare.js';
 import { C, msOf, toMs, tsParam } from './sql.js';
-import { loadWindows, minSince } from './windows.js';
+import { type DeviceTimeRanges, loadDeviceTimeWindows, loadWindows, minSince, widenRange } from './windows.js';
 
 const EPISODE_COLUMNS = `e.kind, ${msOf('e.started_at')} AS started_at, e.start_msg_id, ${msOf('e.start_window_from')} AS swf,
   ${msOf('e.start_window_to')} AS swt, ${msOf('e.ended_at')} AS ended_at, e.end_msg_id, ${msOf('e.end_window_from')} AS ewf,
@@ -126,9 +126,12 @@ export async function processVoltage(
   loaded: Map<string, LoadedDevice>,
 ): Promise<{ events: DomainEvent[]; volts: Map<string, VoltsUpdate> }> {
   const work = new Map<string, Work>();
+  const deviceTime = new Set<string>(); // devices stamping their samples: device-time windows
   for (const [deviceId, list] of rows) {
     if (list.length === 0) continue;
-    work.set(deviceId, { deviceId, samples: sortUnique(list), state: null, newest: null, events: [] });
+    if (list.some((r) => r.deviceTs)) deviceTime.add(deviceId);
+    const samples = sortUnique(list.map((r) => ({ ts: r.ts, volts: r.volts, msgId: r.msgId })));
+    work.set(deviceId, { deviceId, samples, state: null, newest: null, events: [] });
   }
   if (work.size === 0) return { events: [], volts: new Map() };
   // Only a device whose level is not normal can have an open episode: read those only.
@@ -149,12 +152,17 @@ export async function processVoltage(
   }
   const late: Work[] = [];
   const since = new Map<string, number | null>();
+  const ranges: DeviceTimeRanges = new Map();
   for (const w of work.values()) {
     const first = w.samples[0] as VoltageSample;
+    const last = w.samples[w.samples.length - 1] as VoltageSample;
+    const timeoutMs = (configs.get(w.deviceId) as DeviceConfig).timeoutMs;
     if (w.state && compareKeys(first, w.state) < 0) late.push(w);
+    else if (deviceTime.has(w.deviceId)) widenRange(ranges, w.deviceId, w.state?.ts ?? first.ts, last.ts, timeoutMs);
     else if (loaded.get(w.deviceId)?.hasPeriods) minSince(since, w.deviceId, w.state?.ts ?? first.ts);
   }
   const windows = await loadWindows(client, since);
+  for (const [id, list] of await loadDeviceTimeWindows(client, ranges)) windows.set(id, list);
   for (const w of work.values()) {
     if (late.includes(w)) continue;
     const limits = limitsOf(configs.get(w.deviceId) as DeviceConfig);
@@ -166,7 +174,7 @@ export async function processVoltage(
       w.events.push(...step.events);
     }
   }
-  if (late.length > 0) await recomputeLate(client, late, configs);
+  if (late.length > 0) await recomputeLate(client, late, configs, deviceTime);
   const all = [...work.values()];
   const volts = new Map<string, VoltsUpdate>();
   for (const w of all) {
@@ -176,7 +184,12 @@ export async function processVoltage(
   return { events: await writeVoltage(client, all), volts };
 }
 
-async function recomputeLate(client: PoolClient, late: Work[], configs: Map<string, DeviceConfig>): Promise<void> {
+async function recomputeLate(
+  client: PoolClient,
+  late: Work[],
+  configs: Map<string, DeviceConfig>,
+  deviceTime: Set<string>,
+): Promise<void> {
   const ids = late.map((w) => w.deviceId);
   const lims = late.map((w) => limitsOf(configs.get(w.deviceId) as DeviceConfig));
   const anchors = await client.query<{ device_id: string; ts: number | null; msg_id: string | null }>(LOAD_ANCHOR, [
@@ -194,13 +207,19 @@ async function recomputeLate(client: PoolClient, late: Work[], configs: Map<stri
   );
   const fromTs = ids.map((id) => anchorOf.get(id)?.ts ?? null);
   const since = new Map<string, number | null>();
-  for (const [i, id] of ids.entries()) minSince(since, id, fromTs[i] ?? null);
+  const ranges: DeviceTimeRanges = new Map();
+  for (const [i, id] of ids.entries()) {
+    if (deviceTime.has(id))
+      widenRange(ranges, id, fromTs[i] ?? null, null, (configs.get(id) as DeviceConfig).timeoutMs);
+    else minSince(since, id, fromTs[i] ?? null);
+  }
   const samples = await client.query<{ device_id: string; ts: number; msg_id: string; volts: number }>(LOAD_SAMPLES, [
     ids,
     fromTs,
   ]);
   const episodes = await client.query<EpisodeRow & { device_id: string }>(LOAD_EPISODES, [ids, fromTs]);
   const windows = await loadWindows(client, since);
+  for (const [id, list] of await loadDeviceTimeWindows(client, ranges)) windows.set(id, list);
   for (const [i, w] of late.entries()) {
     const a = anchorOf.get(w.deviceId) ?? null;
     const anchor: VoltageState | null = a ? { ...a, level: 'normal', open: null } : null;

@@ -1,0 +1,108 @@
+/**
+ * Devices that stamp their reports (`{"ts","values"}`): unknown windows come from gaps in the
+ * device's own timestamps, not from receive-time offline periods; a replayed buffer that
+ * covers a gap removes the window and places the edge exactly.
+ */
+import { newMessageId } from '@spms/queue';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createHarness, type Harness, telemetry } from './harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const entry = (ts: number, values: Record<string, unknown>) => JSON.stringify({ ts, values });
+const batch = (entries: string[]) => `[${entries.join(',')}]`;
+/** The gateway's record of a (re)connect: the device's session broke. */
+const connect = (deviceId: string) => ({
+  kind: 'connectivity' as const,
+  event: 'connect' as const,
+  id: newMessageId(),
+  deviceId,
+  receivedAt: Date.now(),
+  transport: 'mqtt' as const,
+});
+const pause = () => new Promise((r) => setTimeout(r, 5)); // distinct receive ms
+
+async function outagesOf(harness: Harness, dev: string) {
+  const ms = (c: string) => `(extract(epoch from ${c}) * 1000)::float8`;
+  const { rows } = await harness.pool.query(
+    `SELECT line, ${ms('started_at')} AS s, ${ms('start_window_from')} AS wf, ${ms('start_window_to')} AS wt,
+            ${ms('ended_at')} AS e
+       FROM outages WHERE device_id = $1 ORDER BY started_at`,
+    [dev],
+  );
+  return rows.map((r) => ({ line: r.line, s: r.s, wf: r.wf, wt: r.wt, e: r.e }));
+}
+
+describe('device-time unknown windows', () => {
+  it('a line lost during a device-time gap carries a start window spanning the gap', async () => {
+    h = await createHarness('devtime_gap');
+    const dev = await h.addDevice({ timeoutSec: 60 });
+    await h.start();
+    const T = Date.now() - 3_600_000; // device time an hour ago; everything is received now
+    await h.enqueue([
+      telemetry(dev, batch([entry(T, { 2: true, V: 230 }), entry(T + 30_000, { V: 231 })]), Date.now()),
+    ]);
+    // 10 minutes of device-time silence (the device was offline and reconnected), then line 2 is seen off.
+    await pause();
+    await h.enqueue([connect(dev)]);
+    await pause();
+    await h.enqueue([telemetry(dev, entry(T + 630_000, { 2: false, V: 230 }), Date.now())]);
+    await h.drained(3);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 630_000, wf: T + 30_000, wt: T + 630_000, e: null }]);
+    // Receive time had no silence: no offline period, yet the window exists (device time).
+    const periods = await h.pool.query('SELECT 1 FROM device_offline_periods WHERE device_id = $1', [dev]);
+    expect(periods.rows).toHaveLength(0);
+  });
+
+  it('a device-time gap received within one unbroken session is no window (the device was reachable)', async () => {
+    h = await createHarness('devtime_session');
+    const dev = await h.addDevice({ timeoutSec: 60 });
+    await h.start();
+    const T = Date.now() - 3_600_000;
+    await h.enqueue([
+      telemetry(dev, batch([entry(T, { 2: true, V: 230 }), entry(T + 30_000, { V: 231 })]), Date.now()),
+    ]);
+    await pause();
+    await h.enqueue([telemetry(dev, entry(T + 630_000, { 2: false, V: 230 }), Date.now())]);
+    await h.drained(2);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 630_000, wf: null, wt: null, e: null }]);
+  });
+
+  it('a gap shorter than the timeout is no window: the start is the first report seen off', async () => {
+    h = await createHarness('devtime_short');
+    const dev = await h.addDevice({ timeoutSec: 60 });
+    await h.start();
+    const T = Date.now() - 3_600_000;
+    await h.enqueue([telemetry(dev, entry(T, { 2: true, V: 230 }), Date.now())]);
+    await h.enqueue([telemetry(dev, entry(T + 59_999, { 2: false }), Date.now())]);
+    await h.drained(2);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 59_999, wf: null, wt: null, e: null }]);
+  });
+
+  it('a replayed buffer covering the gap removes the window and gives the exact start', async () => {
+    h = await createHarness('devtime_replay');
+    const dev = await h.addDevice({ timeoutSec: 60 });
+    await h.start();
+    const T = Date.now() - 3_600_000;
+    await h.enqueue([
+      telemetry(dev, batch([entry(T, { 2: true, V: 230 }), entry(T + 30_000, { V: 231 })]), Date.now()),
+    ]);
+    await pause();
+    await h.enqueue([connect(dev)]);
+    await pause();
+    await h.enqueue([telemetry(dev, entry(T + 630_000, { 2: false, V: 230 }), Date.now())]);
+    await h.drained(3);
+    expect((await outagesOf(h, dev))[0]?.wf).toBe(T + 30_000);
+    // The device then sends what it buffered while offline: a sample every 30 s, line 2 lost at T+300 s.
+    const buffered: string[] = [];
+    for (let t = T + 60_000; t < T + 630_000; t += 30_000)
+      buffered.push(entry(t, t === T + 300_000 ? { 2: false, V: 229 } : { V: 229 }));
+    await h.enqueue([telemetry(dev, batch(buffered), Date.now())]);
+    await h.drained(4);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 300_000, wf: null, wt: null, e: null }]);
+  });
+});
