@@ -15,3 +15,14 @@ export function newMessageId(): string {
   counter = (counter + 1) % COUNTER_SPACE;
   return `${Date.now().toString(36).padStart(9, '0')}${processTag}${counter.toString(36).padStart(6, '0')}`;
 }
+
+/**
+ * The gateway receive time encoded in a message id from `newMessageId`, or null for an id
+ * of another form (e.g. written by a test or an importer).
+ */
+export function receivedAtOfMessageId(msgId: string): number | null {
+  const head = msgId.slice(0, 9);
+  if (!/^[0-9a-z]{9}$/.test(head)) return null;
+  const ms = Number.parseInt(head, 36);
+  return Number.isFinite(ms) ? ms : null;
+}

@@ -1,6 +1,6 @@
 export * from './commands.js';
 export * from './contracts.js';
-export { newMessageId } from './ids.js';
+export { newMessageId, receivedAtOfMessageId } from './ids.js';
 export {
   createIngestProducer,
   type IngestProducer,

@@ -1,6 +1,7 @@
 /** Unknown windows (offline periods) of devices, as the engine wants them. */
 import type { PoolClient } from '@spms/db';
 import { type TimeWindow, unknownWindowBefore } from '@spms/outage-engine';
+import { receivedAtOfMessageId } from '@spms/queue';
 import { C, msOf, toMs, tsParam } from './sql.js';
 
 const SQL = `
@@ -75,14 +76,6 @@ SELECT i FROM unnest($1::uuid[], $2::float8[], $3::float8[], $4::int4[]) AS q(d,
     OR EXISTS (SELECT 1 FROM device_offline_periods p WHERE p.device_id = q.d
                  AND p.started_at >= ${tsParam('q.a')} AND p.started_at <= ${tsParam('q.b')})`;
 
-/** Receive time from a gateway message id (packages/queue ids.ts: 9 base36 chars of epoch ms), else null. */
-export function receivedAtOfId(msgId: string): number | null {
-  const head = msgId.slice(0, 9);
-  if (!/^[0-9a-z]{9}$/.test(head)) return null;
-  const ms = Number.parseInt(head, 36);
-  return Number.isFinite(ms) ? ms : null;
-}
-
 /**
  * Unknown windows in DEVICE time for reports that carry the device's own `ts`: a gap of at
  * least the inactivity timeout between consecutive event times of the device's reports (any
@@ -115,7 +108,13 @@ export async function loadDeviceTimeWindows(
     const range = ranges.get(r.device_id);
     // The engine's rule (inactive from exactly last + timeout), applied to each SQL gap.
     const w = range ? unknownWindowBefore(toMs(r.f), toMs(r.t) as number, range.timeoutMs) : null;
-    if (w) gaps.push({ deviceId: r.device_id, window: w, a: receivedAtOfId(r.prev_id), b: receivedAtOfId(r.msg_id) });
+    if (w)
+      gaps.push({
+        deviceId: r.device_id,
+        window: w,
+        a: receivedAtOfMessageId(r.prev_id),
+        b: receivedAtOfMessageId(r.msg_id),
+      });
   }
   // Ids not from the gateway (no receive time): the gap counts, as the safe side.
   const check = gaps.filter((g) => g.a !== null && g.b !== null && g.a <= g.b);
