@@ -251,6 +251,64 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     await page.context().close();
   });
 
+  it('admin pages: recipients and a shown-once API key; a viewer reads recipients, no admin navigation', async () => {
+    const password = 'admin-password-123';
+    expect((await stack.call('POST', '/api/users', { username: 'admin1', password, role: 'admin' })).status).toBe(201);
+    const page = await signIn({ username: 'admin1', password });
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.locator('[data-testid="users-table"] tr[data-user="viewer1"]').waitFor();
+    await shot(page, '10-users');
+
+    // Recipients: the API's refusal is shown inline; a national-form number is normalized.
+    await page.getByRole('link', { name: 'Recipients' }).click();
+    await page.locator('tr[data-recipient="NOC duty"]').waitFor();
+    const form = page.getByTestId('recipient-create-form');
+    await form.getByLabel('Name', { exact: true }).fill('Field crew');
+    await form.getByLabel('Phone').fill('12345');
+    await form.getByRole('button', { name: 'Add recipient' }).click();
+    await expect.poll(() => page.getByTestId('recipients-msg').textContent()).toContain('Not saved: phone');
+    await form.getByLabel('Phone').fill('077 765 4321');
+    await form.getByLabel('Device offline').check();
+    await form.getByLabel('Quiet hours from').fill('22:00');
+    await form.getByLabel('Quiet hours until').fill('06:00');
+    await form.getByRole('button', { name: 'Add recipient' }).click();
+    const row = page.locator('tr[data-recipient="Field crew"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('+94777654321');
+    expect(await row.textContent()).toContain('22:00–06:00');
+    await shot(page, '11-recipients');
+
+    // API key: shown once, works, and is gone after a reload.
+    await page.getByRole('link', { name: 'API keys' }).click();
+    const keyForm = page.getByTestId('api-key-create-form');
+    await keyForm.getByLabel('Key name').fill('wall screen');
+    await keyForm.getByLabel('Role').selectOption('viewer');
+    await keyForm.getByRole('button', { name: 'Create key' }).click();
+    const issued = page.getByTestId('issued-key');
+    await issued.waitFor();
+    expect(await issued.textContent()).toContain('you will not see it again');
+    const key = (await issued.locator('pre').textContent())?.trim() ?? '';
+    expect(key.length).toBeGreaterThan(20);
+    expect((await stack.call('GET', '/api/recipients', undefined, key)).status).toBe(200);
+    await page.locator('tr[data-key="wall screen"]').waitFor();
+    await shot(page, '12-api-keys');
+    await page.reload();
+    await page.locator('tr[data-key="wall screen"]').waitFor();
+    expect(await page.content()).not.toContain(key);
+    await page.context().close();
+
+    const viewer = await signIn(logins.viewer);
+    expect(await viewer.getByRole('link', { name: 'Users' }).count()).toBe(0);
+    expect(await viewer.getByRole('link', { name: 'API keys' }).count()).toBe(0);
+    await viewer.getByRole('link', { name: 'Recipients' }).click();
+    await viewer.locator('tr[data-recipient="Field crew"]').waitFor();
+    await viewer.getByTestId('recipients-readonly').waitFor();
+    expect(await viewer.getByRole('button', { name: /Edit|Delete|Add recipient/ }).count()).toBe(0);
+    await viewer.setViewportSize({ width: 390, height: 844 });
+    await shot(viewer, '13-recipients-viewer-phone');
+    await viewer.context().close();
+  });
+
   it('serves the dashboard: SPA fallback, long-cached hashed assets, JSON 404 under /api', async () => {
     const deep = await fetch(`${stack.baseUrl}/devices/0003_MSAN`);
     expect(deep.status).toBe(200);

@@ -1,7 +1,7 @@
 /** Shell: sign-in gate, navigation, the live-link indicator, and the page router. */
 import type { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { getSession, logout, onSession } from './api/client.js';
+import { getSession, isAdmin, logout, onSession } from './api/client.js';
 import { connect, disconnect, useFleet } from './live.js';
 import { AlertsPage } from './pages/alerts.js';
 import { FleetPage } from './pages/fleet.js';
@@ -14,12 +14,21 @@ const NAV = [
   ['/outages', 'Outages'],
   ['/alerts', 'Alerts'],
   ['/reports', 'Reports'],
+  ['/recipients', 'Recipients'],
+] as const;
+// Admin pages: hidden from the others (the API refuses them anyway).
+const ADMIN_NAV = [
+  ['/users', 'Users'],
+  ['/api-keys', 'API keys'],
 ] as const;
 
 // The device page (uPlot) and reports load on first use: the fleet view opens with less code.
 const loaders = {
   device: () => import('./pages/device.js').then((m) => m.DevicePage as FunctionComponent<{ id: string }>),
   reports: () => import('./pages/reports.js').then((m) => m.ReportsPage as FunctionComponent<{ id: string }>),
+  recipients: () => import('./pages/recipients.js').then((m) => m.RecipientsPage as FunctionComponent<{ id: string }>),
+  users: () => import('./pages/users.js').then((m) => m.UsersPage as FunctionComponent<{ id: string }>),
+  apiKeys: () => import('./pages/api-keys.js').then((m) => m.ApiKeysPage as FunctionComponent<{ id: string }>),
 };
 const loaded: Partial<Record<keyof typeof loaders, FunctionComponent<{ id: string }>>> = {};
 
@@ -64,6 +73,9 @@ function Shell() {
   else if (path === '/outages') page = <OutagesPage />;
   else if (path === '/alerts') page = <AlertsPage />;
   else if (path === '/reports') page = <Lazy page="reports" id="" />;
+  else if (path === '/recipients') page = <Lazy page="recipients" id="" />;
+  else if (path === '/users' && isAdmin()) page = <Lazy page="users" id="" />;
+  else if (path === '/api-keys' && isAdmin()) page = <Lazy page="apiKeys" id="" />;
   return (
     <>
       <header class="top">
@@ -71,7 +83,7 @@ function Shell() {
           SPMS
         </a>
         <nav>
-          {NAV.map(([href, text]) => (
+          {[...NAV, ...(isAdmin() ? ADMIN_NAV : [])].map(([href, text]) => (
             <a
               key={href}
               href={href}

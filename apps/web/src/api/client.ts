@@ -250,3 +250,62 @@ export async function downloadCsv(path: string, q: Query, filename: string): Pro
 
 /** SSE URL: EventSource cannot send headers, so the token rides in the query string. */
 export const streamUrl = () => `/api/stream${qs({ access_token: session?.token })}`;
+
+export const isAdmin = () => session?.user.role === 'admin';
+
+// Access control and SMS recipients (shapes: apps/api/src/routes/{users,api-keys,recipients}).
+export interface ScopeLists {
+  regions: string[] | null;
+  customers: string[] | null;
+}
+export interface UserRow extends ScopeLists {
+  id: string;
+  username: string;
+  email: string | null;
+  role: Role;
+  disabled: boolean;
+  lastLoginAt: string | null;
+}
+export interface ApiKeyRow extends ScopeLists {
+  id: string;
+  name: string;
+  role: Role;
+  username: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+export type RecipientKind = 'outage' | 'restoration' | 'device_offline' | 'device_online' | 'voltage';
+export interface RecipientRow {
+  id: string;
+  name: string;
+  phone: string;
+  enabled: boolean;
+  scopeKind: 'all' | 'region' | 'customer' | 'device' | 'line';
+  scopeValue: string | null;
+  scopeLine: number | null;
+  kinds: RecipientKind[];
+  quietStart: string | null;
+  quietEnd: string | null;
+  timeZone: string | null;
+}
+const enc = encodeURIComponent;
+
+export const users = () => json<UserRow[]>('GET', '/api/users');
+export const createUser = (body: Record<string, unknown>) => json<UserRow>('POST', '/api/users', body);
+export const updateUser = (id: string, body: Record<string, unknown>) =>
+  json<UserRow>('PATCH', `/api/users/${enc(id)}`, body);
+export const resetPassword = (id: string, password: string) =>
+  json<UserRow>('POST', `/api/users/${enc(id)}/password`, { password });
+export const deleteUser = (id: string) => json<UserRow>('DELETE', `/api/users/${enc(id)}`);
+
+export const apiKeys = () => json<ApiKeyRow[]>('GET', '/api/api-keys');
+export const createApiKey = (body: Record<string, unknown>) =>
+  json<ApiKeyRow & { key: string }>('POST', '/api/api-keys', body);
+export const revokeApiKey = (id: string) => json<ApiKeyRow>('DELETE', `/api/api-keys/${enc(id)}`);
+
+export const recipients = async () => (await json<{ items: RecipientRow[] }>('GET', '/api/recipients')).items;
+export const createRecipient = (body: Record<string, unknown>) => json<RecipientRow>('POST', '/api/recipients', body);
+export const updateRecipient = (id: string, body: Record<string, unknown>) =>
+  json<RecipientRow>('PATCH', `/api/recipients/${enc(id)}`, body);
+export const deleteRecipient = (id: string) => json<RecipientRow>('DELETE', `/api/recipients/${enc(id)}`);
