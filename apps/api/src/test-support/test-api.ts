@@ -3,6 +3,8 @@
  * (@spms/testing), configured the way most API tests need it. Test-only (excluded from the
  * build).
  */
+import { randomUUID } from 'node:crypto';
+import { credentialsKey } from '@spms/credentials';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.js';
@@ -40,4 +42,21 @@ export async function createTestApi(label: string, env: Record<string, string> =
       await db.drop();
     },
   };
+}
+
+/**
+ * A device with an access token (HTTP device API, profile SPMS-HTTP), written straight into
+ * the registry tables; returns its id.
+ */
+export async function insertTokenDevice(app: FastifyInstance, name: string, token: string): Promise<string> {
+  const id = randomUUID();
+  await app.pg.query(
+    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, '00000000-0000-4000-8000-000000000002', now())`,
+    [id, name],
+  );
+  await app.pg.query(
+    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
+    [id, credentialsKey({ type: 'ACCESS_TOKEN', token })],
+  );
+  return id;
 }

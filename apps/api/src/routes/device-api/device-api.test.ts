@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { credentialsKey } from '@spms/credentials';
 import { type IngestMessage, readIngestBatches } from '@spms/queue';
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
+import { freePort, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
+import { createTestApi, insertTokenDevice, type TestApi } from '../../test-support/test-api.js';
 
 const fixtures = JSON.parse(
   readFileSync(new URL('../../../../../fixtures/http-firmware.json', import.meta.url), 'utf8'),
@@ -16,35 +14,20 @@ const fixtures = JSON.parse(
   bodies: Array<{ body: string }>;
 };
 const TOKEN = 'HTTP_DEVICE_TOKEN_01';
+let t: TestApi;
 let db: TestDatabase;
 let redis: TestRedis;
 let app: FastifyInstance;
 let deviceId: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('device_api');
-  redis = createTestRedis('device-api');
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  deviceId = randomUUID();
-  await c.query(
-    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, '0100_MSAN', '00000000-0000-4000-8000-000000000002', now())`,
-    [deviceId],
-  );
-  await c.query(
-    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
-    [deviceId, credentialsKey({ type: 'ACCESS_TOKEN', token: TOKEN })],
-  );
-  await c.end();
-  app = await buildApp(
-    loadApiConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' }),
-  );
+  t = await createTestApi('device_api');
+  ({ app, db, redis } = t);
+  deviceId = await insertTokenDevice(app, '0100_MSAN', TOKEN);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await t?.close();
 });
 
 async function queued(): Promise<IngestMessage[]> {

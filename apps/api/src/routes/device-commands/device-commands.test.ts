@@ -1,17 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { credentialsKey } from '@spms/credentials';
 import { type DeviceCommand, deviceCommandChannel } from '@spms/queue';
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
+import { freePort, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../app.js';
-import { loadApiConfig } from '../../config.js';
+import { createTestApi, insertTokenDevice, type TestApi } from '../../test-support/test-api.js';
 
 const ADMIN = 'admin-key-for-tests-0123456789';
 const TOKEN = 'CMD_DEVICE_TOKEN_01';
-let db: TestDatabase;
+let t: TestApi;
 let redis: TestRedis;
 let app: FastifyInstance;
 let sub: Redis;
@@ -19,29 +15,9 @@ let deviceId: string;
 const commands: DeviceCommand[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('device_cmd');
-  redis = createTestRedis('device-cmd');
-  const c = new pg.Client({ connectionString: db.url });
-  await c.connect();
-  deviceId = randomUUID();
-  await c.query(
-    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, '0200_MSAN', '00000000-0000-4000-8000-000000000002', now())`,
-    [deviceId],
-  );
-  await c.query(
-    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
-    [deviceId, credentialsKey({ type: 'ACCESS_TOKEN', token: TOKEN })],
-  );
-  await c.end();
-  app = await buildApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      SPMS_ADMIN_API_KEY: ADMIN,
-    }),
-  );
+  t = await createTestApi('device_cmd', { SPMS_ADMIN_API_KEY: ADMIN });
+  ({ app, redis } = t);
+  deviceId = await insertTokenDevice(app, '0200_MSAN', TOKEN);
   sub = new Redis(redis.url);
   await sub.subscribe(deviceCommandChannel(redis.prefix));
   sub.on('message', (_c: string, raw: string) => commands.push(JSON.parse(raw)));
@@ -49,9 +25,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   sub?.disconnect();
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await t?.close();
 });
 
 const auth = { authorization: `Bearer ${ADMIN}` };
