@@ -10,17 +10,16 @@
  *   npm run bench:alerts
  *   BENCH_DEVICES=1000 BENCH_RECIPIENTS=20 BENCH_REGIONS=5 BENCH_DEBOUNCE_MS=3000 BENCH_GROUP_WINDOW_MS=1500 npm run bench:alerts
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseConfig } from '@spms/config';
-import { applyMigrations, migrationsDir } from '@spms/db';
 import { createLogger } from '@spms/log';
 import { createTwilioProvider, type SmsProvider, startFakeTwilio } from '@spms/sms';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { AlertsConfigSchema, startAlerts } from '../alerts/index.js';
 import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '../events.js';
+import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 1000);
@@ -29,27 +28,7 @@ const REGIONS = env('BENCH_REGIONS', 5);
 const DEBOUNCE_MS = env('BENCH_DEBOUNCE_MS', 3000);
 const GROUP_WINDOW_MS = env('BENCH_GROUP_WINDOW_MS', 1500);
 const GROUP_INTERVAL_MS = env('BENCH_GROUP_INTERVAL_MS', 15_000);
-const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const dbName = `spms_bench_${randomBytes(4).toString('hex')}`;
-const prefix = `spmsbench:${randomBytes(4).toString('hex')}`;
-const dbUrl = (() => {
-  const u = new URL(SERVER);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: SERVER });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 async function main(): Promise<void> {
   await admin(`CREATE DATABASE ${dbName}`);
@@ -59,9 +38,7 @@ async function main(): Promise<void> {
   const events = new Queue(DOMAIN_EVENTS_QUEUE, { connection: { url: REDIS_URL }, prefix });
   let alerts: { close(): Promise<void> } | undefined;
   try {
-    const c = await pool.connect();
-    await applyMigrations(c, migrationsDir);
-    c.release();
+    await migrate(pool);
     const regions = Array.from({ length: REGIONS }, (_, i) => `Region ${i + 1}`);
     const devices = Array.from({ length: DEVICES }, () => randomUUID());
     await pool.query(
@@ -210,18 +187,9 @@ async function main(): Promise<void> {
   } finally {
     await alerts?.close();
     await events.close();
-    // Every key of this run (queues, windows, caps, flapping sets).
-    const r = new Redis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.unlink(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
     await twilio.close();
     await pool.end();
-    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await cleanup();
   }
 }
 

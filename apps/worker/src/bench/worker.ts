@@ -12,9 +12,8 @@
  *   npm run bench:worker
  *   BENCH_DEVICES=1000 BENCH_BATCHES=200 BENCH_BATCH_SIZE=500 BENCH_CONCURRENCY=64 BENCH_TRANSACTIONS=2 BENCH_RATE=2000 BENCH_SECONDS=10 npm run bench:worker
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
-import { applyMigrations, migrationsDir } from '@spms/db';
 import { createLogger } from '@spms/log';
 import {
   createIngestProducer,
@@ -30,6 +29,7 @@ import pg from 'pg';
 import { loadWorkerConfig } from '../config.js';
 import { domainEventsChannel } from '../events.js';
 import { startWorker } from '../worker.js';
+import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 1000);
@@ -46,26 +46,6 @@ const RATE = env('BENCH_RATE', 2000);
 const SECONDS = env('BENCH_SECONDS', 10);
 /** The gateway's group-commit delay (INGEST_MAX_DELAY_MS): larger means fewer, bigger jobs. */
 const PRODUCER_DELAY_MS = env('BENCH_PRODUCER_DELAY_MS', 2);
-const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const dbName = `spms_bench_${randomBytes(4).toString('hex')}`;
-const prefix = `spmsbench:${randomBytes(4).toString('hex')}`;
-const dbUrl = (() => {
-  const u = new URL(SERVER);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
-
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: SERVER });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 /** Firmware-like traffic: per device a line state per line, V most of the time, some line changes. */
 function makeTraffic(devices: string[]) {
@@ -111,9 +91,7 @@ async function main(): Promise<void> {
   });
   let worker: { close(): Promise<void> } | undefined;
   try {
-    const c = await pool.connect();
-    await applyMigrations(c, migrationsDir);
-    c.release();
+    await migrate(pool);
     const devices = Array.from({ length: DEVICES + 1 }, () => randomUUID());
     await pool.query(
       `INSERT INTO devices (id, name, profile_id, updated_at)
@@ -246,15 +224,9 @@ async function main(): Promise<void> {
     await worker?.close();
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
-    let cursor = '0';
-    do {
-      const [n, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = n;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
     redis.disconnect();
     await pool.end();
-    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await cleanup();
   }
 }
 
