@@ -3,19 +3,12 @@
  * (apps/broker) → the ingest queue → the worker (apps/worker) → PostgreSQL, plus the live
  * events channel. Both apps run in-process against one test database and Redis prefix.
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { credentialsKey, hashSecret } from '@spms/credentials';
 import { createLogger } from '@spms/log';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBrokerConfig } from '../../apps/broker/src/config.js';
-import { type Gateway, startGateway } from '../../apps/broker/src/gateway.js';
-import { loadWorkerConfig } from '../../apps/worker/src/config.js';
-import { startWorker } from '../../apps/worker/src/worker.js';
+import { type E2eStack, startE2eStack } from './stack.js';
 
 // The firmware's byte-exact test vectors (repository fixtures/).
 const fixture = JSON.parse(readFileSync(new URL('../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8')) as {
@@ -23,65 +16,31 @@ const fixture = JSON.parse(readFileSync(new URL('../../fixtures/mqtt-firmware.js
 };
 const logger = createLogger({ name: 'e2e', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 
-let db: TestDatabase;
-let redis: TestRedis;
-let sql: pg.Client;
-let gateway: Gateway;
-let worker: { close(): Promise<void> };
+let stack: E2eStack;
+let sql: E2eStack['sql'];
+let gateway: E2eStack['gateway'];
 let sub: Redis;
 const events: { type: string; deviceId: string }[] = [];
 const clients: MqttClient[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('e2e');
-  redis = createTestRedis('e2e');
-  sql = new pg.Client({ connectionString: db.url });
-  await sql.connect();
-  const common = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
-  gateway = await startGateway(
-    loadBrokerConfig({
-      ...common,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      BROKER_HTTP_HOST: '127.0.0.1',
-      BROKER_HTTP_PORT: '0',
-    }),
-    { logger },
-  );
-  worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false' }), { logger });
-  sub = new Redis(redis.url);
-  await sub.subscribe(`${redis.prefix}:events`);
+  stack = await startE2eStack('e2e', logger);
+  ({ sql, gateway } = stack);
+  sub = new Redis(stack.redis.url);
+  await sub.subscribe(`${stack.redis.prefix}:events`);
   sub.on('message', (_c, text: string) => events.push(JSON.parse(text)));
 });
 
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
   sub?.disconnect();
-  await gateway?.close();
-  await worker?.close();
-  await sql?.end();
-  await redis?.cleanup();
-  await db?.drop();
+  await stack?.close();
 });
 
 /** Registers a device with MQTT Basic credentials, as the registry does, and connects as the firmware. */
 async function connectDevice(name: string): Promise<{ id: string; client: MqttClient }> {
-  const id = randomUUID();
-  const creds = {
-    type: 'MQTT_BASIC' as const,
-    clientId: `${name}-cid`,
-    username: `${name}-user`,
-    password: `${name}-pw`,
-  };
-  await sql.query(
-    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', now())`,
-    [id, name],
-  );
-  await sql.query(
-    `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-     VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
-    [id, credentialsKey(creds), creds.clientId, creds.username, await hashSecret(creds.password, 'generated')],
-  );
+  const creds = { clientId: `${name}-cid`, username: `${name}-user`, password: `${name}-pw` };
+  const id = await stack.addMqttDevice(name, creds);
   const client = mqtt.connect({
     host: '127.0.0.1',
     port: gateway.mqttPort,

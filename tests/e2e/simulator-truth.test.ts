@@ -3,17 +3,10 @@
  * scenario in timestamped mode (ThingsBoard-style `ts` from a virtual clock, 240× real time)
  * through the real gateway and worker; the `outages` rows must match the truth's outages.
  */
-import { randomUUID } from 'node:crypto';
-import { credentialsKey, hashSecret } from '@spms/credentials';
 import { createLogger } from '@spms/log';
 import { type Fleet, type GroundTruth, runScenario } from '@spms/simulator';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBrokerConfig } from '../../apps/broker/src/config.js';
-import { type Gateway, startGateway } from '../../apps/broker/src/gateway.js';
-import { loadWorkerConfig } from '../../apps/worker/src/config.js';
-import { startWorker } from '../../apps/worker/src/worker.js';
+import { type E2eStack, startE2eStack } from './stack.js';
 
 const logger = createLogger({ name: 'e2e-truth', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const SPEED = 240; // 30 scenario-minutes in 7.5 s of wall time
@@ -50,53 +43,22 @@ const scenario = {
   ],
 };
 
-let db: TestDatabase;
-let redis: TestRedis;
-let sql: pg.Client;
-let gateway: Gateway;
-let worker: { close(): Promise<void> };
+let stack: E2eStack;
+let sql: E2eStack['sql'];
+let gateway: E2eStack['gateway'];
 const ids = new Map<string, string>(); // device name → id
 
 beforeAll(async () => {
-  db = await createTestDatabase('e2e_truth');
-  redis = createTestRedis('e2e_truth');
-  sql = new pg.Client({ connectionString: db.url });
-  await sql.connect();
-  const common = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
-  gateway = await startGateway(
-    loadBrokerConfig({
-      ...common,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      BROKER_HTTP_HOST: '127.0.0.1',
-      BROKER_HTTP_PORT: '0',
-    }),
-    { logger },
-  );
-  worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false' }), { logger });
+  stack = await startE2eStack('e2e_truth', logger);
+  ({ sql, gateway } = stack);
   for (const d of fleet.devices) {
     if (d.credentials.type !== 'MQTT_BASIC') throw new Error('fleet is MQTT Basic only');
-    const id = randomUUID();
-    ids.set(d.name, id);
-    await sql.query(
-      `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', now())`,
-      [id, d.name],
-    );
-    const c = d.credentials;
-    await sql.query(
-      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
-      [id, credentialsKey(c), c.clientId, c.username, await hashSecret(c.password, 'generated')],
-    );
+    ids.set(d.name, await stack.addMqttDevice(d.name, d.credentials));
   }
 });
 
 afterAll(async () => {
-  await gateway?.close();
-  await worker?.close();
-  await sql?.end();
-  await redis?.cleanup();
-  await db?.drop();
+  await stack?.close();
 });
 
 interface Row {
