@@ -92,7 +92,14 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     all.push(...device.events);
     mark();
     const hasPeriods = (id: string) => device.loaded.get(id)?.hasPeriods ?? false;
-    const lines = await processLines(client, lineRows, configs, hasPeriods);
+    // Session breaks new in this batch: lines that another transaction already processed past
+    // them are recomputed (their device-time windows may have changed; see lines.ts).
+    const breaks = new Map<string, number>();
+    for (const d of devices) {
+      const ts = d.connectivity.filter((c) => c.event !== 'activity').map((c) => c.ts);
+      if (ts.length > 0) breaks.set(d.deviceId, Math.min(...ts));
+    }
+    const lines = await processLines(client, lineRows, configs, hasPeriods, breaks);
     const outageEvents = lines.events;
     const changedSince = new Map<string, number>();
     all.push(...(await writeOutageEvents(client, outageEvents, configs, changedSince)));

@@ -58,6 +58,28 @@ describe('device-time unknown windows', () => {
     expect(periods.rows).toHaveLength(0);
   });
 
+  it('a session break committed after the report that follows it still gives the window (concurrent jobs)', async () => {
+    // Two jobs processed by concurrent transactions: the one holding the report after the
+    // reconnect took the device lock first, so it could not see the reconnect. The order is
+    // forced here by draining between them.
+    h = await createHarness('devtime_break_late');
+    const dev = await h.addDevice({ timeoutSec: 60 });
+    await h.start();
+    const T = Date.now() - 3_600_000;
+    await h.enqueue([
+      telemetry(dev, batch([entry(T, { 2: true, V: 230 }), entry(T + 30_000, { V: 231 })]), Date.now()),
+    ]);
+    await pause();
+    const reconnect = connect(dev); // received now, processed last
+    await pause();
+    await h.enqueue([telemetry(dev, entry(T + 630_000, { 2: false, V: 230 }), Date.now())]);
+    await h.drained(2);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 630_000, wf: null, wt: null, e: null }]);
+    await h.enqueue([reconnect]);
+    await h.drained(3);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 630_000, wf: T + 30_000, wt: T + 630_000, e: null }]);
+  });
+
   it('a device-time gap received within one unbroken session is no window (the device was reachable)', async () => {
     h = await createHarness('devtime_session');
     const dev = await h.addDevice({ timeoutSec: 60 });
