@@ -38,10 +38,13 @@ function describeKey(key: string): string {
   return key.length > 40 ? `${JSON.stringify(key.slice(0, 37))}...` : JSON.stringify(key);
 }
 
+// ES2024's String.prototype.isWellFormed (Node ≥ 20); the project's lib is older.
+type WellFormed = string & { isWellFormed(): boolean };
+
 /** A string PostgreSQL's jsonb stores: no NUL, no lone UTF-16 surrogate. */
 function checkString(s: string, what: string): string | null {
   if (s.includes('\u0000')) return `${what} contains a NUL character (\\u0000)`;
-  if (!s.isWellFormed()) return `${what} contains a lone UTF-16 surrogate`;
+  if (!(s as WellFormed).isWellFormed()) return `${what} contains a lone UTF-16 surrogate`;
   return null;
 }
 
