@@ -32,9 +32,23 @@ export function localIso(t: Date | number | null | undefined, timeZone: string):
   );
 }
 
+/** Cells a spreadsheet would run as a formula (or DDE) when they start with one of these. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * Neutralises spreadsheet formula injection in a text cell (OWASP "CSV injection"): labels,
+ * regions and customers are free text typed by operators, so `=HYPERLINK(…)` must reach
+ * Excel/LibreOffice as text. A leading single quote makes the cell text; numbers are never
+ * passed here, so a negative voltage stays a number.
+ */
+export function escapeCsvText(s: string): string {
+  return FORMULA_START.test(s) ? `'${s}` : s;
+}
+
 /**
  * Sends `rows` (arrays of cells, pulled lazily) as a CSV attachment with a header row.
  * A UTF-8 BOM makes spreadsheets read non-ASCII labels correctly; CRLF per RFC 4180.
+ * Every string cell goes through escapeCsvText; number cells are written as numbers.
  */
 export function sendCsv(
   reply: FastifyReply,
@@ -48,7 +62,10 @@ export function sendCsv(
     columns: header,
     bom: true,
     record_delimiter: 'windows',
-    cast: { boolean: (b) => (b ? 'true' : 'false') },
+    cast: {
+      boolean: (b) => (b ? 'true' : 'false'),
+      string: (v, ctx) => (ctx.header ? v : escapeCsvText(v)),
+    },
   });
   source.on('error', (err) => csv.destroy(err));
   // If the client goes away, stop pulling pages from the database.
