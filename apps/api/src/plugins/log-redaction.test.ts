@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { errorsPlugin } from './errors.js';
 import { redactUrl, redactUrlsInRequestLogs } from './log-redaction.js';
 
 describe('redactUrl', () => {
@@ -34,5 +35,56 @@ describe('redactUrl', () => {
     expect(log).toContain('access_token=[redacted]');
     expect(log).not.toContain('DEVICE-SECRET-1');
     expect(log).not.toContain('SESSION-SECRET-2');
+  });
+});
+
+describe('request logs on every path', () => {
+  it('never contain a device token: 404 (unknown sub-path, wrong method), error logs, access_token', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const app = Fastify({ loggerInstance: pino({ level: 'debug' }, sink) as unknown as FastifyBaseLogger });
+    redactUrlsInRequestLogs(app);
+    await app.register(errorsPlugin);
+    await app.register(
+      async (child) => {
+        child.post('/:token/telemetry', async () => ({}));
+        child.get('/:token/attributes', async (req) => {
+          // An error whose message, stack and fields carry the URL (e.g. a failed query).
+          const err = Object.assign(new Error(`failed on ${req.url}`), { url: req.url });
+          req.log.warn({ path: req.url, nested: { list: [req.url] } }, `slow request ${req.url}`);
+          throw err;
+        });
+      },
+      { prefix: '/api/v1' },
+    );
+    await app.register(async (child) => {
+      child.get('/api/stream', async () => ({}));
+    });
+    const claim = await app.inject({ method: 'POST', url: '/api/v1/DEVICE-SECRET-404/claim', payload: {} });
+    expect(claim.statusCode).toBe(404);
+    const wrongMethod = await app.inject({ method: 'GET', url: '/api/v1/DEVICE-SECRET-GET/telemetry' });
+    expect(wrongMethod.statusCode).toBe(404);
+    const failing = await app.inject({ method: 'GET', url: '/api/v1/DEVICE-SECRET-500/attributes?clientKeys=a' });
+    expect(failing.statusCode).toBe(500);
+    await app.inject('/api/stream?access_token=SESSION-SECRET-3');
+    await app.inject('/api/unknown?access_token=SESSION-SECRET-404');
+    await app.close();
+    const log = lines.join('');
+    expect(log).toContain('/api/v1/<token>/claim');
+    expect(log).toContain('/api/v1/<token>/attributes');
+    expect(log).toContain('request failed');
+    for (const secret of [
+      'DEVICE-SECRET-404',
+      'DEVICE-SECRET-GET',
+      'DEVICE-SECRET-500',
+      'SESSION-SECRET-3',
+      'SESSION-SECRET-404',
+    ])
+      expect(log).not.toContain(secret);
   });
 });
