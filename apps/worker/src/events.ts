@@ -23,6 +23,9 @@ export interface DomainEvent {
   /** Epoch ms of the change in the physical world (not of its processing). */
   occurredAt: number;
   payload: Record<string, unknown>;
+  /** Commit-order number, set when stored (outbox.ts `insertEventsAndCommit`); live views
+   *  order and de-duplicate by it. */
+  seq?: number;
 }
 
 export const DOMAIN_EVENTS_QUEUE = 'domain-events';

@@ -13,7 +13,7 @@ import type { Logger } from '@spms/log';
 import type { IngestBatch } from '@spms/queue';
 import type { Deadlines } from './deadlines.js';
 import type { DomainEvent } from './events.js';
-import { eventColumns } from './outbox.js';
+import { insertEventsAndCommit } from './outbox.js';
 import { attributeColumns } from './persist/attributes.js';
 import type { DeviceConfigCache } from './persist/device-config.js';
 import { updateDeviceState } from './persist/device-state.js';
@@ -108,16 +108,15 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     const voltage = await processVoltage(client, voltRows, configs, device.loaded);
     mark();
     all.push(...voltage.events);
-    const { unique, columns } = eventColumns(all);
-    const freshEvents = await device.save(client, voltage.volts, lines.stateRows, attributeColumns(devices), columns);
-    events = unique.filter((e) => freshEvents.has(e.id));
+    await device.save(client, voltage.volts, lines.stateRows, attributeColumns(devices));
     mark();
     await raised;
-    await client.query('COMMIT');
+    // Events last, under the commit-order lock, then COMMIT (outbox.ts).
+    events = await insertEventsAndCommit(client, all);
     mark();
     if (ctx.logger.isLevelEnabled('debug')) {
       const ms = t.slice(1).map((v, i) => Math.round((v - (t[i] as number)) * 10) / 10);
-      // insert = reports + waiting for the device locks; save = state, attributes, events
+      // insert = reports + waiting for the device locks; save = state, attributes; commit = events + COMMIT
       const [insert, device, lines, voltage, save, commit] = ms;
       ctx.logger.debug(
         { messages: batch.messages.length, devices: devices.length, insert, device, lines, voltage, save, commit },

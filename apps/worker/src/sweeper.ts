@@ -12,7 +12,7 @@ import type { Logger } from '@spms/log';
 import type { Redis } from 'ioredis';
 import type { Deadlines } from './deadlines.js';
 import type { DomainEvent } from './events.js';
-import { type EventPublisher, storeEvents } from './outbox.js';
+import { type EventPublisher, insertEventsAndCommit } from './outbox.js';
 import type { DeviceConfigCache } from './persist/device-config.js';
 import { msOf, toMs, tsParam } from './persist/sql.js';
 import { LOCK_DEVICES } from './process-batch.js';
@@ -93,7 +93,7 @@ async function markSustained(deps: SweeperDeps): Promise<void> {
               >= COALESCE(d.momentary_threshold_sec, p.momentary_threshold_sec) * interval '1 second'
         RETURNING o.device_id::text, o.line, o.start_msg_id, ${msOf('o.started_at')} AS started_at`,
     );
-    fresh = await storeEvents(
+    fresh = await insertEventsAndCommit(
       client,
       rows.map((r) => ({
         id: `outage.sustained/${r.device_id}/${r.line}/${r.start_msg_id}`,
@@ -103,7 +103,6 @@ async function markSustained(deps: SweeperDeps): Promise<void> {
         payload: { line: r.line, startedAt: toMs(r.started_at), startMsgId: r.start_msg_id },
       })),
     );
-    await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => {});
     client.release(err instanceof Error ? err : true);
@@ -181,8 +180,7 @@ async function sweep(deps: SweeperDeps, expired: [string, number][], now: number
         off.slice(0, 2),
       );
     }
-    const fresh = await storeEvents(client, events);
-    await client.query('COMMIT');
+    const fresh = await insertEventsAndCommit(client, events);
     events.length = 0;
     events.push(...fresh);
   } catch (err) {

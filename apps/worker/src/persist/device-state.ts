@@ -6,7 +6,6 @@
 import type { PoolClient } from '@spms/db';
 import { applyDeviceActivity, type DeviceFacts, deviceActivityState } from '@spms/outage-engine';
 import type { DomainEvent } from '../events.js';
-import { insertEventsSql } from '../outbox.js';
 import { upsertAttributesSql } from './attributes.js';
 import type { DeviceConfig } from './device-config.js';
 import { saveLineStateSql } from './lines.js';
@@ -23,9 +22,10 @@ SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la
   LEFT JOIN device_offline_periods p ON p.device_id = q.d AND p.ended_at IS NULL`;
 
 // One row write per device per batch, voltage state included (see processVoltage); the line
-// states, client attributes and domain events (outbox) ride the same statement (one round trip).
+// states and client attributes ride the same statement (one round trip). Domain events are
+// not written here: outbox.ts `insertEventsAndCommit` stores them in commit order at COMMIT.
 const SAVE = `
-WITH lines AS (${saveLineStateSql(11)}), attrs AS (${upsertAttributesSql(17)}), ev AS (${insertEventsSql(21)}), ds AS (
+WITH lines AS (${saveLineStateSql(11)}), attrs AS (${upsertAttributesSql(17)}), ds AS (
 INSERT INTO device_state (device_id, active, connection, last_activity_at, last_connect_at, last_disconnect_at, inactive_since,
   volts, volts_at, volts_msg_id, volts_level)
 SELECT d, a, c, ${tsParam('la')}, ${tsParam('lc')}, ${tsParam('ld')}, CASE WHEN a THEN NULL::timestamptz END,
@@ -41,7 +41,7 @@ ON CONFLICT (device_id) DO UPDATE SET
   inactive_since = CASE WHEN EXCLUDED.active THEN NULL ELSE device_state.inactive_since END,
   connection = EXCLUDED.connection, last_activity_at = EXCLUDED.last_activity_at,
   last_connect_at = EXCLUDED.last_connect_at, last_disconnect_at = EXCLUDED.last_disconnect_at, updated_at = now()
-) SELECT id FROM ev`;
+) SELECT 1`; // (data-modifying CTEs run whether or not they are referenced)
 
 const CLOSE = `
 UPDATE device_offline_periods p SET ended_at = ${tsParam('x.t')}
@@ -70,15 +70,13 @@ export interface VoltsUpdate {
 export interface DeviceStateStep {
   events: DomainEvent[];
   loaded: Map<string, LoadedDevice>;
-  /** Writes the device rows and, in the same statement, the line states, attributes and
-   *  events; returns the ids of the events that were new. */
+  /** Writes the device rows and, in the same statement, the line states and attributes. */
   save(
     client: PoolClient,
     volts: Map<string, VoltsUpdate>,
     lineRows: unknown[][],
     attributes: unknown[][],
-    events: unknown[][],
-  ): Promise<Set<string>>;
+  ): Promise<void>;
 }
 
 interface Row {
@@ -186,10 +184,10 @@ export async function updateDeviceState(
   return {
     events,
     loaded,
-    async save(c, volts, lineRows, attributes, eventCols) {
+    async save(c, volts, lineRows, attributes) {
       const ids = save[0] as string[];
       const v = ids.map((id) => volts.get(id));
-      const { rows } = await c.query<{ id: string }>(SAVE, [
+      await c.query(SAVE, [
         ...save,
         v.map((x) => x?.volts ?? null),
         v.map((x) => x?.ts ?? null),
@@ -197,9 +195,7 @@ export async function updateDeviceState(
         v.map((x) => x?.level ?? null),
         ...lineRows,
         ...attributes,
-        ...eventCols,
       ]);
-      return new Set(rows.map((r) => r.id));
     },
   };
 }
