@@ -35,12 +35,15 @@ export const AccessConfigProps = {
   }),
   PASSWORD_SCRYPT_P: Type.Integer({ default: 3, minimum: 1, maximum: 16 }),
   /**
-   * Which peers may set X-Forwarded-For (Fastify trustProxy): "true" (any: only behind a proxy
-   * that overwrites the header), a hop count, or addresses/CIDRs/keywords (proxy-addr). Per-IP
-   * sign-in lock-out and rate limits use the resulting client address, so trusting every peer
-   * on a directly exposed port would let a client pick its own address.
+   * Which peers may set X-Forwarded-For (Fastify trustProxy). Default "false": no proxy is
+   * trusted and the client address is the TCP peer, so nobody — not even a host on the LAN,
+   * the VPN or Docker's userland proxy — can pick its own address and dodge the per-address
+   * sign-in lock-out and rate limits. Behind a real reverse proxy, name it: a hop count
+   * ("1": the proxy in front of us), or its addresses/CIDRs/proxy-addr keywords
+   * ("10.0.0.5", "172.18.0.0/16,loopback"). "true" trusts any peer: only when every
+   * connection comes through a proxy that overwrites the header.
    */
-  TRUST_PROXY: Type.String({ default: 'loopback,linklocal,uniquelocal', minLength: 1 }),
+  TRUST_PROXY: Type.String({ default: 'false', minLength: 1 }),
   /** Serve the OpenAPI document (/docs/json) and the interactive docs (/docs). */
   API_DOCS: Type.Boolean({ default: true }),
 };

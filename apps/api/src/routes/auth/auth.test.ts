@@ -10,7 +10,9 @@ let redis: TestRedis;
 let app: FastifyInstance;
 const extraApps: FastifyInstance[] = [];
 
+// app.inject comes from 127.0.0.1: trusting loopback lets the tests pick client addresses.
 const limits = {
+  TRUST_PROXY: 'loopback',
   SIGNIN_MAX_FAILURES_PER_USER: '3',
   SIGNIN_MAX_FAILURES_PER_IP: '6',
   SIGNIN_RATE_LIMIT_PER_MIN: '1000',
@@ -263,7 +265,11 @@ describe('rate limits (Redis, shared by instances)', () => {
 
 describe('per-address limit', () => {
   it('also counts requests with invalid tokens, and spares devices', async () => {
-    const env = testEnv(db, redis, { API_RATE_LIMIT_PER_IP_MAX: '4', REDIS_PREFIX: `${redis.prefix}:ip` });
+    const env = testEnv(db, redis, {
+      API_RATE_LIMIT_PER_IP_MAX: '4',
+      TRUST_PROXY: 'loopback',
+      REDIS_PREFIX: `${redis.prefix}:ip`,
+    });
     const c = await buildApp(loadApiConfig(env));
     extraApps.push(c);
     const statuses: number[] = [];
