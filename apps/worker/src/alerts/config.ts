@@ -27,8 +27,9 @@ export const AlertsConfigSchema = Type.Object({
   /** Texts per recipient per cap window; the rest become one overflow summary. */
   ALERT_MAX_PER_HOUR: Type.Integer({ minimum: 1, default: 10 }),
   ALERT_CAP_WINDOW_MS: ms(3_600_000, 1000),
-  /** Overrides every device's/profile's alertDebounceSec (tests and benchmarks). */
-  ALERT_DEBOUNCE_MS: Type.Optional(ms(60_000)),
+  /** Overrides every device's/profile's alertDebounceSec (tests and benchmarks). No default:
+   *  unset, each device waits its own (or its profile's) alertDebounceSec. */
+  ALERT_DEBOUNCE_MS: Type.Optional(Type.Integer({ minimum: 0, description: 'milliseconds' })),
   /** Flapping: enter at this many state changes within the window… */
   ALERT_FLAP_THRESHOLD: Type.Integer({ minimum: 2, default: 6 }),
   ALERT_FLAP_WINDOW_MS: ms(600_000, 1000),

@@ -36,7 +36,8 @@ afterEach(async () => {
   cleanups = [];
 });
 
-export async function harness(env: Record<string, string> = {}): Promise<H> {
+/** `env` overrides the test defaults; a key set to undefined is left unset (as an install runs). */
+export async function harness(env: Record<string, string | undefined> = {}): Promise<H> {
   const db = await createTestDatabase('alerts');
   const redis = createTestRedis('alerts');
   const twilio = await startFakeTwilio();
@@ -54,7 +55,7 @@ export async function harness(env: Record<string, string> = {}): Promise<H> {
       ALERT_SMS_BACKOFF_MS: '50',
       ALERT_CONCURRENCY: '4',
       ...env,
-    }),
+    } as Record<string, string>),
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
     REDIS_PREFIX: redis.prefix,
