@@ -5,6 +5,7 @@ export {
   createIngestProducer,
   type IngestProducer,
   type IngestProducerOptions,
+  IngestRejectedError,
   type IngestStats,
   IngestUnavailableError,
 } from './ingest-producer.js';

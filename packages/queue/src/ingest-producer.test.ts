@@ -68,16 +68,47 @@ describe('ingest producer (group commit)', () => {
     expect(producer.stats()).toMatchObject({ messages: 0, failedMessages: 1 });
   });
 
-  it('closes a batch early when the messages are big (approxBytes)', async () => {
+  it('closes a batch early when the messages are big (their serialised size)', async () => {
     const redis = createTestRedis('producer-bytes');
     const producer = track(
       createIngestProducer({ redisUrl: redis.url, prefix: redis.prefix, maxBatchBytes: 250_000, maxDelayMs: 20 }),
       redis,
     );
-    await Promise.all(Array.from({ length: 10 }, (_, i) => producer.enqueue(message('big', i), 100_000)));
+    const big = (i: number): IngestMessage => ({
+      ...message('big', i),
+      entries: [{ values: { s: 'x'.repeat(100_000) } }],
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => producer.enqueue(big(i))));
     const batches = await readBatches(redis.url, redis.prefix);
     expect(batches.flatMap((b) => b.messages)).toHaveLength(10);
     expect(Math.max(...batches.map((b) => b.messages.length))).toBeLessThanOrEqual(3);
+  });
+
+  it('refuses a message that cannot be serialised, or is too big, alone: its group commits', async () => {
+    const redis = createTestRedis('producer-isolation');
+    const producer = track(
+      createIngestProducer({ redisUrl: redis.url, prefix: redis.prefix, maxDelayMs: 20, maxMessageBytes: 10_000 }),
+      redis,
+    );
+    // What a gateway without depth limits would hand over: JSON.stringify overflows its stack.
+    let deep: Record<string, unknown> = { n: 1 };
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    const hostile = [
+      { ...message('bad', 0), entries: [{ values: deep }] },
+      { ...message('bad', 1), entries: [{ values: { n: 10n } }] },
+      { ...message('bad', 2), entries: [{ values: { s: 'x'.repeat(20_000) } }] },
+    ] as unknown as IngestMessage[];
+    const good = Array.from({ length: 20 }, (_, i) => message(`good-${i}`, i));
+    const results = await Promise.allSettled(
+      [...good.slice(0, 10), ...hostile, ...good.slice(10)].map((m) => producer.enqueue(m)),
+    );
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected.map((r) => (r.reason as Error).name)).toEqual(Array(3).fill('IngestRejectedError'));
+    expect(String(rejected[0]?.reason)).toMatch(/cannot be serialised as JSON/);
+    expect(String(rejected[2]?.reason)).toMatch(/at most 10000/);
+    const got = (await readBatches(redis.url, redis.prefix)).flatMap((b) => b.messages);
+    expect(got.map((m) => m.id).sort()).toEqual(good.map((m) => m.id).sort());
+    expect(producer.stats()).toMatchObject({ messages: 20, failedMessages: 0, failedBatches: 0, rejectedMessages: 3 });
   });
 
   it('rejects at its deadline when Redis accepts the connection but never answers', async () => {

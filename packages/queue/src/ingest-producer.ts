@@ -1,8 +1,8 @@
 /**
  * The gateway's durable hand-off: group commit of device messages into BullMQ jobs.
  *
- * Every `enqueue` joins the open group; a group is committed as ONE job (`INGEST_JOB`,
- * payload `IngestBatch`) when it reaches `maxBatch` messages or `maxDelayMs` after it
+ * Every `enqueue` serialises its message (refusing it alone if it cannot be) and joins the
+ * open group; a group is committed as ONE job (`INGEST_JOB`, payload `IngestBatch`) when it reaches `maxBatch` messages or `maxDelayMs` after it
  * opened, and every caller in it is resolved only when Redis acknowledged that job. At
  * most `maxInFlight` commits run at once; while they do, the next group keeps filling, so
  * batches grow with load and throughput does not collapse to one round-trip per message.
@@ -20,9 +20,9 @@
  * be lost if the machine itself goes down).
  */
 import type { Logger } from '@spms/log';
-import { Queue } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CONTRACT_VERSION, INGEST_JOB, INGEST_QUEUE, type IngestBatch, type IngestMessage } from './contracts.js';
+import { CONTRACT_VERSION, INGEST_JOB, INGEST_QUEUE, type IngestMessage } from './contracts.js';
 import { newMessageId } from './ids.js';
 import { LatencyHistogram, type LatencySnapshot } from './latency.js';
 import { ingestQueueOptions } from './options.js';
@@ -35,6 +35,8 @@ export interface IngestStats {
   /** Commits that failed or timed out, and the messages in them (their enqueue rejected). */
   failedBatches: number;
   failedMessages: number;
+  /** Messages refused alone (not serialisable, too big); never part of a failed batch. */
+  rejectedMessages: number;
   lastBatchSize: number;
   /** Messages waiting for a commit, and commits awaiting Redis' reply, right now. */
   pending: number;
@@ -46,10 +48,12 @@ export interface IngestStats {
 
 export interface IngestProducer {
   /** Resolves once the message is durably in Redis as part of a committed batch (BullMQ job);
-   *  rejects (after at most `enqueueTimeoutMs`) if Redis is unavailable — the caller then
-   *  withholds the PUBACK / answers 503.
-   *  `approxBytes` (e.g. the raw payload length) lets big messages close a batch early, so
-   *  one job stays well under `maxBatchBytes`; default 256. */
+   *  rejects (after at most `enqueueTimeoutMs`) with IngestUnavailableError if Redis is
+   *  unavailable — the caller then withholds the PUBACK / answers 503 — or at once with
+   *  IngestRejectedError if this message alone cannot be queued (not serialisable as JSON,
+   *  or over `maxMessageBytes`): the caller refuses it as an invalid payload.
+   *  The message is serialised here, so its size closes a batch early and one job stays
+   *  under `maxBatchBytes`; `approxBytes` is accepted for compatibility and ignored. */
   enqueue(msg: IngestMessage, approxBytes?: number): Promise<void>;
   /** Stats for /metrics: batches, messages, failures, last batch size, enqueue latency histogram data. */
   stats(): IngestStats;
@@ -63,8 +67,10 @@ export interface IngestProducerOptions {
   prefix: string;
   /** Largest number of messages in one job (default 500). */
   maxBatch?: number;
-  /** A batch is closed once the callers' `approxBytes` add up to this (default 1 MiB). */
+  /** A batch is closed once its messages' JSON adds up to this (default 1 MiB). */
   maxBatchBytes?: number;
+  /** Largest serialised message (default 512 KiB): beyond, the message alone is refused. */
+  maxMessageBytes?: number;
   /** Longest a message waits for its group to fill (default 2 ms). */
   maxDelayMs?: number;
   /** Longest an enqueue may take before it rejects (default 2000 ms). */
@@ -79,6 +85,11 @@ export class IngestUnavailableError extends Error {
   override name = 'IngestUnavailableError';
 }
 
+/** Thrown (as the rejection) when one message cannot be queued; its group is unaffected. */
+export class IngestRejectedError extends Error {
+  override name = 'IngestRejectedError';
+}
+
 interface Waiter {
   resolve(): void;
   reject(err: Error): void;
@@ -86,16 +97,47 @@ interface Waiter {
 }
 
 interface Group {
-  messages: IngestMessage[];
+  /** The messages, each already serialised by `enqueue`. */
+  messages: string[];
   bytes: number;
   waiters: Waiter[];
   settled: boolean;
   deadline: NodeJS.Timeout;
 }
 
+/**
+ * A group's job data, already JSON. BullMQ serialises a job's data with JSON.stringify in
+ * `Job.asJSON`; its Queue exposes the Job class as an extension point (`get Job`), which
+ * lets the group carry its messages' JSON as is instead of serialising every message twice.
+ */
+class EncodedBatch {
+  constructor(readonly json: string) {}
+}
+
+class EncodedBatchJob extends Job {
+  override asJSON(): ReturnType<Job['asJSON']> {
+    const data: unknown = this.data;
+    if (!(data instanceof EncodedBatch)) return super.asJSON();
+    this.data = null;
+    try {
+      return { ...super.asJSON(), data: data.json };
+    } finally {
+      this.data = data;
+    }
+  }
+}
+
+class EncodedBatchQueue extends Queue<EncodedBatch> {
+  protected override get Job(): typeof Job {
+    // BullMQ's typeof Job is generic over the data; this subclass only ever sees EncodedBatch.
+    return EncodedBatchJob as unknown as typeof Job;
+  }
+}
+
 export function createIngestProducer(opts: IngestProducerOptions): IngestProducer {
   const maxBatch = opts.maxBatch ?? 500;
   const maxBatchBytes = opts.maxBatchBytes ?? 1024 * 1024;
+  const maxMessageBytes = opts.maxMessageBytes ?? 512 * 1024;
   const maxDelayMs = opts.maxDelayMs ?? 2;
   const timeoutMs = opts.enqueueTimeoutMs ?? 2000;
   const maxInFlight = opts.maxInFlight ?? 4;
@@ -126,12 +168,19 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     refuseWhileDown = true;
     log?.info('ingest producer: redis ready');
   });
-  const queue = new Queue<IngestBatch>(INGEST_QUEUE, { connection, ...ingestQueueOptions(opts.prefix) });
+  const queue = new EncodedBatchQueue(INGEST_QUEUE, { connection, ...ingestQueueOptions(opts.prefix) });
   // BullMQ re-emits connection errors; without a listener they would crash the process.
   queue.on('error', () => {});
 
   const latency = new LatencyHistogram();
-  const counters = { batches: 0, messages: 0, failedBatches: 0, failedMessages: 0, lastBatchSize: 0 };
+  const counters = {
+    batches: 0,
+    messages: 0,
+    failedBatches: 0,
+    failedMessages: 0,
+    rejectedMessages: 0,
+    lastBatchSize: 0,
+  };
   let open: Group | undefined;
   let openTimer: NodeJS.Timeout | undefined;
   const ready: Group[] = [];
@@ -180,7 +229,8 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
       const group = ready.shift() as Group;
       if (group.settled) continue; // its deadline passed while it waited
       inFlight++;
-      const batch: IngestBatch = { v: CONTRACT_VERSION, messages: group.messages };
+      // The job's data is the IngestBatch JSON, assembled from the messages' own JSON.
+      const batch = new EncodedBatch(`{"v":${CONTRACT_VERSION},"messages":[${group.messages.join(',')}]}`);
       // A custom job id makes a commit idempotent should the same add ever reach Redis twice.
       queue
         .add(INGEST_JOB, batch, { jobId: `b${newMessageId()}` })
@@ -195,8 +245,25 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     }
   }
 
-  function enqueue(msg: IngestMessage, approxBytes = 256): Promise<void> {
+  function enqueue(msg: IngestMessage): Promise<void> {
     if (closed) return Promise.reject(new IngestUnavailableError('ingest producer is closed'));
+    // Serialised here, per message, so a message JSON cannot carry (too deep, a BigInt, a
+    // cycle) or one too big is refused alone instead of failing its whole group commit.
+    let json: string;
+    try {
+      json = JSON.stringify(msg);
+    } catch (err) {
+      counters.rejectedMessages++;
+      const why = err instanceof Error ? err.message : String(err);
+      return Promise.reject(new IngestRejectedError(`message cannot be serialised as JSON: ${why}`));
+    }
+    const bytes = json.length;
+    if (bytes > maxMessageBytes) {
+      counters.rejectedMessages++;
+      return Promise.reject(
+        new IngestRejectedError(`message is ${bytes} characters as JSON (at most ${maxMessageBytes})`),
+      );
+    }
     if (refuseWhileDown && connection.status !== 'ready') {
       counters.failedMessages++;
       return Promise.reject(new IngestUnavailableError(`redis unavailable (${connection.status})`));
@@ -211,8 +278,8 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
         open = group;
         openTimer = setTimeout(seal, maxDelayMs);
       }
-      open.messages.push(msg);
-      open.bytes += approxBytes;
+      open.messages.push(json);
+      open.bytes += bytes;
       open.waiters.push({ resolve, reject, startedAt: performance.now() });
       if (open.messages.length >= maxBatch || open.bytes >= maxBatchBytes) seal();
     });

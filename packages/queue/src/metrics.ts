@@ -38,6 +38,11 @@ export function registerIngestMetrics(registry: Registry, producer: IngestProduc
     'Messages whose enqueue was rejected (device not acknowledged)',
     () => producer.stats().failedMessages,
   );
+  counter(
+    'rejected_messages_total',
+    'Messages refused alone before any commit (not serialisable as JSON, or too big)',
+    () => producer.stats().rejectedMessages,
+  );
   gauge('last_batch_size', 'Messages in the last committed batch', () => producer.stats().lastBatchSize);
   gauge('pending_messages', 'Messages waiting for a commit', () => producer.stats().pending);
   gauge('in_flight_commits', 'Commits awaiting Redis', () => producer.stats().inFlight);
