@@ -38,10 +38,3 @@ export function inScope(
   if (scope.customers && (device.customer === null || !scope.customers.includes(device.customer))) return false;
   return true;
 }
-
-/** Stable cache-key fragment for a scope. */
-export function scopeKey(scope: Scope | null | undefined): string {
-  if (!scope) return '*';
-  const part = (l: string[] | null) => (l ? [...l].sort().join(',') : '*');
-  return `r=${part(scope.regions)};c=${part(scope.customers)}`;
-}

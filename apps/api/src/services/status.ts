@@ -63,6 +63,21 @@ export interface FleetStatus {
   devices: DeviceStatus[];
 }
 
+/**
+ * Cache key of a status answer: JSON of the sorted scope and the filters, so no two
+ * different (scope, filters) pairs share a key whatever characters region or customer
+ * names contain (joining with "," or "|" let region "a,b" read the cache of ["a", "b"]).
+ */
+export function statusCacheKey(scope: Scope | null | undefined, filters: StatusFilters): string {
+  const sorted = (l: string[] | null | undefined) => (l ? [...l].sort() : null);
+  return JSON.stringify([
+    scope ? [sorted(scope.regions), sorted(scope.customers)] : null,
+    filters.region ?? null,
+    filters.customer ?? null,
+    filters.state ?? null,
+  ]);
+}
+
 const iso = (d: Date | string | null | undefined): string | null =>
   d == null ? null : typeof d === 'string' ? d : d.toISOString();
 

@@ -9,8 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Scope } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
-import { scopeKey } from '../../services/scope.js';
-import { loadDeviceDetail, loadFleetStatus, type StatusFilters } from '../../services/status.js';
+import { loadDeviceDetail, loadFleetStatus, type StatusFilters, statusCacheKey } from '../../services/status.js';
 import { resolveDevice } from '../device-commands/resolve-device.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { DeviceDetail, FleetStatus, IdOrNameParams, StatusQuery } from './schemas.js';
@@ -61,7 +60,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const scope = req.principal?.scope ?? null;
       const filters = req.query as StatusFilters;
-      const key = `${scopeKey(scope)}|${filters.region ?? ''}|${filters.customer ?? ''}|${filters.state ?? ''}`;
+      const key = statusCacheKey(scope, filters);
       const age = (e: Entry | undefined) => (e ? Date.now() - e.at : Number.POSITIVE_INFINITY);
       let entry = cache.get(key);
       if (age(entry) >= ttl) {
