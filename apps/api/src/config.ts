@@ -18,6 +18,10 @@ export const ApiConfigSchema = Type.Object({
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
   STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
+  /** POST /api/devices/import: most device rows in one request (413 beyond; split the file). */
+  IMPORT_MAX_ROWS: Type.Integer({ default: 5000, minimum: 1, maximum: 100000 }),
+  /** POST /api/devices/import: most supplied MQTT passwords (scrypt-hashed, ~10-40 ms each) in one request. */
+  IMPORT_MAX_SUPPLIED_PASSWORDS: Type.Integer({ default: 1000, minimum: 0, maximum: 100000 }),
   /** Twilio auth token: verifies X-Twilio-Signature on POST /api/sms/status (same value as the worker's). */
   TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8 })),
   /** Public URL Twilio posts receipts to (its origin is what Twilio signed; see @spms/sms README). */

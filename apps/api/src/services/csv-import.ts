@@ -15,11 +15,14 @@ import {
 } from './credentials.js';
 import { parseDeviceCsv, type RowError } from './csv-rows.js';
 import { checkDeviceFields } from './device-registry.js';
+import { hashImportPasswords } from './import-hashing.js';
 import { isUniqueViolation } from './profile-ref.js';
 import { inScope } from './scope.js';
 import { checkVoltageRange } from './validation.js';
 
-const HASH_CONCURRENCY = 4;
+/** A name or credentials clash with a device the caller may not see: one answer for both. */
+const HIDDEN_CONFLICT =
+  'conflicts with an existing device outside your scope (same name or same credentials); choose another name and credentials';
 
 export interface ImportedDevice {
   row: number;
@@ -57,9 +60,15 @@ const FIELD_TO_COLUMN: Record<string, string> = {
 export async function importDevicesCsv(
   prisma: PrismaClient,
   text: string,
-  opts: { dryRun?: boolean; scope?: Scope | null } = {},
+  opts: { dryRun?: boolean; scope?: Scope | null; maxRows?: number; maxSuppliedPasswords?: number } = {},
 ): Promise<ImportResult> {
-  const parsed = parseDeviceCsv(text);
+  const parsed = parseDeviceCsv(text, opts.maxRows);
+  const supplied = parsed.rows.filter((r) => r.input.credentials?.password).length;
+  if (opts.maxSuppliedPasswords !== undefined && supplied > opts.maxSuppliedPasswords)
+    throw new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `import rejected, nothing was written: ${supplied} rows supply a password, at most ${opts.maxSuppliedPasswords} per import (each is hashed with scrypt); split the file`,
+    );
   const errors: RowError[] = [...parsed.errors];
   const planned: { row: number; labels: string[]; creds?: PreparedCredentials }[] = [];
   const plan = async ({ row, input }: (typeof parsed.rows)[number]) => {
@@ -69,7 +78,8 @@ export async function importDevicesCsv(
     let creds: PreparedCredentials | undefined;
     if (input.credentials) {
       try {
-        creds = await prepareCredentials(input.credentials, input.name, { hash: !opts.dryRun });
+        // Hashed below, once every row is valid (see import-hashing.ts).
+        creds = await prepareCredentials(input.credentials, input.name, { hash: false });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         const message = err.message.replace(/^credentials: /, '');
@@ -78,10 +88,7 @@ export async function importDevicesCsv(
     }
     return { row, labels: checked.labels, ...(creds ? { creds } : {}) };
   };
-  // Supplied passwords are hashed with scrypt (libuv's thread pool): a few at a time
-  // uses the pool's threads without queueing a whole fleet's worth of 4 MiB hashes.
-  for (let i = 0; i < parsed.rows.length; i += HASH_CONCURRENCY)
-    planned.push(...(await Promise.all(parsed.rows.slice(i, i + HASH_CONCURRENCY).map(plan))));
+  planned.push(...(await Promise.all(parsed.rows.map(plan))));
 
   const rows = parsed.rows;
   const profiles = await prisma.deviceProfile.findMany();
@@ -90,14 +97,14 @@ export async function importDevicesCsv(
   const names = rows.map((r) => r.input.name);
   const keys = planned.flatMap((p) => (p.creds ? [p.creds.row.credentialsId] : []));
   const [takenNames, takenKeys] = await Promise.all([
-    prisma.device.findMany({ where: { name: { in: names } }, select: { name: true } }),
+    prisma.device.findMany({ where: { name: { in: names } }, select: { name: true, region: true, customer: true } }),
     prisma.deviceCredentials.findMany({
       where: { credentialsId: { in: keys } },
-      select: { credentialsId: true, device: { select: { name: true } } },
+      select: { credentialsId: true, device: { select: { name: true, region: true, customer: true } } },
     }),
   ]);
-  const nameInDb = new Set(takenNames.map((d) => d.name));
-  const keyInDb = new Map(takenKeys.map((k) => [k.credentialsId, k.device.name]));
+  const nameInDb = new Map(takenNames.map((d) => [d.name, d]));
+  const keyInDb = new Map(takenKeys.map((k) => [k.credentialsId, k.device]));
   const seenNames = new Map<string, number>();
   const seenKeys = new Map<string, number>();
   const profileIds: string[] = [];
@@ -113,14 +120,19 @@ export async function importDevicesCsv(
     // A scoped operator imports only into their own regions/customers.
     if (!inScope(opts.scope, { region: input.region ?? null, customer: input.customer ?? null }))
       err(opts.scope?.regions ? 'region' : 'customer', 'outside your scope');
-    if (nameInDb.has(input.name)) err('name', `a device named "${input.name}" already exists`);
+    // A device outside the caller's scope is never named, and a name clash reads exactly like
+    // a credentials clash, so a dry run is no oracle for what exists elsewhere.
+    const nameOwner = nameInDb.get(input.name);
+    const key = planned[i]?.creds?.row.credentialsId;
+    const keyOwner = key ? keyInDb.get(key) : undefined;
+    const hidden = [nameOwner, keyOwner].some((d) => d && !inScope(opts.scope, d));
+    if (hidden) err('name/credentials', HIDDEN_CONFLICT);
+    else if (nameOwner) err('name', `a device named "${input.name}" already exists`);
     const dupRow = seenNames.get(input.name);
     if (dupRow !== undefined) err('name', `"${input.name}" is also on row ${dupRow}`);
     seenNames.set(input.name, row);
-    const key = planned[i]?.creds?.row.credentialsId;
     if (key) {
-      const owner = keyInDb.get(key);
-      if (owner) err('credentials_type', `these credentials are already used by device ${owner}`);
+      if (keyOwner && !hidden) err('credentials_type', `these credentials are already used by device ${keyOwner.name}`);
       const dupKey = seenKeys.get(key);
       if (dupKey !== undefined) err('credentials_type', `same credentials as row ${dupKey}`);
       seenKeys.set(key, row);
@@ -149,6 +161,21 @@ export async function importDevicesCsv(
     };
   });
   if (opts.dryRun) return { dryRun: true, count: result.length, devices: result };
+
+  // Every row is valid and this is a real import: only now pay for the hashes.
+  const toHash = planned.flatMap((p, i) => {
+    const issued = p.creds?.issued;
+    if (!p.creds || p.creds.row.passwordHash === null) return [];
+    const password =
+      issued?.type === 'MQTT_BASIC' && issued.password
+        ? { password: issued.password, origin: 'generated' as const }
+        : { password: rows[i]?.input.credentials?.password as string, origin: 'supplied' as const };
+    return [{ row: p.creds.row, ...password }];
+  });
+  const hashes = await hashImportPasswords(toHash);
+  toHash.forEach((h, i) => {
+    h.row.passwordHash = hashes[i] as string;
+  });
 
   // Three bulk inserts instead of one nested create per device: a 1,000-device fleet
   // stays well inside the transaction timeout.

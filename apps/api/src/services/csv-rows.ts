@@ -5,6 +5,7 @@
 
 import type { HardwareStatus } from '@spms/db';
 import { parse } from 'csv-parse/sync';
+import { AppError } from '../plugins/errors.js';
 import type { CredentialsRequest } from './credentials.js';
 import type { CreateDeviceInput } from './device-registry.js';
 
@@ -68,7 +69,14 @@ const normalizeHeader = (h: string) =>
     .toLowerCase()
     .replace(/[\s-]+/g, '_');
 
-export function parseDeviceCsv(text: string): { rows: CsvDeviceRow[]; errors: RowError[] } {
+/**
+ * Parses and checks every row; more than `maxRows` device rows is a 413 (the checks and the
+ * single transaction that follow grow with the file, so one request stays bounded).
+ */
+export function parseDeviceCsv(
+  text: string,
+  maxRows = Number.POSITIVE_INFINITY,
+): { rows: CsvDeviceRow[]; errors: RowError[] } {
   let records: { record: string[]; info: { lines: number } }[];
   try {
     records = parse(text, { bom: true, trim: true, skip_empty_lines: true, info: true }) as never;
@@ -87,6 +95,11 @@ export function parseDeviceCsv(text: string): { rows: CsvDeviceRow[]; errors: Ro
   if (!columns.includes('name'))
     errors.push({ row: headerRow, column: 'name', message: 'the "name" column is required' });
   if (errors.length) return { rows: [], errors };
+  if (data.length > maxRows)
+    throw new AppError(
+      'PAYLOAD_TOO_LARGE',
+      `import rejected, nothing was written: ${data.length} device rows, at most ${maxRows} per import; split the file`,
+    );
   const rows: CsvDeviceRow[] = [];
   for (const { record, info } of data) {
     const cells = new Map<Column, string>();

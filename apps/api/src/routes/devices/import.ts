@@ -29,6 +29,8 @@ const importRoute: FastifyPluginAsyncTypebox = async (app) => {
       const result = await importDevicesCsv(app.prisma, req.body, {
         dryRun: req.query.dryRun ?? false,
         scope: req.principal?.scope ?? null,
+        maxRows: app.config.IMPORT_MAX_ROWS,
+        maxSuppliedPasswords: app.config.IMPORT_MAX_SUPPLIED_PASSWORDS,
       });
       // One entry for the whole import (ids and names; issued secrets are redacted).
       if (!result.dryRun)
