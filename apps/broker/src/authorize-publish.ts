@@ -10,14 +10,16 @@
  *   (ThingsBoard acks with TOPIC_NAME_INVALID, which a 3.1.1 device sees as a plain PUBACK);
  * - payload over MAX_PAYLOAD_BYTES, per-device rate exceeded, queue unavailable: connection
  *   closed without PUBACK, so the device keeps the message and sends it again;
- * - malformed payload (not UTF-8, not JSON even leniently, a line other than 1..8, a
- *   voltage that is not a number): connection closed (ThingsBoard's default) or, with
- *   INVALID_PAYLOAD_ACTION=ack, acknowledged and dropped.
+ * - invalid payload (not UTF-8, not JSON even leniently, a line other than 1..8, a
+ *   voltage that is not a number, a `ts` outside 2000 … receive time + 10 min, or over the
+ *   message limits of packages/telemetry/src/limits.ts): connection closed (ThingsBoard's
+ *   default) or, with INVALID_PAYLOAD_ACTION=ack, acknowledged and dropped — that message
+ *   alone; the reason (e.g. "ts 1733150000 looks like seconds: send milliseconds") is logged.
  * Accepted publishes are then diverted to a private sink topic, so aedes never forwards a
  * device's message to another device subscribed to the same literal topic.
  */
-import { type IngestMessage, newMessageId, type TelemetryValue } from '@spms/queue';
-import { parseLenientJson } from '@spms/telemetry';
+import { type IngestMessage, IngestRejectedError, newMessageId } from '@spms/queue';
+import { acceptAttributes } from '@spms/telemetry';
 import type { Client, PublishPacket } from 'aedes';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
 import type { DeviceRequests } from './device-requests.js';
@@ -26,25 +28,6 @@ import { createTelemetryEvaluator } from './payload-cache.js';
 import { classifyPublish, SINK_TOPIC } from './topics.js';
 
 type Callback = (error?: Error | null) => void;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function parseAttributes(payload: Buffer): Record<string, TelemetryValue> | string {
-  let text: string;
-  try {
-    text = utf8.decode(payload);
-  } catch {
-    return 'payload is not valid UTF-8';
-  }
-  let doc: unknown;
-  try {
-    doc = parseLenientJson(text);
-  } catch {
-    return 'payload is not JSON (even leniently)';
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'attributes must be a JSON object';
-  return doc as Record<string, TelemetryValue>;
-}
 
 export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequests) {
   const { config, metrics, producer } = ctx;
@@ -85,6 +68,9 @@ export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequ
         accept(packet, cb);
       },
       (err: unknown) => {
+        // This message alone could not be queued (e.g. too big as JSON): an invalid payload.
+        if (err instanceof IngestRejectedError)
+          return refuse(s, packet, 'invalid_payload', err.message, config.INVALID_PAYLOAD_ACTION === 'disconnect', cb);
         s.log.error({ err, messageId: msg.id }, 'enqueue failed: closing the connection without PUBACK');
         refuse(s, packet, 'enqueue_failed', 'ingest queue unavailable', true, cb);
       },
@@ -111,14 +97,14 @@ export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequ
 
     switch (kind.kind) {
       case 'telemetry': {
-        const verdict = evaluateTelemetry(payload);
+        const verdict = evaluateTelemetry(payload, receivedAt);
         if (!verdict.ok) return invalid(verdict.error);
         return enqueue(s, { ...base, kind: 'telemetry', entries: verdict.entries }, started, packet, callback);
       }
       case 'attributes': {
-        const values = parseAttributes(payload);
-        if (typeof values === 'string') return invalid(values);
-        return enqueue(s, { ...base, kind: 'attributes', values }, started, packet, callback);
+        const verdict = acceptAttributes(payload);
+        if (!verdict.ok) return invalid(verdict.error);
+        return enqueue(s, { ...base, kind: 'attributes', values: verdict.values }, started, packet, callback);
       }
       case 'attributes_request':
       case 'rpc_request':

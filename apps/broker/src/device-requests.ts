@@ -6,7 +6,7 @@
  */
 import type { Pool } from '@spms/db';
 import { type RpcResponse, rpcResponseChannel, type TelemetryValue } from '@spms/queue';
-import { parseLenientJson } from '@spms/telemetry';
+import { checkRequestBody, parseLenientJson } from '@spms/telemetry';
 import type { Redis } from 'ioredis';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
 import { ATTRIBUTES_RESPONSE, type PublishKind, RPC_RESPONSE } from './topics.js';
@@ -82,6 +82,9 @@ export function createDeviceRequests(ctx: GatewayContext, publisher: Redis): Dev
       const parsed = parseJson(payload);
       if (!parsed.ok && kind.kind !== 'rpc_response') return done('request payload is not JSON (even leniently)');
       const body = (parsed.ok ? parsed.value : null) as Record<string, unknown> | null;
+      // The message limits of telemetry apply to requests too (depth, keys, sizes).
+      const tooBig = parsed.ok ? checkRequestBody(parsed.value) : null;
+      if (tooBig) return done(tooBig);
 
       switch (kind.kind) {
         case 'attributes_request': {

@@ -6,37 +6,34 @@
  * shared between messages; nothing downstream mutates them (they are serialized into the
  * queue as they are).
  */
-import type { TelemetryEntry } from '@spms/queue';
-import { interpretValues, parseTelemetry } from '@spms/telemetry';
+import { checkEntryTimestamps, evaluateTelemetryPayload, type TelemetryVerdict as Verdict } from '@spms/telemetry';
 
-export type TelemetryVerdict = { ok: true; entries: TelemetryEntry[] } | { ok: false; error: string };
+export type TelemetryVerdict = Verdict;
 
 const MAX_KEY_BYTES = 64;
 const MAX_ENTRIES = 10_000;
 
-function evaluate(payload: Uint8Array): TelemetryVerdict {
-  const parsed = parseTelemetry(payload);
-  if (!parsed.ok) return parsed;
-  for (const entry of parsed.entries) {
-    const { problems } = interpretValues(entry.values);
-    // One bad value refuses the whole message: accepting part of it would hide the fault.
-    if (problems.length > 0) return { ok: false, error: problems.join('; ') };
-  }
-  return parsed;
-}
-
-export function createTelemetryEvaluator(): (payload: Buffer) => TelemetryVerdict {
+/**
+ * The gateway's acceptance (packages/telemetry: acceptTelemetry) with the time-independent
+ * part cached; device timestamps are checked against each message's receive time.
+ */
+export function createTelemetryEvaluator(): (payload: Buffer, receivedAt: number) => TelemetryVerdict {
   const cache = new Map<string, TelemetryVerdict>();
-  return (payload) => {
-    if (payload.length > MAX_KEY_BYTES) return evaluate(payload);
+  const withTime = (verdict: TelemetryVerdict, receivedAt: number): TelemetryVerdict => {
+    if (!verdict.ok) return verdict;
+    const bad = checkEntryTimestamps(verdict.entries, receivedAt);
+    return bad ? { ok: false, error: bad } : verdict;
+  };
+  return (payload, receivedAt) => {
+    if (payload.length > MAX_KEY_BYTES) return withTime(evaluateTelemetryPayload(payload), receivedAt);
     // latin1 maps bytes 1:1, so invalid UTF-8 still gets a distinct key (and its refusal).
     const key = payload.toString('latin1');
     let verdict = cache.get(key);
     if (verdict === undefined) {
-      verdict = evaluate(payload);
+      verdict = evaluateTelemetryPayload(payload);
       if (cache.size >= MAX_ENTRIES) cache.clear(); // crude, but bounded and rare
       cache.set(key, verdict);
     }
-    return verdict;
+    return withTime(verdict, receivedAt);
   };
 }

@@ -117,6 +117,19 @@ describe('refused publishes, while another device keeps publishing', () => {
     { name: 'invalid JSON', payload: "{'V':", outcome: 'closed' },
     { name: 'line 9', payload: "{'9':'true'}", outcome: 'closed' },
     { name: 'voltage "abc"', payload: '{"V":"abc"}', outcome: 'closed' },
+    { name: 'ts in seconds', payload: '{"ts":1733150000,"values":{"1":true}}', outcome: 'closed' },
+    {
+      name: 'far-future ts',
+      payload: `{"ts":${Date.now() + 365 * 86_400_000},"values":{"1":true}}`,
+      outcome: 'closed',
+    },
+    { name: 'deep nesting', payload: `{"x":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}}`, outcome: 'closed' },
+    {
+      name: 'too many keys',
+      payload: JSON.stringify(Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`k${i}`, i]))),
+      outcome: 'closed',
+    },
+    { name: 'huge key', payload: JSON.stringify({ ['k'.repeat(5000)]: 1 }), outcome: 'closed' },
   ];
 
   for (const c of bad) {

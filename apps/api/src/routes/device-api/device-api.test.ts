@@ -114,6 +114,32 @@ describe('POST /api/v1/:token/telemetry', () => {
     expect((await post(`/api/v1/${TOKEN}/telemetry`, big, 'application/json')).statusCode).toBe(413);
   });
 
+  it('answers 400 with the reason for a ts in seconds or in the future, and for over-limit payloads', async () => {
+    const cases: [string, RegExp][] = [
+      ['{"ts":1733150000,"values":{"1":true}}', /ts 1733150000 looks like seconds: send milliseconds/],
+      [`{"ts":${Date.now() + 86_400_000},"values":{"1":true}}`, /in the future/],
+      [`{"x":${'{"a":'.repeat(3000)}1${'}'.repeat(3000)}}`, /nested deeper than/],
+      [JSON.stringify({ ['k'.repeat(1000)]: 1 }), /1000 characters long/],
+    ];
+    for (const [body, reason] of cases) {
+      const r = await post(`/api/v1/${TOKEN}/telemetry`, body, 'application/json');
+      expect(r.statusCode).toBe(400);
+      expect(r.json().message).toMatch(reason);
+    }
+    const attrs = await post(
+      `/api/v1/${TOKEN}/attributes`,
+      JSON.stringify({ ['k'.repeat(1000)]: 1 }),
+      'application/json',
+    );
+    expect(attrs.statusCode).toBe(400);
+    const old = await post(
+      `/api/v1/${TOKEN}/telemetry`,
+      `{"ts":${Date.now() - 90 * 86_400_000},"values":{"1":true}}`,
+      'application/json',
+    );
+    expect(old.statusCode).toBe(200); // months-old history is fine
+  });
+
   it('does not log the access token', async () => {
     const { redactUrl } = await import('../../plugins/log-redaction.js');
     expect(redactUrl(`/api/v1/${TOKEN}/telemetry?x=1`)).toBe('/api/v1/<token>/telemetry?x=1');

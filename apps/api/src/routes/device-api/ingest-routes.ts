@@ -1,11 +1,12 @@
 /**
  * ThingsBoard's HTTP device API, write side: telemetry and client attributes.
  * 200 (empty body) only once the message is durably in the ingest queue; 400 with the
- * parser's reason; 401 unknown token; 413 over MAX_PAYLOAD_BYTES; 503 queue or registry down.
+ * reason when the message is not valid (packages/telemetry's one definition: syntax, line
+ * and voltage values, `ts` from 2000 to receive time + 10 min, size limits); 401 unknown token; 413 over MAX_PAYLOAD_BYTES; 503 queue or registry down.
  */
 import type { DeviceIdentity } from '@spms/device-auth';
-import { type IngestMessage, newMessageId, type TelemetryValue } from '@spms/queue';
-import { interpretValues, parseLenientJson, parseTelemetry } from '@spms/telemetry';
+import { type IngestMessage, IngestRejectedError, newMessageId, type TelemetryValue } from '@spms/queue';
+import { acceptAttributes, acceptTelemetry } from '@spms/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../plugins/errors.js';
 import { authenticateToken } from './gateway.js';
@@ -28,54 +29,47 @@ export function rawBody(body: unknown): Buffer {
 async function enqueue(app: FastifyInstance, msg: IngestMessage, bytes: number): Promise<void> {
   try {
     await app.ingest.enqueue(msg, bytes);
-  } catch {
+  } catch (err) {
+    // This message alone cannot be queued (too big as JSON): the device must fix it.
+    if (err instanceof IngestRejectedError) throw new AppError('BAD_REQUEST', err.message);
     // Logged and counted by the producer; the device retries (its firmware backs off).
     throw new AppError('UNAVAILABLE', 'ingest queue unavailable; retry later');
   }
 }
 
-function base(device: DeviceIdentity) {
-  return { id: newMessageId(), deviceId: device.id, receivedAt: Date.now(), transport: 'http' as const };
+function base(device: DeviceIdentity, receivedAt: number) {
+  return { id: newMessageId(), deviceId: device.id, receivedAt, transport: 'http' as const };
 }
 
 export async function ingestRoutes(app: FastifyInstance): Promise<void> {
   app.post<{ Params: TokenParams }>('/:token/telemetry', { schema: { params: tokenParams } }, async (req, reply) => {
+    const receivedAt = Date.now();
     const device = await authenticateToken(app, req.params.token);
     const body = rawBody(req.body);
-    const parsed = parseTelemetry(body);
-    if (!parsed.ok) throw new AppError('BAD_REQUEST', parsed.error);
-    const problems = parsed.entries.flatMap((e) => interpretValues(e.values).problems);
-    if (problems.length > 0) throw new AppError('BAD_REQUEST', problems.join('; '));
-    await enqueue(app, { ...base(device), kind: 'telemetry', entries: parsed.entries }, body.length);
+    // The one definition of a valid message (packages/telemetry), as the MQTT gateway applies it.
+    const verdict = acceptTelemetry(body, receivedAt);
+    if (!verdict.ok) {
+      req.log.warn({ deviceId: device.id, reason: verdict.error }, 'device telemetry refused');
+      throw new AppError('BAD_REQUEST', verdict.error);
+    }
+    await enqueue(app, { ...base(device, receivedAt), kind: 'telemetry', entries: verdict.entries }, body.length);
     return reply.status(200).send();
   });
 
   app.post<{ Params: TokenParams }>('/:token/attributes', { schema: { params: tokenParams } }, async (req, reply) => {
+    const receivedAt = Date.now();
     const device = await authenticateToken(app, req.params.token);
     const body = rawBody(req.body);
     const values = parseAttributes(body);
     if (Object.keys(values).length > 0)
-      await enqueue(app, { ...base(device), kind: 'attributes', values }, body.length);
+      await enqueue(app, { ...base(device, receivedAt), kind: 'attributes', values }, body.length);
     return reply.status(200).send();
   });
 }
 
-/** Client attributes: one JSON object (lenient, like telemetry). */
+/** Client attributes: one JSON object (lenient, like telemetry), within the message limits. */
 export function parseAttributes(body: Buffer): Record<string, TelemetryValue> {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    throw new AppError('BAD_REQUEST', 'payload is not valid UTF-8');
-  }
-  if (text.trim() === '') throw new AppError('BAD_REQUEST', 'payload is empty');
-  let doc: unknown;
-  try {
-    doc = parseLenientJson(text);
-  } catch (err) {
-    throw new AppError('BAD_REQUEST', `payload is not JSON (even leniently): ${(err as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-    throw new AppError('BAD_REQUEST', 'attributes must be one JSON object');
-  return doc as Record<string, TelemetryValue>;
+  const verdict = acceptAttributes(body);
+  if (!verdict.ok) throw new AppError('BAD_REQUEST', verdict.error);
+  return verdict.values;
 }
