@@ -2,7 +2,7 @@
  * Operator authentication: `Authorization: Bearer <token>`, where the token is
  * - the initial admin key from SPMS_ADMIN_API_KEY (compared in constant time),
  * - a session token from POST /api/auth/login (`spms_s_…`, services/sessions.ts), or
- * - an API key (`spms_…`, rows of api_keys stored as sha256). A key owned by a user acts
+ * - an API key (`spms_k_…`, rows of api_keys stored as sha256; older keys `spms_…`). A key owned by a user acts
  *   with at most the user's role and within the intersection of both scopes, and stops
  *   working when the user is disabled or deleted.
  * Routes opt in with `onRequest: app.authenticate`; the device API does not (its token is
@@ -146,7 +146,15 @@ export const authPlugin = fp(
       }
       if (token.startsWith(SESSION_TOKEN_PREFIX)) {
         const session = await sessions.resolve(token);
-        if (!session) throw new AppError('UNAUTHORIZED', 'session expired or signed out; sign in again');
+        if (!session) {
+          // A key issued before API keys had their own prefix may begin with `spms_s_` too.
+          const legacyKey = await fromApiKey(req, presented).catch(() => undefined);
+          if (legacyKey) {
+            req.principal = legacyKey;
+            return;
+          }
+          throw new AppError('UNAUTHORIZED', 'session expired or signed out; sign in again');
+        }
         const { user } = session;
         req.principal = {
           kind: 'session',

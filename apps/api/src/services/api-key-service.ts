@@ -11,6 +11,19 @@ import { AppError } from '../plugins/errors.js';
 
 export type ApiKeyRole = 'admin' | 'operator' | 'viewer';
 
+/**
+ * Prefix of API keys: makes leaked keys easy to spot (secret scanners, logs) and can never
+ * be confused with a session token (`spms_s_`, services/sessions.ts). Keys issued before it
+ * were `spms_` + random, and 1 in 4096 of those began with `spms_s_` (plugins/auth.ts still
+ * accepts them).
+ */
+export const API_KEY_PREFIX = 'spms_k_';
+
+/** A new API key: the prefix and 192 random bits. */
+export function generateApiKey(random: (n: number) => Buffer = randomBytes): string {
+  return `${API_KEY_PREFIX}${random(24).toString('base64url')}`;
+}
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
@@ -75,8 +88,7 @@ export class ApiKeyService {
         : undefined;
       if (!owner) throw new AppError('BAD_REQUEST', `userId: no user with id "${userId}"`);
     }
-    // 192 random bits; the prefix makes leaked keys easy to spot (secret scanners, logs).
-    const key = `spms_${randomBytes(24).toString('base64url')}`;
+    const key = generateApiKey();
     const res = await this.pg.query<{ id: string }>(
       `INSERT INTO api_keys (id, name, key_hash, role, user_id, regions, customers)
        VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6) RETURNING id`,

@@ -61,7 +61,7 @@ describe('api keys', () => {
     const created = await call('POST', '/api/api-keys', { name: 'ops laptop', role: 'viewer' });
     expect(created.statusCode).toBe(201);
     const { key, id } = created.json();
-    expect(key).toMatch(/^spms_/);
+    expect(key).toMatch(/^spms_k_/);
     const stored = await app.pg.query('SELECT key_hash FROM api_keys WHERE id = $1', [id]);
     expect(stored.rows[0].key_hash).not.toContain(key);
     const listed = (await call('GET', '/api/api-keys')).json();
