@@ -18,6 +18,10 @@ export const ApiConfigSchema = Type.Object({
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
   STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
+  /** GET /api/stream: open streams per user or API key, per API process (429 beyond). */
+  SSE_MAX_STREAMS: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
+  /** GET /api/stream: every open stream re-checks its session/key this often (ms). */
+  SSE_RECHECK_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 60000 }),
   /** POST /api/devices/import: most device rows in one request (413 beyond; split the file). */
   IMPORT_MAX_ROWS: Type.Integer({ default: 5000, minimum: 1, maximum: 100000 }),
   /** POST /api/devices/import: most supplied MQTT passwords (scrypt-hashed, ~10-40 ms each) in one request. */

@@ -1,28 +1,54 @@
 /**
- * Live domain events for Server-Sent Events clients. One Redis subscriber per API process
- * listens on the worker's `${REDIS_PREFIX}:events` channel and fans each event out to the
- * clients whose scope covers the event's device (device → region/customer cached briefly).
- * Resume (Last-Event-ID) replays from the domain_events outbox table, ordered by
- * (created_at, id), so it works across API processes and restarts.
+ * Live domain events for Server-Sent Events clients, in commit order without gaps.
+ *
+ * One Redis subscriber per API process listens on the worker's `${REDIS_PREFIX}:events`
+ * channel. Every event carries its commit-ordered `seq` (live-events.ts). The hub keeps the
+ * last seq it delivered and fans events out in seq order to the clients whose scope covers
+ * the event's device:
+ * - the next seq is delivered as it arrives;
+ * - a seq already delivered (a repeat, or one read from the database meanwhile) is dropped;
+ * - a seq beyond the next one means pub/sub reordered or lost messages: the missing range is
+ *   read from the database first (complete: once seq N is visible all below it are committed);
+ * - every `pollMs` the hub also reads what is after its seq, so an event whose message was
+ *   lost at the tail (nothing published after it, or Redis down) arrives all the same.
+ * A gap larger than MAX_REPLAY is not sent event by event: clients get `resync`.
+ *
+ * Access: the hub also listens on `${REDIS_PREFIX}:access` (published on logout, key
+ * revocation, user changes) and asks every client to re-check its principal then, and every
+ * `recheckMs` in any case (the notice is best effort). It counts streams per principal so
+ * the route can cap them.
  */
 import type { Pool } from '@spms/db';
 import type { Redis } from 'ioredis';
 import type { Scope } from '../plugins/auth.js';
-import { inScope, SqlParams, scopeCondition } from './scope.js';
+import { type LiveEvent, readEventsAfter, readSeqRange } from './live-events.js';
+import { inScope } from './scope.js';
 
-export interface LiveEvent {
-  id: string;
-  type: string;
-  deviceId: string | null;
-  occurredAt: number;
-  payload: unknown;
-}
+export { type LiveEvent, readEventsAfter } from './live-events.js';
 
 export interface LiveClient {
+  /** Who the stream belongs to (stream caps). */
+  principalKey: string;
+  /** What it may see; the route narrows it when a re-check finds the principal changed. */
   scope: Scope | null;
   send(e: LiveEvent): void;
+  /** Too much was missed to send event by event: the client must reload the state; it
+   *  resumes after `seq`. */
+  resync(reason: string, seq: number): void;
+  /** Re-checks the principal (revoked → the stream ends; scope changed → narrowed). */
+  recheck(): void;
   /** Ends the response (server shutdown). */
   end(): void;
+}
+
+export interface LiveHubOptions {
+  /** Redis channel of the worker's events. */
+  channel: string;
+  /** Redis channel of access changes (any message: re-check every stream). */
+  accessChannel: string;
+  pollMs: number;
+  recheckMs: number;
+  onError: (err: Error) => void;
 }
 
 interface DeviceScope {
@@ -33,15 +59,27 @@ interface DeviceScope {
 
 const DEVICE_TTL_MS = 60_000;
 const MAX_CACHED_DEVICES = 50_000;
-/** At most this many events are replayed on resume; older gaps answer `resync`. */
+/** At most this many missed events are sent one by one (resume or gap); beyond, `resync`. */
 export const MAX_REPLAY = 1000;
+
+/** The access-change notice channel (routes publish on it; see `notifyAccessChange`). */
+export const accessChannel = (prefix: string) => `${prefix}:access`;
+
+/** Tells every API process to re-check its open streams now (best effort: they also poll). */
+export async function notifyAccessChange(redis: Redis, prefix: string, what: string): Promise<void> {
+  await redis.publish(accessChannel(prefix), what).catch(() => {});
+}
 
 export class LiveHub {
   private readonly clients = new Set<LiveClient>();
+  private readonly perPrincipal = new Map<string, number>();
   private readonly devices = new Map<string, DeviceScope>();
   private subscriber: Redis | null = null;
   private starting: Promise<void> | null = null;
-  /** Events are dispatched one after another, so clients see the channel's order. */
+  private timers: NodeJS.Timeout[] = [];
+  /** Largest seq delivered (or skipped as before the first client); null until read. */
+  private lastSeq: number | null = null;
+  /** Events are handled one after another, so clients see seq order. */
   private chain: Promise<void> = Promise.resolve();
   /** Delivered-event counter (for tests and metrics). */
   delivered = 0;
@@ -49,61 +87,136 @@ export class LiveHub {
   constructor(
     private readonly redis: Redis,
     private readonly pg: Pool,
-    private readonly channel: string,
-    private readonly onError: (err: Error) => void,
+    private readonly opts: LiveHubOptions,
   ) {}
 
   get size(): number {
     return this.clients.size;
   }
 
+  /** Open streams of one principal (in this process). */
+  count(principalKey: string): number {
+    return this.perPrincipal.get(principalKey) ?? 0;
+  }
+
   /** Subscribes once (on the first client); later calls wait for the same subscription. */
   start(): Promise<void> {
     this.starting ??= (async () => {
       const sub = this.redis.duplicate();
-      sub.on('error', (err: Error) => this.onError(err));
-      sub.on('message', (_channel: string, message: string) => {
-        this.chain = this.chain.then(() => this.dispatch(message)).catch((err: Error) => this.onError(err));
+      sub.on('error', (err: Error) => this.opts.onError(err));
+      sub.on('message', (channel: string, message: string) => {
+        if (channel === this.opts.accessChannel) this.recheckAll();
+        else this.enqueue(() => this.handle(message));
       });
-      await sub.subscribe(this.channel);
+      await sub.subscribe(this.opts.channel, this.opts.accessChannel);
       this.subscriber = sub;
+      // Subscribed first: whatever commits from now on is either after the cursor read
+      // below or is read from the database by a later catch-up.
+      this.enqueue(async () => {
+        await this.ensureCursor();
+      });
+      const poll = setInterval(() => this.enqueue(() => this.poll()), this.opts.pollMs);
+      const recheck = setInterval(() => this.recheckAll(), this.opts.recheckMs);
+      poll.unref();
+      recheck.unref();
+      this.timers = [poll, recheck];
     })();
     return this.starting;
   }
 
   add(client: LiveClient): () => void {
     this.clients.add(client);
-    return () => this.clients.delete(client);
+    this.perPrincipal.set(client.principalKey, this.count(client.principalKey) + 1);
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      this.clients.delete(client);
+      const n = this.count(client.principalKey) - 1;
+      if (n > 0) this.perPrincipal.set(client.principalKey, n);
+      else this.perPrincipal.delete(client.principalKey);
+    };
   }
 
   /** Ends every client's stream (before the HTTP server waits for its connections). */
   endClients(): void {
     for (const c of this.clients) c.end();
     this.clients.clear();
+    this.perPrincipal.clear();
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
     this.endClients();
     this.subscriber?.disconnect();
     this.subscriber = null;
   }
 
-  private async dispatch(message: string): Promise<void> {
-    if (this.clients.size === 0) return;
+  private enqueue(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step).catch((err: Error) => this.opts.onError(err));
+  }
+
+  private recheckAll(): void {
+    for (const c of this.clients) c.recheck();
+  }
+
+  private async ensureCursor(): Promise<number> {
+    this.lastSeq ??= (await readSeqRange(this.pg)).max;
+    return this.lastSeq;
+  }
+
+  private async handle(message: string): Promise<void> {
     let raw: Partial<LiveEvent>;
     try {
       raw = JSON.parse(message);
     } catch {
       return; // not ours to judge; the worker validates what it publishes
     }
-    if (typeof raw.id !== 'string' || typeof raw.type !== 'string') return;
-    const event: LiveEvent = {
+    if (typeof raw.seq !== 'number' || !Number.isSafeInteger(raw.seq) || typeof raw.id !== 'string') return;
+    if (typeof raw.type !== 'string') return;
+    const last = await this.ensureCursor();
+    if (raw.seq <= last) return; // a repeat, or already read from the database
+    if (this.clients.size === 0) {
+      this.lastSeq = raw.seq; // nobody to send to: move on (a resume reads the database)
+      return;
+    }
+    if (raw.seq !== last + 1) return this.catchUp(raw.seq);
+    this.lastSeq = raw.seq;
+    await this.deliver({
+      seq: raw.seq,
       id: raw.id,
       type: raw.type,
       deviceId: typeof raw.deviceId === 'string' ? raw.deviceId : null,
       occurredAt: typeof raw.occurredAt === 'number' ? raw.occurredAt : Date.now(),
       payload: raw.payload ?? null,
-    };
+    });
+  }
+
+  /** Reads what follows the cursor (up to `upTo`, inclusive) from the database and sends it. */
+  private async catchUp(upTo?: number): Promise<void> {
+    const from = await this.ensureCursor();
+    const events = await readEventsAfter(this.pg, from, null, MAX_REPLAY + 1, upTo);
+    if (events.length > MAX_REPLAY) {
+      const { max } = await readSeqRange(this.pg);
+      this.lastSeq = Math.max(max, upTo ?? 0);
+      for (const c of this.clients) c.resync(`more than ${MAX_REPLAY} events missed; reload the state`, this.lastSeq);
+      return;
+    }
+    for (const e of events) {
+      this.lastSeq = e.seq;
+      await this.deliver(e);
+    }
+    // Numbers below a visible seq that are not stored are holes (rolled back), not pending.
+    if (upTo !== undefined && upTo > (this.lastSeq ?? 0)) this.lastSeq = upTo;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.clients.size > 0) return this.catchUp();
+    this.lastSeq = Math.max(this.lastSeq ?? 0, (await readSeqRange(this.pg)).max);
+  }
+
+  private async deliver(event: LiveEvent): Promise<void> {
+    if (this.clients.size === 0) return;
     const device = event.deviceId ? await this.device(event.deviceId) : null;
     for (const c of this.clients) {
       // Events of no device (or an unknown one) go only to callers who see the whole fleet.
@@ -129,37 +242,4 @@ export class LiveHub {
     this.devices.set(id, entry);
     return entry;
   }
-}
-
-/**
- * Events after `lastEventId` visible to `scope`, oldest first; null when the id is unknown
- * (too old or never stored) or more than MAX_REPLAY events were missed: the client must
- * reload the state instead.
- */
-export async function replaySince(pg: Pool, scope: Scope | null, lastEventId: string): Promise<LiveEvent[] | null> {
-  const p = new SqlParams();
-  const idParam = p.add(lastEventId);
-  const deviceOk = scope ? `d.id IS NOT NULL AND ${scopeCondition(scope, 'd', p)}` : 'TRUE';
-  const res = await pg.query(
-    `WITH last AS (SELECT created_at, id FROM domain_events WHERE id = ${idParam})
-     SELECT e.id, e.type, e.device_id, e.occurred_at, e.payload
-       FROM domain_events e CROSS JOIN last
-       LEFT JOIN devices d ON d.id = e.device_id
-      WHERE (e.created_at, e.id) > (last.created_at, last.id) AND ${deviceOk}
-      ORDER BY e.created_at, e.id
-      LIMIT ${MAX_REPLAY + 1}`,
-    p.values,
-  );
-  if (res.rows.length === 0) {
-    const known = await pg.query('SELECT 1 FROM domain_events WHERE id = $1', [lastEventId]);
-    if (known.rows.length === 0) return null;
-  }
-  if (res.rows.length > MAX_REPLAY) return null;
-  return res.rows.map((r) => ({
-    id: r.id,
-    type: r.type,
-    deviceId: r.device_id,
-    occurredAt: r.occurred_at.getTime(),
-    payload: r.payload,
-  }));
 }

@@ -39,7 +39,7 @@ function connect(url: string, headers: Record<string, string> = {}): Promise<Sse
         comments: [],
         status: res.statusCode ?? 0,
         close: () => req.destroy(),
-        waitFor: (pred, ms = 1000) =>
+        waitFor: (pred, ms = 5000) =>
           new Promise((ok, fail) => {
             const started = Date.now();
             const tick = () => {
@@ -91,7 +91,7 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
     SPMS_ADMIN_API_KEY: ADMIN,
   });
-  app = await buildReadSideTestApp(config, { heartbeatMs: 100, onHub: (h) => (hub = h) });
+  app = await buildReadSideTestApp(config, { heartbeatMs: 100, pollMs: 300, onHub: (h) => (hub = h) });
   real = await buildApp(config);
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   realBase = await real.listen({ host: '127.0.0.1', port: 0 });
@@ -106,49 +106,108 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const event = (id: string, deviceId: string, type = 'outage.opened') =>
-  JSON.stringify({ id, type, deviceId, occurredAt: Date.parse('2026-01-10T06:30:00Z'), payload: { line: 4 } });
+const OCCURRED = Date.parse('2026-01-10T06:30:00Z');
+
+/** Stores an event as the worker's outbox does (next seq), without publishing it. */
+async function store(id: string, deviceId: string, type = 'outage.opened'): Promise<string> {
+  const res = await pool.query<{ message: string }>(
+    `INSERT INTO domain_events (id, type, device_id, occurred_at, payload, seq)
+     VALUES ($1, $2, $3, to_timestamp($4 / 1000.0), '{"line":4}', nextval('domain_events_seq'))
+     RETURNING json_build_object('id', id, 'type', type, 'deviceId', device_id, 'occurredAt', $4::float8,
+                                 'payload', payload, 'seq', seq)::text AS message`,
+    [id, type, deviceId, OCCURRED],
+  );
+  return res.rows[0]?.message as string;
+}
+
+/** Stores and publishes an event (the worker's path); returns its message. */
+async function emit(id: string, deviceId: string, type = 'outage.opened'): Promise<string> {
+  const message = await store(id, deviceId, type);
+  await pub.publish(`${redis.prefix}:events`, message);
+  return message;
+}
+
+const seqOf = (message: string) => String(JSON.parse(message).seq);
+const dataIds = (s: Sse) => s.events.filter((e) => e.data?.includes('"seq"')).map((e) => JSON.parse(e.data ?? '{}').id);
 
 describe('GET /api/stream', () => {
   it('delivers published events within a second, filtered by scope, with heartbeats', async () => {
     const all = await connect(`${base}/api/stream`);
     const north = await connect(`${base}/api/stream`, { 'x-test-scope': NORTH });
     expect(all.status).toBe(200);
-    await pub.publish(`${redis.prefix}:events`, event('e-s1', S1));
-    await pub.publish(`${redis.prefix}:events`, event('e-n1', N1));
+    await emit('e-s1', S1);
+    const n1 = await emit('e-n1', N1);
     await all.waitFor((s) => s.events.length === 2);
     await north.waitFor((s) => s.events.length === 1);
-    expect(north.events[0]).toMatchObject({ id: 'e-n1', event: 'outage.opened' });
+    expect(north.events[0]).toMatchObject({ id: seqOf(n1), event: 'outage.opened' });
     expect(JSON.parse(north.events[0]?.data ?? '{}')).toMatchObject({
       deviceId: N1,
       occurredAt: '2026-01-10T06:30:00.000Z',
     });
-    expect(all.events.map((e) => e.id)).toEqual(['e-s1', 'e-n1']);
+    expect(dataIds(all)).toEqual(['e-s1', 'e-n1']);
     await north.waitFor((s) => s.comments.includes('ping'));
     all.close();
     north.close();
   });
 
   it('resumes after Last-Event-ID from the outbox, in scope, and asks for a resync when it cannot', async () => {
-    await pool.query(
-      `INSERT INTO domain_events (id, type, device_id, occurred_at, payload, created_at) VALUES
-        ('r1', 'outage.opened', $1, now(), '{}', now() - interval '3 seconds'),
-        ('r2', 'device.offline', $2, now(), '{}', now() - interval '2 seconds'),
-        ('r3', 'outage.closed', $1, now(), '{"line":1}', now() - interval '1 second')`,
-      [N1, S1],
-    );
-    const all = await connect(`${base}/api/stream`, { 'last-event-id': 'r1' });
-    const north = await connect(`${base}/api/stream?lastEventId=r1`, { 'x-test-scope': NORTH });
+    const r1 = await store('r1', N1);
+    await store('r2', S1, 'device.offline');
+    await store('r3', N1, 'outage.closed');
+    const all = await connect(`${base}/api/stream`, { 'last-event-id': seqOf(r1) });
+    const north = await connect(`${base}/api/stream?lastEventId=${seqOf(r1)}`, { 'x-test-scope': NORTH });
     await all.waitFor((s) => s.events.length === 2);
     await north.waitFor((s) => s.events.length === 1);
-    expect(all.events.map((e) => e.id)).toEqual(['r2', 'r3']);
-    expect(north.events.map((e) => e.id)).toEqual(['r3']);
+    expect(dataIds(all)).toEqual(['r2', 'r3']);
+    expect(dataIds(north)).toEqual(['r3']);
     // Live events keep flowing after the replay.
-    await pub.publish(`${redis.prefix}:events`, event('r4', N1, 'outage.closed'));
+    await emit('r4', N1, 'outage.closed');
     await north.waitFor((s) => s.events.length === 2);
-    const lost = await connect(`${base}/api/stream`, { 'last-event-id': 'no-such-event' });
-    await lost.waitFor((s) => s.events.some((e) => e.event === 'resync'));
-    for (const c of [all, north, lost]) c.close();
+    for (const bad of ['no-such-event', '999999999']) {
+      const lost = await connect(`${base}/api/stream`, { 'last-event-id': bad });
+      await lost.waitFor((s) => s.events.some((e) => e.event === 'resync'));
+      lost.close();
+    }
+    for (const c of [all, north]) c.close();
+  });
+
+  it('delivers in seq order without gaps when pub/sub reorders or loses messages', async () => {
+    const c = await connect(`${base}/api/stream`);
+    await c.waitFor(() => (hub?.size ?? 0) >= 1);
+    const a = await store('g-a', S1);
+    const b = await emit('g-b', S1); // a's message comes late: the gap is read from the database
+    await c.waitFor((s) => s.events.length === 2);
+    await pub.publish(`${redis.prefix}:events`, a);
+    await store('g-c', N1); // never published: the poll finds it
+    await c.waitFor((s) => s.events.length === 3, 3000);
+    await emit('g-d', N1);
+    await c.waitFor((s) => s.events.length === 4);
+    expect(dataIds(c)).toEqual(['g-a', 'g-b', 'g-c', 'g-d']);
+    const seqs = c.events.map((e) => Number(e.id));
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(seqs[1]).toBe(Number(seqOf(b)));
+    c.close();
+  });
+
+  it('a client resuming with Last-Event-ID after missing events gets every one exactly once, in order', async () => {
+    const first = await connect(`${base}/api/stream`);
+    await first.waitFor(() => (hub?.size ?? 0) >= 1);
+    await emit('m-1', S1);
+    await first.waitFor((s) => s.events.length === 1);
+    const last = first.events[0]?.id as string;
+    first.close();
+    // Missed while away: some published, some whose message was lost.
+    await emit('m-2', S1);
+    await store('m-3', N1);
+    await emit('m-4', N1);
+    const again = await connect(`${base}/api/stream`, { 'last-event-id': last });
+    // More events while the replay runs and after it.
+    await Promise.all([emit('m-5', S1), emit('m-6', N1)]);
+    await again.waitFor((s) => dataIds(s).includes('m-6'), 3000);
+    await emit('m-7', S1);
+    await again.waitFor((s) => dataIds(s).includes('m-7'));
+    expect(dataIds(again)).toEqual(['m-2', 'm-3', 'm-4', 'm-5', 'm-6', 'm-7']);
+    again.close();
   });
 
   it('forgets a client as soon as it disconnects', async () => {
@@ -166,8 +225,8 @@ describe('GET /api/stream', () => {
     bad.close();
     const ok = await connect(`${realBase}/api/stream?access_token=${ADMIN}`);
     expect(ok.status).toBe(200);
-    await pub.publish(`${redis.prefix}:events`, event('t1', S1));
-    await ok.waitFor((s) => s.events.some((e) => e.id === 't1'));
+    await emit('t1', S1);
+    await ok.waitFor((s) => dataIds(s).includes('t1'));
     ok.close();
   });
 });
