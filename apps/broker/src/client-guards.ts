@@ -9,6 +9,12 @@
  * - UNSUBSCRIBE: subscriptions are stored under the device's private namespace
  *   (authorize-subscribe.ts), so the filters of an UNSUBSCRIBE are rewritten the same way
  *   before aedes handles it, or it would match nothing [MQTT-3.10.4-1].
+ * - Unauthenticated connections: at most MAX_PENDING_CONNECTIONS sockets may wait for their
+ *   CONNACK (silent, or authenticating) across all sources; a socket beyond that is closed
+ *   before aedes sees it (refusal `max_pending`). Until its CONNACK a connection may send
+ *   packets of at most MAX_CONNECT_PACKET_BYTES — a CONNECT is small — so the memory held by
+ *   unauthenticated sockets stays bounded. Silent sockets end by CONNECT_TIMEOUT_MS (aedes'
+ *   connectTimeout). No per-address cap: the fleet is behind carrier-grade NAT.
  * Both reach into aedes' client internals (`_parser`), pinned by aedes ^1.2.
  */
 
@@ -24,18 +30,51 @@ interface PacketParser {
   prependListener(event: 'packet', fn: (p: { cmd: string; unsubscriptions?: string[] }) => void): void;
 }
 
-export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => Client;
+export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => Client | null;
+
+/** Client id, username and password of real firmware fit many times; wills are ignored. */
+export const MAX_CONNECT_PACKET_BYTES = 16_384;
+
+/** The largest packet after authentication: a topic name is at most 65,535 bytes [MQTT-1.5.3], plus headers. */
+export function maxPacketBytes(maxPayloadBytes: number): number {
+  return maxPayloadBytes + 65_535 + 16;
+}
 
 export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): ConnectionHandler {
-  // A topic name is at most 65,535 bytes [MQTT-1.5.3]; plus message id and headers.
-  const maxPacket = ctx.config.MAX_PAYLOAD_BYTES + 65_535 + 16;
+  const maxPacket = maxPacketBytes(ctx.config.MAX_PAYLOAD_BYTES);
+  const maxPending = ctx.config.MAX_PENDING_CONNECTIONS;
+  let pending = 0;
+  const waiting = new WeakMap<Client, () => void>();
+  broker.on('connackSent', (_packet, client) => waiting.get(client)?.());
   return (conn, req) => {
+    if (maxPending > 0 && pending >= maxPending) {
+      ctx.metrics.refused.inc({ reason: 'max_pending' });
+      ctx.logger.debug({ pending }, 'too many connections without CONNACK: closing a new socket');
+      conn.on('error', () => {});
+      conn.destroy();
+      return null;
+    }
+    pending++;
+    ctx.metrics.pending.set(pending);
     const client = broker.handle(conn, req) as GatewayClient;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      pending--;
+      ctx.metrics.pending.set(pending);
+      waiting.delete(client);
+    };
+    waiting.set(client, settle);
+    conn.once('close', settle);
     const parser = (client as unknown as { _parser: PacketParser })._parser;
+    let connectSeen = false;
     const parse = parser.parse.bind(parser);
     parser.parse = (buf: Buffer) => {
       const left = parse(buf);
-      if (parser.packet.length > maxPacket && !conn.destroyed) {
+      // Packets pipelined after the CONNECT (before its CONNACK) get the normal limit.
+      const limit = connectSeen ? maxPacket : MAX_CONNECT_PACKET_BYTES;
+      if (parser.packet.length > limit && !conn.destroyed) {
         ctx.metrics.refused.inc({ reason: 'payload_too_large' });
         ctx.logger.warn(
           { deviceId: client.spms?.device.id, declaredBytes: parser.packet.length, reason: 'payload_too_large' },
@@ -47,6 +86,7 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
       return left;
     };
     parser.prependListener('packet', (packet) => {
+      if (packet.cmd === 'connect') connectSeen = true;
       const s = client.spms;
       if (packet.cmd !== 'unsubscribe' || !s || !packet.unsubscriptions) return;
       packet.unsubscriptions = packet.unsubscriptions.map((t) =>

@@ -27,6 +27,17 @@ export const BrokerConfigSchema = Type.Object({
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 65536, minimum: 256 }),
   /** Concurrent device connections; further CONNECTs get 0x03 (server unavailable). */
   MAX_CONNECTIONS: PositiveInt(100_000, 'maximum concurrent MQTT connections (0 = unlimited)'),
+  /**
+   * A connection that has not sent CONNECT this long after it opened (after the TLS
+   * handshake or WebSocket upgrade, which get the same bound) is closed.
+   */
+  CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'milliseconds until CONNECT' }),
+  /**
+   * Connections not yet answered with a CONNACK (silent, or authenticating), all sources
+   * together; beyond it new sockets are closed at once. No per-address cap: the fleet is
+   * behind carrier-grade NAT.
+   */
+  MAX_PENDING_CONNECTIONS: PositiveInt(10_000, 'connections without CONNACK yet (0 = unlimited)'),
   /** New connections per source IP per minute (a reconnect storm from one NAT is still allowed). */
   CONNECT_RATE_PER_IP: PositiveInt(600, 'CONNECTs per source IP per minute (0 = unlimited)'),
   /**

@@ -15,7 +15,7 @@ import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { authorizeForward } from './authorize-forward.js';
 import { createAuthorizePublish } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
-import { createGuardedHandle } from './client-guards.js';
+import { createGuardedHandle, maxPacketBytes } from './client-guards.js';
 import { subscribeCommands } from './commands.js';
 import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
@@ -138,8 +138,9 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       authorizePublish: createAuthorizePublish(ctx, requests),
       authorizeSubscribe: createAuthorizeSubscribe(ctx),
       authorizeForward,
-      // Modems on 4G can be slow to send CONNECT after the TCP handshake.
-      connectTimeout: 30_000,
+      // A socket that sends no CONNECT is an unauthenticated one holding memory (4G modems
+      // send it within a few seconds of the TCP handshake).
+      connectTimeout: config.CONNECT_TIMEOUT_MS,
       // MQTT 3.1 capped client ids at 23 characters; ids are scoped by username here
       // (authenticate.ts), so the cap would refuse 3.1 devices with 0x02.
       maxClientsIdLength: 65_535,
@@ -160,7 +161,10 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
         'client error',
       );
     });
-    b.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'connection error before CONNECT'));
+    b.on('connectionError', (_client, err) => {
+      if (err.message === 'connect did not arrive in time') ctx.metrics.refused.inc({ reason: 'connect_timeout' });
+      logger.debug({ err: err.message }, 'connection error before CONNECT');
+    });
     (b as unknown as NodeJS.EventEmitter).on('error', (err: Error) => logger.error({ err }, 'broker error'));
     wireSessionEvents(ctx, b);
     auth.onInvalidate((deviceId) => {
@@ -174,18 +178,29 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       await Promise.all(listeners.map((l) => l.close()));
     });
     const handle = createGuardedHandle(ctx, b);
+    const limits = {
+      handshakeTimeoutMs: config.CONNECT_TIMEOUT_MS,
+      maxWsMessageBytes: maxPacketBytes(config.MAX_PAYLOAD_BYTES),
+    };
     const tcp = await listenTcp(handle, config.MQTT_PORT, config.MQTT_HOST);
     listeners.push(tcp);
     let tls: Listener | undefined;
     if (config.MQTT_TLS_CERT && config.MQTT_TLS_KEY) {
-      tls = await listenTls(handle, config.MQTTS_PORT, config.MQTT_HOST, config.MQTT_TLS_CERT, config.MQTT_TLS_KEY);
+      tls = await listenTls(
+        handle,
+        config.MQTTS_PORT,
+        config.MQTT_HOST,
+        config.MQTT_TLS_CERT,
+        config.MQTT_TLS_KEY,
+        limits,
+      );
       listeners.push(tls);
     } else if (config.MQTT_TLS_CERT || config.MQTT_TLS_KEY) {
       throw new Error('MQTT TLS needs both MQTT_TLS_CERT and MQTT_TLS_KEY');
     }
     let ws: Listener | undefined;
     if (config.MQTT_WS_PORT !== undefined) {
-      ws = await listenWebSocket(handle, config.MQTT_WS_PORT, config.MQTT_HOST);
+      ws = await listenWebSocket(handle, config.MQTT_WS_PORT, config.MQTT_HOST, limits);
       listeners.push(ws);
     }
     const http = await startHttp({

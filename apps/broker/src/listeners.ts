@@ -66,6 +66,14 @@ function closer(server: Server | HttpServer): () => Promise<void> {
     });
 }
 
+/** Bounds applied before MQTT starts: TLS handshake, WebSocket upgrade, WebSocket frame size. */
+export interface ListenerLimits {
+  /** Milliseconds for a TLS handshake or an HTTP upgrade request (CONNECT_TIMEOUT_MS). */
+  handshakeTimeoutMs: number;
+  /** Largest WebSocket message: one MQTT packet of the largest accepted size. */
+  maxWsMessageBytes: number;
+}
+
 export async function listenTcp(handle: ConnectionHandler, port: number, host: string): Promise<Listener> {
   const server = createNetServer((socket) => handle(socket));
   const bound = await listen(server, port, host, 'MQTT_PORT', 'MQTT');
@@ -78,6 +86,7 @@ export async function listenTls(
   host: string,
   certPath: string,
   keyPath: string,
+  limits: ListenerLimits,
 ): Promise<Listener> {
   const read = (path: string, variable: string) => {
     try {
@@ -87,19 +96,37 @@ export async function listenTls(
     }
   };
   const server = createTlsServer(
-    { cert: read(certPath, 'MQTT_TLS_CERT'), key: read(keyPath, 'MQTT_TLS_KEY') },
+    {
+      cert: read(certPath, 'MQTT_TLS_CERT'),
+      key: read(keyPath, 'MQTT_TLS_KEY'),
+      // Node's default is 120 s: a socket stuck in the handshake is an unauthenticated one.
+      handshakeTimeout: limits.handshakeTimeoutMs,
+    },
     (socket) => handle(socket),
   );
+  // A handshake timeout or failure is reported here; Node leaves the socket open otherwise.
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
   const bound = await listen(server, port, host, 'MQTTS_PORT', 'MQTT/TLS');
   return { port: bound, close: closer(server) };
 }
 
-export async function listenWebSocket(handle: ConnectionHandler, port: number, host: string): Promise<Listener> {
+export async function listenWebSocket(
+  handle: ConnectionHandler,
+  port: number,
+  host: string,
+  limits: ListenerLimits,
+): Promise<Listener> {
   const server = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
   });
+  // A socket that never completes its upgrade request is closed like a silent MQTT one.
+  server.headersTimeout = limits.handshakeTimeoutMs;
+  server.requestTimeout = limits.handshakeTimeoutMs;
   const wss = new WebSocketServer({
     server,
+    // ws buffers a whole message before emitting it, up to 100 MiB by default, before any
+    // authentication: cap it at one MQTT packet (close code 1009 beyond it).
+    maxPayload: limits.maxWsMessageBytes,
     // MQTT over WebSocket uses the "mqtt" subprotocol (MQTT 3.1.1 §6); older clients send "mqttv3.1".
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
   });

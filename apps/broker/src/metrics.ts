@@ -11,6 +11,8 @@ export type RefusalReason =
   | 'unavailable'
   | 'provisioning_unsupported'
   | 'max_connections'
+  | 'max_pending'
+  | 'connect_timeout'
   | 'connect_rate'
   | 'auth_failure_rate'
   | 'topic_not_allowed'
@@ -29,6 +31,8 @@ export interface GatewayMetrics {
   connectivity: Counter<'event'>;
   enqueueLatency: Histogram;
   queueDepth: Gauge<'state'>;
+  /** Sockets not yet answered with a CONNACK (client-guards.ts). */
+  pending: Gauge;
 }
 
 export function createMetrics(opts: {
@@ -78,6 +82,11 @@ export function createMetrics(opts: {
     registry,
     connections,
     queueDepth,
+    pending: new Gauge({
+      name: 'spms_broker_pending_connections',
+      help: 'Connections not yet answered with a CONNACK (before CONNECT or authenticating)',
+      registers: [registry],
+    }),
     connects: new Counter({
       name: 'spms_broker_connects_total',
       help: 'CONNECT attempts by result (accepted or the refusal reason)',
