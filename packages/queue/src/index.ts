@@ -1,5 +1,19 @@
 export * from './commands.js';
 export * from './contracts.js';
+export {
+  assessDurability,
+  type DurabilityAssessment,
+  describeDurabilityRefusal,
+  type RedisPersistenceSettings,
+} from './durability-assess.js';
+export {
+  checkRedisDurability,
+  type DurabilityMonitor,
+  type DurabilityReport,
+  DurabilityRequiredError,
+  readRedisPersistence,
+  startDurabilityMonitor,
+} from './durability-monitor.js';
 export { newMessageId, receivedAtOfMessageId } from './ids.js';
 export {
   createIngestProducer,
