@@ -114,4 +114,29 @@ describe('alerts delivery', () => {
     await sleep(300);
     expect(h.twilio.requests).toHaveLength(2);
   });
+
+  it('a flapping line that settles with power on gets one restoration text', async () => {
+    const h = await harness({
+      ALERT_FLAP_THRESHOLD: '4',
+      ALERT_FLAP_WINDOW_MS: '2500',
+      ALERT_FLAP_CLEAR_BELOW: '2',
+      ALERT_FLAP_QUIET_MS: '1000',
+      ALERT_GROUP_WINDOW_MS: '200',
+    });
+    const d = await h.device('Kollupitiya');
+    await h.recipient();
+    await h.start();
+    for (let i = 0; i < 2; i++) {
+      const m = await h.open(d, 1);
+      await sleep(30);
+      await h.close(d, 1, m); // ends powered
+      await sleep(30);
+    }
+    await waitFor(() => h.twilio.requests.length >= 1);
+    expect(h.bodies()[0]).toMatch(/^SPMS: Kollupitiya - CEB is flapping /);
+    await waitFor(() => h.twilio.requests.length >= 2, 8000);
+    expect(h.bodies()[1]).toMatch(/^SPMS OK: Kollupitiya - CEB restored after /);
+    await sleep(1500); // a second settle check or a retried job must not text again
+    expect(h.twilio.requests).toHaveLength(2);
+  });
 });

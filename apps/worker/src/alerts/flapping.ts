@@ -9,7 +9,7 @@ import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type FlapCheckJob, jobId } from './context.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { notifyAlert } from './notify.js';
-import type { AlertRow, DeviceContext } from './store.js';
+import { type AlertRow, type DeviceContext, loadDevice } from './store.js';
 
 const flapKey = (prefix: string, deviceId: string, line: number) => `${prefix}:alerts:flap:${deviceId}:${line}`;
 
@@ -123,4 +123,47 @@ export async function checkFlapping(ctx: AlertsContext, job: FlapCheckJob): Prom
     [job.deviceId, job.line],
   );
   for (const r of rows) await notifyAlert(ctx, r.id);
+  if (rows.length === 0) await restoreSettled(ctx, job.deviceId, job.line);
+}
+
+/**
+ * The line settled with power on: the people told it was flapping (its restorations were
+ * held meanwhile) hear that it is back, once. The text is the restoration of the line's
+ * latest outage (its duration and end are exact); guarded like every restoration.
+ */
+async function restoreSettled(ctx: AlertsContext, deviceId: string, line: number): Promise<void> {
+  const device = await loadDevice(ctx.pool, deviceId, line);
+  if (!device) return;
+  let windows: WindowRef[] | undefined;
+  let alertId: string | undefined;
+  const client = await ctx.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<AlertRow>(
+      `UPDATE alerts SET restoration_notified_at = now(), updated_at = now()
+        WHERE id = (SELECT id FROM alerts WHERE device_id = $1 AND line = $2 AND type = 'outage' AND NOT voided
+                     ORDER BY started_at DESC LIMIT 1)
+          AND cleared_at IS NOT NULL AND restoration_notified_at IS NULL
+       RETURNING id::text, severity, region, customer`,
+      [deviceId, line],
+    );
+    const alert = rows[0];
+    if (alert) {
+      alertId = alert.id;
+      windows = await fanOut(ctx, client, {
+        alertId: alert.id,
+        kind: 'restoration',
+        subscription: 'restoration',
+        subject: { deviceId, line, region: alert.region, customer: alert.customer },
+        critical: alert.severity === 'critical',
+      });
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+  if (alertId) await ensureTimers(ctx, [alertId], windows);
 }
