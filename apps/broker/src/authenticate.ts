@@ -1,6 +1,6 @@
 /**
  * aedes `preConnect` + `authenticate`: ThingsBoard's device credentials and the CONNACK
- * codes a ThingsBoard device receives (THINGSBOARD.md).
+ * codes a ThingsBoard device receives (docs/thingsboard-compatibility.md).
  *
  * MQTT 3.1.1 CONNACK return codes used [MQTT-3.2.2.3]:
  *   0x02 identifier rejected — no username, no password and no client id to look up;
@@ -91,7 +91,7 @@ export function createAuthenticate(ctx: GatewayContext) {
                 : NOT_AUTHORIZED;
           return refuse(result.reason, code);
         }
-        // ThingsBoard carries no last will [THINGSBOARD.md]; a will on the shared
+        // ThingsBoard carries no last will [docs/thingsboard-compatibility.md]; a will on the shared
         // `v1/devices/me/...` topics would also reach every device subscribed to it.
         (client as unknown as { _will: unknown })._will = null;
         const now = Date.now();

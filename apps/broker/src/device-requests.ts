@@ -1,5 +1,5 @@
 /**
- * Device publishes that ask for something rather than report it (THINGSBOARD.md):
+ * Device publishes that ask for something rather than report it (docs/thingsboard-compatibility.md):
  * attribute requests, client-side RPC, answers to server-side RPC, claiming. Each calls
  * `done(null)` when handled (the PUBLISH is then acknowledged) or `done(problem)` for a
  * malformed request (refused like any malformed payload).

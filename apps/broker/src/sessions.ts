@@ -99,7 +99,7 @@ export function wireSessionEvents(ctx: GatewayContext, broker: Aedes): void {
     recordConnectivity(ctx, deviceId, event, detail);
   });
 
-  // PINGREQ is activity (THINGSBOARD.md), coalesced so idle devices do not flood the queue.
+  // PINGREQ is activity (docs/thingsboard-compatibility.md), coalesced so idle devices do not flood the queue.
   const interval = ctx.config.PING_ACTIVITY_INTERVAL_SEC * 1000;
   broker.on('ping', (_packet, c) => {
     const s = (c as GatewayClient).spms;

@@ -1,5 +1,5 @@
 /**
- * ThingsBoard's device topics (THINGSBOARD.md). Every device uses the same literal
+ * ThingsBoard's device topics (docs/thingsboard-compatibility.md). Every device uses the same literal
  * `v1/devices/me/...` names, so the broker never routes a device's publish by topic:
  * publishes are diverted to a private sink after the durable hand-off, and subscriptions
  * are rewritten into a per-device namespace (see authorize-subscribe.ts).

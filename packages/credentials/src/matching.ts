@@ -1,5 +1,5 @@
 /**
- * ThingsBoard's device-credential rules (THINGSBOARD.md), as pure functions.
+ * ThingsBoard's device-credential rules (docs/thingsboard-compatibility.md), as pure functions.
  *
  * Every credential set has one look-up key (`credentials_id`, unique in the database):
  * - ACCESS_TOKEN: key of the token;

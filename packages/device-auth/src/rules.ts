@@ -1,5 +1,5 @@
 /**
- * ThingsBoard's CONNECT rules (THINGSBOARD.md), as pure functions over a credentials row.
+ * ThingsBoard's CONNECT rules (docs/thingsboard-compatibility.md), as pure functions over a credentials row.
  * The look-up order itself comes from @spms/credentials (`basicLookupKeys`).
  */
 

@@ -61,7 +61,7 @@ export function windowsByDevice(
 
 /**
  * Known (online) outage time inside [clipFrom, clipTo). Offline time is unknown, not outage
- * (DOMAIN.md). When the whole outage lies inside the clip, the engine's own figure
+ * (docs/domain-rules.md). When the whole outage lies inside the clip, the engine's own figure
  * (endedAt − startedAt − unknownMs) is also an upper bound, so its unknownMs is honoured even
  * if the caller passed no windows for the device.
  */

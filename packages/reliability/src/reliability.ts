@@ -91,7 +91,7 @@ export function computeReliability(input: ReliabilityInput, options: Reliability
     const carriedIn = o.startedAt < span.from && (o.endedAt === null || o.endedAt > span.from);
     if (!startsIn && !carriedIn) continue; // wholly outside this line's time in the period
     let knownMs: number | null = null;
-    // Open outages count in frequency only, until they close (DOMAIN.md).
+    // Open outages count in frequency only, until they close (docs/domain-rules.md).
     if (o.endedAt !== null && Math.min(o.endedAt, span.to) > Math.max(o.startedAt, span.from)) {
       knownMs = knownOutageMs(
         { startedAt: o.startedAt, endedAt: o.endedAt, unknownMs: o.unknownMs },

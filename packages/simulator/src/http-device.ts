@@ -1,5 +1,5 @@
 /**
- * The HTTP firmware (FIELD.md): a strict-JSON snapshot POSTed at boot, on a line change (at
+ * The HTTP firmware (docs/field-protocol.md): a strict-JSON snapshot POSTed at boot, on a line change (at
  * most one event send per 5 s), when the voltage moved ≥ 20 V since the last send, and every
  * 15 min. Only 200/204 are success; otherwise the *same* body is retried with exponential
  * back-off 5 s → 10 min, so the server sees duplicates and late snapshots.

@@ -1,5 +1,5 @@
 /**
- * The deployed MQTT firmware, behaviour for behaviour (FIELD.md): boot sequence of the 8
+ * The deployed MQTT firmware, behaviour for behaviour (docs/field-protocol.md): boot sequence of the 8
  * line states in order, voltage every 30 s, a line only when it changes, and after any
  * failed connect or dropped session a reboot and a fresh connect with the same client id
  * (so the boot sequence is sent again). No buffer: what happens while offline is lost

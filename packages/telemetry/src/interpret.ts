@@ -1,7 +1,7 @@
 /**
  * What SPMS reads out of a telemetry entry's values:
  * - keys "1".."8" are line states; `'true'/'false'`, `true/false`, `1/0` (also as strings),
- *   true = power present (FIELD.md). ThingsBoard would keep `"true"` as a string; we must
+ *   true = power present (docs/field-protocol.md). ThingsBoard would keep `"true"` as a string; we must
  *   still read it as a state.
  * - "V" is mains voltage, a number or a numeric string.
  * - any other key is kept as-is (ThingsBoard stores arbitrary telemetry).

@@ -1,5 +1,5 @@
 /**
- * Telemetry payloads as ThingsBoard accepts them (THINGSBOARD.md):
+ * Telemetry payloads as ThingsBoard accepts them (docs/thingsboard-compatibility.md):
  * a plain object, an array of objects, `{"ts","values"}`, or an array mixing both; any
  * object with both `ts` and `values` is timestamped.
  *

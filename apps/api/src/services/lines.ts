@@ -3,7 +3,7 @@ import type { FieldError } from './validation.js';
 
 export const LINE_COUNT = 8;
 
-/** This fleet's TP panel (FIELD.md): line 1 is the utility feed, line 8 the cabinet supply. */
+/** This fleet's TP panel (docs/field-protocol.md): line 1 is the utility feed, line 8 the cabinet supply. */
 export const DEFAULT_LINE_LABELS: readonly string[] = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
 
 /** `{"3":"Pump"}` (some lines) or an array of up to 8 labels (index 0 = line 1). */

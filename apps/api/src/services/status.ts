@@ -1,7 +1,7 @@
 /**
  * Fleet status in two SQL queries (devices with their state; lines with their state and
  * open outage), assembled in memory. A line's state is `unknown` while its device is
- * inactive: the last report is then only the last *known* state (DOMAIN.md).
+ * inactive: the last report is then only the last *known* state (docs/domain-rules.md).
  */
 import type { Pool } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';

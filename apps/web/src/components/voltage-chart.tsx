@@ -18,7 +18,7 @@ const PRESETS: [string, number][] = [
   ['30 d', 30 * 24 * H],
   ['1 y', 365 * 24 * H],
 ];
-// DOMAIN.md: ±6 % of 230 V by default; the device's own limits win when the API gives them.
+// docs/domain-rules.md: ±6 % of 230 V by default; the device's own limits win when the API gives them.
 const LIMITS = { min: 216.2, max: 243.8 };
 
 export const bucketFor = (span: number) =>
