@@ -119,7 +119,7 @@ describe('ingest worker', () => {
     expect(before.outages).toHaveLength(1);
   });
 
-  it('dead-letters a schema-invalid job with its reason and does not retry it', async () => {
+  it('dead-letters a schema-invalid message alone with its reason and does not retry it', async () => {
     h = await createHarness('deadletter');
     const dev = await h.addDevice();
     await h.start();
@@ -128,9 +128,9 @@ describe('ingest worker', () => {
     await h.drained(1);
     const job = await h.queue.getJob(jobId);
     expect(job?.attemptsMade).toBe(1);
-    expect(await job?.getState()).toBe('failed');
-    const { rows } = await h.pool.query('SELECT job_id, reason FROM dead_letters');
-    expect(rows).toEqual([{ job_id: jobId, reason: 'messages[0].deviceId: not a UUID' }]);
+    expect(await job?.getState()).toBe('completed');
+    const { rows } = await h.pool.query('SELECT job_id, message_id, reason FROM dead_letters');
+    expect(rows).toEqual([{ job_id: jobId, message_id: bad.id, reason: 'messages[0].deviceId: not a UUID' }]);
   });
 
   it('keeps one device serial across two workers with concurrency 8 (no duplicate or overlapping outages)', async () => {

@@ -1,15 +1,17 @@
 /**
  * Handler of the `ingest` queue's `batch` jobs (contract: packages/queue/src/contracts.ts).
- * Invalid payload → dead letter + UnrecoverableError. Any other failure (PostgreSQL down,
+ * An invalid message is dead-lettered alone (device, raw message, reason) and the job's
+ * other messages are processed; a whole-job problem (contract version, job name) → one
+ * job-level dead letter + UnrecoverableError. Any other failure (PostgreSQL down,
  * Redis hiccup) is thrown as is: BullMQ retries with the queue's back-off, and the batch is
  * idempotent, so nothing acknowledged by the gateway is lost or doubled.
  */
 import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { type Job, UnrecoverableError } from 'bullmq';
-import { recordDeadLetter } from '../dead-letter.js';
+import { recordDeadLetter, recordMessageDeadLetters } from '../dead-letter.js';
 import type { EventPublisher } from '../outbox.js';
 import { type BatchContext, processBatch } from '../process-batch.js';
-import { InvalidBatchError, validateBatch } from '../validate.js';
+import { InvalidBatchError, type SplitBatch, splitBatch } from '../validate.js';
 import { BatchCombiner } from './combine.js';
 
 export interface IngestHandlerDeps extends BatchContext {
@@ -65,10 +67,10 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
     deps.mergeMaxMessages,
   );
   return async function handleIngestBatch(job: Job): Promise<{ messages: number; events: number }> {
-    let batch: ReturnType<typeof validateBatch>;
+    let split: SplitBatch;
     try {
       if (job.name !== INGEST_JOB) throw new InvalidBatchError(`job name: expected '${INGEST_JOB}', got '${job.name}'`);
-      batch = validateBatch(job.data);
+      split = splitBatch(job.data);
     } catch (err) {
       if (!(err instanceof InvalidBatchError)) throw err;
       // If PostgreSQL is down this throws and the job is retried, so the record is never lost.
@@ -82,7 +84,27 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       deps.logger.error({ jobId: job.id, reason: err.message }, 'invalid ingest job: dead-lettered');
       throw new UnrecoverableError(`invalid ingest batch: ${err.message}`);
     }
-    const events = await combiner.submit(batch);
+    const { batch, invalid } = split;
+    if (invalid.length > 0) {
+      // Recorded before the others are processed: if PostgreSQL is down this throws and the
+      // whole job is retried (both steps are idempotent), so no refusal is ever lost.
+      await recordMessageDeadLetters(
+        deps.pool,
+        { queue: INGEST_QUEUE, jobId: String(job.id), jobName: job.name },
+        invalid,
+      );
+      for (const m of invalid)
+        deps.logger.error(
+          {
+            jobId: job.id,
+            index: m.index,
+            deviceId: (m.message as { deviceId?: unknown } | null)?.deviceId,
+            reason: m.reason,
+          },
+          'invalid ingest message: dead-lettered alone, the rest of the job is processed',
+        );
+    }
+    const events = batch.messages.length > 0 ? await combiner.submit(batch) : 0;
     return { messages: batch.messages.length, events };
   };
 }
