@@ -7,7 +7,7 @@
 //
 //   npm run build && npm run soak -- --minutes 30      # writes bench-results/soak-latest.{json,md}
 //   npm run soak -- --quick                            # 1-minute smoke, 300 devices (CI)
-//   npm run soak -- --minutes 10 --devices 5000
+//   npm run soak -- --minutes 10 --devices 5000 --ramp 100   # boots per second at the start
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     minutes: { type: 'string' },
     devices: { type: 'string' },
     quick: { type: 'boolean', default: false },
+    // Device boots per second at the start (a faster ramp is a reconnect storm, not a soak).
+    ramp: { type: 'string', default: '100' },
     out: { type: 'string', default: 'bench-results' },
     verbose: { type: 'boolean', default: false },
   },
@@ -41,11 +43,10 @@ const windowMs = minutes < 10 ? 60_000 : 300_000;
 const warmupMs = Math.round(runMs * 0.2);
 const judgesSlope = minutes >= 10;
 const outDir = join(root, args.out);
-const dest = minutes >= 30 ? outDir : join(outDir, 'tmp');
+const destFor = (interrupted) => (minutes >= 30 && !interrupted ? outDir : join(outDir, 'tmp'));
 const heapDir = join(outDir, 'tmp', `soak-heap-${process.pid}`);
 rmSync(heapDir, { recursive: true, force: true });
 mkdirSync(heapDir, { recursive: true });
-mkdirSync(dest, { recursive: true });
 for (const f of ['apps/broker/dist/main.js', 'apps/worker/dist/main.js', 'apps/api/dist/main.js'])
   if (!readdirSync(join(root, dirname(f))).includes('main.js'))
     throw new Error(`${f} missing: run npm run build first`);
@@ -81,8 +82,12 @@ const stopAll = async () => {
   ac.abort();
   await sys.stop().catch(() => {});
 };
-process.once('SIGINT', () => stopAll().then(() => process.exit(130)));
-process.once('SIGTERM', () => stopAll().then(() => process.exit(143)));
+// Ctrl-C ends the run early: the results so far go to the ignored tmp folder, marked interrupted.
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'])
+  process.once(sig, () => {
+    interrupted = true;
+  });
 
 process.once('uncaughtException', (err) => {
   say(`failed: ${err?.stack ?? err}`);
@@ -96,7 +101,14 @@ process.once('unhandledRejection', (err) => {
 const started = Date.now();
 const fleet = soakFleet(tokens.slice(0, devices), REGIONS);
 const scenario = soakScenario(minutes, REGIONS);
-const run = await runFleet({ fleet, scenario, mqttPort: sys.mqttPort, httpPort: sys.httpPort, signal: ac.signal });
+const run = await runFleet({
+  fleet,
+  scenario,
+  mqttPort: sys.mqttPort,
+  httpPort: sys.httpPort,
+  rampPerSecond: Number(args.ramp),
+  signal: ac.signal,
+});
 const probeSamples = [];
 const probe = runProbe({
   sys,
@@ -125,14 +137,15 @@ let prev = {
   published: 0,
   rows: await committedRows(sys.pool),
   httpOk: 0,
+  errors: 0,
 };
 const rows0 = prev.rows;
-while (Date.now() - started < runMs && !stopping) {
+while (Date.now() - started < runMs && !interrupted) {
   await sleep(5000);
   const t = Date.now();
   for (const [k, pid] of Object.entries(sys.pids)) if (alive(pid)) rss[k].push({ t, rss: rssMiB(pid) * 2 ** 20 });
   queue.push({ t, waiting: await queueWaiting().catch(() => null) });
-  if (t - prev.t >= windowMs - 2500 || t - started >= runMs) {
+  if (t - prev.t >= windowMs - 2500 || t - started >= runMs || interrupted) {
     const s = run.stats;
     const rows = await committedRows(sys.pool);
     const raw = s.pubackLatency.toRaw();
@@ -158,14 +171,14 @@ while (Date.now() - started < runMs && !stopping) {
       queueWaitingMax: Math.max(0, ...queue.filter(inWin).map((q) => q.waiting ?? 0)),
       rowsCommitted: rows - prev.rows,
       connected: s.connected,
-      errors: s.errors,
+      errors: s.errors - prev.errors,
       loadAverage: round2(loadavg()[0]),
     };
     windows.push(w);
     say(
       `${w.toS} s: acked ${w.acked} (PUBACK p99 ${w.puback.p99} ms), HTTP ${w.httpOk}, probe visible p99 ${w.probeVisibleP99Ms} ms, queue ≤ ${w.queueWaitingMax}, rows +${w.rowsCommitted}, load ${w.loadAverage}`,
     );
-    prev = { t, raw, http, acked: s.acked, published: s.published, rows, httpOk: s.httpOk };
+    prev = { t, raw, http, acked: s.acked, published: s.published, rows, httpOk: s.httpOk, errors: s.errors };
   }
 }
 function round2(x) {
@@ -202,6 +215,7 @@ const result = {
   version: 1,
   startedAt: new Date(started).toISOString(),
   minutes,
+  interrupted,
   judgesSlope,
   conditions: {
     devices,
@@ -245,7 +259,10 @@ const result = {
   windows,
 };
 result.verdict = verdict(result);
+if (interrupted) result.verdict = { ok: false, problems: ['interrupted', ...result.verdict.problems] };
 const md = renderMarkdown(result);
+const dest = destFor(interrupted);
+mkdirSync(dest, { recursive: true });
 writeFileSync(join(dest, 'soak-latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(join(dest, 'soak-latest.md'), md);
 console.log(`\n${md}`);

@@ -99,11 +99,11 @@ export function renderMarkdown(r) {
         `| ${n} | ${p.memory.heapUsedMiB.start} → ${p.memory.heapUsedMiB.end} | ${p.memory.heapSlopeMiBPer10Min} | ${p.memory.rssMiB.start} → ${p.memory.rssMiB.end} (${p.memory.rssMiB.peak}) | ${p.memory.rssSlopeMiBPer10Min} |`,
     ),
     '',
-    `| window | acked | PUBACK p99 ms | HTTP 200 p99 ms | probe publish → visible p99 ms | queue waiting max | rows committed |`,
-    '|---|---|---|---|---|---|---|',
+    `| window | MQTT sessions | acked | PUBACK p99 ms | HTTP 200 p99 ms | probe publish → visible p99 ms | queue waiting max | rows committed | client errors |`,
+    '|---|---|---|---|---|---|---|---|---|',
     ...r.windows.map(
       (w) =>
-        `| ${w.fromS}–${w.toS} s | ${w.acked} | ${w.puback.p99 ?? '–'} | ${w.http.p99 ?? '–'} | ${w.probeVisibleP99Ms ?? '–'} | ${w.queueWaitingMax ?? '–'} | ${w.rowsCommitted} |`,
+        `| ${w.fromS}–${w.toS} s | ${w.connected} | ${w.acked} | ${w.puback.p99 ?? '–'} | ${w.http.p99 ?? '–'} | ${w.probeVisibleP99Ms ?? '–'} | ${w.queueWaitingMax ?? '–'} | ${w.rowsCommitted} | ${w.errors} |`,
     ),
     '',
     `Verdict: ${r.verdict.ok ? 'pass' : `FAIL — ${r.verdict.problems.join('; ')}`}${r.judgesSlope ? '' : ' (run shorter than 10 min: memory slope reported, not judged)'}`,
