@@ -9,7 +9,13 @@
  *   a few wrong ones too), so scrypt runs once per credential, not once per connect;
  * - a message on `credentialsChangedChannel(prefix)` (device id) drops that device's
  *   entries and every cached miss (new credentials may now exist), then tells listeners
- *   so the broker can close the device's live session.
+ *   so the broker can close the device's live session;
+ * - because pub/sub is lossy, the same happens from PostgreSQL: triggers record every
+ *   credentials change and each process polls them every `revocationPollMs` (revocations.ts),
+ *   so a revoked or rotated credential stops working, and live sessions close, within
+ *   about a second even when the Redis message is lost;
+ * - an authentication whose look-up was in flight when its device's credentials changed is
+ *   redone (revocation epoch compared before/after), so it cannot succeed on the old row.
  * A database error is `unavailable` (CONNACK 0x03 / HTTP 503) and is never cached.
  */
 import { createHash } from 'node:crypto';
@@ -19,6 +25,7 @@ import type { Logger } from '@spms/log';
 import { credentialsChangedChannel } from '@spms/queue';
 import { Redis } from 'ioredis';
 import { CredentialsCache } from './cache.js';
+import { watchCredentialChanges } from './revocations.js';
 import { type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
 
 export type DeviceIdentity = { id: string; name: string; profileId: string; transport: 'MQTT' | 'HTTP' };
@@ -57,8 +64,17 @@ export interface DeviceAuthenticatorOptions {
   cacheTtlMs?: number;
   /** How long an unknown key is remembered as unknown (default 5 s). */
   negativeTtlMs?: number;
+  /** How often PostgreSQL is asked for credential changes (default 1 s; pub/sub is faster but lossy). */
+  revocationPollMs?: number;
   logger?: Logger;
+  /** Test hook: awaited after each credentials query, before its rows are used. */
+  afterQuery?: () => Promise<void>;
 }
+
+/** A poll repeating a change that pub/sub announced this recently does not close sessions again. */
+const ANNOUNCED_RECENTLY_MS = 5_000;
+/** An authentication retried this often still seeing revocations gives up as unavailable. */
+const MAX_AUTH_ATTEMPTS = 3;
 
 const LOOKUP_SQL = `
   SELECT c.credentials_id, c.type::text AS type, c.client_id, c.username, c.password_hash,
@@ -85,14 +101,22 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
   const listeners: Array<(deviceId: string) => void> = [];
   const verifying = new Map<string, Promise<boolean>>();
   const counters: DeviceAuthStats = { dbQueries: 0, secretVerifications: 0, invalidations: 0 };
+  /** Revocation epoch: bumped on every invalidation; revokedAt remembers each device's last. */
+  let epoch = 0;
+  const revokedAt = new Map<string, { epoch: number; at: number; announced: boolean }>();
 
-  const subscriber = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
-  subscriber.on('error', (err) => log?.warn({ err: err.message }, 'device-auth: redis subscriber error'));
-  const channel = credentialsChangedChannel(opts.prefix);
-  subscriber.on('message', (ch: string, deviceId: string) => {
-    if (ch !== channel) return;
+  function invalidate(deviceId: string, via: 'pubsub' | 'poll'): void {
+    const now = Date.now();
+    const last = revokedAt.get(deviceId);
+    // The poll usually repeats what pub/sub already announced: the device may have
+    // reconnected with its new credentials since, so its session is not closed twice.
+    const repeat = via === 'poll' && last?.announced === true && now - last.at < ANNOUNCED_RECENTLY_MS;
     counters.invalidations++;
+    epoch++;
+    if (revokedAt.size > 10_000) for (const [id, r] of revokedAt) if (now - r.at > 60_000) revokedAt.delete(id);
+    revokedAt.set(deviceId, { epoch, at: repeat && last ? last.at : now, announced: via === 'pubsub' || repeat });
     cache.invalidateDevice(deviceId);
+    if (repeat) return;
     for (const l of listeners) {
       try {
         l(deviceId);
@@ -100,6 +124,23 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
         log?.error({ err, deviceId }, 'device-auth: invalidate listener failed');
       }
     }
+  }
+
+  /** Runs an authentication again when its device's credentials changed while it ran. */
+  async function settled(attempt: () => Promise<AuthResult>): Promise<AuthResult> {
+    for (let i = 0; i < MAX_AUTH_ATTEMPTS; i++) {
+      const started = epoch;
+      const result = await attempt();
+      if (!result.ok || (revokedAt.get(result.device.id)?.epoch ?? 0) <= started) return result;
+    }
+    return UNAVAILABLE;
+  }
+
+  const subscriber = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  subscriber.on('error', (err) => log?.warn({ err: err.message }, 'device-auth: redis subscriber error'));
+  const channel = credentialsChangedChannel(opts.prefix);
+  subscriber.on('message', (ch: string, deviceId: string) => {
+    if (ch === channel) invalidate(deviceId, 'pubsub');
   });
   // If Redis is down at start-up, keep going (ioredis keeps retrying and re-subscribes):
   // authentication itself only needs PostgreSQL. Entries then expire by TTL.
@@ -107,10 +148,17 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     .connect()
     .then(() => subscriber.subscribe(channel))
     .catch((err: Error) => log?.warn({ err: err.message }, 'device-auth: cannot subscribe to invalidations yet'));
+  const changes = await watchCredentialChanges({
+    pool,
+    intervalMs: opts.revocationPollMs ?? 1000,
+    onChange: (deviceId) => invalidate(deviceId, 'poll'),
+    ...(log ? { log } : {}),
+  });
 
   async function queryRows(keys: string[]): Promise<Map<string, CredentialsRow>> {
     counters.dbQueries++;
     const res = await pool.query(LOOKUP_SQL, [keys]);
+    await opts.afterQuery?.();
     const rows = new Map<string, CredentialsRow>();
     for (const r of res.rows) {
       rows.set(r.credentials_id, {
@@ -162,41 +210,9 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
   }
 
   return {
-    async authenticateMqtt(clientId, username, password) {
-      const input = {
-        clientId: clientId ?? '',
-        username: username || undefined,
-        password: password === undefined ? undefined : Buffer.isBuffer(password) ? password.toString('utf8') : password,
-      };
-      if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
-      const { keys } = basicLookupKeys(input.clientId, input.username);
-      if (keys.length === 0) return BAD;
-      let row: CredentialsRow | null;
-      try {
-        row = await lookup(keys);
-      } catch (err) {
-        log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
-        return UNAVAILABLE;
-      }
-      if (!row) return BAD;
-      const verdict = checkMqttRow(row, input);
-      if (verdict === 'accept') return identity(row);
-      if (verdict === 'refuse') return BAD;
-      return (await verifyPassword(row, input.password ?? '')) ? identity(row) : BAD;
-    },
-
-    async authenticateToken(token) {
-      if (!token) return BAD;
-      let row: CredentialsRow | null;
-      try {
-        row = await lookup([accessTokenKey(token)]);
-      } catch (err) {
-        log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
-        return UNAVAILABLE;
-      }
-      // The HTTP device API takes access tokens only (an MQTT Basic username shares the key space).
-      return row && row.type === 'ACCESS_TOKEN' ? identity(row) : BAD;
-    },
+    authenticateMqtt: (clientId, username, password) =>
+      settled(() => authenticateMqttOnce(clientId, username, password)),
+    authenticateToken: (token) => settled(() => authenticateTokenOnce(token)),
 
     onInvalidate(listener) {
       listeners.push(listener);
@@ -205,8 +221,49 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     stats: () => ({ ...counters }),
 
     async close() {
+      changes.close();
       subscriber.disconnect();
       await pool.end();
     },
   };
+
+  async function authenticateMqttOnce(
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | string | undefined,
+  ): Promise<AuthResult> {
+    const input = {
+      clientId: clientId ?? '',
+      username: username || undefined,
+      password: password === undefined ? undefined : Buffer.isBuffer(password) ? password.toString('utf8') : password,
+    };
+    if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
+    const { keys } = basicLookupKeys(input.clientId, input.username);
+    if (keys.length === 0) return BAD;
+    let row: CredentialsRow | null;
+    try {
+      row = await lookup(keys);
+    } catch (err) {
+      log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
+      return UNAVAILABLE;
+    }
+    if (!row) return BAD;
+    const verdict = checkMqttRow(row, input);
+    if (verdict === 'accept') return identity(row);
+    if (verdict === 'refuse') return BAD;
+    return (await verifyPassword(row, input.password ?? '')) ? identity(row) : BAD;
+  }
+
+  async function authenticateTokenOnce(token: string): Promise<AuthResult> {
+    if (!token) return BAD;
+    let row: CredentialsRow | null;
+    try {
+      row = await lookup([accessTokenKey(token)]);
+    } catch (err) {
+      log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
+      return UNAVAILABLE;
+    }
+    // The HTTP device API takes access tokens only (an MQTT Basic username shares the key space).
+    return row && row.type === 'ACCESS_TOKEN' ? identity(row) : BAD;
+  }
 }

@@ -97,6 +97,8 @@ export class CredentialsCache {
   /** Drops the device's rows and every cached miss (its new credentials may exist now). */
   invalidateDevice(deviceId: string): void {
     this.generation++;
+    // A look-up started before the change must not be shared with one that starts after it.
+    this.inflight.clear();
     for (const [k, e] of this.entries) if (e.row === null || e.row.deviceId === deviceId) this.entries.delete(k);
   }
 }
