@@ -14,15 +14,12 @@ import {
   prepareCredentials,
 } from './credentials.js';
 import { parseDeviceCsv, type RowError } from './csv-rows.js';
+import { HIDDEN_CONFLICT } from './device-conflicts.js';
 import { checkDeviceFields } from './device-registry.js';
 import { hashImportPasswords } from './import-hashing.js';
 import { isUniqueViolation } from './profile-ref.js';
 import { inScope } from './scope.js';
 import { checkVoltageRange } from './validation.js';
-
-/** A name or credentials clash with a device the caller may not see: one answer for both. */
-const HIDDEN_CONFLICT =
-  'conflicts with an existing device outside your scope (same name or same credentials); choose another name and credentials';
 
 export interface ImportedDevice {
   row: number;

@@ -11,12 +11,12 @@ import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import {
-  assertCredentialsFree,
   type CredentialsRequest,
   type IssuedCredentials,
   type PreparedCredentials,
   prepareCredentials,
 } from './credentials.js';
+import { assertCredentialsUnused, assertNameFree } from './device-conflicts.js';
 import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
 import { type LineLabelsInput, resolveLineLabels } from './lines.js';
 import { isUniqueViolation, isUuid, resolveProfile } from './profile-ref.js';
@@ -73,9 +73,6 @@ export interface DeviceRegistryOptions {
 function fail(errors: FieldError[]): never {
   throw new AppError('BAD_REQUEST', formatFieldErrors(errors), { errors });
 }
-
-const nameTaken = (name: string) =>
-  new AppError('CONFLICT', `name: a device named "${name}" already exists; choose another name`);
 
 /** Checks a device's own fields (not the database); shared with the CSV import. */
 export function checkDeviceFields(input: DeviceFields & { name?: string; lineLabels?: LineLabelsInput }) {
@@ -139,9 +136,9 @@ export class DeviceRegistry {
       const profile = await resolveProfile(tx, input.profile);
       const range = checkVoltageRange(input.voltageMin ?? profile.voltageMin, input.voltageMax ?? profile.voltageMax);
       if (range.length) fail(range);
-      if (await tx.device.findUnique({ where: { name: input.name }, select: { id: true } }))
-        throw nameTaken(input.name);
-      if (creds) await assertCredentialsFree(tx, creds.row.credentialsId);
+      // 409s name the other device only when it is in the caller's scope (device-conflicts.ts).
+      await assertNameFree(tx, input.name, scope);
+      if (creds) await assertCredentialsUnused(tx, creds.row.credentialsId, scope);
       const { profile: _p, lineLabels: _l, credentials: _c, ...fields } = input;
       return tx.device.create({
         data: {
@@ -174,10 +171,7 @@ export class DeviceRegistry {
       );
       problems.push(...lines.errors);
       if (problems.length) fail(problems);
-      if (input.name && input.name !== current.name) {
-        if (await tx.device.findUnique({ where: { name: input.name }, select: { id: true } }))
-          throw nameTaken(input.name);
-      }
+      if (input.name && input.name !== current.name) await assertNameFree(tx, input.name, scope);
       const { profile: _p, lineLabels, ...fields } = input;
       if (lineLabels) {
         for (const [i, label] of lines.labels.entries()) {
@@ -217,7 +211,7 @@ export class DeviceRegistry {
     const creds = await prepareCredentials(req, current.name);
     const device = await this.write(async (tx) => {
       await this.find(tx, current.id); // 404, not a foreign-key error, if deleted meanwhile
-      await assertCredentialsFree(tx, creds.row.credentialsId, current.id);
+      await assertCredentialsUnused(tx, creds.row.credentialsId, scope, current.id);
       await tx.deviceCredentials.upsert({
         where: { deviceId: current.id },
         create: { deviceId: current.id, ...creds.row },
