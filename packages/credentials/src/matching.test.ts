@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { accessTokenKey, basicLookupKeys, credentialsKey, validateCredentials } from './matching.js';
+import {
+  accessTokenKey,
+  basicLookupKeys,
+  credentialsKey,
+  shortSecretProblems,
+  validateCredentials,
+} from './matching.js';
 import { generateCredentials, hashSecret, verifySecret } from './secrets.js';
 
 describe('ThingsBoard credential matching', () => {
@@ -34,6 +40,20 @@ describe('ThingsBoard credential matching', () => {
     expect(() =>
       validateCredentials({ type: 'MQTT_BASIC', clientId: 'c', username: 'u', password: 'secret1' }),
     ).not.toThrow();
+  });
+});
+
+describe('minimum secret lengths for new credentials', () => {
+  it('wants 20-character access tokens and 10-character passwords; says which and why', () => {
+    expect(shortSecretProblems({ type: 'ACCESS_TOKEN', token: 'a'.repeat(19) })[0]).toMatch(/at least 20/);
+    expect(shortSecretProblems({ type: 'ACCESS_TOKEN', token: 'a'.repeat(20) })).toEqual([]);
+    expect(shortSecretProblems({ type: 'MQTT_BASIC', clientId: 'c', password: 'p'.repeat(9) })[0]).toMatch(
+      /password is too short: use at least 10/,
+    );
+    expect(shortSecretProblems({ type: 'MQTT_BASIC', clientId: 'c', password: 'p'.repeat(10) })).toEqual([]);
+    expect(shortSecretProblems({ type: 'MQTT_BASIC', clientId: 'c' })).toEqual([]);
+    expect(shortSecretProblems(generateCredentials('ACCESS_TOKEN', 'd'))).toEqual([]);
+    expect(shortSecretProblems(generateCredentials('MQTT_BASIC', 'd'))).toEqual([]);
   });
 });
 

@@ -74,10 +74,35 @@ function checkField(name: string, value: string, minLength: number): void {
     throw new CredentialsValidationError(`${name} is too short: use at least ${minLength} characters`);
 }
 
+/** Shortest access token an operator may supply through the API (ThingsBoard's generated tokens have 20). */
+export const MIN_ACCESS_TOKEN_LENGTH = 20;
+/** Shortest MQTT Basic password an operator may supply through the API (as for user passwords). */
+export const MIN_BASIC_PASSWORD_LENGTH = 10;
+
+/**
+ * Why supplied secrets are shorter than what new credentials need (empty: none). Not part
+ * of `validateCredentials`: credentials brought over from ThingsBoard (CSV import) keep
+ * what is compiled into the firmware, so imports only warn about them.
+ */
+export function shortSecretProblems(input: CredentialsInput): string[] {
+  if (input.type === 'ACCESS_TOKEN')
+    return input.token.length < MIN_ACCESS_TOKEN_LENGTH
+      ? [
+          `access token is too short: use at least ${MIN_ACCESS_TOKEN_LENGTH} characters (ThingsBoard generates 20), or leave it out to have one generated`,
+        ]
+      : [];
+  if (input.password && input.password.length < MIN_BASIC_PASSWORD_LENGTH)
+    return [
+      `password is too short: use at least ${MIN_BASIC_PASSWORD_LENGTH} characters, or leave it out to have one generated`,
+    ];
+  return [];
+}
+
 /**
  * Rejects malformed or trivially weak credentials with a message that says what to fix.
  * Client ids and usernames are identifiers (any length ≥ 1); tokens and passwords are
- * secrets and need at least 6 characters. (ThingsBoard's generated tokens have 20.)
+ * secrets and need at least 6 characters, even when imported (`shortSecretProblems` holds
+ * new credentials to more).
  */
 export function validateCredentials(input: CredentialsInput): void {
   if (input.type === 'ACCESS_TOKEN') {

@@ -10,6 +10,7 @@ import {
   generateCredentials,
   generateSecret,
   hashSecret,
+  shortSecretProblems,
   validateCredentials,
 } from '@spms/credentials';
 import type { Prisma } from '@spms/db';
@@ -44,13 +45,34 @@ export interface CredentialsRow {
 export interface PreparedCredentials {
   row: CredentialsRow;
   issued?: IssuedCredentials;
+  /** Supplied secrets shorter than new credentials need, accepted because `allowShortSecrets`. */
+  warnings?: string[];
+}
+
+export interface PrepareOptions {
+  /** false: only the look-up key is needed (dry run), skip scrypt. */
+  hash?: boolean;
+  /**
+   * Accept supplied tokens / passwords shorter than MIN_ACCESS_TOKEN_LENGTH /
+   * MIN_BASIC_PASSWORD_LENGTH, reported as `warnings`: for credentials brought over with a
+   * fleet (CSV import) that firmwares already carry. Credentials created or rotated through
+   * the API are refused instead.
+   */
+  allowShortSecrets?: boolean;
+}
+
+/** 400 for short supplied secrets, or the warnings when they are allowed. */
+function checkSecretLengths(input: CredentialsInput, opts: PrepareOptions): string[] {
+  const problems = shortSecretProblems(input);
+  if (problems.length && !opts.allowShortSecrets) throw new CredentialsValidationError(problems.join('; '));
+  return problems;
 }
 
 /** Validates (with ThingsBoard's rules) and hashes; throws a 400 that says what to fix. */
 export async function prepareCredentials(
   req: CredentialsRequest,
   deviceName: string,
-  opts: { hash?: boolean } = {},
+  opts: PrepareOptions = {},
 ): Promise<PreparedCredentials> {
   try {
     if (req.type === 'ACCESS_TOKEN') {
@@ -61,11 +83,13 @@ export async function prepareCredentials(
       const generated = req.generate === true || !req.token;
       const token = generated ? generateSecret() : (req.token as string);
       validateCredentials({ type: 'ACCESS_TOKEN', token });
+      const warnings = checkSecretLengths({ type: 'ACCESS_TOKEN', token }, opts);
       // The token is stored only as its look-up key (a sha256): nothing else to hash.
       const row = { type: req.type, credentialsId: credentialsKey({ type: req.type, token }) };
       return {
         row: { ...row, clientId: null, username: null, passwordHash: null },
         ...(generated ? { issued: { type: 'ACCESS_TOKEN', token } } : {}),
+        ...(warnings.length ? { warnings } : {}),
       };
     }
     if (req.token !== undefined)
@@ -85,6 +109,7 @@ export async function prepareCredentials(
     const password = generatePassword ? generateSecret() : req.password || null;
     const input = { type: 'MQTT_BASIC' as const, clientId, username, password };
     validateCredentials(input);
+    const warnings = checkSecretLengths(input, opts);
     // A dry run only needs the look-up key; scrypt costs ~10 ms of CPU per supplied password.
     const passwordHash = !password
       ? null
@@ -94,6 +119,7 @@ export async function prepareCredentials(
     return {
       row: { type: 'MQTT_BASIC', credentialsId: credentialsKey(input), clientId, username, passwordHash },
       ...(generatePassword || generatedIds ? { issued: { type: 'MQTT_BASIC', clientId, username, password } } : {}),
+      ...(warnings.length ? { warnings } : {}),
     };
   } catch (err) {
     if (err instanceof CredentialsValidationError) throw new AppError('BAD_REQUEST', `credentials: ${err.message}`);

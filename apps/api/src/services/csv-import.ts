@@ -28,6 +28,8 @@ export interface ImportedDevice {
   profile: string;
   credentials: ReturnType<typeof describeCredentials>;
   issuedCredentials?: IssuedCredentials;
+  /** e.g. a supplied token or password shorter than new credentials need. */
+  warnings?: string[];
 }
 
 export interface ImportResult {
@@ -76,7 +78,8 @@ export async function importDevicesCsv(
     if (input.credentials) {
       try {
         // Hashed below, once every row is valid (see import-hashing.ts).
-        creds = await prepareCredentials(input.credentials, input.name, { hash: false });
+        // Firmware credentials brought over with the fleet may be short: a warning, not a refusal.
+        creds = await prepareCredentials(input.credentials, input.name, { hash: false, allowShortSecrets: true });
       } catch (err) {
         if (!(err instanceof AppError)) throw err;
         const message = err.message.replace(/^credentials: /, '');
@@ -155,6 +158,7 @@ export async function importDevicesCsv(
       credentials: describeCredentials(creds?.row ?? null),
       // A dry run creates nothing, so the secrets it generated will never be used.
       ...(!opts.dryRun && creds?.issued ? { issuedCredentials: creds.issued } : {}),
+      ...(creds?.warnings ? { warnings: creds.warnings } : {}),
     };
   });
   if (opts.dryRun) return { dryRun: true, count: result.length, devices: result };

@@ -153,6 +153,9 @@ export const ImportResult = Type.Object({
       profile: Type.String(),
       credentials: CredentialsInfo,
       issuedCredentials: Type.Optional(IssuedCredentials),
+      warnings: Type.Optional(
+        Type.Array(Type.String(), { description: 'e.g. a token or password shorter than new credentials need' }),
+      ),
     }),
   ),
 });
