@@ -1,7 +1,9 @@
 /**
  * Texts sent (or held back) for alerts, with their delivery status, and Twilio's delivery
  * receipts recorded against them. A scoped principal sees the texts that covered at least
- * one alert of a device in its scope.
+ * one alert of a device in its scope; a grouped text that also covered alerts outside the
+ * scope is shown `redacted`: its status and history stay, but recipient, phone number, text,
+ * provider id and error message are null and `alertIds` lists only the alerts in scope.
  */
 import type { Pool } from '@spms/db';
 import { type MessageStatus, type StatusCallback, shouldUpdateStatus } from '@spms/sms';
@@ -10,11 +12,13 @@ import { SqlParams, scopeCondition } from './scope.js';
 
 export interface NotificationView {
   id: number;
+  /** Covers alerts outside the caller's scope: recipient, phone, body… are withheld. */
+  redacted: boolean;
   recipientId: string | null;
   recipientName: string | null;
-  phone: string;
+  phone: string | null;
   kind: string;
-  body: string;
+  body: string | null;
   status: string;
   reason: string | null;
   providerMessageId: string | null;
@@ -46,21 +50,28 @@ export async function listNotifications(
 ): Promise<NotificationView[]> {
   const p = new SqlParams();
   const w = ['TRUE'];
-  if (scope) {
-    w.push(`EXISTS (SELECT 1 FROM notification_alerts na JOIN alerts a ON a.id = na.alert_id JOIN devices d ON d.id = a.device_id
-                     WHERE na.notification_id = n.id AND ${scopeCondition(scope, 'd', p)})`);
+  // The text's alerts joined to their devices (alias d); a device without a region is
+  // outside every region scope, so a NULL condition counts as outside.
+  const alertsOf = (cond: string) =>
+    `SELECT 1 FROM notification_alerts na JOIN alerts a ON a.id = na.alert_id JOIN devices d ON d.id = a.device_id
+      WHERE na.notification_id = n.id AND ${cond}`;
+  const within = () => (scope ? `coalesce(${scopeCondition(scope, 'd', p)}, false)` : 'TRUE');
+  const outside = scope ? `EXISTS (${alertsOf(`NOT ${within()}`)})` : 'FALSE';
+  if (scope) w.push(`EXISTS (${alertsOf(within())})`);
+  if (f.alertId !== undefined) w.push(`EXISTS (${alertsOf(`na.alert_id = ${p.add(f.alertId)} AND ${within()}`)})`);
+  if (f.recipientId) {
+    w.push(`n.recipient_id = ${p.add(f.recipientId)}::uuid`);
+    // Redacted texts never match a recipient filter: that would tell who got them.
+    if (scope) w.push(`NOT ${outside}`);
   }
-  if (f.alertId !== undefined)
-    w.push(
-      `EXISTS (SELECT 1 FROM notification_alerts x WHERE x.notification_id = n.id AND x.alert_id = ${p.add(f.alertId)})`,
-    );
-  if (f.recipientId) w.push(`n.recipient_id = ${p.add(f.recipientId)}::uuid`);
   if (f.status) w.push(`n.status = ${p.add(f.status)}`);
   if (f.before) w.push(`n.id < ${p.add(f.before)}`);
   const { rows } = await db.query<Row>(
-    `SELECT n.id::float8 AS id, n.recipient_id::text, r.name AS recipient_name, n.phone, n.kind, n.body, n.status, n.reason,
+    `SELECT n.id::float8 AS id, ${outside} AS redacted, n.recipient_id::text, r.name AS recipient_name, n.phone, n.kind, n.body, n.status, n.reason,
             n.provider_message_id, n.segments, n.attempts, n.error_code, n.error_message, n.created_at, n.sent_at, n.updated_at,
-            coalesce((SELECT array_agg(na.alert_id::float8 ORDER BY na.alert_id) FROM notification_alerts na WHERE na.notification_id = n.id), '{}') AS alert_ids,
+            coalesce((SELECT array_agg(na.alert_id::float8 ORDER BY na.alert_id) FROM notification_alerts na
+                        ${scope ? `JOIN alerts a ON a.id = na.alert_id JOIN devices d ON d.id = a.device_id AND ${within()}` : ''}
+                       WHERE na.notification_id = n.id), '{}') AS alert_ids,
             coalesce((SELECT json_agg(json_build_object('status', h.status, 'errorCode', h.error_code, 'source', h.source, 'at', h.at) ORDER BY h.id)
                         FROM notification_status_history h WHERE h.notification_id = n.id), '[]') AS history
        FROM notifications n LEFT JOIN alert_recipients r ON r.id = n.recipient_id
@@ -69,18 +80,24 @@ export async function listNotifications(
   );
   return rows.map((r) => ({
     id: Number(r.id),
-    recipientId: r.recipient_id as string | null,
-    recipientName: r.recipient_name as string | null,
-    phone: r.phone as string,
+    redacted: r.redacted === true,
+    ...(r.redacted === true
+      ? { recipientId: null, recipientName: null, phone: null, body: null, providerMessageId: null, errorMessage: null }
+      : {
+          recipientId: r.recipient_id as string | null,
+          recipientName: r.recipient_name as string | null,
+          phone: r.phone as string,
+          body: r.body as string,
+          providerMessageId: r.provider_message_id as string | null,
+          // Twilio's messages can quote the number.
+          errorMessage: r.error_message as string | null,
+        }),
     kind: r.kind as string,
-    body: r.body as string,
     status: r.status as string,
     reason: r.reason as string | null,
-    providerMessageId: r.provider_message_id as string | null,
     segments: r.segments as number | null,
     attempts: r.attempts as number,
     errorCode: r.error_code as number | null,
-    errorMessage: r.error_message as string | null,
     createdAt: r.created_at.toISOString(),
     sentAt: r.sent_at?.toISOString() ?? null,
     updatedAt: r.updated_at.toISOString(),
@@ -94,8 +111,9 @@ export async function listNotifications(
 
 /**
  * Records a receipt. Callbacks arrive out of order and may repeat: the status only moves
- * forward (shouldUpdateStatus), every receipt is kept in the history. Returns false for an
- * unknown message id.
+ * forward (shouldUpdateStatus), and each distinct receipt (status + error code) is kept
+ * once in the history, so a replayed callback changes nothing. The row lock serialises
+ * concurrent callbacks for one message. Returns false for an unknown message id.
  */
 export async function recordReceipt(db: Pool, receipt: StatusCallback): Promise<boolean> {
   const client = await db.connect();
@@ -119,7 +137,11 @@ export async function recordReceipt(db: Pool, receipt: StatusCallback): Promise<
       );
     }
     await client.query(
-      `INSERT INTO notification_status_history (notification_id, status, error_code, source) VALUES ($1, $2, $3, 'callback')`,
+      `INSERT INTO notification_status_history (notification_id, status, error_code, source)
+       SELECT $1::bigint, $2::text, $3::int, 'callback'
+        WHERE NOT EXISTS (SELECT 1 FROM notification_status_history
+                           WHERE notification_id = $1 AND source = 'callback' AND status = $2
+                             AND error_code IS NOT DISTINCT FROM $3)`,
       [n.id, receipt.status, receipt.errorCode ?? null],
     );
     await client.query('COMMIT');

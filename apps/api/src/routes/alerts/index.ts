@@ -26,12 +26,13 @@ const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: AlertParams, response: { 200: AlertDetail, ...errorResponses } } },
     async (req) => {
       const alert = await getAlert(app.pg, scopeOf(req), req.params.id);
-      const notifications = await listNotifications(app.pg, null, { alertId: req.params.id, limit: 1000 });
+      // Scoped: a text that also covered other scopes' alerts comes back redacted.
+      const notifications = await listNotifications(app.pg, scopeOf(req), { alertId: req.params.id, limit: 1000 });
       // Newest text per recipient (notifications come newest first).
       const seen = new Set<string>();
       const deliveries = notifications
         .filter((n) => {
-          const k = n.recipientId ?? n.phone;
+          const k = n.recipientId ?? n.phone ?? `#${n.id}`;
           if (seen.has(k)) return false;
           seen.add(k);
           return true;

@@ -30,7 +30,7 @@ export const AlertList = Type.Object({ items: Type.Array(Alert) });
 export const Delivery = Type.Object({
   recipientId: Nullable(Type.String()),
   recipientName: Nullable(Type.String()),
-  phone: Type.String(),
+  phone: Nullable(Type.String({ description: 'null when the text is redacted (see Notification.redacted)' })),
   notificationId: Type.Integer(),
   status: Type.String(),
   errorCode: Nullable(Type.Integer()),

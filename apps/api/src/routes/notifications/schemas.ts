@@ -5,11 +5,15 @@ const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
 export const Notification = Type.Object({
   id: Type.Integer(),
+  redacted: Type.Boolean({
+    description:
+      'the text also covered alerts outside your scope: recipient, phone, body, providerMessageId and errorMessage are null, alertIds lists only your alerts',
+  }),
   recipientId: Nullable(Type.String()),
   recipientName: Nullable(Type.String()),
-  phone: Type.String(),
+  phone: Nullable(Type.String()),
   kind: Type.String({ description: 'outage, restoration, device_offline, device_online, voltage, flapping, overflow' }),
-  body: Type.String(),
+  body: Nullable(Type.String()),
   status: Type.String({
     description: "pending, retrying history, Twilio's queued/sent/delivered/undelivered/failed, or suppressed",
   }),
