@@ -11,6 +11,8 @@ export const BrokerConfigSchema = Type.Object({
   REDIS_URL: RedisUrl,
   REDIS_PREFIX: RedisPrefix,
   LOG_LEVEL: LogLevel,
+  /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
+  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   /** The fleet's firmware has 1883 compiled in; change it only to run beside another broker. */
   MQTT_PORT: Port(1883),
   MQTT_HOST: Type.String({ default: '0.0.0.0' }),

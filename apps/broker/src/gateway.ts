@@ -7,7 +7,7 @@
 import { createPool, type Pool } from '@spms/db';
 import { createDeviceAuthenticator, type DeviceAuthenticator } from '@spms/device-auth';
 import { createLogger, type Logger } from '@spms/log';
-import { createIngestProducer, INGEST_QUEUE, type IngestProducer } from '@spms/queue';
+import { createIngestProducer, INGEST_QUEUE, type IngestProducer, startDurabilityMonitor } from '@spms/queue';
 import { Aedes } from 'aedes';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -99,6 +99,13 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     subscriber.on('error', () => {});
     cleanups.push(() => subscriber.disconnect());
     await Promise.all([redis.connect(), subscriber.connect()]);
+    // A PUBACK is only as durable as Redis' persistence: say so (or refuse) before listening.
+    const durability = await startDurabilityMonitor({
+      redis,
+      logger: logger.child({ component: 'durability' }),
+      require: config.REQUIRE_DURABLE_REDIS,
+    });
+    cleanups.push(() => durability.stop());
     const queue = new Queue(INGEST_QUEUE, {
       connection: redis.duplicate({ maxRetriesPerRequest: 1 }),
       prefix: config.REDIS_PREFIX,
@@ -111,6 +118,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       connectedClients: () => broker?.connectedClients ?? 0,
       ingestStats: () => producer.stats(),
       queueDepth: cachedQueueDepth(queue),
+      durability: () => durability.current(),
     });
     const ctx: GatewayContext = {
       config,
@@ -210,6 +218,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       producer,
       pool,
       redis,
+      durability: () => durability.current(),
     });
     cleanups.push(() => http.close());
     const httpAddr = http.server.address();

@@ -4,7 +4,7 @@
  * PostgreSQL (credentials, attributes) answers.
  */
 import type { Pool } from '@spms/db';
-import type { IngestProducer } from '@spms/queue';
+import type { DurabilityReport, IngestProducer } from '@spms/queue';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { GatewayMetrics } from './metrics.js';
@@ -20,6 +20,8 @@ export async function startHttp(opts: {
   producer: IngestProducer;
   pool: Pool;
   redis: Redis;
+  /** Reported, not a readiness condition: REQUIRE_DURABLE_REDIS refuses at start-up instead. */
+  durability?: () => DurabilityReport;
 }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -37,7 +39,10 @@ export async function startHttp(opts: {
       ),
     ]);
     const ready = Object.values(checks).every((v) => v === 'ok');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    const durability = opts.durability?.();
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not_ready', checks, ...(durability ? { durability } : {}) });
   });
   app.get('/metrics', async (_req, reply) => {
     const body = await opts.metrics.registry.metrics();

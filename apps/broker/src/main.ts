@@ -2,6 +2,7 @@
 /** The MQTT device gateway process: parse the configuration once, start, stop on signals. */
 import { ConfigError } from '@spms/config';
 import { createLogger } from '@spms/log';
+import { DurabilityRequiredError } from '@spms/queue';
 import { loadBrokerConfig } from './config.js';
 import { startGateway } from './gateway.js';
 import { PortInUseError } from './listeners.js';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     gateway = await startGateway(config, { logger });
   } catch (err) {
     // A taken port is a configuration problem: the message says what to change, no stack.
-    if (err instanceof PortInUseError) logger.fatal(err.message);
+    if (err instanceof PortInUseError || err instanceof DurabilityRequiredError) logger.fatal(err.message);
     else logger.fatal({ err }, (err as Error).message);
     process.exit(1);
   }

@@ -3,6 +3,7 @@
  * gateways in one process). Refusals are counted by reason so an operator can tell a
  * misconfigured device (bad_credentials) from an overloaded backend (unavailable).
  */
+import type { DurabilityReport } from '@spms/queue';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type RefusalReason =
@@ -39,6 +40,7 @@ export function createMetrics(opts: {
   connectedClients: () => number;
   ingestStats?: () => { pending: number; inFlight: number; failedMessages: number; lastBatchSize: number };
   queueDepth?: () => Promise<Record<string, number>>;
+  durability?: () => DurabilityReport;
 }): GatewayMetrics {
   const registry = new Registry();
   const connections = new Gauge({
@@ -78,6 +80,7 @@ export function createMetrics(opts: {
       this.set({ stat: 'last_batch_size' }, st.lastBatchSize);
     },
   });
+  registerDurabilityMetrics(registry, opts.durability);
   return {
     registry,
     connections,
@@ -118,4 +121,36 @@ export function createMetrics(opts: {
       registers: [registry],
     }),
   };
+}
+
+/** Whether an acknowledgement survives a Redis restart, and the Redis settings that decide it. */
+function registerDurabilityMetrics(registry: Registry, durability?: () => DurabilityReport): void {
+  if (!durability) return;
+  new Gauge({
+    name: 'spms_redis_durable',
+    help: '1 when Redis keeps acknowledged messages durably (appendonly yes, appendfsync not no, maxmemory-policy noeviction), else 0; re-checked every 60 s',
+    registers: [registry],
+    collect() {
+      this.set(durability().durable ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'spms_redis_persistence_info',
+    help: "Redis' persistence settings as labels (unknown = could not be read); always 1",
+    labelNames: ['appendonly', 'appendfsync', 'maxmemory_policy', 'source'],
+    registers: [registry],
+    collect() {
+      const r = durability();
+      this.reset();
+      this.set(
+        {
+          appendonly: r.settings.appendonly ?? 'unknown',
+          appendfsync: r.settings.appendfsync ?? 'unknown',
+          maxmemory_policy: r.settings.maxmemoryPolicy ?? 'unknown',
+          source: r.source,
+        },
+        1,
+      );
+    },
+  });
 }
