@@ -18,6 +18,7 @@ import alertRoutes from './routes/alerts/index.js';
 import apiKeyRoutes from './routes/api-keys/index.js';
 import auditRoutes from './routes/audit/index.js';
 import authRoutes from './routes/auth/index.js';
+import deadLetterRoutes from './routes/dead-letters/index.js';
 import deviceApiRoutes from './routes/device-api/index.js';
 import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
@@ -55,6 +56,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
   // Alerts and SMS: alerts, recipients, texts; Twilio's delivery receipts (signed, no API key).
   await app.register(alertRoutes, { prefix: '/api/alerts' });
+  await app.register(deadLetterRoutes, { prefix: '/api/dead-letters' });
   await app.register(recipientRoutes, { prefix: '/api/recipients' });
   await app.register(notificationRoutes, { prefix: '/api/notifications' });
   await app.register(smsStatusRoutes, { prefix: '/api/sms/status' });

@@ -247,7 +247,58 @@ const ROWS: Row[] = [
     body: () => ({ name: 'k', role: 'viewer' }),
   },
   { name: 'audit log', method: 'GET', role: 'admin', url: () => '/api/audit' },
+  { name: 'list dead letters', method: 'GET', role: 'viewer', url: () => '/api/dead-letters' },
+  {
+    name: 'dead letter (South)',
+    method: 'GET',
+    role: 'viewer',
+    target: 'South',
+    url: (d) => `/api/dead-letters/${deadLetterOf[d]}`,
+  },
+  {
+    name: 'replay dead letter (North)',
+    method: 'POST',
+    role: 'operator',
+    target: 'North',
+    url: (d) => `/api/dead-letters/${deadLetterOf[d]}/replay`,
+  },
+  {
+    name: 'replay dead letter (South)',
+    method: 'POST',
+    role: 'operator',
+    target: 'South',
+    url: (d) => `/api/dead-letters/${deadLetterOf[d]}/replay`,
+  },
+  {
+    name: 'discard dead letter (South)',
+    method: 'POST',
+    role: 'operator',
+    target: 'South',
+    url: (d) => `/api/dead-letters/${deadLetterOf[d]}/discard`,
+  },
 ];
+
+/** A dead letter per shared device (a valid message, so a replay succeeds), by device name. */
+const deadLetterOf: Record<string, string> = {};
+async function seedDeadLetter(name: string): Promise<void> {
+  const { rows } = await app.pg.query<{ id: string }>('SELECT id FROM devices WHERE name = $1', [name]);
+  const deviceId = rows[0]?.id as string;
+  const receivedAt = Date.now();
+  const msg = {
+    id: unique('msg'),
+    deviceId,
+    receivedAt,
+    transport: 'mqtt',
+    kind: 'telemetry',
+    entries: [{ values: { 1: true } }],
+  };
+  const dl = await app.pg.query<{ id: string }>(
+    `INSERT INTO dead_letters (queue, job_id, job_name, message_id, device_id, received_at, reason, payload)
+     VALUES ('ingest', $1, 'batch', $2, $3, to_timestamp($4 / 1000.0), 'test', $5::jsonb) RETURNING id::text`,
+    [unique('job'), msg.id, deviceId, receivedAt, JSON.stringify(msg)],
+  );
+  deadLetterOf[name] = dl.rows[0]?.id as string;
+}
 
 function expected(row: Row, who: Who): Outcome {
   if (RANK[ROLE[who]] < RANK[row.role]) return 'forbidden';
@@ -268,6 +319,7 @@ function outcome(status: number, row: Row): Outcome | number {
 describe('authorization matrix', () => {
   it('answers every role × scope × route cell as the table says', async () => {
     const shared = { North: await device('North'), South: await device('South') };
+    for (const name of Object.values(shared)) await seedDeadLetter(name);
     const mismatches: string[] = [];
     for (const row of ROWS) {
       for (const who of WHO) {
