@@ -1,5 +1,6 @@
 /** GET /api/reports/reliability?groupBy=region|customer|device&from&to&excludeMajorEvents= (JSON or CSV). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { localDay } from '@spms/reliability';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
 import { localIso, sendCsv, wantsCsv } from '../../services/csv.js';
@@ -73,6 +74,20 @@ const ReportQuery = Type.Object(
 );
 
 const MAX_PERIOD_MS = 5 * 366 * 86_400_000;
+// Local years a report may cover. Major-event days read the five years before the period,
+// and four-digit day strings cannot go below year 0000; no fleet data exists outside these.
+const MIN_YEAR = 2000;
+const MAX_YEAR = 2099;
+
+/** A 400 naming the bound when `t` (local time) falls outside MIN_YEAR..MAX_YEAR. */
+function checkYear(field: 'from' | 'to', t: number, timeZone: string): void {
+  const year = Number(/^-?\d+/.exec(localDay(t, timeZone))?.[0]);
+  if (!(year >= MIN_YEAR && year <= MAX_YEAR))
+    throw new AppError(
+      'BAD_REQUEST',
+      `invalid querystring: ${field}: the year must be between ${MIN_YEAR} and ${MAX_YEAR} (local time, ${timeZone})`,
+    );
+}
 
 const CSV_HEADER = [
   'group',
@@ -109,6 +124,8 @@ const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const from = new Date(req.query.from);
       const to = new Date(req.query.to);
       if (!(to > from)) throw new AppError('BAD_REQUEST', 'invalid querystring: to must be after from');
+      checkYear('from', from.getTime(), timeZone);
+      checkYear('to', to.getTime() - 1, timeZone); // `to` is exclusive
       if (to.getTime() - from.getTime() > MAX_PERIOD_MS)
         throw new AppError('BAD_REQUEST', 'invalid querystring: the period may be at most 5 years');
       const report = await reliabilityReport(app.pg, req.principal?.scope ?? null, {
