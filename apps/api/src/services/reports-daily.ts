@@ -8,6 +8,14 @@ import { localDays } from '@spms/reliability';
 import type { Scope } from '../plugins/auth.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
+/**
+ * When a device's lines entered service, as SQL on a `devices` row alias: its registration,
+ * or its first known report when history from before it was imported (one primary-key
+ * probe of device_history_imports per device; least() ignores the NULL of no history).
+ */
+export const inServiceFrom = (d: string) =>
+  `least(${d}.created_at, (SELECT h.first_report_at FROM device_history_imports h WHERE h.device_id = ${d}.id))`;
+
 export interface DaySaidi {
   day: string;
   lines: number;
@@ -34,11 +42,11 @@ export async function dailySaidiSql(
   const ofrom = op.add(new Date(first.from));
   const oto = op.add(new Date(last.to));
   const [lines, minutes] = await Promise.all([
-    // Lines by the local day their device was created; a cumulative sum gives N_T per day.
+    // Lines by the local day their device entered service; a cumulative sum gives N_T per day.
     pg.query<{ day: string; n: number }>(
-      `SELECT to_char((d.created_at AT TIME ZONE ${ltz})::date, 'YYYY-MM-DD') AS day, count(*)::int AS n
+      `SELECT to_char((${inServiceFrom('d')} AT TIME ZONE ${ltz})::date, 'YYYY-MM-DD') AS day, count(*)::int AS n
          FROM devices d JOIN device_lines dl ON dl.device_id = d.id AND dl.enabled
-        WHERE ${lscope} AND d.created_at < ${lto}::timestamptz
+        WHERE ${lscope} AND ${inServiceFrom('d')} < ${lto}::timestamptz
         GROUP BY 1`,
       lp.values,
     ),
@@ -47,13 +55,13 @@ export async function dailySaidiSql(
       `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
          SELECT (o.started_at AT TIME ZONE ${otz})::date AS day, sum(o.duration_ms)::float8 AS ms
            FROM outages o
-           JOIN (SELECT d.id, d.created_at, d.region, l.mask FROM devices d
+           JOIN (SELECT d.id, ${inServiceFrom('d')} AS in_service_from, d.region, l.mask FROM devices d
                    JOIN (SELECT device_id, bit_or(1 << (number - 1)) AS mask FROM device_lines WHERE enabled
                           GROUP BY device_id) l ON l.device_id = d.id
                   WHERE ${oscope}) d ON d.id = o.device_id
           WHERE o.class = 'sustained' AND o.ended_at IS NOT NULL AND NOT ${opts.planned}
             AND o.started_at >= ${ofrom}::timestamptz AND o.started_at < ${oto}::timestamptz
-            AND o.started_at >= d.created_at
+            AND o.started_at >= d.in_service_from
             -- enabled lines as a bit mask: a hash join on devices instead of a probe per line
             AND (d.mask >> (o.line - 1)) & 1 <> 0
           GROUP BY 1) x`,

@@ -4,13 +4,14 @@
  * @spms/reliability's computeIndices turns the totals into IEEE 1366 indices. Semantics are
  * those of computeReliability (packages/reliability/README.md): frequency by start, duration
  * by overlap, offline time excluded, planned and major-event outages reported apart.
- * Service points: the enabled lines of each device, in service from the device's creation.
+ * Service points: the enabled lines of each device, in service from the device's creation
+ * or its first imported report, whichever is earlier (reports-daily.ts inServiceFrom).
  */
 import type { Pool } from '@spms/db';
 import { computeIndices, localDay, localDayStart, majorEventThreshold, nextDay } from '@spms/reliability';
 import type { Scope } from '../plugins/auth.js';
 import { hasPlannedTable, plannedExpr } from './outages-query.js';
-import { dailySaidiSql } from './reports-daily.js';
+import { dailySaidiSql, inServiceFrom } from './reports-daily.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
 export type GroupBy = 'region' | 'customer' | 'device';
@@ -124,18 +125,18 @@ function finish(a: Acc, withMed: boolean): GroupReport {
   };
 }
 
-/** Per-device service span: [max(from, created_at), to) and its enabled lines. */
+/** Per-device service span: [max(from, in service), to) and its enabled lines. */
 function devCte(scope: Scope | null, p: SqlParams, from: string, to: string, groupBy: GroupBy): string {
   const gkey = groupBy === 'device' ? 'd.id::text' : `d.${groupBy}`;
   return `dev AS MATERIALIZED (
     SELECT d.id, ${gkey} AS gkey, ${groupBy === 'device' ? 'd.name' : 'NULL::text'} AS gname, d.region,
-           greatest(${from}::timestamptz, d.created_at) AS sf, ${to}::timestamptz AS st,
+           greatest(${from}::timestamptz, ${inServiceFrom('d')}) AS sf, ${to}::timestamptz AS st,
            COALESCE(l.n, 0) AS n, COALESCE(l.mask, 0) AS mask
       FROM devices d
       LEFT JOIN (SELECT device_id, count(*)::int AS n, bit_or(1 << (number - 1)) AS mask
                    FROM device_lines WHERE enabled GROUP BY device_id) l
         ON l.device_id = d.id
-     WHERE ${scopeCondition(scope, 'd', p)} AND d.created_at < ${to}::timestamptz)`;
+     WHERE ${scopeCondition(scope, 'd', p)} AND ${inServiceFrom('d')} < ${to}::timestamptz)`;
 }
 
 const ms = (e: string) => `(extract(epoch FROM ${e}) * 1000)::float8`;
@@ -223,7 +224,7 @@ export async function reliabilityReport(
     const ct = cp.add(to);
     const ids = cp.add(crossingIds);
     const res = await pg.query<{ id: string; known: number }>(
-      `WITH dev AS (SELECT d.id, greatest(${cf}::timestamptz, d.created_at) AS sf, ${ct}::timestamptz AS st FROM devices d)
+      `WITH dev AS (SELECT d.id, greatest(${cf}::timestamptz, ${inServiceFrom('d')}) AS sf, ${ct}::timestamptz AS st FROM devices d)
        SELECT o.id::text AS id, ${clippedKnown}::float8 AS known
          FROM outages o JOIN dev ON dev.id = o.device_id WHERE o.id = ANY(${ids}::bigint[])`,
       cp.values,

@@ -5,6 +5,7 @@ import { requireRole } from '../../plugins/auth.js';
 import { DeviceRegistry } from '../../services/device-registry.js';
 import { formatSchemaErrors } from '../error-schema.js';
 import credentialRoutes from './credentials.js';
+import historyRoutes from './history-routes.js';
 import importRoute from './import.js';
 import readRoutes from './read.js';
 import writeRoutes from './write.js';
@@ -34,4 +35,5 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
   await app.register(writeRoutes, { registry });
   await app.register(credentialRoutes, { registry });
   await app.register(importRoute);
+  await app.register(historyRoutes, { registry });
 }

@@ -1,0 +1,151 @@
+/**
+ * Operator history import: POST /api/devices/:idOrName/telemetry takes ThingsBoard's
+ * timestamped telemetry forms (`{"ts","values"}` or an array of them; values may be strings
+ * as ThingsBoard's REST API returns them) and puts them through the live ingest path (the
+ * ingest queue; the worker stores and evaluates them). 202 once every entry is durably
+ * queued. Re-posting the same history adds nothing (services/history-import.ts).
+ * GET/PUT …/telemetry/import-progress keep an importer's per-device progress in SPMS.
+ * Writes need role operator (devices/index.ts) and the device in the caller's scope.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { PoolClient } from '@spms/db';
+import type { Logger } from '@spms/log';
+import { createIngestProducer, IngestRejectedError } from '@spms/queue';
+import { Type } from 'typebox';
+import { AppError } from '../../plugins/errors.js';
+import {
+  MAX_HISTORY_ENTRIES,
+  prepareHistory,
+  readImportProgress,
+  recordFirstReport,
+  saveImportProgress,
+} from '../../services/history-import.js';
+import { ErrorBody, errorResponses } from '../error-schema.js';
+import type { DeviceRouteOptions } from './index.js';
+import { DeviceParams } from './schemas.js';
+
+// 10,000 entries of a full 8-line + voltage report as ThingsBoard returns them (strings).
+const HISTORY_BODY_LIMIT = 16 * 1024 * 1024;
+
+const Entry = Type.Object(
+  {
+    ts: Type.Integer({ description: 'event time, epoch milliseconds' }),
+    values: Type.Record(Type.String(), Type.Unknown(), { description: 'key → value, e.g. {"1":"true","V":"219.5"}' }),
+  },
+  { additionalProperties: false },
+);
+const HistoryBody = Type.Union([Entry, Type.Array(Entry)], {
+  description: `ThingsBoard's timestamped telemetry: one {"ts","values"} or an array (at most ${MAX_HISTORY_ENTRIES})`,
+});
+const HistoryResult = Type.Object({
+  deviceId: Type.String(),
+  entries: Type.Integer({ description: 'distinct timestamps queued (entries sharing a ts are merged)' }),
+  from: Type.Integer({ description: 'earliest ts, epoch ms' }),
+  through: Type.Integer({ description: 'latest ts, epoch ms' }),
+});
+const Progress = Type.Object({
+  source: Type.Union([Type.String(), Type.Null()]),
+  from: Type.Union([Type.Integer(), Type.Null()]),
+  through: Type.Union([Type.Integer(), Type.Null()]),
+  firstReportAt: Type.Union([Type.Integer(), Type.Null()]),
+});
+const ProgressBody = Type.Object(
+  {
+    source: Type.String({ minLength: 1, maxLength: 200, description: 'e.g. the ThingsBoard URL and device id' }),
+    from: Type.Integer({ description: 'start of the imported span, epoch ms' }),
+    through: Type.Integer({ description: 'the span is durably queued up to here, epoch ms' }),
+  },
+  { additionalProperties: false },
+);
+
+const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, { registry }) => {
+  const { REDIS_URL, REDIS_PREFIX } = app.config;
+  // The same producer the HTTP device API uses (packages/queue), for this scope only.
+  const logger = app.log.child({ component: 'history-import' }) as unknown as Logger;
+  const ingest = createIngestProducer({ redisUrl: REDIS_URL, prefix: REDIS_PREFIX, logger });
+  app.addHook('onClose', async () => ingest.close());
+
+  const inTransaction = async <T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> => {
+    const client = await app.pg.connect();
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+
+  app.post(
+    '/:idOrName/telemetry',
+    {
+      bodyLimit: HISTORY_BODY_LIMIT,
+      schema: {
+        params: DeviceParams,
+        body: HistoryBody,
+        response: { 202: HistoryResult, 413: ErrorBody, 503: ErrorBody, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const receivedAt = Date.now();
+      const device = await registry.get(req.params.idOrName, req.principal?.scope ?? null);
+      const history = prepareHistory(device.id, req.body, receivedAt);
+      try {
+        await Promise.all(history.messages.map((m) => ingest.enqueue(m)));
+      } catch (err) {
+        if (err instanceof IngestRejectedError) throw new AppError('BAD_REQUEST', err.message);
+        // Some entries may be queued: a retry of the same request is harmless (same ids).
+        throw new AppError('UNAVAILABLE', 'ingest queue unavailable; retry the same request later');
+      }
+      const result = { deviceId: device.id, entries: history.entries, from: history.first, through: history.last };
+      await inTransaction(async (tx) => {
+        await recordFirstReport(tx, device.id, history.first);
+        await app.audit(
+          req,
+          { action: 'device.history.import', entityType: 'device', entityId: device.id, after: result },
+          tx,
+        );
+      });
+      return reply.status(202).send(result);
+    },
+  );
+
+  app.get(
+    '/:idOrName/telemetry/import-progress',
+    { schema: { params: DeviceParams, response: { 200: Progress, ...errorResponses } } },
+    async (req) => {
+      const device = await registry.get(req.params.idOrName, req.principal?.scope ?? null);
+      return readImportProgress(app.pg, device.id);
+    },
+  );
+
+  app.put(
+    '/:idOrName/telemetry/import-progress',
+    { schema: { params: DeviceParams, body: ProgressBody, response: { 200: Progress, ...errorResponses } } },
+    async (req) => {
+      const device = await registry.get(req.params.idOrName, req.principal?.scope ?? null);
+      return inTransaction(async (tx) => {
+        const before = await readImportProgress(tx, device.id);
+        await saveImportProgress(tx, device.id, req.body);
+        await app.audit(
+          req,
+          {
+            action: 'device.history.progress',
+            entityType: 'device',
+            entityId: device.id,
+            before: { source: before.source, from: before.from, through: before.through },
+            after: req.body,
+          },
+          tx,
+        );
+        return readImportProgress(tx, device.id);
+      });
+    },
+  );
+};
+
+export default historyRoutes;
