@@ -11,6 +11,8 @@ export const WorkerConfigSchema = Type.Object({
   REDIS_URL: RedisUrl,
   REDIS_PREFIX: RedisPrefix,
   LOG_LEVEL: LogLevel,
+  /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
+  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   /** Ingest jobs taken from the queue at once by this process (merged into WORKER_TRANSACTIONS). */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'jobs in flight' }),
   /** Ingest transactions in flight at once; each takes every job queued so far (group commit). */

@@ -1,6 +1,7 @@
 /** Worker process entry: parse the configuration once, start, close cleanly on SIGTERM/SIGINT. */
 import { ConfigError } from '@spms/config';
 import { createLogger } from '@spms/log';
+import { DurabilityRequiredError } from '@spms/queue';
 import { loadWorkerConfig } from './config.js';
 import { startWorker } from './worker.js';
 
@@ -16,7 +17,11 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
-  const worker = await startWorker(config, { logger });
+  const worker = await startWorker(config, { logger }).catch((err: unknown) => {
+    if (!(err instanceof DurabilityRequiredError)) throw err;
+    logger.fatal(err.message);
+    process.exit(1);
+  });
   let closing = false;
   const stop = (signal: string) => {
     if (closing) return;

@@ -5,7 +5,7 @@
  */
 import { createPool } from '@spms/db';
 import { createLogger, type Logger } from '@spms/log';
-import { INGEST_QUEUE, ingestQueueOptions } from '@spms/queue';
+import { INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor } from '@spms/queue';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startAlerts } from './alerts/index.js';
@@ -30,6 +30,16 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   // BullMQ's blocking connection needs maxRetriesPerRequest: null; commands of our own share it.
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  // The queue this worker drains is only as durable as Redis: say so (or refuse) first.
+  const durability = await startDurabilityMonitor({
+    redis,
+    logger: logger.child({ component: 'durability' }),
+    require: config.REQUIRE_DURABLE_REDIS,
+  }).catch(async (err: unknown) => {
+    redis.disconnect();
+    await pool.end();
+    throw err;
+  });
   const eventsQueue = new Queue(DOMAIN_EVENTS_QUEUE, {
     connection: redis,
     prefix,
@@ -92,6 +102,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   return {
     close() {
       closed ??= (async () => {
+        durability.stop();
         await alerts.close();
         await worker.close();
         await sweeper.close();
