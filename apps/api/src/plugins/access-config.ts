@@ -10,12 +10,20 @@ export const AccessConfigProps = {
   SESSION_IDLE_TTL_SEC: Type.Integer({ default: 8 * 3600, minimum: 60 }),
   /** …and at the latest this long after sign-in, however active. */
   SESSION_MAX_TTL_SEC: Type.Integer({ default: 7 * 24 * 3600, minimum: 60 }),
-  /** Failed sign-ins for one username before it is locked for SIGNIN_LOCKOUT_SEC. */
+  /**
+   * Failed sign-ins for one username from one address before that (username, address) pair
+   * is locked (the owner elsewhere is not), and for one username from all addresses before
+   * its attempts are slowed down (never refused). services/sessions-throttle.ts.
+   */
   SIGNIN_MAX_FAILURES_PER_USER: Type.Integer({ default: 5, minimum: 1 }),
   /** Failed sign-ins from one IP address (any usernames) before that address is locked. */
   SIGNIN_MAX_FAILURES_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
-  /** How long a lock lasts, counted from the last failure. */
+  /** How long an address lock lasts (from its last failure); also the longest pair lock. */
   SIGNIN_LOCKOUT_SEC: Type.Integer({ default: 900, minimum: 1 }),
+  /** First (username, address) lock; doubles with every further failure up to SIGNIN_LOCKOUT_SEC. */
+  SIGNIN_BACKOFF_BASE_SEC: Type.Integer({ default: 30, minimum: 1 }),
+  /** Longest wait before answering a sign-in for a username under attack (0 = no slow-down). */
+  SIGNIN_USER_DELAY_MAX_MS: Type.Integer({ default: 3000, minimum: 0, maximum: 10_000 }),
   /** Sign-in requests (successful or not) per IP address per minute. */
   SIGNIN_RATE_LIMIT_PER_MIN: Type.Integer({ default: 10, minimum: 1 }),
   /** Operator API requests per principal (or per IP when unauthenticated) per window; 0 = off. */

@@ -1,12 +1,14 @@
 /**
  * /api/auth: sign in with a password for a session token, sign out, who am I.
  * - POST /login `{username | email, password}` → `{token, expiresAt, user}`; the token goes
- *   in `Authorization: Bearer …` like an API key. Limited per IP (SIGNIN_RATE_LIMIT_PER_MIN)
- *   and locked after repeated failures per username and per IP (429 + Retry-After).
+ *   in `Authorization: Bearer …` like an API key. Limited per IP (SIGNIN_RATE_LIMIT_PER_MIN);
+ *   repeated failures lock the (username, IP) pair with back-off and the IP (429 +
+ *   Retry-After), and slow down (never refuse) a username (services/sessions-throttle.ts).
  * - POST /logout ends the calling session. GET /me describes the caller.
  * - POST /password `{currentPassword, newPassword}`: a signed-in user changes their own
  *   password; their other sessions end.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
@@ -48,6 +50,8 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     maxPerUser: cfg.SIGNIN_MAX_FAILURES_PER_USER,
     maxPerIp: cfg.SIGNIN_MAX_FAILURES_PER_IP,
     lockoutSec: cfg.SIGNIN_LOCKOUT_SEC,
+    backoffBaseSec: cfg.SIGNIN_BACKOFF_BASE_SEC,
+    userDelayMaxMs: cfg.SIGNIN_USER_DELAY_MAX_MS,
   });
   app.setSchemaErrorFormatter(formatSchemaErrors);
 
@@ -74,6 +78,9 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         reply.header('retry-after', String(lockedFor));
         throw new AppError('RATE_LIMITED', `too many failed sign-ins; try again in ${lockedFor} s`);
       }
+      // A username under attack from many addresses: every attempt waits a little (capped).
+      const delay = await throttle.slowDownMs(login).catch(() => 0);
+      if (delay > 0) await sleep(delay);
       const user = await users.findForLogin(login);
       let ok = false;
       if (user?.password_hash && !user.disabled_at) ok = await verifyPassword(req.body.password, user.password_hash);
@@ -84,7 +91,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         // Same answer for an unknown name, a disabled user and a wrong password.
         throw new AppError('UNAUTHORIZED', BAD_LOGIN);
       }
-      await throttle.recordSuccess(login).catch(() => {});
+      await throttle.recordSuccess(login, req.ip).catch(() => {});
       const rehash =
         user.password_hash && needsRehash(user.password_hash, scrypt)
           ? await hashPassword(req.body.password, scrypt)
