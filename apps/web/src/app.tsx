@@ -15,6 +15,7 @@ const NAV = [
   ['/alerts', 'Alerts'],
   ['/reports', 'Reports'],
   ['/recipients', 'Recipients'],
+  ['/dead-letters', 'Dead letters'],
 ] as const;
 // Admin pages: hidden from the others (the API refuses them anyway).
 const ADMIN_NAV = [
@@ -29,6 +30,8 @@ const loaders = {
   recipients: () => import('./pages/recipients.js').then((m) => m.RecipientsPage as FunctionComponent<{ id: string }>),
   users: () => import('./pages/users.js').then((m) => m.UsersPage as FunctionComponent<{ id: string }>),
   apiKeys: () => import('./pages/api-keys.js').then((m) => m.ApiKeysPage as FunctionComponent<{ id: string }>),
+  deadLetters: () =>
+    import('./pages/dead-letters.js').then((m) => m.DeadLettersPage as FunctionComponent<{ id: string }>),
 };
 const loaded: Partial<Record<keyof typeof loaders, FunctionComponent<{ id: string }>>> = {};
 
@@ -74,6 +77,7 @@ function Shell() {
   else if (path === '/alerts') page = <AlertsPage />;
   else if (path === '/reports') page = <Lazy page="reports" id="" />;
   else if (path === '/recipients') page = <Lazy page="recipients" id="" />;
+  else if (path === '/dead-letters') page = <Lazy page="deadLetters" id="" />;
   else if (path === '/users' && isAdmin()) page = <Lazy page="users" id="" />;
   else if (path === '/api-keys' && isAdmin()) page = <Lazy page="apiKeys" id="" />;
   return (

@@ -309,3 +309,22 @@ export const createRecipient = (body: Record<string, unknown>) => json<Recipient
 export const updateRecipient = (id: string, body: Record<string, unknown>) =>
   json<RecipientRow>('PATCH', `/api/recipients/${enc(id)}`, body);
 export const deleteRecipient = (id: string) => json<RecipientRow>('DELETE', `/api/recipients/${enc(id)}`);
+
+export interface DeadLetterRow {
+  id: string;
+  messageId: string | null;
+  deviceId: string | null;
+  deviceName: string | null;
+  region: string | null;
+  reason: string;
+  payload: unknown;
+  receivedAt: string | null;
+  failedAt: string;
+  status: 'open' | 'replayed' | 'discarded';
+  replayedAt: string | null;
+  resolvedBy: string | null;
+}
+export const deadLetters = (q: Query) =>
+  json<{ items: DeadLetterRow[]; total: number; nextCursor: string | null }>('GET', `/api/dead-letters${qs(q)}`);
+export const replayDeadLetter = (id: string) => json<DeadLetterRow>('POST', `/api/dead-letters/${enc(id)}/replay`);
+export const discardDeadLetter = (id: string) => json<DeadLetterRow>('POST', `/api/dead-letters/${enc(id)}/discard`);
