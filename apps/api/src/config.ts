@@ -14,6 +14,21 @@ export const ApiConfigSchema = Type.Object({
   ),
   /** Largest device payload accepted on the HTTP device API (ThingsBoard: 64 KiB). */
   MAX_PAYLOAD_BYTES: Type.Integer({ default: 65536, minimum: 256 }),
+  /** HTTP device API, the broker's limits (shared by all API processes through Redis): requests/s per device and burst. */
+  DEVICE_MSG_RATE: Type.Integer({
+    default: 50,
+    minimum: 0,
+    description: 'requests per second per device (0 = unlimited)',
+  }),
+  DEVICE_MSG_BURST: Type.Integer({ default: 500, minimum: 1, description: 'burst above DEVICE_MSG_RATE' }),
+  /** HTTP device API: unknown tokens per source IP per minute before 429 (cached known tokens still pass). */
+  AUTH_FAILURES_PER_IP: Type.Integer({
+    default: 120,
+    minimum: 0,
+    description: 'failed tokens per IP per minute (0 = unlimited)',
+  }),
+  /** HTTP device API: concurrent RPC long-polls (GET /api/v1/<token>/rpc) per device, per API process. */
+  RPC_POLLS_PER_DEVICE: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */

@@ -84,7 +84,12 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       logger: logger.child({ component: 'device-auth' }),
     });
     cleanups.push(() => auth.close());
-    const pool: Pool = createPool(config.DATABASE_URL, { max: 4, applicationName: 'spms-broker' });
+    const pool: Pool = createPool(config.DATABASE_URL, {
+      max: 4,
+      applicationName: 'spms-broker',
+      connectionTimeoutMs: 3000,
+      statementTimeoutMs: 5000,
+    });
     cleanups.push(() => pool.end());
     // No offline queue: a command on a broken connection fails now instead of piling up.
     const redisOpts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true } as const;

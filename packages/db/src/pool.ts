@@ -3,12 +3,27 @@ import pg from 'pg';
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+  /**
+   * How long a query waits for a connection (pool exhausted, or PostgreSQL slow to accept)
+   * before failing (default 10 s; 0 waits forever). Without it a flood of requests queues
+   * without bound and every caller hangs; with it they fail and answer 503.
+   */
+  connectionTimeoutMs?: number;
+  /** PostgreSQL statement_timeout for this pool's sessions (default: none). */
+  statementTimeoutMs?: number;
+}
+
 /** A pg pool for the time-series tables (the design card: "TimescaleDB via pg"). */
-export function createPool(databaseUrl: string, opts: { max?: number; applicationName?: string } = {}): pg.Pool {
+export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? 'spms',
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.

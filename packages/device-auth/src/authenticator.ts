@@ -40,6 +40,8 @@ export interface DeviceAuthenticator {
     password: Buffer | string | undefined,
   ): Promise<AuthResult>;
   authenticateToken(token: string): Promise<AuthResult>;
+  /** The device of an access token already in the cache (no query), for throttling decisions. */
+  cachedToken(token: string): DeviceIdentity | undefined;
   /** Called with a device id when its credentials were rotated/revoked or the device deleted (Redis channel credentialsChangedChannel(prefix)). */
   onInvalidate(listener: (deviceId: string) => void): void;
   /** Counters for /metrics (and for tests proving the cache works). */
@@ -96,7 +98,14 @@ function identity(row: CredentialsRow): AuthResult {
 
 export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions): Promise<DeviceAuthenticator> {
   const log = opts.logger;
-  const pool = createPool(opts.databaseUrl, { max: 4, applicationName: 'spms-device-auth' });
+  // A look-up is one indexed query: a device flood waits briefly for a connection, then gets
+  // 'unavailable' (CONNACK 0x03 / HTTP 503) instead of queueing without bound.
+  const pool = createPool(opts.databaseUrl, {
+    max: 4,
+    applicationName: 'spms-device-auth',
+    connectionTimeoutMs: 3000,
+    statementTimeoutMs: 5000,
+  });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const listeners: Array<(deviceId: string) => void> = [];
   const verifying = new Map<string, Promise<boolean>>();
@@ -213,6 +222,11 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     authenticateMqtt: (clientId, username, password) =>
       settled(() => authenticateMqttOnce(clientId, username, password)),
     authenticateToken: (token) => settled(() => authenticateTokenOnce(token)),
+    cachedToken(token) {
+      const row = token ? cache.get(accessTokenKey(token)) : undefined;
+      const result = row && row.type === 'ACCESS_TOKEN' ? identity(row) : undefined;
+      return result?.ok ? result.device : undefined;
+    },
 
     onInvalidate(listener) {
       listeners.push(listener);

@@ -4,11 +4,14 @@
  * sends and payloads may be lenient JSON, so this scope reads every body as a raw Buffer
  * (limit MAX_PAYLOAD_BYTES → 413) and parses it itself.
  */
+
+import type { Logger } from '@spms/log';
 import type { FastifyInstance } from 'fastify';
 import { attributeRoutes } from './attribute-routes.js';
 import { deviceGatewayPlugin } from './gateway.js';
 import { ingestRoutes } from './ingest-routes.js';
 import { rpcRoutes } from './rpc-routes.js';
+import { createDeviceThrottle } from './throttle.js';
 
 export default async function deviceApiRoutes(app: FastifyInstance): Promise<void> {
   await app.register(deviceGatewayPlugin);
@@ -17,6 +20,8 @@ export default async function deviceApiRoutes(app: FastifyInstance): Promise<voi
     done(null, body),
   );
   // The token in these URLs is kept out of request logs by plugins/log-redaction.ts (app-wide).
+  // Per-device rate and per-IP unknown-token limits (429 + Retry-After), before any body is read.
+  app.addHook('onRequest', createDeviceThrottle(app, app.log.child({ component: 'device-api' }) as unknown as Logger));
   await app.register(ingestRoutes);
   await app.register(attributeRoutes);
   await app.register(rpcRoutes);

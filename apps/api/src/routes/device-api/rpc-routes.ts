@@ -15,11 +15,12 @@ import {
   rpcResponseChannel,
   type TelemetryValue,
 } from '@spms/queue';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '../../plugins/errors.js';
 import { authenticateToken } from './gateway.js';
 import { parseAttributes, rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
+import { sendTooMany } from './throttle.js';
 
 const DEFAULT_POLL_MS = 60_000;
 const MAX_POLL_MS = 300_000;
@@ -40,6 +41,8 @@ async function popPending(redis: Redis, key: string): Promise<RpcRequestCommand 
 
 export async function rpcRoutes(app: FastifyInstance): Promise<void> {
   const prefix = app.config.REDIS_PREFIX;
+  /** Open long-polls per device in this process (RPC_POLLS_PER_DEVICE): each holds a socket and a waiter. */
+  const polls = new Map<string, number>();
 
   app.get<{ Params: TokenParams; Querystring: { timeout?: number } }>(
     '/:token/rpc',
@@ -51,35 +54,52 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
     },
     async (req, reply) => {
       const device = await authenticateToken(app, req.params.token);
-      const waitMs = Math.min(req.query.timeout || DEFAULT_POLL_MS, MAX_POLL_MS);
-      const deadline = Date.now() + waitMs;
-      const key = pendingRpcKey(prefix, device.id);
-      await app.commandWakeups.ready();
-      // The response's 'close' (not the request's, which fires once the body is read) tells
-      // that the device hung up: stop holding a waiter for it.
-      let gone = false;
-      reply.raw.once('close', () => {
-        gone = true;
-      });
-      for (;;) {
-        // Register before looking, so an RPC published in between still wakes us.
-        const wait = app.commandWakeups.wait(device.id, Math.max(deadline - Date.now(), 0));
-        const cmd = await popPending(app.redis, key).catch(() => {
-          wait.cancel();
-          throw new AppError('UNAVAILABLE', 'command store unavailable; retry later');
-        });
-        if (cmd) {
-          wait.cancel();
-          return reply.status(200).send(rpcHttpBody(cmd));
-        }
-        if (Date.now() >= deadline || gone) {
-          wait.cancel();
-          return reply.status(408).send({ error: 'TIMEOUT', message: `no RPC within ${waitMs} ms` });
-        }
-        await wait.done;
+      const open = polls.get(device.id) ?? 0;
+      if (open >= app.config.RPC_POLLS_PER_DEVICE)
+        return sendTooMany(reply, 1000, `at most ${app.config.RPC_POLLS_PER_DEVICE} RPC polls per device at a time`);
+      polls.set(device.id, open + 1);
+      try {
+        return await pollRpc(device.id, req.query.timeout, reply);
+      } finally {
+        const left = (polls.get(device.id) ?? 1) - 1;
+        if (left > 0) polls.set(device.id, left);
+        else polls.delete(device.id);
       }
     },
   );
+
+  async function pollRpc(deviceId: string, timeout: number | undefined, reply: FastifyReply) {
+    const waitMs = Math.min(timeout || DEFAULT_POLL_MS, MAX_POLL_MS);
+    const deadline = Date.now() + waitMs;
+    const key = pendingRpcKey(prefix, deviceId);
+    await app.commandWakeups.ready();
+    // The response's 'close' (not the request's, which fires once the body is read) tells
+    // that the device hung up: stop waiting at once, so it no longer holds a poll slot.
+    let gone = false;
+    let cancelWait = () => {};
+    reply.raw.once('close', () => {
+      gone = true;
+      cancelWait();
+    });
+    for (;;) {
+      // Register before looking, so an RPC published in between still wakes us.
+      const wait = app.commandWakeups.wait(deviceId, Math.max(deadline - Date.now(), 0));
+      cancelWait = wait.cancel;
+      const cmd = await popPending(app.redis, key).catch(() => {
+        wait.cancel();
+        throw new AppError('UNAVAILABLE', 'command store unavailable; retry later');
+      });
+      if (cmd) {
+        wait.cancel();
+        return reply.status(200).send(rpcHttpBody(cmd));
+      }
+      if (Date.now() >= deadline || gone) {
+        wait.cancel();
+        return reply.status(408).send({ error: 'TIMEOUT', message: `no RPC within ${waitMs} ms` });
+      }
+      await wait.done;
+    }
+  }
 
   app.post<{ Params: TokenParams & { id: string } }>(
     '/:token/rpc/:id',
