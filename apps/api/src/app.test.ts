@@ -27,7 +27,7 @@ describe('api skeleton', () => {
     expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok' });
     const ready = await app.inject('/readyz');
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', postgres: 'ok', redis: 'ok' });
+    expect(ready.json()).toMatchObject({ status: 'ready', postgres: 'ok', redis: 'ok' });
   });
 
   it('answers unknown routes with a JSON 404 that names the route', async () => {

@@ -8,6 +8,8 @@ export const ApiConfigSchema = Type.Object({
   HTTP_PORT: Port(8080),
   HTTP_HOST: Type.String({ default: '0.0.0.0' }),
   LOG_LEVEL: LogLevel,
+  /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
+  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   /** Initial admin API key, so a fresh install is usable. Compared in constant time, never logged. */
   SPMS_ADMIN_API_KEY: Type.Optional(
     Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 24`' }),

@@ -81,7 +81,7 @@ export interface DurabilityMonitor {
  */
 export async function startDurabilityMonitor(opts: {
   redis: Redis;
-  logger: Logger;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   require: boolean;
   intervalMs?: number;
   onReport?: (r: DurabilityReport) => void;
