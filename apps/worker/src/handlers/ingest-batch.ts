@@ -8,7 +8,7 @@
  */
 import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { type Job, UnrecoverableError } from 'bullmq';
-import { recordDeadLetter, recordMessageDeadLetters } from '../dead-letter.js';
+import { deadLetterCounts, recordDeadLetter, recordMessageDeadLetters } from '../dead-letter.js';
 import type { EventPublisher } from '../outbox.js';
 import { type BatchContext, processBatch } from '../process-batch.js';
 import { InvalidBatchError, type SplitBatch, splitBatch } from '../validate.js';
@@ -93,16 +93,20 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
         { queue: INGEST_QUEUE, jobId: String(job.id), jobName: job.name },
         invalid,
       );
-      for (const m of invalid)
+      for (const m of invalid) {
+        const deviceId = (m.message as { deviceId?: unknown } | null)?.deviceId;
         deps.logger.error(
           {
             jobId: job.id,
             index: m.index,
-            deviceId: (m.message as { deviceId?: unknown } | null)?.deviceId,
+            deviceId: typeof deviceId === 'string' ? deviceId.slice(0, 64) : deviceId,
             reason: m.reason,
+            // Running count of this process (the worker has no /metrics endpoint yet).
+            deadLetteredMessages: deadLetterCounts.messages,
           },
           'invalid ingest message: dead-lettered alone, the rest of the job is processed',
         );
+      }
     }
     const events = batch.messages.length > 0 ? await combiner.submit(batch) : 0;
     return { messages: batch.messages.length, events };
