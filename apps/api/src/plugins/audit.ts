@@ -1,12 +1,16 @@
 /**
- * `app.audit(req, change)`: records a change made by the request's principal in audit_log
- * (services/audit.ts). Routes call it after the change is committed. The entry is written
- * after the change, not in its transaction: a failed audit write is logged at error level
- * and does not turn a committed change into an error the client would retry.
+ * Audit entries in the change's own transaction: a change and its audit_log row commit
+ * together or not at all (services/audit.ts). A failed audit insert rolls the change back
+ * and the request fails (500): nothing changes without a record of who changed it.
+ * - `app.audit(req, change, db)`: writes the entry with `db`, the change's transaction
+ *   (a pg client from `withTransaction`, or `prismaExec(tx)`).
+ * - `app.auditing(req, describe)`: an `AuditHook` for services that run their own
+ *   transaction; `describe` turns what the change produced into the entry (null: nothing
+ *   changed, no entry).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { insertAudit } from '../services/audit.js';
+import { type AuditHook, insertAudit, type SqlExec } from '../services/audit.js';
 
 export interface AuditChange {
   action: string;
@@ -20,16 +24,17 @@ export interface AuditChange {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    audit: (req: FastifyRequest, change: AuditChange) => Promise<void>;
+    audit: (req: FastifyRequest, change: AuditChange, db: SqlExec) => Promise<void>;
+    auditing: <T>(req: FastifyRequest, describe: (value: T) => AuditChange | null) => AuditHook<T>;
   }
 }
 
 export const auditPlugin = fp(
   async (app: FastifyInstance) => {
-    app.decorate('audit', async (req: FastifyRequest, change: AuditChange) => {
+    const audit = async (req: FastifyRequest, change: AuditChange, db: SqlExec) => {
       const p = req.principal;
       const actor = change.actor ?? (p ? { kind: p.kind, id: p.id, userId: p.userId ?? null } : undefined);
-      const entry = {
+      await insertAudit(db, {
         principalKind: actor?.kind ?? 'anonymous',
         principalId: actor?.id ?? 'anonymous',
         userId: actor?.userId ?? null,
@@ -40,16 +45,17 @@ export const auditPlugin = fp(
         after: change.after,
         requestId: String(req.id),
         ip: req.ip,
-      };
-      try {
-        await insertAudit(app.pg, entry);
-      } catch (err) {
-        req.log.error(
-          { err: (err as Error).message, action: change.action, entityId: change.entityId },
-          'could not write the audit log entry',
-        );
-      }
-    });
+      });
+    };
+    app.decorate('audit', audit);
+    app.decorate(
+      'auditing',
+      <T>(req: FastifyRequest, describe: (value: T) => AuditChange | null): AuditHook<T> =>
+        async (db, value) => {
+          const change = describe(value);
+          if (change) await audit(req, change, db);
+        },
+    );
   },
   { name: 'audit', dependencies: ['resources'] },
 );

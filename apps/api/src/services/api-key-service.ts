@@ -5,7 +5,7 @@
  * through pg: a NULL scope list ("unrestricted") cannot be written with Prisma lists.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Pool } from '@spms/db';
+import type { Queryable } from '@spms/db';
 import type { Principal } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 
@@ -70,7 +70,12 @@ const SELECT = 'SELECT k.*, u.username FROM api_keys k LEFT JOIN users u ON u.id
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class ApiKeyService {
-  constructor(private readonly pg: Pool) {}
+  constructor(private readonly pg: Queryable) {}
+
+  /** The same service inside the caller's transaction (a change and its audit entry). */
+  inTransaction(tx: Queryable): ApiKeyService {
+    return new ApiKeyService(tx);
+  }
 
   async create(input: CreateApiKeyInput, caller?: Principal): Promise<ApiKeyView & { key: string }> {
     const role = input.role ?? 'admin';

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
+import { type AuditHook, prismaExec } from './audit.js';
 import {
   describeCredentials,
   type IssuedCredentials,
@@ -59,7 +60,14 @@ const FIELD_TO_COLUMN: Record<string, string> = {
 export async function importDevicesCsv(
   prisma: PrismaClient,
   text: string,
-  opts: { dryRun?: boolean; scope?: Scope | null; maxRows?: number; maxSuppliedPasswords?: number } = {},
+  opts: {
+    dryRun?: boolean;
+    scope?: Scope | null;
+    maxRows?: number;
+    maxSuppliedPasswords?: number;
+    /** Writes the import's audit entry in its transaction. */
+    audit?: AuditHook<ImportResult>;
+  } = {},
 ): Promise<ImportResult> {
   const parsed = parseDeviceCsv(text, opts.maxRows);
   const supplied = parsed.rows.filter((r) => r.input.credentials?.password).length;
@@ -196,6 +204,7 @@ export async function importDevicesCsv(
         });
         const creds = planned.flatMap((p, i) => (p.creds ? [{ deviceId: ids[i] as string, ...p.creds.row }] : []));
         if (creds.length) await tx.deviceCredentials.createMany({ data: creds });
+        await opts.audit?.(prismaExec(tx), { dryRun: false, count: result.length, devices: result });
       },
       { timeout: 60_000 },
     );

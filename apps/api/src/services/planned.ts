@@ -5,7 +5,7 @@
  * Visibility follows the device scope: a device window when its device is in scope, a
  * region window when the region holds an in-scope device (or is in the region scope).
  */
-import type { Pool } from '@spms/db';
+import type { Queryable } from '@spms/db';
 import type { Principal, Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { inScope, SqlParams, scopeCondition } from './scope.js';
@@ -70,7 +70,12 @@ function visible(scope: Scope | null, params: SqlParams): string {
 }
 
 export class PlannedService {
-  constructor(private readonly pg: Pool) {}
+  constructor(private readonly pg: Queryable) {}
+
+  /** The same service inside the caller's transaction (a change and its audit entry). */
+  inTransaction(tx: Queryable): PlannedService {
+    return new PlannedService(tx);
+  }
 
   async list(q: PlannedQuery, scope: Scope | null): Promise<{ items: PlannedView[]; total: number }> {
     const params = new SqlParams();

@@ -1,6 +1,7 @@
 /** Device profiles: defaults for a class of devices (each value overridable per device). */
 import type { Prisma, PrismaClient, Transport } from '@spms/db';
 import { AppError } from '../plugins/errors.js';
+import { type AuditHook, prismaExec } from './audit.js';
 import { isUniqueViolation, isUuid } from './profile-ref.js';
 import { checkVoltageRange, type FieldError, formatFieldErrors } from './validation.js';
 
@@ -50,8 +51,8 @@ export class ProfileService {
     return toProfileView(await this.find(this.prisma, idOrName));
   }
 
-  async create(input: CreateProfileInput): Promise<ProfileView> {
-    return this.write(async (tx) => {
+  async create(input: CreateProfileInput, audit?: AuditHook<ProfileView>): Promise<ProfileView> {
+    return this.write(audit, async (tx) => {
       await this.assertNameFree(tx, input.name);
       // Column defaults apply first, so check the range on what will be stored.
       const probe = { voltageMin: input.voltageMin ?? 216.2, voltageMax: input.voltageMax ?? 243.8 };
@@ -62,8 +63,8 @@ export class ProfileService {
     });
   }
 
-  async update(idOrName: string, input: UpdateProfileInput): Promise<ProfileView> {
-    return this.write(async (tx) => {
+  async update(idOrName: string, input: UpdateProfileInput, audit?: AuditHook<ProfileView>): Promise<ProfileView> {
+    return this.write(audit, async (tx) => {
       const current = await this.find(tx, idOrName);
       if (input.name && input.name !== current.name) await this.assertNameFree(tx, input.name);
       check(checkVoltageRange(input.voltageMin ?? current.voltageMin, input.voltageMax ?? current.voltageMax));
@@ -89,8 +90,8 @@ export class ProfileService {
     });
   }
 
-  async remove(idOrName: string): Promise<ProfileView> {
-    return this.write(async (tx) => {
+  async remove(idOrName: string, audit?: AuditHook<ProfileView>): Promise<ProfileView> {
+    return this.write(audit, async (tx) => {
       const current = await this.find(tx, idOrName);
       if (current._count.devices > 0)
         throw new AppError(
@@ -120,9 +121,17 @@ export class ProfileService {
       throw new AppError('CONFLICT', `name: a profile named "${name}" already exists`);
   }
 
-  private async write<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  /** One transaction, with the change's audit entry (`audit`) inside it. */
+  private async write(
+    audit: AuditHook<ProfileView> | undefined,
+    fn: (tx: Prisma.TransactionClient) => Promise<ProfileView>,
+  ): Promise<ProfileView> {
     try {
-      return await this.prisma.$transaction(fn);
+      return await this.prisma.$transaction(async (tx) => {
+        const view = await fn(tx);
+        await audit?.(prismaExec(tx), view);
+        return view;
+      });
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'a profile with that name already exists');
       throw err;

@@ -4,7 +4,7 @@
  * minute), but never past created + max TTL, after which the user signs in again.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { Pool } from '@spms/db';
+import type { Queryable } from '@spms/db';
 import type { UserRow } from './users.js';
 
 export const SESSION_TOKEN_PREFIX = 'spms_s_';
@@ -25,9 +25,14 @@ export interface ResolvedSession {
 
 export class SessionService {
   constructor(
-    private readonly pg: Pool,
+    private readonly pg: Queryable,
     private readonly policy: SessionPolicy,
   ) {}
+
+  /** The same service inside the caller's transaction (a change and its audit entry). */
+  inTransaction(tx: Queryable): SessionService {
+    return new SessionService(tx, this.policy);
+  }
 
   async create(userId: string, meta: { ip?: string; userAgent?: string }): Promise<{ token: string; expiresAt: Date }> {
     const token = `${SESSION_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;

@@ -2,7 +2,7 @@
  * Operator API users (admins manage them through /api/users). Written through pg because
  * a NULL scope list ("unrestricted") cannot be written with Prisma's scalar lists.
  */
-import type { Pool } from '@spms/db';
+import { type Queryable, withTransaction } from '@spms/db';
 import type { Principal } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { checkPasswordStrength, hashPassword, type ScryptParams } from './passwords.js';
@@ -66,9 +66,14 @@ function normalizeList(list: string[] | null | undefined): string[] | null {
 
 export class UserService {
   constructor(
-    private readonly pg: Pool,
+    private readonly pg: Queryable,
     private readonly scrypt: ScryptParams,
   ) {}
+
+  /** The same service inside the caller's transaction (a change and its audit entry). */
+  inTransaction(tx: Queryable): UserService {
+    return new UserService(tx, this.scrypt);
+  }
 
   async list(q: { role?: Role; disabled?: boolean } = {}): Promise<UserView[]> {
     const res = await this.pg.query<UserRow>(
@@ -140,42 +145,38 @@ export class UserService {
     checkScopeForRole(role, regions, customers);
     if (role !== 'admin' || input.disabled === true) await this.keepAnAdmin(current);
     const hash = input.password !== undefined ? await this.hashChecked(input.password, current.username) : undefined;
-    const client = await this.pg.connect();
     try {
-      await client.query('BEGIN');
-      const res = await client.query<UserRow>(
-        `UPDATE users SET username = $2, email = $3, display_name = $4, role = $5, regions = $6, customers = $7,
+      return await withTransaction(this.pg, async (client) => {
+        const res = await client.query<UserRow>(
+          `UPDATE users SET username = $2, email = $3, display_name = $4, role = $5, regions = $6, customers = $7,
             disabled_at = CASE WHEN $8::boolean IS NULL THEN disabled_at WHEN $8 THEN coalesce(disabled_at, now()) END,
             password_hash = coalesce($9, password_hash),
             password_changed_at = CASE WHEN $9::text IS NOT NULL THEN now() ELSE password_changed_at END,
             updated_at = now()
           WHERE id = $1 RETURNING *`,
-        [
-          current.id,
-          input.username ?? current.username,
-          input.email !== undefined ? input.email : current.email,
-          input.displayName !== undefined ? input.displayName : current.display_name,
-          role,
-          normalizeList(regions),
-          normalizeList(customers),
-          input.disabled ?? null,
-          hash ?? null,
-        ],
-      );
-      // A disabled user or a new password ends every session (a stolen one included).
-      if (input.disabled === true || hash)
-        await client.query('DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2::uuid', [
-          current.id,
-          input.disabled === true ? null : (opts.keepSessionId ?? null),
-        ]);
-      await client.query('COMMIT');
-      return { before: toUserView(current), after: toUserView(res.rows[0] as UserRow) };
+          [
+            current.id,
+            input.username ?? current.username,
+            input.email !== undefined ? input.email : current.email,
+            input.displayName !== undefined ? input.displayName : current.display_name,
+            role,
+            normalizeList(regions),
+            normalizeList(customers),
+            input.disabled ?? null,
+            hash ?? null,
+          ],
+        );
+        // A disabled user or a new password ends every session (a stolen one included).
+        if (input.disabled === true || hash)
+          await client.query('DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2::uuid', [
+            current.id,
+            input.disabled === true ? null : (opts.keepSessionId ?? null),
+          ]);
+        return { before: toUserView(current), after: toUserView(res.rows[0] as UserRow) };
+      });
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
       if (isUniqueViolation(err)) throw new AppError('CONFLICT', 'username or email: already used by another user');
       throw err;
-    } finally {
-      client.release();
     }
   }
 

@@ -4,9 +4,11 @@
  * limited to a role and a scope; it never acts above its owner.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
 import { ApiKeyService } from '../../services/api-key-service.js';
+import { notifyAccessChange } from '../../services/live.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { Role, scopeProps } from '../users/schemas.js';
 
@@ -57,9 +59,12 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     { schema: { body: CreateBody, response: { 201: CreatedApiKey, ...errorResponses } } },
     async (req, reply) => {
-      const created = await keys.create(req.body, req.principal);
-      const { key: _secret, ...after } = created;
-      await app.audit(req, { action: 'api-key.create', entityType: 'api-key', entityId: created.id, after });
+      const created = await withTransaction(app.pg, async (tx) => {
+        const created = await keys.inTransaction(tx).create(req.body, req.principal);
+        const { key: _secret, ...after } = created;
+        await app.audit(req, { action: 'api-key.create', entityType: 'api-key', entityId: created.id, after }, tx);
+        return created;
+      });
       return reply.status(201).send(created);
     },
   );
@@ -69,9 +74,18 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => keys.list(req.query),
   );
   app.delete('/:id', { schema: { params: Params, response: { 200: ApiKey, ...errorResponses } } }, async (req) => {
-    const { before, after } = await keys.revoke(req.params.id);
-    if (before.revokedAt === null)
-      await app.audit(req, { action: 'api-key.revoke', entityType: 'api-key', entityId: after.id, before, after });
+    const after = await withTransaction(app.pg, async (tx) => {
+      const { before, after } = await keys.inTransaction(tx).revoke(req.params.id);
+      if (before.revokedAt === null)
+        await app.audit(
+          req,
+          { action: 'api-key.revoke', entityType: 'api-key', entityId: after.id, before, after },
+          tx,
+        );
+      return after;
+    });
+    // Open streams of the key end now (they also re-check on their own within SSE_RECHECK_MS).
+    await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `api-key:${after.id}`);
     return after;
   });
 };

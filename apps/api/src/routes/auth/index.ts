@@ -10,8 +10,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
+import { notifyAccessChange } from '../../services/live.js';
 import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../../services/passwords.js';
 import { SignInThrottle } from '../../services/sessions-throttle.js';
 import { toUserView, UserService } from '../../services/users.js';
@@ -96,13 +98,14 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         user.password_hash && needsRehash(user.password_hash, scrypt)
           ? await hashPassword(req.body.password, scrypt)
           : undefined;
-      await users.recordLogin(user.id, rehash);
-      const session = await app.sessions.create(user.id, { ip: req.ip, userAgent: req.headers['user-agent'] });
-      await app.audit(req, {
-        action: 'auth.login',
-        entityType: 'user',
-        entityId: user.id,
-        actor: { kind: 'session', id: 'login', userId: user.id },
+      const session = await withTransaction(app.pg, async (tx) => {
+        await users.inTransaction(tx).recordLogin(user.id, rehash);
+        const session = await app.sessions
+          .inTransaction(tx)
+          .create(user.id, { ip: req.ip, userAgent: req.headers['user-agent'] });
+        const actor = { kind: 'session', id: 'login', userId: user.id };
+        await app.audit(req, { action: 'auth.login', entityType: 'user', entityId: user.id, actor }, tx);
+        return session;
       });
       return {
         token: session.token,
@@ -121,8 +124,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const p = req.principal;
       if (p?.kind !== 'session') throw new AppError('BAD_REQUEST', 'only a session signs out; revoke API keys instead');
-      await app.sessions.revoke(p.id);
-      await app.audit(req, { action: 'auth.logout', entityType: 'user', entityId: p.userId ?? null });
+      await withTransaction(app.pg, async (tx) => {
+        await app.sessions.inTransaction(tx).revoke(p.id);
+        await app.audit(req, { action: 'auth.logout', entityType: 'user', entityId: p.userId ?? null }, tx);
+      });
+      // Streams of this session end now (they also re-check on their own within SSE_RECHECK_MS).
+      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `session:${p.id}`);
       return { signedOut: true };
     },
   );
@@ -147,12 +154,19 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!current.password_hash || !(await verifyPassword(req.body.currentPassword, current.password_hash)))
         throw new AppError('FORBIDDEN', 'currentPassword: wrong password');
       // Every other session of the user ends; this one stays signed in.
-      const { before, after } = await users.update(
-        p.userId,
-        { password: req.body.newPassword },
-        { keepSessionId: p.id },
-      );
-      await app.audit(req, { action: 'user.password_change', entityType: 'user', entityId: after.id, before, after });
+      const userId = p.userId;
+      const after = await withTransaction(app.pg, async (tx) => {
+        const { before, after } = await users
+          .inTransaction(tx)
+          .update(userId, { password: req.body.newPassword }, { keepSessionId: p.id });
+        await app.audit(
+          req,
+          { action: 'user.password_change', entityType: 'user', entityId: after.id, before, after },
+          tx,
+        );
+        return after;
+      });
+      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${after.id}`);
       return after;
     },
   );

@@ -12,6 +12,7 @@
  * (it can still read its shared attributes) and its RPC times out, as in ThingsBoard.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import type { Logger } from '@spms/log';
 import {
   type AttributesUpdateCommand,
@@ -81,24 +82,15 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if ('deleted' in shared)
         throw new AppError('BAD_REQUEST', '"deleted" is reserved (ThingsBoard lists removed keys under it)');
       const before = await readAttributes(app.pg, device.id, 'shared', [...updated, ...deleted]);
-      const tx = await app.pg.connect();
-      try {
-        await tx.query('BEGIN');
+      await withTransaction(app.pg, async (tx) => {
         await upsertAttributes(tx, device.id, 'shared', shared);
         await deleteAttributes(tx, device.id, 'shared', deleted);
-        await tx.query('COMMIT');
-      } catch (err) {
-        await tx.query('ROLLBACK').catch(() => {});
-        throw err;
-      } finally {
-        tx.release();
-      }
-      await app.audit(req, {
-        action: 'device.attributes.push',
-        entityType: 'device',
-        entityId: device.id,
-        before: { shared: before },
-        after: { shared, deleted },
+        const change = { before: { shared: before }, after: { shared, deleted } };
+        await app.audit(
+          req,
+          { action: 'device.attributes.push', entityType: 'device', entityId: device.id, ...change },
+          tx,
+        );
       });
       const cmd: AttributesUpdateCommand = {
         kind: 'attributes',
@@ -142,12 +134,17 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         expiresAt: Date.now() + timeoutMs,
       };
       const raw = JSON.stringify(cmd);
-      await app.audit(req, {
-        action: 'device.rpc',
-        entityType: 'device',
-        entityId: device.id,
-        after: { requestId, method: cmd.method, params: cmd.params, oneway: req.body.oneway === true, timeoutMs },
-      });
+      // Recorded before the command leaves (no entry, no command).
+      await app.audit(
+        req,
+        {
+          action: 'device.rpc',
+          entityType: 'device',
+          entityId: device.id,
+          after: { requestId, method: cmd.method, params: cmd.params, oneway: req.body.oneway === true, timeoutMs },
+        },
+        app.pg,
+      );
       const answer = req.body.oneway ? undefined : rpcResponses.wait(device.id, requestId, timeoutMs);
       const key = pendingRpcKey(prefix, device.id);
       try {

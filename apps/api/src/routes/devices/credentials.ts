@@ -19,14 +19,18 @@ const credentialRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (a
     async (req) => {
       const scope = req.principal?.scope ?? null;
       const before = await registry.get(req.params.idOrName, scope);
-      const after = await registry.rotateCredentials(before.id, req.body, scope);
-      await app.audit(req, {
-        action: 'device.credentials.rotate',
-        entityType: 'device',
-        entityId: after.id,
-        before: { credentials: before.credentials },
-        after: { credentials: after.credentials },
-      });
+      const after = await registry.rotateCredentials(
+        before.id,
+        req.body,
+        scope,
+        app.auditing(req, (after) => ({
+          action: 'device.credentials.rotate',
+          entityType: 'device',
+          entityId: after.id,
+          before: { credentials: before.credentials },
+          after: { credentials: after.credentials },
+        })),
+      );
       return after;
     },
   );
@@ -36,14 +40,17 @@ const credentialRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (a
     async (req) => {
       const scope = req.principal?.scope ?? null;
       const before = await registry.get(req.params.idOrName, scope);
-      const after = await registry.revokeCredentials(before.id, scope);
-      await app.audit(req, {
-        action: 'device.credentials.revoke',
-        entityType: 'device',
-        entityId: after.id,
-        before: { credentials: before.credentials },
-        after: { credentials: after.credentials },
-      });
+      const after = await registry.revokeCredentials(
+        before.id,
+        scope,
+        app.auditing(req, (after) => ({
+          action: 'device.credentials.revoke',
+          entityType: 'device',
+          entityId: after.id,
+          before: { credentials: before.credentials },
+          after: { credentials: after.credentials },
+        })),
+      );
       return after;
     },
   );

@@ -31,17 +31,16 @@ const importRoute: FastifyPluginAsyncTypebox = async (app) => {
         scope: req.principal?.scope ?? null,
         maxRows: app.config.IMPORT_MAX_ROWS,
         maxSuppliedPasswords: app.config.IMPORT_MAX_SUPPLIED_PASSWORDS,
-      });
-      // One entry for the whole import (ids and names; issued secrets are redacted).
-      if (!result.dryRun)
-        await app.audit(req, {
+        // One entry for the whole import (ids and names; issued secrets are redacted).
+        audit: app.auditing(req, (done) => ({
           action: 'device.import',
           entityType: 'device',
           after: {
-            count: result.count,
-            devices: result.devices.map(({ id, name, profile }) => ({ id, name, profile })),
+            count: done.count,
+            devices: done.devices.map(({ id, name, profile }) => ({ id, name, profile })),
           },
-        });
+        })),
+      });
       return reply.status(result.dryRun ? 200 : 201).send(result);
     },
   );

@@ -3,15 +3,18 @@ import { errorResponses } from '../error-schema.js';
 import type { DeviceRouteOptions } from './index.js';
 import { CreateDeviceBody, Device, DeviceParams, DeviceWithIssued, UpdateDeviceBody } from './schemas.js';
 
-// Scope: create/move outside it is 403, any other device is 404. Every change is audited
-// (issued secrets are redacted by the audit log).
+// Scope: create/move outside it is 403, any other device is 404. Every change is audited in
+// its own transaction (issued secrets are redacted by the audit log).
 const writeRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, { registry }) => {
   app.post(
     '/',
     { schema: { body: CreateDeviceBody, response: { 201: DeviceWithIssued, ...errorResponses } } },
     async (req, reply) => {
-      const after = await registry.create(req.body, req.principal?.scope ?? null);
-      await app.audit(req, { action: 'device.create', entityType: 'device', entityId: after.id, after });
+      const after = await registry.create(
+        req.body,
+        req.principal?.scope ?? null,
+        app.auditing(req, (after) => ({ action: 'device.create', entityType: 'device', entityId: after.id, after })),
+      );
       return reply.status(201).send(after);
     },
   );
@@ -21,8 +24,18 @@ const writeRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, {
     async (req) => {
       const scope = req.principal?.scope ?? null;
       const before = await registry.get(req.params.idOrName, scope);
-      const after = await registry.update(before.id, req.body, scope);
-      await app.audit(req, { action: 'device.update', entityType: 'device', entityId: after.id, before, after });
+      const after = await registry.update(
+        before.id,
+        req.body,
+        scope,
+        app.auditing(req, (after) => ({
+          action: 'device.update',
+          entityType: 'device',
+          entityId: after.id,
+          before,
+          after,
+        })),
+      );
       return after;
     },
   );
@@ -30,8 +43,11 @@ const writeRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, {
     '/:idOrName',
     { schema: { params: DeviceParams, response: { 200: Device, ...errorResponses } } },
     async (req) => {
-      const before = await registry.remove(req.params.idOrName, req.principal?.scope ?? null);
-      await app.audit(req, { action: 'device.delete', entityType: 'device', entityId: before.id, before });
+      const before = await registry.remove(
+        req.params.idOrName,
+        req.principal?.scope ?? null,
+        app.auditing(req, (before) => ({ action: 'device.delete', entityType: 'device', entityId: before.id, before })),
+      );
       return before;
     },
   );

@@ -3,6 +3,7 @@
  * Everyone reads what their scope shows; operators and admins create, change and delete.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
@@ -84,22 +85,37 @@ const plannedRoutes: FastifyPluginAsyncTypebox = async (app) => {
     planned.get(req.params.id, scopeOf(req)),
   );
   app.post('/', { schema: { body: CreateBody, response: { 201: Planned, ...errorResponses } } }, async (req, reply) => {
-    const after = await planned.create(req.body, req.principal as NonNullable<typeof req.principal>);
-    await app.audit(req, { action: 'planned.create', entityType: 'planned', entityId: after.id, after });
+    const after = await withTransaction(app.pg, async (tx) => {
+      const after = await planned
+        .inTransaction(tx)
+        .create(req.body, req.principal as NonNullable<typeof req.principal>);
+      await app.audit(req, { action: 'planned.create', entityType: 'planned', entityId: after.id, after }, tx);
+      return after;
+    });
     return reply.status(201).send(after);
   });
   app.patch(
     '/:id',
     { schema: { params: Params, body: UpdateBody, response: { 200: Planned, ...errorResponses } } },
     async (req) => {
-      const { before, after } = await planned.update(req.params.id, req.body, scopeOf(req));
-      await app.audit(req, { action: 'planned.update', entityType: 'planned', entityId: after.id, before, after });
+      const { after } = await withTransaction(app.pg, async (tx) => {
+        const { before, after } = await planned.inTransaction(tx).update(req.params.id, req.body, scopeOf(req));
+        await app.audit(
+          req,
+          { action: 'planned.update', entityType: 'planned', entityId: after.id, before, after },
+          tx,
+        );
+        return { after };
+      });
       return after;
     },
   );
   app.delete('/:id', { schema: { params: Params, response: { 200: Planned, ...errorResponses } } }, async (req) => {
-    const before = await planned.remove(req.params.id, scopeOf(req));
-    await app.audit(req, { action: 'planned.delete', entityType: 'planned', entityId: before.id, before });
+    const before = await withTransaction(app.pg, async (tx) => {
+      const before = await planned.inTransaction(tx).remove(req.params.id, scopeOf(req));
+      await app.audit(req, { action: 'planned.delete', entityType: 'planned', entityId: before.id, before }, tx);
+      return before;
+    });
     return before;
   });
 };

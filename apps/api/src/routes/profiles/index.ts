@@ -31,8 +31,10 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     { schema: { body: CreateProfileBody, response: { 201: Profile, ...errorResponses } } },
     async (req, reply) => {
-      const after = await profiles.create(req.body);
-      await app.audit(req, { action: 'profile.create', entityType: 'profile', entityId: after.id, after });
+      const after = await profiles.create(
+        req.body,
+        app.auditing(req, (after) => ({ action: 'profile.create', entityType: 'profile', entityId: after.id, after })),
+      );
       return reply.status(201).send(after);
     },
   );
@@ -41,8 +43,17 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: ProfileParams, body: UpdateProfileBody, response: { 200: Profile, ...errorResponses } } },
     async (req) => {
       const before = await profiles.get(req.params.idOrName);
-      const after = await profiles.update(before.id, req.body);
-      await app.audit(req, { action: 'profile.update', entityType: 'profile', entityId: after.id, before, after });
+      const after = await profiles.update(
+        before.id,
+        req.body,
+        app.auditing(req, (after) => ({
+          action: 'profile.update',
+          entityType: 'profile',
+          entityId: after.id,
+          before,
+          after,
+        })),
+      );
       return after;
     },
   );
@@ -50,8 +61,15 @@ const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:idOrName',
     { schema: { params: ProfileParams, response: { 200: Profile, ...errorResponses } } },
     async (req) => {
-      const before = await profiles.remove(req.params.idOrName);
-      await app.audit(req, { action: 'profile.delete', entityType: 'profile', entityId: before.id, before });
+      const before = await profiles.remove(
+        req.params.idOrName,
+        app.auditing(req, (before) => ({
+          action: 'profile.delete',
+          entityType: 'profile',
+          entityId: before.id,
+          before,
+        })),
+      );
       return before;
     },
   );

@@ -4,8 +4,10 @@
  *   POST /api/users {"username":"alice","password":"…","role":"admin"}
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
+import { notifyAccessChange } from '../../services/live.js';
 import { toUserView, UserService } from '../../services/users.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { CreateUserBody, ListUsersQuery, PasswordBody, UpdateUserBody, User, UserParams } from './schemas.js';
@@ -34,8 +36,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/',
     { schema: { body: CreateUserBody, response: { 201: User, ...errorResponses } } },
     async (req, reply) => {
-      const user = await users.create(req.body);
-      await app.audit(req, { action: 'user.create', entityType: 'user', entityId: user.id, after: user });
+      const user = await withTransaction(app.pg, async (tx) => {
+        const user = await users.inTransaction(tx).create(req.body);
+        await app.audit(req, { action: 'user.create', entityType: 'user', entityId: user.id, after: user }, tx);
+        return user;
+      });
       return reply.status(201).send(user);
     },
   );
@@ -43,8 +48,13 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:idOrUsername',
     { schema: { params: UserParams, body: UpdateUserBody, response: { 200: User, ...errorResponses } } },
     async (req) => {
-      const { before, after } = await users.update(req.params.idOrUsername, req.body);
-      await app.audit(req, { action: 'user.update', entityType: 'user', entityId: after.id, before, after });
+      const after = await withTransaction(app.pg, async (tx) => {
+        const { before, after } = await users.inTransaction(tx).update(req.params.idOrUsername, req.body);
+        await app.audit(req, { action: 'user.update', entityType: 'user', entityId: after.id, before, after }, tx);
+        return after;
+      });
+      // Role, scope or disabled may have changed: open streams re-check now.
+      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${after.id}`);
       return after;
     },
   );
@@ -52,9 +62,19 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:idOrUsername/password',
     { schema: { params: UserParams, body: PasswordBody, response: { 200: User, ...errorResponses } } },
     async (req) => {
-      const { before, after } = await users.update(req.params.idOrUsername, { password: req.body.password });
-      // The hash never enters the log; the entry says that and when the password changed.
-      await app.audit(req, { action: 'user.password_reset', entityType: 'user', entityId: after.id, before, after });
+      const after = await withTransaction(app.pg, async (tx) => {
+        const { before, after } = await users
+          .inTransaction(tx)
+          .update(req.params.idOrUsername, { password: req.body.password });
+        // The hash never enters the log; the entry says that and when the password changed.
+        await app.audit(
+          req,
+          { action: 'user.password_reset', entityType: 'user', entityId: after.id, before, after },
+          tx,
+        );
+        return after;
+      });
+      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${after.id}`);
       return after;
     },
   );
@@ -62,8 +82,12 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:idOrUsername',
     { schema: { params: UserParams, response: { 200: User, ...errorResponses } } },
     async (req) => {
-      const before = await users.remove(req.params.idOrUsername);
-      await app.audit(req, { action: 'user.delete', entityType: 'user', entityId: before.id, before });
+      const before = await withTransaction(app.pg, async (tx) => {
+        const before = await users.inTransaction(tx).remove(req.params.idOrUsername);
+        await app.audit(req, { action: 'user.delete', entityType: 'user', entityId: before.id, before }, tx);
+        return before;
+      });
+      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${before.id}`);
       return before;
     },
   );
