@@ -1,7 +1,8 @@
 /** Shell: sign-in gate, navigation, the live-link indicator, and the page router. */
 import type { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { getSession, isAdmin, logout, onSession } from './api/client.js';
+import { canEdit, getSession, isAdmin, logout, onSession } from './api/client.js';
+import { DurabilityBanner } from './components/durability-banner.js';
 import { connect, disconnect, useFleet } from './live.js';
 import { AlertsPage } from './pages/alerts.js';
 import { FleetPage } from './pages/fleet.js';
@@ -110,7 +111,10 @@ function Shell() {
           Sign out
         </button>
       </header>
-      <main>{page}</main>
+      <main>
+        {canEdit() && <DurabilityBanner />}
+        {page}
+      </main>
     </>
   );
 }
