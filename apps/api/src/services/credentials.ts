@@ -4,6 +4,7 @@
  * re-flash); missing secrets are generated and returned once as `issued`.
  */
 import {
+  accessTokenKey,
   type CredentialsInput,
   CredentialsValidationError,
   credentialsKey,
@@ -14,7 +15,10 @@ import {
   validateCredentials,
 } from '@spms/credentials';
 import type { Prisma } from '@spms/db';
+import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
+import { HIDDEN_CONFLICT } from './device-conflicts.js';
+import { inScope } from './scope.js';
 
 /** What an operator sends: supply the device's existing credentials, or let SPMS generate. */
 export interface CredentialsRequest {
@@ -47,6 +51,11 @@ export interface PreparedCredentials {
   issued?: IssuedCredentials;
   /** Supplied secrets shorter than new credentials need, accepted because `allowShortSecrets`. */
   warnings?: string[];
+  /**
+   * The name matched by ThingsBoard's "username alone" look-up (an access token, or the
+   * username of username-only MQTT Basic). In memory only (assertNoShadowing), never stored.
+   */
+  usernameLookup?: string;
 }
 
 export interface PrepareOptions {
@@ -88,6 +97,7 @@ export async function prepareCredentials(
       const row = { type: req.type, credentialsId: credentialsKey({ type: req.type, token }) };
       return {
         row: { ...row, clientId: null, username: null, passwordHash: null },
+        usernameLookup: token,
         ...(generated ? { issued: { type: 'ACCESS_TOKEN', token } } : {}),
         ...(warnings.length ? { warnings } : {}),
       };
@@ -118,6 +128,7 @@ export async function prepareCredentials(
         : await hashSecret(password, generatePassword ? 'generated' : 'supplied');
     return {
       row: { type: 'MQTT_BASIC', credentialsId: credentialsKey(input), clientId, username, passwordHash },
+      ...(username && !clientId ? { usernameLookup: username } : {}),
       ...(generatePassword || generatedIds ? { issued: { type: 'MQTT_BASIC', clientId, username, password } } : {}),
       ...(warnings.length ? { warnings } : {}),
     };
@@ -127,25 +138,106 @@ export async function prepareCredentials(
   }
 }
 
-/** 409 when another device already authenticates with the same look-up key. */
-export async function assertCredentialsFree(
-  db: Prisma.TransactionClient,
-  credentialsId: string,
+/**
+ * 409 when new credentials and another device's would shadow each other at CONNECT.
+ * ThingsBoard's matching tries (client id, username) before the username alone, so a
+ * password-less MQTT Basic pair (c, u) takes every connection that presents client id c
+ * and username u — including those of a device whose access token (or username-only
+ * credentials) is u, which then land on the password-less device. Refused both ways: a
+ * password-less pair whose username is another device's "username alone" look-up, and an
+ * access token / username-only credential equal to the username of another device's
+ * password-less pair. The other device is named only when it is in the caller's scope.
+ */
+export async function assertNoShadowing(
+  db: Pick<Prisma.TransactionClient, 'deviceCredentials'>,
+  creds: PreparedCredentials,
+  scope: Scope | null,
   exceptDeviceId?: string,
 ): Promise<void> {
-  const other = await db.deviceCredentials.findUnique({
-    where: { credentialsId },
-    select: { deviceId: true, device: { select: { name: true } } },
+  const { row } = creds;
+  const where: Prisma.DeviceCredentialsWhereInput[] = [];
+  if (row.type === 'MQTT_BASIC' && row.passwordHash === null && row.clientId && row.username)
+    where.push({ credentialsId: accessTokenKey(row.username) });
+  if (creds.usernameLookup)
+    where.push({ type: 'MQTT_BASIC', passwordHash: null, clientId: { not: null }, username: creds.usernameLookup });
+  if (!where.length) return;
+  const other = await db.deviceCredentials.findFirst({
+    where: { OR: where, ...(exceptDeviceId ? { deviceId: { not: exceptDeviceId } } : {}) },
+    select: { device: { select: { name: true, region: true, customer: true } } },
   });
-  if (other && other.deviceId !== exceptDeviceId)
-    throw new AppError(
-      'CONFLICT',
-      `credentials: already used by device ${other.device.name}; every device needs its own client id / username / token`,
-    );
+  if (!other) return;
+  if (!inScope(scope, other.device)) throw new AppError('CONFLICT', HIDDEN_CONFLICT);
+  throw new AppError(
+    'CONFLICT',
+    `credentials: would take over connections of device ${other.device.name} (a client id + username without a password matches before that device's access token or username); set a password or use another username`,
+  );
 }
 
-/** Non-secret view of stored credentials (never the hash). */
-export function describeCredentials(row: CredentialsRow | null) {
+export interface CredentialsView {
+  type: 'ACCESS_TOKEN' | 'MQTT_BASIC';
+  clientId: string | null;
+  username: string | null;
+  hasPassword: boolean;
+  /** Present (true) when a client id and/or username exist but are not shown. */
+  identifiersHidden?: true;
+}
+
+/**
+ * Non-secret view of stored credentials (never the hash). MQTT Basic without a password is
+ * secret-bearing: its client id / username pair is all a device needs to connect, so it is
+ * never shown after creation, to anyone (like an access token).
+ */
+export function describeCredentials(row: CredentialsRow | null): CredentialsView | null {
   if (!row) return null;
-  return { type: row.type, clientId: row.clientId, username: row.username, hasPassword: row.passwordHash !== null };
+  const view = {
+    type: row.type,
+    clientId: row.clientId,
+    username: row.username,
+    hasPassword: row.passwordHash !== null,
+  };
+  return isSecretBearing(view) ? withoutIdentifiers(view) : view;
+}
+
+/** A password-less MQTT Basic pair is the whole secret (ThingsBoard accepts any password then). */
+export function isSecretBearing(c: Pick<CredentialsView, 'type' | 'hasPassword'>): boolean {
+  return c.type === 'MQTT_BASIC' && !c.hasPassword;
+}
+
+/** The view without client id / username: what viewers get (the type and whether one exists). */
+export function withoutIdentifiers(c: CredentialsView): CredentialsView {
+  const hidden = c.identifiersHidden === true || c.clientId !== null || c.username !== null;
+  return {
+    type: c.type,
+    clientId: null,
+    username: null,
+    hasPassword: c.hasPassword,
+    ...(hidden ? { identifiersHidden: true as const } : {}),
+  };
+}
+
+/**
+ * A device view as `role` may see it: credential identifiers are for operators and admins
+ * (a viewer who knew a device's client id / username could impersonate it wherever the
+ * password is weak or absent).
+ */
+export function credentialsForRole<T extends { credentials: CredentialsView | null }>(
+  view: T,
+  role: 'admin' | 'operator' | 'viewer' | undefined,
+): T {
+  if (role !== 'viewer' || !view.credentials) return view;
+  return { ...view, credentials: withoutIdentifiers(view.credentials) };
+}
+
+/**
+ * Audit entries written before identifiers of password-less MQTT Basic were hidden still
+ * hold them: hides them at read time in any `{type: 'MQTT_BASIC', hasPassword: false, …}`
+ * object inside an entry's before/after.
+ */
+export function hideSecretIdentifiers(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > 20) return value;
+  if (Array.isArray(value)) return value.map((v) => hideSecretIdentifiers(v, depth + 1));
+  const o = value as Record<string, unknown>;
+  if (o.type === 'MQTT_BASIC' && o.hasPassword === false && ('clientId' in o || 'username' in o))
+    return withoutIdentifiers(o as unknown as CredentialsView);
+  return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, hideSecretIdentifiers(v, depth + 1)]));
 }

@@ -111,7 +111,7 @@ export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }
       <h3>Credentials</h3>
       <p class="small">
         {creds
-          ? `${String(creds.type)}${creds.clientId ? ` · client id ${String(creds.clientId)}` : ''}${creds.username ? ` · username ${String(creds.username)}` : ''}${creds.hasPassword ? ' · password set' : ''}`
+          ? `${String(creds.type)}${creds.clientId ? ` · client id ${String(creds.clientId)}` : ''}${creds.username ? ` · username ${String(creds.username)}` : ''}${creds.identifiersHidden ? ' · client id / username not shown' : ''}${creds.hasPassword ? ' · password set' : ''}`
           : 'No credentials (revoked or never set).'}
       </p>
       {edit && (

@@ -101,6 +101,12 @@ export const CredentialsInfo = Nullable(
     clientId: Nullable(Type.String()),
     username: Nullable(Type.String()),
     hasPassword: Type.Boolean(),
+    identifiersHidden: Type.Optional(
+      Type.Boolean({
+        description:
+          'client id / username exist but are not shown: to viewers, and to anyone for MQTT Basic without a password (the pair is its secret)',
+      }),
+    ),
   }),
 );
 
