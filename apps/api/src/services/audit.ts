@@ -2,10 +2,27 @@
  * The audit log: one row per change made through the operator API (who, what, when,
  * before/after). Values pass through `redactSecrets` first: no password, token, key or
  * hash ever reaches the table, whatever a route hands in.
+ *
+ * An entry is written in the transaction of the change it records (the change and its entry
+ * commit together or not at all): services take an `AuditHook` and call it inside their
+ * transaction with its executor (a pg client, or `prismaExec(tx)` for Prisma's).
  */
-import type { Pool } from '@spms/db';
+import type { Pool, Prisma } from '@spms/db';
 import { AppError } from '../plugins/errors.js';
 import { hideSecretIdentifiers } from './credentials.js';
+
+/** Runs one statement: a pg pool or client, or a Prisma transaction (`prismaExec`). */
+export interface SqlExec {
+  query(text: string, values?: unknown[]): Promise<unknown>;
+}
+
+/** Writes the audit entry of `value` (what the change produced) with the change's executor. */
+export type AuditHook<T> = (db: SqlExec, value: T) => Promise<void>;
+
+/** A Prisma interactive transaction as an executor (so the entry joins that transaction). */
+export const prismaExec = (tx: Prisma.TransactionClient): SqlExec => ({
+  query: (text, values = []) => tx.$executeRawUnsafe(text, ...values),
+});
 
 export interface AuditEntry {
   principalKind: string;
@@ -40,9 +57,9 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return out;
 }
 
-export async function insertAudit(pg: Pool, e: AuditEntry): Promise<void> {
+export async function insertAudit(db: SqlExec, e: AuditEntry): Promise<void> {
   const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(redactSecrets(v)));
-  await pg.query(
+  await db.query(
     `INSERT INTO audit_log (principal_kind, principal_id, user_id, action, entity_type, entity_id, before, after, request_id, ip)
      VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10)`,
     [

@@ -10,8 +10,8 @@
 import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
+import { type AuditHook, prismaExec } from './audit.js';
 import {
-  assertNoShadowing,
   type CredentialsRequest,
   type IssuedCredentials,
   type PreparedCredentials,
@@ -127,20 +127,24 @@ export class DeviceRegistry {
     return toDeviceView(await this.find(this.prisma, idOrName, scope));
   }
 
-  async create(input: CreateDeviceInput, scope: Scope | null = null): Promise<DeviceWithIssued> {
+  async create(
+    input: CreateDeviceInput,
+    scope: Scope | null = null,
+    audit?: AuditHook<DeviceWithIssued>,
+  ): Promise<DeviceWithIssued> {
     const { errors, labels } = checkDeviceFields(input);
     if (errors.length) fail(errors);
     assertPlaceInScope(scope, input.region ?? null, input.customer ?? null);
     // scrypt runs before the transaction so the transaction stays short.
     const creds = input.credentials ? await prepareCredentials(input.credentials, input.name) : undefined;
-    const device = await this.write(async (tx) => {
+    const hook = inTx(audit, (d) => withIssued(d, creds));
+    const device = await this.write(hook, async (tx) => {
       const profile = await resolveProfile(tx, input.profile);
       const range = checkVoltageRange(input.voltageMin ?? profile.voltageMin, input.voltageMax ?? profile.voltageMax);
       if (range.length) fail(range);
       // 409s name the other device only when it is in the caller's scope (device-conflicts.ts).
       await assertNameFree(tx, input.name, scope);
       if (creds) await assertCredentialsUnused(tx, creds.row.credentialsId, scope);
-      if (creds) await assertNoShadowing(tx, creds, scope);
       const { profile: _p, lineLabels: _l, credentials: _c, ...fields } = input;
       return tx.device.create({
         data: {
@@ -155,10 +159,15 @@ export class DeviceRegistry {
     return withIssued(device, creds);
   }
 
-  async update(idOrName: string, input: UpdateDeviceInput, scope: Scope | null = null): Promise<DeviceView> {
+  async update(
+    idOrName: string,
+    input: UpdateDeviceInput,
+    scope: Scope | null = null,
+    audit?: AuditHook<DeviceView>,
+  ): Promise<DeviceView> {
     const { errors } = checkDeviceFields({ ...input, lineLabels: undefined });
     if (errors.length) fail(errors);
-    const device = await this.write(async (tx) => {
+    const device = await this.write(inTx(audit, toDeviceView), async (tx) => {
       const current = await this.find(tx, idOrName, scope);
       const profile = input.profile !== undefined ? await resolveProfile(tx, input.profile) : current.profile;
       const merged = { ...current, ...stripUndefined(input) };
@@ -193,8 +202,8 @@ export class DeviceRegistry {
     return toDeviceView(device);
   }
 
-  async remove(idOrName: string, scope: Scope | null = null): Promise<DeviceView> {
-    const device = await this.write(async (tx) => {
+  async remove(idOrName: string, scope: Scope | null = null, audit?: AuditHook<DeviceView>): Promise<DeviceView> {
+    const device = await this.write(inTx(audit, toDeviceView), async (tx) => {
       const current = await this.find(tx, idOrName, scope);
       await tx.device.delete({ where: { id: current.id } });
       return current;
@@ -208,13 +217,14 @@ export class DeviceRegistry {
     idOrName: string,
     req: CredentialsRequest,
     scope: Scope | null = null,
+    audit?: AuditHook<DeviceWithIssued>,
   ): Promise<DeviceWithIssued> {
     const current = await this.find(this.prisma, idOrName, scope);
     const creds = await prepareCredentials(req, current.name);
-    const device = await this.write(async (tx) => {
+    const hook = inTx(audit, (d) => withIssued(d, creds));
+    const device = await this.write(hook, async (tx) => {
       await this.find(tx, current.id); // 404, not a foreign-key error, if deleted meanwhile
       await assertCredentialsUnused(tx, creds.row.credentialsId, scope, current.id);
-      await assertNoShadowing(tx, creds, scope, current.id);
       await tx.deviceCredentials.upsert({
         where: { deviceId: current.id },
         create: { deviceId: current.id, ...creds.row },
@@ -226,8 +236,12 @@ export class DeviceRegistry {
     return withIssued(device, creds);
   }
 
-  async revokeCredentials(idOrName: string, scope: Scope | null = null): Promise<DeviceView> {
-    const device = await this.write(async (tx) => {
+  async revokeCredentials(
+    idOrName: string,
+    scope: Scope | null = null,
+    audit?: AuditHook<DeviceView>,
+  ): Promise<DeviceView> {
+    const device = await this.write(inTx(audit, toDeviceView), async (tx) => {
       const current = await this.find(tx, idOrName, scope);
       await tx.deviceCredentials.deleteMany({ where: { deviceId: current.id } });
       return this.find(tx, current.id);
@@ -248,16 +262,30 @@ export class DeviceRegistry {
     return found;
   }
 
-  /** One transaction; a unique-key race lost to a concurrent writer becomes a 409. */
-  private async write<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
+  /**
+   * One transaction; a unique-key race lost to a concurrent writer becomes a 409. `audit`
+   * writes the change's audit entry inside the same transaction.
+   */
+  private async write<T>(audit: TxHook<T> | undefined, fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> {
     try {
-      return await this.prisma.$transaction(fn);
+      return await this.prisma.$transaction(async (tx) => {
+        const result = await fn(tx);
+        await audit?.(tx, result);
+        return result;
+      });
     } catch (err) {
       if (isUniqueViolation(err))
         throw new AppError('CONFLICT', 'name or credentials already used by another device; retry with other values');
       throw err;
     }
   }
+}
+
+type TxHook<T> = (tx: Prisma.TransactionClient, result: T) => Promise<void>;
+
+/** The audit hook of a write, given what the route sees of its result. */
+function inTx<V>(audit: AuditHook<V> | undefined, view: (d: DeviceRecord) => V): TxHook<DeviceRecord> | undefined {
+  return audit && ((tx, d) => audit(prismaExec(tx), view(d)));
 }
 
 function withIssued(device: DeviceRecord, creds: PreparedCredentials | undefined): DeviceWithIssued {
