@@ -3,9 +3,10 @@
  * filters, one alert with the texts that covered it and their delivery per recipient, and
  * acknowledgement. Everything goes through the principal's scope.
  */
-import type { Pool } from '@spms/db';
+import type { Pool, Queryable } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
+import type { AuditHook } from './audit.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
 export interface AlertFilters {
@@ -102,7 +103,7 @@ export async function listAlerts(db: Pool, scope: Scope | null, f: AlertFilters)
   return rows.map(toView);
 }
 
-export async function getAlert(db: Pool, scope: Scope | null, id: number): Promise<AlertView> {
+export async function getAlert(db: Queryable, scope: Scope | null, id: number): Promise<AlertView> {
   const p = new SqlParams();
   const { rows } = await db.query<Row>(
     `${SELECT} WHERE a.id = ${p.add(id)} AND ${scopeCondition(scope, 'd', p)}`,
@@ -112,13 +113,25 @@ export async function getAlert(db: Pool, scope: Scope | null, id: number): Promi
   return toView(rows[0]);
 }
 
-/** ThingsBoard's ack: ACTIVE_UNACK → ACTIVE_ACK, CLEARED_UNACK → CLEARED_ACK; acking twice keeps the first. */
-export async function acknowledgeAlert(db: Pool, scope: Scope | null, id: number, by: string): Promise<AlertView> {
-  await getAlert(db, scope, id); // 404 outside the scope
-  await db.query(
+/**
+ * ThingsBoard's ack: ACTIVE_UNACK → ACTIVE_ACK, CLEARED_UNACK → CLEARED_ACK; acking twice
+ * keeps the first. `audit` runs (with `db`, inside the caller's transaction) only when this
+ * call acknowledged it: a concurrent second ack waits for the first and changes nothing.
+ */
+export async function acknowledgeAlert(
+  db: Queryable,
+  scope: Scope | null,
+  id: number,
+  by: string,
+  audit?: AuditHook<{ before: AlertView; after: AlertView }>,
+): Promise<AlertView> {
+  const before = await getAlert(db, scope, id); // 404 outside the scope
+  const res = await db.query(
     `UPDATE alerts SET acknowledged_at = now(), acknowledged_by = $2, updated_at = now()
       WHERE id = $1 AND acknowledged_at IS NULL`,
     [id, by],
   );
-  return getAlert(db, scope, id);
+  const after = await getAlert(db, scope, id);
+  if (res.rowCount === 1) await audit?.(db, { before, after });
+  return after;
 }

@@ -4,7 +4,7 @@
  * in local time. A scoped principal sees and edits only recipients subscribed inside its
  * scope (a region or customer it holds, or a device in it).
  */
-import type { Pool } from '@spms/db';
+import type { Queryable } from '@spms/db';
 import { normalizePhone, PhoneNumberError } from '@spms/sms';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
@@ -75,7 +75,12 @@ function visible(scope: Scope | null, p: SqlParams): string {
 }
 
 export class RecipientService {
-  constructor(private readonly db: Pool) {}
+  constructor(private readonly db: Queryable) {}
+
+  /** The same service inside the caller's transaction (a change and its audit entry). */
+  inTransaction(tx: Queryable): RecipientService {
+    return new RecipientService(tx);
+  }
 
   async list(scope: Scope | null): Promise<RecipientView[]> {
     const p = new SqlParams();

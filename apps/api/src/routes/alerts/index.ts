@@ -3,8 +3,9 @@
  * delivery per recipient, and acknowledgement (role operator).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import { requireRole } from '../../plugins/auth.js';
-import { acknowledgeAlert, getAlert, listAlerts } from '../../services/alerts.js';
+import { type AlertView, acknowledgeAlert, getAlert, listAlerts } from '../../services/alerts.js';
 import { listNotifications } from '../../services/notifications.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { Alert, AlertDetail, AlertList, AlertParams, AlertQuery } from './schemas.js';
@@ -56,7 +57,22 @@ const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       requireRole(req, 'operator');
       const by = req.principal?.userId ?? req.principal?.id ?? 'unknown';
-      return acknowledgeAlert(app.pg, scopeOf(req), req.params.id, by);
+      const audit = app.auditing(req, ({ before, after }: { before: AlertView; after: AlertView }) => {
+        const pick = (a: AlertView) => ({
+          status: a.status,
+          acknowledgedAt: a.acknowledgedAt,
+          acknowledgedBy: a.acknowledgedBy,
+        });
+        return {
+          action: 'alert.acknowledge',
+          entityType: 'alert',
+          entityId: String(after.id),
+          before: pick(before),
+          after: pick(after),
+        };
+      });
+      // The acknowledgement and its audit entry commit together.
+      return withTransaction(app.pg, (tx) => acknowledgeAlert(tx, scopeOf(req), req.params.id, by, audit));
     },
   );
 };

@@ -3,6 +3,7 @@
  * fail (a CHECK constraint in this test's private database), every audited route answers
  * 500 and leaves nothing behind; without it, each change leaves exactly one entry.
  */
+import { randomUUID } from 'node:crypto';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -101,5 +102,66 @@ describe('audit entries in the change transaction', () => {
       expect(await c.state(), c.action).toBe(c.expected.with);
       expect(await entries(c.action), c.action).toBe((base.get(c.action) ?? 0) + 1);
     }
+  });
+
+  it('records SMS recipient changes and alert acknowledgements, each with its change or not at all', async () => {
+    const recipient = { name: 'Duty engineer', phone: '077 123 4567', scopeKind: 'all', kinds: ['outage'] };
+    await breakAudit();
+    try {
+      expect((await post('/api/recipients', recipient)).statusCode).toBe(500);
+      expect(await count('SELECT 1 FROM alert_recipients')).toBe(0);
+    } finally {
+      await repairAudit();
+    }
+    const created = await post('/api/recipients', recipient);
+    expect(created.statusCode).toBe(201);
+    const id = created.json().id as string;
+    const patched = await app.inject({
+      method: 'PATCH',
+      url: `/api/recipients/${id}`,
+      headers: adminAuth,
+      payload: { name: 'Night duty' },
+    });
+    expect(patched.statusCode).toBe(200);
+    expect((await app.inject({ method: 'DELETE', url: `/api/recipients/${id}`, headers: adminAuth })).statusCode).toBe(
+      200,
+    );
+    const log = await app.pg.query<{
+      action: string;
+      before: { name?: string } | null;
+      after: { name?: string } | null;
+    }>(`SELECT action, before, after FROM audit_log WHERE entity_type = 'recipient' AND entity_id = $1 ORDER BY id`, [
+      id,
+    ]);
+    expect(log.rows.map((r) => r.action)).toEqual(['recipient.create', 'recipient.update', 'recipient.delete']);
+    expect(log.rows[1]).toMatchObject({ before: { name: 'Duty engineer' }, after: { name: 'Night duty' } });
+
+    const dev = randomUUID();
+    await app.pg.query(
+      `INSERT INTO devices (id, name, region, profile_id, updated_at)
+       VALUES ($1, 'ack-device', 'Western', '00000000-0000-4000-8000-000000000001', now())`,
+      [dev],
+    );
+    const a = await app.pg.query<{ id: string }>(
+      `INSERT INTO alerts (type, condition_key, severity, device_id, line, region, started_at, start_event_id)
+       VALUES ('outage', 'ack-k', 'critical', $1, 1, 'Western', now(), 'ack-e') RETURNING id`,
+      [dev],
+    );
+    const alertId = a.rows[0]?.id as string;
+    const ack = () => post(`/api/alerts/${alertId}/ack`, undefined);
+    const acked = () => count('SELECT 1 FROM alerts WHERE id = $1 AND acknowledged_at IS NOT NULL', [alertId]);
+    const ackEntries = () =>
+      count(`SELECT 1 FROM audit_log WHERE action = 'alert.acknowledge' AND entity_id = $1`, [alertId]);
+    await breakAudit();
+    try {
+      expect((await ack()).statusCode).toBe(500);
+      expect(await acked()).toBe(0);
+    } finally {
+      await repairAudit();
+    }
+    expect((await ack()).json()).toMatchObject({ status: 'ACTIVE_ACK' });
+    expect((await ack()).statusCode).toBe(200); // a second ack changes nothing and logs nothing
+    expect(await acked()).toBe(1);
+    expect(await ackEntries()).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 /** /api/recipients: who gets alert texts (reads: any role; edits: operator). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import { requireRole } from '../../plugins/auth.js';
 import { RecipientService } from '../../services/recipients.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
@@ -26,17 +27,40 @@ const recipientRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/',
     { schema: { body: CreateRecipientBody, response: { 201: Recipient, ...errorResponses } } },
-    async (req, reply) => reply.status(201).send(await recipients.create(scopeOf(req), req.body)),
+    async (req, reply) => {
+      const after = await withTransaction(app.pg, async (tx) => {
+        const after = await recipients.inTransaction(tx).create(scopeOf(req), req.body);
+        await app.audit(req, { action: 'recipient.create', entityType: 'recipient', entityId: after.id, after }, tx);
+        return after;
+      });
+      return reply.status(201).send(after);
+    },
   );
   app.patch(
     '/:id',
     { schema: { params: RecipientParams, body: UpdateRecipientBody, response: { 200: Recipient, ...errorResponses } } },
-    async (req) => recipients.update(scopeOf(req), req.params.id, req.body),
+    async (req) =>
+      withTransaction(app.pg, async (tx) => {
+        const service = recipients.inTransaction(tx);
+        const before = await service.get(scopeOf(req), req.params.id);
+        const after = await service.update(scopeOf(req), req.params.id, req.body);
+        await app.audit(
+          req,
+          { action: 'recipient.update', entityType: 'recipient', entityId: after.id, before, after },
+          tx,
+        );
+        return after;
+      }),
   );
   app.delete(
     '/:id',
     { schema: { params: RecipientParams, response: { 200: Recipient, ...errorResponses } } },
-    async (req) => recipients.remove(scopeOf(req), req.params.id),
+    async (req) =>
+      withTransaction(app.pg, async (tx) => {
+        const before = await recipients.inTransaction(tx).remove(scopeOf(req), req.params.id);
+        await app.audit(req, { action: 'recipient.delete', entityType: 'recipient', entityId: before.id, before }, tx);
+        return before;
+      }),
   );
 };
 
