@@ -23,8 +23,18 @@ export class DurabilityRequiredError extends Error {
   override name = 'DurabilityRequiredError';
 }
 
+// A Redis that is down must not hold start-up (an offline queue would wait for it): give up.
+const TIMEOUT_MS = 2000;
+function within<T>(p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('timeout')), TIMEOUT_MS);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function configGet(redis: Redis, key: string): Promise<string | null> {
-  const r = (await redis.config('GET', key)) as unknown as string[];
+  const r = (await within(redis.config('GET', key))) as unknown as string[];
   return r[1] ?? null;
 }
 
@@ -50,7 +60,7 @@ export async function readRedisPersistence(
     // Managed Redis often disables or renames CONFIG; INFO still tells AOF and eviction.
   }
   try {
-    const [persistence, memory] = await Promise.all([redis.info('persistence'), redis.info('memory')]);
+    const [persistence, memory] = await within(Promise.all([redis.info('persistence'), redis.info('memory')]));
     const aof = infoField(persistence, 'aof_enabled');
     return {
       settings: {
