@@ -12,6 +12,7 @@ import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
 import {
+  assertNoShadowing,
   type CredentialsRequest,
   type IssuedCredentials,
   type PreparedCredentials,
@@ -145,6 +146,7 @@ export class DeviceRegistry {
       // 409s name the other device only when it is in the caller's scope (device-conflicts.ts).
       await assertNameFree(tx, input.name, scope);
       if (creds) await assertCredentialsUnused(tx, creds.row.credentialsId, scope);
+      if (creds) await assertNoShadowing(tx, creds, scope);
       const { profile: _p, lineLabels: _l, credentials: _c, ...fields } = input;
       return tx.device.create({
         data: {
@@ -225,6 +227,7 @@ export class DeviceRegistry {
     const device = await this.write(hook, async (tx) => {
       await this.find(tx, current.id); // 404, not a foreign-key error, if deleted meanwhile
       await assertCredentialsUnused(tx, creds.row.credentialsId, scope, current.id);
+      await assertNoShadowing(tx, creds, scope, current.id);
       await tx.deviceCredentials.upsert({
         where: { deviceId: current.id },
         create: { deviceId: current.id, ...creds.row },
