@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { type ApiConfig, loadApiConfig } from '../../config.js';
 import type { LiveHub } from '../../services/live.js';
+import { connect, type Sse } from '../../test-support/sse-client.js';
 import { N1, S1, seedKnownHistory } from '../status/seed.test-data.js';
 import { buildReadSideTestApp } from '../status/testing.js';
 
@@ -21,62 +21,6 @@ let hub: LiveHub | undefined;
 let realBase: string;
 const ADMIN = 'stream-admin-key-0123456789abc';
 const NORTH = JSON.stringify({ regions: ['North'], customers: null });
-
-interface Sse {
-  events: { id?: string; event?: string; data?: string }[];
-  comments: string[];
-  status: number;
-  close(): void;
-  waitFor(pred: (s: Sse) => boolean, ms?: number): Promise<void>;
-}
-
-/** A minimal EventSource over real HTTP: parses frames as they arrive. */
-function connect(url: string, headers: Record<string, string> = {}): Promise<Sse> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      const s: Sse = {
-        events: [],
-        comments: [],
-        status: res.statusCode ?? 0,
-        close: () => req.destroy(),
-        waitFor: (pred, ms = 5000) =>
-          new Promise((ok, fail) => {
-            const started = Date.now();
-            const tick = () => {
-              if (pred(s)) return ok();
-              if (Date.now() - started > ms) return fail(new Error(`timed out; got ${JSON.stringify(s.events)}`));
-              setTimeout(tick, 10);
-            };
-            tick();
-          }),
-      };
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i = buf.indexOf('\n\n');
-        while (i >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const e: Sse['events'][number] = {};
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) s.comments.push(line.slice(1).trim());
-            else {
-              const [k, ...v] = line.split(': ');
-              if (k === 'id' || k === 'event' || k === 'data') e[k] = v.join(': ');
-            }
-          }
-          if (e.event) s.events.push(e);
-          i = buf.indexOf('\n\n');
-        }
-      });
-      res.on('error', () => {});
-      resolve(s);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 beforeAll(async () => {
   db = await createTestDatabase('stream');
