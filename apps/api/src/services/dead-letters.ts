@@ -4,7 +4,7 @@
  * and replay or discard them. A dead letter is scoped by its device; one without a device
  * (a whole job, or a message naming no valid device) is visible to unscoped users only.
  */
-import type { Pool } from '@spms/db';
+import type { Pool, Queryable } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { SqlParams, scopeCondition } from './scope.js';
@@ -141,7 +141,7 @@ export async function getDeadLetter(pg: Pool, scope: Scope | null, id: string): 
 
 /** Sets the status (replayed / discarded) and who did it, with `db` (the change's transaction). */
 export async function setDeadLetterStatus(
-  db: Pick<Pool, 'query'> | { query(text: string, values?: unknown[]): Promise<unknown> },
+  db: Queryable,
   id: string,
   status: 'replayed' | 'discarded',
   by: string,

@@ -6,11 +6,11 @@
  * recorded) — or discard it. Both are audited.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { withTransaction } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createIngestProducer, type IngestMessage, type IngestProducer, IngestRejectedError } from '@spms/queue';
 import { validateIngestMessage } from '@spms/telemetry';
 import type { FastifyRequest } from 'fastify';
-import type { AuditChange } from '../../plugins/audit.js';
 import { requireRole, type Scope } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
 import {
@@ -45,24 +45,15 @@ const deadLetterRoutes: FastifyPluginAsyncTypebox = async (app) => {
     await producer?.close();
   });
 
-  // The status change and its audit entry in one transaction. app.audit is called as the
-  // other routes call it; it is handed the transaction's client so that, where the audit
-  // plugin writes entries in the change's transaction, this one joins it.
-  const audit = app.audit as unknown as (
-    req: FastifyRequest,
-    change: AuditChange,
-    db: { query(text: string, values?: unknown[]): Promise<unknown> },
-  ) => Promise<void>;
+  // The status change and its audit entry commit together (one transaction).
   async function resolve(
     req: FastifyRequest,
     before: DeadLetterItem,
     status: 'replayed' | 'discarded',
   ): Promise<DeadLetterItem> {
-    const client = await app.pg.connect();
-    try {
-      await client.query('BEGIN');
-      await setDeadLetterStatus(client, before.id, status, byOf(req));
-      await audit(
+    await withTransaction(app.pg, async (tx) => {
+      await setDeadLetterStatus(tx, before.id, status, byOf(req));
+      await app.audit(
         req,
         {
           action: status === 'replayed' ? 'dead_letter.replay' : 'dead_letter.discard',
@@ -71,15 +62,9 @@ const deadLetterRoutes: FastifyPluginAsyncTypebox = async (app) => {
           before: { status: before.status, messageId: before.messageId, deviceId: before.deviceId },
           after: { status },
         },
-        client,
+        tx,
       );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
     return getDeadLetter(app.pg, scopeOf(req), before.id);
   }
 
