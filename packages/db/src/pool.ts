@@ -28,5 +28,9 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.
   pool.on('error', () => {});
+  // Nor a checked-out one (a transaction in progress, pool.connect()): pg emits 'error' on
+  // the client itself as well as failing its queries, and the pool listens only while the
+  // client is idle. Its caller sees the failed query and releases it; the pool drops it.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
