@@ -1,9 +1,11 @@
 /**
  * Voltage history from the raw samples or the voltage_1m / voltage_1h aggregates
  * (continuous aggregates with TimescaleDB, plain views without: same columns). 1 d buckets
- * are local days of the fleet's zone, built from voltage_1h. Its buckets are UTC hours and
- * Asia/Colombo is UTC+05:30, so a local day starts mid-hour: each hour counts in the local
- * day it starts in (a ≤30 min shift at the day's edges, the price of reading 24 rows a day).
+ * are local days of the fleet's zone, built from voltage_1m: hour buckets are UTC hours and
+ * Asia/Colombo is UTC+05:30, so a local day starts mid-hour and hourly rows would put up to
+ * 30 minutes at each edge in the wrong day; minutes split every whole-minute offset exactly.
+ * Only hours older than the first minute kept (voltage_1m has a shorter retention than
+ * voltage_1h) are read from voltage_1h, where the ≤30 min edge shift remains.
  */
 import type { Pool } from '@spms/db';
 
@@ -42,11 +44,17 @@ function sqlFor(bucket: Bucket): string {
                 FROM ${bucket === '1m' ? 'voltage_1m' : 'voltage_1h'}
                WHERE device_id = $1 AND bucket >= $2 AND bucket < $3 AND bucket > $4 AND $6::text IS NOT NULL`;
     case '1d':
-      return `SELECT * FROM (
+      return `WITH m AS (SELECT bucket, v_min, v_max, v_sum, samples FROM voltage_1m
+                          WHERE device_id = $1 AND bucket >= $2 AND bucket < $3),
+                    first AS (SELECT min(bucket) AS b FROM m),
+                    h AS (SELECT v.bucket, v.v_min, v.v_max, v.v_sum, v.samples FROM voltage_1h v, first
+                           WHERE v.device_id = $1 AND v.bucket >= $2 AND v.bucket < $3
+                             AND v.bucket + interval '1 hour' <= COALESCE(first.b, $3))
+              SELECT * FROM (
                 SELECT (date_trunc('day', bucket AT TIME ZONE $6) AT TIME ZONE $6) AS t,
                        min(v_min)::float8 AS min, (sum(v_sum) / sum(samples))::float8 AS avg,
                        max(v_max)::float8 AS max, sum(samples)::int AS samples
-                  FROM voltage_1h WHERE device_id = $1 AND bucket >= $2 AND bucket < $3
+                  FROM (SELECT * FROM m UNION ALL SELECT * FROM h) u
                  GROUP BY 1) x WHERE t > $4 AND $6::text IS NOT NULL`;
   }
 }
