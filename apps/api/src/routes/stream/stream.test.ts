@@ -75,7 +75,7 @@ const seqOf = (message: string) => String(JSON.parse(message).seq);
 const dataIds = (s: Sse) => s.events.filter((e) => e.data?.includes('"seq"')).map((e) => JSON.parse(e.data ?? '{}').id);
 
 describe('GET /api/stream', () => {
-  it('delivers published events within a second, filtered by scope, with heartbeats', async () => {
+  it('delivers published events, filtered by scope, with heartbeats', async () => {
     const all = await connect(`${base}/api/stream`);
     const north = await connect(`${base}/api/stream`, { 'x-test-scope': NORTH });
     expect(all.status).toBe(200);
