@@ -139,6 +139,21 @@ describe('property: what the gateway accepts, the worker accepts', () => {
     expect(accepted).toBeGreaterThan(100); // the generator does produce acceptable payloads
   });
 
+  it('holds for device timestamps around any receive time (the worker does not use its own clock)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: MIN_TS_MS, max: Date.UTC(2099, 0, 1) }),
+        fc.integer({ min: -5 * 365 * 86_400_000, max: 2 * MAX_FUTURE_SKEW_MS }),
+        valuesArb,
+        (receivedAt, offset, values) => {
+          const t = acceptTelemetry(JSON.stringify({ ts: receivedAt + offset, values }), receivedAt);
+          if (t.ok) expect(validateIngestMessage(queued('telemetry', { entries: t.entries }, receivedAt))).toBeNull();
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
   it('every firmware vector is accepted', () => {
     for (const p of firmware) expect(acceptTelemetry(p, NOW)).toMatchObject({ ok: true });
   });
