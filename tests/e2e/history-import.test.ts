@@ -82,8 +82,13 @@ for (let ts = base; ts < base + 24 * HOUR; ts += MIN) {
   history.push({ ts, values: { V: (229 + (ts % 7) / 10).toFixed(1), ...changes.get(ts) } });
 }
 
-const post = (name: string, body: unknown) =>
-  app.inject({ method: 'POST', url: `/api/devices/${name}/telemetry`, headers: admin, payload: body as object });
+const post = (name: string, body: unknown, wait = false) =>
+  app.inject({
+    method: 'POST',
+    url: `/api/devices/${name}/telemetry${wait ? '?wait=true' : ''}`,
+    headers: admin,
+    payload: body as object,
+  });
 
 describe('history import through the operator API', () => {
   it('reproduces the outages, treats a gap as unknown, re-posts add nothing, and the report counts the lines', async () => {
@@ -97,9 +102,10 @@ describe('history import through the operator API', () => {
     const id = created.json().id as string;
     const half = Math.floor(history.length / 2);
     for (const part of [history.slice(0, half), history.slice(half)]) {
-      const res = await post('HIST_1', part);
+      const res = await post('HIST_1', part, true);
       expect(res.statusCode).toBe(202);
-      expect(res.json()).toMatchObject({ deviceId: id, entries: part.length });
+      // wait=true: answered once the worker stored the part (so the halves are evaluated in order).
+      expect(res.json()).toMatchObject({ deviceId: id, entries: part.length, stored: true });
     }
     await drained();
     const outages = async () =>

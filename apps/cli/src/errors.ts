@@ -6,6 +6,8 @@ export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: number = EXIT.API,
+    /** The API's HTTP status, when the API answered. */
+    readonly status?: number,
   ) {
     super(message);
   }

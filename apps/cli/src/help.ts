@@ -13,6 +13,9 @@ Usage: spms <group> <command> [arguments] [--json]
   profiles list | get <id|name> | delete <id|name>
   profiles create <name> [profile flags] | update <id|name> [profile flags]
   api-keys create <name> [--role admin|operator|viewer] | list | revoke <id>
+  import thingsboard --url URL (--username U --password P | --token JWT) [--since ISO] [--until ISO]
+    [--device NAME]... [--customer TITLE] [--history none|lines|all] [--dry-run] [--report file.json]
+    [--page-limit N] [--retry-delay-ms MS]   (devices with their credentials unchanged, then history)
 
 Device flags: --label --region --customer --lat --lon --notes --hardware-status OK|DEGRADED|FAULTY|RETIRED
   --profile NAME --line N=LABEL (repeatable) --inactivity-timeout S --momentary-threshold S

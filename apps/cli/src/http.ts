@@ -40,7 +40,7 @@ export class ApiClient {
     }
     const text = await res.text();
     const parsed = text ? safeJson(text) : undefined;
-    if (!res.ok) throw new CliError(describeFailure(res.status, parsed, text));
+    if (!res.ok) throw new CliError(describeFailure(res.status, parsed, text), EXIT.API, res.status);
     return parsed as T;
   }
 }

@@ -2,6 +2,7 @@
 import { apiKeysCommand } from './commands/api-keys.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { devicesCommand } from './commands/devices.js';
+import { importCommand } from './commands/import-thingsboard.js';
 import { profilesCommand } from './commands/profiles.js';
 import type { Context } from './context.js';
 import { CliError, EXIT } from './errors.js';
@@ -18,6 +19,7 @@ const GROUPS: Record<string, (ctx: Context, sub: string | undefined, args: strin
   profiles: profilesCommand,
   profile: profilesCommand,
   'api-keys': apiKeysCommand,
+  import: importCommand,
 };
 
 export const stdio: Io = {

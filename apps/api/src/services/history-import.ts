@@ -103,6 +103,24 @@ export async function recordFirstReport(tx: PoolClient, deviceId: string, first:
   );
 }
 
+/**
+ * Whether the worker has stored the entry at `ts` (one of a request's messages; each entry
+ * leaves a line event, a voltage sample, a raw value or a rejected reading). The request's
+ * messages are one ingest job, stored in one transaction: its last entry stands for all.
+ */
+export async function isStored(db: Pick<PoolClient, 'query'>, deviceId: string, ts: number): Promise<boolean> {
+  const id = historyMessageId(deviceId, ts);
+  const at = 'to_timestamp($2 / 1000.0)';
+  const { rows } = await db.query(
+    `SELECT EXISTS (SELECT 1 FROM voltage_samples WHERE device_id = $1 AND ts = ${at} AND msg_id = $3)
+         OR EXISTS (SELECT 1 FROM line_events WHERE device_id = $1 AND line = ANY('{1,2,3,4,5,6,7,8}'::int2[]) AND ts = ${at} AND msg_id = $3)
+         OR EXISTS (SELECT 1 FROM telemetry_raw WHERE device_id = $1 AND ts = ${at} AND msg_id = $3)
+         OR EXISTS (SELECT 1 FROM rejected_readings WHERE device_id = $1 AND msg_id = $3) AS stored`,
+    [deviceId, ts, id],
+  );
+  return rows[0]?.stored === true;
+}
+
 export interface ImportProgress {
   source: string | null;
   from: number | null;

@@ -14,6 +14,7 @@ import { createIngestProducer, IngestRejectedError } from '@spms/queue';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
 import {
+  isStored,
   MAX_HISTORY_ENTRIES,
   prepareHistory,
   readImportProgress,
@@ -26,6 +27,7 @@ import { DeviceParams } from './schemas.js';
 
 // 10,000 entries of a full 8-line + voltage report as ThingsBoard returns them (strings).
 const HISTORY_BODY_LIMIT = 16 * 1024 * 1024;
+const WAIT_LIMIT_MS = 60_000;
 
 const Entry = Type.Object(
   {
@@ -37,8 +39,19 @@ const Entry = Type.Object(
 const HistoryBody = Type.Union([Entry, Type.Array(Entry)], {
   description: `ThingsBoard's timestamped telemetry: one {"ts","values"} or an array (at most ${MAX_HISTORY_ENTRIES})`,
 });
+const HistoryQuery = Type.Object(
+  {
+    wait: Type.Optional(
+      Type.Boolean({
+        description: `answer once the worker has stored the entries (up to ${WAIT_LIMIT_MS / 1000} s); importers post the next batch only then, so history is evaluated in order`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 const HistoryResult = Type.Object({
   deviceId: Type.String(),
+  stored: Type.Boolean({ description: 'true: stored by the worker; false: queued (not waited for, or still queued)' }),
   entries: Type.Integer({ description: 'distinct timestamps queued (entries sharing a ts are merged)' }),
   from: Type.Integer({ description: 'earliest ts, epoch ms' }),
   through: Type.Integer({ description: 'latest ts, epoch ms' }),
@@ -62,7 +75,17 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
   const { REDIS_URL, REDIS_PREFIX } = app.config;
   // The same producer the HTTP device API uses (packages/queue), for this scope only.
   const logger = app.log.child({ component: 'history-import' }) as unknown as Logger;
-  const ingest = createIngestProducer({ redisUrl: REDIS_URL, prefix: REDIS_PREFIX, logger });
+  // One request's messages are committed as ONE job (group limits above a request's size),
+  // so the worker stores them in one transaction, in order: an import is not evaluated with
+  // a later part of its history stored before an earlier one.
+  const ingest = createIngestProducer({
+    redisUrl: REDIS_URL,
+    prefix: REDIS_PREFIX,
+    logger,
+    maxBatch: MAX_HISTORY_ENTRIES,
+    maxBatchBytes: 2 * HISTORY_BODY_LIMIT,
+    maxMessageBytes: HISTORY_BODY_LIMIT,
+  });
   app.addHook('onClose', async () => ingest.close());
 
   const inTransaction = async <T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> => {
@@ -86,6 +109,7 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
       bodyLimit: HISTORY_BODY_LIMIT,
       schema: {
         params: DeviceParams,
+        querystring: HistoryQuery,
         body: HistoryBody,
         response: { 202: HistoryResult, 413: ErrorBody, 503: ErrorBody, ...errorResponses },
       },
@@ -110,7 +134,16 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
           tx,
         );
       });
-      return reply.status(202).send(result);
+      let stored = false;
+      if (req.query.wait) {
+        const deadline = Date.now() + WAIT_LIMIT_MS;
+        for (;;) {
+          stored = await isStored(app.pg, device.id, history.last);
+          if (stored || Date.now() >= deadline) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      return reply.status(202).send({ ...result, stored });
     },
   );
 
