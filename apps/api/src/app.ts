@@ -13,6 +13,7 @@ import { redactUrlsInRequestLogs } from './plugins/log-redaction.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { resourcesPlugin } from './plugins/resources.js';
+import { securityHeadersPlugin } from './plugins/security-headers.js';
 import { webPlugin } from './plugins/web.js';
 import alertRoutes from './routes/alerts/index.js';
 import apiKeyRoutes from './routes/api-keys/index.js';
@@ -41,6 +42,8 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   });
   redactUrlsInRequestLogs(app);
   await app.register(errorsPlugin);
+  // CSP, nosniff, Referrer-Policy, no framing: on every answer, errors included.
+  await app.register(securityHeadersPlugin);
   await app.register(resourcesPlugin, { config });
   await app.register(authPlugin);
   await app.register(auditPlugin);

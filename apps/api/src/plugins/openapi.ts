@@ -37,7 +37,7 @@ export const openapiPlugin = fp(
             bearerAuth: {
               type: 'http',
               scheme: 'bearer',
-              description: 'session token (spms_s_…), API key (spms_…) or the SPMS_ADMIN_API_KEY',
+              description: 'session token (spms_s_…), API key (spms_k_…) or the SPMS_ADMIN_API_KEY',
             },
           },
         },
@@ -50,7 +50,9 @@ export const openapiPlugin = fp(
         return { schema: s as typeof schema, url };
       },
     });
-    await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+    // No `staticCSP`: the API's policy (plugins/security-headers.ts) covers these pages too;
+    // swagger-ui's own added upgrade-insecure-requests, which breaks /docs over plain HTTP.
+    await app.register(swaggerUi, { routePrefix: '/docs' });
   },
   { name: 'openapi' },
 );
