@@ -2,45 +2,12 @@
  * PostgreSQL unreachable for a while: jobs fail, wait with back-off and are retried; once
  * the database is back the backlog drains with nothing lost and nothing doubled.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from '@spms/testing';
+import { createTcpProxy, freePort, type TcpProxy } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, telemetry } from './harness.js';
 
-/** A TCP proxy to PostgreSQL that the test can cut and restore. */
-function pgProxy(port: number) {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  return {
-    open: () =>
-      new Promise<void>((resolve) => {
-        server = createServer((client) => {
-          const upstream = connect(5432, '127.0.0.1');
-          sockets.add(client).add(upstream);
-          client.pipe(upstream).pipe(client);
-          const drop = () => {
-            client.destroy();
-            upstream.destroy();
-            sockets.delete(client);
-            sockets.delete(upstream);
-          };
-          client.on('error', drop).on('close', drop);
-          upstream.on('error', drop).on('close', drop);
-        });
-        server.listen(port, '127.0.0.1', () => resolve());
-      }),
-    cut: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        sockets.clear();
-        if (server) server.close(() => resolve());
-        else resolve();
-      }),
-  };
-}
-
 let h: Harness | undefined;
-let proxy: ReturnType<typeof pgProxy> | undefined;
+let proxy: TcpProxy | undefined;
 afterEach(async () => {
   await proxy?.cut();
   await h?.close();
@@ -52,7 +19,7 @@ describe('PostgreSQL outage', () => {
     h = await createHarness('dbdown');
     const dev = await h.addDevice();
     const port = await freePort();
-    proxy = pgProxy(port);
+    proxy = createTcpProxy(port, { port: 5432 });
     await proxy.open();
     const url = new URL(h.db.url);
     url.port = String(port);
