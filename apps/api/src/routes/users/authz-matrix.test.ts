@@ -185,6 +185,22 @@ const ROWS: Row[] = [
     body: () => ({ method: 'ping', oneway: true, timeoutMs: 1000 }),
   },
   {
+    name: 'import history (North)',
+    method: 'POST',
+    role: 'operator',
+    target: 'North',
+    url: (d) => `/api/devices/${d}/telemetry`,
+    body: () => [{ ts: Date.UTC(2026, 0, 1), values: { '1': 'true', V: '230.5' } }],
+  },
+  {
+    name: 'import history (South)',
+    method: 'POST',
+    role: 'operator',
+    target: 'South',
+    url: (d) => `/api/devices/${d}/telemetry`,
+    body: () => [{ ts: Date.UTC(2026, 0, 1), values: { '1': 'true' } }],
+  },
+  {
     name: 'import North',
     method: 'POST',
     role: 'operator',
