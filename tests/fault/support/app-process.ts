@@ -33,6 +33,8 @@ export interface AppProcess {
   output(): string;
   /** Exits the test did not cause (crashes), with the output before each. */
   crashes(): string[];
+  /** The running process's pid (throws when it is not running). */
+  pid(): number;
 }
 
 export function createAppProcess(
@@ -92,6 +94,10 @@ export function createAppProcess(
     stop: () => signal('SIGTERM', 10_000),
     output: () => out,
     crashes: () => [...crashes],
+    pid() {
+      if (!running() || child?.pid === undefined) throw new Error(`${name} is not running`);
+      return child.pid;
+    },
   };
 }
 
