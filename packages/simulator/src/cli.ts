@@ -22,8 +22,9 @@ export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
                [--qos 0|1] [--keepalive 60] [--reboot-ms 8000] [--ramp 500] [--settle-ms 30000]
       Boot the fleet, play the scenario (speed × real time), write the ground truth.
       Default: firmware-exact payloads, device timers in real time, truth in receive time.
-      --timestamped: devices send {"ts","values"} from a virtual clock at --speed;
-      truth in that time base.
+      --timestamped: devices send {"ts","values"} from a virtual clock at --speed,
+      starting at the scenario's "start" (default: its duration before now, so no
+      timestamp is in the future); truth in that time base.
 
   spms-sim fleet generate --count 10000 [--regions 9] [--http-share 0.1]
                [--buffered-share 0] [--seed 1] [--csv fleet.csv] > fleet.json

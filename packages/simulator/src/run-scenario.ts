@@ -75,8 +75,10 @@ export async function runScenario(opts: RunScenarioOptions): Promise<RunResult> 
   const scenario = isScenario(opts.scenario) ? opts.scenario : validateScenario(opts.scenario, known);
   const speed = opts.speed ?? 1;
   const timestamped = opts.timestamped ?? false;
+  // Without a start of its own, a timestamped run ends at the moment it began: a clock faster
+  // than real time never stamps the future (gateways refuse ts more than 10 min ahead).
   const clock: Clock = timestamped
-    ? createClock({ speed, ...(scenario.start ? { start: scenario.start } : {}) })
+    ? createClock({ speed, start: scenario.start ?? Date.now() - scenario.duration })
     : realClock;
   const stats = new SimStats();
   const connectivity: RunResult['connectivity'] = [];

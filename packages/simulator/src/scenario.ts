@@ -37,7 +37,8 @@ export interface Scenario {
   /** Scenario length in ms (offsets are relative to start). */
   duration: number;
   seed: number;
-  /** Virtual start (epoch ms) for timestamped mode; default: now. */
+  /** Virtual start (epoch ms) for timestamped mode; default: `duration` before now, so the
+   *  scenario's last timestamp is the moment the run began (never in the future). */
   start?: number;
   nominalVolts: number;
   voltsJitter: number;

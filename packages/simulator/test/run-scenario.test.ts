@@ -125,6 +125,23 @@ describe('runScenario', () => {
     expect(r.truth.end - r.truth.start).toBeGreaterThanOrEqual(59_000);
   });
 
+  it('in timestamped mode without a start, never stamps a time after the run began', async () => {
+    const began = Date.now();
+    b.received.length = 0;
+    await runScenario({
+      fleet: { devices: fleet.devices.slice(0, 1) },
+      scenario: { ...scenario, events: scenario.events.slice(0, 1) },
+      mqttUrl: `mqtt://127.0.0.1:${b.port}`,
+      speed: 30,
+      timestamped: true,
+      ...timing,
+    });
+    const stamps = b.received.map((m) => (JSON.parse(m.payload) as { ts: number }).ts);
+    expect(stamps.length).toBeGreaterThan(0);
+    // The clock runs 30x real time; a start of "now" would have reached ~30 s ahead by the end.
+    expect(Math.max(...stamps)).toBeLessThanOrEqual(began + 1000);
+  });
+
   it('rejects non-loopback targets and scenarios naming unknown devices', async () => {
     await expect(runScenario({ fleet, scenario, mqttUrl: 'mqtt://10.0.0.1:1883', httpUrl: h.url })).rejects.toThrow(
       /loopback/,
