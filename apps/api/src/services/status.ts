@@ -85,10 +85,12 @@ const iso = (d: Date | string | null | undefined): string | null =>
 const isoSql = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** Effective activity: the stored flag, re-checked against the timeout so a late sweeper never shows a dead device as active. */
+export const ACTIVE_SQL = `COALESCE(s.active, false)
+    AND s.last_activity_at + make_interval(secs => COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec)) > now()`;
+
 const DEVICE_COLUMNS = `
   d.id, d.name, d.label, d.region, d.customer,
-  COALESCE(s.active, false)
-    AND s.last_activity_at + make_interval(secs => COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec)) > now() AS active,
+  ${ACTIVE_SQL} AS active,
   COALESCE(s.connection, 'disconnected') AS connection,
   ${isoSql('s.last_activity_at')} AS last_activity_at, ${isoSql('s.inactive_since')} AS inactive_since,
   s.volts, ${isoSql('s.volts_at')} AS volts_at, s.volts_level`;

@@ -12,6 +12,7 @@ import { AppError } from '../../plugins/errors.js';
 import { loadDeviceDetail, loadFleetStatus, type StatusFilters, statusCacheKey } from '../../services/status.js';
 import { resolveDevice } from '../device-commands/resolve-device.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { compactStatusRoutes } from './compact.js';
 import { DeviceDetail, FleetStatus, IdOrNameParams, StatusQuery } from './schemas.js';
 
 interface Entry {
@@ -100,5 +101,6 @@ export const deviceStateRoutes: FastifyPluginAsyncTypebox = async (app) => {
 /** Registers both under their prefixes (one line in app.ts). */
 export default async function statusPlugins(app: FastifyInstance): Promise<void> {
   await app.register(statusRoutes, { prefix: '/api/status' });
+  await app.register(compactStatusRoutes, { prefix: '/api/status/compact' });
   await app.register(deviceStateRoutes, { prefix: '/api/devices' });
 }

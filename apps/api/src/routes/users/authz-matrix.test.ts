@@ -96,6 +96,7 @@ const ROWS: Row[] = [
     url: (d) => `/api/devices/${d}/attributes`,
   },
   { name: 'status', method: 'GET', role: 'viewer', url: () => '/api/status' },
+  { name: 'compact status', method: 'GET', role: 'viewer', url: () => '/api/status/compact' },
   {
     name: 'create device North',
     method: 'POST',

@@ -1,0 +1,155 @@
+/**
+ * GET /api/status/compact: the fleet view in compact form (services/status-compact.ts), with
+ * a strong ETag (304 on If-None-Match), and `?since=<cursor>` for the devices changed since
+ * an earlier answer. Snapshots are cached per scope like /api/status (STATUS_CACHE_MS, shared
+ * misses, stale-while-revalidate), serialized and hashed once per snapshot.
+ */
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { constants, gzip } from 'node:zlib';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Scope } from '../../plugins/auth.js';
+import { AppError } from '../../plugins/errors.js';
+import { readSeqRange } from '../../services/live-events.js';
+import { statusCacheKey } from '../../services/status.js';
+import {
+  COMPACT_COLUMNS,
+  COMPACT_FORMAT,
+  type CompactRow,
+  type CompactSnapshot,
+  compactCursor,
+  loadChangedDeviceIds,
+  loadCompactSnapshot,
+  parseCompactCursor,
+} from '../../services/status-compact.js';
+import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+
+interface Entry {
+  at: number;
+  snap: CompactSnapshot;
+  cursor: string;
+  etag: string;
+  json: string;
+  gzip?: Promise<Buffer>;
+  byId?: Map<string, CompactRow>;
+}
+
+const gzipAsync = promisify(gzip);
+const MAX_STALE_MS = 10_000;
+
+export const CompactQuery = Type.Object(
+  {
+    since: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 40,
+        description: 'cursor of an earlier compact answer: send changes only',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+function buildEntry(snap: CompactSnapshot, scopeKey: string): Entry {
+  const cursor = compactCursor(snap, scopeKey);
+  // Everything but generatedAt: the same facts for the same scope give the same tag.
+  const facts = JSON.stringify({
+    format: COMPACT_FORMAT,
+    cursor,
+    columns: COMPACT_COLUMNS,
+    counters: snap.counters,
+    strings: snap.strings,
+    lineSets: snap.lineSets,
+    rows: snap.rows,
+  });
+  const etag = `"${createHash('sha256').update(scopeKey).update('\n').update(facts).digest('base64url').slice(0, 27)}"`;
+  return { at: Date.now(), snap, cursor, etag, json: `{"generatedAt":${snap.generatedAt},${facts.slice(1)}` };
+}
+
+const matches = (header: string | undefined, etag: string) =>
+  !!header && (header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag));
+
+export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook('onRequest', app.authenticate);
+  app.setSchemaErrorFormatter(formatSchemaErrors);
+  const ttl = app.config.STATUS_CACHE_MS;
+  const cache = new Map<string, Entry>();
+  const inflight = new Map<string, Promise<Entry>>();
+
+  function refresh(key: string, scope: Scope | null): Promise<Entry> {
+    let p = inflight.get(key);
+    if (!p) {
+      p = loadCompactSnapshot(app.pg, scope)
+        .then((snap) => {
+          const entry = buildEntry(snap, key);
+          if (ttl > 0) {
+            if (cache.size > 1000) cache.clear();
+            cache.set(key, entry);
+          }
+          return entry;
+        })
+        .finally(() => inflight.delete(key));
+      inflight.set(key, p);
+    }
+    return p;
+  }
+
+  async function current(req: FastifyRequest, key: string, scope: Scope | null): Promise<Entry> {
+    const age = (e: Entry | undefined) => (e ? Date.now() - e.at : Number.POSITIVE_INFINITY);
+    const entry = cache.get(key);
+    if (age(entry) < ttl) return entry as Entry;
+    if (entry && age(entry) < ttl + MAX_STALE_MS) {
+      refresh(key, scope).catch((err: Error) => req.log.error({ err }, 'compact status refresh failed'));
+      return entry;
+    }
+    return refresh(key, scope);
+  }
+
+  async function delta(e: Entry, since: string, reply: FastifyReply) {
+    const cur = parseCompactCursor(since);
+    if (!cur)
+      throw new AppError('BAD_REQUEST', 'since: not a cursor of this API (use the "cursor" of a compact answer)');
+    const base = { format: COMPACT_FORMAT, generatedAt: e.snap.generatedAt };
+    const reload = (reason: string) => reply.send({ ...base, reload: true, reason });
+    if (cur.tag !== e.cursor.slice(e.cursor.indexOf('.') + 1))
+      return reload('devices were added, edited, deleted or moved, or your access changed: reload the compact status');
+    const range = await readSeqRange(app.pg);
+    if (cur.seq > range.max) return reload('the cursor is ahead of the event log (database restored?): reload');
+    if (range.min > cur.seq + 1) return reload('events after the cursor are no longer kept: reload');
+    const ids = cur.seq < e.snap.seq ? await loadChangedDeviceIds(app.pg, cur.seq, e.snap.seq) : new Set<string>();
+    if (!e.byId) e.byId = new Map(e.snap.rows.map((r) => [r[0], r]));
+    const changed: CompactRow[] = [];
+    for (const id of ids) {
+      const row = e.byId.get(id);
+      if (row) changed.push(row); // events of devices outside the scope are never named
+    }
+    return reply.send({
+      ...base,
+      // A cursor newer than this snapshot (another API process, or a rebuild in between) stays.
+      cursor: cur.seq > e.snap.seq ? since : e.cursor,
+      columns: COMPACT_COLUMNS,
+      counters: e.snap.counters,
+      strings: e.snap.strings,
+      lineSets: e.snap.lineSets,
+      changed,
+    });
+  }
+
+  app.get('/', { schema: { querystring: CompactQuery, response: errorResponses } }, async (req, reply) => {
+    const scope = req.principal?.scope ?? null;
+    const key = statusCacheKey(scope, {});
+    const e = await current(req, key, scope);
+    const r = (reply as FastifyReply).header('cache-control', 'private, no-cache').header('vary', 'accept-encoding');
+    if (req.query.since !== undefined) return delta(e, req.query.since, r);
+    r.header('etag', e.etag);
+    if (matches(req.headers['if-none-match'], e.etag)) return r.code(304).send();
+    r.type('application/json; charset=utf-8');
+    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+      e.gzip ??= gzipAsync(e.json, { level: constants.Z_BEST_SPEED });
+      return r.header('content-encoding', 'gzip').send(await e.gzip);
+    }
+    return r.send(e.json);
+  });
+};

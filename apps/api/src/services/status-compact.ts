@@ -1,0 +1,307 @@
+/**
+ * The fleet view in compact form (GET /api/status/compact): one tuple per device, repeated
+ * strings (regions, customers, line labels, voltage levels) replaced by indexes into
+ * `strings`, the lines as bit masks, times as epoch ms. About a tenth of the full
+ * /api/status body for the same facts (status-compact-decode.ts turns it back).
+ *
+ * Every snapshot records `seq`, the largest domain_events seq committed before its rows were
+ * read (the worker writes state and events in one transaction, so the rows reflect every
+ * event up to it), and `registry`, a digest of the registry facts it shows for the scope
+ * (ids, names, labels, places, regions, customers, line labels). A delta client's cursor is
+ * both: devices named by events after its seq are sent again; a different registry digest
+ * (a device added, edited, deleted, moved in or out of the scope, or the caller's scope
+ * changed) has no event, so the client is told to reload.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from '@spms/db';
+import type { Scope } from '../plugins/auth.js';
+import { SqlParams, scopeCondition } from './scope.js';
+import { ACTIVE_SQL } from './status.js';
+
+export const COMPACT_FORMAT = 'spms.status.compact/1';
+
+/** Tuple positions of a row (also sent as `columns`, so clients can check what they decode). */
+export const COMPACT_COLUMNS = [
+  'id',
+  'name',
+  'label',
+  'lat',
+  'lon',
+  /** index into strings, or null */
+  'region',
+  'customer',
+  /** bit 0: active; bits 1-2: connection (0 disconnected, 1 connected, 2 lost) */
+  'state',
+  /** index into lineSets: the line labels (as string indexes) by line number, null where no line */
+  'lineSet',
+  /** bit n-1 set: line n has reported at least once */
+  'reported',
+  /** bit n-1 set: the last report of line n was "powered" */
+  'powered',
+  /** bit n-1 set: line n is not monitored */
+  'disabled',
+  /** bit n-1 set: an outage is open on line n (openOutages = number of bits) */
+  'outages',
+  'volts',
+  'voltsLevel',
+  'voltsAt',
+  'lastActivityAt',
+  /** set only while inactive */
+  'inactiveSince',
+  /** since when known lines hold their state: null (no known line), one number (all the
+   *  same), or an array by line number (null for lines not known) */
+  'lineSince',
+] as const;
+
+export type CompactRow = [
+  string,
+  string,
+  string | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | null,
+  number | (number | null)[] | null,
+];
+
+export interface CompactCounters {
+  devices: number;
+  active: number;
+  inactive: number;
+  connectionLost: number;
+  linesWithoutPower: number;
+  linesUnknown: number;
+  openOutages: number;
+}
+
+export interface CompactSnapshot {
+  generatedAt: number;
+  seq: number;
+  registry: string;
+  strings: string[];
+  lineSets: (number | null)[][];
+  rows: CompactRow[];
+  counters: CompactCounters;
+}
+
+const ms = (col: string) => `round(extract(epoch FROM ${col}) * 1000)::float8`;
+const CONNECTION: Record<string, number> = { disconnected: 0, connected: 1, lost: 2 };
+
+interface DeviceRow {
+  id: string;
+  name: string;
+  label: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  region: string | null;
+  customer: string | null;
+  active: boolean;
+  connection: string;
+  last_activity_at: number | null;
+  inactive_since: number | null;
+  volts: number | null;
+  volts_at: number | null;
+  volts_level: string | null;
+}
+
+interface LineRow {
+  device_id: string;
+  number: number;
+  label: string;
+  enabled: boolean;
+  powered: boolean | null;
+  since: number | null;
+  open: boolean;
+}
+
+/** Interns strings and label sets so each is sent once. */
+class Dictionary {
+  readonly strings: string[] = [];
+  readonly lineSets: (number | null)[][] = [];
+  private readonly index = new Map<string, number>();
+  private readonly sets = new Map<string, number>();
+  str(s: string | null): number | null {
+    if (s === null) return null;
+    let i = this.index.get(s);
+    if (i === undefined) {
+      i = this.strings.push(s) - 1;
+      this.index.set(s, i);
+    }
+    return i;
+  }
+  lineSet(labels: (string | null)[]): number {
+    const set = labels.map((l) => this.str(l));
+    const key = set.join(',');
+    let i = this.sets.get(key);
+    if (i === undefined) {
+      i = this.lineSets.push(set) - 1;
+      this.sets.set(key, i);
+    }
+    return i;
+  }
+}
+
+const popcount = (n: number) => {
+  let c = 0;
+  for (let m = n; m; m &= m - 1) c += 1;
+  return c;
+};
+
+/** Reads the scope's fleet view as a compact snapshot (three queries, the first tiny). */
+export async function loadCompactSnapshot(pg: Pool, scope: Scope | null): Promise<CompactSnapshot> {
+  // First the seq, then the rows: whatever committed up to seq is in the rows.
+  const seqRes = await pg.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM domain_events');
+  const seq = Number(seqRes.rows[0]?.seq ?? 0);
+  const dp = new SqlParams();
+  const lp = new SqlParams();
+  const [devices, lines] = await Promise.all([
+    pg.query<DeviceRow>(
+      `SELECT d.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer, ${ACTIVE_SQL} AS active,
+              COALESCE(s.connection, 'disconnected') AS connection, ${ms('s.last_activity_at')} AS last_activity_at,
+              ${ms('s.inactive_since')} AS inactive_since, s.volts, ${ms('s.volts_at')} AS volts_at, s.volts_level
+         FROM devices d
+         JOIN device_profiles p ON p.id = d.profile_id
+         LEFT JOIN device_state s ON s.device_id = d.id
+        WHERE ${scopeCondition(scope, 'd', dp)}
+        ORDER BY d.name`,
+      dp.values,
+    ),
+    pg.query<LineRow>(
+      `SELECT dl.device_id, dl.number, dl.label, dl.enabled, ls.powered, ${ms('ls.since')} AS since,
+              o.device_id IS NOT NULL AS open
+         FROM device_lines dl
+         JOIN devices d ON d.id = dl.device_id
+         LEFT JOIN line_state ls ON ls.device_id = dl.device_id AND ls.line = dl.number
+         LEFT JOIN (SELECT DISTINCT device_id, line FROM outages WHERE ended_at IS NULL) o
+           ON o.device_id = dl.device_id AND o.line = dl.number
+        WHERE ${scopeCondition(scope, 'd', lp)}`,
+      lp.values,
+    ),
+  ]);
+  const linesOf = new Map<string, LineRow[]>();
+  for (const l of lines.rows) {
+    const list = linesOf.get(l.device_id);
+    if (list) list.push(l);
+    else linesOf.set(l.device_id, [l]);
+  }
+  const dict = new Dictionary();
+  const digest = createHash('sha256');
+  const counters: CompactCounters = {
+    devices: 0,
+    active: 0,
+    inactive: 0,
+    connectionLost: 0,
+    linesWithoutPower: 0,
+    linesUnknown: 0,
+    openOutages: 0,
+  };
+  const rows = devices.rows.map((d) => {
+    const row = encodeRow(d, linesOf.get(d.id) ?? [], dict, counters);
+    digest.update(JSON.stringify([row[0], row[1], row[2], row[3], row[4], d.region, d.customer]));
+    digest.update(JSON.stringify([dict.lineSets[row[8]]?.map((i) => (i === null ? null : dict.strings[i])), row[11]]));
+    return row;
+  });
+  return {
+    generatedAt: Date.now(),
+    seq,
+    registry: digest.digest('base64url'),
+    strings: dict.strings,
+    lineSets: dict.lineSets,
+    rows,
+    counters,
+  };
+}
+
+function encodeRow(d: DeviceRow, lines: LineRow[], dict: Dictionary, c: CompactCounters): CompactRow {
+  lines.sort((a, b) => a.number - b.number);
+  const labels: (string | null)[] = [];
+  let reported = 0;
+  let powered = 0;
+  let disabled = 0;
+  let outages = 0;
+  const since: (number | null)[] = [];
+  for (const l of lines) {
+    const bit = 1 << (l.number - 1);
+    while (labels.length < l.number - 1) labels.push(null);
+    labels[l.number - 1] = l.label;
+    if (l.powered !== null) reported |= bit;
+    if (l.powered) powered |= bit;
+    if (!l.enabled) disabled |= bit;
+    if (l.open) outages |= bit;
+    const known = d.active && l.powered !== null;
+    since[l.number - 1] = known ? l.since : null;
+    if (!known) c.linesUnknown += 1;
+    else if (!l.powered) c.linesWithoutPower += 1;
+  }
+  const known = d.active ? since.filter((_, i) => (reported >> i) & 1) : [];
+  let lineSince: CompactRow[18] = null;
+  if (known.length > 0) {
+    const allSame = known.every((s) => s === known[0]) && known.length === popcount(reported);
+    lineSince = allSame ? (known[0] ?? null) : Array.from({ length: labels.length }, (_, i) => since[i] ?? null);
+  }
+  c.devices += 1;
+  if (d.active) c.active += 1;
+  else c.inactive += 1;
+  if (d.connection === 'lost') c.connectionLost += 1;
+  c.openOutages += popcount(outages);
+  return [
+    d.id,
+    d.name,
+    d.label,
+    d.latitude,
+    d.longitude,
+    dict.str(d.region),
+    dict.str(d.customer),
+    (d.active ? 1 : 0) | ((CONNECTION[d.connection] ?? 0) << 1),
+    dict.lineSet(labels),
+    reported,
+    powered,
+    disabled,
+    outages,
+    d.volts,
+    dict.str(d.volts_level),
+    d.volts_at,
+    d.last_activity_at,
+    d.active ? null : d.inactive_since,
+    lineSince,
+  ];
+}
+
+/** Distinct devices named by events with seq in (after, upTo]. */
+export async function loadChangedDeviceIds(pg: Pool, after: number, upTo: number): Promise<Set<string>> {
+  if (upTo <= after) return new Set();
+  const res = await pg.query<{ device_id: string }>(
+    `SELECT DISTINCT device_id::text AS device_id FROM domain_events
+      WHERE seq > $1 AND seq <= $2 AND device_id IS NOT NULL`,
+    [after, upTo],
+  );
+  return new Set(res.rows.map((r) => r.device_id));
+}
+
+/** The smallest stored seq (0 when none): a cursor before it has lost events. */
+export async function loadOldestSeq(pg: Pool): Promise<number> {
+  const res = await pg.query<{ seq: string | null }>('SELECT min(seq)::text AS seq FROM domain_events');
+  return Number(res.rows[0]?.seq ?? 0);
+}
+
+/** Opaque delta cursor: `<seq>.<digest of scope + registry>`. */
+export function compactCursor(snapshot: Pick<CompactSnapshot, 'seq' | 'registry'>, scopeKey: string): string {
+  const tag = createHash('sha256').update(scopeKey).update('\n').update(snapshot.registry).digest('base64url');
+  return `${snapshot.seq}.${tag.slice(0, 16)}`;
+}
+
+export function parseCompactCursor(value: string): { seq: number; tag: string } | null {
+  const m = /^([0-9]{1,15})\.([A-Za-z0-9_-]{16})$/.exec(value);
+  return m ? { seq: Number(m[1]), tag: m[2] as string } : null;
+}
