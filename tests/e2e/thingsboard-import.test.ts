@@ -176,11 +176,11 @@ describe('spms import thingsboard', () => {
     const port = await freePort();
     const gone = await cli('--url', `http://127.0.0.1:${port}`, ...signIn, ...span);
     expect(gone.code, gone.err).toBe(3);
-    expect(gone.err).toMatch(/cannot reach ThingsBoard at http:\/\/127\.0\.0\.1:\d+ while sign in/);
+    expect(gone.err).toMatch(/cannot reach ThingsBoard at http:\/\/127\.0\.0\.1:\d+ while signing in/);
     // Not ThingsBoard at all (the SPMS API itself): the sign-in step says so.
     const wrong = await cli('--url', `${apiUrl}/not-thingsboard`, ...signIn, ...span);
     expect(wrong.code, wrong.err).toBe(1);
-    expect(wrong.err).toMatch(/HTTP 404 while sign in/);
+    expect(wrong.err).toMatch(/HTTP 404 while signing in/);
     expect(await q('SELECT name FROM devices')).toEqual([]);
   });
 

@@ -67,10 +67,10 @@ export class ThingsBoardClient {
     if (this.token && !this.opts.auth.username) return;
     const { username, password } = this.opts.auth;
     if (!username || !password) throw new CliError('give --username and --password, or --token', EXIT.USAGE);
-    const res = await this.send('sign in', 'POST', '/api/auth/login', { username, password }, false);
+    const res = await this.send('signing in', 'POST', '/api/auth/login', { username, password }, false);
     if (res.status === 401)
       throw new CliError(`ThingsBoard refused the sign-in as ${username} (HTTP 401): check --username and --password`);
-    const body = await this.body<{ token: string; refreshToken: string }>('sign in', res);
+    const body = await this.body<{ token: string; refreshToken: string }>('signing in', res);
     this.token = body.token;
     this.refreshToken = body.refreshToken;
   }
