@@ -5,7 +5,9 @@
  * (BENCH_OUTAGES_PER_LINE a year, ~30 % momentary, 1 % of lines with an open outage, two
  * offline periods per device), then measures over real HTTP:
  *   1. GET /api/status with BENCH_CLIENTS concurrent keep-alive clients for BENCH_SECONDS
- *      (the default 1 s cache on), plus the uncached cost (one client, cache off);
+ *      (the default 1 s cache on), plus the uncached cost (one client, cache off); the same
+ *      for GET /api/status/compact, and its delta (?since= a cursor taken before 100 devices
+ *      had an event). BENCH_STATUS_FULL=0 skips the old full /api/status path;
  *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once.
  *
  *   npm run bench:api
@@ -25,6 +27,7 @@ const DEVICES = env('BENCH_DEVICES', 10_000);
 const PER_LINE = env('BENCH_OUTAGES_PER_LINE', 12);
 const CLIENTS = env('BENCH_CLIENTS', 20);
 const SECONDS = Math.min(env('BENCH_SECONDS', 10), 120);
+const STATUS_FULL = process.env.BENCH_STATUS_FULL !== '0';
 const REPORT_RUNS = env('BENCH_REPORT_RUNS', 5);
 const REPORT_CLIENTS = env('BENCH_REPORT_CLIENTS', 4);
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -46,8 +49,9 @@ async function seed(pool: Pool): Promise<void> {
   await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
   // Devices exist for the whole year; 25 regions, 10 customers.
   await pool.query(
-    `INSERT INTO devices (id, name, region, customer, profile_id, created_at, updated_at)
+    `INSERT INTO devices (id, name, region, customer, profile_id, latitude, longitude, created_at, updated_at)
      SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % 25), 'Customer ' || (i % 10),
+            round((6 + random() * 3.8)::numeric, 6)::float8, round((79.7 + random() * 2.1)::numeric, 6)::float8,
             (SELECT id FROM device_profiles WHERE name = 'bench'), now() - interval '400 days', now()
        FROM generate_series(1, $1) i`,
     [DEVICES],
@@ -108,7 +112,7 @@ function get(url: string, agent: Agent, headers: Record<string, string>): Promis
         bytes += c.length;
       });
       res.on('end', () => {
-        if (res.statusCode !== 200 && !reported) {
+        if (res.statusCode !== 200 && res.statusCode !== 304 && !reported) {
           reported = true;
           console.log(`first error: ${res.statusCode} ${JSON.stringify(res.headers)}`);
         }
@@ -140,12 +144,44 @@ async function load(
         const res = await get(url, agent, headers);
         lat.push(performance.now() - s);
         bytes = res.bytes;
-        if (res.status !== 200) errors += 1;
+        if (res.status !== 200 && res.status !== 304) errors += 1;
       }
     }),
   );
   agent.destroy();
   return { lat: lat.sort((a, b) => a - b), errors, elapsed: (Date.now() - t0) / 1000, bytes };
+}
+
+function report(what: string, r: Awaited<ReturnType<typeof load>>): void {
+  console.log(
+    `${what}: ${r.lat.length} requests, ${(r.lat.length / r.elapsed).toFixed(0)} req/s, ` +
+      `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(3)} MB/response, errors ${r.errors}`,
+  );
+}
+
+/** Compact delta: a cursor, then 100 devices get an event (and a voltage change), then the load. */
+async function benchDelta(base: string, cacheMs: string, clients: number, seconds: number, pool: Pool): Promise<void> {
+  const headers = { authorization: `Bearer ${KEY}` };
+  const start = await fetch(`${base}/api/status/compact`, { headers });
+  const { cursor, rows } = (await start.json()) as { cursor: string; rows: unknown[] };
+  const etag = start.headers.get('etag') ?? '';
+  const r304 = await load(`${base}/api/status/compact`, clients, Math.min(seconds, 3), { 'if-none-match': etag });
+  report(`GET /api/status/compact If-None-Match (cache ${cacheMs} ms, ${clients} clients; 304 while unchanged)`, r304);
+  await pool.query(
+    `WITH d AS (SELECT id FROM devices ORDER BY random() LIMIT 100),
+          v AS (UPDATE device_state s SET volts = volts + 1 FROM d WHERE s.device_id = d.id RETURNING s.device_id)
+     INSERT INTO domain_events (id, type, device_id, occurred_at, payload, seq)
+     SELECT 'bench-' || gen_random_uuid(), 'voltage.episode_opened', device_id, now(), '{}', nextval('domain_events_seq') FROM v`,
+  );
+  // Wait until the cache holds a snapshot with the events (at most the cache period).
+  await new Promise((r) => setTimeout(r, Number(cacheMs) + 50));
+  const url = `${base}/api/status/compact?since=${encodeURIComponent(cursor)}`;
+  const probe = (await (await fetch(url, { headers })).json()) as { changed?: unknown[] };
+  const r = await load(url, clients, seconds, { 'accept-encoding': 'identity' });
+  report(
+    `GET /api/status/compact?since= (cache ${cacheMs} ms, ${clients} clients, ${seconds} s, ${probe.changed?.length} of ${rows.length} devices changed)`,
+    r,
+  );
 }
 
 async function main(): Promise<void> {
@@ -183,19 +219,20 @@ async function main(): Promise<void> {
       try {
         const clients = cacheMs === '0' ? 1 : CLIENTS;
         const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
-        // The first answer fills the cache (cold); the load then measures the steady state.
-        const cold = performance.now();
-        const first = await get(`${base}/api/status`, new Agent(), {});
-        console.log(
-          `GET /api/status cold (cache ${cacheMs} ms): ${fmt(performance.now() - cold)}, ${first.status}, ${(first.bytes / 1e6).toFixed(2)} MB`,
-        );
-        for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
-          const r = await load(`${base}/api/status`, clients, seconds, { 'accept-encoding': encoding });
+        const paths = STATUS_FULL ? ['/api/status', '/api/status/compact'] : ['/api/status/compact'];
+        for (const path of paths) {
+          // The first answer fills the cache (cold); the load then measures the steady state.
+          const cold = performance.now();
+          const first = await get(`${base}${path}`, new Agent(), {});
           console.log(
-            `GET /api/status (cache ${cacheMs} ms, ${encoding}, ${clients} clients, ${seconds} s): ${r.lat.length} requests, ${(r.lat.length / r.elapsed).toFixed(0)} req/s, ` +
-              `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(2)} MB/response, errors ${r.errors}`,
+            `GET ${path} cold (cache ${cacheMs} ms): ${fmt(performance.now() - cold)}, ${first.status}, ${(first.bytes / 1e6).toFixed(2)} MB`,
           );
+          for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
+            const r = await load(`${base}${path}`, clients, seconds, { 'accept-encoding': encoding });
+            report(`GET ${path} (cache ${cacheMs} ms, ${encoding}, ${clients} clients, ${seconds} s)`, r);
+          }
         }
+        await benchDelta(base, cacheMs, clients, seconds, pool);
         if (cacheMs === '0') continue;
         const to = new Date();
         const from = new Date(to.getTime() - 365 * 86_400_000);
