@@ -68,6 +68,8 @@ class MqttDevice implements SimDevice {
   private zombies: LeanMqttClient[] = [];
   /** Line values the server has acknowledged (firmware's "last sent" array). */
   private readonly sent: Array<boolean | undefined> = Array(8).fill(undefined);
+  /** Clock time of each line's last input change (the ts a timestamped change report carries). */
+  private readonly changedAt: Array<number | undefined> = Array(8).fill(undefined);
   private readonly backlog: TimedValues[] = [];
   private timers = new Set<NodeJS.Timeout>();
   private queue: Promise<void> = Promise.resolve();
@@ -109,6 +111,7 @@ class MqttDevice implements SimDevice {
   }
 
   setLine(line: number, powered: boolean): void {
+    if (this.state.lines[line - 1] !== powered) this.changedAt[line - 1] = this.clock.now();
     this.state.lines[line - 1] = powered;
     if (!this.powered) return;
     if (this.buffered && !this.online) this.backlog.push({ ts: this.clock.now(), lines: [[line, powered]] });
@@ -255,17 +258,19 @@ class MqttDevice implements SimDevice {
     this.enqueue(session, async () => {
       for (const line of LINE_NUMBERS) {
         if (this.sent[line - 1] !== undefined && this.sent[line - 1] !== this.state.lines[line - 1]) {
-          await this.publishLine(line);
+          // A device that stamps its reports stamps a change when its input changed, not
+          // when the publish queue got to it (a QoS 1 publish ahead of it may be waiting).
+          await this.publishLine(line, this.changedAt[line - 1]);
         }
       }
     });
   }
 
-  private async publishLine(line: number): Promise<void> {
+  private async publishLine(line: number, changedAt?: number): Promise<void> {
     const powered = this.state.lines[line - 1] === true;
     const payload =
       this.opts.timestamped || this.buffered
-        ? timestampedPayload({ ts: this.clock.now(), lines: [[line, powered]] })
+        ? timestampedPayload({ ts: changedAt ?? this.clock.now(), lines: [[line, powered]] })
         : mqttLinePayload(line, powered);
     await this.send(payload);
     this.sent[line - 1] = powered;
