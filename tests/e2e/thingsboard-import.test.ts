@@ -193,6 +193,8 @@ describe('spms import thingsboard', () => {
       ['TB_B', 'would create'],
       ['TB_C', 'would create'],
     ]);
+    const other = await cli('--url', tb.url, ...signIn, ...span, '--dry-run', '--json', '--customer', 'Other');
+    expect(JSON.parse(other.out).devices.map((d: { name: string }) => d.name)).toEqual(['TB_C']);
     expect(await q('SELECT name FROM devices')).toEqual([]);
   });
 
@@ -329,6 +331,20 @@ describe('spms import thingsboard', () => {
     await drained();
     expect(await stored()).toEqual(counts);
     expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(4);
+  });
+
+  it('takes a JWT instead of a password (--token), and --device narrows the import', async () => {
+    const login = await fetch(`${tb.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'tenant@example.com', password: 'secret' }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const r = await cli('--url', tb.url, '--token', token, '--device', 'TB_C', '--history', 'none', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).devices.map((d: { name: string; action: string }) => [d.name, d.action])).toEqual([
+      ['TB_C', 'unchanged'],
+    ]);
   });
 
   it('the imported devices connect over MQTT with their ThingsBoard credentials', async () => {
