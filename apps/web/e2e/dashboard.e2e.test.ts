@@ -18,6 +18,7 @@ type Login = { username: string; password: string } | { key: string };
 let stack: Stack;
 let device: MqttClient;
 const logins: Record<'operator' | 'viewer', Login> = {} as never;
+const cspViolations: string[] = [];
 
 /** A user with a password when the API has users, else an API key of that role. */
 async function principal(role: 'operator' | 'viewer'): Promise<Login> {
@@ -32,6 +33,10 @@ async function principal(role: 'operator' | 'viewer'): Promise<Login> {
 async function signIn(login: Login): Promise<Page> {
   const context = await stack.browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
   const page = await context.newPage();
+  // The API's Content-Security-Policy (plugins/security-headers.ts) must let every page work.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
   // Tiles unreachable (an isolated network): the markers must still show.
   await page.route(/tile\.openstreetmap\.org/, (r) => r.abort());
   await page.goto(stack.baseUrl);
@@ -331,5 +336,9 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     const config = (await (await fetch(`${stack.baseUrl}/config.json`)).json()) as Record<string, unknown>;
     expect(config).toMatchObject({ timeZone: 'Asia/Colombo' });
     expect(config.tileUrl).toEqual(expect.stringContaining('{z}'));
+  });
+
+  it('breaks no Content-Security-Policy rule on any page it visited', () => {
+    expect(cspViolations).toEqual([]);
   });
 });
