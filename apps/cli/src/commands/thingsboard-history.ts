@@ -1,17 +1,19 @@
 /**
  * One device's history, ThingsBoard → SPMS, in time windows: every key's readings of the
  * window (paged), merged by timestamp, posted to POST /api/devices/:name/telemetry in
- * batches, then the window recorded as done in SPMS (…/telemetry/import-progress). A re-run
+ * batches that end where every line is on, then recorded as done in SPMS
+ * (…/telemetry/import-progress). A re-run
  * resumes after the last window recorded; re-posting a window is harmless (SPMS stores each
  * reading once), so an interruption between a post and its record loses nothing.
  */
 import { CliError } from '../errors.js';
 import type { ApiClient } from '../http.js';
+import { type Entry, type LineStates, planBatches } from './thingsboard-batches.js';
 import type { ThingsBoardClient } from './thingsboard-client.js';
 import { mergeSeries } from './thingsboard-map.js';
 
 /** Entries per SPMS request (the endpoint takes up to 10,000). */
-const BATCH = 5000;
+const BATCH = 10_000;
 const WINDOW_MS = 7 * 86_400_000;
 
 export interface HistoryPlan {
@@ -77,6 +79,9 @@ export async function importHistory(
   let start = resumable ? (progress.through as number) + 1 : plan.since;
   const out: HistoryOutcome = { keys, readings: 0, entries: 0, resumedFrom: resumable ? start : null };
   if (keys.length === 0) return out;
+  // Batches end where every line is on (thingsboard-batches.ts); the rest waits in `carry`.
+  const states: LineStates = new Map();
+  let carry: Entry[] = [];
   while (start <= plan.until) {
     const end = Math.min(start + WINDOW_MS - 1, plan.until);
     const series: Record<string, { ts: number; value: unknown }[]> = {};
@@ -84,17 +89,20 @@ export async function importHistory(
       series[key] = await tb.series(plan.tbId, key, start, end, plan.pageLimit, plan.name);
       out.readings += series[key]?.length ?? 0;
     }
-    const entries = mergeSeries(series);
-    for (let i = 0; i < entries.length; i += BATCH) {
-      const batch = entries.slice(i, i + BATCH);
+    const planned = planBatches([...carry, ...mergeSeries(series)], states, BATCH, end >= plan.until);
+    for (const batch of planned.batches) {
       // wait: SPMS answers once its worker stored the batch, so the next one is evaluated after it.
       await withRetry(() => spms.request('POST', path, { json: batch, query: { wait: true } }), retryDelayMs);
+      out.entries += batch.length;
     }
-    out.entries += entries.length;
-    await withRetry(
-      () => spms.request('PUT', `${path}/import-progress`, { json: { source, from: spanFrom, through: end } }),
-      retryDelayMs,
-    );
+    carry = planned.carry;
+    // Recorded up to what was posted: a resumed import fetches the carried part again.
+    const through = carry.length > 0 ? (carry[0] as Entry).ts - 1 : end;
+    if (planned.batches.length > 0 && through >= spanFrom)
+      await withRetry(
+        () => spms.request('PUT', `${path}/import-progress`, { json: { source, from: spanFrom, through } }),
+        retryDelayMs,
+      );
     start = end + 1;
   }
   return out;
