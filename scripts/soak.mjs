@@ -140,10 +140,16 @@ let prev = {
   errors: 0,
 };
 const rows0 = prev.rows;
+// Slopes start after the warm-up AND once the fleet is online (≥ 97 % of MQTT sessions up; the
+// scenario keeps a few percent off): a fleet still connecting, or recovering from a reconnect
+// storm, grows the heap by its sessions, which is load and not a leak.
+const mqttDevices = fleet.devices.filter((d) => d.transport === 'mqtt').length;
+let fleetOnlineAt = null;
 while (Date.now() - started < runMs && !interrupted) {
   await sleep(5000);
   const t = Date.now();
   for (const [k, pid] of Object.entries(sys.pids)) if (alive(pid)) rss[k].push({ t, rss: rssMiB(pid) * 2 ** 20 });
+  if (fleetOnlineAt === null && run.stats.connected >= 0.97 * mqttDevices) fleetOnlineAt = t;
   queue.push({ t, waiting: await queueWaiting().catch(() => null) });
   if (t - prev.t >= windowMs - 2500 || t - started >= runMs || interrupted) {
     const s = run.stats;
@@ -188,6 +194,7 @@ function round2(x) {
 // Collect before stopping: a process that died during the run is reported as such.
 const processes = {};
 const heapFiles = readdirSync(heapDir);
+const slopeFrom = Math.max(started + warmupMs, fleetOnlineAt ?? Number.POSITIVE_INFINITY);
 for (const [name, pid] of Object.entries(sys.pids)) {
   const file = heapFiles.find((f) => f === `${pid}.jsonl`);
   const heap = file
@@ -199,7 +206,13 @@ for (const [name, pid] of Object.entries(sys.pids)) {
   processes[name] = {
     pid,
     aliveAtEnd: alive(pid),
-    memory: summarizeMemory({ heap, rss: rss[name] }, started + warmupMs),
+    memory: summarizeMemory({ heap, rss: rss[name] }, slopeFrom),
+    // [s since start, retained heap MiB, RSS MiB] as the process reported it, for a second look.
+    samples: heap.map((h) => [
+      Math.round((h.t - started) / 1000),
+      round2(h.heapUsed / 2 ** 20),
+      round2(h.rss / 2 ** 20),
+    ]),
   };
 }
 const final = run.stats.toJSON();
@@ -224,6 +237,8 @@ const result = {
     cycleS: minutes >= 10 ? 300 : 30,
     messagesPerSecond: Math.round((final.acked + final.httpOk) / elapsedS),
     warmupS: Math.round(warmupMs / 1000),
+    fleetOnlineAtS: fleetOnlineAt === null ? null : Math.round((fleetOnlineAt - started) / 1000),
+    slopesFromS: Number.isFinite(slopeFrom) ? Math.round((slopeFrom - started) / 1000) : null,
     windowS: windowMs / 1000,
     scenarioChangesApplied: applied,
     cpu: cpus()[0]?.model ?? '?',

@@ -72,6 +72,8 @@ export function verdict(result) {
   }
   if (!(result.totals.acked > 0)) problems.push('no message was acknowledged');
   if (!(result.totals.rowsCommitted > 0)) problems.push('no telemetry row was committed');
+  if (result.judgesSlope && result.conditions.fleetOnlineAtS === null)
+    problems.push('the fleet never came fully online');
   if (result.judgesSlope) {
     for (const [name, p] of Object.entries(result.processes)) {
       const s = p.memory.heapSlopeMiBPer10Min;
@@ -90,7 +92,7 @@ export function renderMarkdown(r) {
     `${r.startedAt} · ${c.cpu} × ${c.cores} cores · node ${c.node} · load average ${c.loadAverageAtStart.join(' ')} → ${c.loadAverageAtEnd.join(' ')}`,
     `Fleet: ${c.devices} simulated firmware devices (${c.mqttDevices} MQTT QoS 1, ${c.httpDevices} HTTP), voltage every 30 s, ` +
       `outage cycle every ${c.cycleS} s (regional CEB loss, load shedding, flapping lines, power and 4G losses, sags); ` +
-      `measured ${c.messagesPerSecond} msg/s acknowledged. Warm-up excluded from slopes: first ${c.warmupS} s.`,
+      `measured ${c.messagesPerSecond} msg/s acknowledged. Fleet online (≥ 97 % of MQTT sessions) at ${c.fleetOnlineAtS ?? 'never'} s; slopes from ${c.slopesFromS ?? '–'} s (warm-up ${c.warmupS} s).`,
     '',
     '| process | heap start → end MiB | heap slope MiB/10 min | RSS start → end (peak) MiB | RSS slope MiB/10 min |',
     '|---|---|---|---|---|',
