@@ -144,6 +144,23 @@ describe('history import through the operator API', () => {
     }).toEqual(before);
     expect(await outages()).toEqual(rows);
 
+    // Every request is in the audit log, with what it imported.
+    const audit = await stack.sql.query(
+      `SELECT after FROM audit_log WHERE action = 'device.history.import' AND entity_id = $1 ORDER BY id`,
+      [id],
+    );
+    expect(audit.rows.length).toBe(2 + Math.ceil(history.length / 500));
+    expect(audit.rows[0].after).toMatchObject({ deviceId: id, entries: half, from: base });
+    // An importer's progress, kept per device.
+    const put = await app.inject({
+      method: 'PUT',
+      url: '/api/devices/HIST_1/telemetry/import-progress',
+      headers: admin,
+      payload: { source: 'test', from: base, through: base + HOUR },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toEqual({ source: 'test', from: base, through: base + HOUR, firstReportAt: base });
+
     // Registered today, in service from its first report ten days ago: 8 lines, SAIDI 90/8 min.
     const q = `from=${new Date(base).toISOString()}&to=${new Date(base + 24 * HOUR).toISOString()}&groupBy=device`;
     const report = await app.inject({ url: `/api/reports/reliability?${q}`, headers: admin });

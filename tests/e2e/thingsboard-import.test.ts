@@ -333,17 +333,23 @@ describe('spms import thingsboard', () => {
     expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(4);
   });
 
-  it('takes a JWT instead of a password (--token), and --device narrows the import', async () => {
+  it('takes a JWT instead of a password (--token), --device narrows the import, a re-run updates what changed', async () => {
     const login = await fetch(`${tb.url}/api/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: 'tenant@example.com', password: 'secret' }),
     });
     const { token } = (await login.json()) as { token: string };
+    // TB_C was moved in ThingsBoard meanwhile: the re-run updates its location.
+    const c = devices[2] as FakeDevice;
+    c.attributes.SERVER_SCOPE = { ...c.attributes.SERVER_SCOPE, latitude: 7.25, longitude: '80.5' };
     const r = await cli('--url', tb.url, '--token', token, '--device', 'TB_C', '--history', 'none', '--json');
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).devices.map((d: { name: string; action: string }) => [d.name, d.action])).toEqual([
-      ['TB_C', 'unchanged'],
+      ['TB_C', 'updated'],
+    ]);
+    expect(await q(`SELECT latitude, longitude FROM devices WHERE name = 'TB_C'`)).toEqual([
+      { latitude: 7.25, longitude: 80.5 },
     ]);
   });
 
