@@ -68,7 +68,7 @@ export async function runFault(spec: FaultSpec): Promise<FaultRow> {
     phase('restore');
     const back = Date.now();
     await spec.restore(stack);
-    const recovery = await measureRecovery(stack.sql, ledger, back);
+    const recovery = await measureRecovery(stack.sql, ledger, back, 120_000);
     // A component that died on its own is the finding; waiting for its data is pointless.
     const early = Object.values(stack.apps).flatMap((app) => app.crashes());
     if (early.length > 0) throw new Error(`${spec.fault}: ${early.join('\n')}`);
@@ -80,7 +80,7 @@ export async function runFault(spec: FaultSpec): Promise<FaultRow> {
     await waitFor(() => fleet?.pending() === 0, 30_000);
     await fleet.close();
     phase(`load stopped (${fleet.pending()} never acknowledged)`);
-    await waitRecorded(stack.sql, ledger, 60_000);
+    await waitRecorded(stack.sql, ledger, 120_000);
     await waitFor(async () => (await stack.queueDepth()) === 0, 60_000, 250);
     phase('drained');
     const crashes = Object.values(stack.apps).flatMap((app) => app.crashes());
