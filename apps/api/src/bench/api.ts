@@ -49,7 +49,7 @@ async function seed(pool: Pool): Promise<void> {
   await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
   // Devices exist for the whole year; 25 regions, 10 customers.
   await pool.query(
-    `INSERT INTO devices (id, name, region, customer, profile_id, latitude, longitude, created_at, updated_at)
+    `INSERT INTO devices (id, name, region, customer, latitude, longitude, profile_id, created_at, updated_at)
      SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % 25), 'Customer ' || (i % 10),
             round((6 + random() * 3.8)::numeric, 6)::float8, round((79.7 + random() * 2.1)::numeric, 6)::float8,
             (SELECT id FROM device_profiles WHERE name = 'bench'), now() - interval '400 days', now()
@@ -64,8 +64,9 @@ async function seed(pool: Pool): Promise<void> {
   await pool.query(
     `INSERT INTO device_state (device_id, active, connection, last_activity_at, inactive_since, volts, volts_at, volts_level)
      SELECT id, r > 0.05, CASE WHEN r < 0.02 THEN 'lost' ELSE 'connected' END,
-            CASE WHEN r > 0.05 THEN now() ELSE now() - interval '1 hour' END,
-            CASE WHEN r > 0.05 THEN NULL ELSE now() - interval '58 minutes' END, 225 + r * 10, now(), 'normal'
+            CASE WHEN r > 0.05 THEN now() - r * interval '60 seconds' ELSE now() - interval '1 hour' END,
+            CASE WHEN r > 0.05 THEN NULL ELSE now() - interval '58 minutes' END, round((225 + r * 10)::numeric, 1),
+            CASE WHEN r > 0.05 THEN now() - r * interval '60 seconds' ELSE now() - interval '1 hour' END, 'normal'
        FROM (SELECT id, random() AS r FROM devices) d`,
   );
   await pool.query(
@@ -173,10 +174,13 @@ async function benchDelta(base: string, cacheMs: string, clients: number, second
      INSERT INTO domain_events (id, type, device_id, occurred_at, payload, seq)
      SELECT 'bench-' || gen_random_uuid(), 'voltage.episode_opened', device_id, now(), '{}', nextval('domain_events_seq') FROM v`,
   );
-  // Wait until the cache holds a snapshot with the events (at most the cache period).
-  await new Promise((r) => setTimeout(r, Number(cacheMs) + 50));
+  // Until the cache holds a snapshot with the events (a cache period, plus its rebuild).
   const url = `${base}/api/status/compact?since=${encodeURIComponent(cursor)}`;
-  const probe = (await (await fetch(url, { headers })).json()) as { changed?: unknown[] };
+  let probe: { changed?: unknown[] } = {};
+  for (let i = 0; i < 50 && !probe.changed?.length; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    probe = (await (await fetch(url, { headers })).json()) as { changed?: unknown[] };
+  }
   const r = await load(url, clients, seconds, { 'accept-encoding': 'identity' });
   report(
     `GET /api/status/compact?since= (cache ${cacheMs} ms, ${clients} clients, ${seconds} s, ${probe.changed?.length} of ${rows.length} devices changed)`,

@@ -40,15 +40,18 @@ const CONNECTIONS = ['disconnected', 'connected', 'lost'] as const;
 
 export function decodeCompactRow(
   row: CompactRow,
-  dict: { strings: string[]; lineSets: (number | null)[][] },
+  body: { base: number; strings: string[]; lineSets: (number | null)[][] },
 ): DecodedDevice {
-  const s = (i: number | null) => (i === null ? null : (dict.strings[i] ?? null));
-  const [id, name, label, lat, lon, region, customer, state, lineSet, reported, powered, disabled, outages] = row;
+  const s = (i: number | null | undefined) => (i == null ? null : (body.strings[i] ?? null));
+  const at = (ago: number | null | undefined) => (ago == null ? null : body.base - ago);
+  const [id, name, region, customer, state, lineSet, reported, powered, volts, voltsLevel] = row;
+  const [, , , , , , , , , , lastAgo, voltsAgo, lineSince, lat, lon, label, disabled = 0, outages = 0] = row;
   const active = (state & 1) === 1;
   const connection = CONNECTIONS[(state >> 1) & 3] ?? 'disconnected';
-  const [, , , , , , , , , , , , , volts, voltsLevel, voltsAt, lastActivityAt, inactiveSince, lineSince] = row;
+  const lastActivityAt = at(lastAgo);
+  const inactiveSince = at(row[18]);
   const lines: DecodedLine[] = [];
-  (dict.lineSets[lineSet] ?? []).forEach((labelIndex, i) => {
+  (body.lineSets[lineSet] ?? []).forEach((labelIndex, i) => {
     if (labelIndex === null) return;
     const bit = 1 << i;
     const hasReport = (reported & bit) !== 0;
@@ -59,9 +62,7 @@ export function decodeCompactRow(
       label: s(labelIndex) ?? '',
       state: known ? (last as 'powered' | 'unpowered') : 'unknown',
       since: known
-        ? Array.isArray(lineSince)
-          ? (lineSince[i] ?? null)
-          : lineSince
+        ? at(Array.isArray(lineSince) ? lineSince[i] : lineSince)
         : active
           ? lastActivityAt
           : (inactiveSince ?? lastActivityAt),
@@ -74,9 +75,9 @@ export function decodeCompactRow(
   return {
     id,
     name,
-    label,
-    lat,
-    lon,
+    label: label ?? null,
+    lat: lat ?? null,
+    lon: lon ?? null,
     region: s(region),
     customer: s(customer),
     active,
@@ -85,7 +86,7 @@ export function decodeCompactRow(
     lastActivityAt,
     inactiveSince,
     volts,
-    voltsAt,
+    voltsAt: at(voltsAgo),
     voltsLevel: s(voltsLevel),
     openOutages: lines.filter((l) => l.openOutage).length,
     lines,

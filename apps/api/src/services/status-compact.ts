@@ -20,13 +20,15 @@ import { ACTIVE_SQL } from './status.js';
 
 export const COMPACT_FORMAT = 'spms.status.compact/1';
 
-/** Tuple positions of a row (also sent as `columns`, so clients can check what they decode). */
+/**
+ * Tuple positions of a row (also sent as `columns`). Times are milliseconds before the
+ * body's `base` (epoch ms: the latest activity in the snapshot), so recent ones are short.
+ * Rarely set fields come last, and trailing fields at their default (null, or 0 for the
+ * masks) are left out: a row may be shorter than the column list.
+ */
 export const COMPACT_COLUMNS = [
   'id',
   'name',
-  'label',
-  'lat',
-  'lon',
   /** index into strings, or null */
   'region',
   'customer',
@@ -38,41 +40,45 @@ export const COMPACT_COLUMNS = [
   'reported',
   /** bit n-1 set: the last report of line n was "powered" */
   'powered',
+  'volts',
+  'voltsLevel',
+  'lastActivityAt',
+  'voltsAt',
+  /** since when known lines hold their state: null (no known line), one time (all the same),
+   *  or an array by line number (null for lines not known) */
+  'lineSince',
+  'lat',
+  'lon',
+  'label',
   /** bit n-1 set: line n is not monitored */
   'disabled',
   /** bit n-1 set: an outage is open on line n (openOutages = number of bits) */
   'outages',
-  'volts',
-  'voltsLevel',
-  'voltsAt',
-  'lastActivityAt',
   /** set only while inactive */
   'inactiveSince',
-  /** since when known lines hold their state: null (no known line), one number (all the
-   *  same), or an array by line number (null for lines not known) */
-  'lineSince',
 ] as const;
 
+/** A row with every field (see COMPACT_COLUMNS); sent with its trailing defaults cut. */
 export type CompactRow = [
-  string,
-  string,
-  string | null,
-  number | null,
-  number | null,
-  number | null,
-  number | null,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number | null,
-  number | null,
-  number | null,
-  number | null,
-  number | null,
-  number | (number | null)[] | null,
+  id: string,
+  name: string,
+  region: number | null,
+  customer: number | null,
+  state: number,
+  lineSet: number,
+  reported: number,
+  powered: number,
+  volts: number | null,
+  voltsLevel: number | null,
+  lastActivityAt: number | null,
+  voltsAt: number | null,
+  lineSince: number | (number | null)[] | null,
+  lat?: number | null,
+  lon?: number | null,
+  label?: string | null,
+  disabled?: number,
+  outages?: number,
+  inactiveSince?: number | null,
 ];
 
 export interface CompactCounters {
@@ -87,6 +93,8 @@ export interface CompactCounters {
 
 export interface CompactSnapshot {
   generatedAt: number;
+  /** Epoch ms the row times count back from. */
+  base: number;
   seq: number;
   registry: string;
   strings: string[];
@@ -206,14 +214,18 @@ export async function loadCompactSnapshot(pg: Pool, scope: Scope | null): Promis
     linesUnknown: 0,
     openOutages: 0,
   };
+  let base = 0;
+  for (const d of devices.rows) if (d.last_activity_at !== null && d.last_activity_at > base) base = d.last_activity_at;
   const rows = devices.rows.map((d) => {
-    const row = encodeRow(d, linesOf.get(d.id) ?? [], dict, counters);
-    digest.update(JSON.stringify([row[0], row[1], row[2], row[3], row[4], d.region, d.customer]));
-    digest.update(JSON.stringify([dict.lineSets[row[8]]?.map((i) => (i === null ? null : dict.strings[i])), row[11]]));
+    const lines = linesOf.get(d.id) ?? [];
+    const row = encodeRow(d, lines, dict, counters, base);
+    const labels = lines.map((l) => [l.number, l.label, l.enabled]);
+    digest.update(JSON.stringify([d.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer, labels]));
     return row;
   });
   return {
     generatedAt: Date.now(),
+    base,
     seq,
     registry: digest.digest('base64url'),
     strings: dict.strings,
@@ -223,7 +235,8 @@ export async function loadCompactSnapshot(pg: Pool, scope: Scope | null): Promis
   };
 }
 
-function encodeRow(d: DeviceRow, lines: LineRow[], dict: Dictionary, c: CompactCounters): CompactRow {
+function encodeRow(d: DeviceRow, lines: LineRow[], dict: Dictionary, c: CompactCounters, base: number): CompactRow {
+  const ago = (t: number | null) => (t === null ? null : base - t);
   lines.sort((a, b) => a.number - b.number);
   const labels: (string | null)[] = [];
   let reported = 0;
@@ -240,12 +253,12 @@ function encodeRow(d: DeviceRow, lines: LineRow[], dict: Dictionary, c: CompactC
     if (!l.enabled) disabled |= bit;
     if (l.open) outages |= bit;
     const known = d.active && l.powered !== null;
-    since[l.number - 1] = known ? l.since : null;
+    since[l.number - 1] = known ? ago(l.since) : null;
     if (!known) c.linesUnknown += 1;
     else if (!l.powered) c.linesWithoutPower += 1;
   }
   const known = d.active ? since.filter((_, i) => (reported >> i) & 1) : [];
-  let lineSince: CompactRow[18] = null;
+  let lineSince: CompactRow[12] = null;
   if (known.length > 0) {
     const allSame = known.every((s) => s === known[0]) && known.length === popcount(reported);
     lineSince = allSame ? (known[0] ?? null) : Array.from({ length: labels.length }, (_, i) => since[i] ?? null);
@@ -255,27 +268,32 @@ function encodeRow(d: DeviceRow, lines: LineRow[], dict: Dictionary, c: CompactC
   else c.inactive += 1;
   if (d.connection === 'lost') c.connectionLost += 1;
   c.openOutages += popcount(outages);
-  return [
+  const row: CompactRow = [
     d.id,
     d.name,
-    d.label,
-    d.latitude,
-    d.longitude,
     dict.str(d.region),
     dict.str(d.customer),
     (d.active ? 1 : 0) | ((CONNECTION[d.connection] ?? 0) << 1),
     dict.lineSet(labels),
     reported,
     powered,
-    disabled,
-    outages,
     d.volts,
     dict.str(d.volts_level),
-    d.volts_at,
-    d.last_activity_at,
-    d.active ? null : d.inactive_since,
+    ago(d.last_activity_at),
+    ago(d.volts_at),
     lineSince,
+    d.latitude,
+    d.longitude,
+    d.label,
+    disabled,
+    outages,
+    d.active ? null : ago(d.inactive_since),
   ];
+  // Trailing defaults say nothing: cut them (most devices have no label, outage or disabled line).
+  let n = row.length;
+  while (n > 13 && (row[n - 1] === null || row[n - 1] === 0)) n -= 1;
+  row.length = n;
+  return row;
 }
 
 /** Distinct devices named by events with seq in (after, upTo]. */

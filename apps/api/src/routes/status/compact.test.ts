@@ -70,6 +70,7 @@ afterAll(async () => {
 
 interface Compact {
   cursor: string;
+  base: number;
   strings: string[];
   lineSets: (number | null)[][];
   rows: CompactRow[];

@@ -58,6 +58,7 @@ function buildEntry(snap: CompactSnapshot, scopeKey: string): Entry {
   const facts = JSON.stringify({
     format: COMPACT_FORMAT,
     cursor,
+    base: snap.base,
     columns: COMPACT_COLUMNS,
     counters: snap.counters,
     strings: snap.strings,
@@ -129,6 +130,7 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...base,
       // A cursor newer than this snapshot (another API process, or a rebuild in between) stays.
       cursor: cur.seq > e.snap.seq ? since : e.cursor,
+      base: e.snap.base,
       columns: COMPACT_COLUMNS,
       counters: e.snap.counters,
       strings: e.snap.strings,
