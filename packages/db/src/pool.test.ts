@@ -2,7 +2,7 @@
  * A pool that is exhausted fails a waiting query after connectionTimeoutMs instead of
  * queueing it forever, and statement_timeout ends a query that runs too long.
  */
-import { createTestDatabase, type TestDatabase } from '@spms/testing';
+import { createTcpProxy, createTestDatabase, freePort, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPool } from './pool.js';
 
@@ -41,5 +41,29 @@ it('statementTimeoutMs ends a query that runs longer', async () => {
     await expect(pool.query('SELECT pg_sleep(5)')).rejects.toThrow(/statement timeout/);
   } finally {
     await pool.end();
+  }
+});
+
+it('a checked-out client whose connection breaks does not crash the process; the pool recovers', async () => {
+  // PostgreSQL going away mid-transaction (found by tests/fault): pg emits 'error' on the
+  // client itself; with no listener that was an uncaught exception that killed the worker.
+  const proxy = createTcpProxy(await freePort(), { port: Number(new URL(db.url).port || 5432) });
+  await proxy.open();
+  const url = new URL(db.url);
+  url.port = String(proxy.port);
+  const pool = createPool(url.toString(), { max: 1 });
+  try {
+    const client = await pool.connect();
+    await client.query('BEGIN');
+    const ended = new Promise((r) => client.once('end', r));
+    await proxy.cut();
+    await ended;
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    client.release();
+    await proxy.open();
+    expect((await pool.query('SELECT 1 AS n')).rows[0].n).toBe(1);
+  } finally {
+    await pool.end();
+    await proxy.cut();
   }
 });
