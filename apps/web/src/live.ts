@@ -1,11 +1,14 @@
 /**
- * Live fleet state: one fetch of /api/status, then the SSE stream tells us something changed.
+ * Live fleet state: one read of /api/status/compact, then the SSE stream tells us something
+ * changed and we read only the devices changed since (api/compact.ts; the full /api/status
+ * on an API without it).
  * Events are coalesced (a storm of 1,000 line drops costs one re-fetch, not 1,000) and the
  * stream resumes with Last-Event-ID on its own (EventSource does that natively). When the
  * stream route is missing, we fall back to polling.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { type FleetStatus, fleetStatus, getSession, NotAvailable, streamUrl } from './api/client.js';
+import { type FleetStatus, getSession, NotAvailable, streamUrl } from './api/client.js';
+import { fleetStatusCompact, reloadCompactNext } from './api/compact.js';
 import { applyEvent } from './api/patch.js';
 
 export type LinkState = 'connecting' | 'live' | 'polling' | 'offline';
@@ -72,7 +75,7 @@ async function refresh(): Promise<void> {
   inflight = true;
   try {
     const askedAt = Date.now();
-    let status = await fleetStatus();
+    let status = await fleetStatusCompact();
     // A cached answer older than the newest event we have: ask once more when it is rebuilt.
     const newest = recent.at(-1)?.at ?? 0;
     const behindEvent = status.generatedAt != null && newest > status.generatedAt && askedAt - newest < REAPPLY_MS;
@@ -139,6 +142,7 @@ function onMessage(type: string, ev: MessageEvent): void {
   const payload = (data.payload as Record<string, unknown> | undefined) ?? {};
   const deviceId = (data.deviceId ?? payload.deviceId ?? null) as string | null;
   const e: LiveEvent = { type: (data.type as string | undefined) ?? type, deviceId, data };
+  if (e.type === 'resync') reloadCompactNext(); // too much missed: read the whole fleet again
   recent.push({ at: Date.now(), e });
   const patched = store.status && applyEvent(store.status, e);
   if (patched) set({ status: patched, updatedAt: Date.now() });
@@ -169,6 +173,7 @@ export function connect(): void {
   backgroundTimer = setInterval(() => {
     if (Date.now() - lastBackground < backgroundMs() || pollTimer) return;
     lastBackground = Date.now();
+    reloadCompactNext(); // voltages and activity times: a full read (304 when nothing changed)
     scheduleRefresh();
   }, 10_000);
   const es = new EventSource(streamUrl());

@@ -55,7 +55,7 @@ export function onSession(l: () => void): () => void {
 }
 export const canEdit = () => session?.user.role === 'operator' || session?.user.role === 'admin';
 
-async function request(method: string, path: string, body?: unknown, token = session?.token): Promise<Response> {
+export async function request(method: string, path: string, body?: unknown, token = session?.token): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -1,0 +1,144 @@
+/**
+ * The fleet from GET /api/status/compact: a full read first (tuple rows, string dictionary,
+ * line bit masks; the format is in apps/api/src/services/status-compact.ts), then only the
+ * devices changed since its cursor (`?since=`). The server says `reload` when the cursor can
+ * no longer be followed (devices added, edited, moved or deleted; access changed; events
+ * pruned): the next read is a full one. An API without the compact route gets the full
+ * /api/status (fleetStatus).
+ */
+import { type FleetStatus, fleetStatus, NotAvailable, request } from './client.js';
+import { countersOf, type DeviceStatus, health, type LineStatus } from './normalize.js';
+
+/** Row layout of apps/api/src/services/status-compact.ts (times: ms before `base`; trailing defaults cut). */
+type Row = [
+  id: string,
+  name: string,
+  region: number | null,
+  customer: number | null,
+  state: number,
+  lineSet: number,
+  reported: number,
+  powered: number,
+  volts: number | null,
+  voltsLevel: number | null,
+  lastActivityAt: number | null,
+  voltsAt: number | null,
+  lineSince: number | (number | null)[] | null,
+  lat?: number | null,
+  lon?: number | null,
+  label?: string | null,
+  disabled?: number,
+  outages?: number,
+  inactiveSince?: number | null,
+];
+
+interface Body {
+  generatedAt: number;
+  base: number;
+  cursor: string;
+  strings: string[];
+  lineSets: (number | null)[][];
+  counters: Record<string, number>;
+  rows?: Row[];
+  changed?: Row[];
+  reload?: boolean;
+}
+
+/** One compact row as the dashboard's device (same rules as the API's reference decoder). */
+export function decodeRow(row: Row, body: Pick<Body, 'base' | 'strings' | 'lineSets'>): DeviceStatus {
+  const s = (i: number | null | undefined) => (i == null ? null : (body.strings[i] ?? null));
+  const at = (ago: number | null | undefined) => (ago == null ? null : body.base - ago);
+  const [id, name, region, , state, lineSet, reported, powered, volts, , lastAgo, voltsAgo, lineSince] = row;
+  const [, , , , , , , , , , , , , lat, lon, label, , outages = 0, inactiveAgo] = row;
+  const active = (state & 1) === 1;
+  const lastActivityAt = at(lastAgo);
+  const inactiveSince = at(inactiveAgo);
+  const lines: LineStatus[] = [];
+  (body.lineSets[lineSet] ?? []).forEach((labelIndex, i) => {
+    if (labelIndex === null) return;
+    const bit = 1 << i;
+    const known = active && (reported & bit) !== 0;
+    lines.push({
+      number: i + 1,
+      label: s(labelIndex) ?? `Line ${i + 1}`,
+      state: known ? ((powered & bit) !== 0 ? 'powered' : 'down') : 'unknown',
+      since: known
+        ? at(Array.isArray(lineSince) ? lineSince[i] : lineSince)
+        : active
+          ? lastActivityAt
+          : (inactiveSince ?? lastActivityAt),
+    });
+  });
+  let openOutages = 0;
+  for (let m = outages; m; m &= m - 1) openOutages += 1;
+  const d = {
+    id,
+    name,
+    label: label ?? null,
+    region: s(region),
+    lat: lat ?? null,
+    lon: lon ?? null,
+    active,
+    connectionLost: ((state >> 1) & 3) === 2,
+    lastActivityAt,
+    lines,
+    voltage: volts,
+    voltageAt: at(voltsAgo),
+    openOutages,
+  };
+  return {
+    ...d,
+    health: health(d),
+    linesDown: active ? lines.filter((l) => l.state === 'down').length : 0,
+    voltageLimits: null,
+  };
+}
+
+let held: { cursor: string; devices: DeviceStatus[]; index: Map<string, number> } | null = null;
+let compactMissing = false;
+
+/** The next read is a full one (after a stream `resync`, and now and then for voltages). */
+export function reloadCompactNext(): void {
+  held = null;
+}
+
+function answer(body: Body, devices: DeviceStatus[], res: Response): FleetStatus {
+  const served = Date.parse(res.headers.get('date') ?? '');
+  return {
+    devices,
+    counters: countersOf(devices, body.counters),
+    live: true,
+    generatedAt: body.generatedAt,
+    stale: Number.isFinite(served) && served - body.generatedAt > 1500,
+  };
+}
+
+/** The fleet: a delta on what we hold when we can, else a full compact read. */
+export async function fleetStatusCompact(): Promise<FleetStatus> {
+  if (compactMissing) return fleetStatus();
+  try {
+    if (held) {
+      const res = await request('GET', `/api/status/compact?since=${encodeURIComponent(held.cursor)}`);
+      const body = (await res.json()) as Body;
+      if (!body.reload) {
+        const devices = held.devices.slice();
+        for (const row of body.changed ?? []) {
+          const i = held.index.get(row[0]);
+          if (i !== undefined) devices[i] = decodeRow(row, body);
+        }
+        held = { ...held, cursor: body.cursor, devices };
+        return answer(body, devices, res);
+      }
+    }
+    // The browser revalidates with the ETag (cache-control: no-cache): unchanged is a 304.
+    const res = await request('GET', '/api/status/compact');
+    const body = (await res.json()) as Body;
+    const devices = (body.rows ?? []).map((r) => decodeRow(r, body));
+    held = { cursor: body.cursor, devices, index: new Map(devices.map((d, i) => [d.id, i])) };
+    return answer(body, devices, res);
+  } catch (err) {
+    if (!(err instanceof NotAvailable)) throw err;
+    compactMissing = true; // an older API: the full status from now on
+    return fleetStatus();
+  }
+}
