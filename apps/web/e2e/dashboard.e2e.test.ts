@@ -235,6 +235,10 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     }));
     const body = JSON.stringify({ counters: {}, devices });
     await page.route(/\/api\/status$/, (r) => r.fulfill({ contentType: 'application/json', body }));
+    // As from an API without the compact route: the dashboard falls back to /api/status.
+    await page.route(/\/api\/status\/compact/, (r) =>
+      r.fulfill({ status: 404, contentType: 'application/json', body: '{}' }),
+    );
     const started = Date.now();
     await page.reload();
     await expect.poll(() => page.getByTestId('count-active').textContent(), { timeout: 20_000 }).toContain('9800');
