@@ -151,6 +151,10 @@ describe('history import through the operator API', () => {
     );
     expect(audit.rows.length).toBe(2 + Math.ceil(history.length / 500));
     expect(audit.rows[0].after).toMatchObject({ deviceId: id, entries: half, from: base });
+    // Whether a posted request is stored yet (importers poll this behind a backlog).
+    const stored = (ts: number) => app.inject({ url: `/api/devices/HIST_1/telemetry/stored?ts=${ts}`, headers: admin });
+    expect((await stored(base)).json()).toEqual({ stored: true });
+    expect((await stored(base + 1)).json()).toEqual({ stored: false });
     // An importer's progress, kept per device.
     const put = await app.inject({
       method: 'PUT',

@@ -170,6 +170,7 @@ export async function importCommand(ctx: Context, sub: string | undefined, args:
         ctx.client,
         { tbId: d.id.id, name: d.name, since: from, until, mode: mode as 'lines' | 'all', pageLimit },
         retryDelayMs,
+        log,
       );
       entry.history = { ...h, resumedFrom: h.resumedFrom === null ? null : new Date(h.resumedFrom).toISOString() };
       report.totals.readings += h.readings;

@@ -59,6 +59,7 @@ export async function importHistory(
   spms: ApiClient,
   plan: HistoryPlan,
   retryDelayMs: number,
+  log: (line: string) => void,
 ): Promise<HistoryOutcome> {
   const path = `/api/devices/${encodeURIComponent(plan.name)}/telemetry`;
   const source = `${tb.base}/device/${plan.tbId}`.slice(0, 200);
@@ -92,7 +93,18 @@ export async function importHistory(
     const planned = planBatches([...carry, ...mergeSeries(series)], states, BATCH, end >= plan.until);
     for (const batch of planned.batches) {
       // wait: SPMS answers once its worker stored the batch, so the next one is evaluated after it.
-      await withRetry(() => spms.request('POST', path, { json: batch, query: { wait: true } }), retryDelayMs);
+      const res = await withRetry(
+        () => spms.request<{ stored: boolean; through: number }>('POST', path, { json: batch, query: { wait: true } }),
+        retryDelayMs,
+      );
+      // A backlogged worker: keep waiting, or the next batch could be evaluated before this one.
+      for (let polls = 0; !res.stored; polls++) {
+        if (polls % 30 === 0) log(`history ${plan.name}: waiting for SPMS's worker to store the batch (a backlog?)`);
+        await sleep(2000);
+        res.stored = (
+          await spms.request<{ stored: boolean }>('GET', `${path}/stored`, { query: { ts: res.through } })
+        ).stored;
+      }
       out.entries += batch.length;
     }
     carry = planned.carry;

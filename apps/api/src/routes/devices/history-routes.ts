@@ -4,7 +4,8 @@
  * as ThingsBoard's REST API returns them) and puts them through the live ingest path (the
  * ingest queue; the worker stores and evaluates them). 202 once every entry is durably
  * queued. Re-posting the same history adds nothing (services/history-import.ts).
- * GET/PUT …/telemetry/import-progress keep an importer's per-device progress in SPMS.
+ * GET/PUT …/telemetry/import-progress keep an importer's per-device progress in SPMS;
+ * GET …/telemetry/stored?ts= says whether the worker has stored a posted request.
  * Writes need role operator (devices/index.ts) and the device in the caller's scope.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -144,6 +145,21 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
         }
       }
       return reply.status(202).send({ ...result, stored });
+    },
+  );
+
+  app.get(
+    '/:idOrName/telemetry/stored',
+    {
+      schema: {
+        params: DeviceParams,
+        querystring: Type.Object({ ts: Type.Integer({ description: 'an entry ts of a posted request' }) }),
+        response: { 200: Type.Object({ stored: Type.Boolean() }), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const device = await registry.get(req.params.idOrName, req.principal?.scope ?? null);
+      return { stored: await isStored(app.pg, device.id, req.query.ts) };
     },
   );
 
