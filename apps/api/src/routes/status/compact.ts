@@ -19,11 +19,9 @@ import {
   COMPACT_FORMAT,
   type CompactRow,
   type CompactSnapshot,
-  compactCursor,
-  loadChangedDeviceIds,
   loadCompactSnapshot,
-  parseCompactCursor,
 } from '../../services/status-compact.js';
+import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from '../../services/status-compact-delta.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 
 interface Entry {
