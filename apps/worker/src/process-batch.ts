@@ -99,7 +99,13 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
       const ts = d.connectivity.filter((c) => c.event !== 'activity').map((c) => c.ts);
       if (ts.length > 0) breaks.set(d.deviceId, Math.min(...ts));
     }
-    const lines = await processLines(client, lineRows, configs, hasPeriods, breaks);
+    // Stamped voltage readings received late can fill a device-time gap behind a line's state.
+    const readings = new Map<string, number>();
+    for (const [id, rows] of voltRows) {
+      const stamped = rows.filter((r) => r.deviceTs).map((r) => r.ts);
+      if (stamped.length > 0) readings.set(id, Math.min(...stamped));
+    }
+    const lines = await processLines(client, lineRows, configs, hasPeriods, breaks, readings);
     const outageEvents = lines.events;
     const changedSince = new Map<string, number>();
     all.push(...(await writeOutageEvents(client, outageEvents, configs, changedSince)));

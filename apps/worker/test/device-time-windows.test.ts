@@ -127,4 +127,38 @@ describe('device-time unknown windows', () => {
     await h.drained(4);
     expect(await outagesOf(h, dev)).toEqual([{ line: 2, s: T + 300_000, wf: null, wt: null, e: null }]);
   });
+
+  it('readings that arrive late and fill a gap recompute the outage after it (history posted out of order)', async () => {
+    // Ids not from the gateway (as history imports use): a gap of at least the timeout is
+    // unknown time unless readings fill it.
+    h = await createHarness('devtime_fill');
+    const dev = await h.addDevice({ timeoutSec: 60 });
+    await h.start();
+    const T = Date.now() - 24 * 3_600_000;
+    const M = 60_000;
+    let n = 0;
+    const part = (from: number, to: number, lines: Record<number, Record<string, boolean>> = {}) => {
+      const entries: string[] = [];
+      for (let t = from; t < to; t += 30_000) entries.push(entry(t, { V: 230, ...(lines[t] ?? {}) }));
+      return telemetry(dev, batch(entries), Date.now(), `hist-${++n}`);
+    };
+    await h.enqueue([part(T, T + 120 * M, { [T]: { 1: true }, [T + 120 * M - 30_000]: { 1: false } })]);
+    await h.drained(1);
+    await h.enqueue([part(T + 160 * M, T + 200 * M, { [T + 180 * M]: { 1: true } })]);
+    await h.drained(2);
+    // Silent from 120 to 160 min: the outage is known only up to its last report before the
+    // unknown window (its end lies somewhere in the window).
+    const before = await outagesOf(h, dev);
+    expect(before).toHaveLength(1);
+    expect(before[0]?.e).toBeLessThan(T + 180 * M);
+    // The missing 40 minutes arrive last: the line was off all along, nothing is unknown.
+    await h.enqueue([part(T + 120 * M, T + 160 * M)]);
+    await h.drained(3);
+    expect(await outagesOf(h, dev)).toEqual([{ line: 1, s: T + 120 * M - 30_000, wf: null, wt: null, e: T + 180 * M }]);
+    const { rows } = await h.pool.query<{ u: number }>(
+      'SELECT unknown_ms::float8 AS u FROM outages WHERE device_id = $1',
+      [dev],
+    );
+    expect(rows).toEqual([{ u: 0 }]);
+  });
 });

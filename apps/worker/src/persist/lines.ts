@@ -21,6 +21,7 @@ import {
   sortUnique,
 } from '@spms/outage-engine';
 import type { DeviceConfig } from './device-config.js';
+import { linesToReprocess } from './line-reprocess.js';
 import type { DeviceOutageEvent, OutageRow } from './outages-store.js';
 import { OUTAGE_COLUMNS, rowToOutage } from './outages-store.js';
 import type { LineRow } from './prepare.js';
@@ -64,24 +65,6 @@ SELECT q.d::text AS device_id, ${OUTAGE_COLUMNS}
   FROM unnest($1::uuid[], $2::int2[], $3::float8[]) AS q(d, l, t)
   JOIN outages o ON o.device_id = q.d AND o.line = q.l AND (q.t IS NULL OR o.started_at >= ${tsParam('q.t')})`;
 
-/**
- * Device-time lines already processed WITHOUT a session break that this batch brings: their
- * newest report was received after the break (receive time `q.c`), so a concurrent
- * transaction that took the device lock first computed their outages before this break was
- * visible, and a gap across it was no window then. Returns, per such line, its earliest report
- * (device time) received after the break: the lines are recomputed from before it.
- */
-const LOAD_BROKEN = `
-SELECT q.d::text AS device_id, s.line, ${msOf('f.ts')} AS ts, f.msg_id, f.powered
-  FROM unnest($1::uuid[], $2::float8[]) AS q(d, c)
-  JOIN line_state s ON s.device_id = q.d
-  JOIN line_events last ON last.device_id = s.device_id AND last.line = s.line AND last.ts = s.last_ts
-   AND last.msg_id = s.last_msg_id AND last.source LIKE '%+ts' AND last.received_at > ${tsParam('q.c')}
-  CROSS JOIN LATERAL (
-    SELECT e.ts, e.msg_id, e.powered FROM line_events e
-     WHERE e.device_id = q.d AND e.line = s.line AND e.received_at > ${tsParam('q.c')}
-     ORDER BY e.ts, e.msg_id ${C} LIMIT 1) f`;
-
 /** Upsert of line states, $N-numbered from `first` (written together with the device rows). */
 export const saveLineStateSql = (first: number) => {
   const p = (i: number) => `$${first + i}`;
@@ -102,6 +85,8 @@ export async function processLines(
   hasPeriods: (deviceId: string) => boolean,
   /** Device → receive time of the earliest session break (connectivity event) new in this batch. */
   breaks: Map<string, number> = new Map(),
+  /** Device → earliest device time of other stamped readings (voltage) new in this batch. */
+  readings: Map<string, number> = new Map(),
 ): Promise<{ events: DeviceOutageEvent[]; stateRows: unknown[][] }> {
   const work = new Map<string, LineWork>();
   const workOf = (deviceId: string, line: number): LineWork => {
@@ -119,20 +104,12 @@ export async function processLines(
   // Devices that stamp their reports: their lines get device-time windows (see windows.ts).
   const deviceTime = new Set<string>();
   for (const [deviceId, list] of rows) if (list.some((r) => r.source.endsWith('+ts'))) deviceTime.add(deviceId);
-  if (breaks.size > 0) {
-    const broken = await client.query<{
-      device_id: string;
-      line: number;
-      ts: number;
-      msg_id: string;
-      powered: boolean;
-    }>(LOAD_BROKEN, [[...breaks.keys()], [...breaks.values()]]);
-    for (const r of broken.rows) {
-      const w = workOf(r.device_id, r.line);
-      w.reports.push({ line: r.line, ts: toMs(r.ts) as number, msgId: r.msg_id, powered: r.powered });
-      w.forceLate = true;
-      deviceTime.add(r.device_id);
-    }
+  // Lines processed before something this batch brings (see line-reprocess.ts): recomputed.
+  for (const r of await linesToReprocess(client, breaks, readings)) {
+    const w = workOf(r.deviceId, r.line);
+    w.reports.push(r.from);
+    w.forceLate = true;
+    deviceTime.add(r.deviceId);
   }
   if (work.size === 0) return { events: [], stateRows: [[], [], [], [], [], []] };
   const all = [...work.values()];
