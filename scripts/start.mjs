@@ -41,6 +41,7 @@ const ports = [
   ['MQTT_PORT', Number(env.MQTT_PORT ?? 1883)],
   ['HTTP_PORT', Number(env.HTTP_PORT ?? 8080)],
   ['BROKER_HTTP_PORT', Number(env.BROKER_HTTP_PORT ?? 9091)],
+  ['WORKER_HTTP_PORT', Number(env.WORKER_HTTP_PORT ?? 9092)],
 ];
 for (const [name, port] of ports) {
   if (!(await portFree(port))) {

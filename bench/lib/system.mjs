@@ -103,7 +103,12 @@ export async function startSystem(opts) {
   });
   if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr}`);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
-  const [mqttPort, brokerHttp, httpPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [mqttPort, brokerHttp, httpPort, workerHttp] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const env = {
     ...process.env,
     DATABASE_URL: dbUrl,
@@ -116,6 +121,8 @@ export async function startSystem(opts) {
     BROKER_HTTP_PORT: String(brokerHttp),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
+    WORKER_HTTP_HOST: '127.0.0.1',
+    WORKER_HTTP_PORT: String(workerHttp),
     SPMS_ADMIN_API_KEY: adminKey,
     // Capacity, not abuse limits: every simulated device shares 127.0.0.x, where the
     // per-IP connect and auth-failure limits would refuse a storm by design.
@@ -170,7 +177,7 @@ export async function startSystem(opts) {
     spawnApp('api', 'apps/api/dist/main.js');
     await waitFor(() => fetch(`http://127.0.0.1:${brokerHttp}/readyz`).then((r) => r.ok), 'broker');
     await waitFor(() => fetch(`http://127.0.0.1:${httpPort}/healthz`).then((r) => r.status < 500), 'api');
-    await sleep(1000); // the worker has no port; give BullMQ a moment to attach
+    await waitFor(() => fetch(`http://127.0.0.1:${workerHttp}/healthz`).then((r) => r.ok), 'worker');
     for (const [n, c] of Object.entries(children)) if (c.exitCode !== null) throw new Error(`${n} exited`);
   } catch (err) {
     await stop();

@@ -3,7 +3,7 @@
  * (`loadWorkerConfig(process.env)`); keys are the environment variable names.
  */
 
-import { DatabaseUrl, LogLevel, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
 import { AlertsConfigSchema } from './alerts/config.js';
 
 export const WorkerConfigSchema = Type.Object({
@@ -11,6 +11,9 @@ export const WorkerConfigSchema = Type.Object({
   REDIS_URL: RedisUrl,
   REDIS_PREFIX: RedisPrefix,
   LOG_LEVEL: LogLevel,
+  /** Prometheus metrics (`/metrics`) and liveness (`/healthz`) of the worker process (0 = any free port). */
+  WORKER_HTTP_PORT: Port(9092),
+  WORKER_HTTP_HOST: Type.String({ default: '0.0.0.0' }),
   /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
   REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   /** Ingest jobs taken from the queue at once by this process (merged into WORKER_TRANSACTIONS). */

@@ -13,6 +13,7 @@ import type { WorkerConfig } from './config.js';
 import { Deadlines } from './deadlines.js';
 import { DOMAIN_EVENTS_QUEUE } from './events.js';
 import { createIngestHandler } from './handlers/ingest-batch.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { EventPublisher } from './outbox.js';
 import { DeviceConfigCache } from './persist/device-config.js';
 import { startSweeper } from './sweeper.js';
@@ -20,6 +21,8 @@ import { startSweeper } from './sweeper.js';
 export type { WorkerConfig } from './config.js';
 
 export interface RunningWorker {
+  /** Prometheus metrics of this worker (main.ts serves them on WORKER_HTTP_PORT). */
+  metrics: WorkerMetrics;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,9 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   const deadlines = new Deadlines(redis, prefix);
   const configs = new DeviceConfigCache(pool, config.DEVICE_CACHE_TTL_MS);
   const publisher = new EventPublisher(pool, eventsQueue, redis, prefix);
+  // Read-only handle on the ingest queue, for the depth and age gauges.
+  const ingestQueue = new Queue(INGEST_QUEUE, { connection: redis, prefix: ingestQueueOptions(prefix).prefix });
+  const metrics = createWorkerMetrics({ queue: ingestQueue, durability: () => durability.current() });
   const handler = createIngestHandler({
     pool,
     configs,
@@ -65,6 +71,10 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     transactions: config.WORKER_TRANSACTIONS,
     mergeMaxMessages: config.WORKER_MERGE_MAX_MESSAGES,
     shards: config.WORKER_SHARDS,
+    onCommitted(seconds, events) {
+      metrics.transaction.observe(seconds);
+      for (const e of events) metrics.events.inc({ type: e.type });
+    },
   });
   const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => {}); // reported through the worker's 'error' event
@@ -77,7 +87,12 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     stalledInterval: config.WORKER_LOCK_MS,
     maxStalledCount: 5,
   });
+  worker.on('completed', (_job, result: { messages?: number } | undefined) => {
+    metrics.jobs.inc({ result: 'completed' });
+    metrics.messages.inc(result?.messages ?? 0);
+  });
   worker.on('failed', (job, err) => {
+    metrics.jobs.inc({ result: 'failed' });
     logger.warn({ jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, 'ingest job failed');
   });
   worker.on('error', (err) => logger.warn({ err: err.message }, 'worker error'));
@@ -100,6 +115,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   );
   let closed: Promise<void> | undefined;
   return {
+    metrics,
     close() {
       closed ??= (async () => {
         durability.stop();
@@ -107,6 +123,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
         await worker.close();
         await sweeper.close();
         await eventsQueue.close();
+        await ingestQueue.close();
         workerConnection.disconnect();
         redis.disconnect();
         await pool.end();

@@ -15,7 +15,7 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { loadWorkerConfig, type WorkerConfig } from '../src/config.js';
-import { startWorker } from '../src/worker.js';
+import { type RunningWorker, startWorker } from '../src/worker.js';
 
 export const silent = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 
@@ -29,7 +29,7 @@ export interface Harness {
   enqueue(messages: IngestMessage[], jobId?: string): Promise<string>;
   /** Waits until `n` jobs in total have completed or failed. */
   drained(n: number, timeoutMs?: number): Promise<void>;
-  start(overrides?: Record<string, string>): Promise<{ close(): Promise<void> }>;
+  start(overrides?: Record<string, string>): Promise<RunningWorker>;
   outages(deviceId: string): Promise<OutageView[]>;
   close(): Promise<void>;
 }

@@ -93,7 +93,14 @@ export async function startFaultStack(label: string, opts: FaultStackOptions): P
         httpReady(`http://127.0.0.1:${brokerHttpPort}/readyz`),
       ),
     // A killed worker's jobs return when their lock expires: 2 s instead of 30.
-    worker: () => createAppProcess('worker', { ...common, ALERTS_ENABLED: 'false', WORKER_LOCK_MS: '2000' }),
+    worker: () =>
+      createAppProcess('worker', {
+        ...common,
+        ALERTS_ENABLED: 'false',
+        WORKER_LOCK_MS: '2000',
+        WORKER_HTTP_HOST: '127.0.0.1',
+        WORKER_HTTP_PORT: '0',
+      }),
     api: () =>
       createAppProcess(
         'api',

@@ -9,6 +9,7 @@
 import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { deadLetterCounts, recordDeadLetter, recordMessageDeadLetters } from '../dead-letter.js';
+import type { DomainEvent } from '../events.js';
 import type { EventPublisher } from '../outbox.js';
 import { type BatchContext, processBatch } from '../process-batch.js';
 import { InvalidBatchError, type SplitBatch, splitBatch } from '../validate.js';
@@ -22,6 +23,8 @@ export interface IngestHandlerDeps extends BatchContext {
   mergeMaxMessages: number;
   /** A merged batch is split by device into this many transactions run in parallel. */
   shards: number;
+  /** After each merged batch committed: its duration and the events it committed (metrics). */
+  onCommitted?: (seconds: number, events: readonly DomainEvent[]) => void;
 }
 
 /** FNV-1a of the device id: which shard (transaction) a device's messages go to. */
@@ -47,8 +50,10 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       // One transaction per device shard, in parallel: shards share no device, so they never
       // wait on each other's device locks (a job is done when all its shards committed).
       const parts = splitByDevice(batch, deps.shards);
+      const started = performance.now();
       const settled = await Promise.allSettled(parts.map((part) => processBatch(deps, part)));
       const events = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value.events : []));
+      deps.onCommitted?.((performance.now() - started) / 1000, events);
       // Committed: publishing failures are repaired by the outbox relay, never by a retry.
       // Only the Redis half is chained (order); marking them published in PostgreSQL is not.
       const sent = publishing.then(() => deps.publisher.send(events));
