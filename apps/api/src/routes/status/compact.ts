@@ -32,6 +32,9 @@ interface Entry {
   json: string;
   gzip?: Promise<Buffer>;
   byId?: Map<string, CompactRow>;
+  /** Devices changed after a cursor seq up to this snapshot: clients share cursors (they
+   *  got them from the same snapshot), so each is read once per snapshot. */
+  changedAfter?: Map<number, Promise<Set<string>>>;
 }
 
 const gzipAsync = promisify(gzip);
@@ -117,7 +120,18 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const range = await readSeqRange(app.pg);
     if (cur.seq > range.max) return reload('the cursor is ahead of the event log (database restored?): reload');
     if (range.min > cur.seq + 1) return reload('events after the cursor are no longer kept: reload');
-    const ids = cur.seq < e.snap.seq ? await loadChangedDeviceIds(app.pg, cur.seq, e.snap.seq) : new Set<string>();
+    let ids = new Set<string>();
+    if (cur.seq < e.snap.seq) {
+      e.changedAfter ??= new Map();
+      let p = e.changedAfter.get(cur.seq);
+      if (!p) {
+        if (e.changedAfter.size > 100) e.changedAfter.clear();
+        p = loadChangedDeviceIds(app.pg, cur.seq, e.snap.seq);
+        p.catch(() => e.changedAfter?.delete(cur.seq));
+        e.changedAfter.set(cur.seq, p);
+      }
+      ids = await p;
+    }
     if (!e.byId) e.byId = new Map(e.snap.rows.map((r) => [r[0], r]));
     const changed: CompactRow[] = [];
     for (const id of ids) {
