@@ -1,0 +1,92 @@
+// Which SPMS processes `npm start` runs on this machine, and the ports each one listens on.
+//
+// Brokers and API processes share their public port (MQTT_PORT, MQTT_WS_PORT, MQTTS_PORT;
+// HTTP_PORT) through Node's cluster module. Each broker and worker process has its own
+// metrics/health port, so Prometheus can scrape every one of them: BROKER_HTTP_PORT + 2 × i
+// and WORKER_HTTP_PORT + 2 × i for process i = 0, 1, … The step of 2 keeps the default
+// bases (9091, 9092) from colliding: brokers on 9091, 9093, 9095…, workers on 9092, 9094…
+// A base of 0 gives every process a random port.
+import { availableParallelism } from 'node:os';
+
+/** Per-process ports advance by 2 so that brokers and workers interleave with the default bases. */
+export const PORT_STEP = 2;
+
+/** A process count from the environment: a whole number ≥ 0, or the default. */
+function readCount(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 256) {
+    throw new Error(`${name} must be a whole number from 0 to 256 (got "${raw}")`);
+  }
+  return n;
+}
+
+function readPort(env, name, fallback) {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a TCP port number (got "${raw}")`);
+  return n;
+}
+
+/**
+ * @returns {{ processes: { app: 'broker'|'worker'|'api', index: number, label: string, cluster: boolean,
+ *   env: Record<string,string> }[], ports: { name: string, port: number, note?: string }[] }}
+ */
+export function planProcesses(env) {
+  const cores = availableParallelism();
+  const counts = {
+    broker: readCount(env, 'BROKER_PROCESSES', cores),
+    worker: readCount(env, 'WORKER_PROCESSES', cores),
+    api: readCount(env, 'API_PROCESSES', 1),
+  };
+  const brokerBase = readPort(env, 'BROKER_HTTP_PORT', 9091);
+  const workerBase = readPort(env, 'WORKER_HTTP_PORT', 9092);
+  const processes = [];
+  const ports = [];
+  const shared = (name, fallback) => {
+    const port = readPort(env, name, fallback);
+    if (port !== 0) ports.push({ name, port });
+  };
+  if (counts.broker > 0) {
+    shared('MQTT_PORT', 1883);
+    if (env.MQTT_WS_PORT) shared('MQTT_WS_PORT', 0);
+    if (env.MQTT_TLS_CERT && env.MQTT_TLS_KEY) shared('MQTTS_PORT', 8883);
+  }
+  if (counts.api > 0) shared('HTTP_PORT', 8080);
+  const perProcess = (app, count, variable, base) => {
+    for (let i = 0; i < count; i++) {
+      const port = base === 0 ? 0 : base + PORT_STEP * i;
+      if (port > 65535) throw new Error(`${variable} + ${PORT_STEP * i} is above 65535: set ${variable} lower`);
+      const note = i === 0 ? undefined : `${variable} + ${PORT_STEP * i}, ${app} process ${i + 1} of ${count}`;
+      if (port !== 0) ports.push({ name: variable, port, note, base });
+      processes.push({
+        app,
+        index: i,
+        label: count > 1 ? `${app}${i + 1}` : app,
+        cluster: app !== 'worker',
+        env: { [variable]: String(port) },
+      });
+    }
+  };
+  perProcess('broker', counts.broker, 'BROKER_HTTP_PORT', brokerBase);
+  perProcess('worker', counts.worker, 'WORKER_HTTP_PORT', workerBase);
+  for (let i = 0; i < counts.api; i++) {
+    processes.push({ app: 'api', index: i, label: counts.api > 1 ? `api${i + 1}` : 'api', cluster: true, env: {} });
+  }
+  // Custom bases can still overlap (BROKER_HTTP_PORT=9000, WORKER_HTTP_PORT=9002)
+  // would only show as EADDRINUSE later: say which ones collide now.
+  const seen = new Map();
+  for (const p of ports) {
+    const other = seen.get(p.port);
+    if (other) {
+      throw new Error(
+        `port ${p.port} would be used twice: ${other.note ?? other.name} and ${p.note ?? p.name}; ` +
+          'move one base port (e.g. WORKER_HTTP_PORT=9200) or run fewer processes',
+      );
+    }
+    seen.set(p.port, p);
+  }
+  return { counts, processes, ports };
+}
