@@ -5,6 +5,9 @@
 // connections round-robin), ingest workers are plain child processes. A process that
 // exits is restarted after a back-off (0.5 s doubling to 30 s; reset after a minute up)
 // and the exit is logged. SIGINT/SIGTERM stops every process (SIGTERM, SIGKILL after 10 s).
+// A process that exits by itself on its very first start within 15 s (a bad variable, a
+// taken port) stops everything with its exit code instead: restarting would only repeat
+// the same message.
 //
 // `npm start` calls this after building and migrating; run alone (node scripts/supervise.mjs)
 // it expects built apps and a migrated database. Output lines are prefixed with the process
@@ -21,6 +24,7 @@ const entry = (app) => join(root, 'apps', app, 'dist', 'main.js');
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const HEALTHY_AFTER_MS = 60_000;
+const FIRST_START_MS = 15_000;
 const STOP_GRACE_MS = 10_000;
 
 function pipeLines(stream, prefix) {
@@ -34,9 +38,9 @@ function pipeLines(stream, prefix) {
 }
 
 /** Starts every planned process; resolves with a stop() that ends them all. */
-export function supervise(env, plan) {
+export function supervise(env, plan, onFatal = () => {}) {
   const width = Math.max(6, ...plan.processes.map((p) => p.label.length));
-  const slots = plan.processes.map((p) => ({ ...p, child: undefined, failures: 0, timer: undefined }));
+  const slots = plan.processes.map((p) => ({ ...p, child: undefined, failures: 0, timer: undefined, starts: 0 }));
   let stopping = false;
 
   function start(slot) {
@@ -58,10 +62,16 @@ export function supervise(env, plan) {
     pipeLines(child.stderr, prefix);
     slot.child = child;
     const startedAt = Date.now();
+    slot.starts++;
     console.log(`spms: ${slot.label} started (pid ${child.pid})`);
     child.once('exit', (code, signal) => {
       slot.child = undefined;
       if (stopping) return;
+      if (slot.starts === 1 && signal === null && Date.now() - startedAt < FIRST_START_MS) {
+        console.error(`spms: ${slot.label} (pid ${child.pid}) could not start (code ${code}); stopping the others`);
+        onFatal(code || 1);
+        return;
+      }
       if (Date.now() - startedAt > HEALTHY_AFTER_MS) slot.failures = 0;
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** slot.failures);
       slot.failures++;
@@ -101,14 +111,17 @@ export function supervise(env, plan) {
 
 /** Supervises until SIGINT/SIGTERM, then exits 0 once every process has stopped. */
 export function superviseUntilSignal(env, plan) {
-  const running = supervise(env, plan);
   let once = false;
+  const stopWith = (code) => {
+    if (once) return;
+    once = true;
+    running.stop().then(() => process.exit(code));
+  };
+  const running = supervise(env, plan, stopWith);
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.on(sig, () => {
-      if (once) return;
-      once = true;
-      console.log(`spms: ${sig}: stopping ${plan.processes.length} processes…`);
-      running.stop().then(() => process.exit(0));
+      if (!once) console.log(`spms: ${sig}: stopping ${plan.processes.length} processes…`);
+      stopWith(0);
     });
   }
   return running;

@@ -224,6 +224,36 @@ describe('broker processes sharing one MQTT port (scripts/supervise.mjs)', () =>
   }, 40_000);
 });
 
+describe('a process that cannot start', () => {
+  it('stops the supervisor with its exit code and message instead of restarting forever', async () => {
+    const child = spawn(process.execPath, ['scripts/supervise.mjs'], {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        BROKER_PROCESSES: '1',
+        WORKER_PROCESSES: '0',
+        API_PROCESSES: '0',
+        DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/unused',
+        MQTT_PORT: String(await freePort()),
+        BROKER_HTTP_PORT: String(await freePort()),
+        MAX_PAYLOAD_BYTES: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const keep = (d: Buffer) => {
+      out += d.toString();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(code).toBe(1);
+    expect(out).toContain('MAX_PAYLOAD_BYTES');
+    expect(out).toMatch(/broker \(pid \d+\) could not start \(code 1\)/);
+    expect(out.match(/broker started/g)).toHaveLength(1);
+  });
+});
+
 describe('npm start (scripts/start.mjs) port pre-check', () => {
   it('refuses at once when a derived per-process port is taken, naming it', async () => {
     const { createServer } = await import('node:net');
