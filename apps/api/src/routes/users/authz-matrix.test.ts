@@ -35,7 +35,9 @@ const PUBLIC: { path: RegExp; method: string; why: string }[] = [
   { path: /^\/api\/v1\//, method: '*', why: 'ThingsBoard device API: the device token in the URL authenticates' },
   { path: /^\/api\/sms\/status\/?$/, method: 'POST', why: "Twilio's delivery receipts: the Twilio signature" },
   { path: /^\/api\/auth\/login$/, method: 'POST', why: 'sign-in: username and password (rate-limited)' },
-  // /healthz, /readyz, /config.json and the dashboard are outside /api: never checked.
+  { path: /^\/healthz$/, method: 'GET', why: 'liveness probe: says nothing but "ok"' },
+  { path: /^\/readyz$/, method: 'GET', why: 'readiness probe: PostgreSQL, Redis and durability status only' },
+  { path: /^\/config\.json$/, method: 'GET', why: "the dashboard's public settings, read before sign-in" },
 ];
 const isPublic = (path: string, method: string) =>
   PUBLIC.some((p) => p.path.test(path) && (p.method === '*' || p.method === method));
@@ -131,6 +133,9 @@ describe('authorization matrix', () => {
     const urls = ROWS.map((r) => ({ method: r.method, url: r.url(ctx) }));
     expect(Object.keys(doc.paths).length).toBeGreaterThan(40);
     expect(uncoveredRoutes(doc.paths, urls, isPublic)).toEqual([]);
+    // Every public entry still names a route (a stale one would hide nothing, but mislead).
+    const paths = Object.keys(doc.paths);
+    expect(PUBLIC.filter((p) => !paths.some((path) => p.path.test(path))).map((p) => p.why)).toEqual([]);
     // The check itself: a route no row exercises is named.
     expect(uncoveredRoutes({ '/api/new/{id}': { get: {} } }, urls, isPublic)).toEqual(['GET /api/new/{id}']);
   });
@@ -159,6 +164,14 @@ describe('authorization matrix', () => {
     // Asking for another region explicitly shows nothing rather than widening the scope.
     const south = (await app.inject({ url: '/api/devices?region=South', headers: auth.northViewer })).json();
     expect(south).toEqual({ items: [], total: 0 });
+  });
+
+  it('signs out or changes a password only for a session: an API key gets a 400 saying so', async () => {
+    for (const url of ['/api/auth/logout', '/api/auth/password']) {
+      const payload = url.endsWith('password') ? { currentPassword: 'x', newPassword: 'long-enough-password' } : {};
+      const res = await app.inject({ method: 'POST', url, headers: auth.northOperator, payload });
+      expect(res.statusCode, url).toBe(400);
+    }
   });
 
   it('refuses everything without a valid bearer', async () => {
