@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
 import { connect } from '../../test-support/sse-client.js';
+import { DAY_FROM, DAY_TO, S1, seedKnownHistory } from '../status/seed.test-data.js';
 import { adminAuth, bearer, createKey, createUser, signIn, testEnv } from './access-fixtures.js';
 import {
   type Ctx,
@@ -164,6 +165,47 @@ describe('authorization matrix', () => {
     // Asking for another region explicitly shows nothing rather than widening the scope.
     const south = (await app.inject({ url: '/api/devices?region=South', headers: auth.northViewer })).json();
     expect(south).toEqual({ items: [], total: 0 });
+  });
+
+  it('shows a North-scoped caller no South entity in any list (the admin sees them)', async () => {
+    // South data in every list: outages and day reports (the read-side seed), and a text.
+    await seedKnownHistory(app.pg);
+    const southAlert = f.shared.alert.South;
+    const text = await app.pg.query<{ id: string }>(
+      `INSERT INTO notifications (phone, kind, body, status, provider, attempts)
+       VALUES ('+94771110003', 'outage', 'SPMS: S1_MSAN CEB lost', 'queued', 'twilio', 1) RETURNING id::text`,
+    );
+    await app.pg.query('INSERT INTO notification_alerts VALUES ($1, $2)', [text.rows[0]?.id, southAlert]);
+    const south = f.shared.device.South;
+    const markers = [S1, 'S1_MSAN', await f.deviceId(south), `"${south}"`, '"South"'];
+    const day = `from=${encodeURIComponent(DAY_FROM)}&to=${encodeURIComponent(DAY_TO)}`;
+    const lists = [
+      '/api/devices?limit=1000',
+      '/api/status',
+      '/api/status/compact',
+      '/api/alerts',
+      '/api/recipients',
+      '/api/planned',
+      '/api/dead-letters',
+      `/api/reports/reliability?groupBy=device&${day}`,
+      `/api/reports/reliability?groupBy=region&${day}`,
+      `/api/outages?${day}`,
+      '/api/notifications',
+    ];
+    const leaks: string[] = [];
+    const unseen: string[] = [];
+    for (const url of lists) {
+      const all = await app.inject({ url, headers: adminAuth });
+      if (!markers.some((m) => all.body.includes(m))) unseen.push(url);
+      for (const who of ['northViewer', 'northOperator'] as const) {
+        const res = await app.inject({ url, headers: auth[who] });
+        expect(res.statusCode, `${url} as ${who}`).toBe(200);
+        const found = markers.filter((m) => res.body.includes(m));
+        if (found.length) leaks.push(`${url} as ${who}: ${found.join(', ')}`);
+      }
+    }
+    expect(unseen).toEqual([]);
+    expect(leaks).toEqual([]);
   });
 
   it('signs out or changes a password only for a session: an API key gets a 400 saying so', async () => {
