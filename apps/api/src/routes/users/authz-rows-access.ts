@@ -114,6 +114,16 @@ export function accessRows(f: Fixtures): Row[] {
       body: () => ({ scopeValue: 'South' }),
     },
     {
+      name: 'widen recipient North → all',
+      method: 'PATCH',
+      role: 'operator',
+      target: 'North',
+      scopedForbidden: true,
+      entity: (region) => f.recipient(region),
+      url: (c) => `/api/recipients/${c.id}`,
+      body: () => ({ scopeKind: 'all' }),
+    },
+    {
       name: 'delete recipient (North)',
       method: 'DELETE',
       role: 'operator',

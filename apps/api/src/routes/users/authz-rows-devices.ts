@@ -41,6 +41,13 @@ export function deviceRows(f: Fixtures): Row[] {
       url: (c) => `/api/devices/${c.dev}/voltage?format=csv`,
     },
     {
+      name: 'timeline (North)',
+      method: 'GET',
+      role: 'viewer',
+      target: 'North',
+      url: (c) => `/api/devices/${c.dev}/timeline`,
+    },
+    {
       name: 'timeline (South)',
       method: 'GET',
       role: 'viewer',
@@ -134,6 +141,14 @@ export function deviceRows(f: Fixtures): Row[] {
       method: 'POST',
       role: 'operator',
       target: 'North',
+      url: (c) => `/api/devices/${c.dev}/rpc`,
+      body: () => ({ method: 'ping', oneway: true, timeoutMs: 1000 }),
+    },
+    {
+      name: 'rpc (South)',
+      method: 'POST',
+      role: 'operator',
+      target: 'South',
       url: (c) => `/api/devices/${c.dev}/rpc`,
       body: () => ({ method: 'ping', oneway: true, timeoutMs: 1000 }),
     },
