@@ -220,11 +220,14 @@ class MqttDevice implements SimDevice {
    */
   private bootSequence(session: number): void {
     const spacing = this.opts.bootSpacingMs ?? 100;
+    // The inputs are read once at boot: a device that stamps its reports stamps them all with
+    // that moment, however long the publishes take.
+    const readAt = this.clock.now();
     this.enqueue(session, async () => {
       for (const line of LINE_NUMBERS) {
         if (line > 1) await this.pause(spacing);
         if (session !== this.session) return;
-        await this.publishLine(line);
+        await this.publishLine(line, readAt);
       }
       await this.pause(spacing);
       if (session === this.session) await this.send(this.voltagePayload());
