@@ -112,6 +112,8 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     await expect.poll(() => page.locator('.leaflet-marker-icon').count()).toBeGreaterThan(0);
     // The shared test Redis keeps nothing on disk: operators are told acknowledgements are not durable.
     expect(await page.getByTestId('durability-banner').textContent({ timeout: 10_000 })).toMatch(/appendonly yes/);
+    // The alert processes run with the console provider: texts are only logged, and said so.
+    expect(await page.getByTestId('sms-banner').textContent({ timeout: 10_000 })).toMatch(/only being logged/);
     await shot(page, '1-fleet');
     await page.context().close();
   });
@@ -154,6 +156,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     expect(await page.getByTestId('device-edit-form').count()).toBe(0);
     expect(await page.getByTestId('credentials-controls').count()).toBe(0);
     expect(await page.getByTestId('durability-banner').count()).toBe(0);
+    expect(await page.getByTestId('sms-banner').count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Rotate credentials' }).count()).toBe(0);
     await shot(page, '4-device-viewer');
     const token = await page.evaluate(() => JSON.parse(localStorage.getItem('spms.session') ?? '{}').token as string);

@@ -2,7 +2,7 @@
 import type { FunctionComponent } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { canEdit, getSession, isAdmin, logout, onSession } from './api/client.js';
-import { DurabilityBanner } from './components/durability-banner.js';
+import { SystemBanners } from './components/system-banners.js';
 import { connect, disconnect, useFleet } from './live.js';
 import { AlertsPage } from './pages/alerts.js';
 import { FleetPage } from './pages/fleet.js';
@@ -112,7 +112,7 @@ function Shell() {
         </button>
       </header>
       <main>
-        {canEdit() && <DurabilityBanner />}
+        {canEdit() && <SystemBanners />}
         {page}
       </main>
     </>

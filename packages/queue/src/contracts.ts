@@ -69,3 +69,17 @@ export interface IngestBatch {
 export function credentialsChangedChannel(prefix: string): string {
   return `${prefix}:credentials:changed`;
 }
+
+/**
+ * Heartbeat of each process that sends texts (the alerts processors): a Redis key with the
+ * provider it uses (`{"provider":"twilio"|"console","at":<epoch ms>}`), renewed every third
+ * of its TTL and deleted on a clean stop. The API reads them for the dashboard ("texts are
+ * only being logged", "nothing sends texts").
+ */
+export const SMS_SENDER_TTL_MS = 90_000;
+export function smsSenderKey(prefix: string, sender: string): string {
+  return `${prefix}:sms:sender:${sender}`;
+}
+export function smsSenderPattern(prefix: string): string {
+  return `${prefix}:sms:sender:*`;
+}

@@ -4,8 +4,11 @@
  * BullMQ delayed jobs, and sends SMS through @spms/sms. Every timer lives in Redis or
  * PostgreSQL, so a restart of every process loses none.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createPool } from '@spms/db';
 import type { Logger } from '@spms/log';
+import { SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
 import { createSmsProvider, type SmsProvider } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -121,10 +124,22 @@ export async function startAlerts(
     stranded.rows.map((r) => r.id),
   );
   logger.info({ provider: provider.name, prefix }, 'alerts started');
+  // Heartbeat: which provider the processes that send texts use, so the dashboard can say
+  // plainly that texts are only being logged (or that nothing sends them).
+  const beatKey = smsSenderKey(prefix, `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
+  const beat = () =>
+    redis
+      .set(beatKey, JSON.stringify({ provider: provider.name, at: Date.now() }), 'PX', SMS_SENDER_TTL_MS)
+      .catch((err: unknown) => logger.warn({ err }, 'could not record the SMS provider heartbeat'));
+  void beat();
+  const beating = setInterval(beat, SMS_SENDER_TTL_MS / 3);
+  beating.unref();
   let closed: Promise<void> | undefined;
   return {
     close() {
       closed ??= (async () => {
+        clearInterval(beating);
+        await redis.del(beatKey).catch(() => {});
         await Promise.all(workers.map((w) => w.close()));
         await Promise.all(workers.map((w) => (w.opts.connection as Redis).quit().catch(() => {})));
         await timers.close();

@@ -1,11 +1,13 @@
 import { startDurabilityMonitor } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
+import { readSmsSenders } from './sms-senders.js';
 
 /**
  * Liveness (the process answers), readiness (PostgreSQL and Redis answer) and whether an
  * HTTP 200 of the device API is durable (Redis persistence), also as GET /api/system for
- * the dashboard's banner. REQUIRE_DURABLE_REDIS=true refuses to start when it is not.
+ * the dashboard's banners, with the SMS provider the alert processes use (sms-senders.ts).
+ * REQUIRE_DURABLE_REDIS=true refuses to start when it is not durable.
  */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
   const durability = await startDurabilityMonitor({
@@ -29,6 +31,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
     system.get('/api/system', async () => {
       const d = durability.current();
       return {
+        sms: await readSmsSenders(app.redis, app.config.REDIS_PREFIX),
         durability: {
           durable: d.durable,
           problems: d.problems,

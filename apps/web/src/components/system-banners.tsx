@@ -1,0 +1,66 @@
+/**
+ * Plain warnings for operators and admins from GET /api/system, re-read every minute:
+ * - acknowledged messages are not durable: devices were told "received", but a Redis restart
+ *   would lose what the worker has not stored yet;
+ * - texts are only being logged (no SMS provider configured), or no process sends texts at
+ *   all (alerts disabled, or every worker down).
+ * Silent when all is well, for viewers, and against an API without the route.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { getSession } from '../api/client.js';
+
+interface SystemStatus {
+  durability?: { durable: boolean; problems: string[] };
+  sms?: { mode: 'twilio' | 'console' | 'mixed' | 'none' };
+}
+
+async function fetchSystem(): Promise<SystemStatus | null> {
+  const token = getSession()?.token;
+  if (!token) return null;
+  const res = await fetch('/api/system', { headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
+  if (!res.ok) return null; // an older API, or a viewer: no banner
+  return (await res.json()) as SystemStatus;
+}
+
+export function SystemBanners() {
+  const [s, setS] = useState<SystemStatus | null>(null);
+  useEffect(() => {
+    const load = () => fetchSystem().then(setS, () => setS(null));
+    void load();
+    const timer = setInterval(load, 60_000);
+    return () => clearInterval(timer);
+  }, []);
+  const d = s?.durability;
+  const mode = s?.sms?.mode;
+  return (
+    <>
+      {d && !d.durable && (
+        <div class="notice" role="alert" data-testid="durability-banner">
+          <strong>Acknowledged messages are not durable.</strong> Redis does not keep the ingest queue on disk, so a
+          Redis restart loses messages devices were told were received. Ask the administrator to fix Redis:
+          <ul>
+            {d.problems.map((p) => (
+              <li key={p}>{p}</li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {mode === 'console' && (
+        <div class="notice" role="alert" data-testid="sms-banner">
+          <strong>Texts are only being logged.</strong> No SMS provider is configured, so alerts reach nobody's phone.
+          Ask the administrator to set the Twilio variables (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM).
+        </div>
+      )}
+      {mode === 'mixed' && (
+        <div class="notice" role="alert" data-testid="sms-banner">
+          <strong>Some alert processes only log texts.</strong> Not every worker has the SMS provider's settings.
+        </div>
+      )}
+      {mode === 'none' && (
+        <div class="notice" role="alert" data-testid="sms-banner">
+          <strong>No process is sending texts.</strong> Alerts are disabled or every worker is down.
+        </div>
+      )}
+    </>
+  );
+}
