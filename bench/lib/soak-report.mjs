@@ -101,7 +101,7 @@ export function renderMarkdown(r) {
         `| ${n} | ${p.memory.heapUsedMiB.start} → ${p.memory.heapUsedMiB.end} | ${p.memory.heapSlopeMiBPer10Min} | ${p.memory.rssMiB.start} → ${p.memory.rssMiB.end} (${p.memory.rssMiB.peak}) | ${p.memory.rssSlopeMiBPer10Min} |`,
     ),
     '',
-    `| window | MQTT sessions | acked | PUBACK p99 ms | HTTP 200 p99 ms | probe publish → visible p99 ms | queue waiting max | rows committed | client errors |`,
+    `| window | devices online | acked | PUBACK p99 ms | HTTP 200 p99 ms | probe publish → visible p99 ms | queue waiting max | rows committed | client errors |`,
     '|---|---|---|---|---|---|---|---|---|',
     ...r.windows.map(
       (w) =>
