@@ -5,6 +5,7 @@
  * with a guarded UPDATE so only one worker announces it.
  */
 import { decideFlapping, type FlapOptions } from '@spms/alerting';
+import { withTransaction } from '@spms/db';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type FlapCheckJob, jobId } from './context.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
@@ -66,34 +67,24 @@ export async function recordTransition(
   const check: FlapCheckJob = { deviceId: device.deviceId, line };
   await ctx.timers.add('flap-check', check, { jobId: jobId('flapcheck', e.id), delay: o.quietMs + 50 });
   if (d !== 'enter') return;
-  let windows: WindowRef[] | undefined;
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('BEGIN');
+  const windows = await withTransaction(ctx.pool, async (client): Promise<WindowRef[] | undefined> => {
     const won = await client.query(
       `INSERT INTO alert_line_flapping (device_id, line, flapping, changed_at) VALUES ($1, $2, true, now())
        ON CONFLICT (device_id, line) DO UPDATE SET flapping = true, changed_at = now()
         WHERE NOT alert_line_flapping.flapping`,
       [device.deviceId, line],
     );
-    if ((won.rowCount ?? 0) > 0) {
-      ctx.logger.info({ deviceId: device.deviceId, line, changes: times.length }, 'line is flapping: alerts held');
-      windows = await fanOut(ctx, client, {
-        alertId: alert.id,
-        kind: 'flapping',
-        subscription: 'outage',
-        subject: { deviceId: device.deviceId, line, region: device.region, customer: device.customer },
-        critical: false,
-        details: { changes: times.filter((t) => t > now - o.windowMs).length, windowMs: o.windowMs },
-      });
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+    if ((won.rowCount ?? 0) === 0) return undefined;
+    ctx.logger.info({ deviceId: device.deviceId, line, changes: times.length }, 'line is flapping: alerts held');
+    return fanOut(ctx, client, {
+      alertId: alert.id,
+      kind: 'flapping',
+      subscription: 'outage',
+      subject: { deviceId: device.deviceId, line, region: device.region, customer: device.customer },
+      critical: false,
+      details: { changes: times.filter((t) => t > now - o.windowMs).length, windowMs: o.windowMs },
+    });
+  });
   await ensureTimers(ctx, [alert.id], windows);
 }
 
@@ -134,11 +125,7 @@ export async function checkFlapping(ctx: AlertsContext, job: FlapCheckJob): Prom
 async function restoreSettled(ctx: AlertsContext, deviceId: string, line: number): Promise<void> {
   const device = await loadDevice(ctx.pool, deviceId, line);
   if (!device) return;
-  let windows: WindowRef[] | undefined;
-  let alertId: string | undefined;
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('BEGIN');
+  const settled = await withTransaction(ctx.pool, async (client) => {
     const { rows } = await client.query<AlertRow>(
       `UPDATE alerts SET restoration_notified_at = now(), updated_at = now()
         WHERE id = (SELECT id FROM alerts WHERE device_id = $1 AND line = $2 AND type = 'outage' AND NOT voided
@@ -148,22 +135,15 @@ async function restoreSettled(ctx: AlertsContext, deviceId: string, line: number
       [deviceId, line],
     );
     const alert = rows[0];
-    if (alert) {
-      alertId = alert.id;
-      windows = await fanOut(ctx, client, {
-        alertId: alert.id,
-        kind: 'restoration',
-        subscription: 'restoration',
-        subject: { deviceId, line, region: alert.region, customer: alert.customer },
-        critical: alert.severity === 'critical',
-      });
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-  if (alertId) await ensureTimers(ctx, [alertId], windows);
+    if (!alert) return undefined;
+    const windows = await fanOut(ctx, client, {
+      alertId: alert.id,
+      kind: 'restoration',
+      subscription: 'restoration',
+      subject: { deviceId, line, region: alert.region, customer: alert.customer },
+      critical: alert.severity === 'critical',
+    });
+    return { alertId: alert.id, windows };
+  });
+  if (settled) await ensureTimers(ctx, [settled.alertId], settled.windows);
 }

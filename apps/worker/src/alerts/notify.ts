@@ -1,4 +1,5 @@
 /** Telling people about an alert (the debounce timer firing, or a held alert released). */
+import { withTransaction } from '@spms/db';
 import type { Job } from 'bullmq';
 import type { AlertsContext, DebounceJob } from './context.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
@@ -46,26 +47,16 @@ export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<
     alert.severity = 'critical';
   }
   const kind = alert.type === 'outage' ? 'outage' : alert.type === 'voltage' ? 'voltage' : 'device_offline';
-  let windows: WindowRef[] | undefined;
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('BEGIN');
-    if (await markNotified(client, alertId)) {
-      windows = await fanOut(ctx, client, {
-        alertId,
-        kind,
-        subscription: kind,
-        subject: { deviceId: alert.device_id, line: alert.line, region: alert.region, customer: alert.customer },
-        critical: alert.severity === 'critical',
-      });
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  const windows = await withTransaction(ctx.pool, async (client): Promise<WindowRef[] | undefined> => {
+    if (!(await markNotified(client, alertId))) return undefined;
+    return fanOut(ctx, client, {
+      alertId,
+      kind,
+      subscription: kind,
+      subject: { deviceId: alert.device_id, line: alert.line, region: alert.region, customer: alert.customer },
+      critical: alert.severity === 'critical',
+    });
+  });
   await ensureTimers(ctx, [alertId], windows);
 }
 

@@ -6,6 +6,7 @@
  * several alerts workers are harmless.
  */
 import { debounceDelayMs, severityOf } from '@spms/alerting';
+import { withTransaction } from '@spms/db';
 import type { Job } from 'bullmq';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type DebounceJob, jobId } from './context.js';
@@ -169,25 +170,15 @@ async function restore(
   subscription: 'restoration' | 'device_online' | 'voltage',
 ): Promise<void> {
   if (!alert.notified_at || alert.voided) return;
-  let windows: WindowRef[] | undefined;
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('BEGIN');
-    if (await markRestorationNotified(client, alert.id)) {
-      windows = await fanOut(ctx, client, {
-        alertId: alert.id,
-        kind,
-        subscription,
-        subject: { deviceId: device.deviceId, line: alert.line, region: alert.region, customer: alert.customer },
-        critical: alert.severity === 'critical',
-      });
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  const windows = await withTransaction(ctx.pool, async (client): Promise<WindowRef[] | undefined> => {
+    if (!(await markRestorationNotified(client, alert.id))) return undefined;
+    return fanOut(ctx, client, {
+      alertId: alert.id,
+      kind,
+      subscription,
+      subject: { deviceId: device.deviceId, line: alert.line, region: alert.region, customer: alert.customer },
+      critical: alert.severity === 'critical',
+    });
+  });
   await ensureTimers(ctx, [alert.id], windows);
 }
