@@ -48,7 +48,8 @@ function toEntry(item: unknown, index: number | null): TelemetryEntry | string {
   return { values: item };
 }
 
-export function parseTelemetry(payload: Uint8Array | string): ParseResult {
+/** A device payload as a JSON document: UTF-8, not empty, JSON at least leniently. */
+export function decodePayload(payload: Uint8Array | string): { ok: true; doc: unknown } | { ok: false; error: string } {
   let text: string;
   try {
     text = typeof payload === 'string' ? payload : utf8.decode(payload);
@@ -56,13 +57,18 @@ export function parseTelemetry(payload: Uint8Array | string): ParseResult {
     return { ok: false, error: 'payload is not valid UTF-8' };
   }
   if (text.trim() === '') return { ok: false, error: 'payload is empty' };
-  let doc: unknown;
   try {
-    doc = parseLenientJson(text);
+    return { ok: true, doc: parseLenientJson(text) };
   } catch (err) {
     const detail = err instanceof Error ? err.message.replace(/^JSON5: /, '') : 'unparseable';
     return { ok: false, error: `payload is not JSON (even leniently): ${detail}` };
   }
+}
+
+export function parseTelemetry(payload: Uint8Array | string): ParseResult {
+  const decoded = decodePayload(payload);
+  if (!decoded.ok) return decoded;
+  const doc = decoded.doc;
   const items = Array.isArray(doc) ? doc : [doc];
   if (items.length === 0) return { ok: false, error: 'payload is an empty array' };
   const entries: TelemetryEntry[] = [];

@@ -11,7 +11,7 @@
 import { CONTRACT_VERSION, type TelemetryEntry, type TelemetryValue } from '@spms/queue';
 import { interpretValues } from './interpret.js';
 import { checkTimestamp, checkValues, MAX_ENTRIES_PER_MESSAGE } from './limits.js';
-import { parseLenientJson, parseTelemetry } from './parse.js';
+import { decodePayload, parseTelemetry } from './parse.js';
 
 export type TelemetryVerdict = { ok: true; entries: TelemetryEntry[] } | { ok: false; error: string };
 export type AttributesVerdict = { ok: true; values: Record<string, TelemetryValue> } | { ok: false; error: string };
@@ -56,24 +56,11 @@ export function acceptTelemetry(payload: Uint8Array | string, receivedAt: number
   return bad ? { ok: false, error: bad } : verdict;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Client attributes: one JSON object (lenient, like telemetry), within the bounds. */
 export function acceptAttributes(payload: Uint8Array | string): AttributesVerdict {
-  let text: string;
-  try {
-    text = typeof payload === 'string' ? payload : utf8.decode(payload);
-  } catch {
-    return { ok: false, error: 'payload is not valid UTF-8' };
-  }
-  if (text.trim() === '') return { ok: false, error: 'payload is empty' };
-  let doc: unknown;
-  try {
-    doc = parseLenientJson(text);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message.replace(/^JSON5: /, '') : 'unparseable';
-    return { ok: false, error: `payload is not JSON (even leniently): ${detail}` };
-  }
+  const decoded = decodePayload(payload);
+  if (!decoded.ok) return decoded;
+  const doc = decoded.doc;
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     return { ok: false, error: 'attributes must be one JSON object' };
   const values = doc as Record<string, TelemetryValue>;
