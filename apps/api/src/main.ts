@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError } from '@spms/config';
 import { createLogger } from '@spms/log';
+import { DurabilityRequiredError } from '@spms/queue';
 import { buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
 
@@ -16,7 +17,12 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
-  const app = await buildApp(config, { logger });
+  const app = await buildApp(config, { logger }).catch((err: unknown) => {
+    // REQUIRE_DURABLE_REDIS=true against a Redis that keeps nothing: the message says what to change.
+    if (!(err instanceof DurabilityRequiredError)) throw err;
+    logger.fatal(err.message);
+    process.exit(1);
+  });
   try {
     await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
   } catch (err) {
