@@ -66,7 +66,11 @@ export function createAuthenticate(ctx: GatewayContext) {
 
     if (config.MAX_CONNECTIONS > 0 && ctx.connectedClients() >= config.MAX_CONNECTIONS)
       return refuse('max_connections', SERVER_UNAVAILABLE);
-    if (ctx.authFailureLimiter.exhausted(ip)) return refuse('auth_failure_rate', SERVER_UNAVAILABLE);
+    // An address that spent its failed-authentication budget only keeps devices it already
+    // knows good from the cache: many modems share one carrier-NAT address, and one
+    // misconfigured neighbour must not lock the others out (no query, no hash for guesses).
+    if (ctx.authFailureLimiter.exhausted(ip) && !ctx.auth.cachedMqtt(clientId, username || undefined, password))
+      return refuse('auth_failure_rate', SERVER_UNAVAILABLE);
     if (!ctx.connectLimiter.take(ip)) return refuse('connect_rate', SERVER_UNAVAILABLE);
 
     if (username === 'provision' || clientId === 'provision') {

@@ -40,12 +40,17 @@ export const BrokerConfigSchema = Type.Object({
    * behind carrier-grade NAT.
    */
   MAX_PENDING_CONNECTIONS: PositiveInt(10_000, 'connections without CONNACK yet (0 = unlimited)'),
-  /** New connections per source IP per minute (a reconnect storm from one NAT is still allowed). */
-  CONNECT_RATE_PER_IP: PositiveInt(600, 'CONNECTs per source IP per minute (0 = unlimited)'),
   /**
-   * Failed authentications per source IP per minute before further CONNECTs get 0x03.
-   * Generous by default: 4G carriers put many modems behind one NAT address, and a single
-   * misconfigured unit rebooting in a loop must not lock its neighbours out.
+   * New connections per source IP per minute. Off by default: the fleet is on 4G behind
+   * carrier-grade NAT, where a whole region reconnecting after a blackout arrives from a few
+   * addresses (ThingsBoard keeps per-IP limits off too). Abuse is bounded per credential and
+   * per failed authentication instead.
+   */
+  CONNECT_RATE_PER_IP: PositiveInt(0, 'CONNECTs per source IP per minute (0 = unlimited)'),
+  /**
+   * Failed authentications per source IP per minute; beyond it, CONNECTs from that address
+   * get 0x03 unless their credentials are already known good from the cache (no query, no
+   * hash), so a misconfigured unit behind a carrier NAT does not lock its neighbours out.
    */
   AUTH_FAILURES_PER_IP: PositiveInt(120, 'failed CONNECTs per source IP per minute (0 = unlimited)'),
   /** Sustained PUBLISH rate per device (messages/s) and the burst above it. */

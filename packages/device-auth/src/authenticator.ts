@@ -42,6 +42,9 @@ export interface DeviceAuthenticator {
   authenticateToken(token: string): Promise<AuthResult>;
   /** The device of an access token already in the cache (no query), for throttling decisions. */
   cachedToken(token: string): DeviceIdentity | undefined;
+  /** The device whose MQTT credentials are already known good from the cache (no query, no
+   *  hash), for throttling decisions: a known device behind a throttled carrier-NAT address. */
+  cachedMqtt(clientId: string, username: string | undefined, password: Buffer | string | undefined): boolean;
   /** Called with a device id when its credentials were rotated/revoked or the device deleted (Redis channel credentialsChangedChannel(prefix)). */
   onInvalidate(listener: (deviceId: string) => void): void;
   /** Counters for /metrics (and for tests proving the cache works). */
@@ -88,6 +91,14 @@ const LOOKUP_SQL = `
 
 const BAD = { ok: false, reason: 'bad_credentials' } as const;
 const UNAVAILABLE = { ok: false, reason: 'unavailable' } as const;
+
+function mqttInput(clientId: string, username: string | undefined, password: Buffer | string | undefined) {
+  return {
+    clientId: clientId ?? '',
+    username: username || undefined,
+    password: password === undefined ? undefined : Buffer.isBuffer(password) ? password.toString('utf8') : password,
+  };
+}
 
 function identity(row: CredentialsRow): AuthResult {
   return {
@@ -228,6 +239,29 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
       return result?.ok ? result.device : undefined;
     },
 
+    cachedMqtt(clientId, username, password) {
+      const input = mqttInput(clientId, username, password);
+      if (isIdentifierRejected(input)) return false;
+      const { keys } = basicLookupKeys(input.clientId, input.username);
+      // As lookup(): the first key with a row decides, and only if every earlier key is a known miss.
+      let row: CredentialsRow | undefined;
+      for (const key of keys) {
+        const hit = cache.get(key);
+        if (hit === undefined) return false;
+        if (hit !== null) {
+          row = hit;
+          break;
+        }
+      }
+      if (!row) return false;
+      const verdict = checkMqttRow(row, input);
+      if (verdict !== 'verify') return verdict === 'accept';
+      const digest = createHash('sha256')
+        .update(input.password ?? '')
+        .digest('hex');
+      return cache.knownPassword(row, digest) === true;
+    },
+
     onInvalidate(listener) {
       listeners.push(listener);
     },
@@ -246,11 +280,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     username: string | undefined,
     password: Buffer | string | undefined,
   ): Promise<AuthResult> {
-    const input = {
-      clientId: clientId ?? '',
-      username: username || undefined,
-      password: password === undefined ? undefined : Buffer.isBuffer(password) ? password.toString('utf8') : password,
-    };
+    const input = mqttInput(clientId, username, password);
     if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
     const { keys } = basicLookupKeys(input.clientId, input.username);
     if (keys.length === 0) return BAD;
