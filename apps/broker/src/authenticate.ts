@@ -95,6 +95,10 @@ export function createAuthenticate(ctx: GatewayContext) {
                 : NOT_AUTHORIZED;
           return refuse(result.reason, code);
         }
+        // The device gave up waiting for this CONNACK (a reconnect storm on a busy broker) and
+        // closed the socket: registering it would replace the session it has opened since,
+        // and a storm would feed itself. Nothing to answer.
+        if (client.closed || client.conn?.destroyed) return refuse('gone_before_connack', SERVER_UNAVAILABLE);
         // ThingsBoard carries no last will [docs/thingsboard-compatibility.md]; a will on the shared
         // `v1/devices/me/...` topics would also reach every device subscribed to it.
         (client as unknown as { _will: unknown })._will = null;

@@ -14,6 +14,7 @@ export type RefusalReason =
   | 'max_connections'
   | 'max_pending'
   | 'connect_timeout'
+  | 'gone_before_connack'
   | 'connect_rate'
   | 'auth_failure_rate'
   | 'topic_not_allowed'
