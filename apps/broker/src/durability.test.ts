@@ -3,42 +3,25 @@
  * persistence) /readyz and /metrics say "not durable" and REQUIRE_DURABLE_REDIS=true refuses
  * to start; against a private redis-server with AOF on it reports durable.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger } from '@spms/log';
 import { DurabilityRequiredError } from '@spms/queue';
-import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
+import { createTestDatabase, createTestRedis, type PrivateRedis, startPrivateRedis } from '@spms/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from './config.js';
 import { startGateway } from './gateway.js';
 import { type Harness, startHarness } from './test-support/harness.js';
 
 const harnesses: Harness[] = [];
-let server: ChildProcess | undefined;
-let dir = '';
+let aof: PrivateRedis | undefined;
 afterAll(async () => {
   for (const h of harnesses) await h.close();
-  server?.kill('SIGKILL');
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await aof?.destroy();
 });
 
+/** A private redis-server with AOF on (appendfsync everysec, as the compose file runs). */
 async function startAofRedis(): Promise<string> {
-  dir = await mkdtemp(join(tmpdir(), 'spms-broker-aof-'));
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  server = child;
-  await new Promise<void>((resolve) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('Ready to accept connections')) resolve();
-    });
-  });
-  return `redis://127.0.0.1:${port}`;
+  aof = await startPrivateRedis({ appendfsync: 'everysec' });
+  return aof.url;
 }
 
 const get = (h: Harness, path: string) => fetch(`http://127.0.0.1:${h.gateway.httpPort}${path}`);

@@ -3,43 +3,26 @@
  * (the dashboard's banner) against the shared Redis (no persistence) and a private
  * redis-server with AOF on; REQUIRE_DURABLE_REDIS=true refuses to start against the former.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createLogger } from '@spms/log';
 import { DurabilityRequiredError } from '@spms/queue';
-import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
+import { createTestDatabase, createTestRedis, type PrivateRedis, startPrivateRedis } from '@spms/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
 
 const apis: TestApi[] = [];
-let server: ChildProcess | undefined;
-let dir = '';
+let aof: PrivateRedis | undefined;
 afterAll(async () => {
   for (const a of apis) await a.close();
-  server?.kill('SIGKILL');
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await aof?.destroy();
 });
 const auth = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 
+/** A private redis-server with AOF on (appendfsync everysec, as the compose file runs). */
 async function startAofRedis(): Promise<string> {
-  dir = await mkdtemp(join(tmpdir(), 'spms-api-aof-'));
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  server = child;
-  await new Promise<void>((resolve) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      if (d.toString().includes('Ready to accept connections')) resolve();
-    });
-  });
-  return `redis://127.0.0.1:${port}`;
+  aof = await startPrivateRedis({ appendfsync: 'everysec' });
+  return aof.url;
 }
 
 describe('API: Redis durability', () => {
