@@ -111,10 +111,18 @@ export class LiveHub {
       await sub.subscribe(this.opts.channel, this.opts.accessChannel);
       this.subscriber = sub;
       // Subscribed first: whatever commits from now on is either after the cursor read
-      // below or is read from the database by a later catch-up.
-      this.enqueue(async () => {
-        await this.ensureCursor();
-      });
+      // below or is read from the database by a later catch-up. Awaited: a stream opened
+      // once start() resolved must not have events committed after it taken for "before the
+      // cursor" (on a busy machine the read could otherwise run after them and skip them).
+      await new Promise<void>((resolve) =>
+        this.enqueue(async () => {
+          try {
+            await this.ensureCursor();
+          } finally {
+            resolve();
+          }
+        }),
+      );
       const poll = setInterval(() => this.enqueue(() => this.poll()), this.opts.pollMs);
       const recheck = setInterval(() => this.recheckAll(), this.opts.recheckMs);
       poll.unref();
