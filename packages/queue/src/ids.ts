@@ -26,3 +26,12 @@ export function receivedAtOfMessageId(msgId: string): number | null {
   const ms = Number.parseInt(head, 36);
   return Number.isFinite(ms) ? ms : null;
 }
+
+/**
+ * Ids of history posted by an importer (POST /api/devices/:id/telemetry) begin with this:
+ * never a `newMessageId` (no receive time is read from them), and the worker marks what
+ * they start as imported (source 'import': no alerts, no device activity).
+ */
+export const IMPORTED_MESSAGE_ID_PREFIX = 'hist-';
+
+export const isImportedMessageId = (msgId: string): boolean => msgId.startsWith(IMPORTED_MESSAGE_ID_PREFIX);

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PoolClient } from '@spms/db';
-import type { IngestMessage, TelemetryValue } from '@spms/queue';
+import { IMPORTED_MESSAGE_ID_PREFIX, type IngestMessage, type TelemetryValue } from '@spms/queue';
 import { checkTimestamp, checkValues, interpretValues } from '@spms/telemetry';
 import { AppError } from '../plugins/errors.js';
 
@@ -35,8 +35,9 @@ export interface PreparedHistory {
   last: number;
 }
 
-/** Prefix of imported message ids: never 9 base36 characters, so no receive time is read from them. */
-const ID_PREFIX = 'hist-';
+/** Prefix of imported message ids: never 9 base36 characters, so no receive time is read from
+ *  them; the worker marks what they start as source 'import' and raises no alerts for it. */
+const ID_PREFIX = IMPORTED_MESSAGE_ID_PREFIX;
 
 /** Deterministic message id of a device's history entry at `ts`. */
 export function historyMessageId(deviceId: string, ts: number): string {

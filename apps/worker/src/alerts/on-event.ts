@@ -7,6 +7,7 @@
  */
 import { debounceDelayMs, severityOf } from '@spms/alerting';
 import { withTransaction } from '@spms/db';
+import { isImportedMessageId } from '@spms/queue';
 import type { Job } from 'bullmq';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type DebounceJob, jobId } from './context.js';
@@ -34,6 +35,7 @@ interface Interval {
 export function createEventHandler(ctx: AlertsContext) {
   return async (job: Job<DomainEvent>): Promise<void> => {
     const e = job.data;
+    if (startedByImport(e)) return;
     switch (e.type) {
       case 'outage.opened':
       case 'outage.closed': {
@@ -131,6 +133,19 @@ export function createEventHandler(ctx: AlertsContext) {
         return; // connection_lost / reconnected / *.changed: nothing to tell people
     }
   };
+}
+
+/**
+ * Outages and voltage episodes started by imported history (source 'import') raise no alert
+ * and text nobody, whatever ends them later: the condition was never told as it happened,
+ * and an alert raised when live data merely ends it would be a stale page. A record is
+ * imported when its starting report is (history-import ids): outages opened by live data
+ * after the import follow the live rules.
+ */
+function startedByImport(e: DomainEvent): boolean {
+  if (!e.type.startsWith('outage.') && !e.type.startsWith('voltage.')) return false;
+  const record = (e.payload.outage ?? e.payload.episode) as Interval | undefined;
+  return record !== undefined && isImportedMessageId(record.startMsgId);
 }
 
 function offlineInput(e: DomainEvent, device: DeviceContext, since: number, clearedAt: number | null): RaiseInput {

@@ -8,7 +8,7 @@ import type { OutageEvent, OutageInterval } from '@spms/outage-engine';
 import type { DomainEvent } from '../events.js';
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
-import { msOf, toMs, tsParam } from './sql.js';
+import { msOf, sourceOf, toMs, tsParam } from './sql.js';
 
 export const OUTAGE_COLUMNS = `o.line, ${msOf('o.started_at')} AS started_at, o.start_msg_id,
   ${msOf('o.start_window_from')} AS swf, ${msOf('o.start_window_to')} AS swt,
@@ -53,9 +53,9 @@ export interface DeviceOutageEvent {
 const COLS = 16;
 const UPSERT = `
 INSERT INTO outages (device_id, line, started_at, start_window_from, start_window_to, ended_at, end_window_from,
-  end_window_to, unknown_ms, duration_ms, class, whole_site, utility_feed, start_msg_id, end_msg_id)
+  end_window_to, unknown_ms, duration_ms, class, whole_site, utility_feed, start_msg_id, end_msg_id, source)
 SELECT d, l, ${tsParam('sa')}, ${tsParam('swf')}, ${tsParam('swt')}, ${tsParam('ea')}, ${tsParam('ewf')}, ${tsParam('ewt')},
-  um, dm, cl, ws, uf, sm, em
+  um, dm, cl, ws, uf, sm, em, ${sourceOf('sm')}
   FROM unnest($1::uuid[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
               $9::int8[], $10::int8[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[])
        AS x(d, l, sa, swf, swt, ea, ewf, ewt, um, dm, cl, ws, uf, sm, em)
@@ -70,7 +70,7 @@ const UPDATE = `
 UPDATE outages o SET started_at = ${tsParam('x.sa')}, start_window_from = ${tsParam('x.swf')},
   start_window_to = ${tsParam('x.swt')}, ended_at = ${tsParam('x.ea')}, end_window_from = ${tsParam('x.ewf')},
   end_window_to = ${tsParam('x.ewt')}, unknown_ms = x.um, duration_ms = x.dm, class = x.cl,
-  utility_feed = x.uf, start_msg_id = x.sm, end_msg_id = x.em, updated_at = now()
+  utility_feed = x.uf, start_msg_id = x.sm, end_msg_id = x.em, source = ${sourceOf('x.sm')}, updated_at = now()
   FROM unnest($1::uuid[], $2::int2[], $3::float8[], $4::float8[], $5::float8[], $6::float8[], $7::float8[], $8::float8[],
               $9::int8[], $10::int8[], $11::text[], $12::bool[], $13::bool[], $14::text[], $15::text[], $16::text[])
        AS x(d, l, sa, swf, swt, ea, ewf, ewt, um, dm, cl, ws, uf, sm, em, prev)

@@ -2,7 +2,7 @@
  * Splits a batch into per-device row sets (no I/O). Event time is the device's `ts` when the
  * entry had one, else the gateway's receive time (the deployed firmware never sends one).
  */
-import type { ConnectivityEvent, IngestMessage, TelemetryValue } from '@spms/queue';
+import { type ConnectivityEvent, type IngestMessage, isImportedMessageId, type TelemetryValue } from '@spms/queue';
 import { interpretValues } from '@spms/telemetry';
 
 export interface LineRow {
@@ -85,7 +85,9 @@ function rowsFor(map: Map<string, DeviceRows>, m: IngestMessage): DeviceRows {
   }
   d.messages++;
   const silence = m.kind === 'connectivity' && (m.event === 'connection_lost' || m.event === 'keepalive_timeout');
-  if (!silence) {
+  // Imported history was received now by the API, not from the device: it is not activity
+  // (else an imported device would turn active, then raise a device-offline alert).
+  if (!silence && !isImportedMessageId(m.id)) {
     d.activity.push(m.receivedAt);
     if (d.lastActivity === null || m.receivedAt > d.lastActivity) d.lastActivity = m.receivedAt;
   }

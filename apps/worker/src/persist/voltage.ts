@@ -22,7 +22,7 @@ import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import type { LoadedDevice, VoltsUpdate } from './device-state.js';
 import type { VoltRow } from './prepare.js';
-import { C, msOf, toMs, tsParam } from './sql.js';
+import { C, msOf, sourceOf, toMs, tsParam } from './sql.js';
 import { type DeviceTimeRanges, loadDeviceTimeWindows, loadWindows, minSince, widenRange } from './windows.js';
 
 const EPISODE_COLUMNS = `e.kind, ${msOf('e.started_at')} AS started_at, e.start_msg_id, ${msOf('e.start_window_from')} AS swf,
@@ -83,8 +83,9 @@ const EPISODE_VALUES = `unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[
   AS x(d, k, sa, swf, swt, ea, ewf, ewt, um, dm, sm, em, prev)`;
 const UPSERT = `
 INSERT INTO voltage_episodes (device_id, kind, started_at, start_window_from, start_window_to, ended_at, end_window_from,
-  end_window_to, unknown_ms, duration_ms, start_msg_id, end_msg_id)
-SELECT d, k, ${tsParam('sa')}, ${tsParam('swf')}, ${tsParam('swt')}, ${tsParam('ea')}, ${tsParam('ewf')}, ${tsParam('ewt')}, um, dm, sm, em
+  end_window_to, unknown_ms, duration_ms, start_msg_id, end_msg_id, source)
+SELECT d, k, ${tsParam('sa')}, ${tsParam('swf')}, ${tsParam('swt')}, ${tsParam('ea')}, ${tsParam('ewf')}, ${tsParam('ewt')}, um, dm, sm, em,
+  ${sourceOf('sm')}
   FROM ${EPISODE_VALUES}
 ON CONFLICT (device_id, start_msg_id) DO UPDATE SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at,
   start_window_from = EXCLUDED.start_window_from, start_window_to = EXCLUDED.start_window_to, ended_at = EXCLUDED.ended_at,
@@ -94,7 +95,7 @@ const UPDATE = `
 UPDATE voltage_episodes e SET kind = x.k, started_at = ${tsParam('x.sa')}, start_window_from = ${tsParam('x.swf')},
   start_window_to = ${tsParam('x.swt')}, ended_at = ${tsParam('x.ea')}, end_window_from = ${tsParam('x.ewf')},
   end_window_to = ${tsParam('x.ewt')}, unknown_ms = x.um, duration_ms = x.dm, start_msg_id = x.sm, end_msg_id = x.em,
-  updated_at = now()
+  source = ${sourceOf('x.sm')}, updated_at = now()
   FROM ${EPISODE_VALUES} WHERE e.device_id = x.d AND e.start_msg_id = x.prev`;
 const DELETE = `DELETE FROM voltage_episodes e USING unnest($1::uuid[], $2::text[]) AS x(d, sm)
  WHERE e.device_id = x.d AND e.start_msg_id = x.sm`;
