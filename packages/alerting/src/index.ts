@@ -1,4 +1,20 @@
 export { type ComposedText, type ComposeOptions, composeTexts, type ItemKind, type PendingItem } from './compose.js';
+export {
+  choosePolicy,
+  decideStep,
+  type EscalationAlertState,
+  type EscalationPolicyRule,
+  type EscalationProgress,
+  type EscalationTierRule,
+  type MemberOutcome,
+  nextTierAfter,
+  type PolicyScopeKind,
+  policyMatches,
+  type StepDecision,
+  type StopReason,
+  type TierMember,
+  tierOutcomes,
+} from './escalation.js';
 export { decideFlapping, type FlapDecision, type FlapOptions } from './flapping.js';
 export { isQuietTime, localMinutes, parseClock } from './quiet-hours.js';
 export { groupKeyOf, matchesRecipient, severityOf } from './subscriptions.js';
