@@ -21,6 +21,7 @@ export interface OutageFilters {
   wholeSite?: boolean;
   utilityFeed?: boolean;
   planned?: boolean;
+  source?: 'live' | 'import';
 }
 
 export interface OutageItem {
@@ -38,6 +39,8 @@ export interface OutageItem {
   wholeSite: boolean;
   utilityFeed: boolean;
   planned: boolean;
+  /** 'import': started by imported history (raised no alert); 'live': by SPMS's own data. */
+  source: 'live' | 'import';
   startWindow: { from: string; to: string } | null;
   endWindow: { from: string; to: string } | null;
 }
@@ -97,6 +100,7 @@ export function outageWhere(scope: Scope | null, f: OutageFilters, params: SqlPa
   if (f.wholeSite !== undefined) w.push(`o.whole_site = ${params.add(f.wholeSite)}`);
   if (f.utilityFeed !== undefined) w.push(`o.utility_feed = ${params.add(f.utilityFeed)}`);
   if (f.planned !== undefined) w.push(f.planned ? planned : `NOT ${planned}`);
+  if (f.source !== undefined) w.push(`o.source = ${params.add(f.source)}`);
   return w.join(' AND ');
 }
 
@@ -126,7 +130,7 @@ export async function listOutages(
   const res = await pg.query(
     `SELECT o.id::text AS id, o.device_id, d.name, d.region, d.customer, o.line, dl.label AS line_label,
             o.started_at, o.ended_at, o.duration_ms::float8 AS duration_ms, o.unknown_ms::float8 AS unknown_ms,
-            o.class, o.whole_site, o.utility_feed, ${planned} AS planned,
+            o.class, o.whole_site, o.utility_feed, ${planned} AS planned, o.source,
             o.start_window_from, o.start_window_to, o.end_window_from, o.end_window_to
        FROM outages o
        JOIN devices d ON d.id = o.device_id
@@ -152,6 +156,7 @@ export async function listOutages(
     wholeSite: r.whole_site,
     utilityFeed: r.utility_feed,
     planned: r.planned,
+    source: r.source,
     startWindow: windowOf(r.start_window_from, r.start_window_to),
     endWindow: windowOf(r.end_window_from, r.end_window_to),
   }));

@@ -23,6 +23,10 @@ const Outage = Type.Object({
   wholeSite: Type.Boolean(),
   utilityFeed: Type.Boolean(),
   planned: Type.Boolean(),
+  source: Type.Union([Type.Literal('live'), Type.Literal('import')], {
+    description:
+      "'import': started by history imported through POST /api/devices/{idOrName}/telemetry (raised no alert)",
+  }),
   startWindow: Window,
   endWindow: Window,
 });
@@ -42,6 +46,7 @@ export const OutagesQuery = Type.Object(
     wholeSite: Type.Optional(Type.Boolean()),
     utilityFeed: Type.Optional(Type.Boolean()),
     planned: Type.Optional(Type.Boolean()),
+    source: Type.Optional(Type.Enum(['live', 'import'])),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
     format: Type.Optional(Type.Enum(['json', 'csv'])),
@@ -71,6 +76,7 @@ const CSV_HEADER = [
   'start_window_to',
   'end_window_from',
   'end_window_to',
+  'source',
 ];
 
 const outageRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -109,6 +115,7 @@ const outageRoutes: FastifyPluginAsyncTypebox = async (app) => {
               localIso(o.startWindow ? new Date(o.startWindow.to) : null, tz),
               localIso(o.endWindow ? new Date(o.endWindow.from) : null, tz),
               localIso(o.endWindow ? new Date(o.endWindow.to) : null, tz),
+              o.source,
             ];
           }
           next = page.nextCursor ?? undefined;
