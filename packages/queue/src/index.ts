@@ -14,6 +14,7 @@ export {
   readRedisPersistence,
   startDurabilityMonitor,
 } from './durability-monitor.js';
+export * from './email.js';
 export { IMPORTED_MESSAGE_ID_PREFIX, isImportedMessageId, newMessageId, receivedAtOfMessageId } from './ids.js';
 export {
   createIngestProducer,
