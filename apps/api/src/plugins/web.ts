@@ -41,9 +41,9 @@ export const webPlugin = fp(
       cacheControl: false,
       etag: true,
       lastModified: true,
-      setHeaders(res, path) {
+      setHeaders(reply, path) {
         const immutable = /[\\/]assets[\\/]/.test(path);
-        res.setHeader('cache-control', immutable ? `public, max-age=${YEAR_S}, immutable` : 'no-cache');
+        reply.header('cache-control', immutable ? `public, max-age=${YEAR_S}, immutable` : 'no-cache');
       },
     });
     app.get('/config.json', async (_req, reply) => {
