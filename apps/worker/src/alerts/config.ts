@@ -40,6 +40,13 @@ export const AlertsConfigSchema = Type.Object({
   ALERT_SMS_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 20, default: 6 }),
   ALERT_SMS_BACKOFF_MS: ms(2000, 1),
   ALERT_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 8 }),
+  /** E-mail channel: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://…:465. Unset: e-mail off. */
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^smtps?://' })),
+  /** Sender of alert and report e-mails ('SPMS <spms@example.lk>'); use an address the server may send as. */
+  SMTP_FROM: Type.String({ default: 'SPMS <spms@localhost>', minLength: 3 }),
+  SMTP_TIMEOUT_MS: ms(20_000, 100),
+  /** First wait before an e-mail is retried (4xx, connection refused, timeout); doubles each time, 10 tries. */
+  EMAIL_BACKOFF_MS: ms(5000, 1),
   /** Local time of message texts and of quiet hours without a zone of their own. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
 });

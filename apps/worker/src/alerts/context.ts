@@ -1,6 +1,7 @@
 /** What every alerts processor needs: connections, queues, settings (built in index.ts). */
 import type { Pool } from '@spms/db';
 import type { Logger } from '@spms/log';
+import type { EmailJob } from '@spms/queue';
 import type { SmsProvider } from '@spms/sms';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -18,6 +19,10 @@ export interface AlertsContext {
   /** One job per notification to send. */
   sms: Queue;
   provider: SmsProvider;
+  /** One job per e-mail notification (email-send.ts consumes it where SMTP_URL is set). */
+  email: Queue<EmailJob>;
+  /** SMTP_URL is set here: alert e-mails are queued; otherwise recorded as suppressed ('email_off'). */
+  emailOn: boolean;
   config: AlertsConfig;
   logger: Logger;
 }

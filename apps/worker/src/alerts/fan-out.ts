@@ -112,13 +112,18 @@ async function recordSuppressed(
   item: FanOutItem,
   reason: string,
 ) {
+  // One row per channel the recipient is on (an e-mail-only recipient has no phone).
   const { rows } = await client.query<{ id: string }>(
-    `INSERT INTO notifications (recipient_id, phone, kind, body, status, reason)
-     VALUES ($1, $2, $3, '', 'suppressed', $4) RETURNING id::text`,
+    `INSERT INTO notifications (recipient_id, channel, phone, email, kind, body, status, reason)
+     SELECT r.id, c.ch, CASE WHEN c.ch = 'sms' THEN coalesce(r.phone, $2) END, CASE WHEN c.ch = 'email' THEN r.email END,
+            $3, '', 'suppressed', $4
+       FROM alert_recipients r,
+            unnest(CASE r.channel WHEN 'both' THEN ARRAY['sms', 'email'] ELSE ARRAY[r.channel] END) AS c(ch)
+      WHERE r.id = $1 RETURNING id::text`,
     [recipientId, phone, item.kind, reason],
   );
-  await client.query('INSERT INTO notification_alerts (notification_id, alert_id) VALUES ($1, $2)', [
-    rows[0]?.id,
+  await client.query('INSERT INTO notification_alerts (notification_id, alert_id) SELECT unnest($1::bigint[]), $2', [
+    rows.map((r) => r.id),
     item.alertId,
   ]);
 }

@@ -5,9 +5,11 @@
  */
 import { capWindowStart, composeTexts, decideCap, type ItemKind, type PendingItem } from '@spms/alerting';
 import type { PoolClient } from '@spms/db';
+import { enqueueEmails } from '@spms/queue';
 import { formatDuration } from '@spms/sms';
 import type { Job } from 'bullmq';
 import { type AlertsContext, type FlushJob, jobId, type OverflowJob, type SendJob } from './context.js';
+import { insertAlertEmail, queueFor } from './email-notify.js';
 import { closeWindow } from './fan-out.js';
 
 interface TakenRow {
@@ -21,14 +23,16 @@ interface TakenRow {
   cleared_at: Date | null;
   voided: boolean;
   alert_details: Record<string, unknown>;
-  phone: string;
+  phone: string | null;
+  email: string | null;
+  channel: 'sms' | 'email' | 'both';
 }
 
 const TAKE = `
 WITH taken AS (
   DELETE FROM alert_pending WHERE recipient_id = $1 AND group_key = $2 RETURNING alert_id, kind, details)
 SELECT t.alert_id::text, t.kind, t.details, coalesce(d.label, d.name) AS site, l.label AS line_label,
-       a.region, a.started_at, a.cleared_at, a.voided, a.details AS alert_details, r.phone
+       a.region, a.started_at, a.cleared_at, a.voided, a.details AS alert_details, r.phone, r.email, r.channel
   FROM taken t JOIN alerts a ON a.id = t.alert_id JOIN devices d ON d.id = a.device_id
   JOIN alert_recipients r ON r.id = $1
   LEFT JOIN device_lines l ON l.device_id = a.device_id AND l.number = a.line`;
@@ -37,6 +41,7 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
   const { recipientId, groupKey } = job.data;
   await closeWindow(ctx, job.data); // before taking items: see ensureTimers
   const sends: string[] = [];
+  const emails: string[] = [];
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
@@ -56,20 +61,35 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
         ...(typeof r.details.windowMs === 'number' ? { windowMs: r.details.windowMs } : {}),
       }));
     const phone = rows[0]?.phone;
-    const texts = phone ? composeTexts(items, { timeZone: ctx.config.SPMS_TIME_ZONE }) : [];
+    const who = rows[0];
+    const texts = who ? composeTexts(items, { timeZone: ctx.config.SPMS_TIME_ZONE }) : [];
     for (const t of texts) {
       const cap = await takeCap(ctx, recipientId);
       const status = cap === 'send' ? 'pending' : 'suppressed';
-      const id = await insertNotification(client, {
-        recipientId,
-        phone: phone as string,
-        kind: t.kind,
-        body: t.body,
-        status,
-        reason: cap === 'send' ? null : 'cap',
-        alertIds: t.alertIds,
-      });
-      if (cap === 'send') sends.push(id);
+      const id =
+        who?.channel === 'email'
+          ? null
+          : await insertNotification(client, {
+              recipientId,
+              phone: phone as string,
+              kind: t.kind,
+              body: t.body,
+              status,
+              reason: cap === 'send' ? null : 'cap',
+              alertIds: t.alertIds,
+            });
+      const mailed =
+        who && who.channel !== 'sms'
+          ? await insertAlertEmail(ctx, client, {
+              recipientId,
+              email: who.email,
+              text: t,
+              items,
+              status,
+              reason: cap === 'send' ? null : 'cap',
+            })
+          : null;
+      if (cap === 'send') queueFor(sends, id, emails, mailed);
       if (cap === 'overflow') await scheduleOverflow(ctx, recipientId);
     }
     await client.query('COMMIT');
@@ -80,6 +100,7 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
     client.release();
   }
   await enqueueSends(ctx, sends);
+  await enqueueEmails(ctx.email, emails);
 };
 
 const capKey = (ctx: AlertsContext, recipientId: string, start: number) =>
@@ -115,7 +136,8 @@ export const handleOverflow = (ctx: AlertsContext) => async (job: Job<OverflowJo
   const { rows } = await ctx.pool.query<{ phone: string }>('SELECT phone FROM alert_recipients WHERE id = $1', [
     recipientId,
   ]);
-  if (!rows[0]) return;
+  // The summary is a text: a recipient on e-mail only has no number to text it to.
+  if (!rows[0]?.phone) return;
   const per = formatDuration(ctx.config.ALERT_CAP_WINDOW_MS);
   const body = `SPMS: ${held} more alert${held === 1 ? '' : 's'} not texted (limit ${ctx.config.ALERT_MAX_PER_HOUR} per ${per}). See the dashboard.`;
   const client = await ctx.pool.connect();

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createPool } from '@spms/db';
 import type { Logger } from '@spms/log';
-import { SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
+import { createEmailQueue, enqueueEmails, SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
 import { createSmsProvider, type SmsProvider } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -19,6 +19,7 @@ import { checkFlapping } from './flapping.js';
 import { enqueueSends, handleFlush, handleOverflow } from './flush.js';
 import { handleDebounce } from './notify.js';
 import { createEventHandler } from './on-event.js';
+import { startEmailSender } from './email-send.js';
 import { handleSend } from './send.js';
 
 export { type AlertsConfig, AlertsConfigSchema } from './config.js';
@@ -78,7 +79,19 @@ export async function startAlerts(
       ...keep,
     },
   });
-  const ctx: AlertsContext = { pool, redis, prefix, timers, sms, provider, config, logger };
+  const email = createEmailQueue(redis, prefix);
+  const ctx: AlertsContext = {
+    pool,
+    redis,
+    prefix,
+    timers,
+    sms,
+    provider,
+    config,
+    logger,
+    email,
+    emailOn: Boolean(config.SMTP_URL),
+  };
 
   const onEvent = createEventHandler(ctx);
   const debounce = handleDebounce(ctx);
@@ -117,11 +130,29 @@ export async function startAlerts(
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   // A crash between a flush's COMMIT and its enqueue leaves notifications without a send job.
   const stranded = await pool.query<{ id: string }>(
-    `SELECT id::text FROM notifications WHERE status = 'pending' AND attempts = 0 AND created_at < now() - interval '1 minute'`,
+    `SELECT id::text FROM notifications WHERE channel = 'sms' AND status = 'pending' AND attempts = 0 AND created_at < now() - interval '1 minute'`,
   );
   await enqueueSends(
     ctx,
     stranded.rows.map((r) => r.id),
+  );
+  const emailSender = await startEmailSender({
+    pool,
+    redisUrl: config.REDIS_URL,
+    prefix,
+    smtpUrl: config.SMTP_URL,
+    from: config.SMTP_FROM,
+    backoffMs: config.EMAIL_BACKOFF_MS,
+    timeoutMs: config.SMTP_TIMEOUT_MS,
+    concurrency: Math.min(4, config.ALERT_CONCURRENCY),
+    logger,
+  });
+  const strandedEmails = await pool.query<{ id: string }>(
+    `SELECT id::text FROM notifications WHERE channel = 'email' AND status = 'pending' AND attempts = 0 AND created_at < now() - interval '1 minute'`,
+  );
+  await enqueueEmails(
+    email,
+    strandedEmails.rows.map((r) => r.id),
   );
   logger.info({ provider: provider.name, prefix }, 'alerts started');
   // Heartbeat: which provider the processes that send texts use, so the dashboard can say
@@ -144,6 +175,8 @@ export async function startAlerts(
         await Promise.all(workers.map((w) => (w.opts.connection as Redis).quit().catch(() => {})));
         await timers.close();
         await sms.close();
+        await emailSender.close();
+        await email.close();
         redis.disconnect();
         await pool.end();
       })();
