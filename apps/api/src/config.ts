@@ -29,12 +29,21 @@ export const ApiConfigSchema = Type.Object({
     minimum: 0,
     description: 'failed tokens per IP per minute (0 = unlimited)',
   }),
+  /**
+   * Pub/sub wake-ups to other processes (device commands, RPC answers). They only shorten
+   * delays: what crosses processes is in Redis and re-read every second. `false` leaves
+   * everything to those sweeps (diagnostics; the cross-process tests prove it suffices).
+   */
+  PUBSUB_WAKEUPS: Type.Boolean({ default: true, description: 'true or false' }),
   /** HTTP device API: concurrent RPC long-polls (GET /api/v1/<token>/rpc) per device, per API process. */
   RPC_POLLS_PER_DEVICE: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
   STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
+  /** GET /api/status/compact reads the worker-maintained device_status_rows (snapshot) or
+   *  computes the view from the line tables on every read (compute: the old path, for comparison). */
+  STATUS_FROM: Type.Union([Type.Literal('snapshot'), Type.Literal('compute')], { default: 'snapshot' }),
   /** GET /api/stream: open streams per user or API key, per API process (429 beyond). */
   SSE_MAX_STREAMS: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
   /** GET /api/stream: every open stream re-checks its session/key this often (ms). */

@@ -1,42 +1,50 @@
 /**
  * Operator → device pushes (packages/queue/src/commands.ts): shared-attribute updates on
  * `v1/devices/me/attributes` and server-side RPC on `v1/devices/me/rpc/request/<id>`.
- * Delivered through aedes on the device's private namespace, so they reach only that
- * device, only if it subscribed, at the QoS it subscribed with. Pub/sub is not durable:
- * a device that is not connected (to this broker) does not get the push — as in
- * ThingsBoard, it can request its shared attributes, and an RPC times out.
+ *
+ * The commands wait in the device's Redis list; this broker takes them (only while its
+ * session is the recorded owner, session-claims.ts) when the session is claimed or
+ * subscribes, on a wake-up on deviceCommandChannel, and when its inbox lists the device
+ * (every sweep). A lost wake-up therefore delays a command by at most a sweep. They are
+ * delivered through aedes on the device's private namespace, so they reach only that
+ * device, only if it subscribed, at the QoS it subscribed with. An attribute push reaches
+ * the session live when it is taken (not subscribed: dropped, the device reads its
+ * attributes); an RPC waits until the session subscribes to RPC requests or it expires.
  */
-import type { Logger } from '@spms/log';
-import { type DeviceCommand, deviceCommandChannel, rpcMqttBody } from '@spms/queue';
+import { type DeviceCommand, deviceCommandChannel, rpcMqttBody, takeDeviceCommands } from '@spms/queue';
 import type { Aedes } from 'aedes';
 import type { Redis } from 'ioredis';
+import type { GatewayClient, GatewayContext } from './context.js';
 import { ATTRIBUTES, deviceTopic, RPC_REQUEST } from './topics.js';
 
-export async function subscribeCommands(
-  subscriber: Redis,
+export interface CommandDelivery {
+  /** Takes and delivers the device's waiting commands if its session is here and owned. */
+  drain(deviceId: string): void;
+}
+
+/** Whether the session subscribed to server-side RPC (only the literal filter is allowed, authorize-subscribe.ts). */
+const wantsRpc = (client: GatewayClient, deviceId: string) =>
+  !!(client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions?.[
+    deviceTopic(deviceId, `${RPC_REQUEST}+`)
+  ];
+
+export async function startCommandDelivery(
+  ctx: GatewayContext,
   broker: Aedes,
-  prefix: string,
-  logger: Logger,
-  isConnected: (deviceId: string) => boolean,
-): Promise<void> {
+  redis: Redis,
+  subscriber: Redis,
+  ownerOf: (client: GatewayClient) => string | undefined,
+): Promise<CommandDelivery> {
+  const prefix = ctx.config.REDIS_PREFIX;
   const channel = deviceCommandChannel(prefix);
-  subscriber.on('message', (ch: string, raw: string) => {
-    if (ch !== channel) return;
-    let cmd: DeviceCommand;
-    try {
-      cmd = JSON.parse(raw) as DeviceCommand;
-    } catch {
-      logger.warn({ channel }, 'ignoring a device command that is not JSON');
-      return;
-    }
-    if (!isConnected(cmd.deviceId)) return; // another gateway (or nobody) holds the session
+
+  function deliver(cmd: DeviceCommand): void {
     let topic: string;
     let body: unknown;
     if (cmd.kind === 'attributes') {
       topic = ATTRIBUTES;
       body = cmd.payload;
     } else if (cmd.kind === 'rpc') {
-      if (cmd.expiresAt < Date.now()) return;
       topic = RPC_REQUEST + cmd.requestId;
       body = rpcMqttBody(cmd);
     } else return;
@@ -50,9 +58,35 @@ export async function subscribeCommands(
         dup: false,
       },
       (err?: Error) => {
-        if (err) logger.warn({ err, deviceId: cmd.deviceId, kind: cmd.kind }, 'device command not delivered');
+        if (err) ctx.logger.warn({ err, deviceId: cmd.deviceId, kind: cmd.kind }, 'device command not delivered');
       },
     );
+  }
+
+  function drain(deviceId: string): void {
+    const client = ctx.devices.get(deviceId);
+    if (!client || client.closed || !client.spms) return;
+    const owner = ownerOf(client);
+    if (!owner) return; // not claimed yet: drained once it is
+    takeDeviceCommands(redis, prefix, deviceId, owner, wantsRpc(client, deviceId)).then(
+      (cmds) => {
+        // Published in the order taken: one connection answers the takes in order.
+        for (const cmd of cmds ?? []) deliver(cmd);
+      },
+      (err: unknown) => ctx.logger.debug({ err, deviceId }, 'device commands not taken; retried on the next sweep'),
+    );
+  }
+
+  subscriber.on('message', (ch: string, deviceId: string) => {
+    if (ch === channel && ctx.devices.has(deviceId)) drain(deviceId);
   });
   await subscriber.subscribe(channel);
+  const drainClient = (c: unknown) => {
+    const id = (c as GatewayClient).spms?.device.id;
+    if (id) drain(id);
+  };
+  // A clean=false session's subscriptions are restored before it is ready.
+  broker.on('clientReady', drainClient);
+  broker.on('subscribe', (_subs, c) => drainClient(c));
+  return { drain };
 }

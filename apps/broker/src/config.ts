@@ -72,6 +72,12 @@ export const BrokerConfigSchema = Type.Object({
   INGEST_MAX_BATCH: PositiveInt(500, 'messages per ingest job'),
   INGEST_MAX_DELAY_MS: PositiveInt(5, 'milliseconds a message waits for its batch'),
   INGEST_ENQUEUE_TIMEOUT_MS: PositiveInt(5000, 'milliseconds before an enqueue counts as failed'),
+  /**
+   * Pub/sub wake-ups to other processes (command delivery, takeovers, RPC answers). They only
+   * shorten delays: what crosses processes is in Redis and re-read every second. `false`
+   * leaves everything to those sweeps (diagnostics; the cross-process tests prove it suffices).
+   */
+  PUBSUB_WAKEUPS: Type.Boolean({ default: true, description: 'true or false' }),
   /** How long authenticated credentials stay cached (revocations are pushed, not waited for). */
   AUTH_CACHE_TTL_MS: PositiveInt(300_000, 'credential cache lifetime in milliseconds'),
 });

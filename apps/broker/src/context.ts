@@ -43,8 +43,10 @@ export interface GatewayContext {
   /** Live connection per device id (one session per device). */
   devices: Map<string, GatewayClient>;
   connectedClients(): number;
-  /** Tells other gateway processes that this device connected here (session-claims.ts). */
-  announceSession(deviceId: string): void;
+  /** Records in Redis that this session holds the device, replacing other brokers' (session-claims.ts). */
+  claimSession(client: GatewayClient): void;
+  /** The session ended: its record goes unless a newer session replaced it. */
+  releaseSession(client: GatewayClient): void;
 }
 
 /** Source address of a connection (TCP, TLS or WebSocket). */

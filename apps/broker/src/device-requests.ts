@@ -5,7 +5,7 @@
  * malformed request (refused like any malformed payload).
  */
 import type { Pool } from '@spms/db';
-import { type RpcResponse, rpcResponseChannel, type TelemetryValue } from '@spms/queue';
+import { relayRpcResponse, type TelemetryValue } from '@spms/queue';
 import { checkRequestBody, parseLenientJson } from '@spms/telemetry';
 import type { Redis } from 'ioredis';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
@@ -113,14 +113,22 @@ export function createDeviceRequests(ctx: GatewayContext, publisher: Redis): Dev
         case 'rpc_response': {
           const requestId = Number(kind.requestId);
           if (!Number.isSafeInteger(requestId)) return done('RPC response id must be an integer');
-          const msg: RpcResponse = {
-            deviceId: s.device.id,
+          // ThingsBoard passes a non-JSON answer on as text.
+          const response = (parsed.ok ? parsed.value : payload.toString('utf8')) as TelemetryValue;
+          // Stored for the API that waits (whichever process it is); the wake-up only hurries it.
+          relayRpcResponse(
+            publisher,
+            ctx.config.REDIS_PREFIX,
+            s.device.id,
             requestId,
-            // ThingsBoard passes a non-JSON answer on as text.
-            response: (parsed.ok ? parsed.value : payload.toString('utf8')) as TelemetryValue,
-          };
-          publisher.publish(rpcResponseChannel(ctx.config.REDIS_PREFIX), JSON.stringify(msg)).then(
-            () => done(null),
+            response,
+            ctx.config.PUBSUB_WAKEUPS,
+          ).then(
+            (waited) => {
+              if (!waited)
+                s.log.debug({ requestId }, 'RPC response that nobody waits for (timed out, oneway or unknown)');
+              done(null);
+            },
             (err: unknown) => {
               s.log.error({ err, requestId }, 'RPC response not forwarded');
               done(null);

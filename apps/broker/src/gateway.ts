@@ -16,7 +16,7 @@ import { authorizeForward } from './authorize-forward.js';
 import { createAuthorizePublish } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
 import { createGuardedHandle, maxPacketBytes } from './client-guards.js';
-import { subscribeCommands } from './commands.js';
+import { type CommandDelivery, startCommandDelivery } from './commands.js';
 import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { createDeviceRequests } from './device-requests.js';
@@ -136,7 +136,8 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       authFailureLimiter: new KeyedLimiter(config.AUTH_FAILURES_PER_IP),
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
-      announceSession: (deviceId) => claims?.announce(deviceId),
+      claimSession: (client) => claims?.claim(client),
+      releaseSession: (client) => claims?.release(client),
     };
     let claims: SessionClaims | undefined;
     cleanups.push(() => {
@@ -183,8 +184,17 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     auth.onInvalidate((deviceId) => {
       disconnectDevice(ctx, deviceId, 'credentials_changed');
     });
-    claims = await startSessionClaims(ctx, redis, subscriber);
-    await subscribeCommands(subscriber, b, config.REDIS_PREFIX, logger, (id) => ctx.devices.has(id));
+    // Cross-process state lives in Redis; pub/sub only wakes (session-claims.ts, commands.ts).
+    let delivery: CommandDelivery | undefined;
+    const sessionClaims = await startSessionClaims(ctx, redis, subscriber, {
+      owned: (client) => {
+        if (client.spms) delivery?.drain(client.spms.device.id);
+      },
+      commands: (deviceId) => delivery?.drain(deviceId),
+    });
+    claims = sessionClaims;
+    cleanups.push(() => sessionClaims.close());
+    delivery = await startCommandDelivery(ctx, b, redis, subscriber, (client) => sessionClaims.ownerOf(client));
 
     const listeners: Listener[] = [];
     cleanups.push(async () => {

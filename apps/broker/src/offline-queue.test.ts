@@ -4,7 +4,7 @@
  * per-device namespace (`$spms/d/<deviceId>/…`).
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { deviceCommandChannel, type RpcRequestCommand } from '@spms/queue';
+import { type RpcRequestCommand, sendDeviceCommand } from '@spms/queue';
 import { Redis } from 'ioredis';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ it('replays a queued RPC request on v1/devices/me/rpc/request/<id> after a clean
     params: { on: true },
     expiresAt: Date.now() + 60_000,
   };
-  await pub.publish(deviceCommandChannel(h.redis.prefix), JSON.stringify(cmd));
+  await sendDeviceCommand(pub, h.redis.prefix, cmd, { onlyIfLive: true, wakeup: true });
   pub.disconnect();
   await until(() => first.packets.some((p) => p.cmd === 'publish'));
   const live = first.packets.find((p) => p.cmd === 'publish');

@@ -1,54 +1,208 @@
 /**
- * One session per device across gateway processes. Each gateway announces on Redis the
- * devices that connect to it; a gateway still holding an older session of that device
- * closes it, recorded as `session_replaced` (not as the device going offline). Needed to
- * run several broker processes behind one address (a process is capped by its open-files
- * limit) or several hosts behind a load balancer. Pub/sub is best effort: if a claim is
- * lost, the stale session still ends by keep-alive timeout.
+ * One session per device across broker processes, without trusting a pub/sub message.
+ *
+ * The owner of each device's session is recorded in Redis (sessionOwnersKey: deviceId →
+ * `<gatewayId> <fence>`, the fence a counter every claim increments). A broker accepting a
+ * device claims it in one script that also puts `t:<deviceId>` in the previous owner's inbox
+ * set (gatewayInboxKey); the pub/sub message on sessionClaimsChannel only wakes that broker.
+ * Each broker reads its inbox on the wake-up and on every sweep (CROSS_PROCESS_SWEEP_MS), and
+ * closes a session whose recorded owner is no longer its own claim, as `session_replaced`.
+ * So a lost message delays a takeover by at most a sweep. Every tenth sweep also compares
+ * all local sessions with the record (a Redis that lost data, a claim that failed while
+ * Redis was down), claiming again where the record is missing.
+ *
+ * The inbox also carries `c:<deviceId>` from command senders (commands.ts drains those), and
+ * gatewayAliveKey, refreshed every sweep, tells senders that this broker is running.
  */
 import { randomUUID } from 'node:crypto';
+import {
+  CROSS_PROCESS_SWEEP_MS,
+  GATEWAY_ALIVE_TTL_MS,
+  gatewayAliveKey,
+  gatewayInboxKey,
+  runScript,
+  script,
+  sessionFenceKey,
+  sessionOwnersKey,
+} from '@spms/queue';
 import type { Redis } from 'ioredis';
-import type { GatewayContext } from './context.js';
+import type { GatewayClient, GatewayContext } from './context.js';
 import { recordConnectivity } from './sessions.js';
 
 export function sessionClaimsChannel(prefix: string): string {
   return `${prefix}:broker:sessions`;
 }
 
+/** KEYS: owners, fence. ARGV: deviceId, gatewayId, prefix. Returns {owner value, previous owner to wake or ''}. */
+const CLAIM = script(`
+local fence = redis.call('INCR', KEYS[2])
+local value = ARGV[2] .. ' ' .. fence
+local prev = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], value)
+local wake = ''
+if prev then
+  local gw = string.match(prev, '^(%S+)')
+  if gw and gw ~= ARGV[2] then
+    local inbox = ARGV[3] .. ':broker:gw:' .. gw .. ':inbox'
+    redis.call('SADD', inbox, 't:' .. ARGV[1])
+    redis.call('PEXPIRE', inbox, 86400000)
+    wake = gw
+  end
+end
+return {value, wake}`);
+
+/** KEYS: owners. ARGV: deviceId, value. Deletes the record only while it is still this session's. */
+const RELEASE = script(`
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0`);
+
+const FULL_CHECK_EVERY = 10;
+const BATCH = 1000;
+
 export interface SessionClaims {
-  announce(deviceId: string): void;
+  gatewayId: string;
+  /** Records this session as the device's (replacing any other broker's). */
+  claim(client: GatewayClient): void;
+  /** The session ended: forget the record if it is still this session's. */
+  release(client: GatewayClient): void;
+  /** This session's owner value once its claim succeeded. */
+  ownerOf(client: GatewayClient): string | undefined;
+  /** Reads the inbox and checks ownership now (tests; the sweep does it every interval). */
+  sweep(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ClaimHooks {
+  /** The session now owns the device (commands may be taken). */
+  owned(client: GatewayClient): void;
+  /** Commands are waiting for a device whose session is here. */
+  commands(deviceId: string): void;
 }
 
 export async function startSessionClaims(
   ctx: GatewayContext,
-  publisher: Redis,
+  redis: Redis,
   subscriber: Redis,
+  hooks: ClaimHooks,
 ): Promise<SessionClaims> {
   const gatewayId = randomUUID();
-  const channel = sessionClaimsChannel(ctx.config.REDIS_PREFIX);
-  subscriber.on('message', (ch: string, raw: string) => {
-    if (ch !== channel) return;
-    let claim: { deviceId?: unknown; gatewayId?: unknown };
-    try {
-      claim = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (claim.gatewayId === gatewayId || typeof claim.deviceId !== 'string') return;
-    const client = ctx.devices.get(claim.deviceId);
-    if (!client || client.closed || !client.spms) return;
+  const prefix = ctx.config.REDIS_PREFIX;
+  const channel = sessionClaimsChannel(prefix);
+  const owners = sessionOwnersKey(prefix);
+  const inbox = gatewayInboxKey(prefix, gatewayId);
+  const owned = new WeakMap<GatewayClient, string>();
+  const claiming = new WeakSet<GatewayClient>();
+  const live = (c: GatewayClient | undefined): c is GatewayClient => !!c && !c.closed && !!c.spms;
+
+  function takenOver(client: GatewayClient, deviceId: string): void {
+    if (!live(client) || !client.spms) return;
     client.spms.replaced = true;
     client.spms.closeReason = 'session_replaced';
     client.spms.log.info('session taken over by a connection on another gateway');
-    recordConnectivity(ctx, claim.deviceId, 'session_replaced', { by: 'other_gateway' });
+    recordConnectivity(ctx, deviceId, 'session_replaced', { by: 'other_gateway' });
     client.close();
+  }
+
+  function claim(client: GatewayClient): void {
+    const deviceId = client.spms?.device.id;
+    if (!deviceId || claiming.has(client)) return;
+    claiming.add(client);
+    runScript(redis, CLAIM, [owners, sessionFenceKey(prefix)], [deviceId, gatewayId, prefix]).then(
+      (res) => {
+        claiming.delete(client);
+        const [value, wake] = res as [string, string];
+        if (wake && ctx.config.PUBSUB_WAKEUPS) redis.publish(channel, wake).catch(() => {});
+        if (client.closed || ctx.devices.get(deviceId) !== client) {
+          // Ended (or replaced here) while the claim was on its way: the record must not outlive it.
+          runScript(redis, RELEASE, [owners], [deviceId, value]).catch(() => {});
+          return;
+        }
+        owned.set(client, value);
+        hooks.owned(client);
+      },
+      (err: unknown) => {
+        claiming.delete(client);
+        // Claimed again by the full check once Redis answers; until then other brokers can't see it.
+        ctx.logger.warn({ err, deviceId }, 'session claim not recorded');
+      },
+    );
+  }
+
+  /** Closes the sessions among `clients` whose record names another session; claims unrecorded ones. */
+  async function checkOwnership(clients: GatewayClient[]): Promise<void> {
+    for (let i = 0; i < clients.length; i += BATCH) {
+      const batch = clients.slice(i, i + BATCH).filter((c) => live(c) && !claiming.has(c));
+      if (batch.length === 0) continue;
+      const before = batch.map((c) => owned.get(c));
+      const values = await redis.hmget(owners, ...batch.map((c) => c.spms?.device.id as string));
+      batch.forEach((client, j) => {
+        const recorded = values[j] ?? null;
+        const mine = owned.get(client);
+        // A claim that started after the read is newer than what was read: judge it next time.
+        if (claiming.has(client) || !live(client) || mine !== before[j]) return;
+        if (recorded === null) claim(client);
+        else if (recorded !== mine) takenOver(client, client.spms?.device.id as string);
+      });
+    }
+  }
+
+  async function readInbox(): Promise<void> {
+    for (;;) {
+      const items = (await redis.spop(inbox, BATCH)) as string[];
+      const taken: GatewayClient[] = [];
+      for (const item of items) {
+        const deviceId = item.slice(2);
+        const client = ctx.devices.get(deviceId);
+        if (!live(client)) continue;
+        if (item.startsWith('t:')) taken.push(client);
+        else if (item.startsWith('c:')) hooks.commands(deviceId);
+      }
+      await checkOwnership(taken);
+      if (items.length < BATCH) return;
+    }
+  }
+
+  let sweeps = 0;
+  let running: Promise<void> | null = null;
+  const sweep = (): Promise<void> => {
+    running ??= (async () => {
+      try {
+        await redis.set(gatewayAliveKey(prefix, gatewayId), '1', 'PX', GATEWAY_ALIVE_TTL_MS);
+        await readInbox();
+        if (++sweeps % FULL_CHECK_EVERY === 0) await checkOwnership([...ctx.devices.values()]);
+      } catch (err) {
+        ctx.logger.debug({ err }, 'session sweep failed; retried next interval');
+      } finally {
+        running = null;
+      }
+    })();
+    return running;
+  };
+
+  subscriber.on('message', (ch: string, message: string) => {
+    if (ch === channel && message === gatewayId) void sweep();
   });
   await subscriber.subscribe(channel);
+  await sweep();
+  const timer = setInterval(() => void sweep(), CROSS_PROCESS_SWEEP_MS);
+  timer.unref();
+
   return {
-    announce(deviceId) {
-      publisher.publish(channel, JSON.stringify({ deviceId, gatewayId })).catch((err: unknown) => {
-        ctx.logger.debug({ err, deviceId }, 'session claim not announced');
-      });
+    gatewayId,
+    claim,
+    release(client) {
+      const value = owned.get(client);
+      const deviceId = client.spms?.device.id;
+      if (!value || !deviceId) return;
+      owned.delete(client);
+      runScript(redis, RELEASE, [owners], [deviceId, value]).catch(() => {});
+    },
+    ownerOf: (client) => owned.get(client),
+    sweep,
+    async close() {
+      clearInterval(timer);
+      await running;
+      await redis.del(gatewayAliveKey(prefix, gatewayId), inbox).catch(() => {});
     },
   };
 }

@@ -42,7 +42,7 @@ export function registerSession(ctx: GatewayContext, client: GatewayClient): voi
   const deviceId = session.device.id;
   const previous = ctx.devices.get(deviceId);
   ctx.devices.set(deviceId, client);
-  ctx.announceSession(deviceId);
+  ctx.claimSession(client);
   if (previous && previous !== client && !previous.closed && previous.spms) {
     previous.spms.replaced = true;
     previous.spms.closeReason = 'session_replaced';
@@ -85,6 +85,7 @@ export function wireSessionEvents(ctx: GatewayContext, broker: Aedes): void {
     if (!s) return;
     const deviceId = s.device.id;
     if (ctx.devices.get(deviceId) === client) ctx.devices.delete(deviceId);
+    ctx.releaseSession(client);
     if (s.replaced) return; // recorded as session_replaced when the newer one arrived
     const graceful = (client as unknown as { _disconnected: boolean })._disconnected;
     let event: ConnectivityEvent = 'connection_lost';

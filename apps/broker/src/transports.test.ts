@@ -9,7 +9,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { deviceCommandChannel, type RpcResponse, rpcResponseChannel, type TelemetryMessage } from '@spms/queue';
+import {
+  type DeviceCommand,
+  rpcResponseChannel,
+  rpcResponseKey,
+  sendDeviceCommand,
+  type TelemetryMessage,
+} from '@spms/queue';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
@@ -96,9 +102,11 @@ describe('requests and pushes', () => {
     await c.subscribeAsync('v1/devices/me/attributes', { qos: 1 });
     const api = new Redis(h.redis.url);
     const push = (n: number) =>
-      api.publish(
-        deviceCommandChannel(h.redis.prefix),
-        JSON.stringify({ kind: 'attributes', deviceId: thirdId, payload: { n } }),
+      sendDeviceCommand(
+        api,
+        h.redis.prefix,
+        { kind: 'attributes', deviceId: thirdId, payload: { n }, expiresAt: Date.now() + 60_000 },
+        { onlyIfLive: false, wakeup: true },
       );
     await push(1);
     await until(() => got.length === 1);
@@ -164,29 +172,27 @@ describe('requests and pushes', () => {
     });
     const api = new Redis(h.redis.url);
     const listener = new Redis(h.redis.url);
-    const responses: RpcResponse[] = [];
-    listener.on('message', (_ch, m) => responses.push(JSON.parse(m)));
+    const wakeups: string[] = [];
+    listener.on('message', (_ch, m) => wakeups.push(m));
     await listener.subscribe(rpcResponseChannel(h.redis.prefix));
     await new Promise((r) => setTimeout(r, 300)); // let mosquitto_sub's SUBSCRIBE land
-    const channel = deviceCommandChannel(h.redis.prefix);
-    await api.publish(channel, JSON.stringify({ kind: 'attributes', deviceId, payload: { report_interval: 60 } }));
-    await api.publish(
-      channel,
-      JSON.stringify({
-        kind: 'rpc',
-        deviceId,
-        requestId: 5,
-        method: 'reboot',
-        params: {},
-        expiresAt: Date.now() + 60_000,
-      }),
+    // What the API does: the answer's key first (the broker stores answers only where one is awaited).
+    const answerKey = rpcResponseKey(h.redis.prefix, deviceId, 5);
+    await api.set(answerKey, '', 'PX', 60_000);
+    const send = (cmd: DeviceCommand) =>
+      sendDeviceCommand(api, h.redis.prefix, cmd, { onlyIfLive: true, wakeup: true });
+    const expiresAt = Date.now() + 60_000;
+    expect((await send({ kind: 'attributes', deviceId, payload: { report_interval: 60 }, expiresAt })).result).toBe(
+      'live',
     );
-    await until(() => responses.length === 1);
+    await send({ kind: 'rpc', deviceId, requestId: 5, method: 'reboot', params: {}, expiresAt });
+    await until(() => wakeups.length === 1);
     expect(received).toEqual([
       ['v1/devices/me/attributes', { report_interval: 60 }],
       ['v1/devices/me/rpc/request/5', { method: 'reboot', params: {} }],
     ]);
-    expect(responses).toEqual([{ deviceId, requestId: 5, response: { ok: true } }]);
+    expect(wakeups).toEqual([`${deviceId}:5`]);
+    expect(JSON.parse((await api.get(answerKey)) ?? '')).toEqual({ ok: true });
     expect(otherGot).toEqual([]);
     expect(other.connected).toBe(true);
     expect(sub.exitCode).toBeNull(); // still connected: it would have printed a push

@@ -1,16 +1,37 @@
 /**
- * Server → device traffic, between the operator API (publisher) and the MQTT broker
- * (which delivers to the device's live session). Redis pub/sub: nothing here is durable —
- * a device that is not connected simply does not get the push (shared attributes are
- * stored in `device_attributes`, so the device can still ask for them; an RPC to an
- * offline device times out, as in ThingsBoard).
+ * Server → device traffic between the operator API and whichever process serves the device
+ * (an MQTT broker holding its session, or the HTTP device API's RPC long-poll), and the
+ * device's answers back. Several processes of each kind share one Redis.
  *
- * Channels (all JSON):
- * - `deviceCommandChannel(prefix)`  API → broker: `DeviceCommand`
- * - `rpcResponseChannel(prefix)`    broker → API: `RpcResponse` (the device's answer)
- * The HTTP device API also consumes `DeviceCommand`s for its RPC long-poll.
+ * Nothing here depends on a pub/sub message arriving: every message lives in a Redis key
+ * that its receiver re-reads, and pub/sub only says "look now" (command-store.ts):
+ * - a command is appended to the device's list `deviceCommandsKey` and the broker holding the
+ *   device's session is told through its inbox set `gatewayInboxKey`; the broker drains the
+ *   list on the wake-up, on its periodic sweep of the inbox (CROSS_PROCESS_SWEEP_MS), and
+ *   when the device connects or subscribes. An HTTP long-poll re-reads the list on the
+ *   wake-up and every sweep interval;
+ * - an RPC answer is written to `rpcResponseKey` (created by the API that waits for it);
+ *   the waiting API reads it on the wake-up and every sweep interval.
+ *
+ * Channels (wake-ups only; their content is a hint, never the data):
+ * - `deviceCommandChannel(prefix)`  API → brokers, HTTP polls: the device id
+ * - `rpcResponseChannel(prefix)`    broker/HTTP device API → APIs: `<deviceId>:<requestId>`
+ *
+ * Offline devices: an RPC waits in the list until it expires (its timeout), so a device
+ * that connects (MQTT) or polls (HTTP) in time gets it, as ThingsBoard delivers a pending
+ * RPC; a shared-attribute push is queued only for a device with a live MQTT session (one
+ * that is offline reads its shared attributes when it connects, as today).
  */
 import type { TelemetryValue } from './contracts.js';
+
+/** Longest a lost wake-up delays anything crossing processes: every receiver re-reads this often. */
+export const CROSS_PROCESS_SWEEP_MS = 1000;
+
+/** A shared-attribute push not taken by the device's session within this is dropped. */
+export const ATTRIBUTE_PUSH_TTL_MS = 60_000;
+
+/** Most commands kept per device; older ones are dropped first (an operator hammering an offline device). */
+export const MAX_PENDING_COMMANDS = 1000;
 
 export function deviceCommandChannel(prefix: string): string {
   return `${prefix}:device:cmd`;
@@ -28,14 +49,15 @@ export interface AttributesUpdateCommand {
   kind: 'attributes';
   deviceId: string;
   payload: Record<string, TelemetryValue> & { deleted?: string[] };
+  /** Epoch ms after which the push is dropped (the device reads its attributes itself). */
+  expiresAt: number;
 }
 
 /**
  * Server-side RPC: publish `{"method","params"}` to `v1/devices/me/rpc/request/<requestId>`.
- * The device answers on `v1/devices/me/rpc/response/<requestId>`; the broker publishes
- * that answer as an `RpcResponse` on rpcResponseChannel. `requestId` is a positive
- * integer, as ThingsBoard's firmware libraries parse it as one; unique per API process
- * run is enough because the answer is matched by (deviceId, requestId).
+ * The device answers on `v1/devices/me/rpc/response/<requestId>`; the broker stores that
+ * answer under rpcResponseKey. `requestId` is a positive integer, as ThingsBoard's firmware
+ * libraries parse it as one (INCR of rpcSequenceKey: unique across API processes).
  */
 export interface RpcRequestCommand {
   kind: 'rpc';
@@ -66,17 +88,48 @@ export function rpcHttpBody(cmd: RpcRequestCommand): { id: number; method: strin
   return { id: cmd.requestId, method: cmd.method, params: cmd.params };
 }
 
-/**
- * Server-side RPCs not yet delivered, per device (a Redis list of `RpcRequestCommand`
- * JSON, expiring with the longest wait). HTTP devices poll (`GET /api/v1/<token>/rpc`) and
- * may not be waiting at the moment of the publish, so the API keeps the request here and
- * the poll pops it; the pub/sub message is the wake-up. MQTT delivery may ignore the list.
- */
-export function pendingRpcKey(prefix: string, deviceId: string): string {
-  return `${prefix}:device:rpc-pending:${deviceId}`;
+/** Commands not yet taken, per device: a Redis list of `DeviceCommand` JSON, oldest first. */
+export function deviceCommandsKey(prefix: string, deviceId: string): string {
+  return `${prefix}:device:cmds:${deviceId}`;
 }
 
 /** INCR counter for RPC request ids, unique across API processes. */
 export function rpcSequenceKey(prefix: string): string {
   return `${prefix}:device:rpc-seq`;
+}
+
+/**
+ * The answer to one RPC: created empty by the API that waits (expiring with the wait), filled
+ * by whoever relays the device's answer (SET XX: an answer nobody waits for is not stored).
+ */
+export function rpcResponseKey(prefix: string, deviceId: string, requestId: number): string {
+  return `${prefix}:device:rpc-response:${deviceId}:${requestId}`;
+}
+
+/**
+ * Which broker process holds each device's MQTT session: hash deviceId → `<gatewayId> <fence>`
+ * (fence: a counter incremented by every claim, so a newer session always has another value).
+ */
+export function sessionOwnersKey(prefix: string): string {
+  return `${prefix}:broker:session-owners`;
+}
+
+export function sessionFenceKey(prefix: string): string {
+  return `${prefix}:broker:session-fence`;
+}
+
+/** Set while a broker process runs (refreshed every sweep): an owner record of a dead process is ignored. */
+export function gatewayAliveKey(prefix: string, gatewayId: string): string {
+  return `${prefix}:broker:gw:${gatewayId}:alive`;
+}
+
+/** Lifetime of gatewayAliveKey: several sweeps, so a busy moment does not make a broker look dead. */
+export const GATEWAY_ALIVE_TTL_MS = 10_000;
+
+/**
+ * A broker process's to-do set: `c:<deviceId>` (commands waiting for a session it holds) and
+ * `t:<deviceId>` (a session it holds may have been taken over). Drained on wake-up and on every sweep.
+ */
+export function gatewayInboxKey(prefix: string, gatewayId: string): string {
+  return `${prefix}:broker:gw:${gatewayId}:inbox`;
 }

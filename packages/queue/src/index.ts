@@ -1,3 +1,14 @@
+export {
+  attributePushExpiry,
+  liveCommands,
+  relayRpcResponse,
+  runScript,
+  type Script,
+  type SendResult,
+  script,
+  sendDeviceCommand,
+  takeDeviceCommands,
+} from './command-store.js';
 export * from './commands.js';
 export * from './contracts.js';
 export {
@@ -28,3 +39,4 @@ export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
 export { registerIngestMetrics } from './metrics.js';
 export { type IngestQueueOptions, ingestQueueOptions } from './options.js';
 export { readIngestBatches } from './read-batches.js';
+export * from './tb-bridge.js';

@@ -1,10 +1,11 @@
 /**
- * Wakes HTTP RPC long-polls when a server-side RPC is published for their device
- * (deviceCommandChannel). The pending list in Redis is the source of truth; this only
- * says "look now" instead of polling Redis in a loop.
+ * Wakes HTTP RPC long-polls when a command is queued for their device (deviceCommandChannel,
+ * whose message is the device id). The device's command list in Redis is the source of
+ * truth; this only says "look now". A poll also looks every CROSS_PROCESS_SWEEP_MS, so a
+ * lost wake-up delays an RPC by at most that (rpc-routes.ts).
  */
 import type { Logger } from '@spms/log';
-import { type DeviceCommand, deviceCommandChannel } from '@spms/queue';
+import { deviceCommandChannel } from '@spms/queue';
 import { Redis } from 'ioredis';
 
 export class CommandWakeups {
@@ -18,15 +19,8 @@ export class CommandWakeups {
     // Lazy: most API processes never see an HTTP RPC poll.
     this.subscriber = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', (err) => log.warn({ err: err.message }, 'device-api: command subscriber error'));
-    this.subscriber.on('message', (_ch: string, raw: string) => {
-      let cmd: DeviceCommand;
-      try {
-        cmd = JSON.parse(raw) as DeviceCommand;
-      } catch {
-        return;
-      }
-      if (cmd.kind !== 'rpc') return;
-      for (const wake of this.waiters.get(cmd.deviceId) ?? []) wake();
+    this.subscriber.on('message', (_ch: string, deviceId: string) => {
+      for (const wake of this.waiters.get(deviceId) ?? []) wake();
     });
   }
 
@@ -39,7 +33,7 @@ export class CommandWakeups {
     return this.subscribed;
   }
 
-  /** `done` resolves on the next RPC for the device or after `ms`; `cancel` resolves it now. */
+  /** `done` resolves on the next command for the device or after `ms`; `cancel` resolves it now. */
   wait(deviceId: string, ms: number): { done: Promise<void>; cancel: () => void } {
     let cancel = () => {};
     const done = new Promise<void>((resolve) => {

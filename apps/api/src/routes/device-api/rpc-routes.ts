@@ -8,11 +8,12 @@
  *   `{"time": <epoch ms>}`, and 501 for any other method.
  */
 import {
-  pendingRpcKey,
+  CROSS_PROCESS_SWEEP_MS,
+  deviceCommandsKey,
+  liveCommands,
   type RpcRequestCommand,
-  type RpcResponse,
+  relayRpcResponse,
   rpcHttpBody,
-  rpcResponseChannel,
   type TelemetryValue,
 } from '@spms/queue';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -25,17 +26,16 @@ import { sendTooMany } from './throttle.js';
 const DEFAULT_POLL_MS = 60_000;
 const MAX_POLL_MS = 300_000;
 
-/** The next undelivered, unexpired RPC for the device, removed from its pending list. */
-async function popPending(redis: Redis, key: string): Promise<RpcRequestCommand | null> {
+/**
+ * The next untaken, unexpired RPC for the device, removed from its command list. Other
+ * entries are dropped: an HTTP device has no channel for attribute pushes (it reads them).
+ */
+async function popPending(redis: Redis, key: string, deviceId: string): Promise<RpcRequestCommand | null> {
   for (;;) {
     const raw = await redis.lpop(key);
     if (raw === null) return null;
-    try {
-      const cmd = JSON.parse(raw) as RpcRequestCommand;
-      if (cmd.expiresAt > Date.now()) return cmd;
-    } catch {
-      // a malformed entry is skipped, not retried forever
-    }
+    const [cmd] = liveCommands([raw], deviceId);
+    if (cmd?.kind === 'rpc') return cmd;
   }
 }
 
@@ -71,7 +71,7 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
   async function pollRpc(deviceId: string, timeout: number | undefined, reply: FastifyReply) {
     const waitMs = Math.min(timeout || DEFAULT_POLL_MS, MAX_POLL_MS);
     const deadline = Date.now() + waitMs;
-    const key = pendingRpcKey(prefix, deviceId);
+    const key = deviceCommandsKey(prefix, deviceId);
     await app.commandWakeups.ready();
     // The response's 'close' (not the request's, which fires once the body is read) tells
     // that the device hung up: stop waiting at once, so it no longer holds a poll slot.
@@ -82,10 +82,14 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
       cancelWait();
     });
     for (;;) {
-      // Register before looking, so an RPC published in between still wakes us.
-      const wait = app.commandWakeups.wait(deviceId, Math.max(deadline - Date.now(), 0));
+      // Register before looking, so an RPC queued in between still wakes us; look again after
+      // a sweep interval at most, in case the wake-up was lost.
+      const wait = app.commandWakeups.wait(
+        deviceId,
+        Math.min(Math.max(deadline - Date.now(), 0), CROSS_PROCESS_SWEEP_MS),
+      );
       cancelWait = wait.cancel;
-      const cmd = await popPending(app.redis, key).catch(() => {
+      const cmd = await popPending(app.redis, key, deviceId).catch(() => {
         wait.cancel();
         throw new AppError('UNAVAILABLE', 'command store unavailable; retry later');
       });
@@ -122,8 +126,15 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
         // Any reply is relayed; a non-object one as its text (ThingsBoard relays it as-is too).
         response = body.toString('utf8');
       }
-      const msg: RpcResponse = { deviceId: device.id, requestId: Number(req.params.id), response };
-      await app.redis.publish(rpcResponseChannel(prefix), JSON.stringify(msg)).catch(() => {
+      // Stored for the waiting operator request (any API process); 200 even if nobody waits, as before.
+      await relayRpcResponse(
+        app.redis,
+        prefix,
+        device.id,
+        Number(req.params.id),
+        response,
+        app.config.PUBSUB_WAKEUPS,
+      ).catch(() => {
         throw new AppError('UNAVAILABLE', 'command channel unavailable; retry later');
       });
       return reply.status(200).send();

@@ -1,4 +1,10 @@
-import { type DeviceCommand, deviceCommandChannel } from '@spms/queue';
+import {
+  type DeviceCommand,
+  deviceCommandChannel,
+  deviceCommandsKey,
+  gatewayAliveKey,
+  sessionOwnersKey,
+} from '@spms/queue';
 import { freePort, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -11,20 +17,25 @@ let t: TestApi;
 let redis: TestRedis;
 let app: FastifyInstance;
 let sub: Redis;
+/** Reads what is queued, as a broker would. */
+let r: Redis;
 let deviceId: string;
-const commands: DeviceCommand[] = [];
+/** Wake-ups on the command channel (device ids). */
+const wakeups: string[] = [];
 
 beforeAll(async () => {
   t = await createTestApi('device_cmd', { SPMS_ADMIN_API_KEY: ADMIN });
   ({ app, redis } = t);
   deviceId = await insertTokenDevice(app, '0200_MSAN', TOKEN);
   sub = new Redis(redis.url);
+  r = new Redis(redis.url);
   await sub.subscribe(deviceCommandChannel(redis.prefix));
-  sub.on('message', (_c: string, raw: string) => commands.push(JSON.parse(raw)));
+  sub.on('message', (_c: string, id: string) => wakeups.push(id));
 });
 
 afterAll(async () => {
   sub?.disconnect();
+  r?.disconnect();
   await t?.close();
 });
 
@@ -40,25 +51,45 @@ const until = async (cond: () => boolean) => {
   for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
 };
 
+/** What waits in the device's command list (the brokers take from it). */
+const queued = async (): Promise<DeviceCommand[]> =>
+  (await r.lrange(deviceCommandsKey(redis.prefix, deviceId), 0, -1)).map((r) => JSON.parse(r));
+
 describe('shared attributes pushed by an operator', () => {
-  it('stores them, pushes the change in ThingsBoard format, and serves them to the device', async () => {
+  it('are not queued for a device without a live MQTT session (it reads them when it connects)', async () => {
+    const set = await operator('/api/devices/0200_MSAN/attributes', { shared: { mode: 'eco' } });
+    expect(set.json()).toMatchObject({ updated: ['mode'], delivered: 0 });
+    expect(await queued()).toEqual([]);
+    await operator('/api/devices/0200_MSAN/attributes', { deleted: ['mode'] });
+  });
+
+  it('stores them, queues the change in ThingsBoard format for the live session, and serves them', async () => {
+    // The record a broker writes when it holds the device's session (apps/broker session-claims.ts).
+    await r.hset(sessionOwnersKey(redis.prefix), deviceId, 'gw-test 1');
+    await r.set(gatewayAliveKey(redis.prefix, 'gw-test'), '1', 'PX', 60_000);
+    const inbox = `${redis.prefix}:broker:gw:gw-test:inbox`;
     expect(
       (await app.inject({ method: 'POST', url: '/api/devices/0200_MSAN/attributes', payload: {} })).statusCode,
     ).toBe(401);
     expect((await operator('/api/devices/NOPE_MSAN/attributes', { shared: { a: 1 } })).statusCode).toBe(404);
     const set = await operator('/api/devices/0200_MSAN/attributes', { shared: { interval: 60, fw_version: '2.0' } });
     expect(set.statusCode).toBe(200);
-    expect(set.json()).toMatchObject({ deviceId, updated: ['interval', 'fw_version'], deleted: [] });
-    await until(() => commands.length > 0);
-    expect(commands.at(-1)).toEqual({ kind: 'attributes', deviceId, payload: { interval: 60, fw_version: '2.0' } });
+    expect(set.json()).toMatchObject({ deviceId, updated: ['interval', 'fw_version'], deleted: [], delivered: 1 });
+    await until(() => wakeups.length > 0);
+    expect(wakeups.at(-1)).toBe(deviceId);
+    expect(await r.smembers(inbox)).toEqual([`c:${deviceId}`]);
+    expect(await queued()).toMatchObject([
+      { kind: 'attributes', deviceId, payload: { interval: 60, fw_version: '2.0' } },
+    ]);
     expect((await device('GET', `/api/v1/${TOKEN}/attributes?sharedKeys=interval`)).json()).toEqual({
       shared: { interval: 60 },
     });
 
     const del = await operator(`/api/devices/${deviceId}/attributes`, { deleted: ['interval'] });
     expect(del.json()).toMatchObject({ updated: [], deleted: ['interval'] });
-    await until(() => commands.length > 1);
-    expect(commands.at(-1)).toEqual({ kind: 'attributes', deviceId, payload: { deleted: ['interval'] } });
+    expect((await queued()).at(-1)).toMatchObject({ kind: 'attributes', deviceId, payload: { deleted: ['interval'] } });
+    await r.del(deviceCommandsKey(redis.prefix, deviceId));
+    await r.hdel(sessionOwnersKey(redis.prefix), deviceId);
     const all = await app.inject({ url: '/api/devices/0200_MSAN/attributes', headers: auth });
     expect(all.json()).toEqual({ client: {}, shared: { fw_version: '2.0' }, server: {} });
     expect((await operator('/api/devices/0200_MSAN/attributes', {})).statusCode).toBe(400);

@@ -7,19 +7,22 @@
  * - `POST /:idOrName/rpc` `{ method, params?, timeoutMs?, oneway? }` server-side RPC:
  *   200 `{requestId, response}` with the device's answer, 504 when it does not answer in
  *   time, 202 `{requestId}` for oneway.
- * Delivery goes through Redis (packages/queue/src/commands.ts): the MQTT broker and the
- * HTTP device API's long-poll deliver; an offline device simply does not get the push
- * (it can still read its shared attributes) and its RPC times out, as in ThingsBoard.
+ * Delivery goes through Redis (packages/queue/src/commands.ts): the command waits in the
+ * device's list, which the broker holding its MQTT session (any broker process) or the HTTP
+ * device API's long-poll (any API process) takes; pub/sub only wakes them. A push for a
+ * device without a live session is not queued (it reads its shared attributes when it
+ * connects); an RPC waits until its timeout for the device to connect or poll, then 504.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import type { Logger } from '@spms/log';
 import {
   type AttributesUpdateCommand,
-  deviceCommandChannel,
-  pendingRpcKey,
+  attributePushExpiry,
+  deviceCommandsKey,
   type RpcRequestCommand,
   rpcSequenceKey,
+  sendDeviceCommand,
   type TelemetryValue,
 } from '@spms/queue';
 import { requireRole } from '../../plugins/auth.js';
@@ -39,8 +42,9 @@ import {
 
 const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prefix = app.config.REDIS_PREFIX;
-  const commandChannel = deviceCommandChannel(prefix);
+  const wakeup = app.config.PUBSUB_WAKEUPS;
   const rpcResponses = new RpcResponses(
+    app.redis,
     app.config.REDIS_URL,
     prefix,
     app.log.child({ component: 'device-commands' }) as unknown as Logger,
@@ -96,13 +100,14 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         kind: 'attributes',
         deviceId: device.id,
         payload: deleted.length > 0 ? { ...shared, deleted } : shared,
+        expiresAt: attributePushExpiry(),
       };
       // Stored already: a failed push only means the device learns the values when it asks.
-      const delivered = await app.redis.publish(commandChannel, JSON.stringify(cmd)).catch((err: Error) => {
+      const sent = await sendDeviceCommand(app.redis, prefix, cmd, { onlyIfLive: true, wakeup }).catch((err: Error) => {
         req.log.error({ err: err.message, deviceId: device.id }, 'could not push shared attributes');
-        return 0;
+        return null;
       });
-      return { deviceId: device.id, updated, deleted, delivered };
+      return { deviceId: device.id, updated, deleted, delivered: sent?.result === 'live' ? 1 : 0 };
     },
   );
 
@@ -120,7 +125,8 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const timeoutMs = req.body.timeoutMs ?? 10_000;
       let requestId: number;
       try {
-        await rpcResponses.ready();
+        // Subscribed first so the wake-up is not missed (the answer would still come, a sweep later).
+        if (wakeup) await rpcResponses.ready();
         requestId = await app.redis.incr(rpcSequenceKey(prefix));
       } catch {
         throw new AppError('UNAVAILABLE', 'command channel (Redis) unavailable; retry later');
@@ -133,7 +139,6 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: (req.body.params ?? {}) as TelemetryValue,
         expiresAt: Date.now() + timeoutMs,
       };
-      const raw = JSON.stringify(cmd);
       // Recorded before the command leaves (no entry, no command).
       await app.audit(
         req,
@@ -145,18 +150,20 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         },
         app.pg,
       );
-      const answer = req.body.oneway ? undefined : rpcResponses.wait(device.id, requestId, timeoutMs);
-      const key = pendingRpcKey(prefix, device.id);
+      let answer: Promise<TelemetryValue | undefined> | undefined;
+      let raw: string;
       try {
-        await app.redis.multi().rpush(key, raw).pexpire(key, timeoutMs).publish(commandChannel, raw).exec();
+        // The answer's key exists before the RPC can reach the device.
+        if (!req.body.oneway) ({ answer } = await rpcResponses.wait(device.id, requestId, timeoutMs));
+        ({ raw } = await sendDeviceCommand(app.redis, prefix, cmd, { onlyIfLive: false, wakeup }));
       } catch {
         throw new AppError('UNAVAILABLE', 'command channel (Redis) unavailable; retry later');
       }
       if (!answer) return reply.status(202).send({ requestId });
       const response = await answer;
       if (response === undefined) {
-        // Not delivered by now: it must not reach the device later.
-        await app.redis.lrem(key, 0, raw).catch(() => {});
+        // Not taken by now: it must not reach the device later.
+        await app.redis.lrem(deviceCommandsKey(prefix, device.id), 0, raw).catch(() => {});
         return reply
           .status(504)
           .send({ error: 'TIMEOUT', message: `device did not answer RPC ${requestId} within ${timeoutMs} ms` });
