@@ -10,6 +10,7 @@ import { type SendResult, SmsError, type SmsLogger, type SmsMessage, type SmsPro
 export function createConsoleProvider(logger: SmsLogger): SmsProvider {
   return {
     name: 'console',
+    acceptsReplies: false,
     async send(msg: SmsMessage): Promise<SendResult> {
       // Same input checks as Twilio's, so a bad number is caught before going live.
       if (!isE164(msg.to)) throw new SmsError(`recipient "${msg.to}" is not E.164 (use normalizePhone)`, false, 21211);

@@ -1,5 +1,12 @@
 export { createConsoleProvider } from './console-provider.js';
-export { createSmsProvider } from './factory.js';
+export { createSmsProvider, type SmsProviderChoice, type SmsProvidersConfig } from './factory.js';
+export {
+  FAKE_SMSC_CREDENTIALS,
+  type FakeSmsc,
+  type FakeSmscReply,
+  type FakeSubmit,
+  startFakeSmsc,
+} from './fake-smsc.js';
 export { type FakeTwilio, type FakeTwilioReply, type FakeTwilioRequest, startFakeTwilio } from './fake-twilio.js';
 export {
   type FlappingInput,
@@ -26,6 +33,7 @@ export {
   type PhoneNumberInfo,
   parsePhone,
 } from './phone.js';
+export { type DeliveryReceipt, recordDeliveryReceipt } from './receipt-store.js';
 export {
   isFinalStatus,
   type MessageStatus,
@@ -39,8 +47,41 @@ export {
   type VerifySignatureInput,
   verifyTwilioSignature,
 } from './receipts.js';
+export {
+  ACKNOWLEDGEABLE_KINDS,
+  parseReply,
+  pickReplyCode,
+  REPLY_TEXTS,
+  type ReplyCommand,
+  withReplyCode,
+} from './replies.js';
+export {
+  handleInboundSms,
+  type InboundOptions,
+  type InboundOutcome,
+  type InboundResult,
+  type InboundSms,
+  type SqlClient,
+  type SqlPool,
+} from './reply-handler.js';
 export { backoffDelay, type DeliveryOutcome, type RetryOptions, sendWithRetry } from './retry.js';
 export { fitsOneSegment, type SegmentInfo, type SmsEncoding, smsSegments, toGsmSafe } from './segments.js';
+export {
+  type DeliverSm,
+  describeSmppStatus,
+  encodeText,
+  messageIdVariants,
+  parseDeliverSm,
+  parseSmppUrl,
+  type SmppAddress,
+  type SmppEndpoint,
+  type SmppInbound,
+  type SmppReceipt,
+  sourceAddress,
+  submitError,
+  truncateToOneSegment,
+} from './smpp-codec.js';
+export { createSmppProvider, type DeliverHandler, type SmppProvider, type SmppSmsConfig } from './smpp-provider.js';
 export {
   classifyTwilioError,
   DELIVERY_ERRORS,
@@ -56,5 +97,6 @@ export {
   type SmsLogger,
   type SmsMessage,
   type SmsProvider,
+  type SmsProviderName,
   type TwilioSmsConfig,
 } from './types.js';

@@ -39,6 +39,8 @@ export function createTwilioProvider(config: TwilioSmsConfig): SmsProvider {
 
   return {
     name: 'twilio',
+    // An alphanumeric sender id cannot be answered; a messaging service's pool is assumed numeric.
+    acceptsReplies: config.from ? /^\+?\d+$/.test(config.from) : true,
     async send(msg: SmsMessage): Promise<SendResult> {
       if (!isE164(msg.to)) throw new SmsError(`recipient "${msg.to}" is not E.164 (use normalizePhone)`, false, 21211);
       if (msg.body.trim() === '') throw new SmsError('message body is empty', false, 21602);

@@ -6,9 +6,11 @@ export interface SmsMessage {
   statusCallbackUrl?: string;
 }
 
+export type SmsProviderName = 'twilio' | 'smpp' | 'console';
+
 export interface SendResult {
-  provider: 'twilio' | 'console';
-  /** Twilio's Message SID (SM…), or a local id for the console provider. */
+  provider: SmsProviderName;
+  /** Twilio's Message SID (SM…), the SMSC's message_id, or a local id for the console provider. */
   id: string;
   /** The provider's status right after acceptance: Twilio answers 'queued' or 'accepted'. */
   status: string;
@@ -18,9 +20,16 @@ export interface SendResult {
 }
 
 export interface SmsProvider {
-  readonly name: 'twilio' | 'console';
+  readonly name: SmsProviderName;
+  /**
+   * Recipients can answer the texts (the sender is a number, not an alphanumeric sender id,
+   * and replies reach us). False for the console provider.
+   */
+  readonly acceptsReplies?: boolean;
   /** Resolves once the provider accepted the message; rejects with an error classifyTwilioError understands. */
   send(msg: SmsMessage): Promise<SendResult>;
+  /** Ends a long-lived connection (SMPP); absent for stateless providers. */
+  close?(): Promise<void>;
 }
 
 /** The subset of a pino logger this package uses, so any pino(-compatible) logger fits. */
