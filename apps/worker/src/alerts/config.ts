@@ -20,6 +20,32 @@ export const AlertsConfigSchema = Type.Object({
   /** Twilio API base URL: an egress proxy, or the fake server in tests. */
   TWILIO_API_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TWILIO_TIMEOUT_MS: ms(10_000, 100),
+  /** twilio | smpp | console. Unset: Twilio when a TWILIO_* variable is set, else console (logs only). */
+  SMS_PROVIDER: Type.Optional(
+    Type.Union([Type.Literal('twilio'), Type.Literal('smpp'), Type.Literal('console')], {
+      description: 'twilio, smpp or console',
+    }),
+  ),
+  /** SMPP 3.4 SMSC: smpp://system_id:password@host:2775 (smpps:// for TLS). Secret: never logged. */
+  SMPP_URL: Type.Optional(Type.String({ pattern: '^smpps?://', description: 'smpp://system_id:password@host:port' })),
+  /** Sender: +E.164 number or short code (replies possible), or an alphanumeric id of up to 11 characters. */
+  SMPP_SOURCE_ADDR: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
+  /** Override the sender's guessed TON / NPI (alphanumeric 5/0, international 1/1, short code 3/0). */
+  SMPP_SOURCE_TON: Type.Optional(Type.Integer({ minimum: 0, maximum: 6 })),
+  SMPP_SOURCE_NPI: Type.Optional(Type.Integer({ minimum: 0, maximum: 18 })),
+  SMPP_SYSTEM_TYPE: Type.String({ default: '', maxLength: 12 }),
+  /** Most submit_sm awaiting their response, per process. */
+  SMPP_WINDOW: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  /** Submissions per second per process (0 = no cap); the SMSC's contract usually sets it. */
+  SMPP_MAX_PER_SECOND: Type.Number({ minimum: 0, default: 10 }),
+  SMPP_ENQUIRE_LINK_MS: ms(30_000, 1000),
+  SMPP_RESPONSE_TIMEOUT_MS: ms(10_000, 100),
+  /** Longer than one segment: false shortens to one segment, true sends it whole (message_payload). */
+  SMPP_ALLOW_LONG: Type.Boolean({ default: false }),
+  /** smpps: verify the SMSC's certificate. */
+  SMPP_TLS_VERIFY: Type.Boolean({ default: true }),
+  /** Answers to replies (acknowledged / no open alert…) per phone number per hour. */
+  SMS_REPLY_MAX_PER_HOUR: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
   /** Texts one recipient would get within this window become one message (Alertmanager group_wait). */
   ALERT_GROUP_WINDOW_MS: ms(30_000),
   /** After a text, the next one about the same group waits this long (Alertmanager group_interval). */
