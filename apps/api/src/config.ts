@@ -44,6 +44,9 @@ export const ApiConfigSchema = Type.Object({
   /** GET /api/status/compact reads the worker-maintained device_status_rows (snapshot) or
    *  computes the view from the line tables on every read (compute: the old path, for comparison). */
   STATUS_FROM: Type.Union([Type.Literal('snapshot'), Type.Literal('compute')], { default: 'snapshot' }),
+  /** GET /api/status/compact reads the worker-maintained device_status_rows (snapshot) or
+   *  computes the view from the line tables on every read (compute: the old path, for comparison). */
+  STATUS_FROM: Type.Union([Type.Literal('snapshot'), Type.Literal('compute')], { default: 'snapshot' }),
   /** GET /api/stream: open streams per user or API key, per API process (429 beyond). */
   SSE_MAX_STREAMS: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
   /** GET /api/stream: every open stream re-checks its session/key this often (ms). */

@@ -15,6 +15,7 @@ import type { DomainEvent } from './events.js';
 import { type EventPublisher, insertEventsAndCommit } from './outbox.js';
 import type { DeviceConfigCache } from './persist/device-config.js';
 import { msOf, toMs, tsParam } from './persist/sql.js';
+import { refreshStatusRows } from './persist/status-snapshot.js';
 import { LOCK_DEVICES } from './process-batch.js';
 
 const LEASE = `
@@ -179,6 +180,7 @@ async function sweep(deps: SweeperDeps, expired: [string, number][], now: number
          SELECT d, ${tsParam('f')} FROM unnest($1::uuid[], $2::float8[]) AS x(d, f) ON CONFLICT DO NOTHING`,
         off.slice(0, 2),
       );
+      await refreshStatusRows(client, off[0] as string[]);
     }
     const fresh = await insertEventsAndCommit(client, events);
     events.length = 0;

@@ -1,51 +1,53 @@
 /**
- * The fleet view in compact form (GET /api/status/compact): one tuple per device, repeated
- * strings (regions, customers, line labels, voltage levels) replaced by indexes into
- * `strings`, the lines as bit masks, times as epoch ms. About a tenth of the full
- * /api/status body for the same facts (status-compact-decode.ts turns it back).
+ * The fleet view in compact form (GET /api/status/compact): one tuple per device, sized for
+ * 10,000 devices in under 1 MB. What makes it small: ids as 22 base64url characters, repeated
+ * strings (regions, customers, line labels) as indexes into `strings`, line label sets as
+ * indexes into `lineSets`, the 8 lines' states as bit masks that are 0 in the common case
+ * (every line reported and powered), activity and voltage level folded into one small
+ * number, times as whole seconds before `base` (the dashboard shows seconds), volts to
+ * 0.1 V and places to 5 decimals (~1 m), as the dashboard shows them, and trailing
+ * defaults left out. status-compact-decode.ts turns a row back into the full /api/status
+ * facts (the dashboard has the same rules in apps/web/src/api/compact.ts).
  *
- * Every snapshot records `seq`, the largest domain_events seq committed before its rows were
- * read (the worker writes state and events in one transaction, so the rows reflect every
- * event up to it), and `registry`, a digest of the registry facts it shows for the scope
- * (ids, names, labels, places, regions, customers, line labels). A delta client's cursor is
- * both: devices named by events after its seq are sent again; a different registry digest
- * (a device added, edited, deleted, moved in or out of the scope, or the caller's scope
- * changed) has no event, so the client is told to reload.
+ * Every snapshot records `seq`, the largest domain_events seq its rows reflect (read in the
+ * same statement: status-compact-source.ts), and `registry`, a digest of the registry facts
+ * it shows for the scope. A delta client's cursor is both: devices named by events after its
+ * seq are sent again; a different registry digest (a device added, edited, deleted, moved in
+ * or out of the scope, or the caller's scope changed) has no event, so the client reloads.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
-import { SqlParams, scopeCondition } from './scope.js';
-import { ACTIVE_SQL } from './status.js';
+import { VOLTS_LEVELS } from './status-compact-decode.js';
+import { loadSourceRows, type SourceRow, type StatusSource } from './status-compact-source.js';
 
-export const COMPACT_FORMAT = 'spms.status.compact/1';
+export const COMPACT_FORMAT = 'spms.status.compact/2';
 
-/**
- * Tuple positions of a row (also sent as `columns`). Times are milliseconds before the
- * body's `base` (epoch ms: the latest activity in the snapshot), so recent ones are short.
- * Rarely set fields come last, and trailing fields at their default (null, or 0 for the
- * masks) are left out: a row may be shorter than the column list.
- */
+/** Tuple positions of a row (also sent as `columns`). */
 export const COMPACT_COLUMNS = [
+  /** the device's UUID as 22 base64url characters (its 16 bytes) */
   'id',
   'name',
   /** index into strings, or null */
   'region',
   'customer',
-  /** bit 0: active; bits 1-2: connection (0 disconnected, 1 connected, 2 lost) */
+  /** bit 0: active; bits 1-2: connection (0 disconnected, 1 connected, 2 lost);
+   *  bits 3-5: voltage level (0 none, 1 normal, 2 under, 3 over, 4 absent) */
   'state',
   /** index into lineSets: the line labels (as string indexes) by line number, null where no line */
   'lineSet',
-  /** bit n-1 set: line n has reported at least once */
-  'reported',
-  /** bit n-1 set: the last report of line n was "powered" */
-  'powered',
-  'volts',
-  'voltsLevel',
+  /** bit n-1 set: line n (in the set) has never reported */
+  'unreported',
+  /** bit n-1 set: the last report of line n was "unpowered" */
+  'unpowered',
+  /** seconds before base */
   'lastActivityAt',
+  /** volts, to 0.1 V */
+  'volts',
+  /** seconds before lastActivityAt (before base when there is no activity) */
   'voltsAt',
-  /** since when known lines hold their state: null (no known line), one time (all the same),
-   *  or an array by line number (null for lines not known) */
+  /** since when known lines hold their state, seconds before base: null (no known line),
+   *  one number (all the same), or an array by line number (null for lines not known) */
   'lineSince',
   'lat',
   'lon',
@@ -54,11 +56,11 @@ export const COMPACT_COLUMNS = [
   'disabled',
   /** bit n-1 set: an outage is open on line n (openOutages = number of bits) */
   'outages',
-  /** set only while inactive */
+  /** seconds before base; set only while inactive */
   'inactiveSince',
 ] as const;
 
-/** A row with every field (see COMPACT_COLUMNS); sent with its trailing defaults cut. */
+/** A row (see COMPACT_COLUMNS); trailing fields at their default (null, 0) are left out. */
 export type CompactRow = [
   id: string,
   name: string,
@@ -66,13 +68,12 @@ export type CompactRow = [
   customer: number | null,
   state: number,
   lineSet: number,
-  reported: number,
-  powered: number,
-  volts: number | null,
-  voltsLevel: number | null,
-  lastActivityAt: number | null,
-  voltsAt: number | null,
-  lineSince: number | (number | null)[] | null,
+  unreported?: number,
+  unpowered?: number,
+  lastActivityAt?: number | null,
+  volts?: number | null,
+  voltsAt?: number | null,
+  lineSince?: number | (number | null)[] | null,
   lat?: number | null,
   lon?: number | null,
   label?: string | null,
@@ -93,7 +94,7 @@ export interface CompactCounters {
 
 export interface CompactSnapshot {
   generatedAt: number;
-  /** Epoch ms the row times count back from. */
+  /** Epoch ms (a whole second) the row times count back from, in seconds. */
   base: number;
   seq: number;
   registry: string;
@@ -103,45 +104,27 @@ export interface CompactSnapshot {
   counters: CompactCounters;
 }
 
-// date_part is float8 (extract is numeric since PostgreSQL 14: slower on 80,000 rows); round() makes it whole ms.
-const ms = (col: string) => `round(date_part('epoch', ${col}) * 1000)`;
 const CONNECTION: Record<string, number> = { disconnected: 0, connected: 1, lost: 2 };
-
-interface DeviceRow {
-  id: string;
-  name: string;
-  label: string | null;
-  latitude: number | null;
-  longitude: number | null;
-  region: string | null;
-  customer: string | null;
-  active: boolean;
-  connection: string;
-  last_activity_at: number | null;
-  inactive_since: number | null;
-  volts: number | null;
-  volts_at: number | null;
-  volts_level: string | null;
-  /** "n:label" by line number, joined with U+001F */
-  labels: string | null;
-  reported: number | null;
-  powered: number | null;
-  disabled: number | null;
-  outages: number | null;
-  /** the one since of every reported line, when they all share it */
-  since_one: number | null;
-  /** "n:ms" of reported lines when their since differ */
-  sinces: string | null;
-}
-
+const LEVEL_CODE = new Map<string | null, number>(VOLTS_LEVELS.map((l, i) => [l, i]));
 const SEP = '\u001f';
+
+/** 8-4-4-4-12 hex UUID → 22 base64url characters. */
+export const compactId = (uuid: string) => Buffer.from(uuid.replaceAll('-', ''), 'hex').toString('base64url');
+
+interface LineSet {
+  index: number;
+  /** line numbers in label order (the order of the source's `since` list) */
+  numbers: number[];
+  /** bit n-1 set for every line of the set */
+  mask: number;
+}
 
 /** Interns strings and line label sets so each is sent once. */
 class Dictionary {
   readonly strings: string[] = [];
   readonly lineSets: (number | null)[][] = [];
   private readonly index = new Map<string, number>();
-  private readonly sets = new Map<string, number>();
+  private readonly sets = new Map<string, LineSet>();
   str(s: string | null): number | null {
     if (s === null) return null;
     let i = this.index.get(s);
@@ -151,25 +134,26 @@ class Dictionary {
     }
     return i;
   }
-  /** Index of a label set given as the SQL "n:label" list (parsed once per distinct list). */
-  lineSet(labels: string | null): number {
+  /** The label set given as the SQL "n:label" list in line order (parsed once per distinct list). */
+  lineSet(labels: string | null): LineSet {
     const key = labels ?? '';
-    let i = this.sets.get(key);
-    if (i === undefined) {
+    let found = this.sets.get(key);
+    if (!found) {
       const set: (number | null)[] = [];
+      const numbers: number[] = [];
+      let mask = 0;
       for (const part of key ? key.split(SEP) : []) {
         const colon = part.indexOf(':');
         const n = Number(part.slice(0, colon));
         while (set.length < n) set.push(null);
         set[n - 1] = this.str(part.slice(colon + 1));
+        numbers.push(n);
+        mask |= 1 << (n - 1);
       }
-      // The SQL list comes in no set order: the same labels in another order are the same set.
-      const canonical = `\u0000${set.join(',')}`;
-      i = this.sets.get(canonical) ?? this.lineSets.push(set) - 1;
-      this.sets.set(canonical, i);
-      this.sets.set(key, i);
+      found = { index: this.lineSets.push(set) - 1, numbers, mask };
+      this.sets.set(key, found);
     }
-    return i;
+    return found;
   }
 }
 
@@ -178,48 +162,24 @@ const popcount = (n: number) => {
   for (let m = n; m; m &= m - 1) c += 1;
   return c;
 };
-const bit = (cond: string) => `bit_or(CASE WHEN ${cond} THEN 1 << (dl.number - 1) ELSE 0 END)`;
+const round = (v: number | null, digits: number) => {
+  if (v === null) return null;
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+};
 
-/**
- * Reads the scope's fleet view as a compact snapshot: the seq, then one row per device with
- * its lines folded into masks by PostgreSQL (10,000 rows to parse here instead of 90,000).
- */
-export async function loadCompactSnapshot(pg: Pool, scope: Scope | null): Promise<CompactSnapshot> {
-  // First the seq, then the rows: whatever committed up to seq is in the rows.
-  const seqRes = await pg.query<{ seq: string | null }>('SELECT max(seq)::text AS seq FROM domain_events');
-  const seq = Number(seqRes.rows[0]?.seq ?? 0);
-  const p = new SqlParams();
-  const reportedSince = 'ls.since) FILTER (WHERE ls.powered IS NOT NULL';
-  const devices = await pg.query<DeviceRow>(
-    `SELECT d.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer, ${ACTIVE_SQL} AS active,
-            COALESCE(s.connection, 'disconnected') AS connection, ${ms('s.last_activity_at')} AS last_activity_at,
-            ${ms('s.inactive_since')} AS inactive_since, s.volts, ${ms('s.volts_at')} AS volts_at, s.volts_level,
-            l.labels, l.reported, l.powered, l.disabled, l.outages, l.since_one, l.sinces
-       FROM devices d
-       JOIN device_profiles p ON p.id = d.profile_id
-       LEFT JOIN device_state s ON s.device_id = d.id
-       LEFT JOIN (
-         SELECT dl.device_id,
-                string_agg(dl.number || ':' || dl.label, E'\\x1f') AS labels,
-                ${bit('ls.powered IS NOT NULL')} AS reported, ${bit('ls.powered')} AS powered,
-                ${bit('NOT dl.enabled')} AS disabled, ${bit('o.device_id IS NOT NULL')} AS outages,
-                CASE WHEN min(${reportedSince}) = max(${reportedSince}) THEN ${ms(`min(${reportedSince})`)} END AS since_one,
-                CASE WHEN min(${reportedSince}) <> max(${reportedSince})
-                     THEN string_agg(dl.number || ':' || ${ms('ls.since')}, ',')
-                            FILTER (WHERE ls.powered IS NOT NULL) END AS sinces
-           FROM device_lines dl
-           JOIN devices d2 ON d2.id = dl.device_id
-           LEFT JOIN line_state ls ON ls.device_id = dl.device_id AND ls.line = dl.number
-           LEFT JOIN (SELECT DISTINCT device_id, line FROM outages WHERE ended_at IS NULL) o
-             ON o.device_id = dl.device_id AND o.line = dl.number
-          WHERE ${scopeCondition(scope, 'd2', p)}
-          GROUP BY dl.device_id) l ON l.device_id = d.id
-      WHERE ${scopeCondition(scope, 'd', p)}
-      ORDER BY d.name`,
-    p.values,
-  );
+/** Reads the scope's fleet view (from STATUS_FROM's source) as a compact snapshot. */
+export async function loadCompactSnapshot(
+  pg: Pool,
+  scope: Scope | null,
+  source: StatusSource = 'snapshot',
+): Promise<CompactSnapshot> {
+  const { rows: devices, seq } = await loadSourceRows(pg, scope, source);
+  return encodeSnapshot(devices, seq);
+}
+
+export function encodeSnapshot(devices: SourceRow[], seq: number): CompactSnapshot {
   const dict = new Dictionary();
-  const digest = createHash('sha256');
   const counters: CompactCounters = {
     devices: 0,
     active: 0,
@@ -229,18 +189,21 @@ export async function loadCompactSnapshot(pg: Pool, scope: Scope | null): Promis
     linesUnknown: 0,
     openOutages: 0,
   };
-  let base = 0;
-  for (const d of devices.rows) if (d.last_activity_at !== null && d.last_activity_at > base) base = d.last_activity_at;
-  const rows = devices.rows.map((d) => {
-    digest.update(JSON.stringify([d.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer]));
-    digest.update(`${d.labels}${SEP}${d.disabled}\n`);
-    return encodeRow(d, dict, counters, base);
+  let latest = 0;
+  for (const d of devices) if (d.last_activity_at !== null && d.last_activity_at > latest) latest = d.last_activity_at;
+  const baseS = Math.floor(latest / 1000);
+  // One string for the digest (one hash call, not 10,000).
+  const registry: string[] = [];
+  const rows = devices.map((d) => {
+    registry.push(JSON.stringify([d.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer]));
+    registry.push(`${d.labels}${SEP}${d.disabled}\n`);
+    return encodeRow(d, dict, counters, baseS);
   });
   return {
     generatedAt: Date.now(),
-    base,
+    base: baseS * 1000,
     seq,
-    registry: digest.digest('base64url'),
+    registry: createHash('sha256').update(registry.join('')).digest('base64url'),
     strings: dict.strings,
     lineSets: dict.lineSets,
     rows,
@@ -248,55 +211,59 @@ export async function loadCompactSnapshot(pg: Pool, scope: Scope | null): Promis
   };
 }
 
-function encodeRow(d: DeviceRow, dict: Dictionary, c: CompactCounters, base: number): CompactRow {
-  const ago = (t: number | null) => (t === null ? null : base - t);
-  const lineSet = dict.lineSet(d.labels);
-  const lines = dict.lineSets[lineSet] ?? [];
-  const reported = d.reported ?? 0;
-  const powered = d.powered ?? 0;
+function encodeRow(d: SourceRow, dict: Dictionary, c: CompactCounters, baseS: number): CompactRow {
+  const sec = (t: number | null) => (t === null ? null : Math.floor(t / 1000));
+  const ago = (t: number | null) => (t === null ? null : baseS - Math.floor(t / 1000));
+  const set = dict.lineSet(d.labels);
+  const reported = (d.reported ?? 0) & set.mask;
+  const unpowered = reported & ~(d.powered ?? 0);
   const outages = d.outages ?? 0;
   const known = d.active ? reported : 0;
-  let lineSince: CompactRow[12] = null;
-  if (known && d.sinces === null) lineSince = ago(d.since_one);
-  else if (known && d.sinces !== null) {
-    const list: (number | null)[] = lines.map(() => null);
-    for (const pair of d.sinces.split(',')) {
-      const colon = pair.indexOf(':');
-      list[Number(pair.slice(0, colon)) - 1] = ago(Number(pair.slice(colon + 1)));
-    }
-    lineSince = list;
+  let lineSince: number | (number | null)[] | null = null;
+  if (known && d.since) {
+    const byLine: (number | null)[] = [];
+    let one: number | null | undefined;
+    set.numbers.forEach((n, i) => {
+      while (byLine.length < n) byLine.push(null);
+      if (!(known & (1 << (n - 1)))) return;
+      const s = ago(d.since?.[i] ?? null);
+      byLine[n - 1] = s;
+      one = one === undefined || one === s ? s : null;
+    });
+    lineSince = one != null ? one : byLine;
   }
+  const last = sec(d.last_activity_at);
+  const voltsAt = sec(d.volts_at);
   c.devices += 1;
   if (d.active) c.active += 1;
   else c.inactive += 1;
   if (d.connection === 'lost') c.connectionLost += 1;
   c.openOutages += popcount(outages);
-  c.linesUnknown += lines.filter((l) => l !== null).length - popcount(known);
-  c.linesWithoutPower += popcount(known & ~powered);
+  c.linesUnknown += set.numbers.length - popcount(known);
+  c.linesWithoutPower += popcount(known & unpowered);
   const row: CompactRow = [
-    d.id,
+    compactId(d.id),
     d.name,
     dict.str(d.region),
     dict.str(d.customer),
-    (d.active ? 1 : 0) | ((CONNECTION[d.connection] ?? 0) << 1),
-    lineSet,
-    reported,
-    powered,
-    d.volts,
-    dict.str(d.volts_level),
+    (d.active ? 1 : 0) | ((CONNECTION[d.connection] ?? 0) << 1) | ((LEVEL_CODE.get(d.volts_level) ?? 0) << 3),
+    set.index,
+    set.mask & ~reported,
+    unpowered,
     ago(d.last_activity_at),
-    ago(d.volts_at),
+    round(d.volts, 1),
+    voltsAt === null ? null : (last ?? baseS) - voltsAt,
     lineSince,
-    d.latitude,
-    d.longitude,
+    round(d.latitude, 5),
+    round(d.longitude, 5),
     d.label,
-    d.disabled ?? 0,
+    (d.disabled ?? 0) & set.mask,
     outages,
     d.active ? null : ago(d.inactive_since),
   ];
   // Trailing defaults say nothing: cut them (most devices have no label, outage or disabled line).
   let n = row.length;
-  while (n > 13 && (row[n - 1] === null || row[n - 1] === 0)) n -= 1;
+  while (n > 6 && (row[n - 1] === null || row[n - 1] === 0)) n -= 1;
   row.length = n;
   return row;
 }

@@ -14,16 +14,19 @@ const { decodeCompactRow } = (await import(/* @vite-ignore */ reference)) as {
   decodeCompactRow: (row: CompactRow, d: typeof dict) => Record<string, unknown> & { lines: ApiLine[] };
 };
 
-// Rows as the API writes them (apps/api/src/services/status-compact.ts), covering each rule.
+// Rows as the API writes them (apps/api/src/services/status-compact.ts, format 2), covering each rule.
 const T = 1_767_000_000_000;
-const dict = { base: T, strings: ['North', 'C1', 'CEB', 'TP 2', 'normal', 'TP 4'], lineSets: [[2, 3, null, 5]] };
+const dict = { base: T, strings: ['North', 'C1', 'CEB', 'TP 2', 'TP 4'], lineSets: [[2, 3, null, 4]] };
+const ID_A = 'AAAAAAAAQACAAAAAAAAAAQ'; // 00000000-0000-4000-8000-000000000001
 const rows: CompactRow[] = [
-  // active, line 2 down (open outage) since 5 ms before base, others 9 ms before; line 4 never reported
-  ['a', 'A_MSAN', 0, 1, 0b11, 0, 0b0011, 0b0001, 230, 4, 0, 9, [9, 5, null, null], 6.9, 79.8, 'lbl', 0, 0b0010],
-  // active, every known line since the same instant, connection lost, line 4 not monitored
-  ['b', 'B_MSAN', null, null, 0b101, 0, 0b1011, 0b1011, null, null, 3, null, 700, null, null, null, 0b1000],
-  // inactive: every line unknown since the inactivity start
-  ['c', 'C_MSAN', 0, null, 0, 0, 0b1011, 0b0011, 0, 4, 120_000, 120_000, null, null, null, null, 0, 0b0001, 1000],
+  // active, normal volts; line 2 down (open outage) since 5 s before base, line 1 since 9 s; line 4 never reported
+  [ID_A, 'A_MSAN', 0, 1, 0b1011, 0, 0b1000, 0b0010, 0, 230.4, 9, [9, 5, null, null], 6.9, 79.8, 'lbl', 0, 0b0010],
+  // active, every known line since the same instant, connection lost, line 4 not monitored, no volts
+  ['_____________________w', 'B_MSAN', null, null, 0b101, 0, 0, 0, 3, null, null, 700, null, null, null, 0b1000],
+  // inactive, volts absent: every line unknown since the inactivity start
+  ['EjRWeJq83vASNFZ4mrze8A', 'C_MSAN', 0, null, 0b100000, 0, 0, 0b1000, 120, 0, 0, null, null, null, null, 0, 1, 1],
+  // registered, never heard of: the shortest row
+  ['AAAAAAAAAAAAAAAAAAAAAA', 'D_MSAN', null, null, 0, 0, 0b1011],
 ];
 
 describe('dashboard decoder of the compact status', () => {
@@ -54,7 +57,12 @@ describe('dashboard decoder of the compact status', () => {
         })),
       );
     }
-    expect(decodeRow(rows[0] as CompactRow, dict)).toMatchObject({ health: 'partial', linesDown: 1 });
+    expect(decodeRow(rows[0] as CompactRow, dict)).toMatchObject({
+      id: '00000000-0000-4000-8000-000000000001',
+      health: 'partial',
+      linesDown: 1,
+    });
+    expect(decodeRow(rows[2] as CompactRow, dict).id).toBe('12345678-9abc-def0-1234-56789abcdef0');
     expect(decodeRow(rows[2] as CompactRow, dict)).toMatchObject({ health: 'offline', linesDown: 0 });
   });
 });

@@ -9,7 +9,7 @@
 import { type FleetStatus, fleetStatus, NotAvailable, request } from './client.js';
 import { countersOf, type DeviceStatus, health, type LineStatus } from './normalize.js';
 
-/** Row layout of apps/api/src/services/status-compact.ts (times: ms before `base`; trailing defaults cut). */
+/** Row layout of apps/api/src/services/status-compact.ts (format 2: times in seconds; trailing defaults cut). */
 type Row = [
   id: string,
   name: string,
@@ -17,13 +17,12 @@ type Row = [
   customer: number | null,
   state: number,
   lineSet: number,
-  reported: number,
-  powered: number,
-  volts: number | null,
-  voltsLevel: number | null,
-  lastActivityAt: number | null,
-  voltsAt: number | null,
-  lineSince: number | (number | null)[] | null,
+  unreported?: number,
+  unpowered?: number,
+  lastActivityAt?: number | null,
+  volts?: number | null,
+  voltsAt?: number | null,
+  lineSince?: number | (number | null)[] | null,
   lat?: number | null,
   lon?: number | null,
   label?: string | null,
@@ -44,12 +43,32 @@ interface Body {
   reload?: boolean;
 }
 
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const B64_VALUE = new Map([...B64].map((c, i) => [c, i]));
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The 22 base64url characters of a compact row's id → the device's UUID. */
+export function uuidOf(id: string): string {
+  let hex = '';
+  let acc = 0;
+  let bits = 0;
+  for (const c of id) {
+    acc = (acc << 6) | (B64_VALUE.get(c) ?? 0);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      hex += HEX[(acc >> bits) & 0xff];
+    }
+  }
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 /** One compact row as the dashboard's device (same rules as the API's reference decoder). */
 export function decodeRow(row: Row, body: Pick<Body, 'base' | 'strings' | 'lineSets'>): DeviceStatus {
   const s = (i: number | null | undefined) => (i == null ? null : (body.strings[i] ?? null));
-  const at = (ago: number | null | undefined) => (ago == null ? null : body.base - ago);
-  const [id, name, region, , state, lineSet, reported, powered, volts, , lastAgo, voltsAgo, lineSince] = row;
-  const [, , , , , , , , , , , , , lat, lon, label, , outages = 0, inactiveAgo] = row;
+  const at = (ago: number | null | undefined) => (ago == null ? null : body.base - ago * 1000);
+  const [id, name, region, , state, lineSet, unreported = 0, unpowered = 0, lastAgo, volts, voltsLag] = row;
+  const [, , , , , , , , , , , lineSince, lat, lon, label, , outages = 0, inactiveAgo] = row;
   const active = (state & 1) === 1;
   const lastActivityAt = at(lastAgo);
   const inactiveSince = at(inactiveAgo);
@@ -57,11 +76,11 @@ export function decodeRow(row: Row, body: Pick<Body, 'base' | 'strings' | 'lineS
   (body.lineSets[lineSet] ?? []).forEach((labelIndex, i) => {
     if (labelIndex === null) return;
     const bit = 1 << i;
-    const known = active && (reported & bit) !== 0;
+    const known = active && (unreported & bit) === 0;
     lines.push({
       number: i + 1,
       label: s(labelIndex) ?? `Line ${i + 1}`,
-      state: known ? ((powered & bit) !== 0 ? 'powered' : 'down') : 'unknown',
+      state: known ? ((unpowered & bit) === 0 ? 'powered' : 'down') : 'unknown',
       since: known
         ? at(Array.isArray(lineSince) ? lineSince[i] : lineSince)
         : active
@@ -72,7 +91,7 @@ export function decodeRow(row: Row, body: Pick<Body, 'base' | 'strings' | 'lineS
   let openOutages = 0;
   for (let m = outages; m; m &= m - 1) openOutages += 1;
   const d = {
-    id,
+    id: uuidOf(id),
     name,
     label: label ?? null,
     region: s(region),
@@ -82,8 +101,8 @@ export function decodeRow(row: Row, body: Pick<Body, 'base' | 'strings' | 'lineS
     connectionLost: ((state >> 1) & 3) === 2,
     lastActivityAt,
     lines,
-    voltage: volts,
-    voltageAt: at(voltsAgo),
+    voltage: volts ?? null,
+    voltageAt: voltsLag == null ? null : (lastActivityAt ?? body.base) - voltsLag * 1000,
     openOutages,
   };
   return {
@@ -123,7 +142,7 @@ export async function fleetStatusCompact(): Promise<FleetStatus> {
       if (!body.reload) {
         const devices = held.devices.slice();
         for (const row of body.changed ?? []) {
-          const i = held.index.get(row[0]);
+          const i = held.index.get(uuidOf(row[0]));
           if (i !== undefined) devices[i] = decodeRow(row, body);
         }
         held = { ...held, cursor: body.cursor, devices };

@@ -11,6 +11,7 @@ import type { DeviceConfig } from './device-config.js';
 import { saveLineStateSql } from './lines.js';
 import type { DeviceRows } from './prepare.js';
 import { msOf, toMs, tsParam } from './sql.js';
+import { refreshStatusRows } from './status-snapshot.js';
 
 const LOAD = `
 SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la, ${msOf('s.last_connect_at')} AS lc,
@@ -70,7 +71,8 @@ export interface VoltsUpdate {
 export interface DeviceStateStep {
   events: DomainEvent[];
   loaded: Map<string, LoadedDevice>;
-  /** Writes the device rows and, in the same statement, the line states and attributes. */
+  /** Writes the device rows and, in the same statement, the line states and attributes; then
+   *  the fleet view's rows of these devices (status-snapshot.ts): call it last in the batch. */
   save(
     client: PoolClient,
     volts: Map<string, VoltsUpdate>,
@@ -196,6 +198,8 @@ export async function updateDeviceState(
         ...lineRows,
         ...attributes,
       ]);
+      // A separate statement: the CTEs above all read the batch's starting snapshot.
+      await refreshStatusRows(c, ids);
     },
   };
 }

@@ -3,15 +3,17 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../config.js';
-import type { CompactRow } from '../../services/status-compact.js';
-import { decodeCompactRow } from '../../services/status-compact-decode.js';
-import { N1, S1, seedKnownHistory } from './seed.test-data.js';
+import { type CompactRow, compactId } from '../../services/status-compact.js';
+import { decodeCompactRow, uuidOf } from '../../services/status-compact-decode.js';
+import { N1, refreshStatusRows, S1, seedKnownHistory } from './seed.test-data.js';
 import { buildReadSideTestApp } from './testing.js';
 
 let db: TestDatabase;
 let redis: TestRedis;
 let pool: Pool;
 let app: FastifyInstance;
+/** The same routes reading the computed view (STATUS_FROM=compute), for comparison. */
+let computed: FastifyInstance;
 const scoped = (regions: string[]) => ({ 'x-test-scope': JSON.stringify({ regions, customers: null }) });
 const NORTH = scoped(['North']);
 const N2 = '00000000-0000-4000-8000-000000000003';
@@ -50,19 +52,15 @@ beforeAll(async () => {
      UNION ALL SELECT $2::uuid, n, true, now() - interval '1 hour', now(), 'n4' || n FROM generate_series(1, 4) n`,
     [N2, N4],
   );
-  app = await buildReadSideTestApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      STATUS_CACHE_MS: '0',
-    }),
-  );
+  await refreshStatusRows(pool);
+  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
+  app = await buildReadSideTestApp(loadApiConfig({ ...env, STATUS_CACHE_MS: '0' }));
+  computed = await buildReadSideTestApp(loadApiConfig({ ...env, STATUS_CACHE_MS: '0', STATUS_FROM: 'compute' }));
 });
 
 afterAll(async () => {
   await app?.close();
+  await computed?.close();
   await pool?.end();
   await redis?.cleanup();
   await db?.drop();
@@ -86,9 +84,11 @@ const compact = async (headers: Record<string, string> = {}, query = '') => {
   expect(res.statusCode, res.body).toBe(200);
   return res.json() as Compact;
 };
-const ms = (iso: string | null) => (iso === null ? null : Date.parse(iso));
+/** Times as the compact form carries them: whole seconds. */
+const ms = (iso: string | null) => (iso === null ? null : Math.floor(Date.parse(iso) / 1000) * 1000);
+const ids = (rows: CompactRow[]) => rows.map((r) => uuidOf(r[0]));
 
-/** The full answer's facts in the decoder's terms (times in ms, open outage as a flag). */
+/** The full answer's facts in the decoder's terms (times in ms to the second, open outage as a flag). */
 function factsOfFull(d: Record<string, unknown>) {
   const lines = (d.lines as Record<string, unknown>[]).map((l) => {
     const { openOutage, since, ...rest } = l;
@@ -103,7 +103,9 @@ function factsOfFull(d: Record<string, unknown>) {
   };
 }
 
+/** An event as the worker writes it: after the device's state, with its view row refreshed. */
 async function emitEvent(deviceId: string | null, type = 'outage.opened'): Promise<void> {
+  await refreshStatusRows(pool);
   await pool.query(
     `INSERT INTO domain_events (id, type, device_id, occurred_at, payload, seq)
      VALUES (gen_random_uuid()::text, $1, $2, now(), '{}', nextval('domain_events_seq'))`,
@@ -112,9 +114,12 @@ async function emitEvent(deviceId: string | null, type = 'outage.opened'): Promi
 }
 
 describe('GET /api/status/compact', () => {
-  it('decodes to the same facts as the full status, whole fleet and scoped', async () => {
+  it('decodes to the same facts as the full status, whole fleet and scoped, from snapshot and computation', async () => {
     for (const headers of [{}, NORTH, scoped(['South'])]) {
       const body = await compact(headers);
+      const other = (await computed.inject({ url: '/api/status/compact', headers })).json() as Compact;
+      expect(other.rows).toEqual(body.rows);
+      expect(other.cursor).toBe(body.cursor);
       const full = (await get('/api/status', headers)).json();
       const decoded = body.rows.map((r) => decodeCompactRow(r, body));
       expect(decoded.map((d) => d.name)).toEqual(full.devices.map((d: { name: string }) => d.name));
@@ -124,8 +129,11 @@ describe('GET /api/status/compact', () => {
       }
       expect(body.counters).toEqual(full.counters);
     }
-    const n2 = decodeCompactRow((await compact(NORTH)).rows.find((r) => r[0] === N2) as CompactRow, await compact());
-    expect(n2).toMatchObject({ label: 'Kandy "east"', lat: 7.29, lon: 80.63 });
+    const n2 = decodeCompactRow(
+      (await compact(NORTH)).rows.find((r) => r[0] === compactId(N2)) as CompactRow,
+      await compact(),
+    );
+    expect(n2).toMatchObject({ id: N2, label: 'Kandy "east"', lat: 7.29, lon: 80.63, voltsLevel: 'over' });
   });
 
   it('a region-scoped caller gets only its region', async () => {
@@ -137,18 +145,20 @@ describe('GET /api/status/compact', () => {
   it('answers 304 to a matching If-None-Match, and a new ETag once a line changes', async () => {
     const first = await get('/api/status/compact');
     const etag = first.headers.etag as string;
-    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    expect(etag).toMatch(/^"[0-9]+-[A-Za-z0-9_-]+"$/);
     const again = await get('/api/status/compact', { 'if-none-match': etag });
     expect(again.statusCode).toBe(304);
     expect(again.body).toBe('');
     expect((await get('/api/status/compact', { ...NORTH, 'if-none-match': etag })).statusCode).toBe(200);
     await pool.query('UPDATE line_state SET powered = NOT powered WHERE device_id = $1 AND line = 2', [N1]);
+    await refreshStatusRows(pool);
     try {
       const changed = await get('/api/status/compact', { 'if-none-match': etag });
       expect(changed.statusCode).toBe(200);
       expect(changed.headers.etag).not.toBe(etag);
     } finally {
       await pool.query('UPDATE line_state SET powered = NOT powered WHERE device_id = $1 AND line = 2', [N1]);
+      await refreshStatusRows(pool);
     }
   });
 });
@@ -165,12 +175,12 @@ describe('GET /api/status/compact?since=', () => {
     await emitEvent(S1, 'outage.opened'); // another region: never named to North
     await emitEvent(null, 'system.note');
     const delta = await compact(NORTH, `?since=${start.cursor}`);
-    expect(delta.changed.map((r) => r[0])).toEqual([N2]);
+    expect(ids(delta.changed)).toEqual([N2]);
     expect(decodeCompactRow(delta.changed[0] as CompactRow, delta).volts).toBe(199);
     expect(delta.cursor).not.toBe(start.cursor);
     expect((await compact(NORTH, `?since=${delta.cursor}`)).changed).toEqual([]);
     const all = await compact({}, `?since=${startAll.cursor}`);
-    expect(all.changed.map((r) => r[0]).sort()).toEqual([N2, S1].sort());
+    expect(ids(all.changed).sort()).toEqual([N2, S1].sort());
   });
 
   it('asks for a reload after registry edits, deletes, moves and scope changes', async () => {

@@ -1,8 +1,12 @@
 /**
  * GET /api/status/compact: the fleet view in compact form (services/status-compact.ts), with
  * a strong ETag (304 on If-None-Match), and `?since=<cursor>` for the devices changed since
- * an earlier answer. Snapshots are cached per scope like /api/status (STATUS_CACHE_MS, shared
- * misses, stale-while-revalidate), serialized and hashed once per snapshot.
+ * an earlier answer. The rows are read from the worker-maintained snapshot (STATUS_FROM
+ * snapshot, default: a read, not a recomputation) or computed (compute). The encoded body is
+ * cached per scope (STATUS_CACHE_MS, shared misses, stale-while-revalidate), serialized,
+ * hashed and gzipped once; its ETag is `"<seq>-<digest>"`: the event seq the rows reflect,
+ * and a digest of the facts (activity times and voltages change without events), the same
+ * in every API process for the same rows.
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -19,6 +23,7 @@ import {
   COMPACT_FORMAT,
   type CompactRow,
   type CompactSnapshot,
+  compactId,
   loadCompactSnapshot,
 } from '../../services/status-compact.js';
 import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from '../../services/status-compact-delta.js';
@@ -66,7 +71,8 @@ function buildEntry(snap: CompactSnapshot, scopeKey: string): Entry {
     lineSets: snap.lineSets,
     rows: snap.rows,
   });
-  const etag = `"${createHash('sha256').update(scopeKey).update('\n').update(facts).digest('base64url').slice(0, 27)}"`;
+  const digest = createHash('sha256').update(scopeKey).update('\n').update(facts).digest('base64url');
+  const etag = `"${snap.seq}-${digest.slice(0, 22)}"`;
   return { at: Date.now(), snap, cursor, etag, json: `{"generatedAt":${snap.generatedAt},${facts.slice(1)}` };
 }
 
@@ -77,13 +83,14 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   const ttl = app.config.STATUS_CACHE_MS;
+  const source = app.config.STATUS_FROM;
   const cache = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Entry>>();
 
   function refresh(key: string, scope: Scope | null): Promise<Entry> {
     let p = inflight.get(key);
     if (!p) {
-      p = loadCompactSnapshot(app.pg, scope)
+      p = loadCompactSnapshot(app.pg, scope, source)
         .then((snap) => {
           const entry = buildEntry(snap, key);
           if (ttl > 0) {
@@ -135,7 +142,7 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!e.byId) e.byId = new Map(e.snap.rows.map((r) => [r[0], r]));
     const changed: CompactRow[] = [];
     for (const id of ids) {
-      const row = e.byId.get(id);
+      const row = e.byId.get(compactId(id));
       if (row) changed.push(row); // events of devices outside the scope are never named
     }
     return reply.send({

@@ -77,4 +77,10 @@ export async function seedKnownHistory(db: Db): Promise<void> {
     at('14:30'),
     at('14:45'),
   ]);
+  await refreshStatusRows(db);
+}
+
+/** The fleet view's rows (device_status_rows), as the worker refreshes them after its writes. */
+export async function refreshStatusRows(db: Db): Promise<void> {
+  await db.query('SELECT status_rows_refresh(ARRAY(SELECT id FROM devices))');
 }

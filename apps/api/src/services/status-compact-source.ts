@@ -1,0 +1,111 @@
+/**
+ * Where the compact fleet view's rows come from (STATUS_FROM):
+ *   snapshot (default) — device_status_rows, kept current by the worker in the same
+ *     transaction as each change (migration 20261203000200): a read of 10,000 narrow rows;
+ *   compute — the view computed from device_state, device_lines, line_state and the open
+ *     outages on every read (the join and grouping of 80,000 line rows): kept for
+ *     comparison (bench) and as a fallback.
+ * Both give the same rows; the seq comes from the same statement (one MVCC snapshot), so
+ * the rows hold exactly the events up to it: events are numbered in commit order under one
+ * lock (apps/worker/src/outbox.ts), so a snapshot that sees seq N sees every event below N
+ * and no writer can commit a smaller one later.
+ */
+import type { Pool } from '@spms/db';
+import type { Scope } from '../plugins/auth.js';
+import { SqlParams, scopeCondition } from './scope.js';
+import { ACTIVE_SQL } from './status.js';
+
+export type StatusSource = 'snapshot' | 'compute';
+
+/** One device as both sources give it; times in epoch ms. */
+export interface SourceRow {
+  id: string;
+  name: string;
+  label: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  region: string | null;
+  customer: string | null;
+  active: boolean;
+  connection: string;
+  last_activity_at: number | null;
+  inactive_since: number | null;
+  volts: number | null;
+  volts_at: number | null;
+  volts_level: string | null;
+  /** "n:label" by line number, in line order, joined with U+001F */
+  labels: string | null;
+  reported: number | null;
+  powered: number | null;
+  disabled: number | null;
+  outages: number | null;
+  /** since (epoch ms) of each line in `labels` order, null where never reported */
+  since: (number | null)[] | null;
+  /** max(domain_events.seq) in the statement's snapshot (text: bigint) */
+  seq: string | null;
+}
+
+// date_part is float8 (extract is numeric since PostgreSQL 14: slower on 80,000 rows); round() makes it whole ms.
+const ms = (col: string) => `round(date_part('epoch', ${col}) * 1000)`;
+const bit = (cond: string) => `bit_or(CASE WHEN ${cond} THEN 1 << (dl.number - 1) ELSE 0 END)`;
+const SEQ = '(SELECT max(seq)::text FROM domain_events) AS seq';
+const REGISTRY = 'd.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer';
+
+// ACTIVE_SQL (status.ts) on the snapshot row: the stored flag, re-checked against the timeout.
+const ACTIVE_SNAPSHOT = `COALESCE(r.active, false)
+    AND r.last_activity_at + make_interval(secs => COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec)) > now()`;
+
+// The device registry is joined in both; lines come from the snapshot row or the line tables.
+const SNAPSHOT_SQL = (where: string) => `
+  SELECT ${REGISTRY}, ${ACTIVE_SNAPSHOT} AS active,
+         COALESCE(r.connection, 'disconnected') AS connection, ${ms('r.last_activity_at')} AS last_activity_at,
+         ${ms('r.inactive_since')} AS inactive_since, r.volts, ${ms('r.volts_at')} AS volts_at, r.volts_level,
+         r.line_labels AS labels, r.lines_reported AS reported, r.lines_powered AS powered,
+         r.lines_disabled AS disabled, r.lines_outage AS outages, r.line_since AS since, ${SEQ}
+    FROM devices d
+    JOIN device_profiles p ON p.id = d.profile_id
+    LEFT JOIN device_status_rows r ON r.device_id = d.id
+   WHERE ${where}
+   ORDER BY d.name COLLATE "C"`;
+
+const COMPUTE_SQL = (whereD: string, whereD2: string) => `
+  SELECT ${REGISTRY}, ${ACTIVE_SQL} AS active,
+         COALESCE(s.connection, 'disconnected') AS connection, ${ms('s.last_activity_at')} AS last_activity_at,
+         ${ms('s.inactive_since')} AS inactive_since, s.volts, ${ms('s.volts_at')} AS volts_at, s.volts_level,
+         l.labels, l.reported, l.powered, l.disabled, l.outages, l.since, ${SEQ}
+    FROM devices d
+    JOIN device_profiles p ON p.id = d.profile_id
+    LEFT JOIN device_state s ON s.device_id = d.id
+    LEFT JOIN (
+      SELECT dl.device_id,
+             string_agg(dl.number || ':' || dl.label, E'\\x1f' ORDER BY dl.number) AS labels,
+             ${bit('ls.powered IS NOT NULL')} AS reported, ${bit('ls.powered')} AS powered,
+             ${bit('NOT dl.enabled')} AS disabled, ${bit('o.device_id IS NOT NULL')} AS outages,
+             array_agg(${ms('ls.since')} ORDER BY dl.number) AS since
+        FROM device_lines dl
+        JOIN devices d2 ON d2.id = dl.device_id
+        LEFT JOIN line_state ls ON ls.device_id = dl.device_id AND ls.line = dl.number
+        LEFT JOIN (SELECT DISTINCT device_id, line FROM outages WHERE ended_at IS NULL) o
+          ON o.device_id = dl.device_id AND o.line = dl.number
+       WHERE ${whereD2}
+       GROUP BY dl.device_id) l ON l.device_id = d.id
+   WHERE ${whereD}
+   ORDER BY d.name COLLATE "C"`;
+
+/** The scope's devices and the seq they reflect, in one statement. */
+export async function loadSourceRows(
+  pg: Pool,
+  scope: Scope | null,
+  source: StatusSource,
+): Promise<{ rows: SourceRow[]; seq: number }> {
+  const p = new SqlParams();
+  const sql =
+    source === 'snapshot'
+      ? SNAPSHOT_SQL(scopeCondition(scope, 'd', p))
+      : COMPUTE_SQL(scopeCondition(scope, 'd', p), scopeCondition(scope, 'd2', p));
+  const res = await pg.query<SourceRow>(sql, p.values);
+  let seq = res.rows[0]?.seq;
+  // No device in scope: no row to carry the seq (nothing to be consistent with either).
+  if (seq === undefined) seq = (await pg.query<{ seq: string | null }>(`SELECT ${SEQ}`)).rows[0]?.seq ?? null;
+  return { rows: res.rows, seq: Number(seq ?? 0) };
+}
