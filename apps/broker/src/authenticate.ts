@@ -4,13 +4,14 @@
  *
  * MQTT 3.1.1 CONNACK return codes used [MQTT-3.2.2.3]:
  *   0x02 identifier rejected — no username, no password and no client id to look up;
- *   0x03 server unavailable  — rate-limited, too many connections, or backend down;
+ *   0x03 server unavailable  — rate-limited, too many connections, backend down, or too
+ *                              many password checks already waiting (verify_busy);
  *   0x05 not authorized      — unknown or wrong credentials, provisioning (not implemented).
  * aedes 1.2 only speaks MQTT 3.1/3.1.1: an MQTT 5 CONNECT is answered 0x01 (unacceptable
  * protocol version) by aedes itself [MQTT-3.1.2-2], and the client may retry with 3.1.1.
  */
 import { createHash } from 'node:crypto';
-import type { AuthResult } from '@spms/device-auth';
+import type { AuthResult, DeviceIdentity } from '@spms/device-auth';
 import type { Client, ConnectPacket } from 'aedes';
 import { type GatewayClient, type GatewayContext, remoteAddress } from './context.js';
 import { TokenBucket } from './limits.js';
@@ -66,13 +67,6 @@ export function createAuthenticate(ctx: GatewayContext) {
 
     if (config.MAX_CONNECTIONS > 0 && ctx.connectedClients() >= config.MAX_CONNECTIONS)
       return refuse('max_connections', SERVER_UNAVAILABLE);
-    // An address that spent its failed-authentication budget only keeps devices it already
-    // knows good from the cache: many modems share one carrier-NAT address, and one
-    // misconfigured neighbour must not lock the others out (no query, no hash for guesses).
-    if (ctx.authFailureLimiter.exhausted(ip) && !ctx.auth.cachedMqtt(clientId, username || undefined, password))
-      return refuse('auth_failure_rate', SERVER_UNAVAILABLE);
-    if (!ctx.connectLimiter.take(ip)) return refuse('connect_rate', SERVER_UNAVAILABLE);
-
     if (username === 'provision' || clientId === 'provision') {
       // ThingsBoard opens a provisioning-only session here; SPMS registers devices through
       // its operator API instead, so the device is told plainly it cannot provision.
@@ -83,18 +77,13 @@ export function createAuthenticate(ctx: GatewayContext) {
       return refuse('identifier_rejected', IDENTIFIER_REJECTED);
     if (!ctx.producer.isHealthy()) return refuse('unavailable', SERVER_UNAVAILABLE, { backend: 'queue' });
 
-    ctx.auth.authenticateMqtt(clientId, username || undefined, password).then(
-      (result: AuthResult) => {
-        if (!result.ok) {
-          if (result.reason === 'bad_credentials') ctx.authFailureLimiter.take(ip);
-          const code =
-            result.reason === 'unavailable'
-              ? SERVER_UNAVAILABLE
-              : result.reason === 'identifier_rejected'
-                ? IDENTIFIER_REJECTED
-                : NOT_AUTHORIZED;
-          return refuse(result.reason, code);
-        }
+    // A device that gives up waiting (closes its socket) drops its place in the password
+    // queue, so a storm does not hash for devices that are gone.
+    const gone = new AbortController();
+    client.conn?.once?.('close', () => gone.abort());
+    checkAndAuthenticate(client, ip, clientId, username || undefined, password, gone.signal).then(
+      (outcome) => {
+        if (typeof outcome === 'string') return refuse(outcome, codeOf(outcome));
         // The device gave up waiting for this CONNACK (a reconnect storm on a busy broker) and
         // closed the socket: registering it would replace the session it has opened since,
         // and a storm would feed itself. Nothing to answer.
@@ -104,7 +93,7 @@ export function createAuthenticate(ctx: GatewayContext) {
         (client as unknown as { _will: unknown })._will = null;
         const now = Date.now();
         client.spms = {
-          device: result.device,
+          device: outcome.device,
           ip,
           connectedAt: now,
           replaced: false,
@@ -112,7 +101,7 @@ export function createAuthenticate(ctx: GatewayContext) {
           keepaliveTimedOut: false,
           lastActivityAt: now,
           rate: new TokenBucket(config.DEVICE_MSG_RATE, Math.max(1, config.DEVICE_MSG_BURST)),
-          log: logger.child({ deviceId: result.device.id }),
+          log: logger.child({ deviceId: outcome.device.id }),
         };
         registerSession(ctx, client);
         metrics.connects.inc({ result: 'accepted' });
@@ -124,4 +113,32 @@ export function createAuthenticate(ctx: GatewayContext) {
       },
     );
   };
+
+  /** The address limits (shared by all broker processes), then the credentials. */
+  async function checkAndAuthenticate(
+    client: GatewayClient,
+    ip: string,
+    clientId: string,
+    username: string | undefined,
+    password: Buffer | undefined,
+    signal: AbortSignal,
+  ): Promise<RefusalReason | { device: DeviceIdentity }> {
+    // An address that spent its failed-authentication budget only keeps devices already
+    // known good from a cache: many modems share one carrier-NAT address, and one
+    // misconfigured neighbour must not lock the others out (no query, no hash for guesses).
+    if ((await ctx.authFailureLimiter.exhausted(ip)) && !(await ctx.auth.cachedMqtt(clientId, username, password)))
+      return 'auth_failure_rate';
+    if (!(await ctx.connectLimiter.take(ip))) return 'connect_rate';
+    const result: AuthResult = await ctx.auth.authenticateMqtt(clientId, username, password, { signal });
+    if (result.ok) return { device: result.device };
+    if (client.closed || client.conn?.destroyed) return 'gone_before_connack';
+    if (result.reason === 'bad_credentials') await ctx.authFailureLimiter.take(ip);
+    return result.reason === 'busy' ? 'verify_busy' : result.reason;
+  }
+}
+
+function codeOf(reason: RefusalReason): number {
+  if (reason === 'identifier_rejected') return IDENTIFIER_REJECTED;
+  if (reason === 'bad_credentials') return NOT_AUTHORIZED;
+  return SERVER_UNAVAILABLE;
 }

@@ -80,6 +80,26 @@ export const BrokerConfigSchema = Type.Object({
   PUBSUB_WAKEUPS: Type.Boolean({ default: true, description: 'true or false' }),
   /** How long authenticated credentials stay cached (revocations are pushed, not waited for). */
   AUTH_CACHE_TTL_MS: PositiveInt(300_000, 'credential cache lifetime in milliseconds'),
+  /**
+   * Key of the verified-credential cache shared by all broker and API processes in Redis
+   * (HMAC-SHA256 of the presented credentials; Redis never holds it). Same value in every
+   * process. Unset: verified credentials are cached per process only.
+   */
+  DEVICE_AUTH_CACHE_SECRET: Type.Optional(
+    Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 32`' }),
+  ),
+  /** How long a verified credential stays in the shared cache: longer than the blackouts devices come back from. */
+  DEVICE_AUTH_CACHE_TTL_SEC: Type.Integer({ minimum: 60, default: 86_400, description: 'seconds (at least 60)' }),
+  /**
+   * Password hashes (scrypt) computed at once per broker process; the others wait in arrival
+   * order. Kept below UV_THREADPOOL_SIZE (default 4) and the cores, so hashing never takes
+   * every thread or the core that answers cached devices.
+   */
+  AUTH_VERIFY_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'hashes at once' }),
+  /** libuv's thread pool size, read by Node itself at start; here only to keep AUTH_VERIFY_CONCURRENCY below it. */
+  UV_THREADPOOL_SIZE: Type.Integer({ minimum: 1, maximum: 1024, default: 4, description: 'threads' }),
+  /** Password checks allowed to wait; beyond, CONNACK 0x03 at once (the device retries) instead of a longer wait. */
+  AUTH_VERIFY_QUEUE_MAX: Type.Integer({ minimum: 0, default: 1000, description: 'waiting password checks' }),
 });
 
 export type BrokerConfig = Static<typeof BrokerConfigSchema>;

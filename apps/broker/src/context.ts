@@ -6,7 +6,7 @@ import type { Logger } from '@spms/log';
 import type { IngestProducer } from '@spms/queue';
 import type { Client } from 'aedes';
 import type { BrokerConfig } from './config.js';
-import type { KeyedLimiter, TokenBucket } from './limits.js';
+import type { SharedKeyedLimiter, TokenBucket } from './limits.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** Per-connection state, attached to the aedes client once it has authenticated. */
@@ -38,8 +38,9 @@ export interface GatewayContext {
   auth: DeviceAuthenticator;
   pool: Pool;
   metrics: GatewayMetrics;
-  connectLimiter: KeyedLimiter;
-  authFailureLimiter: KeyedLimiter;
+  /** Per source address, shared by all broker processes through Redis (limits.ts). */
+  connectLimiter: SharedKeyedLimiter;
+  authFailureLimiter: SharedKeyedLimiter;
   /** Live connection per device id (one session per device). */
   devices: Map<string, GatewayClient>;
   connectedClients(): number;

@@ -21,7 +21,7 @@ import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { createDeviceRequests } from './device-requests.js';
 import { startHttp } from './http.js';
-import { KeyedLimiter } from './limits.js';
+import { SharedKeyedLimiter } from './limits.js';
 import { type Listener, listenTcp, listenTls, listenWebSocket } from './listeners.js';
 import { createMetrics } from './metrics.js';
 import { type SessionClaims, startSessionClaims } from './session-claims.js';
@@ -81,8 +81,18 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       redisUrl: config.REDIS_URL,
       prefix: config.REDIS_PREFIX,
       cacheTtlMs: config.AUTH_CACHE_TTL_MS,
+      // One pool thread stays free for DNS and file work (and the event loop's core for cached devices).
+      verifyConcurrency: Math.max(1, Math.min(config.AUTH_VERIFY_CONCURRENCY, config.UV_THREADPOOL_SIZE - 1)),
+      verifyQueueMax: config.AUTH_VERIFY_QUEUE_MAX,
+      ...(config.DEVICE_AUTH_CACHE_SECRET
+        ? { shared: { secret: config.DEVICE_AUTH_CACHE_SECRET, ttlMs: config.DEVICE_AUTH_CACHE_TTL_SEC * 1000 } }
+        : {}),
       logger: logger.child({ component: 'device-auth' }),
     });
+    if (!config.DEVICE_AUTH_CACHE_SECRET)
+      logger.warn(
+        'DEVICE_AUTH_CACHE_SECRET is not set: verified credentials are cached per process only, so devices with supplied passwords are hashed again after every restart and every blackout longer than AUTH_CACHE_TTL_MS',
+      );
     cleanups.push(() => auth.close());
     const pool: Pool = createPool(config.DATABASE_URL, {
       max: 4,
@@ -124,6 +134,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       ingestStats: () => producer.stats(),
       queueDepth: cachedQueueDepth(queue),
       durability: () => durability.current(),
+      authStats: () => auth.stats(),
     });
     const ctx: GatewayContext = {
       config,
@@ -132,8 +143,16 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       auth,
       pool,
       metrics,
-      connectLimiter: new KeyedLimiter(config.CONNECT_RATE_PER_IP),
-      authFailureLimiter: new KeyedLimiter(config.AUTH_FAILURES_PER_IP),
+      connectLimiter: new SharedKeyedLimiter(
+        redis,
+        `${config.REDIS_PREFIX}:broker:connects:`,
+        config.CONNECT_RATE_PER_IP,
+      ),
+      authFailureLimiter: new SharedKeyedLimiter(
+        redis,
+        `${config.REDIS_PREFIX}:broker:authfail:`,
+        config.AUTH_FAILURES_PER_IP,
+      ),
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
       claimSession: (client) => claims?.claim(client),

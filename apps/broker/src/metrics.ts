@@ -3,6 +3,7 @@
  * gateways in one process). Refusals are counted by reason so an operator can tell a
  * misconfigured device (bad_credentials) from an overloaded backend (unavailable).
  */
+import type { DeviceAuthStats } from '@spms/device-auth';
 import type { DurabilityReport } from '@spms/queue';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -17,6 +18,7 @@ export type RefusalReason =
   | 'gone_before_connack'
   | 'connect_rate'
   | 'auth_failure_rate'
+  | 'verify_busy'
   | 'topic_not_allowed'
   | 'subscription_not_allowed'
   | 'payload_too_large'
@@ -42,6 +44,7 @@ export function createMetrics(opts: {
   ingestStats?: () => { pending: number; inFlight: number; failedMessages: number; lastBatchSize: number };
   queueDepth?: () => Promise<Record<string, number>>;
   durability?: () => DurabilityReport;
+  authStats?: () => DeviceAuthStats;
 }): GatewayMetrics {
   const registry = new Registry();
   const connections = new Gauge({
@@ -82,6 +85,7 @@ export function createMetrics(opts: {
     },
   });
   registerDurabilityMetrics(registry, opts.durability);
+  registerAuthMetrics(registry, opts.authStats);
   return {
     registry,
     connections,
@@ -152,6 +156,59 @@ function registerDurabilityMetrics(registry: Registry, durability?: () => Durabi
         },
         1,
       );
+    },
+  });
+}
+
+/** Device authentication: the shared credential cache and the password-check queue (device-auth). */
+function registerAuthMetrics(registry: Registry, stats?: () => DeviceAuthStats): void {
+  if (!stats) return;
+  const counter = (name: string, help: string, read: (s: DeviceAuthStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(stats()));
+      },
+    });
+  new Counter({
+    name: 'spms_broker_auth_shared_cache_total',
+    help: 'Look-ups in the verified-credential cache shared through Redis, by result (hit, miss, error = Redis unreachable, stored, stale = not stored because credentials changed meanwhile)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      const s = stats();
+      this.reset();
+      this.inc({ result: 'hit' }, s.sharedHits);
+      this.inc({ result: 'miss' }, s.sharedMisses);
+      this.inc({ result: 'error' }, s.sharedErrors);
+      this.inc({ result: 'stored' }, s.sharedStored);
+      this.inc({ result: 'stale' }, s.sharedStale);
+    },
+  });
+  counter('spms_broker_auth_hashes_total', 'Password hashes computed (scrypt/sha256)', (s) => s.secretVerifications);
+  counter('spms_broker_auth_db_queries_total', 'Credential look-ups sent to PostgreSQL', (s) => s.dbQueries);
+  counter(
+    'spms_broker_auth_verify_queue_full_total',
+    'Password checks refused because AUTH_VERIFY_QUEUE_MAX checks were already waiting (CONNACK 0x03)',
+    (s) => s.verifyQueueFull,
+  );
+  counter(
+    'spms_broker_auth_verify_abandoned_total',
+    'Waiting password checks dropped because the device closed its connection',
+    (s) => s.verifyAbandoned,
+  );
+  new Gauge({
+    name: 'spms_broker_auth_verify_queue',
+    help: 'Password checks now hashing (running) and waiting their turn (waiting)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const s = stats();
+      this.set({ state: 'running' }, s.verifyRunning);
+      this.set({ state: 'waiting' }, s.verifyQueued);
     },
   });
 }

@@ -16,65 +16,35 @@
  *   about a second even when the Redis message is lost;
  * - an authentication whose look-up was in flight when its device's credentials changed is
  *   redone (revocation epoch compared before/after), so it cannot succeed on the old row.
- * A database error is `unavailable` (CONNACK 0x03 / HTTP 503) and is never cached.
+ * - with `shared` set, a success is also kept in Redis for all processes (shared-cache.ts,
+ *   keyed by an HMAC under a server secret, invalidated per device by credential changes),
+ *   so after a blackout longer than the per-process cache a reconnect costs one Redis call;
+ * - scrypt runs through a bounded first-come-first-served queue (verifier.ts): a full queue
+ *   is `busy` (CONNACK 0x03), and cache hits never wait behind it.
+ * A database error is `unavailable` (CONNACK 0x03 / HTTP 503) and is never cached; Redis
+ * being away only means checking the slow way (PostgreSQL + hash), never accepting.
  */
 import { createHash } from 'node:crypto';
 import { accessTokenKey, basicLookupKeys, verifySecret } from '@spms/credentials';
 import { createPool } from '@spms/db';
-import type { Logger } from '@spms/log';
 import { credentialsChangedChannel } from '@spms/queue';
 import { Redis } from 'ioredis';
 import { CredentialsCache } from './cache.js';
 import { watchCredentialChanges } from './revocations.js';
-import { type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
+import { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
+import type { SharedEntry, SharedProbe } from './shared-cache.js';
+import { openSharedLink, type SharedLink } from './shared-link.js';
+import type { AuthResult, DeviceAuthenticator, DeviceAuthenticatorOptions } from './types.js';
+import { FairVerifier, VerifyAbandoned, VerifyQueueFull } from './verifier.js';
 
-export type DeviceIdentity = { id: string; name: string; profileId: string; transport: 'MQTT' | 'HTTP' };
-export type AuthResult =
-  | { ok: true; device: DeviceIdentity }
-  | { ok: false; reason: 'bad_credentials' | 'identifier_rejected' | 'unavailable' };
-
-export interface DeviceAuthenticator {
-  authenticateMqtt(
-    clientId: string,
-    username: string | undefined,
-    password: Buffer | string | undefined,
-  ): Promise<AuthResult>;
-  authenticateToken(token: string): Promise<AuthResult>;
-  /** The device of an access token already in the cache (no query), for throttling decisions. */
-  cachedToken(token: string): DeviceIdentity | undefined;
-  /** The device whose MQTT credentials are already known good from the cache (no query, no
-   *  hash), for throttling decisions: a known device behind a throttled carrier-NAT address. */
-  cachedMqtt(clientId: string, username: string | undefined, password: Buffer | string | undefined): boolean;
-  /** Called with a device id when its credentials were rotated/revoked or the device deleted (Redis channel credentialsChangedChannel(prefix)). */
-  onInvalidate(listener: (deviceId: string) => void): void;
-  /** Counters for /metrics (and for tests proving the cache works). */
-  stats(): DeviceAuthStats;
-  close(): Promise<void>;
-}
-
-export interface DeviceAuthStats {
-  /** Queries sent to PostgreSQL (each may cover several look-up keys). */
-  dbQueries: number;
-  /** Password hashes actually computed (scrypt/sha256), i.e. not answered from the cache. */
-  secretVerifications: number;
-  /** Invalidation messages received. */
-  invalidations: number;
-}
-
-export interface DeviceAuthenticatorOptions {
-  databaseUrl: string;
-  redisUrl: string;
-  prefix: string;
-  /** How long a found credentials row is trusted without asking PostgreSQL (default 5 min). */
-  cacheTtlMs?: number;
-  /** How long an unknown key is remembered as unknown (default 5 s). */
-  negativeTtlMs?: number;
-  /** How often PostgreSQL is asked for credential changes (default 1 s; pub/sub is faster but lossy). */
-  revocationPollMs?: number;
-  logger?: Logger;
-  /** Test hook: awaited after each credentials query, before its rows are used. */
-  afterQuery?: () => Promise<void>;
-}
+export type {
+  AuthResult,
+  DeviceAuthenticator,
+  DeviceAuthenticatorOptions,
+  DeviceAuthStats,
+  DeviceIdentity,
+  MqttAuthOptions,
+} from './types.js';
 
 /** A poll repeating a change that pub/sub announced this recently does not close sessions again. */
 const ANNOUNCED_RECENTLY_MS = 5_000;
@@ -91,6 +61,9 @@ const LOOKUP_SQL = `
 
 const BAD = { ok: false, reason: 'bad_credentials' } as const;
 const UNAVAILABLE = { ok: false, reason: 'unavailable' } as const;
+const BUSY = { ok: false, reason: 'busy' } as const;
+/** Change rows are kept an hour past the shared cache's lifetime (re-bumped after a reconnect). */
+const RETAIN_EXTRA_SEC = 3600;
 
 function mqttInput(clientId: string, username: string | undefined, password: Buffer | string | undefined) {
   return {
@@ -107,6 +80,12 @@ function identity(row: CredentialsRow): AuthResult {
   };
 }
 
+function sharedIdentity(e: SharedEntry): AuthResult {
+  return { ok: true, device: { id: e.deviceId, name: e.name, profileId: e.profileId, transport: e.transport } };
+}
+
+type Found = { row: CredentialsRow; index: number; token: string | null };
+
 export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions): Promise<DeviceAuthenticator> {
   const log = opts.logger;
   // A look-up is one indexed query: a device flood waits briefly for a connection, then gets
@@ -118,9 +97,21 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     statementTimeoutMs: 5000,
   });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
+  const verifier = new FairVerifier(opts.verifyConcurrency ?? 1, opts.verifyQueueMax ?? 1000);
   const listeners: Array<(deviceId: string) => void> = [];
   const verifying = new Map<string, Promise<boolean>>();
-  const counters: DeviceAuthStats = { dbQueries: 0, secretVerifications: 0, invalidations: 0 };
+  const counters = {
+    dbQueries: 0,
+    secretVerifications: 0,
+    invalidations: 0,
+    sharedHits: 0,
+    sharedMisses: 0,
+    sharedErrors: 0,
+    sharedStored: 0,
+    sharedStale: 0,
+  };
+  const retainSec = Math.ceil((opts.shared?.ttlMs ?? 0) / 1000) + RETAIN_EXTRA_SEC;
+  let shared: SharedLink | undefined;
   /** Revocation epoch: bumped on every invalidation; revokedAt remembers each device's last. */
   let epoch = 0;
   const revokedAt = new Map<string, { epoch: number; at: number; announced: boolean }>();
@@ -136,6 +127,9 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     if (revokedAt.size > 10_000) for (const [id, r] of revokedAt) if (now - r.at > 60_000) revokedAt.delete(id);
     revokedAt.set(deviceId, { epoch, at: repeat && last ? last.at : now, announced: via === 'pubsub' || repeat });
     cache.invalidateDevice(deviceId);
+    // Every process that hears of a change bumps the shared entries too: whichever runs
+    // last after the commit makes sure no entry written before it still counts.
+    shared?.bump(deviceId);
     if (repeat) return;
     for (const l of listeners) {
       try {
@@ -172,8 +166,19 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     pool,
     intervalMs: opts.revocationPollMs ?? 1000,
     onChange: (deviceId) => invalidate(deviceId, 'poll'),
+    retainSec,
     ...(log ? { log } : {}),
   });
+  if (opts.shared)
+    shared = await openSharedLink({
+      redisUrl: opts.redisUrl,
+      prefix: opts.prefix,
+      secret: opts.shared.secret,
+      ttlMs: opts.shared.ttlMs,
+      retainSec,
+      pool,
+      ...(log ? { log } : {}),
+    });
 
   async function queryRows(keys: string[]): Promise<Map<string, CredentialsRow>> {
     counters.dbQueries++;
@@ -196,42 +201,112 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     return rows;
   }
 
-  /** The first key (in look-up order) that has credentials, or null; throws when the DB is down. */
-  async function lookup(keys: string[]): Promise<CredentialsRow | null> {
+  /**
+   * The first key (in look-up order) that has credentials, or null; throws when the DB is
+   * down. `token` is the shared cache's changes token read before this call (shared-cache.ts).
+   */
+  async function lookup(keys: string[], token: string | null): Promise<Found | null> {
     const known = keys.map((k) => cache.get(k));
     // Answer from the cache only while every key before the first hit is a cached miss.
-    for (const hit of known) {
+    for (const [index, hit] of known.entries()) {
       if (hit === undefined) break;
-      if (hit !== null) return hit;
+      if (hit !== null) return { row: hit, index, token: cache.tokenOf(keys[index] as string) };
     }
     const missing = keys.filter((_, i) => known[i] === undefined);
-    const found = await cache.fill(missing, queryRows);
-    for (const [i, key] of keys.entries()) {
-      const row = known[i] ?? found.get(key);
-      if (row) return row;
+    const found = await cache.fill(missing, queryRows, token);
+    for (const [index, key] of keys.entries()) {
+      const row = known[index] ?? found.get(key);
+      if (row) return { row, index, token: cache.tokenOf(key) };
     }
     return null;
   }
 
-  async function verifyPassword(row: CredentialsRow, password: string): Promise<boolean> {
-    const digest = createHash('sha256').update(password).digest('hex');
+  /** What this process's cache alone says about an MQTT CONNECT (undefined: it cannot say). */
+  function cachedVerdict(keys: string[], input: ConnectInput): AuthResult | undefined {
+    let row: CredentialsRow | undefined;
+    for (const key of keys) {
+      const hit = cache.get(key);
+      if (hit === undefined) return undefined;
+      if (hit !== null) {
+        row = hit;
+        break;
+      }
+    }
+    if (!row) return BAD;
+    const verdict = checkMqttRow(row, input);
+    if (verdict !== 'verify') return verdict === 'accept' ? identity(row) : BAD;
+    const known = cache.knownPassword(row, digestOf(input.password ?? ''));
+    return known === undefined ? undefined : known ? identity(row) : BAD;
+  }
+
+  /** The shared cache's answer; null when it is off or unreachable (then: the slow way). */
+  async function probe(entryKey: string | undefined): Promise<SharedProbe | null> {
+    if (!entryKey || !shared) return null;
+    try {
+      const p = await shared.cache.check(entryKey);
+      if (p.entry) counters.sharedHits++;
+      else counters.sharedMisses++;
+      return p;
+    } catch {
+      counters.sharedErrors++;
+      return null;
+    }
+  }
+
+  function remember(entryKey: string | undefined, found: Found): void {
+    if (!entryKey || !shared || found.token === null) return;
+    const { row, index } = found;
+    const entry = {
+      deviceId: row.deviceId,
+      name: row.deviceName,
+      profileId: row.profileId,
+      transport: row.transport,
+      index,
+    };
+    shared.cache.remember(entryKey, entry, found.token).then(
+      (stored) => {
+        if (stored) counters.sharedStored++;
+        else counters.sharedStale++;
+      },
+      () => {
+        counters.sharedErrors++;
+      },
+    );
+  }
+
+  async function verifyPassword(
+    row: CredentialsRow,
+    password: string,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean | 'busy' | 'gone'> {
+    const digest = digestOf(password);
     const known = cache.knownPassword(row, digest);
     if (known !== undefined) return known;
     const flightKey = `${row.credentialsId}\0${row.passwordHash}\0${digest}`;
     let p = verifying.get(flightKey);
     if (!p) {
-      counters.secretVerifications++;
-      p = verifySecret(password, row.passwordHash ?? '').finally(() => verifying.delete(flightKey));
+      p = verifier
+        .run(() => {
+          counters.secretVerifications++;
+          return verifySecret(password, row.passwordHash ?? '');
+        }, signal)
+        .finally(() => verifying.delete(flightKey));
       verifying.set(flightKey, p);
     }
-    const ok = await p;
-    cache.rememberPassword(row, digest, ok);
-    return ok;
+    try {
+      const ok = await p;
+      cache.rememberPassword(row, digest, ok);
+      return ok;
+    } catch (err) {
+      if (err instanceof VerifyQueueFull) return 'busy';
+      if (err instanceof VerifyAbandoned) return 'gone';
+      throw err;
+    }
   }
 
   return {
-    authenticateMqtt: (clientId, username, password) =>
-      settled(() => authenticateMqttOnce(clientId, username, password)),
+    authenticateMqtt: (clientId, username, password, o) =>
+      settled(() => authenticateMqttOnce(clientId, username, password, o?.signal)),
     authenticateToken: (token) => settled(() => authenticateTokenOnce(token)),
     cachedToken(token) {
       const row = token ? cache.get(accessTokenKey(token)) : undefined;
@@ -239,75 +314,109 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
       return result?.ok ? result.device : undefined;
     },
 
-    cachedMqtt(clientId, username, password) {
+    async cachedMqtt(clientId, username, password) {
       const input = mqttInput(clientId, username, password);
       if (isIdentifierRejected(input)) return false;
       const { keys } = basicLookupKeys(input.clientId, input.username);
-      // As lookup(): the first key with a row decides, and only if every earlier key is a known miss.
-      let row: CredentialsRow | undefined;
-      for (const key of keys) {
-        const hit = cache.get(key);
-        if (hit === undefined) return false;
-        if (hit !== null) {
-          row = hit;
-          break;
-        }
-      }
-      if (!row) return false;
-      const verdict = checkMqttRow(row, input);
-      if (verdict !== 'verify') return verdict === 'accept';
-      const digest = createHash('sha256')
-        .update(input.password ?? '')
-        .digest('hex');
-      return cache.knownPassword(row, digest) === true;
+      const local = cachedVerdict(keys, input);
+      if (local !== undefined) return local.ok;
+      const p = await probe(mqttEntryKey(input));
+      if (!p?.entry) return false;
+      // A match further down the look-up order counts only while this process knows the
+      // keys before it have no credentials (no query here).
+      return keys.slice(0, p.entry.index).every((k) => cache.get(k) === null);
     },
 
     onInvalidate(listener) {
       listeners.push(listener);
     },
 
-    stats: () => ({ ...counters }),
+    stats: () => {
+      const v = verifier.stats();
+      return {
+        ...counters,
+        verifyQueued: v.queued,
+        verifyRunning: v.running,
+        verifyQueueFull: v.queueFull,
+        verifyAbandoned: v.abandoned,
+      };
+    },
 
     async close() {
       changes.close();
+      shared?.close();
       subscriber.disconnect();
       await pool.end();
     },
   };
 
+  function mqttEntryKey(input: ConnectInput): string | undefined {
+    return shared?.cache.entryKey('mqtt', [input.clientId, input.username, input.password]);
+  }
+
   async function authenticateMqttOnce(
     clientId: string,
     username: string | undefined,
     password: Buffer | string | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<AuthResult> {
     const input = mqttInput(clientId, username, password);
     if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
     const { keys } = basicLookupKeys(input.clientId, input.username);
     if (keys.length === 0) return BAD;
-    let row: CredentialsRow | null;
+    const local = cachedVerdict(keys, input);
+    if (local) return local;
+    const entryKey = mqttEntryKey(input);
+    const p = await probe(entryKey);
+    let found: Found | null;
     try {
-      row = await lookup(keys);
+      if (p?.entry) {
+        // A match further down the look-up order holds only while the keys before it still
+        // have no credentials (a query without any hash when this process does not know).
+        if (p.entry.index === 0 || (await lookup(keys.slice(0, p.entry.index), p.token)) === null)
+          return sharedIdentity(p.entry);
+      }
+      found = await lookup(keys, p?.token ?? null);
     } catch (err) {
       log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
       return UNAVAILABLE;
     }
-    if (!row) return BAD;
-    const verdict = checkMqttRow(row, input);
-    if (verdict === 'accept') return identity(row);
+    if (!found) return BAD;
+    const verdict = checkMqttRow(found.row, input);
     if (verdict === 'refuse') return BAD;
-    return (await verifyPassword(row, input.password ?? '')) ? identity(row) : BAD;
+    if (verdict === 'verify') {
+      const ok = await verifyPassword(found.row, input.password ?? '', signal);
+      if (ok !== true) return ok === false ? BAD : ok === 'busy' ? BUSY : UNAVAILABLE;
+    }
+    remember(entryKey, found);
+    return identity(found.row);
   }
 
   async function authenticateTokenOnce(token: string): Promise<AuthResult> {
     if (!token) return BAD;
-    let row: CredentialsRow | null;
+    const key = accessTokenKey(token);
+    const local = cache.get(key);
+    let entryKey: string | undefined;
+    let p: SharedProbe | null = null;
+    if (local === undefined) {
+      entryKey = shared?.cache.entryKey('token', [token]);
+      p = await probe(entryKey);
+      if (p?.entry) return sharedIdentity(p.entry);
+    }
+    let found: Found | null;
     try {
-      row = await lookup([accessTokenKey(token)]);
+      found = await lookup([key], p?.token ?? null);
     } catch (err) {
       log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
       return UNAVAILABLE;
     }
     // The HTTP device API takes access tokens only (an MQTT Basic username shares the key space).
-    return row && row.type === 'ACCESS_TOKEN' ? identity(row) : BAD;
+    if (found?.row.type !== 'ACCESS_TOKEN') return BAD;
+    remember(entryKey, found);
+    return identity(found.row);
   }
+}
+
+function digestOf(password: string): string {
+  return createHash('sha256').update(password).digest('hex');
 }

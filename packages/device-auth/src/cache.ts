@@ -7,6 +7,8 @@ import type { CredentialsRow } from './rules.js';
 interface Entry {
   row: CredentialsRow | null;
   expiresAt: number;
+  /** The shared cache's changes token read before this row was queried (shared-cache.ts), or null. */
+  token: string | null;
   /** sha256(password) → verified? (only for rows) */
   passwords?: Map<string, boolean>;
 }
@@ -39,7 +41,11 @@ export class CredentialsCache {
   }
 
   /** Looks `keys` up (sharing queries already in flight) and caches the outcome. */
-  async fill(keys: string[], query: RowQuery): Promise<Map<string, CredentialsRow | null>> {
+  async fill(
+    keys: string[],
+    query: RowQuery,
+    token: string | null = null,
+  ): Promise<Map<string, CredentialsRow | null>> {
     const pending: Array<[string, Promise<Map<string, CredentialsRow>>]> = [];
     const fresh: string[] = [];
     for (const k of keys) {
@@ -50,7 +56,7 @@ export class CredentialsCache {
     if (fresh.length > 0) {
       const gen = this.generation;
       const p = query(fresh).then((rows) => {
-        if (gen === this.generation) for (const k of fresh) this.set(k, rows.get(k) ?? null);
+        if (gen === this.generation) for (const k of fresh) this.set(k, rows.get(k) ?? null, token);
         return rows;
       });
       for (const k of fresh) this.inflight.set(k, p);
@@ -65,9 +71,14 @@ export class CredentialsCache {
     return out;
   }
 
-  private set(key: string, row: CredentialsRow | null): void {
+  private set(key: string, row: CredentialsRow | null, token: string | null): void {
     if (this.entries.size >= MAX_ENTRIES) this.prune();
-    this.entries.set(key, { row, expiresAt: Date.now() + (row ? this.ttlMs : this.negativeTtlMs) });
+    this.entries.set(key, { row, token, expiresAt: Date.now() + (row ? this.ttlMs : this.negativeTtlMs) });
+  }
+
+  /** The changes token this key's row was read under (null: unknown, do not share the result). */
+  tokenOf(key: string): string | null {
+    return this.entries.get(key)?.token ?? null;
   }
 
   private prune(): void {

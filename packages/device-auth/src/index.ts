@@ -5,5 +5,7 @@ export {
   type DeviceAuthenticatorOptions,
   type DeviceAuthStats,
   type DeviceIdentity,
+  type MqttAuthOptions,
 } from './authenticator.js';
 export { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
+export { bumpCredentials } from './shared-cache.js';

@@ -21,6 +21,8 @@ export async function watchCredentialChanges(opts: {
   pool: Pool;
   intervalMs: number;
   onChange: (deviceId: string) => void;
+  /** How long change rows are kept (default 1 h; longer when the shared cache outlives that). */
+  retainSec?: number;
   log?: Logger;
 }): Promise<ChangeWatcher> {
   const { pool, log } = opts;
@@ -54,7 +56,9 @@ export async function watchCredentialChanges(opts: {
       opts.onChange(row.device_id);
     }
     if (++polls % PRUNE_EVERY_POLLS === 0)
-      await pool.query(`DELETE FROM device_credentials_changes WHERE changed_at < now() - interval '1 hour'`);
+      await pool.query('DELETE FROM device_credentials_changes WHERE changed_at < now() - make_interval(secs => $1)', [
+        Math.max(3600, opts.retainSec ?? 3600),
+      ]);
   }
 
   const schedule = () => {
@@ -73,4 +77,19 @@ export async function watchCredentialChanges(opts: {
       if (timer) clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Devices whose credentials changed in the last `sinceSec` seconds (as far as rows are
+ * kept). A process whose Redis connection comes back bumps them again in the shared cache:
+ * a bump it could not make while Redis was away, or one Redis lost (restored from an older
+ * snapshot), must not leave a revoked credential valid there.
+ */
+export async function recentlyChangedDevices(pool: Pool, sinceSec: number): Promise<string[]> {
+  const res = await pool.query(
+    `SELECT DISTINCT device_id::text AS id FROM device_credentials_changes
+      WHERE changed_at > now() - make_interval(secs => $1)`,
+    [sinceSec],
+  );
+  return (res.rows as Array<{ id: string }>).map((r) => r.id);
 }

@@ -1,0 +1,200 @@
+/**
+ * The verified-credential cache shared through Redis, with two authenticators standing for
+ * two processes (same database, Redis prefix and secret): a success verified in one is a
+ * hash-free, query-free success in the other; wrong passwords are never stored; a rotated
+ * credential stops authenticating from the cache in every process, even when the rotation
+ * happens while a verification against the old row is in flight; Redis away means checking
+ * the slow way, and changes made meanwhile are applied when it comes back.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { credentialsKey, hashSecret } from '@spms/credentials';
+import {
+  createTcpProxy,
+  createTestDatabase,
+  createTestRedis,
+  freePort,
+  type TestDatabase,
+  type TestRedis,
+} from '@spms/testing';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDeviceAuthenticator, type DeviceAuthenticator } from './authenticator.js';
+import { bumpCredentials, SharedCredentialCache, sharedKeys } from './shared-cache.js';
+
+const PROFILE = '00000000-0000-4000-8000-0000000000c5';
+const SECRET = 'test-shared-cache-secret-0123456789';
+let db: TestDatabase;
+let redis: TestRedis;
+let sql: pg.Client;
+let r: Redis;
+const opened: DeviceAuthenticator[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('device_auth_shared');
+  redis = createTestRedis('device-auth-shared');
+  sql = new pg.Client({ connectionString: db.url });
+  await sql.connect();
+  await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'shared', now())`, [PROFILE]);
+  r = new Redis(redis.url);
+});
+afterAll(async () => {
+  for (const a of opened) await a.close();
+  r?.disconnect();
+  await sql?.end();
+  await redis?.cleanup();
+  await db?.drop();
+});
+
+async function open(extra: { redisUrl?: string; afterQuery?: () => Promise<void> } = {}) {
+  const a = await createDeviceAuthenticator({
+    databaseUrl: db.url,
+    redisUrl: extra.redisUrl ?? redis.url,
+    prefix: redis.prefix,
+    shared: { secret: SECRET, ttlMs: 86_400_000 },
+    ...(extra.afterQuery ? { afterQuery: extra.afterQuery } : {}),
+  });
+  opened.push(a);
+  return a;
+}
+
+/** An imported firmware credential: client id, username and a supplied (scrypt) password. */
+async function addBasicDevice(n: string, password: string): Promise<string> {
+  const id = randomUUID();
+  await sql.query('INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, $3, now())', [
+    id,
+    `${n}_MSAN`,
+    PROFILE,
+  ]);
+  await setPassword(id, n, password);
+  return id;
+}
+
+/** Sets the password the way the registry does, without announcing anything. */
+async function setPassword(deviceId: string, n: string, password: string): Promise<void> {
+  const creds = { type: 'MQTT_BASIC' as const, clientId: `esp-${n}`, username: `user-${n}` };
+  await sql.query(
+    `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+     VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())
+     ON CONFLICT (device_id) DO UPDATE SET password_hash = EXCLUDED.password_hash`,
+    [deviceId, credentialsKey(creds), creds.clientId, creds.username, await hashSecret(password, 'supplied')],
+  );
+}
+
+const entryKey = (n: string, password: string) =>
+  new SharedCredentialCache(r, redis.prefix, SECRET, 1000).entryKey('mqtt', [`esp-${n}`, `user-${n}`, password]);
+const connect = (a: DeviceAuthenticator, n: string, password: string) =>
+  a.authenticateMqtt(`esp-${n}`, `user-${n}`, Buffer.from(password));
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+describe('shared verified-credential cache', () => {
+  it('a password verified in one process authenticates in another with no query and no hash', async () => {
+    const id = await addBasicDevice('0101', 'fw-pass-0101');
+    const a = await open();
+    const b = await open();
+    expect(await connect(a, '0101', 'fw-pass-0101')).toMatchObject({ ok: true, device: { id } });
+    expect(a.stats()).toMatchObject({ secretVerifications: 1, sharedMisses: 1 });
+    await until(() => a.stats().sharedStored === 1);
+    expect(await connect(b, '0101', 'fw-pass-0101')).toMatchObject({ ok: true, device: { id } });
+    expect(b.stats()).toMatchObject({ secretVerifications: 0, dbQueries: 0, sharedHits: 1 });
+  });
+
+  it('stores no entry for a wrong password, and what it stores does not contain the password', async () => {
+    await addBasicDevice('0102', 'fw-pass-0102');
+    const a = await open();
+    const b = await open();
+    expect(await connect(a, '0102', 'wrong-pass-0102')).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(await connect(a, '0102', 'fw-pass-0102')).toMatchObject({ ok: true });
+    await until(() => a.stats().sharedStored === 1);
+    expect(await r.exists(entryKey('0102', 'wrong-pass-0102'))).toBe(0);
+    expect(await r.exists(entryKey('0102', 'fw-pass-0102'))).toBe(1);
+    // The right password cached does not let a wrong one in elsewhere: b hashes and refuses.
+    expect(await connect(b, '0102', 'wrong-pass-0102')).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(b.stats().secretVerifications).toBe(1);
+    const keys = await r.keys(`${redis.prefix}:auth:*`);
+    const dump = JSON.stringify([keys, await Promise.all(keys.map((k) => r.get(k)))]);
+    for (const secret of ['fw-pass-0102', createHash('sha256').update('fw-pass-0102').digest('hex')])
+      expect(dump).not.toContain(secret);
+  });
+
+  it('a rotated password stops authenticating from the cache in every process at the bump', async () => {
+    const id = await addBasicDevice('0103', 'old-pass-0103');
+    const a = await open();
+    const b = await open();
+    expect(await connect(a, '0103', 'old-pass-0103')).toMatchObject({ ok: true });
+    await until(() => a.stats().sharedStored === 1);
+    // The registry's path: commit, then bump (before any pub/sub message is delivered).
+    await setPassword(id, '0103', 'new-pass-0103');
+    await bumpCredentials(r, redis.prefix, [id]);
+    expect(await connect(b, '0103', 'old-pass-0103')).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(b.stats().sharedHits).toBe(0);
+    expect(await connect(b, '0103', 'new-pass-0103')).toMatchObject({ ok: true, device: { id } });
+  });
+
+  it('a rotation noticed only from PostgreSQL (no bump, no pub/sub) ends the cached entry too', async () => {
+    const id = await addBasicDevice('0104', 'old-pass-0104');
+    const a = await open();
+    expect(await connect(a, '0104', 'old-pass-0104')).toMatchObject({ ok: true });
+    await until(() => a.stats().sharedStored === 1);
+    await setPassword(id, '0104', 'new-pass-0104');
+    // Each process polls the change table every second and bumps what it finds.
+    await until(async () => (await r.exists(`${sharedKeys(redis.prefix).genPrefix}${id}`)) === 0);
+    const b = await open();
+    expect(await connect(b, '0104', 'old-pass-0104')).toEqual({ ok: false, reason: 'bad_credentials' });
+  });
+
+  it('a verification against a row read before a rotation is not stored after it', async () => {
+    const id = await addBasicDevice('0105', 'old-pass-0105');
+    let hold: Promise<void> | null = null;
+    let release!: () => void;
+    const a = await open({ afterQuery: () => hold ?? Promise.resolve() });
+    hold = new Promise<void>((res) => {
+      release = res;
+    });
+    const a0 = a.stats().dbQueries;
+    const pending = connect(a, '0105', 'old-pass-0105');
+    await until(() => a.stats().dbQueries > a0);
+    // The old row is in a's hands; the credential is rotated and bumped meanwhile.
+    await setPassword(id, '0105', 'new-pass-0105');
+    await bumpCredentials(r, redis.prefix, [id]);
+    hold = null;
+    release();
+    await pending;
+    await until(() => a.stats().sharedStale + a.stats().sharedStored > 0);
+    expect(a.stats().sharedStored).toBe(0);
+    expect(await r.exists(entryKey('0105', 'old-pass-0105'))).toBe(0);
+    const b = await open();
+    expect(await connect(b, '0105', 'old-pass-0105')).toEqual({ ok: false, reason: 'bad_credentials' });
+  });
+
+  it('Redis away: checks the slow way (never accepts a wrong password); a change made meanwhile applies on return', async () => {
+    const id = await addBasicDevice('0106', 'old-pass-0106');
+    const proxy = createTcpProxy(await freePort(), { port: Number(new URL(redis.url).port || 6379) });
+    await proxy.open();
+    const c = await open({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
+    expect(await connect(c, '0106', 'old-pass-0106')).toMatchObject({ ok: true });
+    await until(() => c.stats().sharedStored === 1);
+    await proxy.cut();
+    const fresh = await open({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
+    expect(await connect(fresh, '0106', 'wrong-pass-0106')).toEqual({ ok: false, reason: 'bad_credentials' });
+    expect(await connect(fresh, '0106', 'old-pass-0106')).toMatchObject({ ok: true, device: { id } });
+    expect(fresh.stats()).toMatchObject({ sharedHits: 0, secretVerifications: 2 });
+    expect(fresh.stats().sharedErrors).toBeGreaterThan(0);
+    // Rotated while every process is cut off from Redis: nobody can bump now.
+    await setPassword(id, '0106', 'new-pass-0106');
+    await until(() => c.stats().invalidations > 0);
+    expect(await r.exists(entryKey('0106', 'old-pass-0106'))).toBe(1);
+    await proxy.open();
+    await until(async () => (await r.exists(`${sharedKeys(redis.prefix).genPrefix}${id}`)) === 0, 15_000);
+    const b = await open();
+    expect(await connect(b, '0106', 'old-pass-0106')).toEqual({ ok: false, reason: 'bad_credentials' });
+    await proxy.cut();
+  });
+});

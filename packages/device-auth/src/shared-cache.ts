@@ -1,0 +1,152 @@
+/**
+ * Verified-credential cache shared by every gateway process (brokers, HTTP device API), in
+ * Redis, so that a region reconnecting after a blackout longer than the per-process cache
+ * costs one Redis call per device instead of a PostgreSQL query and a scrypt hash.
+ *
+ * What Redis holds, and why it is safe to hold:
+ * - `<prefix>:auth:ok:<hmac>` → the device the presented credentials authenticated as (id,
+ *   name, profile, transport, which look-up key matched, credential generation). The key is
+ *   HMAC-SHA256 under a server secret that Redis never sees, over the presented client id,
+ *   username and password (or token): reading Redis does not give a fast way to test
+ *   password guesses, unlike a plain digest. Only successes are stored; a wrong password
+ *   has no entry and always goes through the real check.
+ * - `<prefix>:auth:gen:<deviceId>` → a random credential generation. An entry counts only
+ *   while its device's generation is the one it was written with; a credentials change
+ *   deletes the generation (bump), so every entry of that device stops counting at once, in
+ *   every process. A missing generation (expired, evicted, deleted) never matches, and a
+ *   new one is random, so old entries can never become valid again.
+ * - `<prefix>:auth:changes` → a random token replaced by every bump. A writer reads it
+ *   before it reads the credentials row from PostgreSQL and writes only if it is unchanged:
+ *   a verification against a row read before a revocation can therefore not be stored after
+ *   the revocation's bump (the row may be stale, the generation it would copy is not).
+ * The check script reads the generation key named inside the entry, which assumes one Redis
+ * server (not Redis Cluster), as the rest of SPMS does.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** What a hit tells: the device, and at which position of the look-up order its key matched. */
+export interface SharedEntry {
+  deviceId: string;
+  name: string;
+  profileId: string;
+  transport: 'MQTT' | 'HTTP';
+  index: number;
+}
+
+export interface SharedProbe {
+  entry: SharedEntry | null;
+  /** The changes token read with the entry (before any row is read for this attempt). */
+  token: string;
+}
+
+// KEYS: entry, changes; ARGV: generation key prefix. Returns {entry JSON or '', changes token}.
+const CHECK_LUA = `
+local token = redis.call('GET', KEYS[2]) or ''
+local v = redis.call('GET', KEYS[1])
+if not v then return {'', token} end
+local ok, e = pcall(cjson.decode, v)
+if not ok or type(e) ~= 'table' or type(e.d) ~= 'string' then return {'', token} end
+if redis.call('GET', ARGV[1] .. e.d) ~= e.g then return {'', token} end
+return {v, token}
+`;
+
+// KEYS: entry, changes, generation; ARGV: token, fresh generation, ttl ms, id, name, profile, transport, index.
+const REMEMBER_LUA = `
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+local g = redis.call('GET', KEYS[3])
+if not g then g = ARGV[2] end
+local ttl = tonumber(ARGV[3])
+redis.call('SET', KEYS[3], g, 'PX', ttl + 3600000)
+redis.call('SET', KEYS[1], cjson.encode({g = g, d = ARGV[4], n = ARGV[5], p = ARGV[6], t = ARGV[7], i = tonumber(ARGV[8])}), 'PX', ttl)
+return 1
+`;
+
+type CacheRedis = Redis & {
+  spmsAuthCheck(entry: string, changes: string, genPrefix: string): Promise<[string, string]>;
+  spmsAuthRemember(entry: string, changes: string, gen: string, ...args: string[]): Promise<number>;
+};
+
+const random = () => randomBytes(12).toString('base64url');
+
+export function sharedKeys(prefix: string) {
+  return {
+    changes: `${prefix}:auth:changes`,
+    genPrefix: `${prefix}:auth:gen:`,
+    entryPrefix: `${prefix}:auth:ok:`,
+  };
+}
+
+/**
+ * Invalidates every shared entry of these devices, in all processes. Called by whoever
+ * changes credentials (the API) and by every gateway that hears of a change, so one of them
+ * always runs after the change is committed.
+ */
+export async function bumpCredentials(redis: Redis, prefix: string, deviceIds: string[]): Promise<void> {
+  if (deviceIds.length === 0) return;
+  const k = sharedKeys(prefix);
+  const tx = redis.multi().set(k.changes, random());
+  for (const id of deviceIds) tx.del(`${k.genPrefix}${id}`);
+  const res = await tx.exec();
+  const failed = res?.find(([err]) => err);
+  if (!res || failed) throw failed?.[0] ?? new Error('credentials bump aborted');
+}
+
+export class SharedCredentialCache {
+  private readonly redis: CacheRedis;
+  private readonly keys: ReturnType<typeof sharedKeys>;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    private readonly secret: string,
+    private readonly ttlMs: number,
+  ) {
+    if (!('spmsAuthCheck' in redis)) {
+      redis.defineCommand('spmsAuthCheck', { numberOfKeys: 2, lua: CHECK_LUA });
+      redis.defineCommand('spmsAuthRemember', { numberOfKeys: 3, lua: REMEMBER_LUA });
+    }
+    this.redis = redis as CacheRedis;
+    this.keys = sharedKeys(prefix);
+  }
+
+  /**
+   * The entry key of presented credentials. Fields are length-prefixed (no two inputs give
+   * the same message) and a missing field differs from an empty one.
+   */
+  entryKey(kind: 'mqtt' | 'token', fields: Array<string | undefined>): string {
+    const h = createHmac('sha256', this.secret).update(`spms-device-auth-v1|${kind}`);
+    for (const f of fields) h.update(f === undefined ? '|-' : `|${Buffer.byteLength(f)}:${f}`);
+    return `${this.keys.entryPrefix}${h.digest('base64url')}`;
+  }
+
+  /** Throws when Redis is unavailable (the caller then verifies the slow way). */
+  async check(entryKey: string): Promise<SharedProbe> {
+    const [raw, token] = await this.redis.spmsAuthCheck(entryKey, this.keys.changes, this.keys.genPrefix);
+    if (!raw) return { entry: null, token };
+    const e = JSON.parse(raw) as { d: string; n: string; p: string; t: 'MQTT' | 'HTTP'; i: number };
+    return { entry: { deviceId: e.d, name: e.n, profileId: e.p, transport: e.t, index: e.i }, token };
+  }
+
+  /** Stores a success unless credentials changed since `token` was read; true when stored. */
+  async remember(entryKey: string, entry: SharedEntry, token: string): Promise<boolean> {
+    const n = await this.redis.spmsAuthRemember(
+      entryKey,
+      this.keys.changes,
+      `${this.keys.genPrefix}${entry.deviceId}`,
+      token,
+      random(),
+      String(this.ttlMs),
+      entry.deviceId,
+      entry.name,
+      entry.profileId,
+      entry.transport,
+      String(entry.index),
+    );
+    return n === 1;
+  }
+
+  bump(deviceIds: string[]): Promise<void> {
+    return bumpCredentials(this.redis, this.prefix, deviceIds);
+  }
+}
