@@ -137,14 +137,14 @@ export type MemberOutcome = 'notified' | 'quiet_hours' | 'disabled';
  * Who in a tier is told: its recipients, then its groups' members, each once. Quiet hours
  * hold back non-critical alerts (recorded, like any quiet-hours text); critical ones go out.
  */
-export function tierOutcomes(
+export function tierOutcomes<M extends TierMember>(
   tier: EscalationTierRule,
-  members: ReadonlyMap<string, TierMember>,
+  members: ReadonlyMap<string, M>,
   groupMembers: ReadonlyMap<string, readonly string[]>,
   opts: { critical: boolean; now: Date; defaultTimeZone: string },
-): { recipient: TierMember; outcome: MemberOutcome }[] {
+): { recipient: M; outcome: MemberOutcome }[] {
   const ids = [...tier.recipientIds, ...tier.groupIds.flatMap((g) => groupMembers.get(g) ?? [])];
-  const out: { recipient: TierMember; outcome: MemberOutcome }[] = [];
+  const out: { recipient: M; outcome: MemberOutcome }[] = [];
   for (const id of new Set(ids)) {
     const r = members.get(id);
     if (!r) continue; // deleted since the policy was read

@@ -105,11 +105,11 @@ export async function fanOut(
   return rows.map((r) => ({ recipientId: r.recipient_id, groupKey }));
 }
 
-async function recordSuppressed(
+export async function recordSuppressed(
   client: PoolClient,
   recipientId: string,
   phone: string,
-  item: FanOutItem,
+  item: Pick<FanOutItem, 'alertId' | 'kind'>,
   reason: string,
 ) {
   // One row per channel the recipient is on (an e-mail-only recipient has no phone).

@@ -9,6 +9,7 @@ import { enqueueEmails } from '@spms/queue';
 import { formatDuration } from '@spms/sms';
 import type { Job } from 'bullmq';
 import { type AlertsContext, type FlushJob, jobId, type OverflowJob, type SendJob } from './context.js';
+import { cappedEscalationsNote, countCappedEscalation, dropAcknowledgedEscalations } from './escalation-flush.js';
 import { insertAlertEmail, queueFor } from './email-notify.js';
 import { closeWindow } from './fan-out.js';
 
@@ -45,7 +46,8 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
   const client = await ctx.pool.connect();
   try {
     await client.query('BEGIN');
-    const { rows } = await client.query<TakenRow>(TAKE, [recipientId, groupKey]);
+    const taken = await client.query<TakenRow>(TAKE, [recipientId, groupKey]);
+    const rows = await dropAcknowledgedEscalations(client, recipientId, taken.rows);
     const items: PendingItem[] = rows
       .filter((r) => !r.voided)
       .map((r) => ({
@@ -90,6 +92,14 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
             })
           : null;
       if (cap === 'send') queueFor(sends, id, emails, mailed);
+      else
+        await countCappedEscalation(
+          ctx,
+          recipientId,
+          capWindowStart(Date.now(), ctx.config.ALERT_CAP_WINDOW_MS),
+          rows,
+          t.alertIds,
+        );
       if (cap === 'overflow') await scheduleOverflow(ctx, recipientId);
     }
     await client.query('COMMIT');
@@ -139,7 +149,8 @@ export const handleOverflow = (ctx: AlertsContext) => async (job: Job<OverflowJo
   // The summary is a text: a recipient on e-mail only has no number to text it to.
   if (!rows[0]?.phone) return;
   const per = formatDuration(ctx.config.ALERT_CAP_WINDOW_MS);
-  const body = `SPMS: ${held} more alert${held === 1 ? '' : 's'} not texted (limit ${ctx.config.ALERT_MAX_PER_HOUR} per ${per}). See the dashboard.`;
+  const esc = await cappedEscalationsNote(ctx, recipientId, windowStart);
+  const body = `SPMS: ${held} more alert${held === 1 ? '' : 's'} not texted${esc} (limit ${ctx.config.ALERT_MAX_PER_HOUR} per ${per}). See the dashboard.`;
   const client = await ctx.pool.connect();
   let id: string;
   try {

@@ -2,6 +2,7 @@
 import { withTransaction } from '@spms/db';
 import type { Job } from 'bullmq';
 import type { AlertsContext, DebounceJob } from './context.js';
+import { scheduleEscalation, startEscalation } from './escalation.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { markNotified } from './store.js';
 
@@ -49,15 +50,15 @@ export async function notifyAlert(ctx: AlertsContext, alertId: string): Promise<
   const kind = alert.type === 'outage' ? 'outage' : alert.type === 'voltage' ? 'voltage' : 'device_offline';
   const windows = await withTransaction(ctx.pool, async (client): Promise<WindowRef[] | undefined> => {
     if (!(await markNotified(client, alertId))) return undefined;
-    return fanOut(ctx, client, {
-      alertId,
-      kind,
-      subscription: kind,
-      subject: { deviceId: alert.device_id, line: alert.line, region: alert.region, customer: alert.customer },
-      critical: alert.severity === 'critical',
-    });
+    const subject = { deviceId: alert.device_id, line: alert.line, region: alert.region, customer: alert.customer };
+    const critical = alert.severity === 'critical';
+    const told = await fanOut(ctx, client, { alertId, kind, subscription: kind, subject, critical });
+    // Escalation policy: its tier 1 joins the same windows (escalation.ts).
+    const severity = alert.severity as Parameters<typeof startEscalation>[2]['severity'];
+    return [...told, ...(await startEscalation(ctx, client, { id: alertId, kind, severity, subject }))];
   });
   await ensureTimers(ctx, [alertId], windows);
+  await scheduleEscalation(ctx, [alertId]);
 }
 
 export const handleDebounce = (ctx: AlertsContext) => (job: Job<DebounceJob>) => notifyAlert(ctx, job.data.alertId);

@@ -11,6 +11,7 @@ import { isImportedMessageId } from '@spms/queue';
 import type { Job } from 'bullmq';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type DebounceJob, jobId } from './context.js';
+import { restoreEscalated } from './escalation-flush.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { isFlapping, recordTransition } from './flapping.js';
 import {
@@ -187,13 +188,11 @@ async function restore(
   if (!alert.notified_at || alert.voided) return;
   const windows = await withTransaction(ctx.pool, async (client): Promise<WindowRef[] | undefined> => {
     if (!(await markRestorationNotified(client, alert.id))) return undefined;
-    return fanOut(ctx, client, {
-      alertId: alert.id,
-      kind,
-      subscription,
-      subject: { deviceId: device.deviceId, line: alert.line, region: alert.region, customer: alert.customer },
-      critical: alert.severity === 'critical',
-    });
+    const subject = { deviceId: device.deviceId, line: alert.line, region: alert.region, customer: alert.customer };
+    const critical = alert.severity === 'critical';
+    const told = await fanOut(ctx, client, { alertId: alert.id, kind, subscription, subject, critical });
+    // People an escalation told hear it is over too (escalation-flush.ts).
+    return [...told, ...(await restoreEscalated(ctx, client, { alertId: alert.id, kind, critical, subject }))];
   });
   await ensureTimers(ctx, [alert.id], windows);
 }
