@@ -9,19 +9,20 @@ import { hostname } from 'node:os';
 import { createPool } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createEmailQueue, enqueueEmails, SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
-import { createSmsProvider, type SmsProvider } from '@spms/sms';
+import type { SmsProvider } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DOMAIN_EVENTS_QUEUE } from '../events.js';
 import type { AlertsConfig } from './config.js';
 import { ALERT_TIMERS_QUEUE, type AlertsContext, SMS_QUEUE } from './context.js';
+import { startEmailSender } from './email-send.js';
 import { handleEscalate, recoverEscalations } from './escalation.js';
 import { checkFlapping } from './flapping.js';
 import { enqueueSends, handleFlush, handleOverflow } from './flush.js';
 import { handleDebounce } from './notify.js';
 import { createEventHandler } from './on-event.js';
-import { startEmailSender } from './email-send.js';
 import { handleSend } from './send.js';
+import { buildSmsProvider, startSmsInbound } from './sms-inbound.js';
 
 export { type AlertsConfig, AlertsConfigSchema } from './config.js';
 export { ALERT_TIMERS_QUEUE, SMS_QUEUE } from './context.js';
@@ -40,24 +41,7 @@ export async function startAlerts(
     return { close: async () => {} };
   }
   const prefix = config.REDIS_PREFIX;
-  const provider =
-    opts.provider ??
-    createSmsProvider(
-      config.TWILIO_ACCOUNT_SID || config.TWILIO_AUTH_TOKEN || config.TWILIO_FROM || config.TWILIO_MESSAGING_SERVICE_SID
-        ? {
-            accountSid: config.TWILIO_ACCOUNT_SID ?? '',
-            authToken: config.TWILIO_AUTH_TOKEN ?? '',
-            ...(config.TWILIO_FROM ? { from: config.TWILIO_FROM } : {}),
-            ...(config.TWILIO_MESSAGING_SERVICE_SID
-              ? { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID }
-              : {}),
-            ...(config.SMS_STATUS_CALLBACK_URL ? { statusCallbackUrl: config.SMS_STATUS_CALLBACK_URL } : {}),
-            ...(config.TWILIO_API_BASE_URL ? { apiBaseUrl: config.TWILIO_API_BASE_URL } : {}),
-            timeoutMs: config.TWILIO_TIMEOUT_MS,
-          }
-        : undefined,
-      logger,
-    );
+  const provider = opts.provider ?? buildSmsProvider(config, logger);
   // Three workers of ALERT_CONCURRENCY jobs each; a job holds at most one connection at a time.
   const pool = createPool(config.DATABASE_URL, {
     max: 3 * config.ALERT_CONCURRENCY + 2,
@@ -158,13 +142,20 @@ export async function startAlerts(
     strandedEmails.rows.map((r) => r.id),
   );
   await recoverEscalations(ctx);
+  // Receipts and replies (SMPP deliver_sm) through the sms-inbound queue.
+  const inbound = await startSmsInbound(ctx);
   logger.info({ provider: provider.name, prefix }, 'alerts started');
   // Heartbeat: which provider the processes that send texts use, so the dashboard can say
   // plainly that texts are only being logged (or that nothing sends them).
   const beatKey = smsSenderKey(prefix, `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`);
   const beat = () =>
     redis
-      .set(beatKey, JSON.stringify({ provider: provider.name, at: Date.now() }), 'PX', SMS_SENDER_TTL_MS)
+      .set(
+        beatKey,
+        JSON.stringify({ provider: provider.name, replies: provider.acceptsReplies === true, at: Date.now() }),
+        'PX',
+        SMS_SENDER_TTL_MS,
+      )
       .catch((err: unknown) => logger.warn({ err }, 'could not record the SMS provider heartbeat'));
   void beat();
   const beating = setInterval(beat, SMS_SENDER_TTL_MS / 3);
@@ -176,6 +167,7 @@ export async function startAlerts(
         clearInterval(beating);
         await redis.del(beatKey).catch(() => {});
         await Promise.all(workers.map((w) => w.close()));
+        await inbound.close();
         await Promise.all(workers.map((w) => (w.opts.connection as Redis).quit().catch(() => {})));
         await timers.close();
         await sms.close();

@@ -2,8 +2,10 @@
  * Sends one notification. Retries (BullMQ attempts + exponential back-off) on what
  * classifyTwilioError calls transient (429, 5xx, network); a permanent error (invalid
  * number, opted out…) is recorded with Twilio's code and ends the job (UnrecoverableError).
+ * When recipients can answer (a numeric sender), a text about open alerts gets a short code
+ * ('Reply ACK 123') before its first attempt, if it still fits one segment.
  */
-import { classifyTwilioError } from '@spms/sms';
+import { ACKNOWLEDGEABLE_KINDS, classifyTwilioError, pickReplyCode, withReplyCode } from '@spms/sms';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AlertsContext, SendJob } from './context.js';
 
@@ -12,14 +14,20 @@ export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
   const { rows } = await ctx.pool.query<{
     phone: string;
     body: string;
+    kind: string;
     status: string;
     provider_message_id: string | null;
-  }>('SELECT phone, body, status, provider_message_id FROM notifications WHERE id = $1', [id]);
+    reply_code: string | null;
+  }>('SELECT phone, body, kind, status, provider_message_id, reply_code FROM notifications WHERE id = $1', [id]);
   const n = rows[0];
   // Already sent (a redelivered job) or not meant to be sent.
   if (!n || n.provider_message_id || n.status !== 'pending') return;
   try {
-    const sent = await ctx.provider.send({ to: n.phone, body: n.body });
+    const body =
+      ctx.provider.acceptsReplies && !n.reply_code && ACKNOWLEDGEABLE_KINDS.has(n.kind)
+        ? await addReplyCode(ctx, id, n.phone, n.body)
+        : n.body;
+    const sent = await ctx.provider.send({ to: n.phone, body });
     await ctx.pool.query(
       `WITH u AS (UPDATE notifications SET provider = $2, provider_message_id = $3, status = $4, segments = $5,
                   attempts = attempts + 1, sent_at = now(), updated_at = now(), error_code = NULL, error_message = NULL
@@ -46,3 +54,32 @@ export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
     throw err;
   }
 };
+
+/**
+ * Gives the text a code no other recent text to this number has, stored with the text (the
+ * body as sent), so `ACK <code>` names it. Only for a text that covers an unacknowledged alert.
+ */
+async function addReplyCode(ctx: AlertsContext, id: string, phone: string, body: string): Promise<string> {
+  const open = await ctx.pool.query(
+    `SELECT 1 FROM notification_alerts na JOIN alerts a ON a.id = na.alert_id
+      WHERE na.notification_id = $1 AND a.acknowledged_at IS NULL AND NOT a.voided LIMIT 1`,
+    [id],
+  );
+  if (open.rowCount === 0) return body;
+  const { rows } = await ctx.pool.query<{ reply_code: string }>(
+    `SELECT reply_code FROM notifications
+      WHERE phone = $1 AND reply_code IS NOT NULL AND created_at > now() - interval '7 days'`,
+    [phone],
+  );
+  const code = pickReplyCode(Number(id), new Set(rows.map((r) => r.reply_code)));
+  const coded = withReplyCode(body, code);
+  if (!coded) return body;
+  // Set once: a concurrent run of the same job keeps the first code, and sends that body.
+  const u = await ctx.pool.query<{ body: string }>(
+    `UPDATE notifications SET body = CASE WHEN reply_code IS NULL THEN $2 ELSE body END,
+            reply_code = coalesce(reply_code, $3), updated_at = now()
+      WHERE id = $1 RETURNING body`,
+    [id, coded, code],
+  );
+  return u.rows[0]?.body ?? body;
+}

@@ -1,0 +1,126 @@
+/**
+ * Alerts over SMPP against a local SMSC: the text carries a reply code, the receipt (sent
+ * as soon as the SMSC answered, possibly before the worker stored the message id) updates
+ * the notification like Twilio's callback, and replies acknowledge — only what the number
+ * was told about and is in its recipient's scope.
+ */
+import { type FakeSmsc, startFakeSmsc } from '@spms/sms';
+import { afterEach, describe, expect, it } from 'vitest';
+import { harness, sleep, waitFor } from './testing/harness.js';
+
+let smsc: FakeSmsc | undefined;
+afterEach(async () => {
+  await smsc?.close();
+  smsc = undefined;
+});
+
+async function setup() {
+  smsc = await startFakeSmsc();
+  const h = await harness({
+    SMS_PROVIDER: 'smpp',
+    SMPP_URL: smsc.url(),
+    SMPP_SOURCE_ADDR: '+94112345678',
+    SMPP_MAX_PER_SECOND: '0',
+  });
+  return { h, smsc };
+}
+
+const reply = (s: FakeSmsc, from: string, text: string) =>
+  s.deliver({ source_addr: from.slice(1), source_addr_ton: 1, short_message: text });
+
+describe('alerts over SMPP', () => {
+  it('texts with a reply code; the immediate receipt lands on the notification like a Twilio callback', async () => {
+    const { h, smsc } = await setup();
+    const d = await h.device('Kollupitiya');
+    await h.recipient();
+    await h.start();
+    await h.open(d, 1);
+    await waitFor(() => smsc.accepted.length === 1);
+    const sent = smsc.accepted[0];
+    // The receipt at once: the worker may not have stored the message id yet.
+    expect(await smsc.receipt(sent?.messageId as string, 'DELIVRD')).toBe(0);
+    expect(sent?.text).toMatch(/^SPMS ALERT: Kollupitiya - CEB supply lost .* Reply ACK \d{3}$/);
+    expect(sent).toMatchObject({ destinationAddr: '94771234567', sourceAddr: '94112345678', sourceTon: 1 });
+    await waitFor(async () => {
+      const { rows } = await h.pool.query(`SELECT status FROM notifications`);
+      return rows[0]?.status === 'delivered';
+    });
+    const { rows } = await h.pool.query('SELECT provider, provider_message_id, body, reply_code FROM notifications');
+    expect(rows[0]).toMatchObject({ provider: 'smpp', provider_message_id: sent?.messageId, body: sent?.text });
+    expect(sent?.text.endsWith(`ACK ${rows[0]?.reply_code}`)).toBe(true);
+    const hist = await h.pool.query('SELECT status, source FROM notification_status_history ORDER BY id');
+    expect(hist.rows).toEqual([
+      { status: 'pending', source: 'worker' },
+      { status: 'queued', source: 'worker' },
+      { status: 'delivered', source: 'callback' },
+    ]);
+  });
+
+  it('ACK from the recipient acknowledges its alert, recorded as by SMS, audited, and answered', async () => {
+    const { h, smsc } = await setup();
+    const d = await h.device('Kollupitiya');
+    await h.recipient();
+    await h.start();
+    await h.open(d, 1);
+    await waitFor(() => smsc.accepted.length === 1);
+    await waitFor(
+      async () => (await h.pool.query(`SELECT 1 FROM notifications WHERE status = 'queued'`)).rowCount === 1,
+    );
+    expect(await reply(smsc, '+94771234567', 'ack')).toBe(0);
+    await waitFor(() => smsc.accepted.length === 2);
+    expect(smsc.accepted[1]).toMatchObject({
+      destinationAddr: '94771234567',
+      text: 'SPMS: acknowledged 1 alert. Thank you.',
+    });
+    const alert = await h.pool.query('SELECT acknowledged_by, acknowledged_at FROM alerts');
+    expect(alert.rows[0]?.acknowledged_by).toBe('sms:+94771234567');
+    const inbound = await h.pool.query(
+      'SELECT provider, from_phone, body, outcome, reply, array_length(alert_ids, 1) AS n FROM sms_inbound_messages',
+    );
+    expect(inbound.rows).toEqual([
+      {
+        provider: 'smpp',
+        from_phone: '+94771234567',
+        body: 'ack',
+        outcome: 'acknowledged',
+        reply: 'SPMS: acknowledged 1 alert. Thank you.',
+        n: 1,
+      },
+    ]);
+    const audit = await h.pool.query(`SELECT principal_kind, principal_id, action FROM audit_log`);
+    expect(audit.rows).toEqual([{ principal_kind: 'sms', principal_id: '+94771234567', action: 'alert.acknowledge' }]);
+  });
+
+  it('changes nothing for an unknown number, a number with no open alert, or a code outside the scope', async () => {
+    const { h, smsc } = await setup();
+    const d = await h.device('Kollupitiya', 'Western');
+    await h.recipient(); // everything, +94771234567
+    await h.recipient({ name: 'North', phone: '+94771111111', scope_kind: 'region', scope_value: 'North' });
+    await h.start();
+    await h.open(d, 1);
+    await waitFor(
+      async () => (await h.pool.query(`SELECT 1 FROM notifications WHERE status = 'queued'`)).rowCount === 1,
+    );
+    const code = (await h.pool.query('SELECT reply_code FROM notifications')).rows[0]?.reply_code as string;
+    expect(await reply(smsc, '+94779999999', 'ACK')).toBe(0);
+    expect(await reply(smsc, '+94771111111', 'ACK')).toBe(0);
+    expect(await reply(smsc, '+94771111111', `ACK ${code}`)).toBe(0);
+    await waitFor(async () => (await h.pool.query('SELECT 1 FROM sms_inbound_messages')).rowCount === 3);
+    await waitFor(() => smsc.accepted.length === 3); // the alert + two answers to the North recipient
+    await sleep(200);
+    const inbound = await h.pool.query('SELECT from_phone, outcome, reply FROM sms_inbound_messages ORDER BY id');
+    expect(inbound.rows).toEqual([
+      { from_phone: '+94779999999', outcome: 'unknown_number', reply: null },
+      { from_phone: '+94771111111', outcome: 'nothing_open', reply: 'SPMS: no open alert for this number.' },
+      {
+        from_phone: '+94771111111',
+        outcome: 'nothing_open',
+        reply: 'SPMS: no open alert for this number.',
+      },
+    ]);
+    expect(smsc.accepted.map((s) => s.destinationAddr)).toEqual(['94771234567', '94771111111', '94771111111']);
+    const alert = await h.pool.query('SELECT acknowledged_at FROM alerts');
+    expect(alert.rows[0]?.acknowledged_at).toBeNull();
+    expect((await h.pool.query('SELECT 1 FROM audit_log')).rowCount).toBe(0);
+  });
+});
