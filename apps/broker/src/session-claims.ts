@@ -22,16 +22,13 @@ import {
   gatewayInboxKey,
   runScript,
   script,
+  sessionClaimsChannel,
   sessionFenceKey,
   sessionOwnersKey,
 } from '@spms/queue';
 import type { Redis } from 'ioredis';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { recordConnectivity } from './sessions.js';
-
-export function sessionClaimsChannel(prefix: string): string {
-  return `${prefix}:broker:sessions`;
-}
 
 /** KEYS: owners, fence. ARGV: deviceId, gatewayId, prefix. Returns {owner value, previous owner to wake or ''}. */
 const CLAIM = script(`

@@ -16,6 +16,7 @@
  * Channels (wake-ups only; their content is a hint, never the data):
  * - `deviceCommandChannel(prefix)`  API → brokers, HTTP polls: the device id
  * - `rpcResponseChannel(prefix)`    broker/HTTP device API → APIs: `<deviceId>:<requestId>`
+ * - `sessionClaimsChannel(prefix)`  broker → broker: a gateway id (apps/broker session-claims.ts)
  *
  * Offline devices: an RPC waits in the list until it expires (its timeout), so a device
  * that connects (MQTT) or polls (HTTP) in time gets it, as ThingsBoard delivers a pending
@@ -39,6 +40,11 @@ export function deviceCommandChannel(prefix: string): string {
 
 export function rpcResponseChannel(prefix: string): string {
   return `${prefix}:device:rpc-response`;
+}
+
+/** broker → broker: the id of a broker whose inbox just got a takeover to look at. */
+export function sessionClaimsChannel(prefix: string): string {
+  return `${prefix}:broker:sessions`;
 }
 
 /**
