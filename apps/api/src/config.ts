@@ -55,6 +55,11 @@ export const ApiConfigSchema = Type.Object({
   IMPORT_MAX_ROWS: Type.Integer({ default: 5000, minimum: 1, maximum: 100000 }),
   /** POST /api/devices/import: most supplied MQTT passwords (scrypt-hashed, ~10-40 ms each) in one request. */
   IMPORT_MAX_SUPPLIED_PASSWORDS: Type.Integer({ default: 1000, minimum: 0, maximum: 100000 }),
+  /** HTTP device API: the broker's shared verified-credential cache (same secret and TTL as the brokers'; README). */
+  DEVICE_AUTH_CACHE_SECRET: Type.Optional(
+    Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 32`' }),
+  ),
+  DEVICE_AUTH_CACHE_TTL_SEC: Type.Integer({ minimum: 60, default: 86_400, description: 'seconds (at least 60)' }),
   /** Twilio auth token: verifies X-Twilio-Signature on POST /api/sms/status (same value as the worker's). */
   TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8 })),
   /** Public URL Twilio posts receipts to (its origin is what Twilio signed; see @spms/sms README). */

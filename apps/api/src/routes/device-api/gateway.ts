@@ -24,7 +24,7 @@ declare module 'fastify' {
 
 export const deviceGatewayPlugin = fp(
   async (app: FastifyInstance) => {
-    const { REDIS_URL, REDIS_PREFIX, DATABASE_URL } = app.config;
+    const { REDIS_URL, REDIS_PREFIX, DATABASE_URL, DEVICE_AUTH_CACHE_SECRET, DEVICE_AUTH_CACHE_TTL_SEC } = app.config;
     // The app's logger is pino (buildApp's loggerInstance); FastifyBaseLogger is its narrower type.
     const logger = app.log.child({ component: 'device-api' }) as unknown as Logger;
     const ingest = createIngestProducer({ redisUrl: REDIS_URL, prefix: REDIS_PREFIX, logger });
@@ -32,6 +32,10 @@ export const deviceGatewayPlugin = fp(
       databaseUrl: DATABASE_URL,
       redisUrl: REDIS_URL,
       prefix: REDIS_PREFIX,
+      // Tokens verified by a broker or another API process are answered from Redis too.
+      ...(DEVICE_AUTH_CACHE_SECRET
+        ? { shared: { secret: DEVICE_AUTH_CACHE_SECRET, ttlMs: DEVICE_AUTH_CACHE_TTL_SEC * 1000 } }
+        : {}),
       logger,
     });
     const commandWakeups = new CommandWakeups(REDIS_URL, REDIS_PREFIX, logger);

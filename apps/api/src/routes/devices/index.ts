@@ -1,4 +1,5 @@
 /** Operator API for the device registry: /api/devices (Bearer API key; writes need role operator). */
+import { bumpCredentials } from '@spms/device-auth';
 import { credentialsChangedChannel } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
@@ -20,7 +21,12 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
     prisma: app.prisma,
     // Gateways subscribe and close the device's live session. The database change is
     // already committed, so a Redis failure is logged rather than failing the request.
+    // The shared verified-credential cache is bumped first, so the old credentials stop
+    // authenticating from it before this request is answered (gateways bump it too).
     onCredentialsChanged: async (deviceId) => {
+      await bumpCredentials(app.redis, app.config.REDIS_PREFIX, [deviceId]).catch((err: Error) => {
+        app.log.error({ err: err.message, deviceId }, 'could not invalidate the shared credential cache');
+      });
       await app.redis.publish(channel, deviceId).catch((err: Error) => {
         app.log.error({ err: err.message, deviceId }, 'could not publish credentials change');
       });
