@@ -3,7 +3,8 @@
  * it: sign-in and refresh (JWTs that expire after a few requests), device pages (a small
  * server-side page size), credentials (access token; MQTT Basic as a JSON string; one
  * device whose credentials are missing), attributes, series keys, and series values as
- * strings with a small cap on `limit`, answering one 429 first. Test-only.
+ * strings with a small cap on `limit`, answering one 429 first; and a device by name (the
+ * cut-over bridge's look-up). Test-only.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -121,6 +122,11 @@ export async function startFakeThingsBoard(opts: FakeThingsBoardOptions): Promis
       }));
       const totalPages = Math.ceil(all.length / size);
       return json(res, 200, { data, totalPages, totalElements: all.length, hasNext: page + 1 < totalPages });
+    }
+    if (req.method === 'GET' && path === '/api/tenant/devices' && url.searchParams.has('deviceName')) {
+      const d = opts.devices.find((x) => x.name === url.searchParams.get('deviceName'));
+      if (!d) return json(res, 404, { status: 404, message: "Requested item wasn't found!", errorCode: 32 });
+      return json(res, 200, { id: { entityType: 'DEVICE', id: d.id }, name: d.name, type: d.type });
     }
     const m = /^\/api\/(?:device\/([^/]+)\/credentials|plugins\/telemetry\/DEVICE\/([^/]+)\/(.+))$/.exec(path);
     const device = opts.devices.find((d) => d.id === (m?.[1] ?? m?.[2]));

@@ -5,6 +5,7 @@
 
 import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
 import { AlertsConfigSchema } from './alerts/config.js';
+import { BridgeConfigSchema, bridgeSettings } from './bridge/config.js';
 
 export const WorkerConfigSchema = Type.Object({
   DATABASE_URL: DatabaseUrl,
@@ -40,10 +41,14 @@ export const WorkerConfigSchema = Type.Object({
   SITE_GROUP_WINDOW_MS: Type.Integer({ minimum: 0, default: 5000, description: 'milliseconds' }),
   /** Alerts and SMS (see apps/worker/src/alerts/config.ts). */
   ...AlertsConfigSchema.properties,
+  /** Cut-over bridge to ThingsBoard (see apps/worker/src/bridge/config.ts); off unless TB_BRIDGE_URL is set. */
+  ...BridgeConfigSchema.properties,
 });
 
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;
 
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
-  return parseConfig(WorkerConfigSchema, env);
+  const config = parseConfig(WorkerConfigSchema, env);
+  bridgeSettings(config); // a half-configured bridge is refused here, naming what is missing
+  return config;
 }

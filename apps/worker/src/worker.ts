@@ -9,6 +9,8 @@ import { INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor } from '@spms/
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { startAlerts } from './alerts/index.js';
+import { bridgeSettings } from './bridge/config.js';
+import { startBridge } from './bridge/index.js';
 import type { WorkerConfig } from './config.js';
 import { Deadlines } from './deadlines.js';
 import { DOMAIN_EVENTS_QUEUE } from './events.js';
@@ -59,6 +61,19 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   // Read-only handle on the ingest queue, for the depth and age gauges.
   const ingestQueue = new Queue(INGEST_QUEUE, { connection: redis, prefix: ingestQueueOptions(prefix).prefix });
   const metrics = createWorkerMetrics({ queue: ingestQueue, durability: () => durability.current() });
+  // The cut-over bridge to ThingsBoard (off unless TB_BRIDGE_URL is set).
+  const bridgeConf = bridgeSettings(config);
+  const bridge = bridgeConf
+    ? startBridge({
+        settings: bridgeConf,
+        redis,
+        redisUrl: config.REDIS_URL,
+        prefix,
+        pool,
+        logger,
+        registry: metrics.registry,
+      })
+    : null;
   const handler = createIngestHandler({
     pool,
     configs,
@@ -75,6 +90,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
       metrics.transaction.observe(seconds);
       for (const e of events) metrics.events.inc({ type: e.type });
     },
+    ...(bridge ? { afterCommit: (messages) => bridge.feed.append(messages) } : {}),
   });
   const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => {}); // reported through the worker's 'error' event
@@ -121,6 +137,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
         durability.stop();
         await alerts.close();
         await worker.close();
+        await bridge?.close();
         await sweeper.close();
         await eventsQueue.close();
         await ingestQueue.close();

@@ -25,6 +25,9 @@ export interface IngestHandlerDeps extends BatchContext {
   shards: number;
   /** After each merged batch committed: its duration and the events it committed (metrics). */
   onCommitted?: (seconds: number, events: readonly DomainEvent[]) => void;
+  /** After a job's messages committed, before the job completes (the ThingsBoard bridge's
+   *  feed): a failure fails the job, whose redelivery stores nothing new and calls it again. */
+  afterCommit?: (messages: IngestBatch['messages']) => Promise<void>;
 }
 
 /** FNV-1a of the device id: which shard (transaction) a device's messages go to. */
@@ -114,6 +117,7 @@ export function createIngestHandler(deps: IngestHandlerDeps) {
       }
     }
     const events = batch.messages.length > 0 ? await combiner.submit(batch) : 0;
+    if (deps.afterCommit && batch.messages.length > 0) await deps.afterCommit(batch.messages);
     return { messages: batch.messages.length, events };
   };
 }

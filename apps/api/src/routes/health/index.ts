@@ -1,12 +1,14 @@
-import { startDurabilityMonitor } from '@spms/queue';
+import { readTbBridgeStatus, startDurabilityMonitor } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
+import { readEmailSenders } from './email-senders.js';
 import { readSmsSenders } from './sms-senders.js';
 
 /**
  * Liveness (the process answers), readiness (PostgreSQL and Redis answer) and whether an
  * HTTP 200 of the device API is durable (Redis persistence), also as GET /api/system for
- * the dashboard's banners, with the SMS provider the alert processes use (sms-senders.ts).
+ * the dashboard's banners, with the SMS provider the alert processes use (sms-senders.ts)
+ * and the state of the cut-over bridge to ThingsBoard (packages/queue tb-bridge.ts).
  * REQUIRE_DURABLE_REDIS=true refuses to start when it is not durable.
  */
 export default async function healthRoutes(app: FastifyInstance): Promise<void> {
@@ -32,6 +34,9 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       const d = durability.current();
       return {
         sms: await readSmsSenders(app.redis, app.config.REDIS_PREFIX),
+        email: await readEmailSenders(app.redis, app.config.REDIS_PREFIX),
+        // The cut-over bridge to ThingsBoard (workers with TB_BRIDGE_URL): backlog, drops, leader.
+        thingsboardBridge: await readTbBridgeStatus(app.redis, app.config.REDIS_PREFIX),
         durability: {
           durable: d.durable,
           problems: d.problems,
