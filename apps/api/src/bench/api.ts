@@ -7,8 +7,11 @@
  *   1. GET /api/status with BENCH_CLIENTS concurrent keep-alive clients for BENCH_SECONDS
  *      (the default 1 s cache on), plus the uncached cost (one client, cache off); the same
  *      for GET /api/status/compact, and its delta (?since= a cursor taken before 100 devices
- *      had an event). BENCH_STATUS_FULL=0 skips the old full /api/status path;
- *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once.
+ *      had an event). BENCH_STATUS_FULL=0 skips the old full /api/status path; the compact
+ *      status is measured from each of BENCH_STATUS_FROM (default "compute,snapshot": the view
+ *      computed per read, then read from the worker-maintained device_status_rows);
+ *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once
+ *      (BENCH_REPORTS=0 skips it).
  *
  *   npm run bench:api
  *   BENCH_DEVICES=10000 BENCH_OUTAGES_PER_LINE=12 BENCH_CLIENTS=20 BENCH_SECONDS=10 npm run bench:api
@@ -28,6 +31,8 @@ const PER_LINE = env('BENCH_OUTAGES_PER_LINE', 12);
 const CLIENTS = env('BENCH_CLIENTS', 20);
 const SECONDS = Math.min(env('BENCH_SECONDS', 10), 120);
 const STATUS_FULL = process.env.BENCH_STATUS_FULL !== '0';
+const STATUS_FROM = (process.env.BENCH_STATUS_FROM ?? 'compute,snapshot').split(',');
+const REPORTS = process.env.BENCH_REPORTS !== '0';
 const REPORT_RUNS = env('BENCH_REPORT_RUNS', 5);
 const REPORT_CLIENTS = env('BENCH_REPORT_CLIENTS', 4);
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -99,6 +104,10 @@ async function seed(pool: Pool): Promise<void> {
      SELECT id, s, s + interval '2 hours'
        FROM devices, generate_series(1, 2) k, LATERAL (SELECT now() - k * interval '150 days' + random() * interval '10 days' AS s) x`,
   );
+  // The fleet view's rows, as the migration fills them for an existing fleet.
+  const t1 = Date.now();
+  await pool.query('SELECT status_rows_refresh(ARRAY(SELECT id FROM devices))');
+  console.log(`device_status_rows for ${DEVICES} devices filled in ${Date.now() - t1} ms`);
   await pool.query('ANALYZE');
   const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM outages');
   console.log(
@@ -172,12 +181,26 @@ async function benchDelta(base: string, cacheMs: string, clients: number, second
   const etag = start.headers.get('etag') ?? '';
   const r304 = await load(`${base}/api/status/compact`, clients, Math.min(seconds, 3), { 'if-none-match': etag });
   report(`GET /api/status/compact If-None-Match (cache ${cacheMs} ms, ${clients} clients; 304 while unchanged)`, r304);
-  await pool.query(
-    `WITH d AS (SELECT id FROM devices ORDER BY random() LIMIT 100),
-          v AS (UPDATE device_state s SET volts = volts + 1 FROM d WHERE s.device_id = d.id RETURNING s.device_id)
-     INSERT INTO domain_events (id, type, device_id, occurred_at, payload, seq)
-     SELECT 'bench-' || gen_random_uuid(), 'voltage.episode_opened', device_id, now(), '{}', nextval('domain_events_seq') FROM v`,
-  );
+  // As the worker writes it: state, the view's rows, then the events, in one transaction.
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows: picked } = await client.query<{ id: string }>(
+      `WITH d AS (SELECT id FROM devices ORDER BY random() LIMIT 100)
+       UPDATE device_state s SET volts = volts + 1 FROM d WHERE s.device_id = d.id RETURNING s.device_id::text AS id`,
+    );
+    const ids = picked.map((r) => r.id);
+    await client.query('SELECT status_rows_refresh($1::uuid[])', [ids]);
+    await client.query(
+      `INSERT INTO domain_events (id, type, device_id, occurred_at, payload, seq)
+       SELECT 'bench-' || gen_random_uuid(), 'voltage.episode_opened', d, now(), '{}', nextval('domain_events_seq')
+         FROM unnest($1::uuid[]) d`,
+      [ids],
+    );
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
   // Until the cache holds a snapshot with the events (a cache period, plus its rebuild).
   const url = `${base}/api/status/compact?since=${encodeURIComponent(cursor)}`;
   let probe: { changed?: unknown[] } = {};
@@ -209,73 +232,77 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(' ')}, Node ${process.version}, PostgreSQL on loopback`,
     );
-    for (const cacheMs of ['1000', '0']) {
-      const app = await buildApp(
-        loadApiConfig({
-          DATABASE_URL: dbUrl,
-          REDIS_URL,
-          REDIS_PREFIX: `spmsbench:${dbName}`,
-          LOG_LEVEL: 'warn',
-          SPMS_ADMIN_API_KEY: KEY,
-          STATUS_CACHE_MS: cacheMs,
-          API_RATE_LIMIT_MAX: '0',
-          API_RATE_LIMIT_PER_IP_MAX: '0',
-        }),
-        { logger: createLogger({ level: 'warn', name: 'bench-api' }) },
-      );
-      const base = await app.listen({ host: '127.0.0.1', port: 0 });
-      try {
-        const clients = cacheMs === '0' ? 1 : CLIENTS;
-        const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
-        const paths = STATUS_FULL ? ['/api/status', '/api/status/compact'] : ['/api/status/compact'];
-        for (const path of paths) {
-          // The first answer fills the cache (cold); the load then measures the steady state.
-          const cold = performance.now();
-          const first = await get(`${base}${path}`, new Agent(), {});
-          console.log(
-            `GET ${path} cold (cache ${cacheMs} ms): ${fmt(performance.now() - cold)}, ${first.status}, ${(first.bytes / 1e6).toFixed(2)} MB`,
-          );
-          for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
-            const r = await load(`${base}${path}`, clients, seconds, { 'accept-encoding': encoding });
-            report(`GET ${path} (cache ${cacheMs} ms, ${encoding}, ${clients} clients, ${seconds} s)`, r);
-          }
-        }
-        await benchDelta(base, cacheMs, clients, seconds, pool);
-        if (cacheMs === '0') continue;
-        const to = new Date();
-        const from = new Date(to.getTime() - 365 * 86_400_000);
-        const url = `${base}/api/reports/reliability?groupBy=region&from=${from.toISOString()}&to=${to.toISOString()}`;
-        const seq: number[] = [];
-        for (let i = 0; i < REPORT_RUNS; i++) {
-          const s = performance.now();
-          const res = await fetch(url, { headers: { authorization: `Bearer ${KEY}` } });
-          await res.arrayBuffer();
-          if (res.status !== 200) throw new Error(`report answered ${res.status}`);
-          seq.push(performance.now() - s);
-        }
-        seq.sort((a, b) => a - b);
-        console.log(
-          `year reliability report by region, sequential (${REPORT_RUNS} runs): p50 ${fmt(pct(seq, 50))}, max ${fmt(seq[seq.length - 1] ?? NaN)}`,
-        );
-        const med = `${url}&excludeMajorEvents=true`;
-        const s = performance.now();
-        await (await fetch(med, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
-        console.log(`  with excludeMajorEvents=true (5-year daily SAIDI history): ${fmt(performance.now() - s)}`);
-        const conc = await Promise.all(
-          Array.from({ length: REPORT_CLIENTS }, async () => {
-            const t = performance.now();
-            await (await fetch(url, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
-            return performance.now() - t;
+    for (const cacheMs of ['1000', '0'])
+      for (const source of STATUS_FROM) {
+        const app = await buildApp(
+          loadApiConfig({
+            DATABASE_URL: dbUrl,
+            REDIS_URL,
+            REDIS_PREFIX: `spmsbench:${dbName}`,
+            LOG_LEVEL: 'warn',
+            SPMS_ADMIN_API_KEY: KEY,
+            STATUS_CACHE_MS: cacheMs,
+            STATUS_FROM: source,
+            API_RATE_LIMIT_MAX: '0',
+            API_RATE_LIMIT_PER_IP_MAX: '0',
           }),
+          { logger: createLogger({ level: 'warn', name: 'bench-api' }) },
         );
-        conc.sort((a, b) => a - b);
-        console.log(
-          `  ${REPORT_CLIENTS} concurrent reports: p50 ${fmt(pct(conc, 50))}, max ${fmt(conc[conc.length - 1] ?? NaN)}`,
-        );
-      } finally {
-        await app.close();
+        const base = await app.listen({ host: '127.0.0.1', port: 0 });
+        console.log(`-- compact status from ${source} (STATUS_FROM=${source}), cache ${cacheMs} ms`);
+        try {
+          const clients = cacheMs === '0' ? 1 : CLIENTS;
+          const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
+          const paths =
+            STATUS_FULL && source === STATUS_FROM[0] ? ['/api/status', '/api/status/compact'] : ['/api/status/compact'];
+          for (const path of paths) {
+            // The first answer fills the cache (cold); the load then measures the steady state.
+            const cold = performance.now();
+            const first = await get(`${base}${path}`, new Agent(), {});
+            console.log(
+              `GET ${path} cold (cache ${cacheMs} ms): ${fmt(performance.now() - cold)}, ${first.status}, ${(first.bytes / 1e6).toFixed(2)} MB`,
+            );
+            for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
+              const r = await load(`${base}${path}`, clients, seconds, { 'accept-encoding': encoding });
+              report(`GET ${path} (cache ${cacheMs} ms, ${encoding}, ${clients} clients, ${seconds} s)`, r);
+            }
+          }
+          await benchDelta(base, cacheMs, clients, seconds, pool);
+          if (cacheMs === '0' || !REPORTS || source !== STATUS_FROM.at(-1)) continue;
+          const to = new Date();
+          const from = new Date(to.getTime() - 365 * 86_400_000);
+          const url = `${base}/api/reports/reliability?groupBy=region&from=${from.toISOString()}&to=${to.toISOString()}`;
+          const seq: number[] = [];
+          for (let i = 0; i < REPORT_RUNS; i++) {
+            const s = performance.now();
+            const res = await fetch(url, { headers: { authorization: `Bearer ${KEY}` } });
+            await res.arrayBuffer();
+            if (res.status !== 200) throw new Error(`report answered ${res.status}`);
+            seq.push(performance.now() - s);
+          }
+          seq.sort((a, b) => a - b);
+          console.log(
+            `year reliability report by region, sequential (${REPORT_RUNS} runs): p50 ${fmt(pct(seq, 50))}, max ${fmt(seq[seq.length - 1] ?? NaN)}`,
+          );
+          const med = `${url}&excludeMajorEvents=true`;
+          const s = performance.now();
+          await (await fetch(med, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
+          console.log(`  with excludeMajorEvents=true (5-year daily SAIDI history): ${fmt(performance.now() - s)}`);
+          const conc = await Promise.all(
+            Array.from({ length: REPORT_CLIENTS }, async () => {
+              const t = performance.now();
+              await (await fetch(url, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
+              return performance.now() - t;
+            }),
+          );
+          conc.sort((a, b) => a - b);
+          console.log(
+            `  ${REPORT_CLIENTS} concurrent reports: p50 ${fmt(pct(conc, 50))}, max ${fmt(conc[conc.length - 1] ?? NaN)}`,
+          );
+        } finally {
+          await app.close();
+        }
       }
-    }
   } finally {
     await pool.end();
     if (!process.env.BENCH_KEEP_DB) await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

@@ -19,6 +19,7 @@ export type StatusSource = 'snapshot' | 'compute';
 
 /** One device as both sources give it; times in epoch ms. */
 export interface SourceRow {
+  /** the UUID's 16 bytes as 22 base64url characters (made by PostgreSQL: cheaper than here) */
   id: string;
   name: string;
   label: string | null;
@@ -26,21 +27,21 @@ export interface SourceRow {
   longitude: number | null;
   region: string | null;
   customer: string | null;
-  active: boolean;
-  connection: string;
+  /** bit 0 active, bits 1-2 connection, bits 3-5 voltage level (status-compact.ts COMPACT_COLUMNS) */
+  state: number;
   last_activity_at: number | null;
   inactive_since: number | null;
   volts: number | null;
   volts_at: number | null;
-  volts_level: string | null;
   /** "n:label" by line number, in line order, joined with U+001F */
   labels: string | null;
   reported: number | null;
   powered: number | null;
   disabled: number | null;
   outages: number | null;
-  /** since (epoch ms) of each line in `labels` order, null where never reported */
-  since: (number | null)[] | null;
+  /** since (epoch ms) of each line in `labels` order, NULL where never reported, as
+   *  PostgreSQL's array text ("{1767000000000,NULL}"): split here, faster than pg's array parser */
+  since: string | null;
   /** max(domain_events.seq) in the statement's snapshot (text: bigint) */
   seq: string | null;
 }
@@ -49,7 +50,12 @@ export interface SourceRow {
 const ms = (col: string) => `round(date_part('epoch', ${col}) * 1000)`;
 const bit = (cond: string) => `bit_or(CASE WHEN ${cond} THEN 1 << (dl.number - 1) ELSE 0 END)`;
 const SEQ = '(SELECT max(seq)::text FROM domain_events) AS seq';
-const REGISTRY = 'd.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer';
+const REGISTRY = `rtrim(translate(encode(uuid_send(d.id), 'base64'), '+/', '-_'), '=') AS id,
+  d.name, d.label, d.latitude, d.longitude, d.region, d.customer`;
+/** The state code of a row (alias: its device_state or snapshot row). */
+const STATE = (active: string, a: string) => `(CASE WHEN ${active} THEN 1 ELSE 0 END)
+  | (CASE ${a}.connection WHEN 'connected' THEN 2 WHEN 'lost' THEN 4 ELSE 0 END)
+  | (CASE ${a}.volts_level WHEN 'normal' THEN 8 WHEN 'under' THEN 16 WHEN 'over' THEN 24 WHEN 'absent' THEN 32 ELSE 0 END)`;
 
 // ACTIVE_SQL (status.ts) on the snapshot row: the stored flag, re-checked against the timeout.
 const ACTIVE_SNAPSHOT = `COALESCE(r.active, false)
@@ -57,11 +63,10 @@ const ACTIVE_SNAPSHOT = `COALESCE(r.active, false)
 
 // The device registry is joined in both; lines come from the snapshot row or the line tables.
 const SNAPSHOT_SQL = (where: string) => `
-  SELECT ${REGISTRY}, ${ACTIVE_SNAPSHOT} AS active,
-         COALESCE(r.connection, 'disconnected') AS connection, ${ms('r.last_activity_at')} AS last_activity_at,
-         ${ms('r.inactive_since')} AS inactive_since, r.volts, ${ms('r.volts_at')} AS volts_at, r.volts_level,
+  SELECT ${REGISTRY}, ${STATE(ACTIVE_SNAPSHOT, 'r')} AS state, ${ms('r.last_activity_at')} AS last_activity_at,
+         ${ms('r.inactive_since')} AS inactive_since, r.volts, ${ms('r.volts_at')} AS volts_at,
          r.line_labels AS labels, r.lines_reported AS reported, r.lines_powered AS powered,
-         r.lines_disabled AS disabled, r.lines_outage AS outages, r.line_since AS since, ${SEQ}
+         r.lines_disabled AS disabled, r.lines_outage AS outages, r.line_since::text AS since, ${SEQ}
     FROM devices d
     JOIN device_profiles p ON p.id = d.profile_id
     LEFT JOIN device_status_rows r ON r.device_id = d.id
@@ -69,9 +74,8 @@ const SNAPSHOT_SQL = (where: string) => `
    ORDER BY d.name COLLATE "C"`;
 
 const COMPUTE_SQL = (whereD: string, whereD2: string) => `
-  SELECT ${REGISTRY}, ${ACTIVE_SQL} AS active,
-         COALESCE(s.connection, 'disconnected') AS connection, ${ms('s.last_activity_at')} AS last_activity_at,
-         ${ms('s.inactive_since')} AS inactive_since, s.volts, ${ms('s.volts_at')} AS volts_at, s.volts_level,
+  SELECT ${REGISTRY}, ${STATE(ACTIVE_SQL, 's')} AS state, ${ms('s.last_activity_at')} AS last_activity_at,
+         ${ms('s.inactive_since')} AS inactive_since, s.volts, ${ms('s.volts_at')} AS volts_at,
          l.labels, l.reported, l.powered, l.disabled, l.outages, l.since, ${SEQ}
     FROM devices d
     JOIN device_profiles p ON p.id = d.profile_id
@@ -81,7 +85,7 @@ const COMPUTE_SQL = (whereD: string, whereD2: string) => `
              string_agg(dl.number || ':' || dl.label, E'\\x1f' ORDER BY dl.number) AS labels,
              ${bit('ls.powered IS NOT NULL')} AS reported, ${bit('ls.powered')} AS powered,
              ${bit('NOT dl.enabled')} AS disabled, ${bit('o.device_id IS NOT NULL')} AS outages,
-             array_agg(${ms('ls.since')} ORDER BY dl.number) AS since
+             array_agg(${ms('ls.since')} ORDER BY dl.number)::text AS since
         FROM device_lines dl
         JOIN devices d2 ON d2.id = dl.device_id
         LEFT JOIN line_state ls ON ls.device_id = dl.device_id AND ls.line = dl.number

@@ -18,7 +18,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
-import { VOLTS_LEVELS } from './status-compact-decode.js';
 import { loadSourceRows, type SourceRow, type StatusSource } from './status-compact-source.js';
 
 export const COMPACT_FORMAT = 'spms.status.compact/2';
@@ -104,11 +103,9 @@ export interface CompactSnapshot {
   counters: CompactCounters;
 }
 
-const CONNECTION: Record<string, number> = { disconnected: 0, connected: 1, lost: 2 };
-const LEVEL_CODE = new Map<string | null, number>(VOLTS_LEVELS.map((l, i) => [l, i]));
 const SEP = '\u001f';
 
-/** 8-4-4-4-12 hex UUID → 22 base64url characters. */
+/** 8-4-4-4-12 hex UUID → 22 base64url characters (the SQL makes the rows' own). */
 export const compactId = (uuid: string) => Buffer.from(uuid.replaceAll('-', ''), 'hex').toString('base64url');
 
 interface LineSet {
@@ -192,11 +189,12 @@ export function encodeSnapshot(devices: SourceRow[], seq: number): CompactSnapsh
   let latest = 0;
   for (const d of devices) if (d.last_activity_at !== null && d.last_activity_at > latest) latest = d.last_activity_at;
   const baseS = Math.floor(latest / 1000);
-  // One string for the digest (one hash call, not 10,000).
+  // One string for the digest (one hash call, not 10,000), fields apart by U+001F as the labels.
   const registry: string[] = [];
   const rows = devices.map((d) => {
-    registry.push(JSON.stringify([d.id, d.name, d.label, d.latitude, d.longitude, d.region, d.customer]));
-    registry.push(`${d.labels}${SEP}${d.disabled}\n`);
+    registry.push(
+      `${d.id}${SEP}${d.name}${SEP}${d.label}${SEP}${d.latitude}${SEP}${d.longitude}${SEP}${d.region}${SEP}${d.customer}${SEP}${d.labels}${SEP}${d.disabled}\n`,
+    );
     return encodeRow(d, dict, counters, baseS);
   });
   return {
@@ -218,35 +216,47 @@ function encodeRow(d: SourceRow, dict: Dictionary, c: CompactCounters, baseS: nu
   const reported = (d.reported ?? 0) & set.mask;
   const unpowered = reported & ~(d.powered ?? 0);
   const outages = d.outages ?? 0;
-  const known = d.active ? reported : 0;
+  const active = (d.state & 1) === 1;
+  const known = active ? reported : 0;
   let lineSince: number | (number | null)[] | null = null;
   if (known && d.since) {
-    const byLine: (number | null)[] = [];
-    let one: number | null | undefined;
+    // Compared as text first: nearly always every line holds its state since the same instant.
+    const since = d.since.slice(1, -1).split(',');
+    let first: string | undefined;
+    let same = true;
     set.numbers.forEach((n, i) => {
-      while (byLine.length < n) byLine.push(null);
       if (!(known & (1 << (n - 1)))) return;
-      const s = ago(d.since?.[i] ?? null);
-      byLine[n - 1] = s;
-      one = one === undefined || one === s ? s : null;
+      if (first === undefined) first = since[i];
+      else if (since[i] !== first) same = false;
     });
-    lineSince = one != null ? one : byLine;
+    const agoOf = (v: string | undefined) => (v === undefined || v === 'NULL' ? null : ago(Number(v)));
+    if (same) lineSince = agoOf(first);
+    else {
+      const byLine: (number | null)[] = [];
+      set.numbers.forEach((n, i) => {
+        while (byLine.length < n) byLine.push(null);
+        if (known & (1 << (n - 1))) byLine[n - 1] = agoOf(since[i]);
+      });
+      // Since that differ by less than a second are the same in seconds: one number then too.
+      const values = new Set(byLine.filter((v) => v !== null));
+      lineSince = values.size === 1 ? ([...values][0] as number) : byLine;
+    }
   }
   const last = sec(d.last_activity_at);
   const voltsAt = sec(d.volts_at);
   c.devices += 1;
-  if (d.active) c.active += 1;
+  if (active) c.active += 1;
   else c.inactive += 1;
-  if (d.connection === 'lost') c.connectionLost += 1;
+  if (((d.state >> 1) & 3) === 2) c.connectionLost += 1;
   c.openOutages += popcount(outages);
   c.linesUnknown += set.numbers.length - popcount(known);
   c.linesWithoutPower += popcount(known & unpowered);
   const row: CompactRow = [
-    compactId(d.id),
+    d.id,
     d.name,
     dict.str(d.region),
     dict.str(d.customer),
-    (d.active ? 1 : 0) | ((CONNECTION[d.connection] ?? 0) << 1) | ((LEVEL_CODE.get(d.volts_level) ?? 0) << 3),
+    d.state,
     set.index,
     set.mask & ~reported,
     unpowered,
@@ -259,7 +269,7 @@ function encodeRow(d: SourceRow, dict: Dictionary, c: CompactCounters, baseS: nu
     d.label,
     (d.disabled ?? 0) & set.mask,
     outages,
-    d.active ? null : ago(d.inactive_since),
+    active ? null : ago(d.inactive_since),
   ];
   // Trailing defaults say nothing: cut them (most devices have no label, outage or disabled line).
   let n = row.length;
