@@ -27,6 +27,7 @@ import healthRoutes from './routes/health/index.js';
 import notificationRoutes from './routes/notifications/index.js';
 import plannedRoutes from './routes/planned/index.js';
 import profileRoutes from './routes/profiles/index.js';
+import { escalationPolicyRoutes, recipientGroupRoutes } from './routes/escalation/index.js';
 import recipientRoutes from './routes/recipients/index.js';
 import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
@@ -61,6 +62,8 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(alertRoutes, { prefix: '/api/alerts' });
   await app.register(deadLetterRoutes, { prefix: '/api/dead-letters' });
   await app.register(recipientRoutes, { prefix: '/api/recipients' });
+  await app.register(recipientGroupRoutes, { prefix: '/api/recipient-groups' });
+  await app.register(escalationPolicyRoutes, { prefix: '/api/escalation-policies' });
   await app.register(notificationRoutes, { prefix: '/api/notifications' });
   await app.register(smsStatusRoutes, { prefix: '/api/sms/status' });
   // Access control: sign-in, users, audit log, planned interruptions.

@@ -61,7 +61,7 @@ const toView = (r: Row): RecipientView => ({
 });
 
 /** SQL condition: the recipient (alias r) subscribes inside the scope. */
-function visible(scope: Scope | null, p: SqlParams): string {
+export function visible(scope: Scope | null, p: SqlParams): string {
   if (!scope) return 'TRUE';
   const parts = [
     `(r.scope_kind IN ('device', 'line') AND EXISTS (SELECT 1 FROM devices d WHERE d.id::text = r.scope_value AND ${scopeCondition(scope, 'd', p)}))`,

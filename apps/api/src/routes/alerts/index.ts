@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import { requireRole } from '../../plugins/auth.js';
+import { getAlertEscalation } from '../../services/alert-escalation.js';
 import { type AlertView, acknowledgeAlert, getAlert, listAlerts } from '../../services/alerts.js';
 import { listNotifications } from '../../services/notifications.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
@@ -47,7 +48,9 @@ const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
           errorCode: n.errorCode,
           updatedAt: n.updatedAt,
         }));
-      return { ...alert, notifications, deliveries };
+      // Escalation policy: where it stands and who was told at which tier (or why not).
+      const escalation = await getAlertEscalation(app.pg, req.params.id);
+      return { ...alert, notifications, deliveries, escalation };
     },
   );
 

@@ -1,5 +1,6 @@
 /** TypeBox schemas for /api/alerts. */
 import { type TSchema, Type } from 'typebox';
+import { AlertEscalation } from '../escalation/schemas.js';
 import { Notification } from '../notifications/schemas.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -41,6 +42,7 @@ export const AlertDetail = Type.Object({
   ...Alert.properties,
   notifications: Type.Array(Notification),
   deliveries: Type.Array(Delivery, { description: 'latest text per recipient and its delivery status' }),
+  escalation: AlertEscalation,
 });
 
 export const AlertParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
