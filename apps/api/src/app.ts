@@ -29,6 +29,7 @@ import plannedRoutes from './routes/planned/index.js';
 import profileRoutes from './routes/profiles/index.js';
 import { escalationPolicyRoutes, recipientGroupRoutes } from './routes/escalation/index.js';
 import recipientRoutes from './routes/recipients/index.js';
+import smsInboundRoutes from './routes/sms-inbound/index.js';
 import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
 import userRoutes from './routes/users/index.js';
@@ -66,6 +67,8 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(escalationPolicyRoutes, { prefix: '/api/escalation-policies' });
   await app.register(notificationRoutes, { prefix: '/api/notifications' });
   await app.register(smsStatusRoutes, { prefix: '/api/sms/status' });
+  // Replies by SMS through Twilio's inbound webhook (signed, no API key).
+  await app.register(smsInboundRoutes, { prefix: '/api/sms/inbound' });
   // Access control: sign-in, users, audit log, planned interruptions.
   await app.register(authRoutes, { prefix: '/api/auth' });
   await app.register(userRoutes, { prefix: '/api/users' });

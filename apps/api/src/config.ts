@@ -64,6 +64,8 @@ export const ApiConfigSchema = Type.Object({
   TWILIO_AUTH_TOKEN: Type.Optional(Type.String({ minLength: 8 })),
   /** Public URL Twilio posts receipts to (its origin is what Twilio signed; see @spms/sms README). */
   SMS_STATUS_CALLBACK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** POST /api/sms/inbound: answers ("acknowledged 2 alerts") per phone number per hour at most. */
+  SMS_REPLY_MAX_PER_HOUR: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
   ...AccessConfigProps,
 });
 

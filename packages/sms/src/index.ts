@@ -91,6 +91,7 @@ export {
   TRANSIENT_TWILIO_ERRORS,
 } from './twilio-errors.js';
 export { createTwilioProvider, validateTwilioConfig } from './twilio-provider.js';
+export { twimlResponse } from './twiml.js';
 export {
   type SendResult,
   SmsError,

@@ -38,6 +38,8 @@ export interface AlertView {
   voided: boolean;
   acknowledgedAt: string | null;
   acknowledgedBy: string | null;
+  /** 'sms' when acknowledged by a reply (acknowledgedBy is then 'sms:<phone>'). */
+  acknowledgedVia: 'dashboard' | 'sms' | null;
   notifiedAt: string | null;
   held: boolean;
   details: Record<string, unknown>;
@@ -77,6 +79,7 @@ function toView(r: Row): AlertView {
     voided: r.voided as boolean,
     acknowledgedAt: iso(r.acknowledged_at),
     acknowledgedBy: r.acknowledged_by as string | null,
+    acknowledgedVia: acked ? (String(r.acknowledged_by ?? '').startsWith('sms:') ? 'sms' : 'dashboard') : null,
     notifiedAt: iso(r.notified_at),
     held: r.held as boolean,
     details: r.details as Record<string, unknown>,

@@ -21,6 +21,11 @@ export const Alert = Type.Object({
   voided: Type.Boolean({ description: 'late data showed it never happened as stored' }),
   acknowledgedAt: Nullable(Type.String({ format: 'date-time' })),
   acknowledgedBy: Nullable(Type.String()),
+  acknowledgedVia: Nullable(
+    Type.Union([Type.Literal('dashboard'), Type.Literal('sms')], {
+      description: 'sms: acknowledged by a reply from the phone in acknowledgedBy ("sms:+94…")',
+    }),
+  ),
   notifiedAt: Nullable(Type.String({ format: 'date-time' })),
   held: Type.Boolean({ description: 'held back because the line was flapping' }),
   details: Type.Record(Type.String(), Type.Unknown()),

@@ -36,6 +36,11 @@ const RANK = { viewer: 0, operator: 1, admin: 2 } as const;
 const PUBLIC: { path: RegExp; method: string; why: string }[] = [
   { path: /^\/api\/v1\//, method: '*', why: 'ThingsBoard device API: the device token in the URL authenticates' },
   { path: /^\/api\/sms\/status\/?$/, method: 'POST', why: "Twilio's delivery receipts: the Twilio signature" },
+  {
+    path: /^\/api\/sms\/inbound\/?$/,
+    method: 'POST',
+    why: "Twilio's inbound texts (replies by SMS): the Twilio signature; acknowledges only within the sender's recipient scope",
+  },
   { path: /^\/api\/auth\/login$/, method: 'POST', why: 'sign-in: username and password (rate-limited)' },
   { path: /^\/healthz$/, method: 'GET', why: 'liveness probe: says nothing but "ok"' },
   { path: /^\/readyz$/, method: 'GET', why: 'readiness probe: PostgreSQL, Redis and durability status only' },
