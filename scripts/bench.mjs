@@ -6,7 +6,7 @@
 //
 //   npm run bench                 # full suite, ~10–13 minutes on 2 cores
 //   npm run bench -- --quick      # ~2-minute smoke run (small counts)
-//   npm run bench -- --only ingest,latency,connections,storms,api --no-build --no-profile --profile
+//   npm run bench -- --only ingest,latency,connections,storms,authstorm,api --no-build --no-profile --profile
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -49,12 +49,16 @@ const P = {
   storms: quick
     ? { devices: 300, outageDevices: 300, regions: 5, debounceMs: 2000, groupWindowMs: 2000, timeoutS: 30 }
     : { devices: 10_000, outageDevices: 2000, regions: 9, debounceMs: 3000, groupWindowMs: 3000, timeoutS: 60 },
+  // Grid-restore storm with supplied-password MQTT Basic credentials, shipped defaults, 2 source addresses.
+  authstorm: quick
+    ? { devices: 300, timeoutS: 60, rebootMs: 5000, connackTimeoutMs: 30_000 }
+    : { devices: 10_000, timeoutS: 180, rebootMs: 5000, connackTimeoutMs: 30_000 },
   api: quick
     ? { BENCH_DEVICES: '1000', BENCH_SECONDS: '3', BENCH_REPORT_RUNS: '2', BENCH_REPORT_CLIENTS: '2' }
     : { BENCH_DEVICES: '10000', BENCH_SECONDS: '10', BENCH_REPORT_RUNS: '5', BENCH_REPORT_CLIENTS: '4' },
 };
 
-if (args['storm-devices']) P.storms.devices = Number(args['storm-devices']);
+if (args['storm-devices']) P.storms.devices = P.authstorm.devices = Number(args['storm-devices']);
 if (!args['no-build']) {
   say('building…');
   const b = spawnSync('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], {
@@ -68,6 +72,7 @@ const { startSystem, seedDevices } = await import('../bench/lib/system.mjs');
 const { startMosquitto } = await import('../bench/lib/mosquitto.mjs');
 const { sustainedIngest, lineChangeLatency, connectionScale } = await import('../bench/scenarios/ingest.mjs');
 const { storms } = await import('../bench/scenarios/storms.mjs');
+const { authStorm, seedBasicDevices, SHIPPED_DEFAULTS_ENV } = await import('../bench/scenarios/auth-storm.mjs');
 const { writeReport } = await import('../bench/lib/report.mjs');
 
 const outDir = join(root, args.out);
@@ -156,6 +161,22 @@ try {
       },
     });
     await step('storms', () => storms(sys, root, tokens, P.storms));
+    await sys.stop();
+    sys = undefined;
+  }
+  // ---- system C: grid-restore storm with the fleet's real (supplied-password) credentials ----
+  if (want('authstorm')) {
+    let creds;
+    sys = await startSystem({
+      root,
+      label: 'c',
+      verbose: args.verbose,
+      env: SHIPPED_DEFAULTS_ENV,
+      seed: async (pool) => {
+        creds = await seedBasicDevices(pool, P.authstorm.devices);
+      },
+    });
+    await step('authstorm', () => authStorm(sys, root, creds, mosq, P.authstorm));
     await sys.stop();
     sys = undefined;
   }

@@ -97,6 +97,22 @@ export function writeReport(r) {
         .join(', ')}. CPU: ${cpu(o.cpuPct)}.${o.sample ? ` Sample text: “${o.sample.replace(/\n/g, ' ')}”` : ''}`,
     );
   }
+  if (s.authstorm) {
+    const a = s.authstorm;
+    const line = (x) =>
+      `${n(x.connected)}/${n(x.devices)} back in ${n(x.allConnectedS, 1)} s, recorded ${n(x.allRecordedS ?? x.allBootBurstsAckedS, 1)} s; CONNACK p50 ${n(x.connackMs.p50)} ms, p99 ${n(x.connackMs.p99)} ms; ${x.refused} refused`;
+    rows.push([
+      `4b. Grid-restore storm, supplied passwords, warm shared cache, ${n(a.warm.devices)} devices`,
+      line(a.warm),
+      `Mosquitto (no auth): ${line(a.mosquitto)}`,
+      '10,000 within 15 s, none refused',
+      ok(a.goal.met),
+    ]);
+    rows.push([`4c. Same storm, cold (nothing verified yet)`, line(a.cold), '—', 'reported', '—']);
+    conds.push(
+      `**4b/4c. Grid-restore storm with supplied passwords** — ${a.conditions}. Warm: ${JSON.stringify(a.warm.auth)}, errors ${a.warm.errors} ${JSON.stringify(a.warm.errorKinds)}, load ${JSON.stringify(a.warm.loadAverage)}, CPU ${cpu(a.warm.cpuPct)}. Cold: ${JSON.stringify(a.cold.auth)}, refusals ${JSON.stringify(a.cold.refusalsByCode)}, errors ${a.cold.errors} ${JSON.stringify(a.cold.errorKinds)}, load ${JSON.stringify(a.cold.loadAverage)}, CPU ${cpu(a.cold.cpuPct)}.`,
+    );
+  }
   if (s.api) {
     const a = s.api;
     rows.push([
