@@ -6,7 +6,7 @@
 //
 // Configuration comes from the environment, or from a `.env` file in the repository root
 // (see README "Configuration"). Without one, it uses the local PostgreSQL and Redis and
-// writes a fresh admin API key into `.env` (the key itself is never printed).
+// writes a fresh admin API key and device credential cache key into `.env` (never printed).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
@@ -30,6 +30,13 @@ if (!env.SPMS_ADMIN_API_KEY) {
   env.SPMS_ADMIN_API_KEY = randomBytes(24).toString('hex');
   appendFileSync(envFile, `SPMS_ADMIN_API_KEY=${env.SPMS_ADMIN_API_KEY}\n`, { mode: 0o600 });
   console.log('spms: generated an admin API key and saved it in .env as SPMS_ADMIN_API_KEY');
+}
+// The key of the verified-credential cache shared by the brokers and the API in Redis:
+// without it every process hashes supplied device passwords again after each restart.
+if (!env.DEVICE_AUTH_CACHE_SECRET) {
+  env.DEVICE_AUTH_CACHE_SECRET = randomBytes(32).toString('hex');
+  appendFileSync(envFile, `DEVICE_AUTH_CACHE_SECRET=${env.DEVICE_AUTH_CACHE_SECRET}\n`, { mode: 0o600 });
+  console.log('spms: generated a device credential cache key and saved it in .env as DEVICE_AUTH_CACHE_SECRET');
 }
 
 function portFree(port, host = '0.0.0.0') {
