@@ -29,6 +29,7 @@ import plannedRoutes from './routes/planned/index.js';
 import profileRoutes from './routes/profiles/index.js';
 import { escalationPolicyRoutes, recipientGroupRoutes } from './routes/escalation/index.js';
 import recipientRoutes from './routes/recipients/index.js';
+import reportSubscriptionRoutes from './routes/report-subscriptions/index.js';
 import smsInboundRoutes from './routes/sms-inbound/index.js';
 import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
@@ -63,6 +64,7 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   await app.register(alertRoutes, { prefix: '/api/alerts' });
   await app.register(deadLetterRoutes, { prefix: '/api/dead-letters' });
   await app.register(recipientRoutes, { prefix: '/api/recipients' });
+  await app.register(reportSubscriptionRoutes, { prefix: '/api/report-subscriptions' });
   await app.register(recipientGroupRoutes, { prefix: '/api/recipient-groups' });
   await app.register(escalationPolicyRoutes, { prefix: '/api/escalation-policies' });
   await app.register(notificationRoutes, { prefix: '/api/notifications' });

@@ -39,11 +39,12 @@ export const ApiConfigSchema = Type.Object({
   RPC_POLLS_PER_DEVICE: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
+  /** Scheduled reliability report e-mails (report subscriptions): checked by every API process, sent once. */
+  REPORT_SCHEDULE: Type.Boolean({ default: true, description: 'true or false' }),
+  /** How often an API process looks for report periods owed (a report goes out within this after local midnight). */
+  REPORT_CHECK_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 1000, description: 'milliseconds' }),
   /** GET /api/status answers from a per-scope cache this old at most (0 disables it). */
   STATUS_CACHE_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60000 }),
-  /** GET /api/status/compact reads the worker-maintained device_status_rows (snapshot) or
-   *  computes the view from the line tables on every read (compute: the old path, for comparison). */
-  STATUS_FROM: Type.Union([Type.Literal('snapshot'), Type.Literal('compute')], { default: 'snapshot' }),
   /** GET /api/status/compact reads the worker-maintained device_status_rows (snapshot) or
    *  computes the view from the line tables on every read (compute: the old path, for comparison). */
   STATUS_FROM: Type.Union([Type.Literal('snapshot'), Type.Literal('compute')], { default: 'snapshot' }),

@@ -4,6 +4,7 @@ import { createLogger } from '@spms/log';
 import { DurabilityRequiredError } from '@spms/queue';
 import { buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
+import { startReportScheduler } from './report-schedule/scheduler.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadApiConfig>;
@@ -32,13 +33,25 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const reports = config.REPORT_SCHEDULE
+    ? startReportScheduler({
+        pg: app.pg,
+        redis: app.redis,
+        prefix: config.REDIS_PREFIX,
+        timeZone: config.SPMS_TIME_ZONE,
+        intervalMs: config.REPORT_CHECK_INTERVAL_MS,
+        logger,
+      })
+    : undefined;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
-      app.close().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+      Promise.resolve(reports?.close())
+        .then(() => app.close())
+        .then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
     });
   }
 }

@@ -5,7 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { timeZoneOffsetMs } from '@spms/reliability';
-import { stringify } from 'csv-stringify';
+import { type Options, stringify } from 'csv-stringify';
+import { stringify as stringifySync } from 'csv-stringify/sync';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /** True when the caller asked for CSV (`?format=csv` or an Accept header preferring text/csv). */
@@ -45,6 +46,25 @@ export function escapeCsvText(s: string): string {
   return FORMULA_START.test(s) ? `'${s}` : s;
 }
 
+/** How every CSV of the API is written (header row, BOM, CRLF, numbers as numbers, text escaped). */
+function csvOptions(header: string[]): Options {
+  return {
+    header: true,
+    columns: header,
+    bom: true,
+    record_delimiter: 'windows',
+    cast: {
+      boolean: (b) => (b ? 'true' : 'false'),
+      string: (v, ctx) => (ctx.header ? v : escapeCsvText(v)),
+    },
+  };
+}
+
+/** The same CSV as sendCsv, as one string (a small file, e.g. an e-mail attachment). */
+export function csvText(header: string[], rows: unknown[][]): string {
+  return stringifySync(rows, csvOptions(header));
+}
+
 /**
  * Sends `rows` (arrays of cells, pulled lazily) as a CSV attachment with a header row.
  * A UTF-8 BOM makes spreadsheets read non-ASCII labels correctly; CRLF per RFC 4180.
@@ -57,16 +77,7 @@ export function sendCsv(
   rows: AsyncIterable<unknown[]>,
 ): FastifyReply {
   const source = Readable.from(rows, { objectMode: true });
-  const csv = stringify({
-    header: true,
-    columns: header,
-    bom: true,
-    record_delimiter: 'windows',
-    cast: {
-      boolean: (b) => (b ? 'true' : 'false'),
-      string: (v, ctx) => (ctx.header ? v : escapeCsvText(v)),
-    },
-  });
+  const csv = stringify(csvOptions(header));
   source.on('error', (err) => csv.destroy(err));
   // If the client goes away, stop pulling pages from the database.
   reply.raw.on('close', () => source.destroy());

@@ -1,20 +1,25 @@
 /**
- * Alert recipients: E.164 phone numbers (normalizePhone, default country LK), subscribed by
+ * Alert recipients: E.164 phone numbers (normalizePhone, default country LK) and/or an
+ * e-mail address (normalizeEmail), with the channel they are told on (sms, email, both), subscribed by
  * scope (all / region / customer / device / line) and by kind, with optional quiet hours
  * in local time. A scoped principal sees and edits only recipients subscribed inside its
  * scope (a region or customer it holds, or a device in it).
  */
 import type { Queryable } from '@spms/db';
+import { EmailAddressError, normalizeEmail } from '@spms/email';
 import { normalizePhone, PhoneNumberError } from '@spms/sms';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
 export type ScopeKind = 'all' | 'region' | 'customer' | 'device' | 'line';
+export type Channel = 'sms' | 'email' | 'both';
 
 export interface RecipientInput {
   name?: string;
-  phone?: string;
+  phone?: string | null;
+  email?: string | null;
+  channel?: Channel;
   enabled?: boolean;
   scopeKind?: ScopeKind;
   scopeValue?: string | null;
@@ -28,7 +33,9 @@ export interface RecipientInput {
 export interface RecipientView {
   id: string;
   name: string;
-  phone: string;
+  phone: string | null;
+  email: string | null;
+  channel: Channel;
   enabled: boolean;
   scopeKind: ScopeKind;
   scopeValue: string | null;
@@ -41,13 +48,15 @@ export interface RecipientView {
   updatedAt: string;
 }
 
-const COLS = `id::text, name, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone, created_at, updated_at`;
+const COLS = `id::text, name, phone, email, channel, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone, created_at, updated_at`;
 
 type Row = Record<string, unknown> & { created_at: Date; updated_at: Date };
 const toView = (r: Row): RecipientView => ({
   id: r.id as string,
   name: r.name as string,
-  phone: r.phone as string,
+  phone: r.phone as string | null,
+  email: r.email as string | null,
+  channel: r.channel as Channel,
   enabled: r.enabled as boolean,
   scopeKind: r.scope_kind as ScopeKind,
   scopeValue: r.scope_value as string | null,
@@ -104,8 +113,8 @@ export class RecipientService {
   async create(scope: Scope | null, input: RecipientInput): Promise<RecipientView> {
     const v = await this.validate(scope, input as Required<RecipientInput>);
     const { rows } = await this.db.query<{ id: string }>(
-      `INSERT INTO alert_recipients (name, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id::text`,
+      `INSERT INTO alert_recipients (name, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone, email, channel)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id::text`,
       [
         v.name,
         v.phone,
@@ -117,6 +126,8 @@ export class RecipientService {
         v.quietStart,
         v.quietEnd,
         v.timeZone,
+        v.email,
+        v.channel,
       ],
     );
     return this.get(null, rows[0]?.id as string);
@@ -127,7 +138,8 @@ export class RecipientService {
     const v = await this.validate(scope, { ...current, ...input } as Required<RecipientInput>);
     await this.db.query(
       `UPDATE alert_recipients SET name = $2, phone = $3, enabled = $4, scope_kind = $5, scope_value = $6, scope_line = $7,
-              kinds = $8, quiet_start = $9, quiet_end = $10, time_zone = $11, updated_at = now() WHERE id = $1`,
+              kinds = $8, quiet_start = $9, quiet_end = $10, time_zone = $11, email = $12, channel = $13, updated_at = now()
+        WHERE id = $1`,
       [
         id,
         v.name,
@@ -140,6 +152,8 @@ export class RecipientService {
         v.quietStart,
         v.quietEnd,
         v.timeZone,
+        v.email,
+        v.channel,
       ],
     );
     return this.get(null, id);
@@ -152,13 +166,27 @@ export class RecipientService {
   }
 
   private async validate(scope: Scope | null, v: Required<RecipientInput>): Promise<Required<RecipientInput>> {
-    let phone: string;
-    try {
-      phone = normalizePhone(v.phone, 'LK');
-    } catch (err) {
-      if (err instanceof PhoneNumberError) throw new AppError('BAD_REQUEST', `phone: ${err.message}`);
-      throw err;
-    }
+    const channel: Channel = v.channel ?? 'sms';
+    let phone: string | null = null;
+    if (v.phone) {
+      try {
+        phone = normalizePhone(v.phone, 'LK');
+      } catch (err) {
+        if (err instanceof PhoneNumberError) throw new AppError('BAD_REQUEST', `phone: ${err.message}`);
+        throw err;
+      }
+    } else if (channel !== 'email')
+      throw new AppError('BAD_REQUEST', `phone is required for channel ${channel} (or choose channel email)`);
+    let email: string | null = null;
+    if (v.email) {
+      try {
+        email = normalizeEmail(v.email);
+      } catch (err) {
+        if (err instanceof EmailAddressError) throw new AppError('BAD_REQUEST', `email: ${err.message}`);
+        throw err;
+      }
+    } else if (channel !== 'sms')
+      throw new AppError('BAD_REQUEST', `email is required for channel ${channel} (or choose channel sms)`);
     const kind = v.scopeKind;
     const scopeValue = kind === 'all' ? null : (v.scopeValue ?? null);
     const scopeLine = kind === 'line' ? (v.scopeLine ?? null) : null;
@@ -179,7 +207,7 @@ export class RecipientService {
       const { rows } = await this.db.query('SELECT 1 FROM devices WHERE id::text = $1', [scopeValue]);
       if (!rows[0]) throw new AppError('BAD_REQUEST', `scopeValue: no device ${scopeValue}`);
     }
-    const out = { ...v, phone, scopeValue, scopeLine, kinds: [...new Set(v.kinds)] };
+    const out = { ...v, phone, email, channel, scopeValue, scopeLine, kinds: [...new Set(v.kinds)] };
     // A scoped principal may not create a subscription reaching outside its scope.
     if (scope) {
       const p = new SqlParams();

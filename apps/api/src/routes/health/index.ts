@@ -1,6 +1,7 @@
 import { readTbBridgeStatus, startDurabilityMonitor } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
+import { readEmailSenders } from './email-senders.js';
 import { readSmsSenders } from './sms-senders.js';
 
 /**
@@ -33,6 +34,7 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       const d = durability.current();
       return {
         sms: await readSmsSenders(app.redis, app.config.REDIS_PREFIX),
+        email: await readEmailSenders(app.redis, app.config.REDIS_PREFIX),
         // The cut-over bridge to ThingsBoard (workers with TB_BRIDGE_URL): backlog, drops, leader.
         thingsboardBridge: await readTbBridgeStatus(app.redis, app.config.REDIS_PREFIX),
         durability: {

@@ -7,10 +7,23 @@ const NullableString = (o: object = {}) => Type.Unsafe<string | null>({ type: ['
 const Clock = { pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM local time' };
 const ScopeKind = Type.Enum(['all', 'region', 'customer', 'device', 'line']);
 const Kind = Type.Enum(['outage', 'restoration', 'device_offline', 'device_online', 'voltage']);
+const Channel = Type.Enum(['sms', 'email', 'both'], {
+  description: 'how alerts reach this recipient: sms (default), email, or both; each needs its address',
+});
 
 const props = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
-  phone: Type.String({ minLength: 3, maxLength: 32, description: 'E.164 or Sri Lankan national form (077 123 4567)' }),
+  phone: NullableString({
+    minLength: 3,
+    maxLength: 32,
+    description: 'E.164 or Sri Lankan national form (077 123 4567); may be null for channel email',
+  }),
+  email: NullableString({
+    minLength: 3,
+    maxLength: 254,
+    description: 'one plain address (ops@example.lk); required for channel email or both',
+  }),
+  channel: Channel,
   enabled: Type.Boolean(),
   scopeKind: ScopeKind,
   scopeValue: NullableString({
@@ -27,7 +40,9 @@ const props = {
 export const CreateRecipientBody = Type.Object(
   {
     name: props.name,
-    phone: props.phone,
+    phone: Type.Optional(props.phone),
+    email: Type.Optional(props.email),
+    channel: Type.Optional(props.channel),
     enabled: Type.Optional(props.enabled),
     scopeKind: props.scopeKind,
     scopeValue: Type.Optional(props.scopeValue),
@@ -44,6 +59,8 @@ export const UpdateRecipientBody = Type.Object(
   {
     name: Type.Optional(props.name),
     phone: Type.Optional(props.phone),
+    email: Type.Optional(props.email),
+    channel: Type.Optional(props.channel),
     enabled: Type.Optional(props.enabled),
     scopeKind: Type.Optional(props.scopeKind),
     scopeValue: Type.Optional(props.scopeValue),
@@ -59,7 +76,9 @@ export const UpdateRecipientBody = Type.Object(
 export const Recipient = Type.Object({
   id: Type.String(),
   name: Type.String(),
-  phone: Type.String({ description: 'E.164' }),
+  phone: Nullable(Type.String({ description: 'E.164' })),
+  email: Nullable(Type.String()),
+  channel: Channel,
   enabled: Type.Boolean(),
   scopeKind: ScopeKind,
   scopeValue: Nullable(Type.String()),
@@ -70,6 +89,9 @@ export const Recipient = Type.Object({
   timeZone: Nullable(Type.String()),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+  warnings: Type.Array(Type.String(), {
+    description: 'what stops this recipient being told, e.g. e-mail off because no worker has SMTP_URL',
+  }),
 });
 
 export const RecipientList = Type.Object({ items: Type.Array(Recipient) });

@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { localDay } from '@spms/reliability';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
-import { localIso, sendCsv, wantsCsv } from '../../services/csv.js';
+import { sendCsv, wantsCsv } from '../../services/csv.js';
+import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../../services/reliability-csv.js';
 import { type GroupReport, reliabilityReport } from '../../services/reports.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { Iso, Nullable } from '../status/schemas.js';
@@ -89,30 +90,6 @@ function checkYear(field: 'from' | 'to', t: number, timeZone: string): void {
     );
 }
 
-const CSV_HEADER = [
-  'group',
-  'name',
-  'from',
-  'to',
-  'lines',
-  'known_line_hours',
-  'unknown_line_hours',
-  'outages',
-  'sustained',
-  'momentary',
-  'pending',
-  'total_duration_ms',
-  'mean_duration_ms',
-  'longest_ms',
-  'saifi',
-  'saidi_min',
-  'caidi_min',
-  'maifi',
-  'asai_percent',
-  'planned_outages',
-  'major_event_outages',
-];
-
 const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
@@ -136,37 +113,12 @@ const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
         timeZone,
       });
       if (!wantsCsv(req, req.query.format)) return report;
-      const row = (g: GroupReport, key: string) => {
-        const m = g.main;
-        return [
-          key,
-          g.name,
-          localIso(from, timeZone),
-          localIso(to, timeZone),
-          g.lines,
-          g.knownLineHours,
-          g.unknownLineHours,
-          m.all.count,
-          m.sustained.count,
-          m.momentary.count,
-          m.pending,
-          m.all.totalDurationMs,
-          m.all.meanDurationMs,
-          m.all.longestMs,
-          m.indices.saifi,
-          m.indices.saidiMinutes,
-          m.indices.caidiMinutes,
-          m.indices.maifi,
-          m.indices.asaiPercent,
-          g.planned.all.count,
-          g.majorEvents ? g.majorEvents.all.count : '',
-        ];
-      };
+      const row = (g: GroupReport, key: string) => reliabilityCsvRow(g, key, from, to, timeZone);
       async function* rows() {
         yield row(report.fleet, 'fleet');
         for (const g of report.groups) yield row(g, g.key);
       }
-      return sendCsv(reply, 'reliability.csv', CSV_HEADER, rows());
+      return sendCsv(reply, 'reliability.csv', RELIABILITY_CSV_HEADER, rows());
     },
   );
 };

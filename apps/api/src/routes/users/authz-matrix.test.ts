@@ -26,6 +26,7 @@ import {
 } from './authz-fixtures.js';
 import { accessRows } from './authz-rows-access.js';
 import { deviceRows } from './authz-rows-devices.js';
+import { emailRows } from './authz-rows-email.js';
 import { escalationRows } from './authz-rows-escalation.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
@@ -54,7 +55,7 @@ let redis: TestRedis;
 let app: FastifyInstance;
 let base: string;
 const f: Fixtures = createFixtures(() => app);
-const ROWS: Row[] = [...deviceRows(f), ...accessRows(f), ...escalationRows(f, () => app)];
+const ROWS: Row[] = [...deviceRows(f), ...accessRows(f), ...escalationRows(f, () => app), ...emailRows(() => app)];
 const auth = {} as Record<Who, { authorization: string }>;
 
 beforeAll(async () => {
