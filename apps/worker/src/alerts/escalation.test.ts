@@ -199,6 +199,31 @@ describe('alert escalation', () => {
     expect(await state(h, id)).toMatchObject({ stopped_reason: 'exhausted' });
   });
 
+  it('two alerts runtimes at once tell each tier once', async () => {
+    const h = await harness();
+    const d = await h.device('Kollupitiya');
+    const a = await person(h, 'Asha', A);
+    const b = await person(h, 'Bandara', B);
+    const c = await person(h, 'Chandra', C);
+    await policy(h.pool, [
+      { delaySec: 0, recipients: [a] },
+      { delaySec: 1, recipients: [b] },
+      { delaySec: 1, recipients: [c] },
+    ]);
+    await h.start();
+    await h.start();
+    await h.open(d, 1);
+    const id = await alertId(h);
+    await waitFor(() => textsTo(h, C).length === 1, 10_000);
+    await sleep(800);
+    expect([textsTo(h, A).length, textsTo(h, B).length, textsTo(h, C).length]).toEqual([1, 1, 1]);
+    expect(await steps(h, id)).toEqual([
+      [1, 'Asha', 'notified'],
+      [2, 'Bandara', 'notified'],
+      [3, 'Chandra', 'notified'],
+    ]);
+  });
+
   it('quiet hours hold back a non-critical escalation (recorded); a critical one goes out', async () => {
     const h = await harness();
     const major = await h.device('Kollupitiya', null);
