@@ -267,7 +267,17 @@ describe('spms import thingsboard', () => {
     const report = JSON.parse(await readFile(reportFile, 'utf8'));
     expect(report.totals).toMatchObject({ listed: 3, created: 0, unchanged: 3, skipped: 0 });
     expect(report.devices[0].history.resumedFrom).toBe(new Date(progress[0].t + 1).toISOString());
-    expect(second.err).toMatch(/^history TB_B: \d+ readings of 9 series \([\d.]+\/s\)$/m);
+    // Not a terminal: plain progress lines per phase (devices, credentials, history), then the summary.
+    expect(second.err).toMatch(/^devices: started$/m);
+    expect(second.err).toMatch(/^devices: done in \S+ — 3 to import of 3 listed$/m);
+    expect(second.err).toMatch(/^credentials: started \(3 devices\)$/m);
+    expect(second.err).toMatch(/^credentials: \d+\/3 devices \(\d+%\), [\d.]+ devices\/s/m);
+    expect(second.err).toMatch(/^history: started \(\d+ device-days\)$/m);
+    expect(second.err).toMatch(/^history TB_A: resumed from \d{4}-/m);
+    expect(second.err).toMatch(/^history: done in \S+ — \d+ readings imported, 4 outages derived$/m);
+    expect(second.out).toMatch(/\d+ readings imported, 4 outages derived$/);
+    expect(report.totals.outages).toBe(4);
+    expect(report.devices.map((d: { history: { outages: number } }) => d.history.outages)).toEqual([2, 2, 0]);
     expect(tb.stats.throttled).toBe(1);
     expect(tb.stats.refreshes).toBeGreaterThan(0);
     await drained();
@@ -331,6 +341,9 @@ describe('spms import thingsboard', () => {
     await drained();
     expect(await stored()).toEqual(counts);
     expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(4);
+    // Derived from imported history: marked so, and no alert raised (the alerts are off here;
+    // thingsboard-source.test.ts runs them).
+    expect(await q(`SELECT DISTINCT source FROM outages`)).toEqual([{ source: 'import' }]);
   });
 
   it('takes a JWT instead of a password (--token), --device narrows the import, a re-run updates what changed', async () => {

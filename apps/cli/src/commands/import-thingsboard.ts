@@ -10,9 +10,11 @@ import type { Context } from '../context.js';
 import { CliError, usageError } from '../errors.js';
 import { parseFlags, str } from '../flags.js';
 import { printJson } from '../output.js';
+import { stdio } from '../run.js';
 import { type TbAttribute, type TbCredentials, type TbDevice, ThingsBoardClient } from './thingsboard-client.js';
 import { importHistory } from './thingsboard-history.js';
-import { deviceCsv, type MappedFields, mapCredentials, mapFields } from './thingsboard-map.js';
+import { changedFields, deviceCsv, mapCredentials, mapFields } from './thingsboard-map.js';
+import { createProgress } from './thingsboard-progress.js';
 
 export interface DeviceReport {
   name: string;
@@ -20,7 +22,14 @@ export interface DeviceReport {
   action: 'created' | 'updated' | 'unchanged' | 'skipped' | 'would create' | 'would update';
   reason?: string;
   warnings: string[];
-  history?: { keys: string[]; readings: number; entries: number; resumedFrom: string | null };
+  history?: {
+    keys: string[];
+    readings: number;
+    entries: number;
+    resumedFrom: string | null;
+    /** Outages SPMS derived from this device's imported history (source 'import'), all runs. */
+    outages: number;
+  };
 }
 
 export interface ImportReport {
@@ -29,7 +38,15 @@ export interface ImportReport {
   startedAt: string;
   finishedAt?: string;
   devices: DeviceReport[];
-  totals: { listed: number; created: number; updated: number; unchanged: number; skipped: number; readings: number };
+  totals: {
+    listed: number;
+    created: number;
+    updated: number;
+    unchanged: number;
+    skipped: number;
+    readings: number;
+    outages: number;
+  };
   warnings: string[];
   error?: string;
 }
@@ -66,7 +83,7 @@ function positiveInt(values: Record<string, unknown>, key: string, dflt: number)
   return n;
 }
 
-const rate = (n: number, since: number) => `${(n / Math.max((Date.now() - since) / 1000, 0.001)).toFixed(1)}/s`;
+const DAY = 86_400_000;
 
 export async function importCommand(ctx: Context, sub: string | undefined, args: string[]): Promise<void> {
   if (sub !== 'thingsboard')
@@ -95,10 +112,13 @@ export async function importCommand(ctx: Context, sub: string | undefined, args:
     dryRun,
     startedAt: new Date().toISOString(),
     devices: [],
-    totals: { listed: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, readings: 0 },
+    totals: { listed: 0, created: 0, updated: 0, unchanged: 0, skipped: 0, readings: 0, outages: 0 },
     warnings: [],
   };
-  const log = (line: string) => ctx.io.err(line);
+  // Bars on a terminal (the real stderr, not CI); plain lines otherwise (and in tests).
+  const tty = ctx.io === stdio && process.stderr.isTTY && !process.env.CI ? process.stderr : null;
+  const progress = createProgress({ write: (line) => ctx.io.err(line), tty });
+  const log = progress.log;
   try {
     await runImport();
   } catch (err) {
@@ -112,7 +132,7 @@ export async function importCommand(ctx: Context, sub: string | undefined, args:
   if (ctx.json) printJson(ctx.io, report);
   else
     ctx.io.out(
-      `${dryRun ? 'dry run: ' : ''}${t.listed} devices: ${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped; ${t.readings} readings imported${report.warnings.length + report.devices.reduce((n, d) => n + d.warnings.length, 0) > 0 ? ' (see warnings)' : ''}`,
+      `${dryRun ? 'dry run: ' : ''}${t.listed} devices: ${t.created} created, ${t.updated} updated, ${t.unchanged} unchanged, ${t.skipped} skipped; ${t.readings} readings imported, ${t.outages} outages derived${report.warnings.length + report.devices.reduce((n, d) => n + d.warnings.length, 0) > 0 ? ' (see warnings)' : ''}`,
     );
   if (t.skipped > 0)
     throw new CliError(
@@ -126,23 +146,24 @@ export async function importCommand(ctx: Context, sub: string | undefined, args:
     await tb.signIn();
     log(`signed in to ThingsBoard at ${tb.base}`);
     // Phase 1: the devices to import.
-    const t0 = Date.now();
+    const listing = progress.phase('devices', 'devices', null);
     const devices: TbDevice[] = [];
     let seen = 0;
-    for await (const page of tb.devices()) {
+    for await (const page of tb.devices(100, (total) => listing.setTotal(total))) {
       seen += page.length;
       for (const d of page)
         if ((names.length === 0 || names.includes(d.name)) && (customer === undefined || d.customerTitle === customer))
           devices.push(d);
+      listing.tick(page.length, `${devices.length} to import`);
     }
     for (const n of names)
       if (!devices.some((d) => d.name === n))
         report.warnings.push(`device "${n}" is not in ThingsBoard (or not of --customer)`);
     report.totals.listed = devices.length;
-    log(`devices: ${devices.length} to import of ${seen} listed (${rate(seen, t0)})`);
+    listing.done(`${devices.length} to import of ${seen} listed`);
 
     // Phase 2: create or update each device, credentials unchanged.
-    const t1 = Date.now();
+    const creating = progress.phase('credentials', 'devices', devices.length);
     const profiles = new Set((await ctx.client.request<{ name: string }[]>('GET', '/api/profiles')).map((p) => p.name));
     const present: DeviceReport[] = [];
     for (const d of devices) {
@@ -153,32 +174,70 @@ export async function importCommand(ctx: Context, sub: string | undefined, args:
       else if (entry.action === 'updated') report.totals.updated++;
       else if (entry.action === 'unchanged') report.totals.unchanged++;
       if (entry.action === 'created' || entry.action === 'updated' || entry.action === 'unchanged') present.push(entry);
+      creating.tick(1, `${d.name}: ${entry.action}`);
     }
-    log(
-      `devices: ${report.totals.created} created, ${report.totals.updated} updated, ${report.totals.unchanged} unchanged, ${report.totals.skipped} skipped (${rate(devices.length, t1)})`,
+    creating.done(
+      `${report.totals.created} created, ${report.totals.updated} updated, ${report.totals.unchanged} unchanged, ${report.totals.skipped} skipped`,
     );
     if (dryRun || mode === 'none') return;
 
-    // Phase 3: history, device by device.
-    const t2 = Date.now();
-    for (const entry of present) {
+    // Phase 3: history, device by device; progress in device-days of history covered.
+    const plans = present.map((entry) => {
       const d = devices.find((x) => x.id.id === entry.thingsboardId) as TbDevice;
-      const from = since ?? d.createdTime ?? until - 365 * 86_400_000;
-      const td = Date.now();
+      return { entry, d, from: since ?? d.createdTime ?? until - 365 * DAY };
+    });
+    const days = (ms: number) => ms / DAY;
+    const history = progress.phase(
+      'history',
+      'device-days',
+      Math.ceil(plans.reduce((n, p) => n + days(Math.max(0, until - p.from)), 0)),
+    );
+    let covered = 0;
+    const advance = (ms: number, detail: string) => {
+      const before = Math.floor(covered);
+      covered += days(ms);
+      history.tick(Math.floor(covered) - before, detail);
+    };
+    for (const { entry, d, from } of plans) {
+      let deviceCovered = 0;
       const h = await importHistory(
         tb,
         ctx.client,
         { tbId: d.id.id, name: d.name, since: from, until, mode: mode as 'lines' | 'all', pageLimit },
         retryDelayMs,
         log,
+        (ms, readings) => {
+          deviceCovered += ms;
+          advance(ms, `${d.name}: ${readings} readings`);
+        },
       );
-      entry.history = { ...h, resumedFrom: h.resumedFrom === null ? null : new Date(h.resumedFrom).toISOString() };
+      // The device's whole span counts as covered (the last window ends 1 ms past it).
+      advance(Math.max(0, until - from - deviceCovered), `${d.name}: ${h.readings} readings`);
+      // Every batch was stored before the next was posted (wait=true): its outages are derived.
+      const outages = await countImportedOutages(d.name);
+      entry.history = {
+        ...h,
+        resumedFrom: h.resumedFrom === null ? null : new Date(h.resumedFrom).toISOString(),
+        outages,
+      };
       report.totals.readings += h.readings;
-      log(
-        `history ${d.name}: ${h.readings} readings of ${h.keys.length} series (${rate(h.readings, td)})${h.resumedFrom !== null ? `, resumed from ${new Date(h.resumedFrom).toISOString()}` : ''}`,
-      );
+      report.totals.outages += outages;
+      if (h.resumedFrom !== null) log(`history ${d.name}: resumed from ${new Date(h.resumedFrom).toISOString()}`);
     }
-    log(`history: ${report.totals.readings} readings (${rate(report.totals.readings, t2)})`);
+    history.done(`${report.totals.readings} readings imported, ${report.totals.outages} outages derived`);
+  }
+
+  async function countImportedOutages(name: string): Promise<number> {
+    let n = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await ctx.client.request<{ items: unknown[]; nextCursor: string | null }>('GET', '/api/outages', {
+        query: { device: name, source: 'import', limit: 1000, cursor },
+      });
+      n += page.items.length;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return n;
   }
 
   async function importDevice(d: TbDevice, profiles: Set<string>): Promise<DeviceReport> {
@@ -243,22 +302,4 @@ export async function importCommand(ctx: Context, sub: string | undefined, args:
     }
     return entry;
   }
-}
-
-/** The ThingsBoard fields that differ from the SPMS device (only those ThingsBoard has). */
-function changedFields(existing: Record<string, unknown>, fields: MappedFields): Record<string, unknown> {
-  const patch: Record<string, unknown> = {};
-  for (const k of ['label', 'customer', 'latitude', 'longitude'] as const)
-    if (fields[k] !== undefined && existing[k] !== fields[k]) patch[k] = fields[k];
-  const overrides = (existing.overrides ?? {}) as { inactivityTimeoutSec?: number | null };
-  if (fields.inactivityTimeoutSec !== undefined && overrides.inactivityTimeoutSec !== fields.inactivityTimeoutSec)
-    patch.inactivityTimeoutSec = fields.inactivityTimeoutSec;
-  if (fields.lineLabels) {
-    const lines = (existing.lines as { number: number; label: string | null }[] | undefined) ?? [];
-    const differs = Object.entries(fields.lineLabels).some(
-      ([n, label]) => lines.find((l) => l.number === Number(n))?.label !== label,
-    );
-    if (differs) patch.lineLabels = fields.lineLabels;
-  }
-  return patch;
 }

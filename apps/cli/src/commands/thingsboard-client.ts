@@ -100,12 +100,13 @@ export class ThingsBoardClient {
   }
 
   /** Every device of the tenant, page by page. */
-  async *devices(pageSize = 100): AsyncGenerator<TbDevice[]> {
+  async *devices(pageSize = 100, onTotal?: (total: number) => void): AsyncGenerator<TbDevice[]> {
     for (let page = 0; ; page++) {
-      const p = await this.get<{ data: TbDevice[]; hasNext: boolean }>(
+      const p = await this.get<{ data: TbDevice[]; hasNext: boolean; totalElements?: number }>(
         'listing devices',
         `/api/tenant/deviceInfos?pageSize=${pageSize}&page=${page}&sortProperty=name&sortOrder=ASC`,
       );
+      if (page === 0 && typeof p.totalElements === 'number') onTotal?.(p.totalElements);
       yield p.data;
       if (!p.hasNext) return;
     }

@@ -60,6 +60,8 @@ export async function importHistory(
   plan: HistoryPlan,
   retryDelayMs: number,
   log: (line: string) => void,
+  /** After each window: the span it covered (ms; a resumed import skips to its first) and the readings so far. */
+  onWindow: (coveredMs: number, readings: number) => void = () => {},
 ): Promise<HistoryOutcome> {
   const path = `/api/devices/${encodeURIComponent(plan.name)}/telemetry`;
   const source = `${tb.base}/device/${plan.tbId}`.slice(0, 200);
@@ -79,7 +81,11 @@ export async function importHistory(
   const spanFrom = resumable ? (progress.from as number) : plan.since;
   let start = resumable ? (progress.through as number) + 1 : plan.since;
   const out: HistoryOutcome = { keys, readings: 0, entries: 0, resumedFrom: resumable ? start : null };
-  if (keys.length === 0) return out;
+  if (keys.length === 0) {
+    onWindow(Math.max(0, plan.until - plan.since), 0);
+    return out;
+  }
+  if (start > plan.since) onWindow(Math.min(start, plan.until) - plan.since, 0);
   // Batches end where every line is on (thingsboard-batches.ts); the rest waits in `carry`.
   const states: LineStates = new Map();
   let carry: Entry[] = [];
@@ -115,6 +121,7 @@ export async function importHistory(
         () => spms.request('PUT', `${path}/import-progress`, { json: { source, from: spanFrom, through } }),
         retryDelayMs,
       );
+    onWindow(end + 1 - start, out.readings);
     start = end + 1;
   }
   return out;

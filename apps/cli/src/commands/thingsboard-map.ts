@@ -108,3 +108,21 @@ export function deviceCsv(
   const used = cols.filter(([, v]) => v !== undefined && v !== null && v !== '');
   return `${used.map(([h]) => h).join(',')}\n${used.map(([, v]) => cell(v)).join(',')}\n`;
 }
+
+/** The ThingsBoard fields that differ from the SPMS device (only those ThingsBoard has). */
+export function changedFields(existing: Record<string, unknown>, fields: MappedFields): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  for (const k of ['label', 'customer', 'latitude', 'longitude'] as const)
+    if (fields[k] !== undefined && existing[k] !== fields[k]) patch[k] = fields[k];
+  const overrides = (existing.overrides ?? {}) as { inactivityTimeoutSec?: number | null };
+  if (fields.inactivityTimeoutSec !== undefined && overrides.inactivityTimeoutSec !== fields.inactivityTimeoutSec)
+    patch.inactivityTimeoutSec = fields.inactivityTimeoutSec;
+  if (fields.lineLabels) {
+    const lines = (existing.lines as { number: number; label: string | null }[] | undefined) ?? [];
+    const differs = Object.entries(fields.lineLabels).some(
+      ([n, label]) => lines.find((l) => l.number === Number(n))?.label !== label,
+    );
+    if (differs) patch.lineLabels = fields.lineLabels;
+  }
+  return patch;
+}
