@@ -279,7 +279,11 @@ export type RecipientKind = 'outage' | 'restoration' | 'device_offline' | 'devic
 export interface RecipientRow {
   id: string;
   name: string;
-  phone: string;
+  phone: string | null;
+  email: string | null;
+  channel: 'sms' | 'email' | 'both';
+  /** e.g. e-mail off because no worker has SMTP_URL */
+  warnings: string[];
   enabled: boolean;
   scopeKind: 'all' | 'region' | 'customer' | 'device' | 'line';
   scopeValue: string | null;

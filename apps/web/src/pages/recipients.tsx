@@ -1,4 +1,4 @@
-/** SMS recipients: who gets alert texts, for what, and when not (operators edit, viewers read). */
+/** Alert recipients: who gets alert texts and/or e-mails, for what, and when not (operators edit, viewers read). */
 import { useEffect, useState } from 'preact/hooks';
 import {
   canEdit,
@@ -26,6 +26,12 @@ const SCOPES = [
   ['line', 'One line of a device'],
 ] as const;
 
+const CHANNELS = [
+  ['sms', 'SMS'],
+  ['email', 'E-mail'],
+  ['both', 'SMS and e-mail'],
+] as const;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const scopeText = (r: RecipientRow) =>
@@ -39,7 +45,9 @@ function bodyOf(f: FormData): Record<string, unknown> {
   return {
     name: String(f.get('name')).trim(),
     // Sent as typed: the API normalizes 077…, 77…, +94… and refuses what is not a number.
-    phone: String(f.get('phone')).trim(),
+    phone: String(f.get('phone') ?? '').trim() || null,
+    email: String(f.get('email') ?? '').trim() || null,
+    channel: String(f.get('channel') ?? 'sms'),
     enabled: f.get('enabled') === 'on',
     scopeKind: kind,
     scopeValue: kind === 'all' ? null : String(f.get('scopeValue') ?? '').trim() || null,
@@ -60,6 +68,7 @@ function RecipientForm({
   onCancel?: () => void;
 }) {
   const [kind, setKind] = useState<string>(r?.scopeKind ?? 'all');
+  const [channel, setChannel] = useState<string>(r?.channel ?? 'sms');
   return (
     <form class="admin-form" onSubmit={onSubmit} data-testid={r ? 'recipient-edit-form' : 'recipient-create-form'}>
       <label>
@@ -67,8 +76,40 @@ function RecipientForm({
         <input name="name" required maxLength={100} defaultValue={r?.name} />
       </label>
       <label>
-        Phone (077 123 4567 or +94 77 123 4567)
-        <input name="phone" type="tel" required maxLength={32} defaultValue={r?.phone} autoComplete="off" />
+        Alerts by
+        <select
+          name="channel"
+          value={channel}
+          onChange={(e) => setChannel((e.currentTarget as HTMLSelectElement).value)}
+        >
+          {CHANNELS.map(([v, t]) => (
+            <option key={v} value={v}>
+              {t}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Phone (077 123 4567 or +94 77 123 4567){channel === 'email' ? ' (optional)' : ''}
+        <input
+          name="phone"
+          type="tel"
+          required={channel !== 'email'}
+          maxLength={32}
+          defaultValue={r?.phone ?? ''}
+          autoComplete="off"
+        />
+      </label>
+      <label>
+        E-mail (also where scheduled reports go){channel === 'sms' ? ' (optional)' : ''}
+        <input
+          name="email"
+          type="email"
+          required={channel !== 'sms'}
+          maxLength={254}
+          defaultValue={r?.email ?? ''}
+          autoComplete="off"
+        />
       </label>
       <label>
         Receives alerts for
@@ -154,7 +195,8 @@ export function RecipientsPage() {
       )
         body.scopeValue = String((await device(String(body.scopeValue))).id);
       const saved = r ? await updateRecipient(r.id, body) : await createRecipient(body);
-      setMsg(`Saved ${saved.name} (${saved.phone}).`);
+      const warn = saved.warnings?.length ? ` Warning: ${saved.warnings.join(' ')}` : '';
+      setMsg(`Saved ${saved.name} (${[saved.phone, saved.email].filter(Boolean).join(', ')}).${warn}`);
       if (r) setEditing(null);
       else el.reset();
       setReload((n) => n + 1);
@@ -164,7 +206,7 @@ export function RecipientsPage() {
   };
 
   const remove = async (r: RecipientRow) => {
-    if (!confirm(`Delete recipient ${r.name}? They will get no more texts.`)) return;
+    if (!confirm(`Delete recipient ${r.name}? They will get no more alerts or reports.`)) return;
     try {
       await deleteRecipient(r.id);
       setMsg(`Deleted ${r.name}.`);
@@ -176,7 +218,7 @@ export function RecipientsPage() {
 
   return (
     <div>
-      <h1>SMS recipients</h1>
+      <h1>Alert recipients</h1>
       {msg && (
         <p class="notice" role="status" data-testid="recipients-msg">
           {msg}
@@ -189,6 +231,7 @@ export function RecipientsPage() {
               <tr>
                 <th>Name</th>
                 <th>Phone</th>
+                <th>E-mail</th>
                 <th>For</th>
                 <th>Kinds</th>
                 <th>Quiet hours</th>
@@ -200,7 +243,7 @@ export function RecipientsPage() {
               {rows.map((r) =>
                 editing === r.id ? (
                   <tr key={r.id}>
-                    <td colSpan={7}>
+                    <td colSpan={8}>
                       <RecipientForm r={r} onSubmit={submit(r)} onCancel={() => setEditing(null)} />
                     </td>
                   </tr>
@@ -209,7 +252,19 @@ export function RecipientsPage() {
                     <td>
                       <b>{r.name}</b>
                     </td>
-                    <td>{r.phone}</td>
+                    <td>
+                      {r.phone ?? '—'}
+                      {r.channel === 'email' && <span class="small muted"> (not texted)</span>}
+                    </td>
+                    <td>
+                      {r.email ?? '—'}
+                      {r.channel !== 'sms' && <span class="small muted"> (alerts by e-mail)</span>}
+                      {r.warnings?.map((w) => (
+                        <div key={w} class="small warn" role="note">
+                          ⚠ {w}
+                        </div>
+                      ))}
+                    </td>
                     <td class="small">{scopeText(r)}</td>
                     <td class="small">{r.kinds.map((k) => k.replace('_', ' ')).join(', ')}</td>
                     <td class="small">{r.quietStart && r.quietEnd ? `${r.quietStart}–${r.quietEnd}` : '—'}</td>
