@@ -19,7 +19,7 @@ const sms = async () =>
 describe('SMS provider status', () => {
   it('says when nothing sends texts, when texts are only logged, and forgets a stopped sender', async () => {
     t = await createTestApi('sms_status');
-    expect(await sms()).toEqual({ mode: 'none', senders: [] });
+    expect(await sms()).toEqual({ mode: 'none', replies: null, senders: [] });
     // The alert processes with the defaults of an install: no Twilio variables set.
     const alerts = await startAlerts(
       {
@@ -33,11 +33,12 @@ describe('SMS provider status', () => {
     try {
       const now = await sms();
       expect(now.mode).toBe('console');
+      expect(now.replies).toBe(false); // a console provider cannot receive answers
       expect(now.senders).toHaveLength(1);
       expect(now.senders[0].at).toBeLessThanOrEqual(Date.now());
     } finally {
       await alerts.close();
     }
-    expect(await sms()).toEqual({ mode: 'none', senders: [] });
+    expect(await sms()).toEqual({ mode: 'none', replies: null, senders: [] });
   });
 });

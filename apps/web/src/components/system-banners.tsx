@@ -3,7 +3,8 @@
  * - acknowledged messages are not durable: devices were told "received", but a Redis restart
  *   would lose what the worker has not stored yet;
  * - texts are only being logged (no SMS provider configured), or no process sends texts at
- *   all (alerts disabled, or every worker down).
+ *   all (alerts disabled, or every worker down);
+ * - texts go out from an alphanumeric sender id, so recipients cannot acknowledge by reply.
  * Silent when all is well, for viewers, and against an API without the route.
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -11,7 +12,7 @@ import { getSession } from '../api/client.js';
 
 interface SystemStatus {
   durability?: { durable: boolean; problems: string[] };
-  sms?: { mode: 'twilio' | 'console' | 'mixed' | 'none' };
+  sms?: { mode: 'twilio' | 'smpp' | 'console' | 'mixed' | 'none'; replies?: boolean | null };
 }
 
 async function fetchSystem(): Promise<SystemStatus | null> {
@@ -54,6 +55,13 @@ export function SystemBanners() {
       {mode === 'mixed' && (
         <div class="notice" role="alert" data-testid="sms-banner">
           <strong>Some alert processes only log texts.</strong> Not every worker has the SMS provider's settings.
+        </div>
+      )}
+      {(mode === 'twilio' || mode === 'smpp' || mode === 'mixed') && s?.sms?.replies === false && (
+        <div class="notice" data-testid="sms-replies-banner">
+          <strong>Replies by SMS are not possible.</strong> Texts go out from an alphanumeric sender id (or a process
+          only logs them), which phones cannot answer: acknowledge alerts here. A numeric sender (TWILIO_FROM or
+          SMPP_SOURCE_ADDR) lets recipients reply ACK.
         </div>
       )}
       {mode === 'none' && (

@@ -120,6 +120,7 @@ export function AlertsPage() {
                   <span class={`badge ${acked ? 'unknown' : isActive(r) ? 'down' : 'ok'}`}>
                     {isActive(r) ? (acked ? '✓ acknowledged' : '▲ active') : '● cleared'}
                   </span>
+                  {acked && ackedBy(r) && <div class="small">{ackedBy(r)}</div>}
                 </td>
                 <td class="small">
                   {smsFor(r).map((n, j) => {
@@ -170,4 +171,10 @@ export function AlertsPage() {
       </section>
     </div>
   );
+}
+
+/** "by SMS from +94…" for an acknowledgement by reply (acknowledgedBy 'sms:<phone>'); '' otherwise. */
+function ackedBy(r: Record<string, unknown>): string {
+  const by = String(r.acknowledgedBy ?? '');
+  return by.startsWith('sms:') ? `by SMS from ${by.slice(4)}` : '';
 }

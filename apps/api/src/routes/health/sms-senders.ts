@@ -1,15 +1,18 @@
 /**
  * Which SMS provider the processes that send texts use, from their Redis heartbeats
- * (packages/queue contracts: smsSenderKey). `mode`: `twilio` (texts are sent), `console`
- * (texts are only logged: no provider configured), `mixed`, or `none` (no process sends
- * texts: alerts disabled, or every worker down for more than the heartbeat's TTL).
+ * (packages/queue contracts: smsSenderKey). `mode`: `twilio` or `smpp` (texts are sent),
+ * `console` (texts are only logged: no provider configured), `mixed`, or `none` (no process
+ * sends texts: alerts disabled, or every worker down for more than the heartbeat's TTL).
+ * `replies`: whether recipients can answer texts (ACK): false when a sender is an
+ * alphanumeric sender id (or only logs), null when nothing sends.
  */
 import { smsSenderPattern } from '@spms/queue';
 import type { Redis } from 'ioredis';
 
 export interface SmsSenders {
-  mode: 'twilio' | 'console' | 'mixed' | 'none';
-  senders: { provider: string; at: number }[];
+  mode: 'twilio' | 'smpp' | 'console' | 'mixed' | 'none';
+  replies: boolean | null;
+  senders: { provider: string; replies: boolean; at: number }[];
 }
 
 export async function readSmsSenders(redis: Redis, prefix: string): Promise<SmsSenders> {
@@ -25,13 +28,17 @@ export async function readSmsSenders(redis: Redis, prefix: string): Promise<SmsS
   for (const v of values) {
     if (!v) continue; // expired between SCAN and MGET
     try {
-      const s = JSON.parse(v) as { provider?: unknown; at?: unknown };
-      if (typeof s.provider === 'string' && typeof s.at === 'number') senders.push({ provider: s.provider, at: s.at });
+      const s = JSON.parse(v) as { provider?: unknown; replies?: unknown; at?: unknown };
+      if (typeof s.provider === 'string' && typeof s.at === 'number')
+        senders.push({ provider: s.provider, replies: s.replies === true, at: s.at });
     } catch {
       // a foreign value under our prefix: not a sender
     }
   }
   const kinds = new Set(senders.map((s) => s.provider));
-  const mode = kinds.size === 0 ? 'none' : kinds.size > 1 ? 'mixed' : kinds.has('twilio') ? 'twilio' : 'console';
-  return { mode, senders };
+  const only = [...kinds][0];
+  const mode =
+    kinds.size === 0 ? 'none' : kinds.size > 1 ? 'mixed' : only === 'twilio' || only === 'smpp' ? only : 'console';
+  const replies = senders.length === 0 ? null : senders.every((s) => s.replies);
+  return { mode, replies, senders };
 }
