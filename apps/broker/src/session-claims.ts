@@ -161,11 +161,20 @@ export async function startSessionClaims(
 
   let sweeps = 0;
   let running: Promise<void> | null = null;
+  /** A wake-up came during a sweep: its inbox entry may have landed after that sweep's read. */
+  let again = false;
   const sweep = (): Promise<void> => {
-    running ??= (async () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
       try {
         await redis.set(gatewayAliveKey(prefix, gatewayId), '1', 'PX', GATEWAY_ALIVE_TTL_MS);
-        await readInbox();
+        do {
+          again = false;
+          await readInbox();
+        } while (again);
         if (++sweeps % FULL_CHECK_EVERY === 0) await checkOwnership([...ctx.devices.values()]);
       } catch (err) {
         ctx.logger.debug({ err }, 'session sweep failed; retried next interval');
