@@ -17,6 +17,10 @@ export interface NotificationView {
   recipientId: string | null;
   recipientName: string | null;
   phone: string | null;
+  /** sms or email */
+  channel: string;
+  email: string | null;
+  subject: string | null;
   kind: string;
   body: string | null;
   status: string;
@@ -67,7 +71,7 @@ export async function listNotifications(
   if (f.status) w.push(`n.status = ${p.add(f.status)}`);
   if (f.before) w.push(`n.id < ${p.add(f.before)}`);
   const { rows } = await db.query<Row>(
-    `SELECT n.id::float8 AS id, ${outside} AS redacted, n.recipient_id::text, r.name AS recipient_name, n.phone, n.kind, n.body, n.status, n.reason,
+    `SELECT n.id::float8 AS id, ${outside} AS redacted, n.recipient_id::text, r.name AS recipient_name, n.phone, n.channel, n.email, n.subject, n.kind, n.body, n.status, n.reason,
             n.provider_message_id, n.segments, n.attempts, n.error_code, n.error_message, n.created_at, n.sent_at, n.updated_at,
             coalesce((SELECT array_agg(na.alert_id::float8 ORDER BY na.alert_id) FROM notification_alerts na
                         ${scope ? `JOIN alerts a ON a.id = na.alert_id JOIN devices d ON d.id = a.device_id AND ${within()}` : ''}
@@ -82,16 +86,28 @@ export async function listNotifications(
     id: Number(r.id),
     redacted: r.redacted === true,
     ...(r.redacted === true
-      ? { recipientId: null, recipientName: null, phone: null, body: null, providerMessageId: null, errorMessage: null }
+      ? {
+          recipientId: null,
+          recipientName: null,
+          phone: null,
+          email: null,
+          subject: null,
+          body: null,
+          providerMessageId: null,
+          errorMessage: null,
+        }
       : {
           recipientId: r.recipient_id as string | null,
           recipientName: r.recipient_name as string | null,
-          phone: r.phone as string,
+          phone: r.phone as string | null,
+          email: r.email as string | null,
+          subject: r.subject as string | null,
           body: r.body as string,
           providerMessageId: r.provider_message_id as string | null,
           // Twilio's messages can quote the number.
           errorMessage: r.error_message as string | null,
         }),
+    channel: r.channel as string,
     kind: r.kind as string,
     status: r.status as string,
     reason: r.reason as string | null,

@@ -12,12 +12,20 @@ export const Notification = Type.Object({
   recipientId: Nullable(Type.String()),
   recipientName: Nullable(Type.String()),
   phone: Nullable(Type.String()),
-  kind: Type.String({ description: 'outage, restoration, device_offline, device_online, voltage, flapping, overflow' }),
+  channel: Type.String({ description: 'sms or email' }),
+  email: Nullable(Type.String({ description: 'the address, for an e-mail (null when redacted)' })),
+  subject: Nullable(Type.String({ description: 'an e-mail’s subject' })),
+  kind: Type.String({
+    description:
+      'outage, restoration, device_offline, device_online, voltage, flapping, overflow, report (scheduled report e-mail)',
+  }),
   body: Nullable(Type.String()),
   status: Type.String({
     description: "pending, retrying history, Twilio's queued/sent/delivered/undelivered/failed, or suppressed",
   }),
-  reason: Nullable(Type.String({ description: 'why it was suppressed: quiet_hours, cap' })),
+  reason: Nullable(
+    Type.String({ description: "why it was suppressed: quiet_hours, cap, email_off (no SMTP_URL); a report's period" }),
+  ),
   providerMessageId: Nullable(Type.String()),
   segments: Nullable(Type.Integer()),
   attempts: Type.Integer(),
