@@ -6,7 +6,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import type { FastifyRequest } from 'fastify';
 import { requireRole, type Scope } from '../../plugins/auth.js';
-import { EscalationService } from '../../services/escalation.js';
+import { EscalationPolicyService } from '../../services/escalation.js';
+import { RecipientGroupService } from '../../services/recipient-groups.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import {
   CreateGroupBody,
@@ -27,7 +28,7 @@ const guard = async (req: FastifyRequest) => {
 };
 
 export const recipientGroupRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new EscalationService(app.pg);
+  const service = new RecipientGroupService(app.pg);
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', guard);
@@ -73,7 +74,7 @@ export const recipientGroupRoutes: FastifyPluginAsyncTypebox = async (app) => {
 };
 
 export const escalationPolicyRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const service = new EscalationService(app.pg);
+  const service = new EscalationPolicyService(app.pg);
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', guard);
