@@ -42,6 +42,9 @@ export async function harness(env: Record<string, string | undefined> = {}): Pro
   const redis = createTestRedis('alerts');
   const twilio = await startFakeTwilio();
   const pool = new pg.Pool({ connectionString: db.url, max: 3 });
+  // pg-pool's end() resolves before its clients' sockets have closed; db.drop() then
+  // terminates them and an ending client reports it through the pool's 'error' event.
+  pool.on('error', () => {});
   const events = new Queue(DOMAIN_EVENTS_QUEUE, { connection: { url: redis.url }, prefix: redis.prefix });
   const config = {
     ...parseConfig(AlertsConfigSchema, {
