@@ -33,11 +33,13 @@ describe('device commands across processes', () => {
     const dev = await c.addDevice();
     const device = await c.connect(1, dev, 'xp-rpc-1');
     const got = await answerRpcs(device);
+    const started = Date.now();
     const call = await c.api(0, 'POST', `/api/devices/${dev.name}/rpc`, {
       method: 'setInterval',
       params: { s: 30 },
       timeoutMs: 15_000,
     });
+    console.log(`cross-process: RPC round trip with wake-ups ${Date.now() - started} ms`);
     expect(call.status, c.output()).toBe(200);
     expect(call.body.response).toEqual({ ok: true, method: 'setInterval' });
     expect(got).toEqual([{ method: 'setInterval', params: { s: 30 } }]);
@@ -61,9 +63,12 @@ describe('session takeover across brokers', () => {
   it('a device connecting to broker #2 with the same client id closes its session on broker #1', async () => {
     const dev = await c.addDevice();
     const first = await c.connect(0, dev, 'xp-takeover');
-    const firstClosed = new Promise<void>((res) => first.once('close', () => res()));
+    const firstClosed = new Promise<number>((res) => first.once('close', () => res(Date.now())));
+    const started = Date.now();
     const second = await c.connect(1, dev, 'xp-takeover');
-    await firstClosed;
+    console.log(
+      `cross-process: takeover with wake-ups closed the old session ${(await firstClosed) - started} ms after the new CONNECT`,
+    );
     expect(
       await c.metric(
         c.brokers[0]?.httpPort as number,
