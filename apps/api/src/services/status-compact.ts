@@ -175,7 +175,12 @@ export async function loadCompactSnapshot(
   return encodeSnapshot(devices, seq);
 }
 
-export function encodeSnapshot(devices: SourceRow[], seq: number): CompactSnapshot {
+/** Rows encoded between two turns of the event loop: a rebuild never holds up the requests
+ *  the cache answers meanwhile for more than a few milliseconds. */
+export const SLICE = 1000;
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function encodeSnapshot(devices: SourceRow[], seq: number): Promise<CompactSnapshot> {
   const dict = new Dictionary();
   const counters: CompactCounters = {
     devices: 0,
@@ -191,12 +196,14 @@ export function encodeSnapshot(devices: SourceRow[], seq: number): CompactSnapsh
   const baseS = Math.floor(latest / 1000);
   // One string for the digest (one hash call, not 10,000), fields apart by U+001F as the labels.
   const registry: string[] = [];
-  const rows = devices.map((d) => {
+  const rows: CompactRow[] = [];
+  for (const d of devices) {
+    if (rows.length % SLICE === SLICE - 1) await nextTurn();
     registry.push(
       `${d.id}${SEP}${d.name}${SEP}${d.label}${SEP}${d.latitude}${SEP}${d.longitude}${SEP}${d.region}${SEP}${d.customer}${SEP}${d.labels}${SEP}${d.disabled}\n`,
     );
-    return encodeRow(d, dict, counters, baseS);
-  });
+    rows.push(encodeRow(d, dict, counters, baseS));
+  }
   return {
     generatedAt: Date.now(),
     base: baseS * 1000,

@@ -25,6 +25,8 @@ import {
   type CompactSnapshot,
   compactId,
   loadCompactSnapshot,
+  nextTurn,
+  SLICE,
 } from '../../services/status-compact.js';
 import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from '../../services/status-compact-delta.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
@@ -58,10 +60,11 @@ export const CompactQuery = Type.Object(
   { additionalProperties: false },
 );
 
-function buildEntry(snap: CompactSnapshot, scopeKey: string): Entry {
+async function buildEntry(snap: CompactSnapshot, scopeKey: string): Promise<Entry> {
   const cursor = compactCursor(snap, scopeKey);
-  // Everything but generatedAt: the same facts for the same scope give the same tag.
-  const facts = JSON.stringify({
+  // Everything but generatedAt: the same facts for the same scope give the same tag. The rows
+  // are serialized a slice at a time (see SLICE), the rest in one go.
+  const head = JSON.stringify({
     format: COMPACT_FORMAT,
     cursor,
     base: snap.base,
@@ -69,8 +72,13 @@ function buildEntry(snap: CompactSnapshot, scopeKey: string): Entry {
     counters: snap.counters,
     strings: snap.strings,
     lineSets: snap.lineSets,
-    rows: snap.rows,
   });
+  const parts: string[] = [];
+  for (let i = 0; i < snap.rows.length; i += SLICE) {
+    if (i > 0) await nextTurn();
+    parts.push(JSON.stringify(snap.rows.slice(i, i + SLICE)).slice(1, -1));
+  }
+  const facts = `${head.slice(0, -1)},"rows":[${parts.join(',')}]}`;
   const digest = createHash('sha256').update(scopeKey).update('\n').update(facts).digest('base64url');
   const etag = `"${snap.seq}-${digest.slice(0, 22)}"`;
   return { at: Date.now(), snap, cursor, etag, json: `{"generatedAt":${snap.generatedAt},${facts.slice(1)}` };
@@ -91,8 +99,8 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     let p = inflight.get(key);
     if (!p) {
       p = loadCompactSnapshot(app.pg, scope, source)
-        .then((snap) => {
-          const entry = buildEntry(snap, key);
+        .then(async (snap) => {
+          const entry = await buildEntry(snap, key);
           if (ttl > 0) {
             if (cache.size > 1000) cache.clear();
             cache.set(key, entry);
