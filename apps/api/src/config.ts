@@ -39,6 +39,11 @@ export const ApiConfigSchema = Type.Object({
   RPC_POLLS_PER_DEVICE: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
+  /** Reliability reports from the day rollups (default) or from raw outage rows (the older path, for comparison). */
+  REPORTS_FROM: Type.Union([Type.Literal('rollup'), Type.Literal('raw')], {
+    default: 'rollup',
+    description: 'rollup or raw',
+  }),
   /** Scheduled reliability report e-mails (report subscriptions): checked by every API process, sent once. */
   REPORT_SCHEDULE: Type.Boolean({ default: true, description: 'true or false' }),
   /** How often an API process looks for report periods owed (a report goes out within this after local midnight). */

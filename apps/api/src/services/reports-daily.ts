@@ -26,7 +26,7 @@ export interface DaySaidi {
 export async function dailySaidiSql(
   pg: Pool,
   scope: Scope | null,
-  opts: { fromDay: string; toDay: string; timeZone: string; planned: string },
+  opts: { fromDay: string; toDay: string; timeZone: string; planned: string; source?: 'raw' | 'rollup' },
 ): Promise<DaySaidi[]> {
   const days = localDays(opts.fromDay, opts.toDay, opts.timeZone);
   if (days.length === 0) return [];
@@ -50,9 +50,30 @@ export async function dailySaidiSql(
         GROUP BY 1`,
       lp.values,
     ),
-    // Per-row work kept to a date cast and a sum (the day is formatted after grouping).
-    pg.query<{ day: string; ms: number }>(
-      `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
+    opts.source === 'rollup'
+      ? // The same sums from the day rollups: every day-row of an outage carries the start day,
+        // and an outage's day-rows add up to its duration_ms. Rows from the device's first
+        // in-service day on (an outage cannot begin before its device reported).
+        pg.query<{ day: string; ms: number }>(
+          `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
+             SELECT r.start_day AS day, sum(r.known_ms)::float8 AS ms
+               FROM outage_day_rollups r
+               JOIN (SELECT d.id, (${inServiceFrom('d')} AT TIME ZONE ${otz})::date AS first_day, l.mask FROM devices d
+                       JOIN (SELECT device_id, bit_or(1 << (number - 1)) AS mask FROM device_lines WHERE enabled
+                              GROUP BY device_id) l ON l.device_id = d.id
+                      WHERE ${oscope}) d ON d.id = r.device_id
+              WHERE r.class = 'sustained' AND NOT r.planned
+                AND r.start_day >= (${ofrom}::timestamptz AT TIME ZONE ${otz})::date
+                AND r.start_day < (${oto}::timestamptz AT TIME ZONE ${otz})::date
+                AND r.day >= (${ofrom}::timestamptz AT TIME ZONE ${otz})::date
+                AND r.start_day >= d.first_day
+                AND (d.mask >> (r.line - 1)) & 1 <> 0
+              GROUP BY 1) x`,
+          op.values,
+        )
+      : // Per-row work kept to a date cast and a sum (the day is formatted after grouping).
+        pg.query<{ day: string; ms: number }>(
+          `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
          SELECT (o.started_at AT TIME ZONE ${otz})::date AS day, sum(o.duration_ms)::float8 AS ms
            FROM outages o
            JOIN (SELECT d.id, ${inServiceFrom('d')} AS in_service_from, d.region, l.mask FROM devices d
@@ -65,8 +86,8 @@ export async function dailySaidiSql(
             -- enabled lines as a bit mask: a hash join on devices instead of a probe per line
             AND (d.mask >> (o.line - 1)) & 1 <> 0
           GROUP BY 1) x`,
-      op.values,
-    ),
+          op.values,
+        ),
   ]);
   const created = [...lines.rows].sort((a, b) => (a.day < b.day ? -1 : 1));
   const byDay = new Map(minutes.rows.map((r) => [r.day, r.ms]));

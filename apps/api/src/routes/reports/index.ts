@@ -111,6 +111,7 @@ const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
         groupBy: req.query.groupBy as 'region' | 'customer' | 'device',
         excludeMajorEvents: req.query.excludeMajorEvents,
         timeZone,
+        source: app.config.REPORTS_FROM,
       });
       if (!wantsCsv(req, req.query.format)) return report;
       const row = (g: GroupReport, key: string) => reliabilityCsvRow(g, key, from, to, timeZone);
