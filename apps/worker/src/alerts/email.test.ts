@@ -115,6 +115,27 @@ describe('alert e-mails', () => {
     expect(mail?.attempts).toBe(hist.length - 1);
   });
 
+  it('an e-mail left without its job (a crash between COMMIT and enqueue) is sent once after restarts', async () => {
+    const smtp = await sink();
+    const h = await harness(env(smtp.url));
+    const r = await h.recipient();
+    await onEmail(h, r, 'email');
+    const inserted = await h.pool.query<{ id: string }>(
+      `INSERT INTO notifications (recipient_id, channel, email, subject, kind, body, status, created_at)
+       VALUES ($1, 'email', 'ops@example.lk', 'SPMS ALERT: stranded', 'outage', 'body', 'pending', now() - interval '2 minutes')
+       RETURNING id::text`,
+      [r],
+    );
+    const first = await h.start();
+    await waitFor(() => smtp.messages.length >= 1);
+    await first.close();
+    await h.start(); // a restart finds nothing pending any more
+    await h.start(); // …nor does a second process
+    await sleep(800);
+    expect(smtp.messages.map((m) => m.subject)).toEqual(['SPMS ALERT: stranded']);
+    expect((await rows(h)).find((n) => n.id === inserted.rows[0]?.id)).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
   it('a refused mailbox (550) fails at once with the server’s code and reply', async () => {
     const smtp = await sink();
     smtp.refuseRecipients(550, 'no such user here');
