@@ -39,6 +39,8 @@ export interface FakeThingsBoard {
   stats: { logins: number; refreshes: number; expired: number; throttled: number; seriesCalls: number };
   /** After this many more series calls, drop every connection (ThingsBoard unreachable); null: never. */
   breakAfterSeriesCalls: number | null;
+  /** The next device page or series page is malformed (once). */
+  malformedOnce: 'devices' | 'series' | null;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function startFakeThingsBoard(opts: FakeThingsBoardOptions): Promis
     url: '',
     stats: { logins: 0, refreshes: 0, expired: 0, throttled: 0, seriesCalls: 0 },
     breakAfterSeriesCalls: null,
+    malformedOnce: null,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -108,6 +111,10 @@ export async function startFakeThingsBoard(opts: FakeThingsBoardOptions): Promis
     tokens.set(auth as string, left - 1);
 
     if (req.method === 'GET' && path === '/api/tenant/deviceInfos') {
+      if (fake.malformedOnce === 'devices') {
+        fake.malformedOnce = null;
+        return json(res, 200, { data: 'not a list', totalPages: 1, hasNext: false });
+      }
       const size = Math.min(Number(url.searchParams.get('pageSize')), maxPageSize);
       const page = Number(url.searchParams.get('page'));
       const all = [...opts.devices].sort((a, b) => a.name.localeCompare(b.name));
@@ -162,6 +169,10 @@ export async function startFakeThingsBoard(opts: FakeThingsBoardOptions): Promis
         );
       }
       const keys = (url.searchParams.get('keys') ?? '').split(',');
+      if (fake.malformedOnce === 'series') {
+        fake.malformedOnce = null;
+        return json(res, 200, { [keys[0] as string]: [{ ts: 'yesterday', value: 'true' }] });
+      }
       const start = Number(url.searchParams.get('startTs'));
       const end = Number(url.searchParams.get('endTs'));
       // ThingsBoard's default limit is 100; this server also caps what a client asks for.

@@ -366,6 +366,28 @@ describe('spms import thingsboard', () => {
     ]);
   });
 
+  it('a malformed page stops the import naming the step; the re-run completes and stores nothing twice', async () => {
+    await drained();
+    const before = await stored();
+    tb.malformedOnce = 'devices';
+    const d = await cli('--url', tb.url, ...signIn, ...span);
+    expect(d.code, d.err).toBe(1);
+    expect(d.err).toMatch(/while listing devices \(page 0\) is malformed: "data" is not a list; .*re-run/);
+    // TB_B again from an earlier start (not resumable: read from the beginning), a bad page on the way.
+    const earlier = ['--device', 'TB_B', '--since', new Date(base - 2 * DAY).toISOString()];
+    const to = ['--until', new Date(until).toISOString()];
+    tb.malformedOnce = 'series';
+    const s = await cli('--url', tb.url, ...signIn, ...earlier, ...to);
+    expect(s.code, s.err).toBe(1);
+    expect(s.err).toMatch(/while reading series \S+ of TB_B is malformed: reading 0 has no integer "ts"/);
+    const again = await cli('--url', tb.url, ...signIn, ...earlier, ...to, '--json');
+    expect(again.code, again.err).toBe(0);
+    expect(JSON.parse(again.out).totals.outages).toBe(2);
+    await drained();
+    expect(await stored()).toEqual(before);
+    expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(4);
+  });
+
   it('the imported devices connect over MQTT with their ThingsBoard credentials', async () => {
     const connect = (o: { clientId: string; username: string; password?: string }) => {
       const c = mqtt.connect({

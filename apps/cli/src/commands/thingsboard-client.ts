@@ -106,6 +106,11 @@ export class ThingsBoardClient {
         'listing devices',
         `/api/tenant/deviceInfos?pageSize=${pageSize}&page=${page}&sortProperty=name&sortOrder=ASC`,
       );
+      const bad = malformedDevicePage(p);
+      if (bad)
+        throw new CliError(
+          `ThingsBoard's answer while listing devices (page ${page}) is malformed: ${bad}; nothing of it was imported, re-run: the import resumes`,
+        );
       if (page === 0 && typeof p.totalElements === 'number') onTotal?.(p.totalElements);
       yield p.data;
       if (!p.hasNext) return;
@@ -135,6 +140,11 @@ export class ThingsBoardClient {
         `reading series ${key} of ${label}`,
         `/api/plugins/telemetry/DEVICE/${deviceId}/values/timeseries?${q}`,
       );
+      const bad = malformedSeriesPage(page, key);
+      if (bad)
+        throw new CliError(
+          `ThingsBoard's answer while reading series ${key} of ${label} is malformed: ${bad}; what came before is kept, re-run: the import resumes`,
+        );
       const rows = page[key] ?? [];
       const fresh = rows.filter((r) => r.ts > last && r.ts >= from && r.ts <= to);
       out.push(...fresh);
@@ -218,4 +228,28 @@ export class ThingsBoardClient {
       throw new CliError(`ThingsBoard's answer while ${step} is not JSON: is --url a ThingsBoard server?`);
     }
   }
+}
+
+/** What is wrong with a device page (null: usable), so the error can name it. */
+function malformedDevicePage(p: unknown): string | null {
+  const page = p as { data?: unknown; hasNext?: unknown } | null;
+  if (!page || typeof page !== 'object') return 'not an object';
+  if (!Array.isArray(page.data)) return '"data" is not a list';
+  if (typeof page.hasNext !== 'boolean') return '"hasNext" is missing';
+  const i = page.data.findIndex((d: { id?: { id?: unknown }; name?: unknown } | null) => {
+    return !d || typeof d.id?.id !== 'string' || typeof d.name !== 'string' || d.name === '';
+  });
+  return i < 0 ? null : `device ${i} has no id or no name`;
+}
+
+/** What is wrong with a time-series page (null: usable). */
+function malformedSeriesPage(p: unknown, key: string): string | null {
+  if (!p || typeof p !== 'object' || Array.isArray(p)) return 'not an object';
+  const rows = (p as Record<string, unknown>)[key];
+  if (rows === undefined) return null;
+  if (!Array.isArray(rows)) return `"${key}" is not a list`;
+  const i = rows.findIndex(
+    (r: { ts?: unknown } | null) => !r || typeof r.ts !== 'number' || !Number.isInteger(r.ts) || !('value' in r),
+  );
+  return i < 0 ? null : `reading ${i} has no integer "ts" or no "value"`;
 }
