@@ -123,16 +123,17 @@ export function createAuthenticate(ctx: GatewayContext) {
     password: Buffer | undefined,
     signal: AbortSignal,
   ): Promise<RefusalReason | { device: DeviceIdentity }> {
+    if (!(await ctx.connectLimiter.take(ip))) return 'connect_rate';
     // An address that spent its failed-authentication budget only keeps devices already
     // known good from a cache: many modems share one carrier-NAT address, and one
     // misconfigured neighbour must not lock the others out (no query, no hash for guesses).
-    if ((await ctx.authFailureLimiter.exhausted(ip)) && !(await ctx.auth.cachedMqtt(clientId, username, password)))
-      return 'auth_failure_rate';
-    if (!(await ctx.connectLimiter.take(ip))) return 'connect_rate';
-    const result: AuthResult = await ctx.auth.authenticateMqtt(clientId, username, password, { signal });
+    // Asked only when no cache answers, so a storm of known devices costs no extra call.
+    const gate = async () => !(await ctx.authFailureLimiter.exhausted(ip));
+    const result: AuthResult = await ctx.auth.authenticateMqtt(clientId, username, password, { signal, gate });
     if (result.ok) return { device: result.device };
     if (client.closed || client.conn?.destroyed) return 'gone_before_connack';
     if (result.reason === 'bad_credentials') await ctx.authFailureLimiter.take(ip);
+    if (result.reason === 'throttled') return 'auth_failure_rate';
     return result.reason === 'busy' ? 'verify_busy' : result.reason;
   }
 }

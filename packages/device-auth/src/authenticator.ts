@@ -24,18 +24,17 @@
  * A database error is `unavailable` (CONNACK 0x03 / HTTP 503) and is never cached; Redis
  * being away only means checking the slow way (PostgreSQL + hash), never accepting.
  */
-import { createHash } from 'node:crypto';
-import { accessTokenKey, basicLookupKeys, verifySecret } from '@spms/credentials';
+import { accessTokenKey } from '@spms/credentials';
 import { createPool } from '@spms/db';
 import { credentialsChangedChannel } from '@spms/queue';
 import { Redis } from 'ioredis';
 import { CredentialsCache } from './cache.js';
+import { CredentialResolver, mqttInput, UNAVAILABLE } from './resolver.js';
 import { watchCredentialChanges } from './revocations.js';
-import { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
-import type { SharedEntry, SharedProbe } from './shared-cache.js';
+import type { CredentialsRow } from './rules.js';
 import { openSharedLink, type SharedLink } from './shared-link.js';
 import type { AuthResult, DeviceAuthenticator, DeviceAuthenticatorOptions } from './types.js';
-import { FairVerifier, VerifyAbandoned, VerifyQueueFull } from './verifier.js';
+import { FairVerifier } from './verifier.js';
 
 export type {
   AuthResult,
@@ -50,6 +49,8 @@ export type {
 const ANNOUNCED_RECENTLY_MS = 5_000;
 /** An authentication retried this often still seeing revocations gives up as unavailable. */
 const MAX_AUTH_ATTEMPTS = 3;
+/** Change rows are kept an hour past the shared cache's lifetime (re-bumped after a reconnect). */
+const RETAIN_EXTRA_SEC = 3600;
 
 const LOOKUP_SQL = `
   SELECT c.credentials_id, c.type::text AS type, c.client_id, c.username, c.password_hash,
@@ -58,33 +59,6 @@ const LOOKUP_SQL = `
     JOIN devices d ON d.id = c.device_id
     JOIN device_profiles p ON p.id = d.profile_id
    WHERE c.credentials_id = ANY($1::text[])`;
-
-const BAD = { ok: false, reason: 'bad_credentials' } as const;
-const UNAVAILABLE = { ok: false, reason: 'unavailable' } as const;
-const BUSY = { ok: false, reason: 'busy' } as const;
-/** Change rows are kept an hour past the shared cache's lifetime (re-bumped after a reconnect). */
-const RETAIN_EXTRA_SEC = 3600;
-
-function mqttInput(clientId: string, username: string | undefined, password: Buffer | string | undefined) {
-  return {
-    clientId: clientId ?? '',
-    username: username || undefined,
-    password: password === undefined ? undefined : Buffer.isBuffer(password) ? password.toString('utf8') : password,
-  };
-}
-
-function identity(row: CredentialsRow): AuthResult {
-  return {
-    ok: true,
-    device: { id: row.deviceId, name: row.deviceName, profileId: row.profileId, transport: row.transport },
-  };
-}
-
-function sharedIdentity(e: SharedEntry): AuthResult {
-  return { ok: true, device: { id: e.deviceId, name: e.name, profileId: e.profileId, transport: e.transport } };
-}
-
-type Found = { row: CredentialsRow; index: number; token: string | null };
 
 export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions): Promise<DeviceAuthenticator> {
   const log = opts.logger;
@@ -99,7 +73,6 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const verifier = new FairVerifier(opts.verifyConcurrency ?? 1, opts.verifyQueueMax ?? 1000);
   const listeners: Array<(deviceId: string) => void> = [];
-  const verifying = new Map<string, Promise<boolean>>();
   const counters = {
     dbQueries: 0,
     secretVerifications: 0,
@@ -201,131 +174,26 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     return rows;
   }
 
-  /**
-   * The first key (in look-up order) that has credentials, or null; throws when the DB is
-   * down. `token` is the shared cache's changes token read before this call (shared-cache.ts).
-   */
-  async function lookup(keys: string[], token: string | null): Promise<Found | null> {
-    const known = keys.map((k) => cache.get(k));
-    // Answer from the cache only while every key before the first hit is a cached miss.
-    for (const [index, hit] of known.entries()) {
-      if (hit === undefined) break;
-      if (hit !== null) return { row: hit, index, token: cache.tokenOf(keys[index] as string) };
-    }
-    const missing = keys.filter((_, i) => known[i] === undefined);
-    const found = await cache.fill(missing, queryRows, token);
-    for (const [index, key] of keys.entries()) {
-      const row = known[index] ?? found.get(key);
-      if (row) return { row, index, token: cache.tokenOf(key) };
-    }
-    return null;
-  }
-
-  /** What this process's cache alone says about an MQTT CONNECT (undefined: it cannot say). */
-  function cachedVerdict(keys: string[], input: ConnectInput): AuthResult | undefined {
-    let row: CredentialsRow | undefined;
-    for (const key of keys) {
-      const hit = cache.get(key);
-      if (hit === undefined) return undefined;
-      if (hit !== null) {
-        row = hit;
-        break;
-      }
-    }
-    if (!row) return BAD;
-    const verdict = checkMqttRow(row, input);
-    if (verdict !== 'verify') return verdict === 'accept' ? identity(row) : BAD;
-    const known = cache.knownPassword(row, digestOf(input.password ?? ''));
-    return known === undefined ? undefined : known ? identity(row) : BAD;
-  }
-
-  /** The shared cache's answer; null when it is off or unreachable (then: the slow way). */
-  async function probe(entryKey: string | undefined): Promise<SharedProbe | null> {
-    if (!entryKey || !shared) return null;
-    try {
-      const p = await shared.cache.check(entryKey);
-      if (p.entry) counters.sharedHits++;
-      else counters.sharedMisses++;
-      return p;
-    } catch {
-      counters.sharedErrors++;
-      return null;
-    }
-  }
-
-  function remember(entryKey: string | undefined, found: Found): void {
-    if (!entryKey || !shared || found.token === null) return;
-    const { row, index } = found;
-    const entry = {
-      deviceId: row.deviceId,
-      name: row.deviceName,
-      profileId: row.profileId,
-      transport: row.transport,
-      index,
-    };
-    shared.cache.remember(entryKey, entry, found.token).then(
-      (stored) => {
-        if (stored) counters.sharedStored++;
-        else counters.sharedStale++;
-      },
-      () => {
-        counters.sharedErrors++;
-      },
-    );
-  }
-
-  async function verifyPassword(
-    row: CredentialsRow,
-    password: string,
-    signal: AbortSignal | undefined,
-  ): Promise<boolean | 'busy' | 'gone'> {
-    const digest = digestOf(password);
-    const known = cache.knownPassword(row, digest);
-    if (known !== undefined) return known;
-    const flightKey = `${row.credentialsId}\0${row.passwordHash}\0${digest}`;
-    let p = verifying.get(flightKey);
-    if (!p) {
-      p = verifier
-        .run(() => {
-          counters.secretVerifications++;
-          return verifySecret(password, row.passwordHash ?? '');
-        }, signal)
-        .finally(() => verifying.delete(flightKey));
-      verifying.set(flightKey, p);
-    }
-    try {
-      const ok = await p;
-      cache.rememberPassword(row, digest, ok);
-      return ok;
-    } catch (err) {
-      if (err instanceof VerifyQueueFull) return 'busy';
-      if (err instanceof VerifyAbandoned) return 'gone';
-      throw err;
-    }
-  }
+  const resolver = new CredentialResolver(
+    cache,
+    queryRows,
+    verifier,
+    counters,
+    () => shared,
+    (err) => log?.error({ err: err.message }, 'device-auth: credentials look-up failed'),
+  );
 
   return {
     authenticateMqtt: (clientId, username, password, o) =>
-      settled(() => authenticateMqttOnce(clientId, username, password, o?.signal)),
-    authenticateToken: (token) => settled(() => authenticateTokenOnce(token)),
+      settled(() => resolver.mqtt(mqttInput(clientId, username, password), o?.signal, o?.gate)),
+    authenticateToken: (token) => settled(() => resolver.token(token)),
     cachedToken(token) {
       const row = token ? cache.get(accessTokenKey(token)) : undefined;
-      const result = row && row.type === 'ACCESS_TOKEN' ? identity(row) : undefined;
-      return result?.ok ? result.device : undefined;
+      return row && row.type === 'ACCESS_TOKEN'
+        ? { id: row.deviceId, name: row.deviceName, profileId: row.profileId, transport: row.transport }
+        : undefined;
     },
-
-    async cachedMqtt(clientId, username, password) {
-      const input = mqttInput(clientId, username, password);
-      if (isIdentifierRejected(input)) return false;
-      const { keys } = basicLookupKeys(input.clientId, input.username);
-      const local = cachedVerdict(keys, input);
-      if (local !== undefined) return local.ok;
-      const p = await probe(mqttEntryKey(input));
-      if (!p?.entry) return false;
-      // A match further down the look-up order counts only while this process knows the
-      // keys before it have no credentials (no query here).
-      return keys.slice(0, p.entry.index).every((k) => cache.get(k) === null);
-    },
+    cachedMqtt: (clientId, username, password) => resolver.knownGood(mqttInput(clientId, username, password)),
 
     onInvalidate(listener) {
       listeners.push(listener);
@@ -349,74 +217,4 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
       await pool.end();
     },
   };
-
-  function mqttEntryKey(input: ConnectInput): string | undefined {
-    return shared?.cache.entryKey('mqtt', [input.clientId, input.username, input.password]);
-  }
-
-  async function authenticateMqttOnce(
-    clientId: string,
-    username: string | undefined,
-    password: Buffer | string | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<AuthResult> {
-    const input = mqttInput(clientId, username, password);
-    if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
-    const { keys } = basicLookupKeys(input.clientId, input.username);
-    if (keys.length === 0) return BAD;
-    const local = cachedVerdict(keys, input);
-    if (local) return local;
-    const entryKey = mqttEntryKey(input);
-    const p = await probe(entryKey);
-    let found: Found | null;
-    try {
-      if (p?.entry) {
-        // A match further down the look-up order holds only while the keys before it still
-        // have no credentials (a query without any hash when this process does not know).
-        if (p.entry.index === 0 || (await lookup(keys.slice(0, p.entry.index), p.token)) === null)
-          return sharedIdentity(p.entry);
-      }
-      found = await lookup(keys, p?.token ?? null);
-    } catch (err) {
-      log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
-      return UNAVAILABLE;
-    }
-    if (!found) return BAD;
-    const verdict = checkMqttRow(found.row, input);
-    if (verdict === 'refuse') return BAD;
-    if (verdict === 'verify') {
-      const ok = await verifyPassword(found.row, input.password ?? '', signal);
-      if (ok !== true) return ok === false ? BAD : ok === 'busy' ? BUSY : UNAVAILABLE;
-    }
-    remember(entryKey, found);
-    return identity(found.row);
-  }
-
-  async function authenticateTokenOnce(token: string): Promise<AuthResult> {
-    if (!token) return BAD;
-    const key = accessTokenKey(token);
-    const local = cache.get(key);
-    let entryKey: string | undefined;
-    let p: SharedProbe | null = null;
-    if (local === undefined) {
-      entryKey = shared?.cache.entryKey('token', [token]);
-      p = await probe(entryKey);
-      if (p?.entry) return sharedIdentity(p.entry);
-    }
-    let found: Found | null;
-    try {
-      found = await lookup([key], p?.token ?? null);
-    } catch (err) {
-      log?.error({ err: (err as Error).message }, 'device-auth: credentials look-up failed');
-      return UNAVAILABLE;
-    }
-    // The HTTP device API takes access tokens only (an MQTT Basic username shares the key space).
-    if (found?.row.type !== 'ACCESS_TOKEN') return BAD;
-    remember(entryKey, found);
-    return identity(found.row);
-  }
-}
-
-function digestOf(password: string): string {
-  return createHash('sha256').update(password).digest('hex');
 }

@@ -7,7 +7,7 @@ import type { CredentialsRow } from './rules.js';
 interface Entry {
   row: CredentialsRow | null;
   expiresAt: number;
-  /** The shared cache's changes token read before this row was queried (shared-cache.ts), or null. */
+  /** The shared cache's clock read before this row was queried (shared-cache.ts), or null. */
   token: string | null;
   /** sha256(password) → verified? (only for rows) */
   passwords?: Map<string, boolean>;
@@ -76,7 +76,7 @@ export class CredentialsCache {
     this.entries.set(key, { row, token, expiresAt: Date.now() + (row ? this.ttlMs : this.negativeTtlMs) });
   }
 
-  /** The changes token this key's row was read under (null: unknown, do not share the result). */
+  /** The shared clock this key's row was read under (null: unknown, do not share the result). */
   tokenOf(key: string): string | null {
     return this.entries.get(key)?.token ?? null;
   }

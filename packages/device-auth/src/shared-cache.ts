@@ -15,12 +15,14 @@
  *   deletes the generation (bump), so every entry of that device stops counting at once, in
  *   every process. A missing generation (expired, evicted, deleted) never matches, and a
  *   new one is random, so old entries can never become valid again.
- * - `<prefix>:auth:changes` → a random token replaced by every bump. A writer reads it
- *   before it reads the credentials row from PostgreSQL and writes only if it is unchanged:
- *   a verification against a row read before a revocation can therefore not be stored after
- *   the revocation's bump (the row may be stale, the generation it would copy is not).
- * The check script reads the generation key named inside the entry, which assumes one Redis
- * server (not Redis Cluster), as the rest of SPMS does.
+ * - `<prefix>:auth:changed:<deviceId>` → when (Redis's clock, µs, made monotonic by
+ *   `<prefix>:auth:clock`) the device's credentials last changed. The check returns the
+ *   current clock; a writer reads it before it reads the credentials row from PostgreSQL
+ *   and writes only if the device has not changed since: a verification against a row read
+ *   before a revocation can therefore not be stored after the revocation's bump (the row may
+ *   be stale, the generation it would copy is not). Changes of other devices do not matter.
+ * The scripts read keys named after the device inside the entry or argument, which assumes
+ * one Redis server (not Redis Cluster), as the rest of SPMS does.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -36,13 +38,24 @@ export interface SharedEntry {
 
 export interface SharedProbe {
   entry: SharedEntry | null;
-  /** The changes token read with the entry (before any row is read for this attempt). */
+  /** Redis's clock when the entry was read (before any row is read for this attempt). */
   token: string;
 }
 
-// KEYS: entry, changes; ARGV: generation key prefix. Returns {entry JSON or '', changes token}.
-const CHECK_LUA = `
-local token = redis.call('GET', KEYS[2]) or ''
+/** Redis's clock in µs, never below the last bump's: `clock()` is a Lua expression. */
+const CLOCK_LUA = `
+local function clock(key)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local last = tonumber(redis.call('GET', key) or '0')
+  if last > now then return last end
+  return now
+end
+`;
+
+// KEYS: entry, clock; ARGV: generation key prefix. Returns {entry JSON or '', clock}.
+const CHECK_LUA = `${CLOCK_LUA}
+local token = string.format('%.0f', clock(KEYS[2]))
 local v = redis.call('GET', KEYS[1])
 if not v then return {'', token} end
 local ok, e = pcall(cjson.decode, v)
@@ -51,9 +64,9 @@ if redis.call('GET', ARGV[1] .. e.d) ~= e.g then return {'', token} end
 return {v, token}
 `;
 
-// KEYS: entry, changes, generation; ARGV: token, fresh generation, ttl ms, id, name, profile, transport, index.
+// KEYS: entry, changed, generation; ARGV: token, fresh generation, ttl ms, id, name, profile, transport, index.
 const REMEMBER_LUA = `
-if (redis.call('GET', KEYS[2]) or '') ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then return 0 end
 local g = redis.call('GET', KEYS[3])
 if not g then g = ARGV[2] end
 local ttl = tonumber(ARGV[3])
@@ -62,19 +75,48 @@ redis.call('SET', KEYS[1], cjson.encode({g = g, d = ARGV[4], n = ARGV[5], p = AR
 return 1
 `;
 
+// KEYS: clock; ARGV: changed prefix, generation prefix, changed ttl ms, device ids…
+const BUMP_LUA = `${CLOCK_LUA}
+local v = clock(KEYS[1]) + 1
+local s = string.format('%.0f', v)
+redis.call('SET', KEYS[1], s)
+for i = 4, #ARGV do
+  redis.call('SET', ARGV[1] .. ARGV[i], s, 'PX', ARGV[3])
+  redis.call('DEL', ARGV[2] .. ARGV[i])
+end
+return s
+`;
+
+/**
+ * How long a device's last change is remembered: longer than any writer can hold a row
+ * read before it (the per-process row cache, AUTH_CACHE_TTL_MS, minutes).
+ */
+const CHANGED_TTL_MS = 25 * 3600_000;
+
 type CacheRedis = Redis & {
-  spmsAuthCheck(entry: string, changes: string, genPrefix: string): Promise<[string, string]>;
-  spmsAuthRemember(entry: string, changes: string, gen: string, ...args: string[]): Promise<number>;
+  spmsAuthCheck(entry: string, clock: string, genPrefix: string): Promise<[string, string]>;
+  spmsAuthRemember(entry: string, changed: string, gen: string, ...args: string[]): Promise<number>;
+  spmsAuthBump(clock: string, ...args: string[]): Promise<string>;
 };
 
 const random = () => randomBytes(12).toString('base64url');
 
 export function sharedKeys(prefix: string) {
   return {
-    changes: `${prefix}:auth:changes`,
+    clock: `${prefix}:auth:clock`,
+    changedPrefix: `${prefix}:auth:changed:`,
     genPrefix: `${prefix}:auth:gen:`,
     entryPrefix: `${prefix}:auth:ok:`,
   };
+}
+
+function defineCommands(redis: Redis): CacheRedis {
+  if (!('spmsAuthCheck' in redis)) {
+    redis.defineCommand('spmsAuthCheck', { numberOfKeys: 2, lua: CHECK_LUA });
+    redis.defineCommand('spmsAuthRemember', { numberOfKeys: 3, lua: REMEMBER_LUA });
+    redis.defineCommand('spmsAuthBump', { numberOfKeys: 1, lua: BUMP_LUA });
+  }
+  return redis as CacheRedis;
 }
 
 /**
@@ -85,11 +127,7 @@ export function sharedKeys(prefix: string) {
 export async function bumpCredentials(redis: Redis, prefix: string, deviceIds: string[]): Promise<void> {
   if (deviceIds.length === 0) return;
   const k = sharedKeys(prefix);
-  const tx = redis.multi().set(k.changes, random());
-  for (const id of deviceIds) tx.del(`${k.genPrefix}${id}`);
-  const res = await tx.exec();
-  const failed = res?.find(([err]) => err);
-  if (!res || failed) throw failed?.[0] ?? new Error('credentials bump aborted');
+  await defineCommands(redis).spmsAuthBump(k.clock, k.changedPrefix, k.genPrefix, String(CHANGED_TTL_MS), ...deviceIds);
 }
 
 export class SharedCredentialCache {
@@ -102,11 +140,7 @@ export class SharedCredentialCache {
     private readonly secret: string,
     private readonly ttlMs: number,
   ) {
-    if (!('spmsAuthCheck' in redis)) {
-      redis.defineCommand('spmsAuthCheck', { numberOfKeys: 2, lua: CHECK_LUA });
-      redis.defineCommand('spmsAuthRemember', { numberOfKeys: 3, lua: REMEMBER_LUA });
-    }
-    this.redis = redis as CacheRedis;
+    this.redis = defineCommands(redis);
     this.keys = sharedKeys(prefix);
   }
 
@@ -122,17 +156,17 @@ export class SharedCredentialCache {
 
   /** Throws when Redis is unavailable (the caller then verifies the slow way). */
   async check(entryKey: string): Promise<SharedProbe> {
-    const [raw, token] = await this.redis.spmsAuthCheck(entryKey, this.keys.changes, this.keys.genPrefix);
+    const [raw, token] = await this.redis.spmsAuthCheck(entryKey, this.keys.clock, this.keys.genPrefix);
     if (!raw) return { entry: null, token };
     const e = JSON.parse(raw) as { d: string; n: string; p: string; t: 'MQTT' | 'HTTP'; i: number };
     return { entry: { deviceId: e.d, name: e.n, profileId: e.p, transport: e.t, index: e.i }, token };
   }
 
-  /** Stores a success unless credentials changed since `token` was read; true when stored. */
+  /** Stores a success unless the device's credentials changed since `token`; true when stored. */
   async remember(entryKey: string, entry: SharedEntry, token: string): Promise<boolean> {
     const n = await this.redis.spmsAuthRemember(
       entryKey,
-      this.keys.changes,
+      `${this.keys.changedPrefix}${entry.deviceId}`,
       `${this.keys.genPrefix}${entry.deviceId}`,
       token,
       random(),

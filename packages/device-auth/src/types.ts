@@ -4,11 +4,16 @@ import type { Logger } from '@spms/log';
 export type DeviceIdentity = { id: string; name: string; profileId: string; transport: 'MQTT' | 'HTTP' };
 export type AuthResult =
   | { ok: true; device: DeviceIdentity }
-  | { ok: false; reason: 'bad_credentials' | 'identifier_rejected' | 'unavailable' | 'busy' };
+  | { ok: false; reason: 'bad_credentials' | 'identifier_rejected' | 'unavailable' | 'busy' | 'throttled' };
 
 export interface MqttAuthOptions {
   /** Fires when the device has gone (socket closed): a check still waiting is dropped. */
   signal?: AbortSignal;
+  /**
+   * Asked only when no cache knows the credentials good, before any query or hash; false
+   * ends the attempt as `throttled` (the broker's failed-auth budget of the address).
+   */
+  gate?: () => Promise<boolean>;
 }
 
 export interface DeviceAuthenticator {
