@@ -8,6 +8,7 @@
 import type { ComposedText, PendingItem } from '@spms/alerting';
 import type { PoolClient } from '@spms/db';
 import { composeAlertEmail } from '@spms/email';
+import { enqueueEmails } from '@spms/queue';
 import type { AlertsContext } from './context.js';
 
 export interface AlertEmailInput {
@@ -56,4 +57,34 @@ export async function insertAlertEmail(
 export function queueFor(sms: string[], smsId: string | null, emails: string[], emailId: string | null): void {
   if (smsId) sms.push(smsId);
   if (emailId) emails.push(emailId);
+}
+
+/**
+ * The cap's overflow summary for a recipient on e-mail: what was held back in the window,
+ * once per window (a retried job finds its row), queued like any alert e-mail.
+ */
+export async function overflowEmail(
+  ctx: AlertsContext,
+  recipientId: string,
+  email: string | null,
+  smsBody: string,
+  windowStart: number,
+): Promise<void> {
+  const reason = `window:${windowStart}`;
+  const text = smsBody.replace(' not texted', ' not e-mailed');
+  const off = !ctx.emailOn;
+  const { rows } = await ctx.pool.query<{ id: string; status: string }>(
+    `WITH ins AS (
+       INSERT INTO notifications (recipient_id, channel, email, subject, kind, body, status, reason)
+       SELECT $1, 'email', $2, $3, 'overflow', $3, $4, $5
+        WHERE NOT EXISTS (SELECT 1 FROM notifications WHERE recipient_id = $1 AND channel = 'email' AND kind = 'overflow' AND reason = $5)
+       RETURNING id, status)
+     , h AS (INSERT INTO notification_status_history (notification_id, status, source) SELECT id, status, 'worker' FROM ins)
+     SELECT id::text, status FROM ins
+     UNION ALL
+     SELECT id::text, status FROM notifications WHERE recipient_id = $1 AND channel = 'email' AND kind = 'overflow' AND reason = $5`,
+    [recipientId, email, text, off ? 'suppressed' : 'pending', reason],
+  );
+  const ids = [...new Set(rows.filter((r) => r.status === 'pending').map((r) => r.id))];
+  await enqueueEmails(ctx.email, ids);
 }

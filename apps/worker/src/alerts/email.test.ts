@@ -136,6 +136,29 @@ describe('alert e-mails', () => {
     expect((await rows(h)).find((n) => n.id === inserted.rows[0]?.id)).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
+  it('the cap counts e-mails like texts: past the limit, one overflow summary by e-mail', async () => {
+    const smtp = await sink();
+    const h = await harness({ ...env(smtp.url), ALERT_MAX_PER_HOUR: '2', ALERT_CAP_WINDOW_MS: '3000' });
+    // No region: each device is its own group, so each outage is its own message.
+    const devs = [];
+    for (let i = 0; i < 5; i++) devs.push(await h.device(`Site ${i}`, null));
+    await onEmail(h, await h.recipient(), 'email');
+    await h.start();
+    // Start just after a cap window begins, so all five land in one window.
+    await sleep(3000 - (Date.now() % 3000) + 20);
+    for (const d of devs) await h.open(d, 1);
+    await waitFor(() => smtp.messages.length >= 3, 10_000);
+    await sleep(300);
+    const subjects = smtp.messages.map((m) => m.subject);
+    expect(subjects).toHaveLength(3);
+    expect(subjects.filter((t) => t.startsWith('SPMS ALERT: Site '))).toHaveLength(2);
+    expect(subjects).toContain('SPMS: 3 more alerts not e-mailed (limit 2 per 3 s). See the dashboard.');
+    const all = await rows(h);
+    expect(all.filter((r) => r.status === 'suppressed' && r.reason === 'cap')).toHaveLength(3);
+    expect(all.every((r) => r.channel === 'email')).toBe(true);
+    expect(h.twilio.requests).toHaveLength(0);
+  });
+
   it('a refused mailbox (550) fails at once with the server’s code and reply', async () => {
     const smtp = await sink();
     smtp.refuseRecipients(550, 'no such user here');

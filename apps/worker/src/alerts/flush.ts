@@ -9,8 +9,8 @@ import { enqueueEmails } from '@spms/queue';
 import { formatDuration } from '@spms/sms';
 import type { Job } from 'bullmq';
 import { type AlertsContext, type FlushJob, jobId, type OverflowJob, type SendJob } from './context.js';
+import { insertAlertEmail, overflowEmail, queueFor } from './email-notify.js';
 import { cappedEscalationsNote, countCappedEscalation, dropAcknowledgedEscalations } from './escalation-flush.js';
-import { insertAlertEmail, queueFor } from './email-notify.js';
 import { closeWindow } from './fan-out.js';
 
 interface TakenRow {
@@ -143,20 +143,23 @@ export const handleOverflow = (ctx: AlertsContext) => async (job: Job<OverflowJo
   const n = Number(await ctx.redis.get(capKey(ctx, recipientId, windowStart))) || 0;
   const held = n - ctx.config.ALERT_MAX_PER_HOUR;
   if (held <= 0) return;
-  const { rows } = await ctx.pool.query<{ phone: string }>('SELECT phone FROM alert_recipients WHERE id = $1', [
-    recipientId,
-  ]);
-  // The summary is a text: a recipient on e-mail only has no number to text it to.
-  if (!rows[0]?.phone) return;
+  const { rows } = await ctx.pool.query<{ phone: string | null; email: string | null; channel: string }>(
+    'SELECT phone, email, channel FROM alert_recipients WHERE id = $1',
+    [recipientId],
+  );
+  if (!rows[0]) return;
   const per = formatDuration(ctx.config.ALERT_CAP_WINDOW_MS);
   const esc = await cappedEscalationsNote(ctx, recipientId, windowStart);
   const body = `SPMS: ${held} more alert${held === 1 ? '' : 's'} not texted${esc} (limit ${ctx.config.ALERT_MAX_PER_HOUR} per ${per}). See the dashboard.`;
+  // A recipient on e-mail gets the same summary by e-mail (email-notify.ts).
+  if (rows[0].channel !== 'sms') await overflowEmail(ctx, recipientId, rows[0].email, body, windowStart);
+  if (!rows[0].phone || rows[0].channel === 'email') return;
   const client = await ctx.pool.connect();
   let id: string;
   try {
     // The job id is per window, but a retried job must not insert a second summary.
     const dup = await client.query<{ id: string }>(
-      `SELECT id::text FROM notifications WHERE recipient_id = $1 AND kind = 'overflow' AND reason = $2`,
+      `SELECT id::text FROM notifications WHERE recipient_id = $1 AND channel = 'sms' AND kind = 'overflow' AND reason = $2`,
       [recipientId, `window:${windowStart}`],
     );
     id =
