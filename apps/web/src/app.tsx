@@ -18,6 +18,8 @@ const NAV = [
   ['/recipients', 'Recipients'],
   ['/dead-letters', 'Dead letters'],
 ] as const;
+// Operators and admins (viewers have no access to it).
+const OPERATOR_NAV = [['/escalation', 'Escalation']] as const;
 // Admin pages: hidden from the others (the API refuses them anyway).
 const ADMIN_NAV = [
   ['/users', 'Users'],
@@ -29,6 +31,7 @@ const loaders = {
   device: () => import('./pages/device.js').then((m) => m.DevicePage as FunctionComponent<{ id: string }>),
   reports: () => import('./pages/reports.js').then((m) => m.ReportsPage as FunctionComponent<{ id: string }>),
   recipients: () => import('./pages/recipients.js').then((m) => m.RecipientsPage as FunctionComponent<{ id: string }>),
+  escalation: () => import('./pages/escalation.js').then((m) => m.EscalationPage as FunctionComponent<{ id: string }>),
   users: () => import('./pages/users.js').then((m) => m.UsersPage as FunctionComponent<{ id: string }>),
   apiKeys: () => import('./pages/api-keys.js').then((m) => m.ApiKeysPage as FunctionComponent<{ id: string }>),
   deadLetters: () =>
@@ -78,6 +81,7 @@ function Shell() {
   else if (path === '/alerts') page = <AlertsPage />;
   else if (path === '/reports') page = <Lazy page="reports" id="" />;
   else if (path === '/recipients') page = <Lazy page="recipients" id="" />;
+  else if (path === '/escalation' && canEdit()) page = <Lazy page="escalation" id="" />;
   else if (path === '/dead-letters') page = <Lazy page="deadLetters" id="" />;
   else if (path === '/users' && isAdmin()) page = <Lazy page="users" id="" />;
   else if (path === '/api-keys' && isAdmin()) page = <Lazy page="apiKeys" id="" />;
@@ -88,7 +92,7 @@ function Shell() {
           SPMS
         </a>
         <nav>
-          {[...NAV, ...(isAdmin() ? ADMIN_NAV : [])].map(([href, text]) => (
+          {[...NAV, ...(canEdit() ? OPERATOR_NAV : []), ...(isAdmin() ? ADMIN_NAV : [])].map(([href, text]) => (
             <a
               key={href}
               href={href}
