@@ -18,6 +18,7 @@ import { createIngestHandler } from './handlers/ingest-batch.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { EventPublisher } from './outbox.js';
 import { DeviceConfigCache } from './persist/device-config.js';
+import { ensureRollupZone } from './persist/rollups.js';
 import { startSweeper } from './sweeper.js';
 
 export type { WorkerConfig } from './config.js';
@@ -42,6 +43,13 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     logger: logger.child({ component: 'durability' }),
     require: config.REQUIRE_DURABLE_REDIS,
   }).catch(async (err: unknown) => {
+    redis.disconnect();
+    await pool.end();
+    throw err;
+  });
+  // Reports' day rollups must be in SPMS_TIME_ZONE's days (a rebuild after a change of zone).
+  await ensureRollupZone(pool, config.SPMS_TIME_ZONE, logger).catch(async (err: unknown) => {
+    durability.stop();
     redis.disconnect();
     await pool.end();
     throw err;

@@ -55,12 +55,26 @@ $$;
 
 -- Recomputes the rows of lines (p_device[i], p_line[i]) over local days p_from[i]..p_to[i]
 -- (inclusive) from the outages: deletes them, then inserts what the outages give now.
+--
+-- Concurrent writers of one device (the worker, the sweeper, an operator's planned window)
+-- are serialized per device by a transaction-scoped advisory lock taken in device order, so
+-- the second recomputes from what the first committed; a statement touching more than 1,000
+-- devices (a bulk import) locks the whole table instead. A rebuild (EXCLUSIVE) waits for
+-- and blocks them all; the zone is read after the locks, so it is the rebuild's.
 CREATE OR REPLACE FUNCTION outage_rollups_refresh(p_device uuid[], p_line int2[], p_from date[], p_to date[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  tz text := outage_rollup_zone();
+  tz text;
 BEGIN
   IF p_device IS NULL OR cardinality(p_device) = 0 THEN RETURN; END IF;
+  IF (SELECT count(DISTINCT d) FROM unnest(p_device) d) > 1000 THEN
+    LOCK TABLE outage_day_rollups IN SHARE ROW EXCLUSIVE MODE;
+  ELSE
+    LOCK TABLE outage_day_rollups IN ROW EXCLUSIVE MODE;
+    PERFORM pg_advisory_xact_lock(1919904880, hashtext(x.d::text))
+       FROM (SELECT DISTINCT d FROM unnest(p_device) d ORDER BY d) x;
+  END IF;
+  tz := outage_rollup_zone();
   DELETE FROM outage_day_rollups r
    USING (SELECT d, l, min(f) AS d0, max(t) AS d1 FROM unnest(p_device, p_line, p_from, p_to) x(d, l, f, t)
            GROUP BY d, l) k
@@ -288,8 +302,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
   a_dev uuid[]; a_line int2[]; a_from date[]; a_to date[];
 BEGIN
-  PERFORM 1 FROM pg_timezone_names WHERE name = tz;
-  IF NOT FOUND THEN RAISE EXCEPTION 'unknown time zone %', tz; END IF;
+  PERFORM now() AT TIME ZONE tz; -- an unknown zone fails here, before anything is deleted
+  LOCK TABLE outage_day_rollups IN EXCLUSIVE MODE;
   UPDATE outage_rollup_settings SET time_zone = tz, built_at = now() WHERE id = 1;
   DELETE FROM outage_day_rollups;
   SELECT array_agg(device_id), array_agg(line), array_agg(d0), array_agg(d1)

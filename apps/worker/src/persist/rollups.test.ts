@@ -1,0 +1,128 @@
+/**
+ * The outage day rollups as the worker relies on them: written by the triggers inside the
+ * writer's transaction (gone with a rollback), rebuilt in SPMS_TIME_ZONE's days when the zone
+ * changed (an outage crossing London's midnight splits differently than Colombo's), and
+ * consistent under concurrent writers of one device (the per-device lock: what two
+ * interleaved transactions leave equals a rebuild from the raw rows).
+ */
+import { createPool, type Pool, withTransaction } from '@spms/db';
+import { createLogger } from '@spms/log';
+import { createTestDatabase, type TestDatabase } from '@spms/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureRollupZone } from './rollups.js';
+
+const logger = createLogger({ name: 'rollups-test', level: 'silent' });
+const DEV = '00000000-0000-4000-8000-0000000000d1';
+let db: TestDatabase;
+let pool: Pool;
+
+const rows = async () =>
+  (
+    await pool.query(
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, to_char(start_day, 'YYYY-MM-DD') AS start_day, line, planned, class,
+              started, open, closed, known_ms::float8 AS known_ms, longest_ms::float8 AS longest_ms
+         FROM outage_day_rollups ORDER BY device_id, line, day, start_day, planned, class`,
+    )
+  ).rows;
+
+const outage = (line: number, from: string, to: string | null, msg: string) =>
+  pool.query(
+    `INSERT INTO outages (device_id, line, started_at, ended_at, duration_ms, class, start_msg_id)
+     VALUES ($1, $2, $3::timestamptz, $4::timestamptz,
+             (extract(epoch FROM $4::timestamptz - $3::timestamptz) * 1000)::bigint, $5, $6)`,
+    [DEV, line, from, to, to === null ? 'pending' : 'sustained', msg],
+  );
+
+beforeAll(async () => {
+  db = await createTestDatabase('worker-rollups');
+  pool = createPool(db.url, { max: 4 });
+  const profile = '00000000-0000-4000-8000-0000000000f1';
+  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'rollups', now())`, [profile]);
+  await pool.query(
+    `INSERT INTO devices (id, name, region, profile_id, created_at, updated_at) VALUES ($1, 'D', 'North', $2, '2026-01-01', now())`,
+    [DEV, profile],
+  );
+});
+afterAll(async () => {
+  await pool?.end();
+  await db?.drop();
+});
+
+describe('outage day rollups', () => {
+  it('are written in the outage writer’s transaction and rolled back with it', async () => {
+    await expect(
+      withTransaction(pool, async (tx) => {
+        await tx.query(
+          `INSERT INTO outages (device_id, line, started_at, ended_at, duration_ms, class, start_msg_id)
+           VALUES ($1, 1, '2026-06-01T10:00Z', '2026-06-01T10:30Z', 1800000, 'sustained', 'tx')`,
+          [DEV],
+        );
+        const inside = await tx.query('SELECT count(*)::int AS n FROM outage_day_rollups');
+        expect(inside.rows[0].n).toBe(1);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await rows()).toEqual([]);
+  });
+
+  it('are rebuilt in the days of a new SPMS_TIME_ZONE', async () => {
+    // 22:00Z on 1 June to 02:00Z on 2 June: in Colombo (+05:30) all on 2 June; in London
+    // (BST, +01:00) 23:00-00:00 on 1 June and 00:00-03:00 on 2 June.
+    await outage(2, '2026-06-01T22:00Z', '2026-06-02T02:00Z', 'x');
+    expect((await rows()).map((r) => [r.day, r.known_ms])).toEqual([['2026-06-02', 4 * 3_600_000]]);
+    await ensureRollupZone(pool, 'Europe/London', logger);
+    expect((await rows()).map((r) => [r.day, r.start_day, r.known_ms, r.longest_ms])).toEqual([
+      ['2026-06-01', '2026-06-01', 3_600_000, null],
+      ['2026-06-02', '2026-06-01', 3 * 3_600_000, 4 * 3_600_000],
+    ]);
+    // unchanged zone: nothing rebuilt
+    await ensureRollupZone(pool, 'Europe/London', logger);
+    const zone = await pool.query('SELECT time_zone FROM outage_rollup_settings');
+    expect(zone.rows).toEqual([{ time_zone: 'Europe/London' }]);
+    await ensureRollupZone(pool, 'Asia/Colombo', logger);
+    expect((await rows()).map((r) => r.day)).toEqual(['2026-06-02']);
+  });
+
+  it('stay equal to a rebuild when two transactions change one device at once', async () => {
+    await outage(3, '2026-07-01T10:00Z', null, 'open');
+    const a = await pool.connect();
+    const b = await pool.connect();
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      // a closes the open outage; b adds a planned window over it and a new outage of the same line-day
+      await a.query(
+        `UPDATE outages SET ended_at = '2026-07-02T01:00Z', duration_ms = 54000000, class = 'sustained'
+          WHERE device_id = $1 AND start_msg_id = 'open'`,
+        [DEV],
+      );
+      const bDone = (async () => {
+        await b.query(
+          `INSERT INTO planned_interruptions (id, device_id, starts_at, ends_at, reason, created_by)
+           VALUES (gen_random_uuid(), $1, '2026-07-01T09:00Z', '2026-07-01T11:00Z', 'works', 'test')`,
+          [DEV],
+        );
+        await b.query(
+          `INSERT INTO outages (device_id, line, started_at, ended_at, duration_ms, class, start_msg_id)
+           VALUES ($1, 3, '2026-07-02T05:00Z', '2026-07-02T05:02Z', 120000, 'momentary', 'later')`,
+          [DEV],
+        );
+        await b.query('COMMIT');
+      })();
+      await new Promise((r) => setTimeout(r, 50)); // b is now waiting on a's device lock
+      await a.query('COMMIT');
+      await bDone;
+    } finally {
+      a.release();
+      b.release();
+    }
+    const kept = await rows();
+    await pool.query(`SELECT outage_rollups_rebuild('Asia/Colombo')`);
+    expect(kept).toEqual(await rows());
+    expect(kept.filter((r) => r.line === 3).map((r) => [r.day, r.start_day, r.planned, r.class, r.known_ms])).toEqual([
+      ['2026-07-01', '2026-07-01', true, 'sustained', 30_600_000], // 15:30-24:00 Colombo time
+      ['2026-07-02', '2026-07-01', true, 'sustained', 23_400_000], // the rest of its 15 h
+      ['2026-07-02', '2026-07-02', false, 'momentary', 120_000],
+    ]);
+  });
+});

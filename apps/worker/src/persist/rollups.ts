@@ -1,0 +1,26 @@
+/**
+ * Day rollups of outages for the reliability reports (outage_day_rollups, migration
+ * 20261203000100; docs/reports-rollups.md). They are kept by database triggers in the same
+ * transaction as every outage write of this worker (outages-store.ts, line-reprocess,
+ * the sweeper), so nothing here runs per batch. What the worker owns is their zone: local
+ * days are days of SPMS_TIME_ZONE, and when that setting changed since the rollups were
+ * built, they are rebuilt once at start, in one transaction (writers wait meanwhile).
+ */
+import { type Pool, withTransaction } from '@spms/db';
+import type { Logger } from '@spms/log';
+
+export async function ensureRollupZone(pool: Pool, timeZone: string, logger: Logger): Promise<void> {
+  await withTransaction(pool, async (tx) => {
+    // Row lock: of several workers starting together, one rebuilds and the others then see its zone.
+    const { rows } = await tx.query<{ time_zone: string }>(
+      'SELECT time_zone FROM outage_rollup_settings WHERE id = 1 FOR UPDATE',
+    );
+    const current = rows[0]?.time_zone ?? null;
+    if (current === timeZone) return;
+    const t0 = Date.now();
+    if (rows.length === 0)
+      await tx.query('INSERT INTO outage_rollup_settings (id, time_zone) VALUES (1, $1)', [timeZone]);
+    await tx.query('SELECT outage_rollups_rebuild($1)', [timeZone]);
+    logger.info({ from: current, to: timeZone, ms: Date.now() - t0 }, 'outage day rollups rebuilt for SPMS_TIME_ZONE');
+  });
+}
