@@ -2,8 +2,9 @@
  * Sends one notification. Retries (BullMQ attempts + exponential back-off) on what
  * classifyTwilioError calls transient (429, 5xx, network); a permanent error (invalid
  * number, opted out…) is recorded with Twilio's code and ends the job (UnrecoverableError).
- * When recipients can answer (a numeric sender), a text about open alerts gets a short code
- * ('Reply ACK 123') before its first attempt, if it still fits one segment.
+ * When recipients can answer (a numeric sender) and the number already has another open
+ * text, a text about open alerts gets a short code ('Reply ACK 123') before its first
+ * attempt, if it still fits one segment.
  */
 import { ACKNOWLEDGEABLE_KINDS, classifyTwilioError, pickReplyCode, withReplyCode } from '@spms/sms';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -56,22 +57,25 @@ export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
 };
 
 /**
- * Gives the text a code no other recent text to this number has, stored with the text (the
- * body as sent), so `ACK <code>` names it. Only for a text that covers an unacknowledged alert.
+ * A code is needed only when this number has another open text (one with an unacknowledged
+ * alert): a lone text is answered with a plain ACK. The code is one no other recent text to
+ * this number has, stored with the text (the body as sent) so `ACK <code>` names it.
  */
 async function addReplyCode(ctx: AlertsContext, id: string, phone: string, body: string): Promise<string> {
-  const open = await ctx.pool.query(
-    `SELECT 1 FROM notification_alerts na JOIN alerts a ON a.id = na.alert_id
-      WHERE na.notification_id = $1 AND a.acknowledged_at IS NULL AND NOT a.voided LIMIT 1`,
-    [id],
+  const open = (notification: string) =>
+    `EXISTS (SELECT 1 FROM notification_alerts na JOIN alerts a ON a.id = na.alert_id
+              WHERE na.notification_id = ${notification} AND a.acknowledged_at IS NULL AND NOT a.voided)`;
+  const { rows } = await ctx.pool.query<{ needed: boolean; codes: string[] }>(
+    `SELECT ${open('$1')} AND EXISTS (
+              SELECT 1 FROM notifications o WHERE o.phone = $2 AND o.id <> $1
+                 AND o.status NOT IN ('suppressed', 'failed', 'undelivered', 'canceled')
+                 AND o.created_at > now() - interval '7 days' AND ${open('o.id')}) AS needed,
+            coalesce((SELECT array_agg(reply_code) FROM notifications
+                       WHERE phone = $2 AND reply_code IS NOT NULL AND created_at > now() - interval '7 days'), '{}') AS codes`,
+    [id, phone],
   );
-  if (open.rowCount === 0) return body;
-  const { rows } = await ctx.pool.query<{ reply_code: string }>(
-    `SELECT reply_code FROM notifications
-      WHERE phone = $1 AND reply_code IS NOT NULL AND created_at > now() - interval '7 days'`,
-    [phone],
-  );
-  const code = pickReplyCode(Number(id), new Set(rows.map((r) => r.reply_code)));
+  if (!rows[0]?.needed) return body;
+  const code = pickReplyCode(Number(id), new Set(rows[0].codes));
   const coded = withReplyCode(body, code);
   if (!coded) return body;
   // Set once: a concurrent run of the same job keeps the first code, and sends that body.

@@ -29,7 +29,7 @@ const reply = (s: FakeSmsc, from: string, text: string) =>
   s.deliver({ source_addr: from.slice(1), source_addr_ton: 1, short_message: text });
 
 describe('alerts over SMPP', () => {
-  it('texts with a reply code; the immediate receipt lands on the notification like a Twilio callback', async () => {
+  it('the immediate receipt lands on the notification like a Twilio callback; a second open text gets a reply code', async () => {
     const { h, smsc } = await setup();
     const d = await h.device('Kollupitiya');
     await h.recipient();
@@ -39,7 +39,8 @@ describe('alerts over SMPP', () => {
     const sent = smsc.accepted[0];
     // The receipt at once: the worker may not have stored the message id yet.
     expect(await smsc.receipt(sent?.messageId as string, 'DELIVRD')).toBe(0);
-    expect(sent?.text).toMatch(/^SPMS ALERT: Kollupitiya - CEB supply lost .* Reply ACK \d{3}$/);
+    // A lone open text needs no code: a plain ACK names it.
+    expect(sent?.text).toMatch(/^SPMS ALERT: Kollupitiya - CEB supply lost \d+ \w+ \d\d:\d\d$/);
     expect(sent).toMatchObject({ destinationAddr: '94771234567', sourceAddr: '94112345678', sourceTon: 1 });
     await waitFor(async () => {
       const { rows } = await h.pool.query(`SELECT status FROM notifications`);
@@ -47,13 +48,22 @@ describe('alerts over SMPP', () => {
     });
     const { rows } = await h.pool.query('SELECT provider, provider_message_id, body, reply_code FROM notifications');
     expect(rows[0]).toMatchObject({ provider: 'smpp', provider_message_id: sent?.messageId, body: sent?.text });
-    expect(sent?.text.endsWith(`ACK ${rows[0]?.reply_code}`)).toBe(true);
+    expect(rows[0]?.reply_code).toBeNull();
     const hist = await h.pool.query('SELECT status, source FROM notification_status_history ORDER BY id');
     expect(hist.rows).toEqual([
       { status: 'pending', source: 'worker' },
       { status: 'queued', source: 'worker' },
       { status: 'delivered', source: 'callback' },
     ]);
+    // Another region's outage while the first is open: that text carries a code.
+    await h.open(await h.device('Galle', 'Southern'), 1);
+    await waitFor(() => smsc.accepted.length === 2);
+    const second = await h.pool.query('SELECT body, reply_code FROM notifications ORDER BY id DESC LIMIT 1');
+    expect(second.rows[0]?.reply_code).toMatch(/^\d{3}$/);
+    expect(smsc.accepted[1]?.text).toBe(second.rows[0]?.body);
+    expect(smsc.accepted[1]?.text).toMatch(
+      new RegExp(`^SPMS ALERT: Galle - CEB supply lost .* Reply ACK ${second.rows[0]?.reply_code}$`),
+    );
   });
 
   it('ACK from the recipient acknowledges its alert, recorded as by SMS, audited, and answered', async () => {
@@ -98,15 +108,18 @@ describe('alerts over SMPP', () => {
     await h.recipient({ name: 'North', phone: '+94771111111', scope_kind: 'region', scope_value: 'North' });
     await h.start();
     await h.open(d, 1);
-    await waitFor(
-      async () => (await h.pool.query(`SELECT 1 FROM notifications WHERE status = 'queued'`)).rowCount === 1,
-    );
-    const code = (await h.pool.query('SELECT reply_code FROM notifications')).rows[0]?.reply_code as string;
+    const queued = async () => (await h.pool.query(`SELECT 1 FROM notifications WHERE status = 'queued'`)).rowCount;
+    await waitFor(async () => (await queued()) === 1);
+    await h.open(await h.device('Galle', 'Southern'), 1); // a second open text: it carries a code
+    await waitFor(async () => (await queued()) === 2);
+    const coded = await h.pool.query('SELECT reply_code FROM notifications WHERE reply_code IS NOT NULL');
+    const code = coded.rows[0]?.reply_code as string;
+    expect(code).toMatch(/^\d{3}$/);
     expect(await reply(smsc, '+94779999999', 'ACK')).toBe(0);
     expect(await reply(smsc, '+94771111111', 'ACK')).toBe(0);
     expect(await reply(smsc, '+94771111111', `ACK ${code}`)).toBe(0);
     await waitFor(async () => (await h.pool.query('SELECT 1 FROM sms_inbound_messages')).rowCount === 3);
-    await waitFor(() => smsc.accepted.length === 3); // the alert + two answers to the North recipient
+    await waitFor(() => smsc.accepted.length === 4); // two alerts + two answers to the North recipient
     await sleep(200);
     const inbound = await h.pool.query('SELECT from_phone, outcome, reply FROM sms_inbound_messages ORDER BY id');
     expect(inbound.rows).toEqual([
@@ -118,9 +131,14 @@ describe('alerts over SMPP', () => {
         reply: 'SPMS: no open alert for this number.',
       },
     ]);
-    expect(smsc.accepted.map((s) => s.destinationAddr)).toEqual(['94771234567', '94771111111', '94771111111']);
-    const alert = await h.pool.query('SELECT acknowledged_at FROM alerts');
-    expect(alert.rows[0]?.acknowledged_at).toBeNull();
+    expect(smsc.accepted.map((s) => s.destinationAddr)).toEqual([
+      '94771234567',
+      '94771234567',
+      '94771111111',
+      '94771111111',
+    ]);
+    const alerts = await h.pool.query('SELECT acknowledged_at FROM alerts');
+    expect(alerts.rows.map((r) => r.acknowledged_at)).toEqual([null, null]);
     expect((await h.pool.query('SELECT 1 FROM audit_log')).rowCount).toBe(0);
   });
 });
