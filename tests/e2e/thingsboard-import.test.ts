@@ -1,7 +1,7 @@
 /**
  * `spms import thingsboard` end to end: a fake ThingsBoard (thingsboard-fake.ts: paging,
  * expiring JWTs, string values, small limits, a 429, MQTT Basic credentials as a JSON string,
- * a device without credentials) with three weeks of history holding known outages → the CLI
+ * a device without credentials) with three months of history holding known outages → the CLI
  * → the real API → the ingest queue → the real worker. The outages come out exactly; an
  * interrupted import resumes; re-runs add nothing; the devices then connect over MQTT with
  * their ThingsBoard credentials. Bad input fails with the step named.
@@ -27,17 +27,17 @@ const ADMIN_KEY = 'tb-import-admin-key-0123456789abcdef';
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
-const base = Math.floor(Date.now() / DAY) * DAY - 30 * DAY;
-const until = base + 21 * DAY;
+const base = Math.floor(Date.now() / DAY) * DAY - 100 * DAY;
+const until = base + 91 * DAY;
 const GAP_FROM = base + 14 * DAY; // B's last reading before two silent hours
 const GAP_TO = GAP_FROM + 2 * HOUR;
 
-/** Three weeks: V every 10 min, line states at start and at each change, all as strings. */
+/** Thirteen weeks: V every 20 min, line states at start and at each change, all as strings. */
 function seriesOf(changes: [ts: number, line: number, on: boolean][], gap?: [number, number]) {
   const series: FakeDevice['series'] = {};
   for (let l = 1; l <= 8; l++) series[String(l)] = [{ ts: base, value: 'true' }];
   series.V = [];
-  for (let ts = base; ts < until; ts += 10 * MIN)
+  for (let ts = base; ts < until; ts += 20 * MIN)
     if (!gap || ts <= gap[0] || ts >= gap[1]) series.V.push({ ts, value: (229 + (ts % 9) / 10).toFixed(1) });
   for (const [ts, line, on] of changes) series[String(line)]?.push({ ts, value: on ? 'true' : 'false' });
   for (const rows of Object.values(series)) rows.sort((a, b) => a.ts - b.ts);
@@ -63,6 +63,8 @@ const devices: FakeDevice[] = [
       [base + 3 * DAY + 11 * HOUR, 1, true],
       [base + 5 * DAY + 6 * HOUR, 2, false],
       [base + 5 * DAY + 6 * HOUR + 2 * MIN, 2, true],
+      [base + 45 * DAY + 6 * HOUR, 6, false],
+      [base + 45 * DAY + 9 * HOUR, 6, true],
     ]),
   },
   {
@@ -83,6 +85,8 @@ const devices: FakeDevice[] = [
         [base + 10 * DAY + 12 * HOUR + 30 * MIN, 4, true],
         [GAP_FROM - 20 * MIN, 5, false],
         [GAP_TO, 5, true],
+        [base + 80 * DAY + HOUR, 7, false],
+        [base + 80 * DAY + HOUR + 3 * MIN, 7, true],
       ],
       [GAP_FROM, GAP_TO],
     ),
@@ -274,10 +278,10 @@ describe('spms import thingsboard', () => {
     expect(second.err).toMatch(/^credentials: \d+\/3 devices \(\d+%\), [\d.]+ devices\/s/m);
     expect(second.err).toMatch(/^history: started \(\d+ device-days\)$/m);
     expect(second.err).toMatch(/^history TB_A: resumed from \d{4}-/m);
-    expect(second.err).toMatch(/^history: done in \S+ — \d+ readings imported, 4 outages derived$/m);
-    expect(second.out).toMatch(/\d+ readings imported, 4 outages derived$/);
-    expect(report.totals.outages).toBe(4);
-    expect(report.devices.map((d: { history: { outages: number } }) => d.history.outages)).toEqual([2, 2, 0]);
+    expect(second.err).toMatch(/^history: done in \S+ — \d+ readings imported, 6 outages derived$/m);
+    expect(second.out).toMatch(/\d+ readings imported, 6 outages derived$/);
+    expect(report.totals.outages).toBe(6);
+    expect(report.devices.map((d: { history: { outages: number } }) => d.history.outages)).toEqual([3, 3, 0]);
     expect(tb.stats.throttled).toBe(1);
     expect(tb.stats.refreshes).toBeGreaterThan(0);
     await drained();
@@ -287,7 +291,7 @@ describe('spms import thingsboard', () => {
                 (extract(epoch FROM o.ended_at) * 1000)::float8 AS e, o.duration_ms::float8 AS ms, o.class
            FROM outages o JOIN devices d ON d.id = o.device_id ORDER BY d.name, o.started_at`,
       );
-      return r.length === 4 && r.every((o) => o.e !== null) ? r : null;
+      return r.length === 6 && r.every((o) => o.e !== null) ? r : null;
     });
     expect(outages).toEqual([
       {
@@ -307,6 +311,14 @@ describe('spms import thingsboard', () => {
         class: 'momentary',
       },
       {
+        name: 'TB_A',
+        line: 6,
+        s: base + 45 * DAY + 6 * HOUR,
+        e: base + 45 * DAY + 9 * HOUR,
+        ms: 3 * HOUR,
+        class: 'sustained',
+      },
+      {
         name: 'TB_B',
         line: 4,
         s: base + 10 * DAY + 8 * HOUR,
@@ -316,6 +328,14 @@ describe('spms import thingsboard', () => {
       },
       // Off 20 minutes before two silent hours: the silence is unknown, not outage.
       { name: 'TB_B', line: 5, s: GAP_FROM - 20 * MIN, e: GAP_FROM, ms: 20 * MIN, class: 'sustained' },
+      {
+        name: 'TB_B',
+        line: 7,
+        s: base + 80 * DAY + HOUR,
+        e: base + 80 * DAY + HOUR + 3 * MIN,
+        ms: 3 * MIN,
+        class: 'momentary',
+      },
     ]);
     const counts = await stored();
     const readings = devices.reduce((n, d) => n + Object.values(d.series).reduce((m, s) => m + s.length, 0), 0);
@@ -340,7 +360,7 @@ describe('spms import thingsboard', () => {
     expect(JSON.parse(again.out).totals.readings).toBe(readings);
     await drained();
     expect(await stored()).toEqual(counts);
-    expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(4);
+    expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(6);
     // Derived from imported history: marked so, and no alert raised (the alerts are off here;
     // thingsboard-source.test.ts runs them).
     expect(await q(`SELECT DISTINCT source FROM outages`)).toEqual([{ source: 'import' }]);
@@ -382,10 +402,10 @@ describe('spms import thingsboard', () => {
     expect(s.err).toMatch(/while reading series \S+ of TB_B is malformed: reading 0 has no integer "ts"/);
     const again = await cli('--url', tb.url, ...signIn, ...earlier, ...to, '--json');
     expect(again.code, again.err).toBe(0);
-    expect(JSON.parse(again.out).totals.outages).toBe(2);
+    expect(JSON.parse(again.out).totals.outages).toBe(3);
     await drained();
     expect(await stored()).toEqual(before);
-    expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(4);
+    expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(6);
   });
 
   it('the imported devices connect over MQTT with their ThingsBoard credentials', async () => {
