@@ -10,8 +10,9 @@
  *      had an event). BENCH_STATUS_FULL=0 skips the old full /api/status path; the compact
  *      status is measured from each of BENCH_STATUS_FROM (default "compute,snapshot": the view
  *      computed per read, then read from the worker-maintained device_status_rows);
- *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once
- *      (BENCH_REPORTS=0 skips it).
+ *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once,
+ *      from raw outages and from the day rollups side by side (bench/reports.ts;
+ *      BENCH_REPORTS_FROM=raw,rollup; BENCH_REPORTS=0 skips it).
  *
  *   npm run bench:api
  *   BENCH_DEVICES=10000 BENCH_OUTAGES_PER_LINE=12 BENCH_CLIENTS=20 BENCH_SECONDS=10 npm run bench:api
@@ -24,6 +25,7 @@ import { createLogger } from '@spms/log';
 import { Redis } from 'ioredis';
 import { buildApp } from '../app.js';
 import { loadApiConfig } from '../config.js';
+import { benchReports } from './reports.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 10_000);
@@ -268,41 +270,19 @@ async function main(): Promise<void> {
             }
           }
           await benchDelta(base, cacheMs, clients, seconds, pool);
-          if (cacheMs === '0' || !REPORTS || source !== STATUS_FROM.at(-1)) continue;
-          const to = new Date();
-          const from = new Date(to.getTime() - 365 * 86_400_000);
-          const url = `${base}/api/reports/reliability?groupBy=region&from=${from.toISOString()}&to=${to.toISOString()}`;
-          const seq: number[] = [];
-          for (let i = 0; i < REPORT_RUNS; i++) {
-            const s = performance.now();
-            const res = await fetch(url, { headers: { authorization: `Bearer ${KEY}` } });
-            await res.arrayBuffer();
-            if (res.status !== 200) throw new Error(`report answered ${res.status}`);
-            seq.push(performance.now() - s);
-          }
-          seq.sort((a, b) => a - b);
-          console.log(
-            `year reliability report by region, sequential (${REPORT_RUNS} runs): p50 ${fmt(pct(seq, 50))}, max ${fmt(seq[seq.length - 1] ?? NaN)}`,
-          );
-          const med = `${url}&excludeMajorEvents=true`;
-          const s = performance.now();
-          await (await fetch(med, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
-          console.log(`  with excludeMajorEvents=true (5-year daily SAIDI history): ${fmt(performance.now() - s)}`);
-          const conc = await Promise.all(
-            Array.from({ length: REPORT_CLIENTS }, async () => {
-              const t = performance.now();
-              await (await fetch(url, { headers: { authorization: `Bearer ${KEY}` } })).arrayBuffer();
-              return performance.now() - t;
-            }),
-          );
-          conc.sort((a, b) => a - b);
-          console.log(
-            `  ${REPORT_CLIENTS} concurrent reports: p50 ${fmt(pct(conc, 50))}, max ${fmt(conc[conc.length - 1] ?? NaN)}`,
-          );
         } finally {
           await app.close();
         }
       }
+    if (REPORTS)
+      await benchReports({
+        dbUrl,
+        redisUrl: REDIS_URL,
+        redisPrefix: `spmsbench:${dbName}`,
+        key: KEY,
+        runs: REPORT_RUNS,
+        clients: REPORT_CLIENTS,
+      });
   } finally {
     await pool.end();
     if (!process.env.BENCH_KEEP_DB) await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
