@@ -93,7 +93,11 @@ export function createSmppProvider(config: SmppSmsConfig, logger: SmsLogger): Sm
   let failures = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
   let enquireTimer: NodeJS.Timeout | undefined;
-  let onDeliver: DeliverHandler = async () => {};
+  // Until a handler is set, receipts and replies are refused with a temporary error (the
+  // SMSC delivers them again later) rather than answered and lost.
+  let onDeliver: DeliverHandler = async () => {
+    throw new Error('no handler for receipts and replies yet');
+  };
   // Everything waiting on the current session: rejected with ConnectionLost when it drops.
   const inFlight = new Set<(err: Error) => void>();
   const boundWaiters = new Set<() => void>();
