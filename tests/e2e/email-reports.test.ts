@@ -199,6 +199,15 @@ describe('scheduled reliability report e-mails', () => {
     expect(sub.statusCode, sub.body).toBe(201);
     expect(sub.json()).toMatchObject({ scopeKind: 'region', scopeValue: 'Western', monthly: true, weekly: false });
     subscription = sub.json().id;
+    // The name ends up in a subject line: no line breaks.
+    const crlf = await app.inject({
+      method: 'POST',
+      url: '/api/report-subscriptions',
+      headers: admin,
+      payload: { recipientId: created.json().id, scopeKind: 'region', scopeValue: 'Western\r\nBcc: x@evil.example' },
+    });
+    expect(crlf.statusCode).toBe(400);
+    expect(crlf.json().message).toMatch(/control characters/);
     // Subscribed in mid-November: November is owed, October is not.
     await pool.query(`UPDATE report_subscriptions SET created_at = $2 WHERE id = $1`, [
       subscription,
@@ -236,6 +245,8 @@ describe('scheduled reliability report e-mails', () => {
     expect(n.rows).toEqual([
       { status: 'sent', response: expect.stringMatching(/^250 /), kind: 'report', channel: 'email' },
     ]);
+    const system = await app.inject({ url: '/api/system', headers: admin });
+    expect(system.json().email).toMatchObject({ mode: 'smtp' });
     const listed = await app.inject({ url: `/api/report-subscriptions/${subscription}`, headers: admin });
     expect(listed.json()).toMatchObject({ lastPeriods: ['monthly:2026-11'], warnings: [] });
   });
@@ -303,5 +314,55 @@ describe('scheduled reliability report e-mails', () => {
     for (const id of [W1, W2]) expect(rows.find((r) => r[0] === id)).toEqual(apiRows.find((r) => r[0] === id));
     const saidi = col(rows[1], 'saidi_min');
     expect(text).toContain(`SAIDI ${Number(saidi).toFixed(1)} min`);
+  });
+
+  it('a weekly report missed over its Monday is sent at the next start, once', async () => {
+    const recipient = await app.inject({
+      method: 'POST',
+      url: '/api/recipients',
+      headers: admin,
+      payload: { name: 'Weekly', channel: 'email', email: 'weekly@example.lk', scopeKind: 'all', kinds: ['outage'] },
+    });
+    const sub = await app.inject({
+      method: 'POST',
+      url: '/api/report-subscriptions',
+      headers: admin,
+      payload: { recipientId: recipient.json().id, scopeKind: 'all', monthly: false, weekly: true },
+    });
+    expect(sub.statusCode, sub.body).toBe(201);
+    await pool.query(`UPDATE report_subscriptions SET created_at = $2 WHERE id = $1`, [
+      sub.json().id,
+      local('2026-11-20T09:00:00'),
+    ]);
+    // Week of Monday 23 November: one 20-minute outage at S1.
+    await pool.query(
+      `INSERT INTO outages (device_id, line, started_at, ended_at, unknown_ms, duration_ms, class, planned, start_msg_id, utility_feed)
+       VALUES ($1, 2, $2, $3, 0, 1200000, 'sustained', false, 'w1', false)`,
+      [S1, local('2026-11-24T10:00:00'), local('2026-11-24T10:20:00')],
+    );
+    const before = sink.messages.length;
+    // Nothing ran over Monday 30 November; the first process starts on Wednesday.
+    const first = scheduler();
+    const sent = (
+      await Promise.all([
+        first.runOnce(Date.parse(local('2026-12-02T10:00:00'))),
+        scheduler().runOnce(Date.parse(local('2026-12-02T10:00:00'))),
+      ])
+    ).flat();
+    expect(sent).toEqual([`${sub.json().id}/weekly:2026-11-23`]);
+    await waitFor(() => sink.messages.length > before);
+    expect(await scheduler().runOnce(Date.parse(local('2026-12-02T11:00:00')))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.messages.length).toBe(before + 1);
+    const m = sink.messages.at(-1);
+    expect(m?.subject).toBe('SPMS reliability report, week of Mon 23 Nov 2026: the whole fleet');
+    expect(m?.to).toEqual(['weekly@example.lk']);
+    expect(m?.text).toContain(
+      '1 outage (1 sustained, 0 momentary), 20 line-minutes without power, 24 monitored lines.',
+    );
+    expect(m?.text.split('\n')).toContain('1  S1_MSAN  Southern          20        1');
+    // 1 sustained interruption over 24 lines; 20 minutes over 24 lines.
+    expect(m?.text).toContain('SAIFI 0.042   SAIDI 0.8 min   CAIDI 20.0 min   MAIFI 0.000');
+    expect(m?.attachments[0]?.filename).toBe('spms-reliability-weekly-2026-11-23-fleet.csv');
   });
 });

@@ -58,14 +58,15 @@ const RIGHT = [false, true, true, true, true, true, true, true, true];
 
 export function composeReportEmail(r: ReportEmailInput): ReportEmail {
   const s = r.summary;
-  const subject = `SPMS reliability report, ${r.periodLabel}: ${r.scopeLabel}`;
+  // Names are operators' free text: one line, whatever they contain.
+  const subject = `SPMS reliability report, ${r.periodLabel}: ${r.scopeLabel}`.replace(/[\r\n\t]+/g, ' ');
   const out = [
     `Reliability of ${r.scopeLabel}, ${r.periodLabel}`,
     `(${localDateTime(r.from, r.timeZone)} to ${localDateTime(r.to, r.timeZone)}, local time ${r.timeZone})`,
     '',
     `SAIFI ${fixed(s.saifi, 3)}   SAIDI ${fixed(s.saidiMinutes, 1)} min   CAIDI ${fixed(s.caidiMinutes, 1)} min   ` +
       `MAIFI ${fixed(s.maifi, 3)}   ASAI ${fixed(s.asaiPercent, 4)} %`,
-    `${s.outages} outages (${s.sustained} sustained, ${s.momentary} momentary), ${fixed(s.outageMinutes, 0)} line-minutes ` +
+    `${s.outages} outage${s.outages === 1 ? '' : 's'} (${s.sustained} sustained, ${s.momentary} momentary), ${fixed(s.outageMinutes, 0)} line-minutes ` +
       `without power, ${s.lines} monitored lines.`,
   ];
   if (r.groups.length > 0) {

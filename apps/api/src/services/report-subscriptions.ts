@@ -137,6 +137,10 @@ export class ReportSubscriptionService {
     const scopeValue = scopeKind === 'all' ? null : (v.scopeValue?.trim() ?? null);
     if (scopeKind !== 'all' && !scopeValue)
       throw new AppError('BAD_REQUEST', `scopeValue (the ${scopeKind} name) is required for scopeKind ${scopeKind}`);
+    // The name goes into an e-mail subject: no line breaks or other control characters.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: that is what it looks for
+    if (scopeValue && /[\u0000-\u001f\u007f]/.test(scopeValue))
+      throw new AppError('BAD_REQUEST', 'scopeValue: control characters (line breaks, tabs) are not allowed');
     const monthly = v.monthly ?? true;
     const weekly = v.weekly ?? false;
     if (!monthly && !weekly) throw new AppError('BAD_REQUEST', 'choose monthly, weekly or both (at least one true)');
