@@ -224,6 +224,34 @@ describe('alert escalation', () => {
     ]);
   });
 
+  it('an overdue escalation whose job was lost is told when the runtime starts', async () => {
+    const h = await harness();
+    const d = await h.device('Kollupitiya');
+    const b = await person(h, 'Bandara', B);
+    const a = await person(h, 'Asha', A);
+    const p = await policy(h.pool, [
+      { delaySec: 0, recipients: [a] },
+      { delaySec: 60, recipients: [b] },
+    ]);
+    // Tier 1 told three minutes ago; tier 2's job never reached Redis (or was removed).
+    const { rows } = await h.pool.query<{ id: string }>(
+      `INSERT INTO alerts (type, condition_key, severity, device_id, line, region, started_at, start_event_id, notified_at)
+       VALUES ('outage', 'lost-job', 'major', $1, 1, 'Western', now() - interval '4 minutes', 'e', now() - interval '3 minutes')
+       RETURNING id::text`,
+      [d],
+    );
+    const id = rows[0]?.id as string;
+    await h.pool.query(
+      `INSERT INTO alert_escalation_state (alert_id, policy_id, policy_name, next_tier, next_at)
+       VALUES ($1, $2, 'Duty escalation', 2, now() - interval '2 minutes')`,
+      [id, p],
+    );
+    await h.start();
+    await waitFor(() => textsTo(h, B).length === 1);
+    expect(await steps(h, id)).toEqual([[2, 'Bandara', 'notified']]);
+    expect(await state(h, id)).toMatchObject({ stopped_reason: 'exhausted' });
+  });
+
   it('quiet hours hold back a non-critical escalation (recorded); a critical one goes out', async () => {
     const h = await harness();
     const major = await h.device('Kollupitiya', null);

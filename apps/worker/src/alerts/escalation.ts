@@ -289,16 +289,21 @@ export const handleEscalate = (ctx: AlertsContext) => async (job: Job<EscalateJo
 };
 
 /**
- * Start-up: escalations overdue by more than a minute whose job is gone (a job that failed
- * all its attempts): scheduled again (ids make this a no-op for jobs that still exist).
+ * Start-up: escalations overdue by more than a minute. A job that is gone is scheduled again
+ * (the id makes this a no-op for jobs that still exist); one that failed all its attempts
+ * (the database was down for long) is retried. Either way the state row decides what runs.
  */
 export async function recoverEscalations(ctx: AlertsContext): Promise<void> {
-  const { rows } = await ctx.pool.query<{ alert_id: string }>(
-    `SELECT alert_id::text FROM alert_escalation_state
+  const { rows } = await ctx.pool.query<{ alert_id: string; next_tier: number }>(
+    `SELECT alert_id::text, next_tier FROM alert_escalation_state
       WHERE stopped_reason IS NULL AND next_at < now() - interval '1 minute' LIMIT 10000`,
   );
   await scheduleEscalation(
     ctx,
     rows.map((r) => r.alert_id),
   );
+  for (const r of rows) {
+    const job = await ctx.timers.getJob(jobId('escalate', r.alert_id, r.next_tier));
+    if (job && (await job.isFailed())) await job.retry();
+  }
 }
