@@ -53,7 +53,10 @@ export interface FakeSmsc {
 
 export const FAKE_SMSC_CREDENTIALS = { systemId: 'spms', password: 'secret1' };
 
-export async function startFakeSmsc(): Promise<FakeSmsc> {
+/** `tls`: PEM key and certificate, for an smpps:// SMSC. */
+export async function startFakeSmsc(
+  opts: { tls?: { key: Buffer | string; cert: Buffer | string } } = {},
+): Promise<FakeSmsc> {
   const script: FakeSmscReply[] = [];
   const bound = new Set<Session>();
   let nextId = 0x1000;
@@ -66,7 +69,7 @@ export async function startFakeSmsc(): Promise<FakeSmsc> {
     maxOutstanding: 0,
     answerEnquireLink: true,
   };
-  const server = smpp.createServer({}, (session: Session) => {
+  const server = smpp.createServer(opts.tls ? { ...opts.tls } : {}, (session: Session) => {
     const held = new Set<Pdu>();
     session.on('error', () => {});
     session.on('close', () => {
@@ -152,7 +155,7 @@ export async function startFakeSmsc(): Promise<FakeSmsc> {
       return state.maxOutstanding;
     },
     url: (id = FAKE_SMSC_CREDENTIALS.systemId, pw = FAKE_SMSC_CREDENTIALS.password) =>
-      `smpp://${encodeURIComponent(id)}:${encodeURIComponent(pw)}@127.0.0.1:${port}`,
+      `${opts.tls ? 'smpps' : 'smpp'}://${encodeURIComponent(id)}:${encodeURIComponent(pw)}@127.0.0.1:${port}`,
     reply: (...r) => script.push(...r),
     clearReplies: () => {
       script.length = 0;

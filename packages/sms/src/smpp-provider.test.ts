@@ -3,6 +3,11 @@
  * sockets: binds, submit_sm contents and encodings, receipts and replies, throttling, the
  * window, and a connection dropped with submits outstanding.
  */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type FakeSmsc, startFakeSmsc } from './fake-smsc.js';
 import type { DeliverSm } from './smpp-codec.js';
@@ -196,5 +201,32 @@ describe('SMPP provider', () => {
     await expect(p.send({ to, body: 'x' })).rejects.toMatchObject({ retry: true });
     await until(() => smsc.binds.length >= 2, 'a second bind attempt');
     expect(smsc.submits).toHaveLength(0);
+  });
+
+  it('smpps: binds over TLS when the certificate verifies, and refuses an unverified SMSC', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spms-smpps-'));
+    try {
+      await promisify(execFile)('openssl', [
+        ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=smsc'],
+        ...['-addext', 'subjectAltName=IP:127.0.0.1'],
+        ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      ]);
+      const cert = readFileSync(join(dir, 'cert.pem'));
+      const secure = await startFakeSmsc({ tls: { key: readFileSync(join(dir, 'key.pem')), cert } });
+      try {
+        expect(secure.url()).toMatch(/^smpps:/);
+        const trusted = provider({ url: secure.url(), tlsCa: cert });
+        await expect(trusted.send({ to, body: 'over TLS' })).resolves.toMatchObject({ provider: 'smpp' });
+        expect(secure.accepted.map((s) => s.text)).toEqual(['over TLS']);
+        const untrusted = provider({ url: secure.url(), sendTimeoutMs: 300 });
+        await expect(untrusted.send({ to, body: 'x' })).rejects.toMatchObject({ retry: true });
+        expect(secure.accepted).toHaveLength(1);
+      } finally {
+        await Promise.all(open.splice(0).map((p) => p.close()));
+        await secure.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

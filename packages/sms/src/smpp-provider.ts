@@ -10,6 +10,7 @@
  * alert is preferred to a lost one. A submit that was never written (no session) is simply
  * sent later. A submit whose response arrived is never sent again by this provider.
  */
+import { isIP } from 'node:net';
 import smpp, { type Pdu, type Session } from 'smpp';
 import { isE164 } from './phone.js';
 import {
@@ -54,6 +55,8 @@ export interface SmppSmsConfig {
   allowLong?: boolean;
   /** Verify the SMSC's TLS certificate (smpps). Default true. */
   tlsRejectUnauthorized?: boolean;
+  /** CA certificate(s) to verify the SMSC with, when not a public CA (PEM). */
+  tlsCa?: string | Buffer;
   /** Country for sender numbers of replies that are not international. Default 'LK'. */
   defaultCountry?: string;
 }
@@ -138,7 +141,13 @@ export function createSmppProvider(config: SmppSmsConfig, logger: SmsLogger): Sm
       host: ep.host,
       port: ep.port,
       tls: ep.tls,
-      ...(ep.tls ? { servername: ep.host, rejectUnauthorized: config.tlsRejectUnauthorized ?? true } : {}),
+      ...(ep.tls
+        ? {
+            rejectUnauthorized: config.tlsRejectUnauthorized ?? true,
+            ...(isIP(ep.host) ? {} : { servername: ep.host }), // SNI takes names only
+            ...(config.tlsCa ? { ca: config.tlsCa } : {}),
+          }
+        : {}),
     });
     session = s;
     s.on('error', (err: Error) => logger.warn({ smsc: where, err: err.message }, 'SMPP connection error'));

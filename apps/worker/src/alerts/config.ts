@@ -44,6 +44,8 @@ export const AlertsConfigSchema = Type.Object({
   SMPP_ALLOW_LONG: Type.Boolean({ default: false }),
   /** smpps: verify the SMSC's certificate. */
   SMPP_TLS_VERIFY: Type.Boolean({ default: true }),
+  /** smpps: PEM file of the CA that signed the SMSC's certificate, when it is not a public CA. */
+  SMPP_TLS_CA: Type.Optional(Type.String({ minLength: 1, description: 'path to a PEM file' })),
   /** Answers to replies (acknowledged / no open alert…) per phone number per hour. */
   SMS_REPLY_MAX_PER_HOUR: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
   /** Texts one recipient would get within this window become one message (Alertmanager group_wait). */

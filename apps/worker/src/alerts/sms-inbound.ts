@@ -7,6 +7,7 @@
  * yet fails its job, which BullMQ retries with back-off.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '@spms/log';
 import {
   createSmsProvider,
@@ -49,6 +50,7 @@ export function buildSmsProvider(config: AlertsConfig, logger: Logger): SmsProvi
         responseTimeoutMs: config.SMPP_RESPONSE_TIMEOUT_MS,
         allowLong: config.SMPP_ALLOW_LONG,
         tlsRejectUnauthorized: config.SMPP_TLS_VERIFY,
+        ...(config.SMPP_TLS_CA ? { tlsCa: readFileSync(config.SMPP_TLS_CA) } : {}),
       },
     },
     logger,
