@@ -30,11 +30,11 @@ const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const alert = await getAlert(app.pg, scopeOf(req), req.params.id);
       // Scoped: a text that also covered other scopes' alerts comes back redacted.
       const notifications = await listNotifications(app.pg, scopeOf(req), { alertId: req.params.id, limit: 1000 });
-      // Newest text per recipient (notifications come newest first).
+      // Newest message per recipient and channel (notifications come newest first).
       const seen = new Set<string>();
       const deliveries = notifications
         .filter((n) => {
-          const k = n.recipientId ?? n.phone ?? `#${n.id}`;
+          const k = `${n.recipientId ?? n.phone ?? n.email ?? `#${n.id}`}/${n.channel}`;
           if (seen.has(k)) return false;
           seen.add(k);
           return true;
@@ -43,6 +43,8 @@ const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
           recipientId: n.recipientId,
           recipientName: n.recipientName,
           phone: n.phone,
+          channel: n.channel,
+          email: n.email,
           notificationId: n.id,
           status: n.status,
           errorCode: n.errorCode,

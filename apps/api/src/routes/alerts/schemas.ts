@@ -37,6 +37,8 @@ export const Delivery = Type.Object({
   recipientId: Nullable(Type.String()),
   recipientName: Nullable(Type.String()),
   phone: Nullable(Type.String({ description: 'null when the text is redacted (see Notification.redacted)' })),
+  channel: Type.String({ description: 'sms or email' }),
+  email: Nullable(Type.String({ description: 'for an e-mail; null when redacted' })),
   notificationId: Type.Integer(),
   status: Type.String(),
   errorCode: Nullable(Type.Integer()),
@@ -46,7 +48,9 @@ export const Delivery = Type.Object({
 export const AlertDetail = Type.Object({
   ...Alert.properties,
   notifications: Type.Array(Notification),
-  deliveries: Type.Array(Delivery, { description: 'latest text per recipient and its delivery status' }),
+  deliveries: Type.Array(Delivery, {
+    description: 'latest message per recipient and channel (text, e-mail) and its delivery status',
+  }),
   escalation: AlertEscalation,
 });
 
