@@ -1,12 +1,11 @@
 /**
- * Texts sent (or held back) for alerts, with their delivery status, and Twilio's delivery
- * receipts recorded against them. A scoped principal sees the texts that covered at least
- * one alert of a device in its scope; a grouped text that also covered alerts outside the
+ * Texts sent (or held back) for alerts, with their delivery status (receipts are recorded
+ * by @spms/sms recordDeliveryReceipt, for Twilio and SMPP alike). A scoped principal sees
+ * the texts that covered at least one alert of a device in its scope; a grouped text that also covered alerts outside the
  * scope is shown `redacted`: its status and history stay, but recipient, phone number, text,
  * provider id and error message are null and `alertIds` lists only the alerts in scope.
  */
 import type { Pool } from '@spms/db';
-import { type MessageStatus, type StatusCallback, shouldUpdateStatus } from '@spms/sms';
 import type { Scope } from '../plugins/auth.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
@@ -123,49 +122,4 @@ export async function listNotifications(
       at: new Date(h.at).toISOString(),
     })),
   }));
-}
-
-/**
- * Records a receipt. Callbacks arrive out of order and may repeat: the status only moves
- * forward (shouldUpdateStatus), and each distinct receipt (status + error code) is kept
- * once in the history, so a replayed callback changes nothing. The row lock serialises
- * concurrent callbacks for one message. Returns false for an unknown message id.
- */
-export async function recordReceipt(db: Pool, receipt: StatusCallback): Promise<boolean> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
-    const { rows } = await client.query<{ id: string; status: string }>(
-      'SELECT id::text, status FROM notifications WHERE provider_message_id = $1 FOR UPDATE',
-      [receipt.messageSid],
-    );
-    const n = rows[0];
-    if (!n) {
-      await client.query('ROLLBACK');
-      return false;
-    }
-    // Our own states ('pending', 'retrying'…) are below every provider status.
-    const current = n.status === 'pending' || n.status === 'suppressed' ? undefined : (n.status as MessageStatus);
-    if (shouldUpdateStatus(current, receipt.status)) {
-      await client.query(
-        `UPDATE notifications SET status = $2, error_code = coalesce($3, error_code), updated_at = now() WHERE id = $1`,
-        [n.id, receipt.status, receipt.errorCode ?? null],
-      );
-    }
-    await client.query(
-      `INSERT INTO notification_status_history (notification_id, status, error_code, source)
-       SELECT $1::bigint, $2::text, $3::int, 'callback'
-        WHERE NOT EXISTS (SELECT 1 FROM notification_status_history
-                           WHERE notification_id = $1 AND source = 'callback' AND status = $2
-                             AND error_code IS NOT DISTINCT FROM $3)`,
-      [n.id, receipt.status, receipt.errorCode ?? null],
-    );
-    await client.query('COMMIT');
-    return true;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
 }
