@@ -262,6 +262,32 @@ describe('cut-over bridge to ThingsBoard', () => {
     }
   }, 90_000);
 
+  it('bounded backlog: past TB_BRIDGE_MAX_BACKLOG the oldest waiting messages are dropped and counted', async () => {
+    await worker?.close();
+    worker = await startWorker(
+      loadWorkerConfig({ ...bridgeEnv(), LOG_LEVEL: 'silent', TB_BRIDGE_MAX_BACKLOG: '100' }),
+      { logger },
+    );
+    await tb.stop();
+    const b = await connectDevice({ clientId: 'brB-cid', username: 'brB-user', password: 'brB-password-1' });
+    for (let i = 1001; i <= 1130; i++)
+      await b.publishAsync('v1/devices/me/telemetry', JSON.stringify({ seq: i }), { qos: 1 });
+    const full = await until(async () => {
+      const s = await system();
+      return s.dropped === 30 && s.state === 'retrying' ? s : null; // (the heartbeat is every 2 s)
+    });
+    expect(full).toMatchObject({ backlog: 100, dropped: 30, state: 'retrying' });
+    await tb.start();
+    // The newest 100 all arrive, in order; of the 30 dropped from the stream, only those the
+    // bridge had already read may still arrive (before them).
+    const later = () => seqs('BR_B').filter((n) => n > 1000);
+    await until(() => later().filter((n) => n > 1030).length === 100);
+    expect(later().filter((n) => n > 1030)).toEqual(Array.from({ length: 100 }, (_, i) => 1031 + i));
+    expect(later()).toEqual([...later()].sort((x, y) => x - y));
+    await until(async () => (await system()).backlog === 0);
+    await b.endAsync();
+  });
+
   it('is off without TB_BRIDGE_URL, and refuses a half configuration naming what is missing', async () => {
     expect(() =>
       loadWorkerConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, TB_BRIDGE_URL: 'mqtt://127.0.0.1:1883' }),

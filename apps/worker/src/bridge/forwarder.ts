@@ -11,18 +11,24 @@
  */
 import type { Pool } from '@spms/db';
 import type { Logger } from '@spms/log';
-import { type TbBridgeHeartbeat, tbBridgeLeaderKey, tbBridgeStatusKey, tbBridgeStreamKey } from '@spms/queue';
+import {
+  type TbBridgeHeartbeat,
+  tbBridgeDroppedKey,
+  tbBridgeLeaderKey,
+  tbBridgeStatusKey,
+  tbBridgeStreamKey,
+} from '@spms/queue';
 import type { Redis } from 'ioredis';
-import type { MqttClient } from 'mqtt';
 import type { BridgeSettings } from './config.js';
+import { RedisLease } from './lease.js';
 import { type TbCredentialSource, TbCredentialsError } from './tb-credentials.js';
+import { TbSessions } from './tb-sessions.js';
 
 const GROUP = 'tb';
 const CONSUMER = 'bridge';
 /** Entries held in memory at most (the rest wait in Redis). */
 const MAX_IN_MEMORY = 20_000;
 const LEASE_MS = 10_000;
-const PUBLISH_TIMEOUT_MS = 15_000;
 /** How long a read message waits for a device's earlier one committed after it (see insertInOrder). */
 const SETTLE_MS = 500;
 
@@ -44,9 +50,6 @@ interface Lane {
   /** The head is being published (it may not be overtaken then). */
   inFlight: boolean;
   attempt: number;
-  name?: string;
-  client?: MqttClient;
-  idle?: NodeJS.Timeout;
 }
 
 export interface ForwarderStats {
@@ -67,6 +70,23 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type StreamReply = [string, [string, string[] | null][]][] | null;
 
+/** XREADGROUP of the bridge's consumer: `from` '>' = new entries, else its pending ones after `from`. */
+const readGroup = (conn: Redis, stream: string, from: string, count: number, blockMs?: number) =>
+  (blockMs === undefined
+    ? conn.xreadgroup('GROUP', GROUP, CONSUMER, 'COUNT', count, 'STREAMS', stream, from)
+    : conn.xreadgroup(
+        'GROUP',
+        GROUP,
+        CONSUMER,
+        'COUNT',
+        count,
+        'BLOCK',
+        blockMs,
+        'STREAMS',
+        stream,
+        from,
+      )) as Promise<StreamReply>;
+
 export function startForwarder(opts: {
   /** Commands (never blocking). */
   redis: Redis;
@@ -81,9 +101,9 @@ export function startForwarder(opts: {
 }): Forwarder {
   const { redis, blocking, prefix, settings, credentials, logger } = opts;
   const key = tbBridgeStreamKey(prefix);
-  const leaseKey = tbBridgeLeaderKey(prefix);
-  const me = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const lease = new RedisLease(redis, tbBridgeLeaderKey(prefix), LEASE_MS);
   const target = settings.mqttUrl;
+  const sessions = new TbSessions({ target, idleMs: settings.idleMs, pool: opts.pool, credentials });
   const lanes = new Map<string, Lane>();
   const stats: ForwarderStats = {
     forwarded: 0,
@@ -150,60 +170,6 @@ export function startForwarder(opts: {
     return last;
   };
 
-  const dropSession = (lane: Lane) => {
-    if (lane.idle) clearTimeout(lane.idle);
-    lane.idle = undefined;
-    if (lane.client) {
-      lane.client.end(true);
-      lane.client = undefined;
-      stats.connected--;
-    }
-  };
-
-  const session = async (lane: Lane): Promise<MqttClient> => {
-    if (lane.client?.connected) return lane.client;
-    dropSession(lane);
-    if (lane.name === undefined) {
-      const { rows } = await opts.pool.query<{ name: string }>('SELECT name FROM devices WHERE id = $1', [
-        lane.deviceId,
-      ]);
-      if (!rows[0]) throw new TbCredentialsError(`device ${lane.deviceId} is no longer registered in SPMS`);
-      lane.name = rows[0].name;
-    }
-    const c = await credentials.get(lane.name);
-    // Loaded only when the bridge runs (the worker's image needs no MQTT client otherwise).
-    const mqtt = await import('mqtt');
-    const client = await mqtt.connectAsync(target, {
-      clientId: c.clientId,
-      username: c.username,
-      password: c.password,
-      protocolVersion: 4,
-      reconnectPeriod: 0,
-      connectTimeout: PUBLISH_TIMEOUT_MS,
-      clean: true,
-    });
-    client.on('error', () => {}); // seen as a failed publish, retried
-    client.on('close', () => {
-      if (lane.client === client) dropSession(lane);
-    });
-    lane.client = client;
-    stats.connected++;
-    return client;
-  };
-
-  const publish = (client: MqttClient, e: Entry) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no PUBACK from ThingsBoard in time')), PUBLISH_TIMEOUT_MS);
-      const onClose = () => reject(new Error('ThingsBoard closed the connection'));
-      client.once('close', onClose);
-      client.publish(e.topic, e.payload, { qos: 1 }, (err) => {
-        clearTimeout(timer);
-        client.off('close', onClose);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
-
   async function pump(lane: Lane): Promise<void> {
     lane.running = true;
     while (lane.queue.length > 0 && stats.leader && !closed) {
@@ -215,7 +181,7 @@ export function startForwarder(opts: {
       }
       try {
         lane.inFlight = true;
-        await publish(await session(lane), e);
+        await sessions.publish(lane.deviceId, e.topic, e.payload);
         await redis.multi().xack(key, GROUP, e.sid).xdel(key, e.sid).exec();
         lane.inFlight = false;
         if (lane.queue[0] !== e) break; // leadership lost meanwhile: the lane was emptied
@@ -226,24 +192,38 @@ export function startForwarder(opts: {
         stats.forwarded++;
         stats.lastForwardedAt = Date.now();
         opts.onForwarded?.();
-        if (lane.idle) clearTimeout(lane.idle);
-        lane.idle = setTimeout(() => dropSession(lane), settings.idleMs);
-        lane.idle.unref();
         wake?.();
       } catch (err) {
         lane.inFlight = false;
         const message = err instanceof Error ? err.message : String(err);
-        // A refused CONNACK: the credentials may have changed in ThingsBoard; read them again.
-        if (/Not authorized|Bad User Name or Password|Connection refused/i.test(message) && lane.name)
-          credentials.forget(lane.name);
-        dropSession(lane);
+        if (err instanceof TbCredentialsError && err.permanent) {
+          // Nothing will ever deliver them: dropped and counted, so they do not wait forever.
+          const sids = lane.queue.map((x) => x.sid);
+          await redis
+            .multi()
+            .xack(key, GROUP, ...sids)
+            .xdel(key, ...sids)
+            .incrby(tbBridgeDroppedKey(prefix), sids.length)
+            .exec();
+          inMemory -= sids.length;
+          lane.queue = [];
+          if (lane.attempt > 0) stats.retrying--;
+          lane.attempt = 0;
+          stats.lastError = message;
+          logger.warn(
+            { device: lane.deviceId, dropped: sids.length, err: message },
+            'thingsboard bridge: messages dropped',
+          );
+          break;
+        }
         if (lane.attempt === 0) stats.retrying++;
         lane.attempt++;
         const delay = Math.min(settings.retryMaxMs, 1000 * 2 ** Math.min(lane.attempt - 1, 16));
-        stats.lastError = `${lane.name ?? lane.deviceId}: ${message}`;
+        const device = sessions.nameOf(lane.deviceId) ?? lane.deviceId;
+        stats.lastError = `${device}: ${message}`;
         if (lane.attempt === 1 || lane.attempt % 10 === 0)
           logger.warn(
-            { device: lane.name ?? lane.deviceId, attempt: lane.attempt, retryInMs: delay, err: message },
+            { device, attempt: lane.attempt, retryInMs: delay, err: message },
             'thingsboard bridge: forwarding failed, will retry',
           );
         await sleep(delay);
@@ -252,24 +232,10 @@ export function startForwarder(opts: {
     lane.running = false;
   }
 
-  /** Takes or keeps the lease; true while this process is the one forwarding. */
-  const lease = async (): Promise<boolean> => {
-    const renewed = await redis.eval(
-      `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-       if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-       return 0`,
-      1,
-      leaseKey,
-      me,
-      LEASE_MS,
-    );
-    return renewed === 1;
-  };
-
   const stopLeading = () => {
     stats.leader = false;
+    sessions.dropAll();
     for (const lane of lanes.values()) {
-      dropSession(lane);
       if (lane.attempt > 0) stats.retrying--;
       lane.attempt = 0;
       inMemory -= lane.queue.length;
@@ -282,7 +248,7 @@ export function startForwarder(opts: {
     const beat: TbBridgeHeartbeat = {
       target,
       at: Date.now(),
-      connected: stats.connected,
+      connected: sessions.connected,
       retrying: stats.retrying,
       forwarded: stats.forwarded,
       lastForwardedAt: stats.lastForwardedAt,
@@ -295,7 +261,7 @@ export function startForwarder(opts: {
     let lastBeat = 0;
     while (!closed) {
       try {
-        if (!(await lease())) {
+        if (!(await lease.hold())) {
           if (stats.leader) stopLeading();
           await sleep(LEASE_MS / 4);
           continue;
@@ -307,16 +273,7 @@ export function startForwarder(opts: {
           stats.leader = true;
           // First what an earlier leader read and did not deliver, in order.
           for (let from = '0'; ; ) {
-            const reply = (await redis.xreadgroup(
-              'GROUP',
-              GROUP,
-              CONSUMER,
-              'COUNT',
-              1000,
-              'STREAMS',
-              key,
-              from,
-            )) as StreamReply;
+            const reply = await readGroup(redis, key, from, 1000);
             const last = await take(reply);
             if (last === null) break;
             from = last;
@@ -335,18 +292,7 @@ export function startForwarder(opts: {
           wake = null;
           continue;
         }
-        const reply = (await blocking.xreadgroup(
-          'GROUP',
-          GROUP,
-          CONSUMER,
-          'COUNT',
-          500,
-          'BLOCK',
-          1000,
-          'STREAMS',
-          key,
-          '>',
-        )) as StreamReply;
+        const reply = await readGroup(blocking, key, '>', 500, 1000);
         await take(reply);
       } catch (err) {
         if (closed) break;
@@ -359,7 +305,7 @@ export function startForwarder(opts: {
   })();
 
   return {
-    stats: () => ({ ...stats }),
+    stats: () => ({ ...stats, connected: sessions.connected }),
     async close() {
       closed = true;
       wake?.();
@@ -367,18 +313,8 @@ export function startForwarder(opts: {
       await loop;
       const wasLeader = stats.leader;
       stopLeading();
-      if (wasLeader) {
-        // Hand over at once (a crashed leader's lease simply expires).
-        await redis
-          .eval(
-            `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1], KEYS[2]) end return 0`,
-            2,
-            leaseKey,
-            tbBridgeStatusKey(prefix),
-            me,
-          )
-          .catch(() => {});
-      }
+      // Hand over at once (a crashed leader's lease simply expires).
+      if (wasLeader) await lease.release([tbBridgeStatusKey(prefix)]).catch(() => {});
     },
   };
 }

@@ -9,6 +9,13 @@ export type TbMqttCredentials = { clientId: string; username: string; password: 
 
 export class TbCredentialsError extends Error {
   override name = 'TbCredentialsError';
+  /** No retry can succeed (the device was deleted from SPMS): its waiting messages are dropped. */
+  constructor(
+    message: string,
+    readonly permanent = false,
+  ) {
+    super(message);
+  }
 }
 
 const TIMEOUT_MS = 15_000;
