@@ -58,6 +58,7 @@ export async function startCommandDelivery(
         dup: false,
       },
       (err?: Error) => {
+        ctx.metrics.commands.inc({ kind: cmd.kind, result: err ? 'failed' : 'delivered' });
         if (err) ctx.logger.warn({ err, deviceId: cmd.deviceId, kind: cmd.kind }, 'device command not delivered');
       },
     );
@@ -68,7 +69,8 @@ export async function startCommandDelivery(
     if (!client || client.closed || !client.spms) return;
     const owner = ownerOf(client);
     if (!owner) return; // not claimed yet: drained once it is
-    takeDeviceCommands(redis, prefix, deviceId, owner, wantsRpc(client, deviceId)).then(
+    const expired = (n: number) => ctx.metrics.commands.inc({ kind: 'any', result: 'expired' }, n);
+    takeDeviceCommands(redis, prefix, deviceId, owner, wantsRpc(client, deviceId), expired).then(
       (cmds) => {
         // Published in the order taken: one connection answers the takes in order.
         for (const cmd of cmds ?? []) deliver(cmd);

@@ -2,10 +2,12 @@
  * Prometheus metrics of one gateway instance, in their own registry (tests start several
  * gateways in one process). Refusals are counted by reason so an operator can tell a
  * misconfigured device (bad_credentials) from an overloaded backend (unavailable).
+ * Names follow Prometheus' conventions (checked by tests/e2e/metrics-conventions.test.ts):
+ * counters end in `_total`, durations are `_seconds`, and a family is one type only.
  */
 import type { DeviceAuthStats } from '@spms/device-auth';
 import type { DurabilityReport } from '@spms/queue';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export type RefusalReason =
   | 'bad_credentials'
@@ -37,6 +39,10 @@ export interface GatewayMetrics {
   queueDepth: Gauge<'state'>;
   /** Sockets not yet answered with a CONNACK (client-guards.ts). */
   pending: Gauge;
+  /** Operator commands (shared attributes, RPC) taken from Redis for a session here, by outcome. */
+  commands: Counter<'kind' | 'result'>;
+  /** Sessions here closed because the device connected to another broker process. */
+  takeovers: Counter;
 }
 
 export function createMetrics(opts: {
@@ -47,6 +53,8 @@ export function createMetrics(opts: {
   authStats?: () => DeviceAuthStats;
 }): GatewayMetrics {
   const registry = new Registry();
+  // CPU, memory, event-loop lag, handles: the same process_* / nodejs_* families as the worker and API.
+  collectDefaultMetrics({ register: registry, prefix: 'spms_broker_' });
   const connections = new Gauge({
     name: 'spms_broker_connections',
     help: 'MQTT connections currently authenticated',
@@ -70,20 +78,7 @@ export function createMetrics(opts: {
       }
     },
   });
-  new Gauge({
-    name: 'spms_ingest_producer',
-    help: 'Ingest producer state: messages waiting for a commit, commits in flight, failed messages so far, last batch size',
-    labelNames: ['stat'],
-    registers: [registry],
-    collect() {
-      const st = opts.ingestStats?.();
-      if (!st) return;
-      this.set({ stat: 'pending' }, st.pending);
-      this.set({ stat: 'in_flight' }, st.inFlight);
-      this.set({ stat: 'failed_messages' }, st.failedMessages);
-      this.set({ stat: 'last_batch_size' }, st.lastBatchSize);
-    },
-  });
+  registerProducerMetrics(registry, opts.ingestStats);
   registerDurabilityMetrics(registry, opts.durability);
   registerAuthMetrics(registry, opts.authStats);
   return {
@@ -119,6 +114,17 @@ export function createMetrics(opts: {
       labelNames: ['event'],
       registers: [registry],
     }),
+    commands: new Counter({
+      name: 'spms_broker_device_commands_total',
+      help: 'Operator commands taken for a session on this broker, by kind (attributes, rpc) and result (delivered = published to the device, failed = publish failed, expired = past its expiry when taken; kind any)',
+      labelNames: ['kind', 'result'],
+      registers: [registry],
+    }),
+    takeovers: new Counter({
+      name: 'spms_broker_session_takeovers_total',
+      help: 'Sessions on this broker closed because the same device connected to another broker process',
+      registers: [registry],
+    }),
     enqueueLatency: new Histogram({
       name: 'spms_broker_enqueue_seconds',
       help: 'Time from PUBLISH received to durable enqueue (what delays the PUBACK)',
@@ -126,6 +132,44 @@ export function createMetrics(opts: {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The ingest producer's state. Counts of things now are gauges; failed messages only grow,
+ * so they are a counter of their own (one family, one type).
+ */
+function registerProducerMetrics(
+  registry: Registry,
+  stats?: () => { pending: number; inFlight: number; failedMessages: number; lastBatchSize: number },
+): void {
+  const gauge = (name: string, help: string, read: (s: NonNullable<ReturnType<NonNullable<typeof stats>>>) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const st = stats?.();
+        if (st) this.set(read(st));
+      },
+    });
+  gauge('spms_broker_ingest_pending_messages', 'Messages waiting for a commit to the ingest queue', (s) => s.pending);
+  gauge('spms_broker_ingest_in_flight_commits', 'Commits to the ingest queue awaiting Redis', (s) => s.inFlight);
+  gauge(
+    'spms_broker_ingest_last_batch_messages',
+    'Messages in the last batch committed to the ingest queue',
+    (s) => s.lastBatchSize,
+  );
+  new Counter({
+    name: 'spms_broker_ingest_failed_messages_total',
+    help: 'Messages whose enqueue failed (the device got no PUBACK and sends again)',
+    registers: [registry],
+    collect() {
+      const st = stats?.();
+      if (!st) return;
+      this.reset();
+      this.inc(st.failedMessages);
+    },
+  });
 }
 
 /** Whether an acknowledgement survives a Redis restart, and the Redis settings that decide it. */

@@ -20,6 +20,7 @@ import {
   GATEWAY_ALIVE_TTL_MS,
   gatewayAliveKey,
   gatewayInboxKey,
+  ownerGateway,
   runScript,
   script,
   sessionClaimsChannel,
@@ -30,23 +31,48 @@ import type { Redis } from 'ioredis';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { recordConnectivity } from './sessions.js';
 
-/** KEYS: owners, fence. ARGV: deviceId, gatewayId, prefix. Returns {owner value, previous owner to wake or ''}. */
+/**
+ * KEYS: owners, fence, the previous owner's inbox. ARGV: deviceId, gatewayId, the previous
+ * owner value the caller read ('' = none). Every key is declared (Redis Cluster): the inbox
+ * depends on the previous owner, so the script checks the owner is still what was read and
+ * answers {'', ''} otherwise (read again). Returns {owner value, previous owner to wake or ''}.
+ */
 const CLAIM = script(`
+local prev = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if prev ~= ARGV[3] then return {'', ''} end
 local fence = redis.call('INCR', KEYS[2])
 local value = ARGV[2] .. ' ' .. fence
-local prev = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], value)
 local wake = ''
-if prev then
-  local gw = string.match(prev, '^(%S+)')
-  if gw and gw ~= ARGV[2] then
-    local inbox = ARGV[3] .. ':broker:gw:' .. gw .. ':inbox'
-    redis.call('SADD', inbox, 't:' .. ARGV[1])
-    redis.call('PEXPIRE', inbox, 86400000)
-    wake = gw
-  end
+local gw = string.match(prev, '^(%S+)')
+if gw and gw ~= ARGV[2] then
+  redis.call('SADD', KEYS[3], 't:' .. ARGV[1])
+  redis.call('PEXPIRE', KEYS[3], 86400000)
+  wake = gw
 end
 return {value, wake}`);
+
+/** Claims `deviceId` for `gatewayId`; re-reads the owner while other claims race this one. */
+async function claimOwner(
+  redis: Redis,
+  prefix: string,
+  deviceId: string,
+  gatewayId: string,
+): Promise<[string, string]> {
+  const owners = sessionOwnersKey(prefix);
+  for (let i = 0; i < 10; i++) {
+    const prev = (await redis.hget(owners, deviceId)) ?? '';
+    const inbox = gatewayInboxKey(prefix, ownerGateway(prev) || gatewayId);
+    const res = (await runScript(
+      redis,
+      CLAIM,
+      [owners, sessionFenceKey(prefix), inbox],
+      [deviceId, gatewayId, prev],
+    )) as [string, string];
+    if (res[0] !== '') return res;
+  }
+  throw new Error('session owner kept changing while claiming');
+}
 
 /** KEYS: owners. ARGV: deviceId, value. Deletes the record only while it is still this session's. */
 const RELEASE = script(`
@@ -95,6 +121,7 @@ export async function startSessionClaims(
     if (!live(client) || !client.spms) return;
     client.spms.replaced = true;
     client.spms.closeReason = 'session_replaced';
+    ctx.metrics.takeovers.inc();
     client.spms.log.info('session taken over by a connection on another gateway');
     recordConnectivity(ctx, deviceId, 'session_replaced', { by: 'other_gateway' });
     client.close();
@@ -104,10 +131,9 @@ export async function startSessionClaims(
     const deviceId = client.spms?.device.id;
     if (!deviceId || claiming.has(client)) return;
     claiming.add(client);
-    runScript(redis, CLAIM, [owners, sessionFenceKey(prefix)], [deviceId, gatewayId, prefix]).then(
-      (res) => {
+    claimOwner(redis, prefix, deviceId, gatewayId).then(
+      ([value, wake]) => {
         claiming.delete(client);
-        const [value, wake] = res as [string, string];
         if (wake && ctx.config.PUBSUB_WAKEUPS) redis.publish(channel, wake).catch(() => {});
         if (client.closed || ctx.devices.get(deviceId) !== client) {
           // Ended (or replaced here) while the claim was on its way: the record must not outlive it.

@@ -2,8 +2,13 @@
  * The durable half of device commands (commands.ts): Redis scripts that append a command
  * and tell the owning broker in one step, take a device's commands only while holding its
  * session, and relay RPC answers. Each is one script so no other process sees half of it.
- * The scripts build the inbox/alive key names from the prefix: SPMS runs one Redis (not a
- * cluster), where that is allowed.
+ *
+ * Every key a script touches is passed in KEYS (Redis Cluster routes a script by its keys
+ * and refuses undeclared ones on another slot); with a hash-tagged REDIS_PREFIX such as
+ * `{spms}` they all hash to one slot. The owning broker's alive/inbox keys depend on the
+ * owner recorded in Redis, so the caller reads the owner first and the script checks it is
+ * unchanged (compare-and-set); a takeover in between makes the script answer -1 and the
+ * caller reads again.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -12,6 +17,8 @@ import {
   type DeviceCommand,
   deviceCommandChannel,
   deviceCommandsKey,
+  gatewayAliveKey,
+  gatewayInboxKey,
   MAX_PENDING_COMMANDS,
   rpcResponseChannel,
   rpcResponseKey,
@@ -37,32 +44,32 @@ export async function runScript(redis: Redis, s: Script, keys: string[], args: (
   }
 }
 
-/** The live owner's gateway id of a session-owners value, or nil (Lua helper, shared by scripts). */
-const LIVE_OWNER = `
-local function live_owner(prefix, value)
-  if not value then return nil end
-  local gw = string.match(value, '^(%S+)')
-  if gw and redis.call('EXISTS', prefix .. ':broker:gw:' .. gw .. ':alive') == 1 then return gw end
-  return nil
-end`;
-
 /**
- * KEYS: commands list, session owners. ARGV: deviceId, command JSON, list ttl ms, cap,
- * prefix, only-if-live (1/0). Returns 0 not queued (no live session and only-if-live),
- * 1 queued for a live session (its broker's inbox has it), 2 queued, no live session.
+ * KEYS: commands list, session owners, owner's alive key, owner's inbox. ARGV: deviceId,
+ * command JSON, list ttl ms, cap, the owner value the caller read ('' = none), only-if-live
+ * (1/0). Returns -1 the owner changed since it was read (read again), 0 not queued (no live
+ * session and only-if-live), 1 queued for a live session (its broker's inbox has it),
+ * 2 queued, no live session.
  */
-const SEND = script(`${LIVE_OWNER}
-local gw = live_owner(ARGV[5], redis.call('HGET', KEYS[2], ARGV[1]))
-if ARGV[6] == '1' and not gw then return 0 end
+const SEND = script(`
+local owner = redis.call('HGET', KEYS[2], ARGV[1]) or ''
+if owner ~= ARGV[5] then return -1 end
+local live = owner ~= '' and redis.call('EXISTS', KEYS[3]) == 1
+if ARGV[6] == '1' and not live then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-if not gw then return 2 end
-local inbox = ARGV[5] .. ':broker:gw:' .. gw .. ':inbox'
-redis.call('SADD', inbox, 'c:' .. ARGV[1])
-redis.call('PEXPIRE', inbox, 86400000)
+if not live then return 2 end
+redis.call('SADD', KEYS[4], 'c:' .. ARGV[1])
+redis.call('PEXPIRE', KEYS[4], 86400000)
 return 1`);
+
+/** The gateway id of a session-owners value (`<gatewayId> <fence>`), or '' for none. */
+export const ownerGateway = (value: string | null | undefined): string => value?.match(/^(\S+)/)?.[1] ?? '';
+
+/** Compare-and-set rounds before giving up: each lost round is a takeover of this very device. */
+const OWNER_READS = 10;
 
 /**
  * KEYS: commands list, session owners. ARGV: deviceId, the taker's owner value, rpc (1/0).
@@ -104,13 +111,21 @@ export async function sendDeviceCommand(
   opts: { onlyIfLive: boolean; wakeup: boolean },
 ): Promise<{ result: SendResult; raw: string }> {
   const raw = JSON.stringify(cmd);
-  const ttl = Math.max(cmd.expiresAt - Date.now(), 1);
-  const n = await runScript(
-    redis,
-    SEND,
-    [deviceCommandsKey(prefix, cmd.deviceId), sessionOwnersKey(prefix)],
-    [cmd.deviceId, raw, ttl, MAX_PENDING_COMMANDS, prefix, opts.onlyIfLive ? 1 : 0],
-  );
+  const owners = sessionOwnersKey(prefix);
+  let n: unknown = -1;
+  for (let i = 0; i < OWNER_READS && n === -1; i++) {
+    const owner = (await redis.hget(owners, cmd.deviceId)) ?? '';
+    const gw = ownerGateway(owner);
+    const ttl = Math.max(cmd.expiresAt - Date.now(), 1);
+    n = await runScript(
+      redis,
+      SEND,
+      [deviceCommandsKey(prefix, cmd.deviceId), owners, gatewayAliveKey(prefix, gw), gatewayInboxKey(prefix, gw)],
+      [cmd.deviceId, raw, ttl, MAX_PENDING_COMMANDS, owner, opts.onlyIfLive ? 1 : 0],
+    );
+  }
+  if (n === -1)
+    throw new Error(`device ${cmd.deviceId}: its session changed broker ${OWNER_READS} times while sending`);
   const result: SendResult = n === 1 ? 'live' : n === 2 ? 'queued' : 'not_queued';
   // Stored already: a failed wake-up only delays delivery until the receiver's sweep.
   if (result !== 'not_queued' && opts.wakeup)
@@ -140,6 +155,7 @@ export function liveCommands(raws: string[], deviceId: string, now = Date.now())
  * for it) is still the recorded owner: after a takeover the new owner gets them. RPC
  * requests are taken only with `rpc` (the session subscribed to them): until then they
  * wait, as ThingsBoard keeps an RPC pending until its timeout. null: not the owner.
+ * `onDropped` learns how many taken entries were expired (or malformed) and not returned.
  */
 export async function takeDeviceCommands(
   redis: Redis,
@@ -147,6 +163,7 @@ export async function takeDeviceCommands(
   deviceId: string,
   owner: string,
   rpc: boolean,
+  onDropped?: (n: number) => void,
 ): Promise<DeviceCommand[] | null> {
   const raws = (await runScript(
     redis,
@@ -154,7 +171,10 @@ export async function takeDeviceCommands(
     [deviceCommandsKey(prefix, deviceId), sessionOwnersKey(prefix)],
     [deviceId, owner, rpc ? 1 : 0],
   )) as string[] | null;
-  return raws === null ? null : liveCommands(raws, deviceId);
+  if (raws === null) return null;
+  const live = liveCommands(raws, deviceId);
+  if (live.length < raws.length) onDropped?.(raws.length - live.length);
+  return live;
 }
 
 /**

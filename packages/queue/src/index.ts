@@ -1,6 +1,7 @@
 export {
   attributePushExpiry,
   liveCommands,
+  ownerGateway,
   relayRpcResponse,
   runScript,
   type Script,
