@@ -4,7 +4,9 @@
  * the notification like Twilio's callback, and replies acknowledge — only what the number
  * was told about and is in its recipient's scope.
  */
+import { smsSenderPattern } from '@spms/queue';
 import { type FakeSmsc, startFakeSmsc } from '@spms/sms';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { harness, sleep, waitFor } from './testing/harness.js';
 
@@ -49,6 +51,15 @@ describe('alerts over SMPP', () => {
     const { rows } = await h.pool.query('SELECT provider, provider_message_id, body, reply_code FROM notifications');
     expect(rows[0]).toMatchObject({ provider: 'smpp', provider_message_id: sent?.messageId, body: sent?.text });
     expect(rows[0]?.reply_code).toBeNull();
+    // The heartbeat tells GET /api/system which provider sends, and that replies are possible.
+    const r = new Redis(h.redis.url);
+    try {
+      const keys = await r.keys(smsSenderPattern(h.redis.prefix));
+      expect(keys).toHaveLength(1);
+      expect(JSON.parse((await r.get(keys[0] as string)) ?? '{}')).toMatchObject({ provider: 'smpp', replies: true });
+    } finally {
+      r.disconnect();
+    }
     const hist = await h.pool.query('SELECT status, source FROM notification_status_history ORDER BY id');
     expect(hist.rows).toEqual([
       { status: 'pending', source: 'worker' },
