@@ -291,6 +291,16 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     await row.waitFor();
     expect(await row.textContent()).toContain('+94777654321');
     expect(await row.textContent()).toContain('22:00–06:00');
+    // E-mail only: no phone needed; the stack's workers have no SMTP_URL, and the page says so.
+    await form.getByLabel('Name', { exact: true }).fill('Planner');
+    await form.getByLabel('Alerts by').selectOption('email');
+    await form.locator('input[name="email"]').fill('planner@example.lk');
+    await form.getByRole('button', { name: 'Add recipient' }).click();
+    const mailRow = page.locator('tr[data-recipient="Planner"]');
+    await mailRow.waitFor();
+    expect(await mailRow.textContent()).toContain('planner@example.lk');
+    expect(await mailRow.textContent()).toContain('e-mail is off');
+    expect(await page.getByTestId('recipients-msg').textContent()).toContain('Warning: e-mail is off');
     await shot(page, '11-recipients');
 
     // API key: shown once, works, and is gone after a reload.
