@@ -3,7 +3,9 @@
  * served by main.ts on WORKER_HTTP_PORT (`/metrics`, `/healthz`). What an operator watches:
  * is the ingest queue draining (depth, age of the oldest waiting job), how fast and how
  * slowly (jobs, messages, transaction time), what it produced (domain events by type), what
- * it refused for good (dead letters), and whether Redis keeps acknowledgements durably.
+ * it refused for good (dead letters), what it sent (SMS and e-mail by provider and outcome),
+ * and whether Redis keeps acknowledgements durably. Names follow Prometheus' conventions
+ * (tests/e2e/metrics-conventions.test.ts): counters end in `_total`, times are `_seconds`.
  */
 import { createServer, type Server } from 'node:http';
 import type { DurabilityReport } from '@spms/queue';
@@ -17,6 +19,21 @@ export interface WorkerMetrics {
   messages: Counter;
   transaction: Histogram;
   events: Counter<'type'>;
+  outagesOpened: Counter;
+}
+
+export type NotificationResult = 'sent' | 'retrying' | 'failed';
+
+/**
+ * SMS and e-mail send attempts of this process by channel, provider and outcome (sent =
+ * accepted by the provider; retrying = failed, another attempt follows; failed = final).
+ * Process-wide, like deadLetterCounts: the senders run beside the worker in one process.
+ */
+const notificationCounts = new Map<string, number>();
+
+export function countNotification(channel: 'sms' | 'email', provider: string, result: NotificationResult): void {
+  const key = `${channel}\u0000${provider}\u0000${result}`;
+  notificationCounts.set(key, (notificationCounts.get(key) ?? 0) + 1);
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized'] as const;
@@ -67,6 +84,19 @@ export function createWorkerMetrics(opts: { queue: Queue; durability?: () => Dur
       this.inc({ kind: 'job' }, deadLetterCounts.jobs);
     },
   });
+  new Counter({
+    name: 'spms_worker_notifications_total',
+    help: 'SMS and e-mail send attempts by channel, provider and result (sent = accepted by the provider, retrying = failed and tried again later, failed = failed for good)',
+    labelNames: ['channel', 'provider', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of notificationCounts) {
+        const [channel, provider, result] = key.split('\u0000') as [string, string, string];
+        this.inc({ channel, provider, result }, n);
+      }
+    },
+  });
   if (opts.durability) {
     const durability = opts.durability;
     new Gauge({
@@ -101,6 +131,11 @@ export function createWorkerMetrics(opts: { queue: Queue; durability?: () => Dur
       name: 'spms_worker_domain_events_total',
       help: 'Domain events committed by this worker, by type (outage.opened, device.offline, …)',
       labelNames: ['type'],
+      registers: [registry],
+    }),
+    outagesOpened: new Counter({
+      name: 'spms_worker_outages_opened_total',
+      help: 'Outages opened by the ingest transactions this worker committed (the outage.opened events)',
       registers: [registry],
     }),
   };

@@ -97,7 +97,10 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     shards: config.WORKER_SHARDS,
     onCommitted(seconds, events) {
       metrics.transaction.observe(seconds);
-      for (const e of events) metrics.events.inc({ type: e.type });
+      for (const e of events) {
+        metrics.events.inc({ type: e.type });
+        if (e.type === 'outage.opened') metrics.outagesOpened.inc();
+      }
     },
     ...(bridge ? { afterCommit: (messages) => bridge.feed.append(messages) } : {}),
   });

@@ -15,6 +15,7 @@ import { EMAIL_BACKOFF, EMAIL_QUEUE, EMAIL_SENDER_TTL_MS, type EmailJob, emailSe
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Transporter } from 'nodemailer';
+import { countNotification } from '../metrics.js';
 
 export interface EmailSenderOptions {
   pool: Pool;
@@ -63,6 +64,7 @@ export function handleEmail(pool: Pool, mailer: Transporter, from: string, logge
     if (n?.status !== 'pending') return;
     if (!n.email) {
       await pool.query(FAILED, [id, null, 'the recipient has no e-mail address', true]);
+      countNotification('email', 'smtp', 'failed');
       throw new UnrecoverableError('no e-mail address');
     }
     try {
@@ -82,11 +84,13 @@ export function handleEmail(pool: Pool, mailer: Transporter, from: string, logge
           : {}),
       });
       await pool.query(SENT, [id, sent.messageId, sent.response.slice(0, 500)]);
+      countNotification('email', 'smtp', 'sent');
     } catch (err) {
       const c = classifySmtpError(err);
       const attempts = job.opts.attempts ?? 1;
       const final = !c.retry || job.attemptsMade + 1 >= attempts;
       await pool.query(FAILED, [id, c.code, c.reason, final]);
+      countNotification('email', 'smtp', final ? 'failed' : 'retrying');
       logger.warn(
         { notificationId: id, code: c.code, retry: c.retry, attempt: job.attemptsMade + 1 },
         'e-mail send failed',

@@ -8,6 +8,7 @@
  */
 import { ACKNOWLEDGEABLE_KINDS, classifyTwilioError, pickReplyCode, withReplyCode } from '@spms/sms';
 import { type Job, UnrecoverableError } from 'bullmq';
+import { countNotification } from '../metrics.js';
 import type { AlertsContext, SendJob } from './context.js';
 
 export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
@@ -36,6 +37,7 @@ export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
        INSERT INTO notification_status_history (notification_id, status, source) SELECT id, $4, 'worker' FROM u`,
       [id, sent.provider, sent.id, sent.status, sent.segments],
     );
+    countNotification('sms', ctx.provider.name, 'sent');
   } catch (err) {
     const c = classifyTwilioError(err);
     const attempts = job.opts.attempts ?? 1;
@@ -47,6 +49,7 @@ export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
        SELECT id, CASE WHEN $4 THEN 'failed' ELSE 'retrying' END, $2, 'worker' FROM u`,
       [id, c.code ?? c.status ?? null, c.reason, final],
     );
+    countNotification('sms', ctx.provider.name, final ? 'failed' : 'retrying');
     ctx.logger.warn(
       { notificationId: id, code: c.code, retry: c.retry, attempt: job.attemptsMade + 1 },
       'SMS send failed',

@@ -70,12 +70,14 @@ export function startBridge(opts: {
       this.set(await redis.xlen(tbBridgeStreamKey(prefix)));
     },
   });
-  new Gauge({
-    name: 'spms_tb_bridge_dropped',
+  // A running total kept in Redis (all workers): a counter, read at scrape time.
+  new Counter({
+    name: 'spms_tb_bridge_dropped_total',
     help: 'Messages dropped (by all workers) because the bridge backlog was full',
     registers: [registry],
     async collect() {
-      this.set(Number((await redis.get(tbBridgeDroppedKey(prefix))) ?? 0));
+      this.reset();
+      this.inc(Number((await redis.get(tbBridgeDroppedKey(prefix))) ?? 0));
     },
   });
   new Gauge({
