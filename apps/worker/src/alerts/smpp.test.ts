@@ -152,4 +152,28 @@ describe('alerts over SMPP', () => {
     expect(alerts.rows.map((r) => r.acknowledged_at)).toEqual([null, null]);
     expect((await h.pool.query('SELECT 1 FROM audit_log')).rowCount).toBe(0);
   });
+
+  it('an SMSC connection dropped with submits in flight: every recipient gets the text once', async () => {
+    const { h, smsc } = await setup();
+    const d = await h.device('Kollupitiya');
+    const phones = ['+94771000001', '+94771000002', '+94771000003', '+94771000004', '+94771000005'];
+    for (const phone of phones) await h.recipient({ name: phone, phone });
+    // Four send jobs run at once (ALERT_CONCURRENCY): the first submit is answered, the next
+    // four reach the SMSC and are never answered. The fifth submit can only start once the
+    // answered job finished, so by then its answer has arrived.
+    smsc.reply('ok', 'hold', 'hold', 'hold', 'hold');
+    await h.start();
+    await h.open(d, 1);
+    await waitFor(() => smsc.submits.length === 5);
+    smsc.drop();
+    await waitFor(
+      async () => (await h.pool.query(`SELECT 1 FROM notifications WHERE status = 'queued'`)).rowCount === 5,
+    );
+    await sleep(300);
+    expect(smsc.accepted.map((s) => `+${s.destinationAddr}`).sort()).toEqual(phones);
+    const { rows } = await h.pool.query('SELECT provider_message_id FROM notifications ORDER BY provider_message_id');
+    expect(rows.map((r) => r.provider_message_id)).toEqual(smsc.accepted.map((s) => s.messageId).sort());
+    // The four held submits were submitted again on the new session, the answered one was not.
+    expect(smsc.submits).toHaveLength(9);
+  });
 });
