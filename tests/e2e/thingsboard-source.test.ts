@@ -178,6 +178,12 @@ describe('imported history: source and alerts', () => {
       { line: 5, source: 'live' },
     ]);
 
+    // The reports themselves too: imported line events are 'import+ts', live ones 'mqtt'.
+    expect(await one('SELECT DISTINCT source FROM line_events WHERE device_id = $1 ORDER BY source', [id])).toEqual([
+      { source: 'import+ts' },
+      { source: 'mqtt' },
+    ]);
+
     // The outage API and its CSV say where each outage came from; ?source= filters.
     const listed = await app.inject({ url: '/api/outages?device=SRC_1', headers: admin });
     expect(listed.statusCode).toBe(200);

@@ -110,7 +110,9 @@ export function prepareBatch(messages: IngestMessage[], opts: PrepareOptions): M
       m.entries.forEach((e, j) => {
         const ts = e.ts ?? m.receivedAt;
         const msgId = entryMsgId(m.id, j);
-        const source = e.ts === undefined ? m.transport : `${m.transport}+ts`;
+        // 'import+ts' for imported history (always timestamped: '+ts' keeps its device-time meaning).
+        const via = isImportedMessageId(m.id) ? 'import' : m.transport;
+        const source = e.ts === undefined ? via : `${via}+ts`;
         const it = interpretValues(e.values);
         for (const l of it.lines) {
           d.lines.push({ line: l.line, ts, powered: l.powered, msgId, source, receivedAt: m.receivedAt });
