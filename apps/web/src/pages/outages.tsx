@@ -166,7 +166,17 @@ export function OutagesPage() {
                     {end ? fmtDuration(dur) : `${fmtDuration(Date.now() - (start ?? Date.now()))} so far`}
                   </td>
                   <td class="num">{fmtDuration(pick(r, 'unknownMs', 'unknown_ms') as number | undefined)}</td>
-                  <td>{String(pick(r, 'class', 'classification') ?? '—')}</td>
+                  <td>
+                    {String(pick(r, 'class', 'classification') ?? '—')}
+                    {pick(r, 'source') === 'import' && (
+                      <>
+                        {' '}
+                        <span class="badge offline" title="from imported history: no alert was raised for it">
+                          imported
+                        </span>
+                      </>
+                    )}
+                  </td>
                 </tr>
               );
             })}
