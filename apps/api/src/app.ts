@@ -10,6 +10,7 @@ import { auditPlugin } from './plugins/audit.js';
 import { authPlugin } from './plugins/auth.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { redactUrlsInRequestLogs } from './plugins/log-redaction.js';
+import { metricsPlugin } from './plugins/metrics.js';
 import { openapiPlugin } from './plugins/openapi.js';
 import { rateLimitPlugin } from './plugins/rate-limit.js';
 import { resourcesPlugin } from './plugins/resources.js';
@@ -48,6 +49,8 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   // CSP, nosniff, Referrer-Policy, no framing: on every answer, errors included.
   await app.register(securityHeadersPlugin);
   await app.register(resourcesPlugin, { config });
+  // Request latency by route template, SSE clients, caches (served on API_METRICS_PORT by main.ts).
+  await app.register(metricsPlugin);
   await app.register(authPlugin);
   await app.register(auditPlugin);
   // Before any route: both collect routes in onRoute hooks.

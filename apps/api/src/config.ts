@@ -3,10 +3,15 @@ import { AccessConfigProps } from './plugins/access-config.js';
 
 export const ApiConfigSchema = Type.Object({
   DATABASE_URL: DatabaseUrl,
+  /** Heavy reads (reports, status, outage lists and exports, voltage) from a streaming replica; default DATABASE_URL. */
+  DATABASE_READ_URL: Type.Optional(DatabaseUrl),
   REDIS_URL: RedisUrl,
   REDIS_PREFIX: RedisPrefix,
   HTTP_PORT: Port(8080),
   HTTP_HOST: Type.String({ default: '0.0.0.0' }),
+  /** GET /metrics (Prometheus) on its own port, never on HTTP_PORT; unauthenticated, so loopback by default. */
+  API_METRICS_PORT: Port(9464),
+  API_METRICS_HOST: Type.String({ default: '127.0.0.1' }),
   LOG_LEVEL: LogLevel,
   /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
   REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),

@@ -4,6 +4,7 @@ import { createLogger } from '@spms/log';
 import { DurabilityRequiredError } from '@spms/queue';
 import { buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
+import { serveApiMetrics } from './plugins/metrics.js';
 import { startReportScheduler } from './report-schedule/scheduler.js';
 
 async function main(): Promise<void> {
@@ -33,6 +34,19 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const metricsServer = await serveApiMetrics(
+    app.metrics.registry,
+    config.API_METRICS_PORT,
+    config.API_METRICS_HOST,
+  ).catch(async (err: NodeJS.ErrnoException) => {
+    logger.fatal(
+      err.code === 'EADDRINUSE'
+        ? `API metrics port ${config.API_METRICS_PORT} is already in use: set API_METRICS_PORT to a free port`
+        : `API metrics server failed: ${err.message}`,
+    );
+    await app.close();
+    process.exit(1);
+  });
   const reports = config.REPORT_SCHEDULE
     ? startReportScheduler({
         pg: app.pg,
@@ -46,6 +60,7 @@ async function main(): Promise<void> {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'shutting down');
+      metricsServer.close();
       Promise.resolve(reports?.close())
         .then(() => app.close())
         .then(

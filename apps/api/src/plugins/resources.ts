@@ -1,4 +1,9 @@
-/** External resources as decorators: Prisma (relational), a pg pool (time series), Redis. */
+/**
+ * External resources as decorators: Prisma (relational), a pg pool (time series), Redis.
+ * `pgRead` is the pool for heavy reads (reports, fleet status, outage lists and exports,
+ * voltage and timelines): DATABASE_READ_URL, typically a streaming replica, or the primary
+ * pool itself when unset. Writes, and reads that must see a write just made, use `pg`.
+ */
 import { createPool, createPrisma, type Pool, type PrismaClient } from '@spms/db';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -10,6 +15,8 @@ declare module 'fastify' {
     config: ApiConfig;
     prisma: PrismaClient;
     pg: Pool;
+    /** Heavy reads: DATABASE_READ_URL's pool, or `pg` when it is unset. May lag the primary. */
+    pgRead: Pool;
     redis: Redis;
   }
 }
@@ -18,16 +25,23 @@ export const resourcesPlugin = fp(
   async (app: FastifyInstance, opts: { config: ApiConfig }) => {
     const prisma = createPrisma(opts.config.DATABASE_URL);
     const pool = createPool(opts.config.DATABASE_URL, { applicationName: 'spms-api' });
+    const readUrl = opts.config.DATABASE_READ_URL;
+    const readPool =
+      readUrl && readUrl !== opts.config.DATABASE_URL
+        ? createPool(readUrl, { applicationName: 'spms-api-read' })
+        : pool;
     const redis = new Redis(opts.config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
     redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((err) => app.log.error({ err: err.message }, 'redis unavailable at start-up'));
     app.decorate('config', opts.config);
     app.decorate('prisma', prisma);
     app.decorate('pg', pool);
+    app.decorate('pgRead', readPool);
     app.decorate('redis', redis);
     app.addHook('onClose', async () => {
       await prisma.$disconnect();
       await pool.end();
+      if (readPool !== pool) await readPool.end();
       redis.disconnect();
     });
   },

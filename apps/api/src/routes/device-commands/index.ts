@@ -27,6 +27,7 @@ import {
 } from '@spms/queue';
 import { requireRole } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
+import { metricsOf } from '../../plugins/metrics.js';
 import { deleteAttributes, readAttributes, upsertAttributes } from '../device-api/attributes.js';
 import { ErrorBody, errorResponses } from '../error-schema.js';
 import { resolveDevice } from './resolve-device.js';
@@ -107,6 +108,7 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         req.log.error({ err: err.message, deviceId: device.id }, 'could not push shared attributes');
         return null;
       });
+      metricsOf(app).commands.inc({ kind: 'attributes', result: sent?.result ?? 'failed' });
       return { deviceId: device.id, updated, deleted, delivered: sent?.result === 'live' ? 1 : 0 };
     },
   );
@@ -155,8 +157,11 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         // The answer's key exists before the RPC can reach the device.
         if (!req.body.oneway) ({ answer } = await rpcResponses.wait(device.id, requestId, timeoutMs));
-        ({ raw } = await sendDeviceCommand(app.redis, prefix, cmd, { onlyIfLive: false, wakeup }));
+        let result: string;
+        ({ raw, result } = await sendDeviceCommand(app.redis, prefix, cmd, { onlyIfLive: false, wakeup }));
+        metricsOf(app).commands.inc({ kind: 'rpc', result });
       } catch {
+        metricsOf(app).commands.inc({ kind: 'rpc', result: 'failed' });
         throw new AppError('UNAVAILABLE', 'command channel (Redis) unavailable; retry later');
       }
       if (!answer) return reply.status(202).send({ requestId });

@@ -89,11 +89,11 @@ const outageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const { cursor, limit, format, ...filters } = req.query;
       const scope = req.principal?.scope ?? null;
-      if (!wantsCsv(req, format)) return listOutages(app.pg, scope, filters as OutageFilters, { cursor, limit });
+      if (!wantsCsv(req, format)) return listOutages(app.pgRead, scope, filters as OutageFilters, { cursor, limit });
       async function* rows() {
         let next: string | undefined = cursor;
         do {
-          const page = await listOutages(app.pg, scope, filters as OutageFilters, { cursor: next, limit: 1000 });
+          const page = await listOutages(app.pgRead, scope, filters as OutageFilters, { cursor: next, limit: 1000 });
           for (const o of page.items) {
             yield [
               o.id,

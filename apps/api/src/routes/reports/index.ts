@@ -105,7 +105,7 @@ const reportRoutes: FastifyPluginAsyncTypebox = async (app) => {
       checkYear('to', to.getTime() - 1, timeZone); // `to` is exclusive
       if (to.getTime() - from.getTime() > MAX_PERIOD_MS)
         throw new AppError('BAD_REQUEST', 'invalid querystring: the period may be at most 5 years');
-      const report = await reliabilityReport(app.pg, req.principal?.scope ?? null, {
+      const report = await reliabilityReport(app.pgRead, req.principal?.scope ?? null, {
         from,
         to,
         groupBy: req.query.groupBy as 'region' | 'customer' | 'device',

@@ -16,6 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Scope } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
+import { metricsOf } from '../../plugins/metrics.js';
 import { readSeqRange } from '../../services/live-events.js';
 import { statusCacheKey } from '../../services/status.js';
 import {
@@ -116,11 +117,17 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function current(req: FastifyRequest, key: string, scope: Scope | null): Promise<Entry> {
     const age = (e: Entry | undefined) => (e ? Date.now() - e.at : Number.POSITIVE_INFINITY);
     const entry = cache.get(key);
-    if (age(entry) < ttl) return entry as Entry;
+    const count = (result: string) => metricsOf(app).cache.inc({ cache: 'status_compact', result });
+    if (age(entry) < ttl) {
+      count('hit');
+      return entry as Entry;
+    }
     if (entry && age(entry) < ttl + MAX_STALE_MS) {
+      count('stale');
       refresh(key, scope).catch((err: Error) => req.log.error({ err }, 'compact status refresh failed'));
       return entry;
     }
+    count('miss');
     return refresh(key, scope);
   }
 

@@ -9,6 +9,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Scope } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
+import { metricsOf } from '../../plugins/metrics.js';
 import { loadDeviceDetail, loadFleetStatus, type StatusFilters, statusCacheKey } from '../../services/status.js';
 import { resolveDevice } from '../device-commands/resolve-device.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
@@ -37,7 +38,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   function refresh(key: string, scope: Scope | null, filters: StatusFilters): Promise<Entry> {
     let p = inflight.get(key);
     if (!p) {
-      p = loadFleetStatus(app.pg, scope, filters)
+      p = loadFleetStatus(app.pgRead, scope, filters)
         .then((s) => {
           // JSON.stringify, not the route's schema serializer: with 80,000 line objects its
           // anyOf branches (nullable fields) are decided by validation per value, ~10× slower.
@@ -64,12 +65,18 @@ export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const key = statusCacheKey(scope, filters);
       const age = (e: Entry | undefined) => (e ? Date.now() - e.at : Number.POSITIVE_INFINITY);
       let entry = cache.get(key);
+      let result = 'hit';
       if (age(entry) >= ttl) {
         if (entry && age(entry) < ttl + MAX_STALE_MS) {
           // Stale-while-revalidate: clients never queue behind the rebuild of a cached answer.
+          result = 'stale';
           refresh(key, scope, filters).catch((err: Error) => req.log.error({ err }, 'status refresh failed'));
-        } else entry = await refresh(key, scope, filters);
+        } else {
+          result = 'miss';
+          entry = await refresh(key, scope, filters);
+        }
       }
+      metricsOf(app).cache.inc({ cache: 'status', result });
       const e = entry as Entry;
       const r = (reply as FastifyReply).type('application/json; charset=utf-8').header('vary', 'accept-encoding');
       // The whole fleet is ~1 KB per device: compressed once per cache entry, not per request.

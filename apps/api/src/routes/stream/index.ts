@@ -19,6 +19,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
+import { metricsOf } from '../../plugins/metrics.js';
 import {
   accessChannel,
   type LiveClient,
@@ -68,6 +69,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
     onError: (err) => app.log.warn({ err: err.message }, 'live stream'),
   });
   opts.onHub?.(hub);
+  metricsOf(app).trackHub(hub);
   // SSE responses never go idle: end them before the server waits for open connections.
   app.addHook('preClose', async () => hub.endClients());
   app.addHook('onClose', () => hub.close());

@@ -61,7 +61,7 @@ const voltageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function device(idOrName: string, scope: Parameters<typeof scopeCondition>[0]) {
     const p = new SqlParams();
     const match = p.add(idOrName);
-    const res = await app.pg.query<{ id: string; name: string; created_at: Date }>(
+    const res = await app.pgRead.query<{ id: string; name: string; created_at: Date }>(
       `SELECT d.id, d.name, d.created_at FROM devices d
         WHERE (d.id::text = ${match} OR d.name = ${match}) AND ${scopeCondition(scope, 'd', p)} LIMIT 1`,
       p.values,
@@ -89,7 +89,7 @@ const voltageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         async function* rows() {
           let after: { t: Date; k: string } | undefined;
           for (;;) {
-            const page = await voltagePage(app.pg, d.id, bucket, { from, to, after }, 5000, tz);
+            const page = await voltagePage(app.pgRead, d.id, bucket, { from, to, after }, 5000, tz);
             for (const p of page) yield [d.name, localIso(p.t, tz), p.min, p.avg, p.max, p.samples];
             const last = page[page.length - 1];
             if (page.length < 5000 || !last) return;
@@ -98,7 +98,7 @@ const voltageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         return sendCsv(reply, `voltage-${d.name}.csv`, ['device', 't', 'v_min', 'v_avg', 'v_max', 'samples'], rows());
       }
-      const points = await voltagePage(app.pg, d.id, bucket, { from, to }, MAX_JSON_POINTS + 1, tz);
+      const points = await voltagePage(app.pgRead, d.id, bucket, { from, to }, MAX_JSON_POINTS + 1, tz);
       if (points.length > MAX_JSON_POINTS)
         throw new AppError(
           'BAD_REQUEST',
@@ -127,7 +127,7 @@ const voltageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req) => {
       const d = await device(req.params.idOrName, req.principal?.scope ?? null);
       const { from, to } = range(req.query);
-      const t = await deviceTimeline(app.pg, { id: d.id, createdAt: d.created_at }, from, to);
+      const t = await deviceTimeline(app.pgRead, { id: d.id, createdAt: d.created_at }, from, to);
       return {
         device: { id: d.id, name: d.name },
         from: from.toISOString(),
