@@ -72,9 +72,8 @@ export function planProcesses(env) {
   };
   perProcess('broker', counts.broker, 'BROKER_HTTP_PORT', brokerBase);
   perProcess('worker', counts.worker, 'WORKER_HTTP_PORT', workerBase);
-  for (let i = 0; i < counts.api; i++) {
-    processes.push({ app: 'api', index: i, label: counts.api > 1 ? `api${i + 1}` : 'api', cluster: true, env: {} });
-  }
+  // API process i serves /metrics on API_METRICS_PORT + 2 × i (9464, 9466, …).
+  perProcess('api', counts.api, 'API_METRICS_PORT', readPort(env, 'API_METRICS_PORT', 9464));
   // Custom bases can still overlap (BROKER_HTTP_PORT=9000, WORKER_HTTP_PORT=9002)
   // would only show as EADDRINUSE later: say which ones collide now.
   const seen = new Map();

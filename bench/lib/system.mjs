@@ -121,6 +121,7 @@ export async function startSystem(opts) {
     BROKER_HTTP_PORT: String(brokerHttp),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(httpPort),
+    API_METRICS_PORT: '0',
     WORKER_HTTP_HOST: '127.0.0.1',
     WORKER_HTTP_PORT: String(workerHttp),
     SPMS_ADMIN_API_KEY: adminKey,

@@ -65,6 +65,7 @@ beforeAll(async () => {
       REDIS_PREFIX: redis.prefix,
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(port),
+      API_METRICS_PORT: '0',
       // Unlimited per-device rate for the fuzz device, so its bodies reach the parsers.
       DEVICE_MSG_RATE: '0',
     },

@@ -104,7 +104,7 @@ export async function startFaultStack(label: string, opts: FaultStackOptions): P
     api: () =>
       createAppProcess(
         'api',
-        { ...common, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(apiPort) },
+        { ...common, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(apiPort), API_METRICS_PORT: '0' },
         httpReady(`http://127.0.0.1:${apiPort}/readyz`),
       ),
   };

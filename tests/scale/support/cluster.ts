@@ -145,7 +145,14 @@ export async function startCluster(label: string, opts: ClusterOptions): Promise
       const port = await freePort();
       const proc = createAppProcess(
         'api',
-        { ...common, ...opts.env, SPMS_ADMIN_API_KEY: ADMIN_KEY, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
+        {
+          ...common,
+          ...opts.env,
+          SPMS_ADMIN_API_KEY: ADMIN_KEY,
+          HTTP_HOST: '127.0.0.1',
+          HTTP_PORT: String(port),
+          API_METRICS_PORT: '0',
+        },
         httpReady(`http://127.0.0.1:${port}/readyz`),
       );
       cluster.apis.push({ proc, url: `http://127.0.0.1:${port}` });
