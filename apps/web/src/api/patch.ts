@@ -45,6 +45,38 @@ function patchDevice(d: DeviceStatus, type: string, payload: Obj, at: number | n
   return { ...next, linesDown, health: health(next) };
 }
 
+/**
+ * A new status with the events applied in order (the same status when none applies): one
+ * copy of the device list and one index for them all, so re-applying the last seconds of a
+ * 100-changes-a-second stream to a fetched fleet of 10,000 costs one pass, not one per event.
+ */
+export function applyEvents(
+  status: FleetStatus,
+  events: readonly { type: string; deviceId: string | null; data: Obj }[],
+): FleetStatus {
+  let devices: DeviceStatus[] | null = null;
+  let index: Map<string, number> | null = null;
+  const c = { ...status.counters };
+  for (const e of events) {
+    if (!e.deviceId) continue;
+    index ??= new Map(status.devices.map((d, i) => [d.id, i]));
+    const i = index.get(e.deviceId);
+    if (i === undefined) continue;
+    const before = (devices ?? status.devices)[i] as DeviceStatus;
+    const after = patchDevice(before, e.type, (e.data.payload ?? {}) as Obj, toMs(e.data.occurredAt));
+    if (!after) continue;
+    devices ??= status.devices.slice();
+    devices[i] = after;
+    const b = contribution(before);
+    const a = contribution(after);
+    c.devicesActive += a.devicesActive - b.devicesActive;
+    c.devicesInactive += a.devicesInactive - b.devicesInactive;
+    c.linesWithoutPower += a.linesWithoutPower - b.linesWithoutPower;
+    c.openOutages += a.openOutages - b.openOutages;
+  }
+  return devices ? { ...status, devices, counters: c } : status;
+}
+
 /** A new status with the event applied, or null when the event is not one we can apply. */
 export function applyEvent(
   status: FleetStatus,

@@ -1,6 +1,12 @@
 /**
  * Fleet map: Leaflet with supercluster. Only the clusters and markers in view are in the DOM,
  * so 10,000 devices cost a few dozen elements (ThingsBoard's map widget lags at ~1,000).
+ * Live updates stay cheap: a redraw (what is in view) runs at most once per animation frame
+ * and replaces only the markers whose look changed;
+ * the cluster index (places, and each cluster's count of states) is rebuilt at once when a
+ * device is added, removed or moved, and at most once a second when only states change, so
+ * 100 changes a second never re-cluster 10,000 points on every event. Single devices show
+ * their current state at once; a cluster's colour follows within a second.
  * Tiles are optional: with no tile URL, or none reachable, markers sit on a blank background.
  */
 import 'leaflet/dist/leaflet.css';
@@ -19,6 +25,8 @@ interface PointProps {
   i: number;
   h: DeviceHealth;
 }
+/** Least time between two index rebuilds for state changes only (ms). */
+const REBUILD_MS = 1000;
 interface ClusterAgg {
   ok: number;
   partial: number;
@@ -59,37 +67,73 @@ export function FleetMap({ devices }: Props) {
   const map = useRef<L.Map | null>(null);
   const layer = useRef<L.LayerGroup | null>(null);
   const index = useRef<Supercluster<PointProps, ClusterAgg> | null>(null);
+  /** The devices the index was built from (point i is indexed[i]), and the current ones. */
+  const indexed = useRef<DeviceStatus[]>([]);
   const list = useRef<DeviceStatus[]>([]);
   const fitted = useRef(false);
+  const frame = useRef(0);
+  const rebuildTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const builtAt = useRef(0);
+
+  const scheduleRedraw = () => {
+    if (!frame.current) frame.current = requestAnimationFrame(redraw);
+  };
+
+  /** Markers on the map by what they show: a redraw keeps those still shown as they are. */
+  const shown = useRef(new Map<string, L.Marker>());
 
   const redraw = () => {
+    frame.current = 0;
     const m = map.current;
     const idx = index.current;
-    if (!m || !idx || !layer.current) return;
+    const group = layer.current;
+    if (!m || !idx || !group) return;
     const t0 = performance.now();
     const b = m.getBounds();
     const clusters = idx.getClusters([b.getWest(), b.getSouth(), b.getEast(), b.getNorth()], Math.round(m.getZoom()));
-    layer.current.clearLayers();
+    const next = new Map<string, L.Marker>();
     for (const c of clusters) {
       const [lon, lat] = c.geometry.coordinates as [number, number];
       const p = c.properties as (PointProps & { cluster?: false }) | (ClusterAgg & Supercluster.ClusterProperties);
+      let key: string;
+      let make: () => L.Marker;
       if ('cluster' in p && p.cluster) {
-        const marker = L.marker([lat, lon], { icon: clusterIcon(p.point_count, p), keyboard: true });
-        marker.on('click', () =>
-          m.setView([lat, lon], Math.min(idx.getClusterExpansionZoom(p.cluster_id), m.getMaxZoom())),
-        );
-        layer.current.addLayer(marker);
+        const icon = clusterIcon(p.point_count, p);
+        key = `c${p.cluster_id}|${lat}|${lon}|${icon.options.html}`;
+        make = () => {
+          const marker = L.marker([lat, lon], { icon, keyboard: true });
+          marker.on('click', () =>
+            m.setView(
+              [lat, lon],
+              Math.min(index.current?.getClusterExpansionZoom(p.cluster_id) ?? m.getZoom() + 1, m.getMaxZoom()),
+            ),
+          );
+          return marker;
+        };
       } else {
-        const d = list.current[(p as PointProps).i];
+        // The current state of the device the point was indexed for.
+        const at = (p as PointProps).i;
+        const d = list.current[at]?.id === indexed.current[at]?.id ? list.current[at] : indexed.current[at];
         if (!d) continue;
-        const marker = L.marker([lat, lon], { icon: deviceIcon(d), keyboard: true, title: d.name });
-        marker.bindTooltip(
-          `<b>${esc(d.name)}</b><br>${HEALTH[d.health].icon} ${HEALTH[d.health].text}${d.linesDown ? ` (${d.linesDown} down)` : ''}`,
-        );
-        marker.on('click', () => navigate(`/devices/${encodeURIComponent(d.name)}`));
-        layer.current.addLayer(marker);
+        const tip = `<b>${esc(d.name)}</b><br>${HEALTH[d.health].icon} ${HEALTH[d.health].text}${d.linesDown ? ` (${d.linesDown} down)` : ''}`;
+        key = `d${d.id}|${lat}|${lon}|${d.health}|${tip}`;
+        make = () => {
+          const marker = L.marker([lat, lon], { icon: deviceIcon(d), keyboard: true, title: d.name });
+          marker.bindTooltip(tip);
+          marker.on('click', () => navigate(`/devices/${encodeURIComponent(d.name)}`));
+          return marker;
+        };
       }
+      let marker = shown.current.get(key);
+      if (marker) shown.current.delete(key);
+      else {
+        marker = make();
+        group.addLayer(marker);
+      }
+      next.set(key, marker);
     }
+    for (const gone of shown.current.values()) group.removeLayer(gone);
+    shown.current = next;
     // Read by the e2e test and visible in the browser's performance panel.
     performance.measure('spms:map-redraw', { start: t0 });
   };
@@ -103,19 +147,24 @@ export function FleetMap({ devices }: Props) {
     if (uiConfig.tileUrl)
       L.tileLayer(uiConfig.tileUrl, { attribution: uiConfig.tileAttribution, maxZoom: 19, crossOrigin: true }).addTo(m);
     layer.current = L.layerGroup().addTo(m);
-    m.on('moveend', redraw);
+    m.on('moveend', scheduleRedraw);
     map.current = m;
     const ro = new ResizeObserver(() => m.invalidateSize());
     ro.observe(el.current);
     return () => {
       ro.disconnect();
+      if (frame.current) cancelAnimationFrame(frame.current);
+      frame.current = 0;
+      if (rebuildTimer.current) clearTimeout(rebuildTimer.current);
+      rebuildTimer.current = null;
       m.remove();
       map.current = null;
     };
   }, []);
 
-  useEffect(() => {
-    list.current = devices;
+  const rebuild = () => {
+    rebuildTimer.current = null;
+    const devices = list.current;
     const idx = new Supercluster<PointProps, ClusterAgg>({
       radius: 60,
       maxZoom: 16,
@@ -140,6 +189,8 @@ export function FleetMap({ devices }: Props) {
     idx.load(points);
     performance.measure('spms:map-index', { start: t0 });
     index.current = idx;
+    indexed.current = devices;
+    builtAt.current = performance.now();
     if (!fitted.current && points.length && map.current) {
       fitted.current = true;
       const bounds = L.latLngBounds(
@@ -147,7 +198,17 @@ export function FleetMap({ devices }: Props) {
       );
       map.current.fitBounds(bounds.pad(0.2), { maxZoom: 12 });
     }
-    redraw();
+    scheduleRedraw();
+  };
+
+  useEffect(() => {
+    list.current = devices;
+    scheduleRedraw(); // single devices show their state at once
+    if (rebuildTimer.current) return; // a rebuild is due; it reads the list then
+    const moved = !index.current || !samePlaces(indexed.current, devices);
+    if (!moved && sameStates(indexed.current, devices)) return;
+    const wait = moved ? 0 : Math.max(0, builtAt.current + REBUILD_MS - performance.now());
+    rebuildTimer.current = setTimeout(rebuild, wait);
   }, [devices]);
 
   return (
@@ -162,4 +223,21 @@ export function FleetMap({ devices }: Props) {
       </ul>
     </div>
   );
+}
+
+/** Same devices at the same places, in the same order (the index's point i is list[i]). */
+function samePlaces(a: DeviceStatus[], b: DeviceStatus[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as DeviceStatus;
+    const y = b[i] as DeviceStatus;
+    if (x !== y && (x.id !== y.id || x.lat !== y.lat || x.lon !== y.lon)) return false;
+  }
+  return true;
+}
+
+/** Same state for every device (same places assumed): nothing a cluster counts changed. */
+function sameStates(a: DeviceStatus[], b: DeviceStatus[]): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && a[i]?.health !== b[i]?.health) return false;
+  return true;
 }
