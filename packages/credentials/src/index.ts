@@ -11,4 +11,27 @@ export {
   shortSecretProblems,
   validateCredentials,
 } from './matching.js';
+export {
+  type ClaimRequest,
+  DEFAULT_CLAIM_DURATION_MS,
+  decideProvision,
+  deviceCredentialsProblem,
+  type ExistingDevice,
+  MAX_CLAIM_DURATION_MS,
+  MIN_PROVISION_KEY_LENGTH,
+  MIN_PROVISION_SECRET_LENGTH,
+  NOT_FOUND_MSG,
+  PROVISION_STRATEGIES,
+  type ProvisionDecision,
+  type ProvisionFailure,
+  type ProvisionProfile,
+  type ProvisionRequest,
+  type ProvisionResponse,
+  type ProvisionStrategy,
+  type ProvisionSuccess,
+  parseClaimRequest,
+  parseProvisionRequest,
+  provisionSettingProblems,
+  provisionSuccess,
+} from './provisioning.js';
 export { generateCredentials, generateSecret, hashSecret, verifySecret } from './secrets.js';
