@@ -364,7 +364,7 @@ describe('spms import thingsboard', () => {
     // Derived from imported history: marked so, and no alert raised (the alerts are off here;
     // thingsboard-source.test.ts runs them).
     expect(await q(`SELECT DISTINCT source FROM outages`)).toEqual([{ source: 'import' }]);
-  });
+  }, 180_000); // three months of history, four import runs: minutes on a loaded 2-core machine
 
   it('takes a JWT instead of a password (--token), --device narrows the import, a re-run updates what changed', async () => {
     const login = await fetch(`${tb.url}/api/auth/login`, {
@@ -406,7 +406,7 @@ describe('spms import thingsboard', () => {
     await drained();
     expect(await stored()).toEqual(before);
     expect((await q('SELECT count(*)::int AS n FROM outages'))[0].n).toBe(6);
-  });
+  }, 120_000);
 
   it('the imported devices connect over MQTT with their ThingsBoard credentials', async () => {
     const connect = (o: { clientId: string; username: string; password?: string }) => {
