@@ -28,6 +28,7 @@ import { accessTokenKey } from '@spms/credentials';
 import { createPool } from '@spms/db';
 import { credentialsChangedChannel } from '@spms/queue';
 import { Redis } from 'ioredis';
+import { batchedQuery } from './batch-query.js';
 import { CredentialsCache } from './cache.js';
 import { CredentialResolver, mqttInput, UNAVAILABLE } from './resolver.js';
 import { watchCredentialChanges } from './revocations.js';
@@ -49,6 +50,7 @@ export type {
 const ANNOUNCED_RECENTLY_MS = 5_000;
 /** An authentication retried this often still seeing revocations gives up as unavailable. */
 const MAX_AUTH_ATTEMPTS = 3;
+const POOL_SIZE = 4;
 /** Change rows are kept an hour past the shared cache's lifetime (re-bumped after a reconnect). */
 const RETAIN_EXTRA_SEC = 3600;
 
@@ -65,7 +67,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
   // A look-up is one indexed query: a device flood waits briefly for a connection, then gets
   // 'unavailable' (CONNACK 0x03 / HTTP 503) instead of queueing without bound.
   const pool = createPool(opts.databaseUrl, {
-    max: 4,
+    max: POOL_SIZE,
     applicationName: 'spms-device-auth',
     connectionTimeoutMs: 3000,
     statementTimeoutMs: 5000,
@@ -176,7 +178,9 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
 
   const resolver = new CredentialResolver(
     cache,
-    queryRows,
+    // Grouped while the pool is busy (batch-query.ts): a storm is a few dozen queries; one
+    // connection stays free for the revocation poll.
+    batchedQuery(queryRows, POOL_SIZE - 1),
     verifier,
     counters,
     () => shared,
