@@ -198,5 +198,9 @@ describe('imported history: source and alerts', () => {
     const [header, ...lines] = csv.body.trim().split(/\r?\n/);
     expect(header?.split(',').at(-1)).toBe('source');
     expect(lines.map((l) => l.split(',').at(-1))).toEqual(['live', 'import', 'import']);
+
+    // No TB_BRIDGE_URL in these workers: the bridge is off, nothing was queued for ThingsBoard.
+    const system = await app.inject({ url: '/api/system', headers: admin });
+    expect(system.json().thingsboardBridge).toEqual({ state: 'off', backlog: 0, dropped: 0, leader: null });
   });
 });
