@@ -53,8 +53,9 @@ export const DatabaseUrl = Type.String({
 });
 export const RedisUrl = Type.String({
   default: 'redis://127.0.0.1:6379',
-  pattern: '^rediss?://',
-  description: 'Redis connection URL, e.g. redis://127.0.0.1:6379',
+  pattern: '^rediss?(\\+sentinel|\\+cluster)?://',
+  description:
+    'Redis connection URL: redis://host:6379, redis+sentinel://host:26379,host:26379/<master name>, or redis+cluster://host:6379,host:6379',
 });
 export const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -63,5 +64,12 @@ export const LogLevel = Type.Union(
 export function Port(defaultPort: number) {
   return Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort, description: 'a TCP port number' });
 }
-/** Key prefix for everything SPMS keeps in Redis (queues, caches, pub/sub channels). */
-export const RedisPrefix = Type.String({ default: 'spms', pattern: '^[A-Za-z0-9_:.-]+$' });
+/**
+ * Key prefix for everything SPMS keeps in Redis (queues, caches, pub/sub channels). Braces
+ * are allowed for a Redis Cluster hash tag (`{spms}`: every key in one slot).
+ */
+export const RedisPrefix = Type.String({
+  default: 'spms',
+  pattern: '^[A-Za-z0-9_:.{}-]+$',
+  description: 'letters, digits and _ : . - { } (e.g. spms, or {spms} on Redis Cluster)',
+});

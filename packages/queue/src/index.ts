@@ -40,4 +40,13 @@ export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
 export { registerIngestMetrics } from './metrics.js';
 export { type IngestQueueOptions, ingestQueueOptions } from './options.js';
 export { readIngestBatches } from './read-batches.js';
+export { createRedis } from './redis-connection.js';
+export {
+  isHashTagged,
+  parseRedisUrl,
+  type RedisNode,
+  type RedisTarget,
+  redact as redactRedisUrl,
+  redisLayoutProblem,
+} from './redis-url.js';
 export * from './tb-bridge.js';
