@@ -72,7 +72,10 @@ ON CONFLICT (device_id) DO UPDATE SET
 $$;
 
 -- A registry edit of lines: lock the devices as ingest does (sorted, the worker's key), then
--- recompute their rows whole, labels included. Deleted lines take no lock: a device being
+-- recompute their rows whole, labels included. Only devices that already have a row are
+-- locked: lines of a device created in this transaction (an import of thousands) need no
+-- lock, as no ingest batch can see that device yet, and thousands of locks in one
+-- transaction could exhaust the lock table. Deleted lines take no lock: a device being
 -- deleted holds its row lock while an ingest batch of it may wait on that row (foreign key),
 -- and its status row goes with it anyway.
 CREATE OR REPLACE FUNCTION status_rows_lines_changed() RETURNS trigger
@@ -84,7 +87,8 @@ BEGIN
   IF ids IS NULL THEN RETURN NULL; END IF;
   IF TG_OP <> 'DELETE' THEN
     PERFORM pg_advisory_xact_lock(k)
-       FROM (SELECT DISTINCT hashtextextended(x::text, 0) AS k FROM unnest(ids) AS x ORDER BY 1) AS s;
+       FROM (SELECT DISTINCT hashtextextended(x::text, 0) AS k FROM unnest(ids) AS x
+              WHERE EXISTS (SELECT 1 FROM device_status_rows r WHERE r.device_id = x) ORDER BY 1) AS s;
   END IF;
   PERFORM status_rows_refresh(ids);
   UPDATE device_status_rows r SET line_labels = x.labels, lines_disabled = x.disabled
