@@ -80,9 +80,14 @@ export function createAuthenticate(ctx: GatewayContext) {
     // A device that gives up waiting (closes its socket) drops its place in the password
     // queue, so a storm does not hash for devices that are gone.
     const gone = new AbortController();
-    client.conn?.once?.('close', () => gone.abort());
+    const onClose = () => gone.abort();
+    client.conn?.once?.('close', onClose);
+    // Removed once settled: the listener's scope holds the CONNECT packet, aedes' callbacks
+    // and the controller, ~1 KiB for as long as the connection lives (docs/broker-memory.md).
+    const settled = () => client.conn?.off?.('close', onClose);
     checkAndAuthenticate(client, ip, clientId, username || undefined, password, gone.signal).then(
       (outcome) => {
+        settled();
         if (typeof outcome === 'string') return refuse(outcome, codeOf(outcome));
         // The device gave up waiting for this CONNACK (a reconnect storm on a busy broker) and
         // closed the socket: registering it would replace the session it has opened since,
@@ -108,6 +113,7 @@ export function createAuthenticate(ctx: GatewayContext) {
         done(null, true);
       },
       (err: unknown) => {
+        settled();
         logger.error({ err, ip, clientId }, 'authentication failed unexpectedly');
         refuse('unavailable', SERVER_UNAVAILABLE);
       },

@@ -1,0 +1,233 @@
+#!/usr/bin/env node
+/**
+ * Memory per idle authenticated connection, and where it goes. Starts one broker process
+ * from dist (with memory-probe.js preloaded), opens BENCH_CONNECTIONS idle authenticated
+ * connections from this process (the load side), and reports the growth of RSS, V8 heap,
+ * external and ArrayBuffer memory per connection, measured after a full GC, plus the heap
+ * objects the connections added, by constructor (two heap snapshots, diffed).
+ *
+ *   npm run build && node apps/broker/dist/bench/memory.js
+ *   BENCH_CONNECTIONS=5000 BENCH_SNAPSHOT=0 BENCH_NODE_FLAGS="--max-semi-space-size=1" node apps/broker/dist/bench/memory.js
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { accessTokenKey } from '@spms/credentials';
+import { createPool } from '@spms/db';
+import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
+import { heapGrowth, summarizeHeap } from './heap-summary.js';
+import { connectAll, rssKiB } from './measure.js';
+
+const N = Number(process.env.BENCH_CONNECTIONS ?? 5000);
+const SNAPSHOT = process.env.BENCH_SNAPSHOT !== '0';
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const WARMUP = 200;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Memory {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  mallocedMemory: number;
+}
+
+function probe(child: ChildProcess) {
+  let next = 1;
+  const ask = <T>(msg: Record<string, unknown>) =>
+    new Promise<T>((resolve) => {
+      const id = next++;
+      const on = (reply: { id: number } & T) => {
+        if (reply.id !== id) return;
+        child.off('message', on);
+        resolve(reply);
+      };
+      child.on('message', on);
+      child.send({ id, ...msg });
+    });
+  return {
+    memory: () => ask<Memory>({ cmd: 'memory' }),
+    snapshot: (path: string) => ask<{ path: string }>({ cmd: 'snapshot', path }),
+  };
+}
+
+/** Resident KiB by kind of mapping: brk heap, large anonymous regions (V8 spaces, malloc arenas), other. */
+function smaps(pid: number): Record<string, number> {
+  const out: Record<string, number> = { brk: 0, anon: 0, file: 0 };
+  let kind = 'file';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[1] ?? '';
+      kind = name === '[heap]' ? 'brk' : name === '' ? 'anon' : 'file';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+)/.exec(line);
+    if (rss) out[kind] = (out[kind] ?? 0) + Number(rss[1]);
+  }
+  return out;
+}
+
+async function seed(dbUrl: string, count: number): Promise<string[]> {
+  const sql = createPool(dbUrl, { max: 1 });
+  const profileId = '00000000-0000-4000-8000-00000000be02';
+  await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'bench', now())`, [profileId]);
+  const tokens = Array.from({ length: count }, (_, i) => `mem-token-${i}`);
+  await sql.query(
+    `WITH d AS (
+       INSERT INTO devices (id, name, profile_id, updated_at)
+       SELECT gen_random_uuid(), 'mem-' || i, $1, now() FROM generate_series(0, $2::int - 1) i RETURNING id, name)
+     INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
+     SELECT d.id, 'ACCESS_TOKEN', k.key, now() FROM d JOIN unnest($3::text[]) WITH ORDINALITY k(key, n) ON d.name = 'mem-' || (k.n - 1)`,
+    [profileId, count, tokens.map(accessTokenKey)],
+  );
+  await sql.end();
+  return tokens;
+}
+
+async function startBroker(dbUrl: string, redisUrl: string, prefix: string) {
+  const mqttPort = await freePort();
+  const httpPort = await freePort();
+  const main = fileURLToPath(new URL('../main.js', import.meta.url));
+  const probeFile = fileURLToPath(new URL('./memory-probe.js', import.meta.url));
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', probeFile, main], {
+    env: {
+      ...process.env,
+      DATABASE_URL: dbUrl,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+      MQTT_HOST: '127.0.0.1',
+      MQTT_PORT: String(mqttPort),
+      BROKER_HTTP_HOST: '127.0.0.1',
+      BROKER_HTTP_PORT: String(httpPort),
+      LOG_LEVEL: 'warn',
+      MAX_CONNECTIONS: '0',
+      CONNECT_RATE_PER_IP: '0',
+      AUTH_FAILURES_PER_IP: '0',
+    },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error('broker exited during start-up');
+    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 150) throw new Error('broker not ready after 30 s');
+    await sleep(200);
+  }
+  return { child, mqttPort };
+}
+
+async function main(): Promise<void> {
+  const kib = (bytes: number) => (bytes / 1024 / N).toFixed(2);
+  console.log(`SPMS broker memory per idle authenticated connection: ${N} connections, one broker process`);
+  console.log(`  node ${process.version}, flags: ${NODE_FLAGS.join(' ') || '(none)'}`);
+  console.log(
+    `  load average before: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (shared machine)`,
+  );
+  const db = await createTestDatabase('bench_memory');
+  const redis = createTestRedis('bench-memory');
+  const dir = mkdtempSync(join(tmpdir(), 'spms-mem-'));
+  let child: ChildProcess | undefined;
+  try {
+    const tokens = await seed(db.url, N + WARMUP);
+    const broker = await startBroker(db.url, redis.url, redis.prefix);
+    child = broker.child;
+    const pid = child.pid as number;
+    const p = probe(child);
+    // Warm-up: the code paths a connection takes are compiled and their caches filled first.
+    const warm = await connectAll(WARMUP, broker.mqttPort, (i) => tokens[N + i], 'warm');
+    for (const c of warm) c.close();
+    await sleep(1500);
+    const m0 = await p.memory();
+    const rss0 = rssKiB(pid);
+    const t0 = performance.now();
+    // Two halves: the second half's growth is the marginal cost, free of one-off growth
+    // (heap spaces, allocator arenas) that the first connections trigger.
+    const half = Math.floor(N / 2);
+    const clients = await connectAll(half, broker.mqttPort, (i) => tokens[i], 'mem');
+    await sleep(2000);
+    const rssHalf = rssKiB(pid);
+    const mHalf = await p.memory();
+    const smapsHalf = smaps(pid);
+    clients.push(...(await connectAll(N - half, broker.mqttPort, (i) => tokens[half + i], 'mem2')));
+    const connectS = (performance.now() - t0) / 1000;
+    await sleep(3000);
+    const rss1 = rssKiB(pid); // before the probe's GC: what the process holds in normal running
+    const m1 = await p.memory();
+    console.log(
+      `  ${clients.length} connected in ${connectS.toFixed(1)} s; load average ${loadavg()[0]?.toFixed(1)}\n`,
+    );
+    console.log('| per connection | KiB |');
+    console.log('|---|---:|');
+    console.log(`| RSS (no forced GC) | ${((rss1 - rss0) / N).toFixed(2)} |`);
+    console.log(`| RSS (after full GC) | ${kib(m1.rss - m0.rss)} |`);
+    console.log(`| V8 heap used (after full GC) | ${kib(m1.heapUsed - m0.heapUsed)} |`);
+    console.log(`| V8 heap reserved (heapTotal) | ${kib(m1.heapTotal - m0.heapTotal)} |`);
+    console.log(`| external (Buffers etc.) | ${kib(m1.external - m0.external)} |`);
+    console.log(`| of which ArrayBuffers | ${kib(m1.arrayBuffers - m0.arrayBuffers)} |`);
+    console.log(`| V8 malloced | ${kib(m1.mallocedMemory - m0.mallocedMemory)} |`);
+    console.log(
+      `| rest of RSS (native: sockets, libuv, allocator) | ${kib(m1.rss - m0.rss - (m1.heapTotal - m0.heapTotal) - (m1.external - m0.external))} |`,
+    );
+    const n2 = N - half;
+    const k2 = (a: number, b: number) => ((a - b) / 1024 / n2).toFixed(2);
+    console.log(
+      `\nMarginal (second ${n2} connections): RSS ${((rss1 - rssHalf) / n2).toFixed(2)} KiB, heapUsed ${k2(m1.heapUsed, mHalf.heapUsed)} KiB, external ${k2(m1.external, mHalf.external)} KiB, native rest ${k2(m1.rss - mHalf.rss - (m1.heapTotal - mHalf.heapTotal) - (m1.external - mHalf.external), 0)} KiB`,
+    );
+    const sm1 = smaps(pid);
+    console.log(
+      `RSS by mapping, growth over the second half (KiB/conn): ${Object.entries(sm1)
+        .map(([k, v]) => `${k} ${((v - (smapsHalf[k] ?? 0)) / n2).toFixed(2)}`)
+        .join(', ')}`,
+    );
+    console.log(`\nRSS ${(rss0 / 1024).toFixed(0)} → ${(rss1 / 1024).toFixed(0)} MiB`);
+    if (SNAPSHOT) {
+      // Snapshots only now: writing one leaves native memory resident and would skew RSS.
+      // The second half is closed between two snapshots: what it held is what was freed.
+      await p.snapshot(join(dir, 'with.heapsnapshot'));
+      for (const c of clients.splice(half)) c.close();
+      await sleep(3000);
+      await p.snapshot(join(dir, 'without.heapsnapshot'));
+      const rows = heapGrowth(
+        summarizeHeap(join(dir, 'without.heapsnapshot')),
+        summarizeHeap(join(dir, 'with.heapsnapshot')),
+      );
+      const total = rows.reduce((s, r) => s + r.bytes, 0);
+      console.log(
+        `\nHeap objects held per connection (snapshot with/without ${n2} connections; ${(total / n2).toFixed(0)} B in groups that shrank):`,
+      );
+      console.log('| group | objects/conn | bytes/conn |');
+      console.log('|---|---:|---:|');
+      for (const r of rows.slice(0, Number(process.env.BENCH_TOP ?? 40)))
+        console.log(
+          `| ${r.key.replaceAll('|', '/').slice(0, 70)} | ${(r.count / n2).toFixed(2)} | ${(r.bytes / n2).toFixed(0)} |`,
+        );
+    }
+    for (const c of clients) c.close();
+  } finally {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+    }
+    await redis.cleanup();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error('memory benchmark failed:', err);
+    process.exit(1);
+  },
+);
