@@ -35,6 +35,8 @@ export interface PendingItem {
   /** For flapping notices. */
   changes?: number;
   windowMs?: number;
+  /** The escalation tier that put this item in the window (1 is told with the alert). */
+  escalation?: number;
 }
 
 export interface ComposedText {
@@ -71,10 +73,44 @@ export function composeTexts(items: PendingItem[], opts: ComposeOptions = {}): C
       for (const i of group) out.push({ kind, body: textOne(i, opts), alertIds: [i.alertId] });
       continue;
     }
-    const body = group.length === 1 ? textOne(group[0] as PendingItem, opts) : textMany(kind, group, opts);
-    out.push({ kind, body, alertIds: group.map((i) => i.alertId) });
+    out.push({ kind, body: withEscalation(group, opts), alertIds: group.map((i) => i.alertId) });
   }
   return out;
+}
+
+const textOf = (group: PendingItem[], o: ComposeOptions) =>
+  group.length === 1 ? textOne(group[0] as PendingItem, o) : textMany(group[0]?.kind ?? 'outage', group, o);
+
+/**
+ * The words that say a text is an escalation, for the items a tier >= 2 put in the window
+ * ('' when none did): 'ESCALATED (tier 2):' when every item came from one tier,
+ * 'ESCALATED (tiers 2-3):' across tiers, and '(1 of 3, tier 2)' when only some of a grouped
+ * text's alerts are escalations (the others are the recipient's own subscriptions). Once per
+ * text, with a shorter form when the long one does not leave room (see withEscalation).
+ */
+export function escalationMarker(items: PendingItem[], short = false): string {
+  const tiers = items.map((i) => i.escalation ?? 0).filter((t) => t >= 2);
+  if (tiers.length === 0) return '';
+  const lo = Math.min(...tiers);
+  const hi = Math.max(...tiers);
+  const tier = lo === hi ? `${short ? 'T' : 'tier '}${lo}` : `${short ? 'T' : 'tiers '}${lo}-${hi}`;
+  if (short) return `ESCALATED ${tier}:`;
+  const some = tiers.length < items.length ? `${tiers.length} of ${items.length}, ` : '';
+  return `ESCALATED (${some}${tier}):`;
+}
+
+/**
+ * An escalation's text leads with its marker. The marker goes into the formatters' prefix,
+ * so names are shortened to keep the whole text one segment; if even that does not fit (a
+ * runaway line label) the short marker is used.
+ */
+function withEscalation(group: PendingItem[], o: ComposeOptions): string {
+  const marker = escalationMarker(group);
+  if (!marker) return textOf(group, o);
+  const p = o.prefix ?? 'SPMS';
+  const long = textOf(group, { ...o, prefix: `${marker} ${p}` });
+  if (fitsOneSegment(long)) return long;
+  return textOf(group, { ...o, prefix: `${escalationMarker(group, true)} ${p}` });
 }
 
 const isOpener = (k: ItemKind) => k === 'outage' || k === 'device_offline';

@@ -1,4 +1,11 @@
-export { type ComposedText, type ComposeOptions, composeTexts, type ItemKind, type PendingItem } from './compose.js';
+export {
+  type ComposedText,
+  type ComposeOptions,
+  composeTexts,
+  escalationMarker,
+  type ItemKind,
+  type PendingItem,
+} from './compose.js';
 export {
   choosePolicy,
   decideStep,

@@ -61,6 +61,8 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
         voltage: (r.alert_details.voltage as 'under' | 'over' | null | undefined) ?? null,
         ...(typeof r.details.changes === 'number' ? { changes: r.details.changes } : {}),
         ...(typeof r.details.windowMs === 'number' ? { windowMs: r.details.windowMs } : {}),
+        // Put there by an escalation tier: tier >= 2 texts say they are escalations (compose.ts).
+        ...(typeof r.details.escalation === 'number' ? { escalation: r.details.escalation } : {}),
       }));
     const phone = rows[0]?.phone;
     const who = rows[0];
