@@ -76,7 +76,9 @@ export async function cappedEscalationsNote(ctx: AlertsContext, recipientId: str
 /**
  * Inside the restoration's transaction: people an escalation told about the alert (and whose
  * text was not dropped) hear that it is over too, whatever they subscribe to. Quiet hours
- * apply as for any restoration.
+ * apply as for any restoration. `toldAbout` widens whose escalations count: a flapping line
+ * that settles restores its latest outage, and the people told about an earlier outage of the
+ * line (whose restoration the flapping held) hear it too (flapping.ts).
  */
 export async function restoreEscalated(
   ctx: AlertsContext,
@@ -86,6 +88,7 @@ export async function restoreEscalated(
     kind: 'restoration' | 'device_online';
     critical: boolean;
     subject: Parameters<typeof groupKeyOf>[0];
+    toldAbout?: string[];
   },
   now = new Date(),
 ): Promise<WindowRef[]> {
@@ -96,12 +99,12 @@ export async function restoreEscalated(
     quiet_end: string | null;
     time_zone: string | null;
   }>(
-    `SELECT r.id::text, r.phone, r.quiet_start, r.quiet_end, r.time_zone
-       FROM (SELECT DISTINCT ON (recipient_id) recipient_id, outcome FROM alert_escalations
-              WHERE alert_id = $1 AND recipient_id IS NOT NULL ORDER BY recipient_id, id DESC) s
+    `SELECT DISTINCT r.id::text, r.phone, r.quiet_start, r.quiet_end, r.time_zone
+       FROM (SELECT DISTINCT ON (alert_id, recipient_id) recipient_id, outcome FROM alert_escalations
+              WHERE alert_id = ANY($1::bigint[]) AND recipient_id IS NOT NULL ORDER BY alert_id, recipient_id, id DESC) s
        JOIN alert_recipients r ON r.id = s.recipient_id
       WHERE s.outcome = 'notified' AND r.enabled`,
-    [item.alertId],
+    [[...new Set([item.alertId, ...(item.toldAbout ?? [])])]],
   );
   const take: string[] = [];
   for (const r of rows) {

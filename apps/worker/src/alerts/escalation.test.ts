@@ -5,6 +5,7 @@
  * the policies themselves (seconds), no global override.
  */
 import { localMinutes } from '@spms/alerting';
+import { smsSegments } from '@spms/sms';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { type H, harness, sleep, waitFor } from './testing/harness.js';
@@ -98,7 +99,9 @@ describe('alert escalation', () => {
     await waitFor(() => textsTo(h, A).length === 1);
     expect(textsTo(h, A)[0]).toMatch(/^SPMS ALERT: Kollupitiya - CEB supply lost/);
     await waitFor(() => textsTo(h, B).length === 1, 10_000);
-    expect(textsTo(h, B)[0]).toMatch(/^SPMS ALERT: Kollupitiya - CEB supply lost/);
+    // Tier 2 says it is an escalation, still in one segment (tier 1 reads like any alert).
+    expect(textsTo(h, B)[0]).toMatch(/^ESCALATED \(tier 2\): SPMS ALERT: Kollupitiya - CEB supply lost/);
+    expect(smsSegments(textsTo(h, B)[0] ?? '').segments).toBe(1);
     expect(await steps(h, id)).toEqual([
       [1, 'Asha', 'notified'],
       [2, 'Bandara', 'notified'],
@@ -189,6 +192,7 @@ describe('alert escalation', () => {
     await sleep((due.rows[0]?.wait ?? 0) + 300); // tier 2 falls due while no runtime runs
     await h.start();
     await waitFor(() => textsTo(h, C).length === 1, 10_000);
+    expect(textsTo(h, C)[0]).toMatch(/^ESCALATED \(tier 3\): SPMS ALERT: Kollupitiya - CEB supply lost/);
     await sleep(800); // a redelivered job or a second schedule would show up by now
     expect([textsTo(h, A).length, textsTo(h, B).length, textsTo(h, C).length]).toEqual([1, 1, 1]);
     expect(await steps(h, id)).toEqual([
@@ -295,5 +299,46 @@ describe('alert escalation', () => {
     expect(texts[1]).toBe(
       'SPMS: 2 more alerts not texted, 2 of them escalations (unacknowledged) (limit 1 per 3 s). See the dashboard.',
     );
+  });
+  it('a flapping line that settles: whoever the escalation told hears the restoration too', async () => {
+    const h = await harness({
+      ALERT_FLAP_THRESHOLD: '4',
+      ALERT_FLAP_WINDOW_MS: '6000',
+      ALERT_FLAP_CLEAR_BELOW: '2',
+      ALERT_FLAP_QUIET_MS: '1000',
+      ALERT_GROUP_WINDOW_MS: '200',
+    });
+    const d = await h.device('Kollupitiya');
+    const S = '+94771234567';
+    await h.recipient({ name: 'Subscriber', phone: S }); // outages and restorations
+    const a = await person(h, 'Asha', A); // told only by the policy
+    await policy(h.pool, [{ delaySec: 0, recipients: [a] }]);
+    await h.start();
+    // A blip too short to be told (the debounce finds it closed), then an outage told to
+    // both; its close is the fourth change: the line flaps and its restoration is held.
+    const blip = await h.open(d, 1);
+    await sleep(30);
+    await h.close(d, 1, blip);
+    await sleep(30);
+    const told = await h.open(d, 1);
+    await waitFor(() => textsTo(h, A).length === 1 && textsTo(h, S).length === 1);
+    await h.close(d, 1, told);
+    await waitFor(() => textsTo(h, S).length === 2);
+    expect(textsTo(h, S)[1]).toMatch(/^SPMS: Kollupitiya - CEB is flapping /);
+    // Once more while it flaps, too short to be told: the latest outage is this one.
+    const last = await h.open(d, 1);
+    await sleep(30);
+    await h.close(d, 1, last);
+    // Settled with power on: one restoration each, Asha included.
+    await waitFor(() => textsTo(h, S).length === 3 && textsTo(h, A).length === 2, 15_000);
+    expect(textsTo(h, S)[2]).toMatch(/^SPMS OK: Kollupitiya - CEB restored after /);
+    expect(textsTo(h, A)[1]).toBe(textsTo(h, S)[2]);
+    await sleep(1500); // a second settle check or a retried job must not text again
+    expect([textsTo(h, S).length, textsTo(h, A).length]).toEqual([3, 2]);
+    // The told outage counts as restored: a redelivered close of it texts nobody again.
+    const { rows } = await h.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM alerts WHERE notified_at IS NOT NULL AND restoration_notified_at IS NULL`,
+    );
+    expect(rows[0]?.n).toBe(0);
   });
 });

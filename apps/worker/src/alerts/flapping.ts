@@ -8,6 +8,7 @@ import { decideFlapping, type FlapOptions } from '@spms/alerting';
 import { withTransaction } from '@spms/db';
 import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type FlapCheckJob, jobId } from './context.js';
+import { restoreEscalated } from './escalation-flush.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { notifyAlert } from './notify.js';
 import { type AlertRow, type DeviceContext, loadDevice } from './store.js';
@@ -120,12 +121,20 @@ export async function checkFlapping(ctx: AlertsContext, job: FlapCheckJob): Prom
 /**
  * The line settled with power on: the people told it was flapping (its restorations were
  * held meanwhile) hear that it is back, once. The text is the restoration of the line's
- * latest outage (its duration and end are exact); guarded like every restoration.
+ * latest outage (its duration and end are exact); guarded like every restoration. People an
+ * escalation told about an outage of the line whose restoration the flapping held hear the
+ * same text (they may subscribe to nothing), and those outages count as restored: a
+ * redelivered close of one of them later finds its restoration told.
  */
 async function restoreSettled(ctx: AlertsContext, deviceId: string, line: number): Promise<void> {
   const device = await loadDevice(ctx.pool, deviceId, line);
   if (!device) return;
   const settled = await withTransaction(ctx.pool, async (client) => {
+    const held = await client.query<{ id: string }>(
+      `SELECT id::text FROM alerts WHERE device_id = $1 AND line = $2 AND type = 'outage' AND NOT voided
+          AND notified_at IS NOT NULL AND cleared_at IS NOT NULL AND restoration_notified_at IS NULL`,
+      [deviceId, line],
+    );
     const { rows } = await client.query<AlertRow>(
       `UPDATE alerts SET restoration_notified_at = now(), updated_at = now()
         WHERE id = (SELECT id FROM alerts WHERE device_id = $1 AND line = $2 AND type = 'outage' AND NOT voided
@@ -136,14 +145,29 @@ async function restoreSettled(ctx: AlertsContext, deviceId: string, line: number
     );
     const alert = rows[0];
     if (!alert) return undefined;
+    const subject = { deviceId, line, region: alert.region, customer: alert.customer };
+    const critical = alert.severity === 'critical';
     const windows = await fanOut(ctx, client, {
       alertId: alert.id,
       kind: 'restoration',
       subscription: 'restoration',
-      subject: { deviceId, line, region: alert.region, customer: alert.customer },
-      critical: alert.severity === 'critical',
+      subject,
+      critical,
     });
-    return { alertId: alert.id, windows };
+    const toldAbout = held.rows.map((r) => r.id).filter((id) => id !== alert.id);
+    if (toldAbout.length > 0)
+      await client.query(
+        'UPDATE alerts SET restoration_notified_at = now(), updated_at = now() WHERE id = ANY($1::bigint[])',
+        [toldAbout],
+      );
+    const escalated = await restoreEscalated(ctx, client, {
+      alertId: alert.id,
+      kind: 'restoration',
+      critical,
+      subject,
+      toldAbout,
+    });
+    return { alertId: alert.id, windows: [...windows, ...escalated] };
   });
   if (settled) await ensureTimers(ctx, [settled.alertId], settled.windows);
 }
