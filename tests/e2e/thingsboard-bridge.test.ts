@@ -201,6 +201,16 @@ describe('cut-over bridge to ThingsBoard', () => {
       return s.backlog === 30 && s.state === 'retrying' ? s : null;
     });
     expect(waiting.leader.lastError).toMatch(/BR_A/);
+    // It names a device: an operator limited to a region does not see it.
+    const key = await app.inject({
+      method: 'POST',
+      url: '/api/api-keys',
+      headers: admin,
+      payload: { name: 'north operator', role: 'operator', userId: null, regions: ['North'] },
+    });
+    expect(key.statusCode, key.body).toBe(201);
+    const scoped = await app.inject({ url: '/api/system', headers: { authorization: `Bearer ${key.json().key}` } });
+    expect(scoped.json().thingsboardBridge).toMatchObject({ backlog: 30, leader: { lastError: 'hidden' } });
     await tb.start();
     await until(() => seqs('BR_A').length === 30);
     expect(seqs('BR_A')).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
