@@ -2,7 +2,18 @@
  * The broker's whole configuration: one TypeBox schema, parsed once at start-up
  * (`loadBrokerConfig(process.env)`); keys are the environment variable names.
  */
-import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+import {
+  ConfigError,
+  DatabaseUrl,
+  LogLevel,
+  Port,
+  parseConfig,
+  RedisPrefix,
+  RedisUrl,
+  type Static,
+  Type,
+} from '@spms/config';
+import { redisLayoutProblem } from '@spms/queue';
 
 const PositiveInt = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description });
 
@@ -105,5 +116,9 @@ export const BrokerConfigSchema = Type.Object({
 export type BrokerConfig = Static<typeof BrokerConfigSchema>;
 
 export function loadBrokerConfig(env: Record<string, string | undefined>): BrokerConfig {
-  return parseConfig(BrokerConfigSchema, env);
+  const config = parseConfig(BrokerConfigSchema, env);
+  // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
+  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
+  if (redisProblem) throw new ConfigError([redisProblem]);
+  return config;
 }
