@@ -1,4 +1,15 @@
-import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+import {
+  ConfigError,
+  DatabaseUrl,
+  LogLevel,
+  Port,
+  parseConfig,
+  RedisPrefix,
+  RedisUrl,
+  type Static,
+  Type,
+} from '@spms/config';
+import { redisLayoutProblem } from '@spms/queue';
 import { AccessConfigProps } from './plugins/access-config.js';
 
 export const ApiConfigSchema = Type.Object({
@@ -83,5 +94,9 @@ export const ApiConfigSchema = Type.Object({
 export type ApiConfig = Static<typeof ApiConfigSchema>;
 
 export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
-  return parseConfig(ApiConfigSchema, env);
+  const config = parseConfig(ApiConfigSchema, env);
+  // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
+  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
+  if (redisProblem) throw new ConfigError([redisProblem]);
+  return config;
 }

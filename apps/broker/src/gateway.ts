@@ -7,10 +7,15 @@
 import { createPool, type Pool } from '@spms/db';
 import { createDeviceAuthenticator, type DeviceAuthenticator } from '@spms/device-auth';
 import { createLogger, type Logger } from '@spms/log';
-import { createIngestProducer, INGEST_QUEUE, type IngestProducer, startDurabilityMonitor } from '@spms/queue';
+import {
+  createIngestProducer,
+  createRedis,
+  INGEST_QUEUE,
+  type IngestProducer,
+  startDurabilityMonitor,
+} from '@spms/queue';
 import { Aedes } from 'aedes';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { authorizeForward } from './authorize-forward.js';
 import { createAuthorizePublish } from './authorize-publish.js';
@@ -84,6 +89,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       // One pool thread stays free for DNS and file work (and the event loop's core for cached devices).
       verifyConcurrency: Math.max(1, Math.min(config.AUTH_VERIFY_CONCURRENCY, config.UV_THREADPOOL_SIZE - 1)),
       verifyQueueMax: config.AUTH_VERIFY_QUEUE_MAX,
+      verifyMaxWaitMs: config.AUTH_VERIFY_MAX_WAIT_MS,
       ...(config.DEVICE_AUTH_CACHE_SECRET
         ? { shared: { secret: config.DEVICE_AUTH_CACHE_SECRET, ttlMs: config.DEVICE_AUTH_CACHE_TTL_SEC * 1000 } }
         : {}),
@@ -103,10 +109,10 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     cleanups.push(() => pool.end());
     // No offline queue: a command on a broken connection fails now instead of piling up.
     const redisOpts = { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true } as const;
-    const redis = new Redis(config.REDIS_URL, redisOpts);
+    const redis = createRedis(config.REDIS_URL, redisOpts);
     redis.on('error', () => {});
     cleanups.push(() => redis.disconnect());
-    const subscriber = new Redis(config.REDIS_URL, {
+    const subscriber = createRedis(config.REDIS_URL, {
       ...redisOpts,
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,

@@ -3,7 +3,18 @@
  * (`loadWorkerConfig(process.env)`); keys are the environment variable names.
  */
 
-import { DatabaseUrl, LogLevel, Port, parseConfig, RedisPrefix, RedisUrl, type Static, Type } from '@spms/config';
+import {
+  ConfigError,
+  DatabaseUrl,
+  LogLevel,
+  Port,
+  parseConfig,
+  RedisPrefix,
+  RedisUrl,
+  type Static,
+  Type,
+} from '@spms/config';
+import { redisLayoutProblem } from '@spms/queue';
 import { AlertsConfigSchema } from './alerts/config.js';
 import { BridgeConfigSchema, bridgeSettings } from './bridge/config.js';
 
@@ -49,6 +60,9 @@ export type WorkerConfig = Static<typeof WorkerConfigSchema>;
 
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
   const config = parseConfig(WorkerConfigSchema, env);
+  // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
+  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
+  if (redisProblem) throw new ConfigError([redisProblem]);
   bridgeSettings(config); // a half-configured bridge is refused here, naming what is missing
   return config;
 }

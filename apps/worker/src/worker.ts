@@ -5,9 +5,8 @@
  */
 import { createPool } from '@spms/db';
 import { createLogger, type Logger } from '@spms/log';
-import { INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor } from '@spms/queue';
+import { createRedis, INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor } from '@spms/queue';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import { startAlerts } from './alerts/index.js';
 import { bridgeSettings } from './bridge/config.js';
 import { checkBridgeClient, startBridge } from './bridge/index.js';
@@ -35,7 +34,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
   const prefix = config.REDIS_PREFIX;
   const pool = createPool(config.DATABASE_URL, { max: config.WORKER_DB_POOL, applicationName: 'spms-worker' });
   // BullMQ's blocking connection needs maxRetriesPerRequest: null; commands of our own share it.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   // The queue this worker drains is only as durable as Redis: say so (or refuse) first.
   const durability = await startDurabilityMonitor({
@@ -104,7 +103,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     },
     ...(bridge ? { afterCommit: (messages) => bridge.feed.append(messages) } : {}),
   });
-  const workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const workerConnection = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
   workerConnection.on('error', () => {}); // reported through the worker's 'error' event
   const worker = new Worker(INGEST_QUEUE, handler, {
     connection: workerConnection,

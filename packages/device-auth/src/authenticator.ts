@@ -26,8 +26,7 @@
  */
 import { accessTokenKey } from '@spms/credentials';
 import { createPool } from '@spms/db';
-import { credentialsChangedChannel } from '@spms/queue';
-import { Redis } from 'ioredis';
+import { createRedis, credentialsChangedChannel } from '@spms/queue';
 import { batchedQuery } from './batch-query.js';
 import { CredentialsCache } from './cache.js';
 import { CredentialResolver, mqttInput, UNAVAILABLE } from './resolver.js';
@@ -73,7 +72,11 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     statementTimeoutMs: 5000,
   });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
-  const verifier = new FairVerifier(opts.verifyConcurrency ?? 1, opts.verifyQueueMax ?? 1000);
+  const verifier = new FairVerifier(
+    opts.verifyConcurrency ?? 1,
+    opts.verifyQueueMax ?? 1000,
+    opts.verifyMaxWaitMs ?? 0,
+  );
   const listeners: Array<(deviceId: string) => void> = [];
   const counters = {
     dbQueries: 0,
@@ -125,7 +128,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     return UNAVAILABLE;
   }
 
-  const subscriber = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  const subscriber = createRedis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
   subscriber.on('error', (err) => log?.warn({ err: err.message }, 'device-auth: redis subscriber error'));
   const channel = credentialsChangedChannel(opts.prefix);
   subscriber.on('message', (ch: string, deviceId: string) => {

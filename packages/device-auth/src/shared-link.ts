@@ -9,7 +9,7 @@
  */
 import type { Pool } from '@spms/db';
 import type { Logger } from '@spms/log';
-import { Redis } from 'ioredis';
+import { createRedis } from '@spms/queue';
 import { recentlyChangedDevices } from './revocations.js';
 import { SharedCredentialCache } from './shared-cache.js';
 
@@ -33,7 +33,7 @@ export async function openSharedLink(opts: {
   log?: Logger;
 }): Promise<SharedLink> {
   const { log } = opts;
-  const redis = new Redis(opts.redisUrl, {
+  const redis = createRedis(opts.redisUrl, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

@@ -21,11 +21,11 @@
  */
 import type { Logger } from '@spms/log';
 import { Job, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { CONTRACT_VERSION, INGEST_JOB, INGEST_QUEUE, type IngestMessage } from './contracts.js';
 import { newMessageId } from './ids.js';
 import { LatencyHistogram, type LatencySnapshot } from './latency.js';
 import { ingestQueueOptions } from './options.js';
+import { createRedis } from './redis-connection.js';
 
 export interface IngestStats {
   /** Jobs committed (each one batch). */
@@ -143,7 +143,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
   const maxInFlight = opts.maxInFlight ?? 4;
   const log = opts.logger;
 
-  const connection = new Redis(opts.redisUrl, {
+  const connection = createRedis(opts.redisUrl, {
     // Fail fast while disconnected instead of buffering in memory (see the header).
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,

@@ -3,12 +3,12 @@
  * benchmarks and debugging ("is my message in the queue?"); never in the hot path.
  */
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { INGEST_QUEUE, type IngestBatch } from './contracts.js';
 import { ingestQueueOptions } from './options.js';
+import { createRedis } from './redis-connection.js';
 
 export async function readIngestBatches(redisUrl: string, prefix: string): Promise<IngestBatch[]> {
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedis(redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', () => {});
   const queue = new Queue<IngestBatch>(INGEST_QUEUE, { connection, ...ingestQueueOptions(prefix) });
   queue.on('error', () => {});

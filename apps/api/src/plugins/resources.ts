@@ -5,9 +5,10 @@
  * pool itself when unset. Writes, and reads that must see a write just made, use `pg`.
  */
 import { createPool, createPrisma, type Pool, type PrismaClient } from '@spms/db';
+import { createRedis } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { ApiConfig } from '../config.js';
 
 declare module 'fastify' {
@@ -30,7 +31,7 @@ export const resourcesPlugin = fp(
       readUrl && readUrl !== opts.config.DATABASE_URL
         ? createPool(readUrl, { applicationName: 'spms-api-read' })
         : pool;
-    const redis = new Redis(opts.config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    const redis = createRedis(opts.config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
     redis.on('error', (err) => app.log.warn({ err: err.message }, 'redis error'));
     await redis.connect().catch((err) => app.log.error({ err: err.message }, 'redis unavailable at start-up'));
     app.decorate('config', opts.config);

@@ -11,9 +11,16 @@ import { hostname } from 'node:os';
 import type { Pool } from '@spms/db';
 import { classifySmtpError, createMailer, sendEmail } from '@spms/email';
 import type { Logger } from '@spms/log';
-import { EMAIL_BACKOFF, EMAIL_QUEUE, EMAIL_SENDER_TTL_MS, type EmailJob, emailSenderKey } from '@spms/queue';
+import {
+  createRedis,
+  EMAIL_BACKOFF,
+  EMAIL_QUEUE,
+  EMAIL_SENDER_TTL_MS,
+  type EmailJob,
+  emailSenderKey,
+} from '@spms/queue';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Transporter } from 'nodemailer';
 import { countNotification } from '../metrics.js';
 
@@ -109,14 +116,14 @@ export interface EmailSender {
 
 /** Starts the EMAIL queue consumer (when SMTP_URL is set) and the heartbeat either way. */
 export async function startEmailSender(o: EmailSenderOptions): Promise<EmailSender> {
-  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+  const redis = createRedis(o.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (err) => o.logger.warn({ err: err.message }, 'redis connection error (e-mail)'));
   let worker: Worker<EmailJob> | undefined;
   let mailer: Transporter | undefined;
   if (o.smtpUrl) {
     mailer = createMailer(o.smtpUrl, { timeoutMs: o.timeoutMs });
     worker = new Worker<EmailJob>(EMAIL_QUEUE, handleEmail(o.pool, mailer, o.from, o.logger), {
-      connection: new Redis(o.redisUrl, { maxRetriesPerRequest: null }),
+      connection: createRedis(o.redisUrl, { maxRetriesPerRequest: null }),
       prefix: o.prefix,
       concurrency: o.concurrency,
       stalledInterval: 5000,

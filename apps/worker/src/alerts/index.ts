@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createPool } from '@spms/db';
 import type { Logger } from '@spms/log';
-import { createEmailQueue, enqueueEmails, SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
+import { createEmailQueue, createRedis, enqueueEmails, SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
 import type { SmsProvider } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { DOMAIN_EVENTS_QUEUE } from '../events.js';
 import type { AlertsConfig } from './config.js';
 import { ALERT_TIMERS_QUEUE, type AlertsContext, SMS_QUEUE } from './context.js';
@@ -47,7 +47,7 @@ export async function startAlerts(
     max: 3 * config.ALERT_CONCURRENCY + 2,
     applicationName: 'spms-alerts',
   });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   const keep = { removeOnComplete: { age: 24 * 3600, count: 50_000 }, removeOnFail: { age: 14 * 24 * 3600 } };
   const timers = new Queue(ALERT_TIMERS_QUEUE, {
@@ -85,7 +85,7 @@ export async function startAlerts(
   const send = handleSend(ctx);
   const escalate = handleEscalate(ctx);
   const workerOpts = (concurrency: number) => ({
-    connection: new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }),
+    connection: createRedis(config.REDIS_URL, { maxRetriesPerRequest: null }),
     prefix,
     concurrency,
     stalledInterval: 5000,

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@spms/log';
+import { createRedis } from '@spms/queue';
 import {
   createSmsProvider,
   type DeliverSm,
@@ -19,7 +20,6 @@ import {
   type SmsProvider,
 } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { AlertsConfig } from './config.js';
 import type { AlertsContext } from './context.js';
 
@@ -66,7 +66,7 @@ export interface RunningInbound {
 /** Consumes `sms-inbound` (every process) and, with an SMPP provider, feeds it from the session. */
 export async function startSmsInbound(ctx: AlertsContext): Promise<RunningInbound> {
   const { config, logger, provider } = ctx;
-  const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const connection = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const queue = new Queue<InboundJob>(SMS_INBOUND_QUEUE, {
     connection: ctx.redis,
     prefix: ctx.prefix,

@@ -5,8 +5,8 @@
  */
 import type { Pool } from '@spms/db';
 import type { Logger } from '@spms/log';
-import { tbBridgeDroppedKey, tbBridgeStreamKey } from '@spms/queue';
-import { Redis } from 'ioredis';
+import { createRedis, tbBridgeDroppedKey, tbBridgeStreamKey } from '@spms/queue';
+import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BridgeSettings } from './config.js';
 import { BridgeFeed } from './feed.js';
@@ -45,7 +45,7 @@ export function startBridge(opts: {
   const { settings, redis, prefix, registry } = opts;
   const logger = opts.logger.child({ component: 'tb-bridge' });
   const feed = new BridgeFeed(redis, prefix, settings.maxBacklog);
-  const blocking = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  const blocking = createRedis(opts.redisUrl, { maxRetriesPerRequest: null });
   blocking.on('error', () => {}); // reported by the forwarder's loop
   const forwarded = new Counter({
     name: 'spms_tb_bridge_forwarded_total',

@@ -5,8 +5,8 @@
  * lost wake-up delays an RPC by at most that (rpc-routes.ts).
  */
 import type { Logger } from '@spms/log';
-import { deviceCommandChannel } from '@spms/queue';
-import { Redis } from 'ioredis';
+import { createRedis, deviceCommandChannel } from '@spms/queue';
+import type { Redis } from 'ioredis';
 
 export class CommandWakeups {
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -17,7 +17,7 @@ export class CommandWakeups {
   constructor(redisUrl: string, prefix: string, log: Logger) {
     this.channel = deviceCommandChannel(prefix);
     // Lazy: most API processes never see an HTTP RPC poll.
-    this.subscriber = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.subscriber = createRedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', (err) => log.warn({ err: err.message }, 'device-api: command subscriber error'));
     this.subscriber.on('message', (_ch: string, deviceId: string) => {
       for (const wake of this.waiters.get(deviceId) ?? []) wake();

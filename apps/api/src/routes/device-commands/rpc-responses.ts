@@ -6,8 +6,14 @@
  * answer by at most that, and never loses it.
  */
 import type { Logger } from '@spms/log';
-import { CROSS_PROCESS_SWEEP_MS, rpcResponseChannel, rpcResponseKey, type TelemetryValue } from '@spms/queue';
-import { Redis } from 'ioredis';
+import {
+  CROSS_PROCESS_SWEEP_MS,
+  createRedis,
+  rpcResponseChannel,
+  rpcResponseKey,
+  type TelemetryValue,
+} from '@spms/queue';
+import type { Redis } from 'ioredis';
 
 interface Waiter {
   key: string;
@@ -30,7 +36,7 @@ export class RpcResponses {
     private readonly log: Logger,
   ) {
     this.channel = rpcResponseChannel(prefix);
-    this.subscriber = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.subscriber = createRedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', (err) => log.warn({ err: err.message }, 'device-commands: rpc subscriber error'));
     this.subscriber.on('message', (_ch: string, id: string) => {
       const w = this.waiting.get(id);
