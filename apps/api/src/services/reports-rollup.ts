@@ -8,8 +8,8 @@
  *   tail  [T, to).
  * The body's totals are sums of day rows (outages that began in the body, their time inside
  * it); raw rows are read only for the "edge" outages: those that began in the head or the
- * tail, were carried in (began before the device's start, still running), are still open
- * from before F, or began in the body and run past T. Each edge outage is then counted as
+ * tail, were carried in (began before the device's start, still running), are open, or
+ * began in the body and run past T. Each edge outage is then counted as
  * the raw path counts it, less what the body rows already hold of it, so both paths agree to
  * the millisecond (the property test in reports-rollup.test.ts).
  */
@@ -18,7 +18,7 @@ import { localDay, localDayStart, nextDay } from '@spms/reliability';
 import type { Scope } from '../plugins/auth.js';
 import type { GroupBy, OutageRow, SetName } from './reports-acc.js';
 import { rawOutageTotals } from './reports-raw.js';
-import { devCte, ms } from './reports-sql.js';
+import { devCte, ms, reportQuery } from './reports-sql.js';
 import { SqlParams } from './scope.js';
 
 /** The zone the rollups' days are in (the worker rebuilds them when SPMS_TIME_ZONE changes). */
@@ -104,6 +104,11 @@ export async function rollupOutageTotals(pg: Pool, scope: Scope | null, opts: Op
   const eFirstDay = ep.add(firstDay);
   const eTDay = ep.add(tDay);
   const edgeSql = `WITH ${eDays},
+    -- the few day rows of the period's first day held by outages begun before it (by the day
+    -- index, before any join: probing the rollups once per device cost ~10^4 index look-ups)
+    carried AS MATERIALIZED (
+      SELECT r.device_id, r.line, r.day FROM outage_day_rollups r
+       WHERE r.day = ${eFirstDay}::date AND r.start_day < r.day),
     ids AS (
       -- began in the head (devices in service from the period's start: one range scan) or the tail
       SELECT o.id FROM outages o WHERE o.started_at >= ${headFrom}::timestamptz AND o.started_at < ${fMid}::timestamptz
@@ -112,16 +117,15 @@ export async function rollupOutageTotals(pg: Pool, scope: Scope | null, opts: Op
       UNION SELECT o.id FROM dev JOIN outages o ON o.device_id = dev.id
              AND o.started_at >= dev.hs AND o.started_at < dev.fds
        WHERE dev.fday > ${ep.add(fDay)}::date
-      -- open and begun before the body
-      UNION SELECT o.id FROM outages o WHERE o.ended_at IS NULL AND o.started_at < ${fMid}::timestamptz
+      -- open (few, by the partial index): those begun in a body are flagged in_body and add nothing
+      UNION SELECT o.id FROM outages o WHERE o.ended_at IS NULL AND o.started_at < ${tMid}::timestamptz
       -- closed, begun before a device's first day and running into it; begun before T and running past it
       -- (the period's first day by the day index; devices that entered service later by theirs)
-      UNION SELECT c.id FROM outage_day_rollups r
+      UNION SELECT c.id FROM carried r
         JOIN dev ON dev.id = r.device_id AND dev.sday = r.day
         CROSS JOIN LATERAL (SELECT o.id FROM outages o
                              WHERE o.device_id = r.device_id AND o.line = r.line AND o.started_at < dev.hs
                              ORDER BY o.started_at DESC LIMIT 1) c
-       WHERE r.day = ${eFirstDay}::date AND r.start_day < r.day
       UNION SELECT c.id FROM dev
         JOIN outage_day_rollups r ON r.device_id = dev.id AND r.day = dev.sday AND r.start_day < r.day
         CROSS JOIN LATERAL (SELECT o.id FROM outages o
@@ -142,11 +146,13 @@ export async function rollupOutageTotals(pg: Pool, scope: Scope | null, opts: Op
            CASE WHEN o.ended_at IS NULL THEN 0
                 WHEN o.ended_at <= ${tMid}::timestamptz THEN COALESCE(o.duration_ms, 0)::float8
                 ELSE ${knownIn('o.started_at', `${tMid}::timestamptz`)} END AS body_ms
-      FROM ids JOIN outages o ON o.id = ids.id JOIN dev ON dev.id = o.device_id
+      -- by primary key, one edge outage at a time (OFFSET 0 keeps the planner from hashing all outages)
+      FROM ids CROSS JOIN LATERAL (SELECT * FROM outages x WHERE x.id = ids.id OFFSET 0) o
+      JOIN dev ON dev.id = o.device_id
      WHERE o.started_at < dev.st AND (o.ended_at IS NULL OR o.ended_at > dev.sf)
        AND (dev.mask >> (o.line - 1)) & 1 <> 0`;
 
-  const [body, edges] = await Promise.all([pg.query(bodySql, bp.values), pg.query(edgeSql, ep.values)]);
+  const [body, edges] = await Promise.all([reportQuery(pg, bodySql, bp.values), reportQuery(pg, edgeSql, ep.values)]);
   const out: OutageRow[] = body.rows.map((r) => ({
     gkey: r.gkey,
     set: r.set as SetName,

@@ -1,11 +1,21 @@
 /** SQL pieces both report paths share: the devices in scope with their service span, and line totals. */
-import type { Pool } from '@spms/db';
+import { type Pool, withTransaction } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import type { GroupBy, LineRow } from './reports-acc.js';
-import { inServiceFrom } from './reports-daily.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
 export const ms = (e: string) => `(extract(epoch FROM ${e}) * 1000)::float8`;
+
+/**
+ * A read-only query with JIT off: the planner's cost estimates for a year's aggregate cross
+ * PostgreSQL's JIT threshold, and compiling took ~0.6 s of a report (measured at 10,000 devices).
+ */
+export function reportQuery(pg: Pool, sql: string, values: unknown[]) {
+  return withTransaction(pg, async (tx) => {
+    await tx.query('SET LOCAL jit = off');
+    return tx.query(sql, values);
+  });
+}
 
 /** Per-device service span: [max(from, in service), to) and its enabled lines (count and bit mask). */
 export function devCte(
@@ -20,13 +30,16 @@ export function devCte(
   const gkey = groupBy === 'device' ? 'd.id::text' : `d.${groupBy}`;
   return `${name} AS MATERIALIZED (
     SELECT d.id, ${gkey} AS gkey, ${groupBy === 'device' ? 'd.name' : 'NULL::text'} AS gname, d.region,
-           greatest(${from}::timestamptz, ${inServiceFrom('d')}) AS sf, ${to}::timestamptz AS st,
+           greatest(${from}::timestamptz, least(d.created_at, h.first_report_at)) AS sf, ${to}::timestamptz AS st,
            COALESCE(l.n, 0) AS n, COALESCE(l.mask, 0) AS mask${extra}
       FROM devices d
+      -- in service from its registration or its first imported report (reports-daily.ts
+      -- inServiceFrom), as a join: a sub-select per device cost ~10^4 probes a report
+      LEFT JOIN device_history_imports h ON h.device_id = d.id
       LEFT JOIN (SELECT device_id, count(*)::int AS n, bit_or(1 << (number - 1)) AS mask
                    FROM device_lines WHERE enabled GROUP BY device_id) l
         ON l.device_id = d.id
-     WHERE ${scopeCondition(scope, 'd', p)} AND ${inServiceFrom('d')} < ${to}::timestamptz)`;
+     WHERE ${scopeCondition(scope, 'd', p)} AND least(d.created_at, h.first_report_at) < ${to}::timestamptz)`;
 }
 
 /**
@@ -41,7 +54,8 @@ export async function lineTotals(
   const lp = new SqlParams();
   const lf = lp.add(opts.from);
   const lt = lp.add(opts.to);
-  const res = await pg.query(
+  const res = await reportQuery(
+    pg,
     `WITH ${devCte(scope, lp, lf, lt, opts.groupBy)},
     unk AS (
       SELECT p.device_id, sum(${ms(`least(COALESCE(p.ended_at, 'infinity'), dev.st) - greatest(p.started_at, dev.sf)`)}) AS ms
