@@ -9,7 +9,7 @@ import { createRedis, INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor }
 import { Queue, Worker } from 'bullmq';
 import { startAlerts } from './alerts/index.js';
 import { bridgeSettings } from './bridge/config.js';
-import { checkBridgeClient, startBridge } from './bridge/index.js';
+import { startBridge } from './bridge/index.js';
 import type { WorkerConfig } from './config.js';
 import { Deadlines } from './deadlines.js';
 import { DOMAIN_EVENTS_QUEUE } from './events.js';
@@ -30,7 +30,6 @@ export interface RunningWorker {
 
 export async function startWorker(config: WorkerConfig, opts: { logger?: Logger } = {}): Promise<RunningWorker> {
   const logger = opts.logger ?? createLogger({ name: 'worker', level: config.LOG_LEVEL });
-  if (bridgeSettings(config)) await checkBridgeClient(); // before anything needs closing
   const prefix = config.REDIS_PREFIX;
   const pool = createPool(config.DATABASE_URL, { max: config.WORKER_DB_POOL, applicationName: 'spms-worker' });
   // BullMQ's blocking connection needs maxRetriesPerRequest: null; commands of our own share it.

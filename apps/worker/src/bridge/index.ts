@@ -19,20 +19,6 @@ export interface Bridge {
   close(): Promise<void>;
 }
 
-/**
- * The MQTT client is a development dependency of the repository (the tests' devices use it):
- * an install without it (e.g. `npm ci --omit=dev`) cannot run the bridge; say so at start.
- */
-export async function checkBridgeClient(): Promise<void> {
-  try {
-    await import('mqtt');
-  } catch {
-    throw new Error(
-      "TB_BRIDGE_URL is set but the 'mqtt' package is not installed: install it (npm install mqtt -w apps/worker) or unset TB_BRIDGE_URL",
-    );
-  }
-}
-
 export function startBridge(opts: {
   settings: BridgeSettings;
   redis: Redis;

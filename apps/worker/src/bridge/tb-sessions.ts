@@ -78,7 +78,7 @@ export class TbSessions {
       s.name = rows[0].name;
     }
     const c = await this.opts.credentials.get(s.name);
-    // Loaded only when the bridge runs (checked at start: index.ts checkBridgeClient).
+    // Loaded only when the bridge runs.
     const mqtt = await import('mqtt');
     const client = await mqtt.connectAsync(this.opts.target, {
       clientId: c.clientId,
