@@ -28,6 +28,12 @@ interface PacketParser {
   parse(buf: Buffer): number;
   packet: { length: number; cmd?: string };
   prependListener(event: 'packet', fn: (p: { cmd: string; unsubscriptions?: string[] }) => void): void;
+  /** Set by aedes: the client this parser reads for. */
+  client: GatewayClient;
+  /** mqtt-packet's byte accumulator: a `bl` BufferListStream, whose class carries the plain BufferList. */
+  _list: { constructor: { BufferList?: new () => unknown } };
+  /** Whether the CONNECT has been parsed (the packet-size limit rises after it). */
+  spmsConnectSeen: boolean;
 }
 
 export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => Client | null;
@@ -40,59 +46,74 @@ export function maxPacketBytes(maxPayloadBytes: number): number {
   return maxPayloadBytes + 65_535 + 16;
 }
 
+/**
+ * Memory (docs/broker-memory.md): everything here is shared by all connections — the
+ * wrapped parse and the packet hook are single functions reading their state from the
+ * parser (`this`), and the pending count is a set of clients — because a closure or a
+ * bound function per connection is kept for as long as the connection lives.
+ */
 export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): ConnectionHandler {
   const maxPacket = maxPacketBytes(ctx.config.MAX_PAYLOAD_BYTES);
   const maxPending = ctx.config.MAX_PENDING_CONNECTIONS;
-  let pending = 0;
-  const waiting = new WeakMap<Client, () => void>();
-  broker.on('connackSent', (_packet, client) => waiting.get(client)?.());
+  const pending = new Set<Client>();
+  const settle = (client: Client) => {
+    if (!pending.delete(client)) return;
+    ctx.metrics.pending.set(pending.size);
+    client.conn.off('close', onClose);
+  };
+  function onClose(this: Duplex & { client?: Client }) {
+    if (this.client) settle(this.client);
+  }
+  broker.on('connackSent', (_packet, client) => settle(client));
+
+  let parse: ((this: PacketParser, buf: Buffer) => number) | undefined;
+  function guardedParse(this: PacketParser, buf: Buffer): number {
+    const left = (parse as (this: PacketParser, buf: Buffer) => number).call(this, buf);
+    // Packets pipelined after the CONNECT (before its CONNACK) get the normal limit.
+    const limit = this.spmsConnectSeen ? maxPacket : MAX_CONNECT_PACKET_BYTES;
+    const client = this.client;
+    if (this.packet.length > limit && !client.conn.destroyed) {
+      ctx.metrics.refused.inc({ reason: 'payload_too_large' });
+      ctx.logger.warn(
+        { deviceId: client.spms?.device.id, declaredBytes: this.packet.length, reason: 'payload_too_large' },
+        'packet larger than the maximum: closing the connection',
+      );
+      if (client.spms) client.spms.closeReason = 'payload_too_large';
+      client.conn.destroy();
+    }
+    return left;
+  }
+  function onPacket(this: PacketParser, packet: { cmd: string; unsubscriptions?: string[] }) {
+    if (packet.cmd === 'connect') this.spmsConnectSeen = true;
+    const s = this.client.spms;
+    if (packet.cmd !== 'unsubscribe' || !s || !packet.unsubscriptions) return;
+    packet.unsubscriptions = packet.unsubscriptions.map((t) =>
+      ALLOWED_SUBSCRIPTIONS.has(t) ? deviceTopic(s.device.id, t) : t,
+    );
+  }
+
   return (conn, req) => {
-    if (maxPending > 0 && pending >= maxPending) {
+    if (maxPending > 0 && pending.size >= maxPending) {
       ctx.metrics.refused.inc({ reason: 'max_pending' });
-      ctx.logger.debug({ pending }, 'too many connections without CONNACK: closing a new socket');
+      ctx.logger.debug({ pending: pending.size }, 'too many connections without CONNACK: closing a new socket');
       conn.on('error', () => {});
       conn.destroy();
       return null;
     }
-    pending++;
-    ctx.metrics.pending.set(pending);
     const client = broker.handle(conn, req) as GatewayClient;
-    let settled = false;
-    const settle = () => {
-      if (settled) return;
-      settled = true;
-      pending--;
-      ctx.metrics.pending.set(pending);
-      waiting.delete(client);
-    };
-    waiting.set(client, settle);
-    conn.once('close', settle);
+    pending.add(client);
+    ctx.metrics.pending.set(pending.size);
+    conn.on('close', onClose);
     const parser = (client as unknown as { _parser: PacketParser })._parser;
-    let connectSeen = false;
-    const parse = parser.parse.bind(parser);
-    parser.parse = (buf: Buffer) => {
-      const left = parse(buf);
-      // Packets pipelined after the CONNECT (before its CONNACK) get the normal limit.
-      const limit = connectSeen ? maxPacket : MAX_CONNECT_PACKET_BYTES;
-      if (parser.packet.length > limit && !conn.destroyed) {
-        ctx.metrics.refused.inc({ reason: 'payload_too_large' });
-        ctx.logger.warn(
-          { deviceId: client.spms?.device.id, declaredBytes: parser.packet.length, reason: 'payload_too_large' },
-          'packet larger than the maximum: closing the connection',
-        );
-        if (client.spms) client.spms.closeReason = 'payload_too_large';
-        conn.destroy();
-      }
-      return left;
-    };
-    parser.prependListener('packet', (packet) => {
-      if (packet.cmd === 'connect') connectSeen = true;
-      const s = client.spms;
-      if (packet.cmd !== 'unsubscribe' || !s || !packet.unsubscriptions) return;
-      packet.unsubscriptions = packet.unsubscriptions.map((t) =>
-        ALLOWED_SUBSCRIPTIONS.has(t) ? deviceTopic(s.device.id, t) : t,
-      );
-    });
+    parse ??= Object.getPrototypeOf(parser).parse as (this: PacketParser, buf: Buffer) => number;
+    // mqtt-packet accumulates bytes in a `bl` stream (a Duplex, ~1 KiB with its stream
+    // states) but only uses its buffer-list methods: the plain BufferList has them all.
+    // Swapped before the first read (aedes reads on 'readable', a later tick).
+    const BufferList = parser._list.constructor.BufferList;
+    if (BufferList) parser._list = new BufferList() as PacketParser['_list'];
+    parser.spmsConnectSeen = false;
+    parser.parse = guardedParse;
+    parser.prependListener('packet', onPacket);
     return client;
   };
 }
