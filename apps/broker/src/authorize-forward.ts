@@ -12,11 +12,13 @@
  */
 import type { AedesPublishPacket, Client } from 'aedes';
 import type { GatewayClient } from './context.js';
+import { isProvisionSession, PROVISION_RESPONSE } from './provision.js';
 import { splitDeviceTopic } from './topics.js';
 
 export function authorizeForward(c: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
   const s = (c as GatewayClient).spms;
-  if (!s) return null;
+  // A provisioning session gets its answer (provision.ts), nothing else.
+  if (!s) return isProvisionSession(c) && packet.topic === PROVISION_RESPONSE ? packet : null;
   const own = splitDeviceTopic(packet.topic);
   if (!own) return packet.topic.startsWith('v1/devices/me/') ? packet : null;
   if (own.deviceId !== s.device.id) return null;

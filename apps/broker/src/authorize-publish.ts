@@ -25,6 +25,7 @@ import type { DeviceSession, GatewayClient, GatewayContext } from './context.js'
 import type { DeviceRequests } from './device-requests.js';
 import type { RefusalReason } from './metrics.js';
 import { createTelemetryEvaluator } from './payload-cache.js';
+import { handleProvisionPublish, isProvisionSession } from './provision.js';
 import { classifyPublish, SINK_TOPIC } from './topics.js';
 
 type Callback = (error?: Error | null) => void;
@@ -79,6 +80,7 @@ export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequ
 
   return function authorizePublish(c: Client | null, packet: PublishPacket, callback: Callback) {
     const s = (c as GatewayClient | null)?.spms;
+    if (!s && isProvisionSession(c)) return handleProvisionPublish(ctx, c as Client, packet, callback);
     // Wills are stripped at CONNECT; anything else without a device session is refused.
     if (!s) return callback(new Error('no device session'));
     const started = performance.now();

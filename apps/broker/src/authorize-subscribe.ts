@@ -12,6 +12,7 @@
  */
 import type { Client, Subscription } from 'aedes';
 import type { GatewayClient, GatewayContext } from './context.js';
+import { authorizeProvisionSubscribe, isProvisionSession } from './provision.js';
 import { ALLOWED_SUBSCRIPTIONS, deviceTopic, splitDeviceTopic } from './topics.js';
 
 export function createAuthorizeSubscribe(ctx: GatewayContext) {
@@ -21,6 +22,7 @@ export function createAuthorizeSubscribe(ctx: GatewayContext) {
     callback: (error: Error | null, subscription?: Subscription | null) => void,
   ) {
     const s = (c as GatewayClient).spms;
+    if (!s && isProvisionSession(c)) return authorizeProvisionSubscribe(ctx, c, sub, callback);
     if (!s) return callback(null, null);
     let topic = sub.topic;
     // A persistent session's stored subscriptions come back already rewritten.

@@ -72,8 +72,8 @@ describe('CONNACK codes (MQTT 3.1.1)', () => {
     expect(await connack({ clientId: '', clean: true })).toBe(2);
   });
 
-  it('refuses provisioning sessions with 0x05 (not implemented)', async () => {
-    expect(await connack({ username: 'provision', clientId: 'x' })).toBe(5);
+  it('opens a provisioning session for username provision (provision.test.ts)', async () => {
+    expect(await connack({ username: 'provision', clientId: 'x' })).toBe(0);
   });
 });
 

@@ -1,10 +1,12 @@
 /**
  * Device publishes that ask for something rather than report it (docs/thingsboard-compatibility.md):
- * attribute requests, client-side RPC, answers to server-side RPC, claiming. Each calls
+ * attribute requests, client-side RPC, answers to server-side RPC, claiming requests. Each calls
  * `done(null)` when handled (the PUBLISH is then acknowledged) or `done(problem)` for a
  * malformed request (refused like any malformed payload).
  */
+import { parseClaimRequest } from '@spms/credentials';
 import type { Pool } from '@spms/db';
+import { recordClaim } from '@spms/device-auth';
 import { relayRpcResponse, type TelemetryValue } from '@spms/queue';
 import { checkRequestBody, parseLenientJson } from '@spms/telemetry';
 import type { Redis } from 'ioredis';
@@ -136,9 +138,26 @@ export function createDeviceRequests(ctx: GatewayContext, publisher: Redis): Dev
           );
           return;
         }
-        case 'claim':
-          s.log.info('claiming request ignored: device claiming is not implemented');
-          return done(null);
+        case 'claim': {
+          // ThingsBoard's {"secretKey","durationMs"}: kept (secret hashed) until an operator
+          // claims the device with it (apps/api devices/claim). No answer on MQTT, as ThingsBoard.
+          const claim = parseClaimRequest(body);
+          if (!claim.ok) {
+            s.log.warn({ reason: claim.error }, 'claiming request refused');
+            return done(null);
+          }
+          recordClaim(ctx.pool, s.device.id, claim.request).then(
+            () => {
+              s.log.info({ durationMs: claim.request.durationMs }, 'claiming request recorded');
+              done(null);
+            },
+            (err: unknown) => {
+              s.log.error({ err }, 'claiming request not recorded');
+              done(null);
+            },
+          );
+          return;
+        }
         default:
           return done(null);
       }

@@ -7,5 +7,6 @@ export {
   type DeviceIdentity,
   type MqttAuthOptions,
 } from './authenticator.js';
+export { type ProvisionOrigin, type ProvisionOutcome, provisionDevice, recordClaim } from './provision-store.js';
 export { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
 export { bumpCredentials } from './shared-cache.js';

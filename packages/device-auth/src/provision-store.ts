@@ -1,0 +1,211 @@
+/**
+ * The database side of device provisioning and claiming, shared by the broker (MQTT
+ * `/provision/request`, `v1/devices/me/claim`) and the API (`POST /api/v1/provision`); the
+ * decisions are @spms/credentials' provisioning.ts. One transaction per provisioning: the
+ * device (with its 8 lines), its credentials, `provisioned_at` and the audit entry commit
+ * together or not at all. Secrets: the profile's provision secret and a claim's secret are
+ * stored as scrypt hashes; device-supplied passwords as scrypt, generated tokens as their
+ * sha256 look-up key only (packages/credentials/src/matching.ts).
+ */
+import {
+  type ClaimRequest,
+  type CredentialsInput,
+  credentialsKey,
+  decideProvision,
+  generateSecret,
+  hashSecret,
+  type ProvisionRequest,
+  type ProvisionResponse,
+  type ProvisionStrategy,
+  provisionSuccess,
+  verifySecret,
+} from '@spms/credentials';
+import type { Pool } from '@spms/db';
+
+const LINE_LABELS = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
+
+export interface ProvisionOrigin {
+  ip: string;
+  transport: 'mqtt' | 'http';
+}
+
+export interface ProvisionOutcome {
+  response: ProvisionResponse;
+  /** The key/secret matched no profile: count it toward the address's failure budget. */
+  badSecret: boolean;
+  /** Set when a device was created or got new credentials (caches must drop the old ones). */
+  deviceId?: string;
+  credentialsReplaced?: boolean;
+}
+
+interface ProfileRow {
+  id: string;
+  name: string;
+  provision_strategy: ProvisionStrategy;
+  provision_secret_hash: string | null;
+  provision_device_credentials: boolean;
+  provision_region: string | null;
+  provision_customer: string | null;
+}
+
+const failure = (errorMsg: string): ProvisionResponse => ({ status: 'FAILURE', errorMsg });
+
+/** Validated request → ThingsBoard's answer, after doing what it says. */
+export async function provisionDevice(
+  pool: Pool,
+  request: ProvisionRequest,
+  origin: ProvisionOrigin,
+): Promise<ProvisionOutcome> {
+  const { rows: profiles } = await pool.query<ProfileRow>(
+    `SELECT id, name, provision_strategy, provision_secret_hash, provision_device_credentials,
+            provision_region, provision_customer
+       FROM device_profiles WHERE provision_key = $1`,
+    [request.provisionDeviceKey],
+  );
+  const found = profiles[0];
+  const matched =
+    found?.provision_secret_hash != null &&
+    (await verifySecret(request.provisionDeviceSecret, found.provision_secret_hash));
+  const profile = matched && found ? found : null;
+  const { rows: devices } = profile
+    ? await pool.query<{ id: string; profile_id: string; provisioned_at: Date | null }>(
+        'SELECT id, profile_id, provisioned_at FROM devices WHERE name = $1',
+        [request.deviceName],
+      )
+    : { rows: [] };
+  const existing = devices[0];
+  const decision = decideProvision(
+    profile
+      ? {
+          id: profile.id,
+          strategy: profile.provision_strategy,
+          deviceCredentials: profile.provision_device_credentials,
+        }
+      : null,
+    existing ? { id: existing.id, profileId: existing.profile_id, provisionedAt: existing.provisioned_at } : null,
+    request,
+  );
+  if (decision.action === 'refuse' || !profile) {
+    const response = decision.action === 'refuse' ? decision.response : failure('provisioning refused');
+    return { response, badSecret: !profile };
+  }
+
+  const creds: CredentialsInput = request.credentials ?? { type: 'ACCESS_TOKEN', token: generateSecret() };
+  const basic = creds.type === 'MQTT_BASIC' ? creds : null;
+  // Supplied passwords as scrypt (they may be guessable); hashed before the transaction.
+  const passwordHash = basic?.password ? await hashSecret(basic.password, 'supplied') : null;
+  const credentialsId = credentialsKey(creds);
+  const usernameLookup =
+    creds.type === 'ACCESS_TOKEN' ? creds.token : basic?.clientId ? null : (basic?.username ?? null);
+
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // ThingsBoard's matching tries (client id, username) before the username alone: a
+    // password-less pair of another device with this username would take these connections.
+    if (usernameLookup) {
+      const shadow = await client.query(
+        `SELECT 1 FROM device_credentials
+          WHERE type = 'MQTT_BASIC' AND password_hash IS NULL AND client_id IS NOT NULL AND username = $1 LIMIT 1`,
+        [usernameLookup],
+      );
+      if (shadow.rowCount) {
+        await client.query('ROLLBACK');
+        return { response: failure('credentials: already used by another device; use others'), badSecret: false };
+      }
+    }
+    let deviceId: string;
+    if (decision.action === 'create') {
+      const created = await client.query<{ id: string }>(
+        `INSERT INTO devices (id, name, region, customer, profile_id, provisioned_at, updated_at)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, now(), now())
+         ON CONFLICT (name) DO NOTHING RETURNING id`,
+        [request.deviceName, profile.provision_region, profile.provision_customer, profile.id],
+      );
+      const row = created.rows[0];
+      if (!row) {
+        await client.query('ROLLBACK');
+        return { response: failure('The device with this name is already provisioned'), badSecret: false };
+      }
+      deviceId = row.id;
+      await client.query(
+        `INSERT INTO device_lines (device_id, number, label)
+         SELECT $1, n, ($2::text[])[n] FROM generate_series(1, 8) AS n`,
+        [deviceId, LINE_LABELS],
+      );
+    } else {
+      // Once: a concurrent provisioning of the same name finds provisioned_at set.
+      const marked = await client.query(
+        'UPDATE devices SET provisioned_at = now(), updated_at = now() WHERE id = $1 AND provisioned_at IS NULL',
+        [decision.deviceId],
+      );
+      if (!marked.rowCount) {
+        await client.query('ROLLBACK');
+        return { response: failure('The device was already provisioned'), badSecret: false };
+      }
+      deviceId = decision.deviceId;
+    }
+    const inserted = await client
+      .query(
+        `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+       VALUES ($1, $2::"CredentialsType", $3, $4, $5, $6, now())
+       ON CONFLICT (device_id) DO UPDATE SET type = EXCLUDED.type, credentials_id = EXCLUDED.credentials_id,
+         client_id = EXCLUDED.client_id, username = EXCLUDED.username, password_hash = EXCLUDED.password_hash,
+         updated_at = now()`,
+        [deviceId, creds.type, credentialsId, basic?.clientId ?? null, basic?.username ?? null, passwordHash],
+      )
+      .catch((err: { code?: string }) => {
+        if (err.code === '23505') return null; // credentials_id taken by another device
+        throw err;
+      });
+    if (inserted === null) {
+      await client.query('ROLLBACK');
+      return { response: failure('credentials: already used by another device; use others'), badSecret: false };
+    }
+    await client.query(
+      `INSERT INTO audit_log (principal_kind, principal_id, action, entity_type, entity_id, after, ip)
+       VALUES ('device', $1, 'device.provision', 'device', $2, $3::jsonb, $4)`,
+      [
+        `provision:${profile.name}`,
+        deviceId,
+        JSON.stringify({
+          name: request.deviceName,
+          profile: profile.name,
+          strategy: profile.provision_strategy,
+          transport: origin.transport,
+          credentialsType: creds.type,
+          credentialsSupplied: request.credentials !== null,
+          created: decision.action === 'create',
+        }),
+        origin.ip,
+      ],
+    );
+    await client.query('COMMIT');
+    return {
+      response: provisionSuccess(creds),
+      badSecret: false,
+      deviceId,
+      credentialsReplaced: decision.action === 'provision',
+    };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * A device's claim request: its secret (scrypt) and expiry replace any earlier one. An
+ * operator claims the device with the secret until then (apps/api, devices/claim).
+ */
+export async function recordClaim(pool: Pool, deviceId: string, claim: ClaimRequest): Promise<void> {
+  const hash = await hashSecret(claim.secretKey, 'supplied');
+  await pool.query(
+    `INSERT INTO device_claims (device_id, secret_hash, expires_at, created_at)
+     VALUES ($1, $2, now() + make_interval(secs => $3::double precision / 1000), now())
+     ON CONFLICT (device_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, expires_at = EXCLUDED.expires_at,
+       created_at = EXCLUDED.created_at`,
+    [deviceId, hash, claim.durationMs],
+  );
+}
