@@ -43,26 +43,29 @@ CREATE TABLE IF NOT EXISTS "device_status_rows" (
 -- change, see below).
 CREATE OR REPLACE FUNCTION status_rows_refresh(ids UUID[]) RETURNS void
 LANGUAGE sql AS $$
+-- One grouped pass over the batch's lines (hash joins), not one sub-query per device.
 INSERT INTO device_status_rows AS r (device_id, active, connection, last_activity_at, inactive_since, volts, volts_at,
   volts_level, line_labels, lines_disabled, lines_reported, lines_powered, lines_outage, line_since, updated_at)
 SELECT d.id, COALESCE(s.active, false), COALESCE(s.connection, 'disconnected'), s.last_activity_at, s.inactive_since,
        s.volts, s.volts_at, s.volts_level, l.labels, COALESCE(l.disabled, 0), COALESCE(l.reported, 0),
        COALESCE(l.powered, 0), COALESCE(l.outages, 0), l.since, now()
-  FROM devices d
+  FROM (SELECT DISTINCT unnest(ids) AS id) q
+  JOIN devices d ON d.id = q.id
   LEFT JOIN device_state s ON s.device_id = d.id
-  LEFT JOIN LATERAL (
-    SELECT string_agg(dl.number || ':' || dl.label, E'\x1f' ORDER BY dl.number) AS labels,
+  LEFT JOIN (
+    SELECT dl.device_id,
+           string_agg(dl.number || ':' || dl.label, E'\x1f' ORDER BY dl.number) AS labels,
            bit_or(CASE WHEN NOT dl.enabled THEN 1 << (dl.number - 1) ELSE 0 END) AS disabled,
            bit_or(CASE WHEN ls.powered IS NOT NULL THEN 1 << (dl.number - 1) ELSE 0 END) AS reported,
            bit_or(CASE WHEN ls.powered THEN 1 << (dl.number - 1) ELSE 0 END) AS powered,
-           bit_or(CASE WHEN EXISTS (SELECT 1 FROM outages o
-                                     WHERE o.device_id = dl.device_id AND o.line = dl.number AND o.ended_at IS NULL)
-                       THEN 1 << (dl.number - 1) ELSE 0 END) AS outages,
+           bit_or(CASE WHEN o.device_id IS NOT NULL THEN 1 << (dl.number - 1) ELSE 0 END) AS outages,
            array_agg(round(date_part('epoch', ls.since) * 1000) ORDER BY dl.number) AS since
       FROM device_lines dl
       LEFT JOIN line_state ls ON ls.device_id = dl.device_id AND ls.line = dl.number
-     WHERE dl.device_id = d.id) l ON true
- WHERE d.id = ANY(ids)
+      LEFT JOIN (SELECT DISTINCT device_id, line FROM outages WHERE ended_at IS NULL AND device_id = ANY(ids)) o
+        ON o.device_id = dl.device_id AND o.line = dl.number
+     WHERE dl.device_id = ANY(ids)
+     GROUP BY dl.device_id) l ON l.device_id = d.id
 ON CONFLICT (device_id) DO UPDATE SET
   active = EXCLUDED.active, connection = EXCLUDED.connection, last_activity_at = EXCLUDED.last_activity_at,
   inactive_since = EXCLUDED.inactive_since, volts = EXCLUDED.volts, volts_at = EXCLUDED.volts_at,
