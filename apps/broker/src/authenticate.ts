@@ -6,18 +6,16 @@
  *   0x02 identifier rejected — no username, no password and no client id to look up;
  *   0x03 server unavailable  — rate-limited, too many connections, backend down, or too
  *                              many password checks already waiting (verify_busy);
- *   0x05 not authorized      — unknown or wrong credentials.
- * Username (or client id) `provision` opens ThingsBoard's provisioning session (provision.ts).
+ *   0x05 not authorized      — unknown or wrong credentials, provisioning (not implemented).
  * aedes 1.2 only speaks MQTT 3.1/3.1.1: an MQTT 5 CONNECT is answered 0x01 (unacceptable
  * protocol version) by aedes itself [MQTT-3.1.2-2], and the client may retry with 3.1.1.
  */
 import { createHash } from 'node:crypto';
 import type { AuthResult, DeviceIdentity } from '@spms/device-auth';
 import type { Client, ConnectPacket } from 'aedes';
-import { type GatewayClient, type GatewayContext, remoteAddress } from './context.js';
+import { type GatewayClient, type GatewayContext, newDeviceSession, remoteAddress } from './context.js';
 import { TokenBucket } from './limits.js';
 import type { RefusalReason } from './metrics.js';
-import { openProvisionSession } from './provision.js';
 import { registerSession } from './sessions.js';
 
 type AuthDone = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
@@ -69,8 +67,11 @@ export function createAuthenticate(ctx: GatewayContext) {
 
     if (config.MAX_CONNECTIONS > 0 && ctx.connectedClients() >= config.MAX_CONNECTIONS)
       return refuse('max_connections', SERVER_UNAVAILABLE);
-    // ThingsBoard's provisioning-only session (provision.ts).
-    if (username === 'provision' || clientId === 'provision') return openProvisionSession(ctx, client, ip, done);
+    if (username === 'provision' || clientId === 'provision') {
+      // ThingsBoard opens a provisioning-only session here; SPMS registers devices through
+      // its operator API instead, so the device is told plainly it cannot provision.
+      return refuse('provisioning_unsupported', NOT_AUTHORIZED, { note: 'device provisioning is not implemented' });
+    }
     // [MQTT-3.1.3-7]/ThingsBoard: nothing to identify the device by.
     if (!username && (password === undefined || password.length === 0) && !clientId)
       return refuse('identifier_rejected', IDENTIFIER_REJECTED);
@@ -95,18 +96,8 @@ export function createAuthenticate(ctx: GatewayContext) {
         // ThingsBoard carries no last will [docs/thingsboard-compatibility.md]; a will on the shared
         // `v1/devices/me/...` topics would also reach every device subscribed to it.
         (client as unknown as { _will: unknown })._will = null;
-        const now = Date.now();
-        client.spms = {
-          device: outcome.device,
-          ip,
-          connectedAt: now,
-          replaced: false,
-          closeReason: null,
-          keepaliveTimedOut: false,
-          lastActivityAt: now,
-          rate: new TokenBucket(config.DEVICE_MSG_RATE, Math.max(1, config.DEVICE_MSG_BURST)),
-          log: logger.child({ deviceId: outcome.device.id }),
-        };
+        const rate = new TokenBucket(config.DEVICE_MSG_RATE, Math.max(1, config.DEVICE_MSG_BURST));
+        client.spms = newDeviceSession(outcome.device, ip, Date.now(), rate, logger);
         registerSession(ctx, client);
         metrics.connects.inc({ result: 'accepted' });
         done(null, true);
