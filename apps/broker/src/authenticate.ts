@@ -6,7 +6,8 @@
  *   0x02 identifier rejected — no username, no password and no client id to look up;
  *   0x03 server unavailable  — rate-limited, too many connections, backend down, or too
  *                              many password checks already waiting (verify_busy);
- *   0x05 not authorized      — unknown or wrong credentials, provisioning (not implemented).
+ *   0x05 not authorized      — unknown or wrong credentials.
+ * Username (or client id) `provision` opens ThingsBoard's provisioning session (provision.ts).
  * aedes 1.2 only speaks MQTT 3.1/3.1.1: an MQTT 5 CONNECT is answered 0x01 (unacceptable
  * protocol version) by aedes itself [MQTT-3.1.2-2], and the client may retry with 3.1.1.
  */
@@ -16,6 +17,7 @@ import type { Client, ConnectPacket } from 'aedes';
 import { type GatewayClient, type GatewayContext, newDeviceSession, remoteAddress } from './context.js';
 import { TokenBucket } from './limits.js';
 import type { RefusalReason } from './metrics.js';
+import { openProvisionSession } from './provision.js';
 import { registerSession } from './sessions.js';
 
 type AuthDone = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
@@ -67,11 +69,8 @@ export function createAuthenticate(ctx: GatewayContext) {
 
     if (config.MAX_CONNECTIONS > 0 && ctx.connectedClients() >= config.MAX_CONNECTIONS)
       return refuse('max_connections', SERVER_UNAVAILABLE);
-    if (username === 'provision' || clientId === 'provision') {
-      // ThingsBoard opens a provisioning-only session here; SPMS registers devices through
-      // its operator API instead, so the device is told plainly it cannot provision.
-      return refuse('provisioning_unsupported', NOT_AUTHORIZED, { note: 'device provisioning is not implemented' });
-    }
+    // ThingsBoard's provisioning-only session (provision.ts).
+    if (username === 'provision' || clientId === 'provision') return openProvisionSession(ctx, client, ip, done);
     // [MQTT-3.1.3-7]/ThingsBoard: nothing to identify the device by.
     if (!username && (password === undefined || password.length === 0) && !clientId)
       return refuse('identifier_rejected', IDENTIFIER_REJECTED);
