@@ -39,7 +39,11 @@ export interface FullStack {
 
 const port = (s: Server) => (s.address() as AddressInfo).port;
 
-export async function startFullStack(label: string, redis: { url: string; prefix: string }): Promise<FullStack> {
+export async function startFullStack(
+  label: string,
+  redis: { url: string; prefix: string },
+  env: { broker?: Record<string, string>; worker?: Record<string, string>; api?: Record<string, string> } = {},
+): Promise<FullStack> {
   const logger = createLogger({ name: label, level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
   const db = await createTestDatabase(label);
   const sql = new pg.Client({ connectionString: db.url });
@@ -52,14 +56,18 @@ export async function startFullStack(label: string, redis: { url: string; prefix
       MQTT_PORT: '0',
       BROKER_HTTP_HOST: '127.0.0.1',
       BROKER_HTTP_PORT: '0',
+      ...env.broker,
     }),
     { logger },
   );
-  const worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false' }), { logger });
+  const worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false', ...env.worker }), { logger });
   const workerHttp = await serveMetrics(worker.metrics.registry, 0, '127.0.0.1');
-  const api = await buildApp(loadApiConfig({ ...common, SPMS_ADMIN_API_KEY: ADMIN_KEY, REPORT_SCHEDULE: 'false' }), {
-    logger,
-  });
+  const api = await buildApp(
+    loadApiConfig({ ...common, SPMS_ADMIN_API_KEY: ADMIN_KEY, REPORT_SCHEDULE: 'false', ...env.api }),
+    {
+      logger,
+    },
+  );
   const apiHttp = await serveApiMetrics(api.metrics.registry, 0, '127.0.0.1');
   const clients: MqttClient[] = [];
   return {
