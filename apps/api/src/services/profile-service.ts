@@ -1,4 +1,5 @@
 /** Device profiles: defaults for a class of devices (each value overridable per device). */
+import { hashSecret, type ProvisionStrategy, provisionSettingProblems } from '@spms/credentials';
 import type { Prisma, PrismaClient, Transport } from '@spms/db';
 import { AppError } from '../plugins/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
@@ -22,12 +23,34 @@ export interface CreateProfileInput extends ProfileFields {
 }
 export interface UpdateProfileInput extends ProfileFields {
   name?: string;
+  provisioning?: ProvisioningInput;
+}
+
+/** ThingsBoard's device provisioning settings of a profile (the secret is write-only). */
+export interface ProvisioningInput {
+  strategy?: ProvisionStrategy;
+  key?: string;
+  secret?: string;
+  deviceCredentials?: boolean;
+  region?: string | null;
+  customer?: string | null;
+}
+export interface ProvisioningView {
+  strategy: ProvisionStrategy;
+  key: string | null;
+  hasSecret: boolean;
+  deviceCredentials: boolean;
+  region: string | null;
+  customer: string | null;
 }
 
 type ProfileRow = Prisma.DeviceProfileGetPayload<{ include: { _count: { select: { devices: true } } } }>;
 
 export function toProfileView(p: ProfileRow) {
-  const { _count, createdAt, updatedAt, ...rest } = p;
+  // The provisioning columns (secret hash included) never reach a view or the audit log
+  // this way, whichever Prisma client is generated: readProvisioning builds their view.
+  const { _count, createdAt, updatedAt, ...all } = p;
+  const rest = Object.fromEntries(Object.entries(all).filter(([k]) => !k.startsWith('provision'))) as typeof all;
   return {
     ...rest,
     deviceCount: _count.devices,
@@ -35,7 +58,83 @@ export function toProfileView(p: ProfileRow) {
     updatedAt: updatedAt.toISOString(),
   };
 }
-export type ProfileView = ReturnType<typeof toProfileView>;
+export type ProfileView = ReturnType<typeof toProfileView> & { provisioning?: ProvisioningView };
+
+interface ProvisioningRow {
+  provision_strategy: ProvisionStrategy;
+  provision_key: string | null;
+  has_secret: boolean;
+  provision_device_credentials: boolean;
+  provision_region: string | null;
+  provision_customer: string | null;
+}
+
+type RawDb = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>;
+
+async function readProvisioning(db: RawDb, profileId: string): Promise<ProvisioningView> {
+  const rows = await db.$queryRawUnsafe<ProvisioningRow[]>(
+    `SELECT provision_strategy, provision_key, provision_secret_hash IS NOT NULL AS has_secret,
+            provision_device_credentials, provision_region, provision_customer
+       FROM device_profiles WHERE id = $1::uuid`,
+    profileId,
+  );
+  const r = rows[0];
+  if (!r) throw new AppError('NOT_FOUND', 'profile not found');
+  return {
+    strategy: r.provision_strategy,
+    key: r.provision_key,
+    hasSecret: r.has_secret,
+    deviceCredentials: r.provision_device_credentials,
+    region: r.provision_region,
+    customer: r.provision_customer,
+  };
+}
+
+/** Applies a provisioning change (secret already hashed); 400/409 say what to fix. */
+async function applyProvisioning(
+  db: RawDb,
+  profileId: string,
+  input: ProvisioningInput,
+  secretHash: string | undefined,
+): Promise<void> {
+  const current = await readProvisioning(db, profileId);
+  const problems = provisionSettingProblems(input.key, input.secret);
+  if (problems.length) throw new AppError('BAD_REQUEST', problems.join('; '));
+  const next = {
+    strategy: input.strategy ?? current.strategy,
+    key: input.key ?? current.key,
+    hasSecret: secretHash !== undefined || current.hasSecret,
+    deviceCredentials: input.deviceCredentials ?? current.deviceCredentials,
+    region: input.region === undefined ? current.region : input.region,
+    customer: input.customer === undefined ? current.customer : input.customer,
+  };
+  if (next.strategy !== 'disabled' && (!next.key || !next.hasSecret))
+    throw new AppError(
+      'BAD_REQUEST',
+      `provisioning: strategy ${next.strategy} needs a key and a secret (${!next.key ? 'set provisioning.key' : 'set provisioning.secret'})`,
+    );
+  if (next.key) {
+    const taken = await db.$queryRawUnsafe<unknown[]>(
+      'SELECT 1 FROM device_profiles WHERE provision_key = $1 AND id <> $2::uuid',
+      next.key,
+      profileId,
+    );
+    if (taken.length) throw new AppError('CONFLICT', 'provisioning.key: another profile uses this key; choose another');
+  }
+  await db.$executeRawUnsafe(
+    `UPDATE device_profiles SET provision_strategy = $2, provision_key = $3,
+            provision_secret_hash = COALESCE($4, provision_secret_hash), provision_device_credentials = $5,
+            provision_region = $6, provision_customer = $7, updated_at = now()
+      WHERE id = $1::uuid`,
+    profileId,
+    next.strategy,
+    next.key,
+    secretHash ?? null,
+    next.deviceCredentials,
+    next.region,
+    next.customer,
+  );
+}
 
 const COUNT = { _count: { select: { devices: true } } } as const;
 
@@ -48,7 +147,8 @@ export class ProfileService {
   }
 
   async get(idOrName: string): Promise<ProfileView> {
-    return toProfileView(await this.find(this.prisma, idOrName));
+    const found = await this.find(this.prisma, idOrName);
+    return { ...toProfileView(found), provisioning: await readProvisioning(this.prisma, found.id) };
   }
 
   async create(input: CreateProfileInput, audit?: AuditHook<ProfileView>): Promise<ProfileView> {
@@ -64,15 +164,19 @@ export class ProfileService {
   }
 
   async update(idOrName: string, input: UpdateProfileInput, audit?: AuditHook<ProfileView>): Promise<ProfileView> {
+    const { provisioning, ...fields } = input;
+    // scrypt before the transaction, so the transaction stays short.
+    const secretHash = provisioning?.secret ? await hashSecret(provisioning.secret, 'supplied') : undefined;
     return this.write(audit, async (tx) => {
       const current = await this.find(tx, idOrName);
+      if (provisioning) await applyProvisioning(tx, current.id, provisioning, secretHash);
       if (input.name && input.name !== current.name) await this.assertNameFree(tx, input.name);
       check(checkVoltageRange(input.voltageMin ?? current.voltageMin, input.voltageMax ?? current.voltageMax));
       if (input.isDefault === false && current.isDefault)
         throw new AppError('CONFLICT', `profile "${current.name}" is the default: make another profile the default`);
       if (input.isDefault && !current.isDefault)
         await tx.deviceProfile.updateMany({ where: { isDefault: true }, data: { isDefault: false } });
-      const updated = await tx.deviceProfile.update({ where: { id: current.id }, data: input, include: COUNT });
+      const updated = await tx.deviceProfile.update({ where: { id: current.id }, data: fields, include: COUNT });
       // Devices with overrides must still have a sensible voltage window.
       const broken = await tx.device.findFirst({
         where: {
@@ -86,7 +190,7 @@ export class ProfileService {
           'BAD_REQUEST',
           `voltage limits conflict with device ${broken.name}'s overrides; change its voltageMin/voltageMax first`,
         );
-      return toProfileView(updated);
+      return { ...toProfileView(updated), provisioning: await readProvisioning(tx, current.id) };
     });
   }
 

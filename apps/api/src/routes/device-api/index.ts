@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { attributeRoutes } from './attribute-routes.js';
 import { deviceGatewayPlugin } from './gateway.js';
 import { ingestRoutes } from './ingest-routes.js';
+import { provisionRoutes } from './provision-routes.js';
 import { rpcRoutes } from './rpc-routes.js';
 import { createDeviceThrottle } from './throttle.js';
 
@@ -25,4 +26,5 @@ export default async function deviceApiRoutes(app: FastifyInstance): Promise<voi
   await app.register(ingestRoutes);
   await app.register(attributeRoutes);
   await app.register(rpcRoutes);
+  await app.register(provisionRoutes);
 }

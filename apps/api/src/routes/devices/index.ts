@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
 import { DeviceRegistry } from '../../services/device-registry.js';
 import { formatSchemaErrors } from '../error-schema.js';
+import claimRoutes from './claim.js';
 import credentialRoutes from './credentials.js';
 import historyRoutes from './history-routes.js';
 import importRoute from './import.js';
@@ -40,6 +41,7 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
   await app.register(readRoutes, { registry });
   await app.register(writeRoutes, { registry });
   await app.register(credentialRoutes, { registry });
+  await app.register(claimRoutes, { registry });
   await app.register(importRoute);
   await app.register(historyRoutes, { registry });
 }

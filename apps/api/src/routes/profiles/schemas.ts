@@ -24,8 +24,44 @@ const settingProps = {
 const ProfileName = Type.String({ minLength: 1, maxLength: 64 });
 
 export const CreateProfileBody = Type.Object({ name: ProfileName, ...settingProps }, { additionalProperties: false });
+const Strategy = Type.Enum(['allow_create', 'pre_provisioned', 'disabled'], {
+  description:
+    "ThingsBoard's provisioning strategies: allow_create (new names), pre_provisioned (registered names, once), disabled",
+});
+const NullableText = (description: string) =>
+  Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 128, description }));
+const ProvisioningBody = Type.Object(
+  {
+    strategy: Type.Optional(Strategy),
+    key: Type.Optional(
+      Type.String({ minLength: 8, maxLength: 256, description: 'provisionDeviceKey devices send (not secret)' }),
+    ),
+    secret: Type.Optional(
+      Type.String({
+        minLength: 16,
+        maxLength: 256,
+        description: 'provisionDeviceSecret devices send; stored hashed, never shown again',
+      }),
+    ),
+    deviceCredentials: Type.Optional(
+      Type.Boolean({ description: 'devices may bring their own credentials (ACCESS_TOKEN / MQTT_BASIC)' }),
+    ),
+    region: NullableText('region of devices this profile provisions'),
+    customer: NullableText('customer of devices this profile provisions'),
+  },
+  { additionalProperties: false },
+);
+export const Provisioning = Type.Object({
+  strategy: Strategy,
+  key: Nullable(Type.String()),
+  hasSecret: Type.Boolean(),
+  deviceCredentials: Type.Boolean(),
+  region: Nullable(Type.String()),
+  customer: Nullable(Type.String()),
+});
+
 export const UpdateProfileBody = Type.Object(
-  { name: Type.Optional(ProfileName), ...settingProps },
+  { name: Type.Optional(ProfileName), ...settingProps, provisioning: Type.Optional(ProvisioningBody) },
   { additionalProperties: false, minProperties: 1 },
 );
 export const ProfileParams = Type.Object({ idOrName: Type.String({ description: 'profile id or name' }) });
@@ -44,6 +80,7 @@ export const Profile = Type.Object({
   alertDebounceSec: Type.Integer(),
   isDefault: Type.Boolean(),
   deviceCount: Type.Integer(),
+  provisioning: Type.Optional(Provisioning),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 });

@@ -1,0 +1,82 @@
+/**
+ * ThingsBoard's HTTP provisioning and claiming (docs/thingsboard-compatibility.md#provisioning-and-claiming):
+ * - `POST /api/v1/provision` with `{"deviceName","provisionDeviceKey","provisionDeviceSecret"[, credentials]}`
+ *   → 200 with ThingsBoard's answer (`{"status":"SUCCESS","credentialsType","credentialsValue"}`,
+ *   or `{"status":"NOT_FOUND"|"FAILURE","errorMsg"}`), the same as the broker's
+ *   `/provision/response` (the decisions in @spms/credentials, the database work in
+ *   @spms/device-auth). A key/secret that match no profile are counted in the address's
+ *   unknown-token budget (AUTH_FAILURES_PER_IP per minute, shared with unknown access
+ *   tokens): beyond it, 429 with Retry-After before any secret is checked.
+ * - `POST /api/v1/<token>/claim` with `{"secretKey","durationMs"}`: the device's claim
+ *   request (secret hashed, with an expiry) → 200; 400 without a secret.
+ */
+import { type ProvisionResponse, parseClaimRequest, parseProvisionRequest } from '@spms/credentials';
+import { provisionDevice, recordClaim } from '@spms/device-auth';
+import type { Logger } from '@spms/log';
+import { parseLenientJson } from '@spms/telemetry';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../plugins/errors.js';
+import { authenticateToken } from './gateway.js';
+import { rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
+import { RedisTokenBuckets, sendTooMany } from './throttle.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const MAX_PROVISION_BYTES = 4096;
+
+function parseBody(body: unknown, limit: number): { ok: true; value: unknown } | { ok: false; error: string } {
+  const buf = rawBody(body);
+  if (buf.length > limit) return { ok: false, error: `request body over ${limit} bytes` };
+  try {
+    return { ok: true, value: parseLenientJson(utf8.decode(buf)) };
+  } catch {
+    return { ok: false, error: 'request body is not JSON' };
+  }
+}
+
+export async function provisionRoutes(app: FastifyInstance): Promise<void> {
+  const { AUTH_FAILURES_PER_IP, REDIS_PREFIX } = app.config;
+  const buckets = new RedisTokenBuckets(
+    app.redis,
+    REDIS_PREFIX,
+    app.log.child({ component: 'device-api' }) as unknown as Logger,
+  );
+  const failRate = AUTH_FAILURES_PER_IP / 60;
+
+  app.post('/provision', async (req, reply) => {
+    const failures = await buckets.take(`authfail:${req.ip}`, failRate, AUTH_FAILURES_PER_IP, 0);
+    if (!failures.allowed)
+      return sendTooMany(reply, failures.retryAfterMs, 'too many failed provisioning attempts from this address');
+    const answer = (response: ProvisionResponse) => {
+      req.log.info(
+        { status: response.status, ...(response.status === 'SUCCESS' ? {} : { errorMsg: response.errorMsg }) },
+        'provisioning answered',
+      );
+      return reply.status(200).send(response);
+    };
+    const body = parseBody(req.body, MAX_PROVISION_BYTES);
+    if (!body.ok) return answer({ status: 'FAILURE', errorMsg: body.error });
+    const parsed = parseProvisionRequest(body.value);
+    if (!parsed.ok) return answer(parsed.response);
+    let outcome: Awaited<ReturnType<typeof provisionDevice>>;
+    try {
+      outcome = await provisionDevice(app.pg, parsed.request, { ip: req.ip, transport: 'http' });
+    } catch (err) {
+      req.log.error({ err }, 'provisioning failed');
+      throw new AppError('UNAVAILABLE', 'provisioning is unavailable right now; retry later');
+    }
+    if (outcome.badSecret) await buckets.take(`authfail:${req.ip}`, failRate, AUTH_FAILURES_PER_IP);
+    if (outcome.deviceId) req.log.info({ deviceId: outcome.deviceId }, 'device provisioned');
+    return answer(outcome.response);
+  });
+
+  app.post<{ Params: TokenParams }>('/:token/claim', { schema: { params: tokenParams } }, async (req, reply) => {
+    const device = await authenticateToken(app, req.params.token);
+    const body = parseBody(req.body, MAX_PROVISION_BYTES);
+    if (!body.ok) throw new AppError('BAD_REQUEST', body.error);
+    const claim = parseClaimRequest(body.value);
+    if (!claim.ok) throw new AppError('BAD_REQUEST', claim.error);
+    await recordClaim(app.pg, device.id, claim.request);
+    req.log.info({ deviceId: device.id, durationMs: claim.request.durationMs }, 'claiming request recorded');
+    return reply.status(200).send();
+  });
+}
