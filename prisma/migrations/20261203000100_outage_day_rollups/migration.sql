@@ -61,8 +61,11 @@ $$;
 -- the second recomputes from what the first committed; a statement touching more than 1,000
 -- devices (a bulk import) locks the whole table instead. A rebuild (EXCLUSIVE) waits for
 -- and blocks them all; the zone is read after the locks, so it is the rebuild's.
+--
+-- Planned per call (plan_cache_mode): PL/pgSQL's cached generic plan, blind to which lines
+-- and days, scanned a line's whole history (~0.3 s a call at 60k outages; ~5 ms custom).
 CREATE OR REPLACE FUNCTION outage_rollups_refresh(p_device uuid[], p_line int2[], p_from date[], p_to date[]) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   tz text;
 BEGIN
@@ -182,7 +185,7 @@ CREATE TRIGGER outage_rollups_delete AFTER DELETE ON "outages"
 -- Recomputes the lines of the outages of the devices (or regions) that began inside the
 -- windows [p_from[i], p_to[i]) (p_device[i] or, when null, every device of p_region[i]).
 CREATE OR REPLACE FUNCTION outage_rollups_refresh_windows(p_device uuid[], p_region text[], p_from timestamptz[], p_to timestamptz[])
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
   tz text := outage_rollup_zone();
   a_dev uuid[]; a_line int2[]; a_from date[]; a_to date[];
