@@ -28,6 +28,7 @@ import { accessRows } from './authz-rows-access.js';
 import { deviceRows } from './authz-rows-devices.js';
 import { emailRows } from './authz-rows-email.js';
 import { escalationRows } from './authz-rows-escalation.js';
+import { provisioningRows } from './authz-rows-provisioning.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
 const WHO: Who[] = ['admin', 'operator', 'viewer', 'northViewer', 'northOperator'];
@@ -55,7 +56,13 @@ let redis: TestRedis;
 let app: FastifyInstance;
 let base: string;
 const f: Fixtures = createFixtures(() => app);
-const ROWS: Row[] = [...deviceRows(f), ...accessRows(f), ...escalationRows(f, () => app), ...emailRows(() => app)];
+const ROWS: Row[] = [
+  ...deviceRows(f),
+  ...accessRows(f),
+  ...escalationRows(f, () => app),
+  ...emailRows(() => app),
+  ...provisioningRows(f, () => app),
+];
 const auth = {} as Record<Who, { authorization: string }>;
 
 beforeAll(async () => {
