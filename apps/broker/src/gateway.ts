@@ -26,6 +26,7 @@ import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { createDeviceRequests } from './device-requests.js';
 import { startHttp } from './http.js';
+import { startKeepaliveWheel } from './keepalive-wheel.js';
 import { SharedKeyedLimiter } from './limits.js';
 import { type Listener, listenTcp, listenTls, listenWebSocket } from './listeners.js';
 import { createMetrics } from './metrics.js';
@@ -206,6 +207,9 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     });
     (b as unknown as NodeJS.EventEmitter).on('error', (err: Error) => logger.error({ err }, 'broker error'));
     wireSessionEvents(ctx, b);
+    // One sweep for every connection's keep-alive instead of a Timeout each (keepalive-wheel.ts).
+    const keepalive = startKeepaliveWheel(b);
+    cleanups.push(() => keepalive.close());
     auth.onInvalidate((deviceId) => {
       disconnectDevice(ctx, deviceId, 'credentials_changed');
     });
