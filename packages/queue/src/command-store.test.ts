@@ -56,6 +56,32 @@ describe('sendDeviceCommand', () => {
     await r.del(list(), sessionOwnersKey(t.prefix), gatewayInboxKey(t.prefix, 'gw-a'));
   });
 
+  it('tells the new owner when the session moves between reading its owner and the script (read again)', async () => {
+    const opts = { onlyIfLive: true, wakeup: false };
+    const owners = sessionOwnersKey(t.prefix);
+    await r.hset(owners, DEV, 'gw-a 1');
+    await r.set(gatewayAliveKey(t.prefix, 'gw-a'), '1', 'PX', 60_000);
+    await r.set(gatewayAliveKey(t.prefix, 'gw-b'), '1', 'PX', 60_000);
+    // A takeover lands right after the sender's first read of the owner.
+    let reads = 0;
+    const racing = new Proxy(r, {
+      get(target, prop, receiver) {
+        if (prop !== 'hget') return Reflect.get(target, prop, receiver);
+        return async (key: string, field: string) => {
+          const value = await target.hget(key, field);
+          if (++reads === 1) await target.hset(owners, DEV, 'gw-b 2');
+          return value;
+        };
+      },
+    });
+    expect((await sendDeviceCommand(racing, t.prefix, attrs(9), opts)).result).toBe('live');
+    expect(reads).toBe(2);
+    expect(await r.smembers(gatewayInboxKey(t.prefix, 'gw-a'))).toEqual([]);
+    expect(await r.smembers(gatewayInboxKey(t.prefix, 'gw-b'))).toEqual([`c:${DEV}`]);
+    expect(await r.llen(list())).toBe(1);
+    await r.del(list(), owners, gatewayInboxKey(t.prefix, 'gw-b'));
+  });
+
   it('queues an RPC for an offline device, expiring with the longest wait, capped per device', async () => {
     const opts = { onlyIfLive: false, wakeup: false };
     expect((await sendDeviceCommand(r, t.prefix, rpc(1, later(60_000)), opts)).result).toBe('queued');
