@@ -61,13 +61,13 @@ $$;
 -- the second recomputes from what the first committed; a statement touching more than 1,000
 -- devices (a bulk import) locks the whole table instead. A rebuild (EXCLUSIVE) waits for
 -- and blocks them all; the zone is read after the locks, so it is the rebuild's.
---
--- Planned per call (plan_cache_mode): PL/pgSQL's cached generic plan, blind to which lines
--- and days, scanned a line's whole history (~0.3 s a call at 60k outages; ~5 ms custom).
 CREATE OR REPLACE FUNCTION outage_rollups_refresh(p_device uuid[], p_line int2[], p_from date[], p_to date[]) RETURNS void
-LANGUAGE plpgsql SET plan_cache_mode = force_custom_plan AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
   tz text;
+  kl record;
+  t0 timestamptz;
+  t1 timestamptz;
 BEGIN
   IF p_device IS NULL OR cardinality(p_device) = 0 THEN RETURN; END IF;
   IF (SELECT count(DISTINCT d) FROM unnest(p_device) d) > 1000 THEN
@@ -82,23 +82,23 @@ BEGIN
    USING (SELECT d, l, min(f) AS d0, max(t) AS d1 FROM unnest(p_device, p_line, p_from, p_to) x(d, l, f, t)
            GROUP BY d, l) k
    WHERE r.device_id = k.d AND r.line = k.l AND r.day BETWEEN k.d0 AND k.d1;
+  -- One line at a time: with scalar parameters PL/pgSQL's cached plan is the right one (index
+  -- look-ups of that line's outages), so a worker's statement costs no planning.
+  FOR kl IN SELECT x.d, x.l, min(x.f) AS d0, max(x.t) AS d1 FROM unnest(p_device, p_line, p_from, p_to) x(d, l, f, t)
+            GROUP BY x.d, x.l LOOP
+  t0 := (kl.d0::timestamp AT TIME ZONE tz);
+  t1 := ((kl.d1 + 1)::timestamp AT TIME ZONE tz);
   INSERT INTO outage_day_rollups (device_id, line, day, start_day, planned, class, started, open, closed, known_ms, longest_ms)
-  WITH k AS (
-    SELECT d, l, min(f) AS d0, max(t) AS d1,
-           (min(f)::timestamp AT TIME ZONE tz) AS t0, ((max(t) + 1)::timestamp AT TIME ZONE tz) AS t1
-      FROM unnest(p_device, p_line, p_from, p_to) x(d, l, f, t) GROUP BY d, l),
-  o AS (
+  WITH o AS (
     -- the outages starting inside the days, and the one before them that may run into them
     -- (outages of a line do not overlap, so only the latest earlier one can)
-    SELECT k.d0, k.d1, o.* FROM k
-      JOIN outages o ON o.device_id = k.d AND o.line = k.l AND o.started_at >= k.t0 AND o.started_at < k.t1
+    SELECT o.* FROM outages o WHERE o.device_id = kl.d AND o.line = kl.l AND o.started_at >= t0 AND o.started_at < t1
     UNION ALL
-    SELECT k.d0, k.d1, b.* FROM k
-     CROSS JOIN LATERAL (SELECT * FROM outages o WHERE o.device_id = k.d AND o.line = k.l AND o.started_at < k.t0
-                          ORDER BY o.started_at DESC LIMIT 1) b
-     WHERE b.ended_at IS NULL OR b.ended_at > k.t0),
+    SELECT b.* FROM (SELECT * FROM outages o WHERE o.device_id = kl.d AND o.line = kl.l AND o.started_at < t0
+                      ORDER BY o.started_at DESC LIMIT 1) b
+     WHERE b.ended_at IS NULL OR b.ended_at > t0),
   od AS (
-    SELECT o.id, o.device_id, o.line, o.started_at, o.ended_at, o.class, o.d0, o.d1,
+    SELECT o.id, o.device_id, o.line, o.started_at, o.ended_at, o.class,
            COALESCE(o.duration_ms,
                     (extract(epoch FROM o.ended_at - o.started_at) * 1000)::bigint - o.unknown_ms) AS dur,
            (o.started_at AT TIME ZONE tz)::date AS sd,
@@ -137,8 +137,9 @@ BEGIN
          COALESCE(sum(q.known), 0)::bigint,
          max(q.dur) FILTER (WHERE q.ended_at IS NOT NULL AND q.day = q.ed)
     FROM q
-   WHERE q.day BETWEEN q.d0 AND q.d1
+   WHERE q.day BETWEEN kl.d0 AND kl.d1
    GROUP BY q.device_id, q.line, q.day, q.sd, q.planned, q.class;
+  END LOOP;
 END;
 $$;
 
