@@ -93,9 +93,12 @@ describe('MQTT provisioning', () => {
     expect(again).toMatchObject({ status: 'FAILURE' });
   });
 
-  it('pre_provisioned: unknown name NOT_FOUND, a registered name once, then FAILURE', async () => {
+  it('pre_provisioned: unknown name FAILURE (as ThingsBoard), a registered name once, then FAILURE', async () => {
     const req = { provisionDeviceKey: PRE.key, provisionDeviceSecret: PRE.secret };
-    expect(await provision({ ...req, deviceName: 'NOT_REGISTERED' })).toMatchObject({ status: 'NOT_FOUND' });
+    expect(await provision({ ...req, deviceName: 'NOT_REGISTERED' })).toEqual({
+      status: 'FAILURE',
+      errorMsg: 'No pre-provisioned device with this name in this profile',
+    });
     const { rowCount } = await h.sql.query(`SELECT 1 FROM devices WHERE name = 'NOT_REGISTERED'`);
     expect(rowCount).toBe(0);
     const id = await h.addDevice('PRE_0001', { type: 'ACCESS_TOKEN', token: 'old-token-pre-0001-xxxx' });

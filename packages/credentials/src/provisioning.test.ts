@@ -65,9 +65,9 @@ describe('decideProvision', () => {
 
   it('pre_provisioned provisions a registered name of that profile once', () => {
     const p = profile('pre_provisioned');
-    expect(decideProvision(p, null, req())).toMatchObject({ response: { status: 'NOT_FOUND' } });
+    expect(decideProvision(p, null, req())).toMatchObject({ response: { status: 'FAILURE' } });
     expect(decideProvision(p, { id: 'd', profileId: 'other', provisionedAt: null }, req())).toMatchObject({
-      response: { status: 'NOT_FOUND' },
+      response: { status: 'FAILURE' },
     });
     expect(decideProvision(p, { id: 'd', profileId: 'p1', provisionedAt: null }, req())).toEqual({
       action: 'provision',

@@ -5,10 +5,10 @@
  * `parseProvisionRequest`, decide with `decideProvision` and answer with what these build;
  * the database work is in @spms/device-auth's provision-store.ts.
  *
- * ThingsBoard's answers: a key/secret that match no profile, or a profile whose strategy is
- * disabled → NOT_FOUND; `pre_provisioned` with a name that does not exist (in that profile)
- * → NOT_FOUND; a name provisioned before (or, with `allow_create`, any existing name) →
- * FAILURE; anything malformed → FAILURE with what to fix.
+ * ThingsBoard's answers (its ProvisionServiceImpl): a key/secret that match no profile, or a
+ * profile whose strategy is disabled → NOT_FOUND; `pre_provisioned` with a name that does
+ * not exist in that profile → FAILURE; a name provisioned before (or, with `allow_create`,
+ * any existing name) → FAILURE; anything malformed → FAILURE with what to fix.
  */
 import {
   type CredentialsInput,
@@ -184,12 +184,9 @@ export function decideProvision(
     if (existing) return { action: 'refuse', response: failure('The device with this name is already provisioned') };
     return { action: 'create' };
   }
-  // pre_provisioned: only names registered in this profile, once.
+  // pre_provisioned: only names registered in this profile, once (ThingsBoard: FAILURE otherwise).
   if (!existing || existing.profileId !== profile.id)
-    return {
-      action: 'refuse',
-      response: { status: 'NOT_FOUND', errorMsg: 'No pre-provisioned device with this name in this profile' },
-    };
+    return { action: 'refuse', response: failure('No pre-provisioned device with this name in this profile') };
   if (existing.provisionedAt) return { action: 'refuse', response: failure('The device was already provisioned') };
   return { action: 'provision', deviceId: existing.id };
 }

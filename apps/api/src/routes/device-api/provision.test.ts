@@ -98,7 +98,7 @@ describe('POST /api/v1/provision', () => {
     expect(await provision({ deviceName: 'HTTP_PROV_1', ...CREATE })).toMatchObject({ status: 'FAILURE' });
   });
 
-  it('pre_provisioned: unknown NOT_FOUND, registered once, then FAILURE; disabled NOT_FOUND', async () => {
+  it('pre_provisioned: unknown FAILURE, registered once, then FAILURE; disabled NOT_FOUND', async () => {
     expect(
       (
         await profile('pre-http', {
@@ -108,7 +108,7 @@ describe('POST /api/v1/provision', () => {
         })
       ).status,
     ).toBe(200);
-    expect(await provision({ deviceName: 'HTTP_PRE_1', ...PRE })).toMatchObject({ status: 'NOT_FOUND' });
+    expect(await provision({ deviceName: 'HTTP_PRE_1', ...PRE })).toMatchObject({ status: 'FAILURE' });
     expect((await call('POST', '/api/devices', { name: 'HTTP_PRE_1', profile: 'pre-http' })).status).toBe(201);
     const first = await provision({
       deviceName: 'HTTP_PRE_1',
@@ -129,6 +129,18 @@ describe('POST /api/v1/provision', () => {
       200,
     );
     expect(await provision({ deviceName: 'HTTP_PRE_2', ...PRE })).toMatchObject({ status: 'NOT_FOUND' });
+  });
+
+  it('concurrent requests for one new name create it once', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => provision({ deviceName: 'HTTP_RACE', ...CREATE })),
+    );
+    expect(answers.filter((a) => a.status === 'SUCCESS')).toHaveLength(1);
+    expect(answers.filter((a) => a.status === 'FAILURE')).toHaveLength(4);
+    const { rows } = await t.app.pg.query(
+      `SELECT count(*)::int AS n FROM devices d JOIN device_credentials c ON c.device_id = d.id WHERE d.name = 'HTTP_RACE'`,
+    );
+    expect(rows[0].n).toBe(1);
   });
 
   it('refuses weak device credentials and malformed requests with FAILURE', async () => {
