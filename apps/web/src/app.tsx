@@ -16,6 +16,7 @@ const NAV = [
   ['/alerts', 'Alerts'],
   ['/reports', 'Reports'],
   ['/recipients', 'Recipients'],
+  ['/report-subscriptions', 'Report e-mails'],
   ['/dead-letters', 'Dead letters'],
 ] as const;
 // Operators and admins (viewers have no access to it).
@@ -31,6 +32,10 @@ const loaders = {
   device: () => import('./pages/device.js').then((m) => m.DevicePage as FunctionComponent<{ id: string }>),
   reports: () => import('./pages/reports.js').then((m) => m.ReportsPage as FunctionComponent<{ id: string }>),
   recipients: () => import('./pages/recipients.js').then((m) => m.RecipientsPage as FunctionComponent<{ id: string }>),
+  reportSubscriptions: () =>
+    import('./pages/report-subscriptions.js').then(
+      (m) => m.ReportSubscriptionsPage as FunctionComponent<{ id: string }>,
+    ),
   escalation: () => import('./pages/escalation.js').then((m) => m.EscalationPage as FunctionComponent<{ id: string }>),
   users: () => import('./pages/users.js').then((m) => m.UsersPage as FunctionComponent<{ id: string }>),
   apiKeys: () => import('./pages/api-keys.js').then((m) => m.ApiKeysPage as FunctionComponent<{ id: string }>),
@@ -81,6 +86,7 @@ function Shell() {
   else if (path === '/alerts') page = <AlertsPage />;
   else if (path === '/reports') page = <Lazy page="reports" id="" />;
   else if (path === '/recipients') page = <Lazy page="recipients" id="" />;
+  else if (path === '/report-subscriptions') page = <Lazy page="reportSubscriptions" id="" />;
   else if (path === '/escalation' && canEdit()) page = <Lazy page="escalation" id="" />;
   else if (path === '/dead-letters') page = <Lazy page="deadLetters" id="" />;
   else if (path === '/users' && isAdmin()) page = <Lazy page="users" id="" />;

@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { acknowledgeAlert, alerts, canEdit, NotAvailable, notifications } from '../api/client.js';
 import { pick, toMs } from '../api/normalize.js';
+import { AlertEscalationDetails } from '../components/alert-escalation.js';
 import { fmtTime } from '../format.js';
 import { useLiveEvents } from '../live.js';
 
@@ -98,6 +99,7 @@ export function AlertsPage() {
             <th>Alert</th>
             <th>State</th>
             <th>SMS delivery</th>
+            <th>Escalation</th>
             {edit && <th />}
           </tr>
         </thead>
@@ -132,6 +134,9 @@ export function AlertsPage() {
                       </div>
                     );
                   })}
+                </td>
+                <td>
+                  <AlertEscalationDetails alertId={id} acknowledged={acked} reload={reload} />
                 </td>
                 {edit && (
                   <td>
@@ -173,8 +178,15 @@ export function AlertsPage() {
   );
 }
 
-/** "by SMS from +94…" for an acknowledgement by reply (acknowledgedBy 'sms:<phone>'); '' otherwise. */
+/**
+ * How and when it was acknowledged: "by SMS from +94…" for a reply (acknowledgedBy
+ * 'sms:<phone>'), "on the dashboard by <user id>" otherwise ('' when nobody is recorded).
+ */
 function ackedBy(r: Record<string, unknown>): string {
   const by = String(r.acknowledgedBy ?? '');
-  return by.startsWith('sms:') ? `by SMS from ${by.slice(4)}` : '';
+  const at = toMs(pick(r, 'acknowledgedAt'));
+  const when = at ? ` · ${fmtTime(at)}` : '';
+  if (by.startsWith('sms:') || r.acknowledgedVia === 'sms') return `by SMS from ${by.replace(/^sms:/, '')}${when}`;
+  // The API records the user's id (or 'env:…' / the key's id), not a name.
+  return by ? `on the dashboard by ${by}${when}` : '';
 }
