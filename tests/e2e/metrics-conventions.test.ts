@@ -60,6 +60,7 @@ describe('/metrics of every process', () => {
     // Default process metrics everywhere, under the process's own prefix.
     expect(typeOf(text, `spms_${name}_process_cpu_seconds_total`)).toBe('counter');
     expect(typeOf(text, `spms_${name}_process_resident_memory_bytes`)).toBe('gauge');
+    expect(typeOf(text, `spms_${name}_nodejs_active_handles`)).toBe('gauge');
   });
 
   it('broker: connections, messages, commands, takeovers', async () => {

@@ -6,8 +6,8 @@
  * counters end in `_total`, durations are `_seconds`, and a family is one type only.
  */
 import type { DeviceAuthStats } from '@spms/device-auth';
-import type { DurabilityReport } from '@spms/queue';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { type DurabilityReport, registerProcessMetrics } from '@spms/queue';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type RefusalReason =
   | 'bad_credentials'
@@ -54,7 +54,7 @@ export function createMetrics(opts: {
 }): GatewayMetrics {
   const registry = new Registry();
   // CPU, memory, event-loop lag, handles: the same process_* / nodejs_* families as the worker and API.
-  collectDefaultMetrics({ register: registry, prefix: 'spms_broker_' });
+  registerProcessMetrics(registry, 'spms_broker_');
   const connections = new Gauge({
     name: 'spms_broker_connections',
     help: 'MQTT connections currently authenticated',

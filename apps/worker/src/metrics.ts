@@ -8,9 +8,9 @@
  * (tests/e2e/metrics-conventions.test.ts): counters end in `_total`, times are `_seconds`.
  */
 import { createServer, type Server } from 'node:http';
-import type { DurabilityReport } from '@spms/queue';
+import { type DurabilityReport, registerProcessMetrics } from '@spms/queue';
 import type { Queue } from 'bullmq';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { deadLetterCounts } from './dead-letter.js';
 
 export interface WorkerMetrics {
@@ -40,7 +40,7 @@ const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized'] a
 
 export function createWorkerMetrics(opts: { queue: Queue; durability?: () => DurabilityReport }): WorkerMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'spms_worker_' });
+  registerProcessMetrics(registry, 'spms_worker_');
   // Queue reads are cached: a scrape every second must not add Redis load under a backlog.
   let cached: { at: number; counts: Record<string, number>; oldest: number | null } | undefined;
   const queueState = async () => {

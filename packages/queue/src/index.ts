@@ -37,7 +37,7 @@ export {
   IngestUnavailableError,
 } from './ingest-producer.js';
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
-export { registerIngestMetrics } from './metrics.js';
+export { registerIngestMetrics, registerProcessMetrics } from './metrics.js';
 export { type IngestQueueOptions, ingestQueueOptions } from './options.js';
 export { readIngestBatches } from './read-batches.js';
 export { createRedis } from './redis-connection.js';

@@ -2,7 +2,7 @@
  * Prometheus metrics of an IngestProducer, read from `stats()` at scrape time (the hot
  * path only bumps plain counters). Register once per producer on the app's registry.
  */
-import { Counter, Gauge, type Metric, type Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type Metric, type Registry } from 'prom-client';
 import type { IngestProducer } from './ingest-producer.js';
 
 export function registerIngestMetrics(registry: Registry, producer: IngestProducer, prefix = 'spms_ingest'): void {
@@ -79,4 +79,16 @@ export function registerIngestMetrics(registry: Registry, producer: IngestProduc
     reset() {},
   };
   registry.registerMetric(histogram as unknown as Metric);
+}
+
+/**
+ * prom-client's default process metrics (CPU, memory, event-loop lag, GC, handles) under
+ * `prefix`, less its three `nodejs_active_*_total` families: gauges named like counters,
+ * which Prometheus' conventions (and `promtool check metrics`) reject. The same counts stay
+ * available by type in `nodejs_active_handles`, `_requests` and `_resources`; sum them.
+ */
+export function registerProcessMetrics(registry: Registry, prefix: string): void {
+  collectDefaultMetrics({ register: registry, prefix });
+  for (const what of ['handles', 'requests', 'resources'])
+    registry.removeSingleMetric(`${prefix}nodejs_active_${what}_total`);
 }

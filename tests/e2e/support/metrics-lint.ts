@@ -8,12 +8,6 @@
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const SCALED_UNITS = /_(milliseconds|ms|microseconds|us|minutes|hours|days|kilobytes|kb|megabytes|mb|percent)(_|$)/;
 const HISTOGRAM_UNITS = /_(seconds|bytes)$/;
-/**
- * prom-client's default metrics name three gauges `nodejs_active_*_total` (counts of live
- * handles, requests, resources). They are the library's names, used as such by every
- * Node.js dashboard; renaming them would break those, so they are the one exception.
- */
-const LIBRARY_GAUGES = /_nodejs_active_(handles|requests|resources)_total$/;
 
 export function lintExposition(text: string): string[] {
   const problems: string[] = [];
@@ -42,8 +36,7 @@ export function lintExposition(text: string): string[] {
     if (!NAME.test(name)) problems.push(`${name}: not a valid metric name`);
     if (!helps.has(name)) problems.push(`${name}: no HELP`);
     if (type === 'counter' && !name.endsWith('_total')) problems.push(`${name}: a counter must end in _total`);
-    if (type !== 'counter' && name.endsWith('_total') && !(type === 'gauge' && LIBRARY_GAUGES.test(name)))
-      problems.push(`${name}: a ${type} must not end in _total`);
+    if (type !== 'counter' && name.endsWith('_total')) problems.push(`${name}: a ${type} must not end in _total`);
     if ((type === 'histogram' || type === 'summary') && !HISTOGRAM_UNITS.test(name))
       problems.push(`${name}: a ${type} must carry its base unit (_seconds or _bytes)`);
     if (SCALED_UNITS.test(name)) problems.push(`${name}: use base units (seconds, bytes, ratios)`);

@@ -13,9 +13,10 @@
  * number of series stays bounded whatever clients request.
  */
 import { createServer, type Server } from 'node:http';
+import { registerProcessMetrics } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** What the live-stream hub exposes to metrics (services/live.ts LiveHub). */
 export interface LiveHubStats {
@@ -44,7 +45,7 @@ const STREAMING = /^\/api\/stream(\/|$)/;
 
 export function createApiMetrics(opts: { processMetrics?: boolean } = {}): ApiMetrics {
   const registry = new Registry();
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'spms_api_' });
+  if (opts.processMetrics !== false) registerProcessMetrics(registry, 'spms_api_');
   const hubs = new Set<LiveHubStats>();
   new Gauge({
     name: 'spms_api_sse_clients',
