@@ -111,6 +111,12 @@ export const BrokerConfigSchema = Type.Object({
   UV_THREADPOOL_SIZE: Type.Integer({ minimum: 1, maximum: 1024, default: 4, description: 'threads' }),
   /** Password checks allowed to wait; beyond, CONNACK 0x03 at once (the device retries) instead of a longer wait. */
   AUTH_VERIFY_QUEUE_MAX: Type.Integer({ minimum: 0, default: 1000, description: 'waiting password checks' }),
+  /**
+   * …and only while the expected wait (waiting checks × recent time per check) stays below
+   * this: beyond, CONNACK 0x03 at once rather than an answer after the device gave up
+   * (MQTT clients commonly give up after 10–30 s). 0 = only AUTH_VERIFY_QUEUE_MAX.
+   */
+  AUTH_VERIFY_MAX_WAIT_MS: Type.Integer({ minimum: 0, default: 10_000, description: 'milliseconds (0 = off)' }),
 });
 
 export type BrokerConfig = Static<typeof BrokerConfigSchema>;

@@ -76,6 +76,8 @@ export interface DeviceAuthenticatorOptions {
   /** Password hashes computed at once, and checks allowed to wait (default 1 and 1000). */
   verifyConcurrency?: number;
   verifyQueueMax?: number;
+  /** A check whose expected wait exceeds this is `busy` at once (0 = only the length bound). */
+  verifyMaxWaitMs?: number;
   logger?: Logger;
   /** Test hook: awaited after each credentials query, before its rows are used. */
   afterQuery?: () => Promise<void>;

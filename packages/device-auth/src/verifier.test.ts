@@ -73,4 +73,21 @@ describe('FairVerifier', () => {
     expect(gone.started).toBe(false);
     expect(v.stats().abandoned).toBe(1);
   });
+
+  it('refuses at once when the expected wait (queue × recent time per check) exceeds maxWaitMs', async () => {
+    let clock = 0;
+    const v = new FairVerifier(1, 1000, 50, () => clock);
+    // One check that took 30 ms sets the pace.
+    const pace = held();
+    const first = v.run(pace.check);
+    clock = 30;
+    pace.finish();
+    await first;
+    const running = held();
+    const r1 = v.run(running.check);
+    const r2 = v.run(async () => true); // expected wait ~1 × 30 ms: queued
+    await expect(v.run(async () => true)).rejects.toBeInstanceOf(VerifyQueueFull); // ~2 × 30 ms > 50
+    running.finish();
+    expect(await Promise.all([r1, r2])).toEqual([true, true]);
+  });
 });

@@ -6,10 +6,12 @@
  * storm of cold checks at once would (a) occupy every pool thread and every core, starving
  * the event loop that answers cache hits, and (b) queue without limit, so a device that
  * arrived first could wait behind thousands. Here at most `concurrency` checks run at once;
- * the others wait in arrival order (FIFO), at most `maxQueue` of them — beyond that a check
- * is refused at once (`VerifyQueueFull`, the broker answers CONNACK 0x03 and the device
- * retries) instead of waiting longer than a device waits for its CONNACK. A waiting check
- * whose device has gone (its AbortSignal fired) is dropped without hashing.
+ * the others wait in arrival order (FIFO), at most `maxQueue` of them, and only as long as
+ * the expected wait (waiting checks × the recent time per check ÷ concurrency) stays under
+ * `maxWaitMs` — beyond that a check is refused at once (`VerifyQueueFull`, the broker
+ * answers CONNACK 0x03 and the device reboots and retries) instead of waiting longer than a
+ * device waits for its CONNACK (on a starved machine a hash can take ten times its usual
+ * 8 ms). A waiting check whose device has gone (its AbortSignal fired) is dropped unhashed.
  */
 
 export class VerifyQueueFull extends Error {
@@ -43,10 +45,15 @@ export class FairVerifier {
   private running = 0;
   private queueFull = 0;
   private abandoned = 0;
+  /** Recent time per check (ms, moving average); undefined until one has run. */
+  private perCheckMs: number | undefined;
 
   constructor(
     private readonly concurrency: number,
     private readonly maxQueue: number,
+    private readonly maxWaitMs = 0,
+    /** Clock for the per-check time (tests). */
+    private readonly now: () => number = () => performance.now(),
   ) {
     if (!(concurrency >= 1)) throw new Error('verifier concurrency must be at least 1');
   }
@@ -54,7 +61,12 @@ export class FairVerifier {
   /** Runs `check` when its turn comes; rejects with VerifyQueueFull or VerifyAbandoned. */
   run(check: () => Promise<boolean>, signal?: AbortSignal): Promise<boolean> {
     if (signal?.aborted) return Promise.reject(new VerifyAbandoned('device gone before verification'));
-    if (this.running >= this.concurrency && this.waiting.length - this.head >= this.maxQueue) {
+    const queued = this.waiting.length - this.head;
+    const expectedWaitMs = ((queued + 1) * (this.perCheckMs ?? 0)) / this.concurrency;
+    if (
+      this.running >= this.concurrency &&
+      (queued >= this.maxQueue || (this.maxWaitMs > 0 && expectedWaitMs > this.maxWaitMs))
+    ) {
       this.queueFull++;
       return Promise.reject(new VerifyQueueFull('password verification queue full'));
     }
@@ -79,9 +91,12 @@ export class FairVerifier {
         continue;
       }
       this.running++;
+      const started = this.now();
       // The slot is handed on before the caller hears the result, so a caller that queues a
       // new check right after its own finished finds the room it left.
       const done = () => {
+        const ms = this.now() - started;
+        this.perCheckMs = this.perCheckMs === undefined ? ms : this.perCheckMs * 0.8 + ms * 0.2;
         this.running--;
         this.next();
       };
