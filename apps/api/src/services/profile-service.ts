@@ -71,15 +71,28 @@ interface ProvisioningRow {
 
 type RawDb = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>;
 
+const PROVISIONING_COLUMNS = `id::text AS id, provision_strategy, provision_key,
+  provision_secret_hash IS NOT NULL AS has_secret, provision_device_credentials, provision_region, provision_customer`;
+
+/** Every profile's provisioning settings, by profile id. */
+async function readAllProvisioning(db: RawDb): Promise<Map<string, ProvisioningView>> {
+  const rows = await db.$queryRawUnsafe<(ProvisioningRow & { id: string })[]>(
+    `SELECT ${PROVISIONING_COLUMNS} FROM device_profiles`,
+  );
+  return new Map(rows.map((r) => [r.id, provisioningView(r)]));
+}
+
 async function readProvisioning(db: RawDb, profileId: string): Promise<ProvisioningView> {
   const rows = await db.$queryRawUnsafe<ProvisioningRow[]>(
-    `SELECT provision_strategy, provision_key, provision_secret_hash IS NOT NULL AS has_secret,
-            provision_device_credentials, provision_region, provision_customer
-       FROM device_profiles WHERE id = $1::uuid`,
+    `SELECT ${PROVISIONING_COLUMNS} FROM device_profiles WHERE id = $1::uuid`,
     profileId,
   );
   const r = rows[0];
   if (!r) throw new AppError('NOT_FOUND', 'profile not found');
+  return provisioningView(r);
+}
+
+function provisioningView(r: ProvisioningRow): ProvisioningView {
   return {
     strategy: r.provision_strategy,
     key: r.provision_key,
@@ -143,7 +156,12 @@ export class ProfileService {
 
   async list(): Promise<ProfileView[]> {
     const rows = await this.prisma.deviceProfile.findMany({ include: COUNT, orderBy: { name: 'asc' } });
-    return rows.map(toProfileView);
+    const provisioning = await readAllProvisioning(this.prisma);
+    return rows.map((r) => {
+      const view: ProfileView = toProfileView(r);
+      const p = provisioning.get(r.id);
+      return p ? { ...view, provisioning: p } : view;
+    });
   }
 
   async get(idOrName: string): Promise<ProfileView> {

@@ -60,6 +60,9 @@ describe('profile provisioning settings', () => {
     });
     expect(res.text).not.toContain(CREATE.provisionDeviceSecret);
     expect((await call('GET', '/api/profiles/auto-http')).body.provisioning.hasSecret).toBe(true);
+    const list = await call('GET', '/api/profiles');
+    expect(list.body.find((p: { name: string }) => p.name === 'auto-http').provisioning.strategy).toBe('allow_create');
+    expect(list.text).not.toContain(CREATE.provisionDeviceSecret);
     const { rows } = await t.app.pg.query(`SELECT provision_secret_hash FROM device_profiles WHERE name = 'auto-http'`);
     expect(rows[0].provision_secret_hash).toMatch(/^scrypt\$/);
     const audit = await t.app.pg.query(`SELECT before, after FROM audit_log WHERE action = 'profile.update'`);
