@@ -128,7 +128,7 @@ describe('provisioning and claiming end to end', () => {
       customers: ['Acme'],
     });
     const as = { authorization: `Bearer ${acme.key}` };
-    expect((await http('POST', '/api/devices/E2E_PROV_1/claim', { secretKey: 'nope' }, as)).status).toBe(422);
+    expect((await http('POST', '/api/devices/E2E_PROV_1/claim', { secretKey: 'nope' }, as)).status).toBe(404);
     const claimed = await http('POST', '/api/devices/E2E_PROV_1/claim', { secretKey: 'e2e-claim' }, as);
     expect(claimed).toMatchObject({ status: 200, body: { name: 'E2E_PROV_1', customer: 'Acme', region: 'North' } });
     // Now in the customer-scoped operator's own view.

@@ -194,11 +194,14 @@ describe('claiming', () => {
     const claim = (body: unknown, h = admin) => call('POST', '/api/devices/CLAIM_HTTP_1/claim', body, h);
 
     expect((await claim({ secretKey: 'open-sesame' }, as(viewer))).status).toBe(403);
-    expect((await claim({ secretKey: 'open-sesame' }, as(south))).status).toBe(404);
-    expect(await claim({ secretKey: 'wrong' }, as(north))).toMatchObject({
-      status: 422,
-      body: { message: 'secretKey: does not match a pending claim request of this device' },
-    });
+    const notFound = {
+      status: 404,
+      body: { message: 'no device "CLAIM_HTTP_1" with a pending claim request matching this secretKey' },
+    };
+    // Outside the caller's regions, a wrong secret and an unknown name: one answer.
+    expect(await claim({ secretKey: 'open-sesame', customer: 'Acme' }, as(south))).toMatchObject(notFound);
+    expect(await claim({ secretKey: 'wrong' }, as(north))).toMatchObject(notFound);
+    expect((await call('POST', '/api/devices/NO_SUCH_DEVICE/claim', { secretKey: 'x' }, as(north))).status).toBe(404);
     expect((await claim({ secretKey: 'open-sesame', customer: 'Other' }, as(north))).status).toBe(403);
     expect(await claim({ secretKey: 'open-sesame' })).toMatchObject({
       status: 400,
@@ -219,7 +222,7 @@ describe('claiming', () => {
     const ok = await claim({ secretKey: 'open-sesame' }, as(north));
     expect(ok).toMatchObject({ status: 200, body: { name: 'CLAIM_HTTP_1', customer: 'Acme' } });
     // Used up: the same secret claims nothing again.
-    expect((await claim({ secretKey: 'open-sesame' }, as(north))).status).toBe(422);
+    expect((await claim({ secretKey: 'open-sesame' }, as(north))).status).toBe(404);
     const audit = await t.app.pg.query(`SELECT after FROM audit_log WHERE action = 'device.claim' AND entity_id = $1`, [
       deviceId,
     ]);

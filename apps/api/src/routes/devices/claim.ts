@@ -5,12 +5,12 @@
  * the caller's own when their scope names exactly one, else the `customer` given (which a
  * customer-scoped caller may only pick from their scope). The claim is used up.
  *
- * Scope: the device must be in the caller's regions (else 404, as for any device); its
- * customer is not checked, since an unclaimed device has none yet. Answers: 404 unknown
- * device; 422 no pending claim request or a secret that does not match it (one message, so
- * a guess learns nothing), 422 expired (only after the secret matched); 409 the device
- * already has a customer. Failed attempts are limited per principal (CLAIM_FAILURES_PER_MIN
- * fixed at 10 a minute): beyond it 429 with Retry-After, before any secret is checked.
+ * Scope: the device must be in the caller's regions; its customer is not checked, since an
+ * unclaimed device has none yet. Answers: 404, one message, for an unknown device, one
+ * outside the caller's regions, no pending claim request or a wrong secret (so neither names
+ * nor secrets can be probed); 422 expired and 409 the device already has a customer (both
+ * only after the secret matched). Failed attempts are limited per principal
+ * (CLAIM_FAILURES_PER_MIN, 10 a minute): beyond it 429 with Retry-After, before any look-up.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { verifySecret } from '@spms/credentials';
@@ -18,7 +18,6 @@ import { withTransaction } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
-import { inScope } from '../../services/scope.js';
 import { RedisTokenBuckets, sendTooMany } from '../device-api/throttle.js';
 import { errorResponses } from '../error-schema.js';
 import type { DeviceRouteOptions } from './index.js';
@@ -69,9 +68,6 @@ const claimRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, {
       const budget = await buckets.take(who, rate, CLAIM_FAILURES_PER_MIN, 0);
       if (!budget.allowed) return sendTooMany(reply, budget.retryAfterMs, 'too many failed claims; retry later');
 
-      // Regions only: an unclaimed device has no customer yet.
-      const regionScope = scope ? { regions: scope.regions, customers: null } : null;
-      const device = await registry.get(req.params.idOrName, regionScope);
       const customers = scope?.customers ?? null;
       const customer = req.body.customer ?? (customers?.length === 1 ? customers[0] : undefined);
       if (!customer)
@@ -81,18 +77,31 @@ const claimRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app, {
             ? `customer: name one of your customers (${customers.join(', ')})`
             : 'customer: name the customer to assign the device to',
         );
-      if (!inScope(scope, { region: device.region, customer }))
+      if (customers && !customers.includes(customer))
         throw new AppError('FORBIDDEN', `customer: "${customer}" is outside your scope`);
 
+      // Regions only: an unclaimed device has no customer yet. An unknown name, a device
+      // outside the caller's regions, no pending claim and a wrong secret all get one answer,
+      // and all count as failures: the route does not tell which device names exist.
+      const regionScope = scope ? { regions: scope.regions, customers: null } : null;
+      const refused = async (): Promise<never> => {
+        await buckets.take(who, rate, CLAIM_FAILURES_PER_MIN);
+        throw new AppError(
+          'NOT_FOUND',
+          `no device "${req.params.idOrName}" with a pending claim request matching this secretKey`,
+        );
+      };
+      const device = await registry.get(req.params.idOrName, regionScope).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'NOT_FOUND') return null;
+        throw err;
+      });
+      if (!device) return refused();
       const { rows } = await app.pg.query<{ secret_hash: string; expired: boolean; expires_at: Date }>(
         'SELECT secret_hash, expires_at, expires_at <= now() AS expired FROM device_claims WHERE device_id = $1',
         [device.id],
       );
       const claim = rows[0];
-      if (!claim || !(await verifySecret(req.body.secretKey, claim.secret_hash))) {
-        await buckets.take(who, rate, CLAIM_FAILURES_PER_MIN);
-        throw new AppError('UNPROCESSABLE', 'secretKey: does not match a pending claim request of this device');
-      }
+      if (!claim || !(await verifySecret(req.body.secretKey, claim.secret_hash))) return refused();
       if (claim.expired)
         throw new AppError(
           'UNPROCESSABLE',
