@@ -91,7 +91,6 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       verifyConcurrency: Math.max(1, Math.min(config.AUTH_VERIFY_CONCURRENCY, config.UV_THREADPOOL_SIZE - 1)),
       verifyQueueMax: config.AUTH_VERIFY_QUEUE_MAX,
       verifyMaxWaitMs: config.AUTH_VERIFY_MAX_WAIT_MS,
-      verifyMaxWaitMs: config.AUTH_VERIFY_MAX_WAIT_MS,
       ...(config.DEVICE_AUTH_CACHE_SECRET
         ? { shared: { secret: config.DEVICE_AUTH_CACHE_SECRET, ttlMs: config.DEVICE_AUTH_CACHE_TTL_SEC * 1000 } }
         : {}),
