@@ -110,6 +110,14 @@ describe('MQTT provisioning', () => {
     expect(second).toEqual({ status: 'FAILURE', errorMsg: 'The device was already provisioned' });
     const row = await h.sql.query('SELECT provisioned_at FROM devices WHERE id = $1', [id]);
     expect(row.rows[0].provisioned_at).not.toBeNull();
+    const audit = await h.sql.query(
+      `SELECT action, after->>'status' AS status FROM audit_log WHERE entity_id = $1 ORDER BY id`,
+      [id],
+    );
+    expect(audit.rows).toEqual([
+      { action: 'device.provision', status: null },
+      { action: 'device.provision.refused', status: 'FAILURE' },
+    ]);
   });
 
   it('disabled: NOT_FOUND', async () => {

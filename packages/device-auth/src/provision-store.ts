@@ -87,6 +87,24 @@ export async function provisionDevice(
   );
   if (decision.action === 'refuse' || !profile) {
     const response = decision.action === 'refuse' ? decision.response : failure('provisioning refused');
+    // Refusals of a request that held the profile's key and secret are audited (ThingsBoard's
+    // PROVISION_FAILURE); guesses are not (they are counted and logged, and must not fill the log).
+    if (profile && response.status !== 'SUCCESS')
+      await pool.query(
+        `INSERT INTO audit_log (principal_kind, principal_id, action, entity_type, entity_id, after, ip)
+         VALUES ('device', $1, 'device.provision.refused', 'device', $2, $3::jsonb, $4)`,
+        [
+          `provision:${profile.name}`,
+          existing?.id ?? null,
+          JSON.stringify({
+            name: request.deviceName,
+            transport: origin.transport,
+            status: response.status,
+            errorMsg: response.errorMsg,
+          }),
+          origin.ip,
+        ],
+      );
     return { response, badSecret: !profile };
   }
 
