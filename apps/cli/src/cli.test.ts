@@ -143,6 +143,21 @@ describe('spms CLI over HTTP', () => {
     expect(inUse.err).toMatch(/409 CONFLICT: profile "Rural" is used by 1 device/);
     const profiles = await spms(['profiles', 'list']);
     expect(profiles.out).toMatch(/SPMS \(default\) +MQTT/);
+    process.env.SPMS_PROVISION_SECRET = 'cli-provision-secret-0123';
+    const prov = await spms([
+      'profiles',
+      'update',
+      'Rural',
+      '--provision-strategy',
+      'pre_provisioned',
+      '--provision-key',
+      'cli-provision-key',
+      '--provision-secret-env',
+    ]);
+    delete process.env.SPMS_PROVISION_SECRET;
+    expect(prov.code).toBe(0);
+    expect(prov.out).toMatch(/provisioning: +pre_provisioned \(key cli-provision-key, secret set/);
+    expect(prov.out).not.toContain('cli-provision-secret-0123');
 
     const unauth = await spms(['devices', 'list'], 'wrong-key');
     expect(unauth.code).toBe(1);

@@ -26,6 +26,9 @@ Credential flags: --token T (ACCESS_TOKEN) | --client-id C --username U --passwo
   secret; --no-password stores MQTT_BASIC without a password. Generated secrets are printed once.
 Profile flags: --name --description --transport MQTT|HTTP --inactivity-timeout --momentary-threshold
   --voltage-nominal --voltage-min --voltage-max --voltage-hysteresis --alert-debounce --default
+  --provision-strategy allow_create|pre_provisioned|disabled --provision-key K --provision-region R
+  --provision-customer C --provision-device-credentials yes|no --provision-secret-env (the secret is
+  read from SPMS_PROVISION_SECRET, never from the command line; stored hashed, not shown again)
 
 Environment: SPMS_API_URL (default http://127.0.0.1:8080), SPMS_API_KEY (required).
 Exit codes: 0 ok, 1 the API refused the request, 2 bad usage, 3 API unreachable.`;

@@ -18,6 +18,14 @@ interface ProfileOut {
   alertDebounceSec: number;
   isDefault: boolean;
   deviceCount: number;
+  provisioning?: {
+    strategy: string;
+    key: string | null;
+    hasSecret: boolean;
+    deviceCredentials: boolean;
+    region: string | null;
+    customer: string | null;
+  };
 }
 
 const options: Options = {
@@ -32,7 +40,35 @@ const options: Options = {
   'voltage-hysteresis': { type: 'string' },
   'alert-debounce': { type: 'string' },
   default: { type: 'boolean' },
+  'provision-strategy': { type: 'string' },
+  'provision-key': { type: 'string' },
+  'provision-secret-env': { type: 'boolean' },
+  'provision-device-credentials': { type: 'string' },
+  'provision-region': { type: 'string' },
+  'provision-customer': { type: 'string' },
 };
+
+/** --provision-* flags → `provisioning`; the secret only from SPMS_PROVISION_SECRET (never argv). */
+function provisioningBody(values: Values): Record<string, unknown> | undefined {
+  const p: Record<string, unknown> = {};
+  copyFlags(values, p, [
+    ['provision-strategy', 'strategy', 'string'],
+    ['provision-key', 'key', 'string'],
+    ['provision-region', 'region', 'string'],
+    ['provision-customer', 'customer', 'string'],
+  ]);
+  const own = str(values, 'provision-device-credentials');
+  if (own !== undefined) {
+    if (own !== 'yes' && own !== 'no') throw usageError('--provision-device-credentials must be yes or no');
+    p.deviceCredentials = own === 'yes';
+  }
+  if (values['provision-secret-env']) {
+    const secret = process.env.SPMS_PROVISION_SECRET;
+    if (!secret) throw usageError('--provision-secret-env: set SPMS_PROVISION_SECRET to the provision secret');
+    p.secret = secret;
+  }
+  return Object.keys(p).length ? p : undefined;
+}
 
 function profileBody(values: Values): Record<string, unknown> {
   const body: Record<string, unknown> = {};
@@ -50,13 +86,24 @@ function profileBody(values: Values): Record<string, unknown> {
   const transport = str(values, 'transport');
   if (transport) body.transport = transport.toUpperCase();
   if (values.default) body.isDefault = true;
+  const provisioning = provisioningBody(values);
+  if (provisioning) body.provisioning = provisioning;
   return body;
 }
 
 const path = (idOrName: string) => `api/profiles/${encodeURIComponent(idOrName)}`;
 
+const formatProvisioning = (v: ProfileOut['provisioning']) =>
+  !v || v.strategy === 'disabled'
+    ? 'disabled'
+    : `${v.strategy} (key ${v.key ?? '-'}, secret ${v.hasSecret ? 'set' : 'not set'}, device credentials ${v.deviceCredentials ? 'allowed' : 'refused'}, region ${v.region ?? '-'}, customer ${v.customer ?? '-'})`;
+
 const formatProfile = (p: ProfileOut) =>
-  formatFields(Object.entries(p).filter(([k]) => !['createdAt', 'updatedAt'].includes(k)));
+  formatFields(
+    Object.entries(p)
+      .filter(([k]) => !['createdAt', 'updatedAt'].includes(k))
+      .map(([k, v]): [string, unknown] => (k === 'provisioning' ? [k, formatProvisioning(p.provisioning)] : [k, v])),
+  );
 
 export async function profilesCommand(ctx: Context, sub: string | undefined, args: string[]): Promise<void> {
   const { client, io } = ctx;
