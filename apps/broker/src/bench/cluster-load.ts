@@ -34,6 +34,7 @@ async function run(r: Run): Promise<void> {
         clientId: `${r.tag}-${i}`,
         username: r.tokens[i],
         keepalive: 600,
+        connackTimeoutMs: 30_000,
       }).then(
         (c) => {
           latencies.push(performance.now() - start);

@@ -13,6 +13,9 @@ export interface RawClientOptions {
   clientId: string;
   username?: string;
   keepalive?: number;
+  /** Gives up (closes the socket, rejects) without a CONNACK by then: a broker out of file
+   * descriptors leaves connections unaccepted in the kernel's queue, never answered. */
+  connackTimeoutMs?: number;
 }
 
 export class RawClient {
@@ -39,7 +42,14 @@ export class RawClient {
       const socket = netConnect({ port: opts.port, host: opts.host ?? '127.0.0.1', localAddress: opts.localAddress });
       const client = new RawClient(socket);
       socket.once('error', reject);
+      const timer = opts.connackTimeoutMs
+        ? setTimeout(() => {
+            reject(new Error('no CONNACK in time'));
+            socket.destroy();
+          }, opts.connackTimeoutMs)
+        : undefined;
       client.onConnack = (code) => {
+        clearTimeout(timer);
         client.onConnack = null;
         if (code === 0) resolve(client);
         else reject(new Error(code < 0 ? 'connection closed before CONNACK' : `CONNACK ${code}`));
