@@ -36,7 +36,10 @@ import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
 import userRoutes from './routes/users/index.js';
 
-export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}): Promise<FastifyInstance> {
+export async function buildApp(
+  config: ApiConfig,
+  opts: { logger?: Logger; /** The dashboard's built files (default apps/web/dist). */ webRoot?: string } = {},
+): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is wider than FastifyBaseLogger; Fastify accepts it at run time.
     loggerInstance: opts.logger as FastifyBaseLogger | undefined,
@@ -84,6 +87,6 @@ export async function buildApp(config: ApiConfig, opts: { logger?: Logger } = {}
   // Read side: status, outages, voltage, timeline, reports, live stream (/api/...).
   await app.register(readSideRoutes);
   // The operator dashboard (apps/web/dist) and its client-side routes; last, so /api wins.
-  await app.register(webPlugin);
+  await app.register(webPlugin, opts.webRoot ? { root: opts.webRoot } : {});
   return app;
 }

@@ -4,6 +4,9 @@
  * dashboard, plus a Debian chromium driven by playwright-core.
  */
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '@spms/config';
 import { createLogger } from '@spms/log';
@@ -40,8 +43,11 @@ export interface Stack {
 }
 
 export async function startStack(label: string): Promise<Stack> {
-  // The API serves apps/web/dist: build it from the current sources first.
-  await build({ root: webRoot, logLevel: 'silent' });
+  // Build the dashboard from the current sources into a folder of this stack's own: test
+  // files run in parallel, and rebuilding the shared apps/web/dist under another file's API
+  // (or under a test that reads /config.json) made them fail.
+  const outDir = await mkdtemp(join(tmpdir(), `spms-web-${label}-`));
+  await build({ root: webRoot, logLevel: 'silent', build: { outDir, emptyOutDir: true } });
   const db = await createTestDatabase(label);
   const redis = createTestRedis(label);
   const base = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
@@ -52,6 +58,7 @@ export async function startStack(label: string): Promise<Stack> {
   };
   try {
     closers.push(
+      () => rm(outDir, { recursive: true, force: true }),
       () => db.drop(),
       () => redis.cleanup(),
     );
@@ -82,7 +89,7 @@ export async function startStack(label: string): Promise<Stack> {
     });
     const alerts = await startAlerts({ ...alertsConfig, ...base }, { logger });
     closers.push(() => alerts.close());
-    const api = await buildApp(loadApiConfig({ ...base, SPMS_ADMIN_API_KEY: ADMIN_KEY }), { logger });
+    const api = await buildApp(loadApiConfig({ ...base, SPMS_ADMIN_API_KEY: ADMIN_KEY }), { logger, webRoot: outDir });
     closers.push(() => api.close());
     await api.listen({ host: '127.0.0.1', port: 0 });
     const addr = api.server.address();
