@@ -7,8 +7,8 @@
  * and whether Redis keeps acknowledgements durably. Names follow Prometheus' conventions
  * (tests/e2e/metrics-conventions.test.ts): counters end in `_total`, times are `_seconds`.
  */
-import { createServer, type Server } from 'node:http';
-import { type DurabilityReport, registerProcessMetrics } from '@spms/queue';
+import type { Server } from 'node:http';
+import { type DurabilityReport, registerProcessMetrics, serveMetricsHttp } from '@spms/queue';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { deadLetterCounts } from './dead-letter.js';
@@ -142,35 +142,6 @@ export function createWorkerMetrics(opts: { queue: Queue; durability?: () => Dur
 }
 
 /** `/metrics` and `/healthz` on a plain HTTP server (the worker serves nothing else). */
-export async function serveMetrics(registry: Registry, port: number, host: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(body);
-        },
-        (err: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`);
-        },
-      );
-      return;
-    }
-    if (req.method === 'GET' && req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"status":"ok"}');
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: /metrics or /healthz\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
+export function serveMetrics(registry: Registry, port: number, host: string): Promise<Server> {
+  return serveMetricsHttp(registry, port, host, { healthz: true });
 }

@@ -12,8 +12,8 @@
  * latency is labelled by route template (`/api/devices/:idOrName`), never by raw URL, so the
  * number of series stays bounded whatever clients request.
  */
-import { createServer, type Server } from 'node:http';
-import { registerProcessMetrics } from '@spms/queue';
+import type { Server } from 'node:http';
+import { registerProcessMetrics, serveMetricsHttp } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -123,30 +123,6 @@ export const metricsPlugin = fp(
 );
 
 /** `/metrics` on its own HTTP server (API_METRICS_PORT/API_METRICS_HOST), nothing else. */
-export async function serveApiMetrics(registry: Registry, port: number, host: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/metrics') {
-      registry.metrics().then(
-        (body) => {
-          res.writeHead(200, { 'content-type': registry.contentType });
-          res.end(body);
-        },
-        (err: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`metrics unavailable: ${err instanceof Error ? err.message : String(err)}\n`);
-        },
-      );
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: this port serves GET /metrics only\n');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
+export function serveApiMetrics(registry: Registry, port: number, host: string): Promise<Server> {
+  return serveMetricsHttp(registry, port, host);
 }
