@@ -188,6 +188,10 @@ async function main(): Promise<void> {
         .map(([k, v]) => `${k} ${((v - (smapsHalf[k] ?? 0)) / n2).toFixed(2)}`)
         .join(', ')}`,
     );
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    console.log(
+      `\nProcess before the connections (warmed up, after full GC): RSS ${mib(m0.rss)} MiB, heap used ${mib(m0.heapUsed)} MiB of ${mib(m0.heapTotal)} MiB, external ${mib(m0.external)} MiB`,
+    );
     console.log(`\nRSS ${(rss0 / 1024).toFixed(0)} → ${(rss1 / 1024).toFixed(0)} MiB`);
     if (SNAPSHOT) {
       // Snapshots only now: writing one leaves native memory resident and would skew RSS.
