@@ -38,7 +38,11 @@ import userRoutes from './routes/users/index.js';
 
 export async function buildApp(
   config: ApiConfig,
-  opts: { logger?: Logger; /** The dashboard's built files (default apps/web/dist). */ webRoot?: string } = {},
+  opts: {
+    logger?: Logger;
+    /** The dashboard's built files (default apps/web/dist). */
+    webRoot?: string;
+  } = {},
 ): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is wider than FastifyBaseLogger; Fastify accepts it at run time.
