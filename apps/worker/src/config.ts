@@ -43,6 +43,10 @@ export const WorkerConfigSchema = Type.Object({
   WORKER_LOCK_MS: Type.Integer({ minimum: 1000, default: 30_000, description: 'milliseconds' }),
   /** How often the inactivity sweeper looks for expired devices (ThingsBoard: 60 s). */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 20, maximum: 60_000, default: 200, description: 'milliseconds' }),
+  /** The outage day rollups' refresher (migration 20261203001000): one transaction of at most
+   *  ROLLUP_REFRESH_LIMIT dirty marks (≤ 1,000, so it locks per device) every ROLLUP_REFRESH_MS. */
+  ROLLUP_REFRESH_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000, description: 'milliseconds' }),
+  ROLLUP_REFRESH_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 1000 }),
   /** Device settings (timeouts, limits, line labels) are re-read after this long. */
   DEVICE_CACHE_TTL_MS: Type.Integer({ minimum: 0, default: 10_000, description: 'milliseconds' }),
   /** Voltage readings outside this physical range are rejected (and recorded) as sensor faults. */

@@ -17,7 +17,7 @@ import { createIngestHandler } from './handlers/ingest-batch.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { EventPublisher } from './outbox.js';
 import { DeviceConfigCache } from './persist/device-config.js';
-import { ensureRollupZone } from './persist/rollups.js';
+import { ensureRollupZone, startRollupRefresher } from './persist/rollups.js';
 import { startSweeper } from './sweeper.js';
 
 export type { WorkerConfig } from './config.js';
@@ -132,6 +132,12 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     logger,
     intervalMs: config.SWEEP_INTERVAL_MS,
   });
+  const rollupRefresher = startRollupRefresher({
+    pool,
+    logger: logger.child({ component: 'rollups' }),
+    intervalMs: config.ROLLUP_REFRESH_MS,
+    limit: config.ROLLUP_REFRESH_LIMIT,
+  });
   await worker.waitUntilReady();
   // Alerts consume the domain events this process (and any other worker) publishes.
   const alerts = await startAlerts(config, { logger });
@@ -149,6 +155,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
         await worker.close();
         await bridge?.close();
         await sweeper.close();
+        await rollupRefresher.close();
         await eventsQueue.close();
         await ingestQueue.close();
         workerConnection.disconnect();

@@ -27,6 +27,22 @@ export async function rollupZone(pg: Pool): Promise<string | null> {
   return res.rows[0]?.time_zone ?? null;
 }
 
+/**
+ * Whether outage changes inside [from, to) (a day of margin each side) are still waiting for
+ * the worker's rollup refresher (outage_rollup_dirty, migration 20261203001000): the report
+ * is then read from raw rows, so it is exact whether or not the refresher has caught up.
+ */
+export async function rollupsDirty(pg: Pool, from: Date, to: Date, timeZone: string): Promise<boolean> {
+  const res = await pg.query(
+    `SELECT 1 FROM outage_rollup_dirty
+      WHERE from_day <= ($2::timestamptz AT TIME ZONE $3)::date + 1
+        AND to_day >= ($1::timestamptz AT TIME ZONE $3)::date - 1
+      LIMIT 1`,
+    [from, to, timeZone],
+  );
+  return res.rows.length > 0;
+}
+
 interface Opts {
   from: Date;
   to: Date;

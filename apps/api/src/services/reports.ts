@@ -18,7 +18,7 @@ import { hasPlannedTable, plannedExpr } from './outages-query.js';
 import { type GroupBy, type ReliabilityResult, ReportAcc } from './reports-acc.js';
 import { dailySaidiSql } from './reports-daily.js';
 import { rawOutageTotals } from './reports-raw.js';
-import { rollupOutageTotals, rollupZone } from './reports-rollup.js';
+import { rollupOutageTotals, rollupsDirty, rollupZone } from './reports-rollup.js';
 import { lineTotals } from './reports-sql.js';
 
 export type { GroupBy, GroupReport, ReliabilityResult, SetReport, Stats } from './reports-acc.js';
@@ -38,7 +38,12 @@ export async function reliabilityReport(
   },
 ): Promise<ReliabilityResult> {
   const { from, to, groupBy, timeZone } = opts;
-  const source: ReportSource = opts.source !== 'raw' && (await rollupZone(pg)) === timeZone ? 'rollup' : 'raw';
+  // Rollups in another zone, or with changes inside the period not yet recomputed by the
+  // worker's refresher (a storm's last seconds): the raw rows.
+  const source: ReportSource =
+    opts.source !== 'raw' && (await rollupZone(pg)) === timeZone && !(await rollupsDirty(pg, from, to, timeZone))
+      ? 'rollup'
+      : 'raw';
   const present = await hasPlannedTable(pg);
   // The per-outage window test costs a subquery per row: skip it when no window can match.
   const windows = present

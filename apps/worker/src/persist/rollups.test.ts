@@ -1,6 +1,8 @@
 /**
- * The outage day rollups as the worker relies on them: written by the triggers inside the
- * writer's transaction (gone with a rollback), rebuilt in SPMS_TIME_ZONE's days when the zone
+ * The outage day rollups as the worker relies on them: the touched device-line-days marked
+ * dirty by the triggers inside the writer's transaction (gone with a rollback) and recomputed
+ * by the refresher (migration 20261203001000), which never takes the mark of a writer still
+ * in flight; rebuilt in SPMS_TIME_ZONE's days when the zone
  * changed (an outage crossing London's midnight splits differently than Colombo's), and
  * consistent under concurrent writers of one device (the per-device lock: what two
  * interleaved transactions leave equals a rebuild from the raw rows).
@@ -9,7 +11,7 @@ import { createPool, type Pool, withTransaction } from '@spms/db';
 import { createLogger } from '@spms/log';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureRollupZone } from './rollups.js';
+import { ensureRollupZone, startRollupRefresher } from './rollups.js';
 
 const logger = createLogger({ name: 'rollups-test', level: 'silent' });
 const DEV = '00000000-0000-4000-8000-0000000000d1';
@@ -24,6 +26,18 @@ const rows = async () =>
          FROM outage_day_rollups ORDER BY device_id, line, day, start_day, planned, class`,
     )
   ).rows;
+
+const dirty = async () => (await pool.query('SELECT count(*)::int AS n FROM outage_rollup_dirty')).rows[0].n;
+
+/** The refresher's rounds until nothing is dirty. */
+const refresh = async () => {
+  const r = startRollupRefresher({ pool, logger, intervalMs: 3_600_000 });
+  try {
+    while ((await r.runOnce()) > 0);
+  } finally {
+    await r.close();
+  }
+};
 
 const outage = (line: number, from: string, to: string | null, msg: string) =>
   pool.query(
@@ -49,7 +63,7 @@ afterAll(async () => {
 });
 
 describe('outage day rollups', () => {
-  it('are written in the outage writer’s transaction and rolled back with it', async () => {
+  it('are marked dirty in the outage writer’s transaction (rolled back with it) and recomputed by the refresher', async () => {
     await expect(
       withTransaction(pool, async (tx) => {
         await tx.query(
@@ -57,11 +71,56 @@ describe('outage day rollups', () => {
            VALUES ($1, 1, '2026-06-01T10:00Z', '2026-06-01T10:30Z', 1800000, 'sustained', 'tx')`,
           [DEV],
         );
-        const inside = await tx.query('SELECT count(*)::int AS n FROM outage_day_rollups');
+        const inside = await tx.query('SELECT count(*)::int AS n FROM outage_rollup_dirty');
         expect(inside.rows[0].n).toBe(1);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
+    expect(await dirty()).toBe(0);
+    await outage(1, '2026-06-01T10:00Z', '2026-06-01T10:30Z', 'kept');
+    expect(await rows()).toEqual([]);
+    expect(await dirty()).toBe(1);
+    await refresh();
+    expect(await dirty()).toBe(0);
+    expect((await rows()).map((r) => [r.day, r.line, r.known_ms])).toEqual([['2026-06-01', 1, 1_800_000]]);
+    await pool.query(`DELETE FROM outages WHERE start_msg_id = 'kept'`);
+    await refresh();
+    expect(await rows()).toEqual([]);
+  });
+
+  it('keep the mark of a writer still in flight until it commits', async () => {
+    await outage(4, '2026-08-01T10:00Z', null, 'flight');
+    await refresh();
+    const w = await pool.connect();
+    try {
+      await w.query('BEGIN');
+      // the same line-day as the committed open outage's mark: closed by a writer not yet committed
+      await outage(4, '2026-08-01T12:00Z', null, 'other'); // a committed mark of the same key meanwhile
+      await w.query(
+        `UPDATE outages SET ended_at = '2026-08-01T11:00Z', duration_ms = 3600000, class = 'sustained'
+          WHERE device_id = $1 AND start_msg_id = 'flight'`,
+        [DEV],
+      );
+      await refresh(); // takes the committed mark only
+      expect(await dirty()).toBe(0); // the in-flight row is not visible yet…
+      await w.query('COMMIT');
+    } finally {
+      w.release();
+    }
+    expect(await dirty()).toBe(1); // …and is there once it commits
+    const before = await rows();
+    expect(before.filter((r) => r.line === 4).map((r) => [r.open, r.closed])).toEqual([[2, 0]]);
+    await refresh();
+    const kept = await rows();
+    await pool.query(`SELECT outage_rollups_rebuild('Asia/Colombo')`);
+    expect(kept).toEqual(await rows());
+    // the other one still open (pending), the closed one now sustained
+    expect(kept.filter((r) => r.line === 4).map((r) => [r.class, r.open, r.closed])).toEqual([
+      ['pending', 1, 0],
+      ['sustained', 0, 1],
+    ]);
+    await pool.query('DELETE FROM outages WHERE line = 4');
+    await refresh();
     expect(await rows()).toEqual([]);
   });
 
@@ -69,6 +128,7 @@ describe('outage day rollups', () => {
     // 22:00Z on 1 June to 02:00Z on 2 June: in Colombo (+05:30) all on 2 June; in London
     // (BST, +01:00) 23:00-00:00 on 1 June and 00:00-03:00 on 2 June.
     await outage(2, '2026-06-01T22:00Z', '2026-06-02T02:00Z', 'x');
+    await refresh();
     expect((await rows()).map((r) => [r.day, r.known_ms])).toEqual([['2026-06-02', 4 * 3_600_000]]);
     await ensureRollupZone(pool, 'Europe/London', logger);
     expect((await rows()).map((r) => [r.day, r.start_day, r.known_ms, r.longest_ms])).toEqual([
@@ -109,13 +169,14 @@ describe('outage day rollups', () => {
         );
         await b.query('COMMIT');
       })();
-      await new Promise((r) => setTimeout(r, 50)); // b is now waiting on a's device lock
+      await new Promise((r) => setTimeout(r, 50)); // b's writes interleave with a's (its planned-window refresh may wait on a's device lock)
       await a.query('COMMIT');
       await bDone;
     } finally {
       a.release();
       b.release();
     }
+    await refresh();
     const kept = await rows();
     await pool.query(`SELECT outage_rollups_rebuild('Asia/Colombo')`);
     expect(kept).toEqual(await rows());

@@ -24,3 +24,47 @@ export async function ensureRollupZone(pool: Pool, timeZone: string, logger: Log
     logger.info({ from: current, to: timeZone, ms: Date.now() - t0 }, 'outage day rollups rebuilt for SPMS_TIME_ZONE');
   });
 }
+
+/** Dirty rows recomputed per transaction: at most 1,000 devices, so the refresh takes
+ *  per-device locks (more would lock the rollups table against the synchronous triggers). */
+export const ROLLUP_REFRESH_LIMIT = 1000;
+
+/**
+ * The rollups' refresher (migration 20261203001000): the outage triggers only mark the
+ * touched device-line-days dirty in the writer's transaction; this recomputes them off the
+ * ingest path, one transaction of up to `limit` marks every `intervalMs` (marks left behind
+ * during a storm coalesce: a line marked twice is recomputed once). Safe with several
+ * workers (the marks are taken FOR UPDATE SKIP LOCKED).
+ */
+export function startRollupRefresher(opts: { pool: Pool; logger: Logger; intervalMs?: number; limit?: number }): {
+  close(): Promise<void>;
+  runOnce(): Promise<number>;
+} {
+  const { pool, logger } = opts;
+  const intervalMs = opts.intervalMs ?? 1000;
+  const limit = opts.limit ?? ROLLUP_REFRESH_LIMIT;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  const runOnce = () =>
+    withTransaction(pool, async (tx) => {
+      const { rows } = await tx.query<{ n: number }>('SELECT outage_rollups_refresh_dirty($1) AS n', [limit]);
+      return rows[0]?.n ?? 0;
+    });
+  const tick = () => {
+    running = runOnce()
+      .catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'outage rollup refresh failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+  };
+  timer = setTimeout(tick, intervalMs);
+  return {
+    runOnce,
+    async close() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
