@@ -2,6 +2,8 @@
 import { useState } from 'preact/hooks';
 import { device, type RecipientRow } from '../api/client.js';
 import { type GroupRow, type PolicyRow, saveGroup, savePolicy } from '../api/escalation.js';
+import { CheckList, EnabledCheck, FormButtons, ScopePicker } from './form-fields.js';
+import { submitted } from './use-resource.js';
 
 const SEVERITIES = ['critical', 'major', 'minor', 'warning'];
 const SCOPES = [
@@ -31,9 +33,7 @@ export function GroupForm({
   onSaved: (m: string) => void;
 }) {
   const submit = async (e: Event) => {
-    e.preventDefault();
-    const el = e.currentTarget as HTMLFormElement;
-    const f = new FormData(el);
+    const { el, f } = submitted(e);
     try {
       const saved = await saveGroup(g?.id ?? null, {
         name: String(f.get('name')).trim(),
@@ -57,17 +57,13 @@ export function GroupForm({
         Description (optional)
         <input name="description" maxLength={500} defaultValue={g?.description ?? ''} />
       </label>
-      <fieldset class="wide">
-        <legend>Members (all are told when a tier names the group)</legend>
-        {people.map((p) => (
-          <label key={p.id} class="check">
-            <input type="checkbox" name="members" value={p.id} defaultChecked={members.has(p.id)} /> {p.name}
-          </label>
-        ))}
-      </fieldset>
-      <div class="wide">
-        <button type="submit">{g ? 'Save group' : 'Add group'}</button>
-      </div>
+      <CheckList
+        legend="Members (all are told when a tier names the group)"
+        name="members"
+        options={people.map((p) => [p.id, p.name] as const)}
+        checked={(id) => members.has(id)}
+      />
+      <FormButtons submit={g ? 'Save group' : 'Add group'} toolbar={false} />
     </form>
   );
 }
@@ -92,9 +88,7 @@ export function PolicyForm({
   const setTier = (i: number, patch: Partial<TierDraft>) =>
     setTiers(tiers.map((t, j) => (j === i ? { ...t, ...patch } : t)));
   const submit = async (e: Event) => {
-    e.preventDefault();
-    const el = e.currentTarget as HTMLFormElement;
-    const f = new FormData(el);
+    const { f } = submitted(e);
     try {
       let scopeValue = kind === 'all' ? null : String(f.get('scopeValue') ?? '').trim() || null;
       // Policies name devices by id; people type names (0003_MSAN).
@@ -122,30 +116,13 @@ export function PolicyForm({
         Policy name
         <input name="name" required maxLength={100} defaultValue={p?.name} />
       </label>
-      <label>
-        For alerts of
-        <select name="scopeKind" value={kind} onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value)}>
-          {SCOPES.map(([v, t]) => (
-            <option key={v} value={v}>
-              {t}
-            </option>
-          ))}
-        </select>
-      </label>
-      {kind !== 'all' && (
-        <label>
-          {kind === 'device' ? 'Device (name or id)' : kind === 'region' ? 'Region' : 'Customer'}
-          <input name="scopeValue" required maxLength={100} defaultValue={p?.scopeValue ?? ''} />
-        </label>
-      )}
-      <fieldset class="wide">
-        <legend>Severities (none ticked: every severity)</legend>
-        {SEVERITIES.map((s) => (
-          <label key={s} class="check">
-            <input type="checkbox" name="severities" value={s} defaultChecked={p?.severities.includes(s)} /> {s}
-          </label>
-        ))}
-      </fieldset>
+      <ScopePicker label="For alerts of" scopes={SCOPES} kind={kind} onKind={setKind} value={p?.scopeValue} />
+      <CheckList
+        legend="Severities (none ticked: every severity)"
+        name="severities"
+        options={SEVERITIES.map((v) => [v, v] as const)}
+        checked={(v) => p?.severities.includes(v)}
+      />
       {tiers.map((t, i) => (
         <fieldset class="wide" key={`tier-${i + 1}`} data-testid={`tier-${i + 1}`}>
           <legend>Tier {i + 1}</legend>
@@ -187,10 +164,8 @@ export function PolicyForm({
           )}
         </fieldset>
       ))}
-      <label class="check">
-        <input type="checkbox" name="enabled" defaultChecked={p?.enabled ?? true} /> Enabled
-      </label>
-      <div class="wide toolbar">
+      <EnabledCheck value={p?.enabled} />
+      <FormButtons submit={p ? 'Save policy' : 'Add policy'}>
         {tiers.length < 10 && (
           <button
             type="button"
@@ -200,8 +175,7 @@ export function PolicyForm({
             Add tier
           </button>
         )}
-        <button type="submit">{p ? 'Save policy' : 'Add policy'}</button>
-      </div>
+      </FormButtons>
     </form>
   );
 }

@@ -1,47 +1,41 @@
 /** API keys (admins only): create (the key is shown once), list, revoke. */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { type ApiKeyRow, apiKeys, createApiKey, revokeApiKey } from '../api/client.js';
 import { toMs } from '../api/normalize.js';
+import { AdminTable, Notice } from '../components/admin-table.js';
+import { FormButtons } from '../components/form-fields.js';
 import { fmtScope, RoleSelect, ScopeFields, scopeOf } from '../components/scope-fields.js';
+import { submitted, useAdmin, useList } from '../components/use-resource.js';
 import { fmtTime } from '../format.js';
 
 export function ApiKeysPage() {
-  const [rows, setRows] = useState<ApiKeyRow[]>([]);
-  const [msg, setMsg] = useState<string | null>(null);
+  const state = useAdmin();
+  const { msg, setMsg, refresh } = state;
+  const rows = useList(state, apiKeys);
   const [issued, setIssued] = useState<{ name: string; key: string } | null>(null);
   const [copied, setCopied] = useState(false);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    apiKeys().then(setRows, (err: Error) => setMsg(err.message));
-  }, [reload]);
 
   async function create(e: Event) {
-    e.preventDefault();
-    const el = e.currentTarget as HTMLFormElement;
-    const f = new FormData(el);
+    const { el, f } = submitted(e);
     try {
       const k = await createApiKey({ name: String(f.get('name')), role: String(f.get('role')), ...scopeOf(f) });
       setIssued({ name: k.name, key: k.key });
       setCopied(false);
       setMsg(null);
       el.reset();
-      setReload((n) => n + 1);
+      refresh();
     } catch (err) {
       setMsg(`Not created: ${(err as Error).message}`);
     }
   }
 
-  async function revoke(k: ApiKeyRow) {
-    if (!confirm(`Revoke API key "${k.name}"? Scripts using it stop working at once.`)) return;
-    try {
-      await revokeApiKey(k.id);
-      setMsg(`Revoked "${k.name}".`);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setMsg(`Not revoked: ${(err as Error).message}`);
-    }
-  }
+  const revoke = (k: ApiKeyRow) =>
+    state.remove(
+      `Revoke API key "${k.name}"? Scripts using it stop working at once.`,
+      () => revokeApiKey(k.id),
+      `Revoked "${k.name}".`,
+      { failed: 'Not revoked' },
+    );
 
   async function copy() {
     if (!issued) return;
@@ -72,52 +66,34 @@ export function ApiKeysPage() {
           </div>
         </div>
       )}
-      {msg && (
-        <p class="notice" role="status">
-          {msg}
-        </p>
-      )}
+      <Notice msg={msg} />
       <section class="card" aria-label="API keys list">
-        <div class="table-wrap">
-          <table data-testid="api-keys-table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Role</th>
-                <th>Owner</th>
-                <th>Scope</th>
-                <th>Created / last used</th>
-                <th>State</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((k) => (
-                <tr key={k.id} data-key={k.name}>
-                  <td>
-                    <b>{k.name}</b>
-                  </td>
-                  <td>{k.role}</td>
-                  <td>{k.username ?? '—'}</td>
-                  <td class="small">{fmtScope(k)}</td>
-                  <td class="small">
-                    {fmtTime(toMs(k.createdAt))}
-                    <br />
-                    {k.lastUsedAt ? fmtTime(toMs(k.lastUsedAt)) : 'never used'}
-                  </td>
-                  <td>
-                    {k.revokedAt ? (
-                      <span class="badge offline">✕ revoked {fmtTime(toMs(k.revokedAt))}</span>
-                    ) : (
-                      <button type="button" class="small danger" onClick={() => revoke(k)}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AdminTable testId="api-keys-table" cols={['Name', 'Role', 'Owner', 'Scope', 'Created / last used', 'State']}>
+          {rows.map((k) => (
+            <tr key={k.id} data-key={k.name}>
+              <td>
+                <b>{k.name}</b>
+              </td>
+              <td>{k.role}</td>
+              <td>{k.username ?? '—'}</td>
+              <td class="small">{fmtScope(k)}</td>
+              <td class="small">
+                {fmtTime(toMs(k.createdAt))}
+                <br />
+                {k.lastUsedAt ? fmtTime(toMs(k.lastUsedAt)) : 'never used'}
+              </td>
+              <td>
+                {k.revokedAt ? (
+                  <span class="badge offline">✕ revoked {fmtTime(toMs(k.revokedAt))}</span>
+                ) : (
+                  <button type="button" class="small danger" onClick={() => revoke(k)}>
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </AdminTable>
       </section>
       <section class="card" aria-label="New API key">
         <h2>New API key</h2>
@@ -128,9 +104,7 @@ export function ApiKeysPage() {
           </label>
           <RoleSelect />
           <ScopeFields />
-          <div class="wide">
-            <button type="submit">Create key</button>
-          </div>
+          <FormButtons submit="Create key" toolbar={false} />
         </form>
       </section>
     </div>

@@ -1,5 +1,5 @@
 /** Alert recipients: who gets alert texts and/or e-mails, for what, and when not (operators edit, viewers read). */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import {
   canEdit,
   createRecipient,
@@ -10,6 +10,9 @@ import {
   recipients,
   updateRecipient,
 } from '../api/client.js';
+import { AdminTable, EditRow, Notice, RowTools, StateBadge, Warnings } from '../components/admin-table.js';
+import { CheckList, Choice, EnabledCheck, FormButtons, ScopePicker } from '../components/form-fields.js';
+import { submitted, useAdmin, useList } from '../components/use-resource.js';
 
 const KINDS: [RecipientKind, string][] = [
   ['outage', 'Outage'],
@@ -75,20 +78,7 @@ function RecipientForm({
         Name
         <input name="name" required maxLength={100} defaultValue={r?.name} />
       </label>
-      <label>
-        Alerts by
-        <select
-          name="channel"
-          value={channel}
-          onChange={(e) => setChannel((e.currentTarget as HTMLSelectElement).value)}
-        >
-          {CHANNELS.map(([v, t]) => (
-            <option key={v} value={v}>
-              {t}
-            </option>
-          ))}
-        </select>
-      </label>
+      <Choice label="Alerts by" name="channel" options={CHANNELS} value={channel} onChange={setChannel} />
       <label>
         Phone (077 123 4567 or +94 77 123 4567){channel === 'email' ? ' (optional)' : ''}
         <input
@@ -111,42 +101,19 @@ function RecipientForm({
           autoComplete="off"
         />
       </label>
-      <label>
-        Receives alerts for
-        <select name="scopeKind" value={kind} onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value)}>
-          {SCOPES.map(([v, t]) => (
-            <option key={v} value={v}>
-              {t}
-            </option>
-          ))}
-        </select>
-      </label>
-      {kind !== 'all' && (
-        <label>
-          {kind === 'line' || kind === 'device' ? 'Device (name or id)' : kind === 'region' ? 'Region' : 'Customer'}
-          <input name="scopeValue" required maxLength={100} defaultValue={r?.scopeValue ?? ''} />
-        </label>
-      )}
+      <ScopePicker label="Receives alerts for" scopes={SCOPES} kind={kind} onKind={setKind} value={r?.scopeValue} />
       {kind === 'line' && (
         <label>
           Line
           <input name="scopeLine" type="number" min={1} max={8} required defaultValue={String(r?.scopeLine ?? '')} />
         </label>
       )}
-      <fieldset class="wide">
-        <legend>Alert kinds</legend>
-        {KINDS.map(([v, t]) => (
-          <label key={v} class="check">
-            <input
-              type="checkbox"
-              name="kinds"
-              value={v}
-              defaultChecked={r ? r.kinds.includes(v) : v === 'outage' || v === 'restoration'}
-            />{' '}
-            {t}
-          </label>
-        ))}
-      </fieldset>
+      <CheckList
+        legend="Alert kinds"
+        name="kinds"
+        options={KINDS}
+        checked={(v) => (r ? r.kinds.includes(v as RecipientKind) : v === 'outage' || v === 'restoration')}
+      />
       <label>
         Quiet hours from (optional)
         <input name="quietStart" type="time" defaultValue={r?.quietStart ?? ''} />
@@ -155,36 +122,21 @@ function RecipientForm({
         Quiet hours until
         <input name="quietEnd" type="time" defaultValue={r?.quietEnd ?? ''} />
       </label>
-      <label class="check">
-        <input type="checkbox" name="enabled" defaultChecked={r?.enabled ?? true} /> Enabled
-      </label>
-      <div class="wide toolbar">
-        <button type="submit">{r ? 'Save recipient' : 'Add recipient'}</button>
-        {onCancel && (
-          <button type="button" class="ghost" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
+      <EnabledCheck value={r?.enabled} />
+      <FormButtons submit={r ? 'Save recipient' : 'Add recipient'} onCancel={onCancel} />
     </form>
   );
 }
 
 export function RecipientsPage() {
-  const [rows, setRows] = useState<RecipientRow[]>([]);
-  const [msg, setMsg] = useState<string | null>(null);
-  const [editing, setEditing] = useState<string | null>(null);
-  const [reload, setReload] = useState(0);
+  const state = useAdmin();
+  const { msg, setMsg, editing, setEditing, done } = state;
+  const rows = useList(state, recipients);
   const edit = canEdit();
 
-  useEffect(() => {
-    recipients().then(setRows, (err: Error) => setMsg(err.message));
-  }, [reload]);
-
   const submit = (r?: RecipientRow) => async (e: Event) => {
-    e.preventDefault();
-    const el = e.currentTarget as HTMLFormElement;
-    const body = bodyOf(new FormData(el));
+    const { el, f } = submitted(e);
+    const body = bodyOf(f);
     if (!(body.kinds as string[]).length) return setMsg('Choose at least one alert kind.');
     try {
       // The API subscribes devices by id; people type names (0003_MSAN).
@@ -196,101 +148,61 @@ export function RecipientsPage() {
         body.scopeValue = String((await device(String(body.scopeValue))).id);
       const saved = r ? await updateRecipient(r.id, body) : await createRecipient(body);
       const warn = saved.warnings?.length ? ` Warning: ${saved.warnings.join(' ')}` : '';
-      setMsg(`Saved ${saved.name} (${[saved.phone, saved.email].filter(Boolean).join(', ')}).${warn}`);
-      if (r) setEditing(null);
-      else el.reset();
-      setReload((n) => n + 1);
+      if (!r) el.reset();
+      done(`Saved ${saved.name} (${[saved.phone, saved.email].filter(Boolean).join(', ')}).${warn}`, !!r);
     } catch (err) {
       setMsg(`Not saved: ${(err as Error).message}`);
     }
   };
 
-  const remove = async (r: RecipientRow) => {
-    if (!confirm(`Delete recipient ${r.name}? They will get no more alerts or reports.`)) return;
-    try {
-      await deleteRecipient(r.id);
-      setMsg(`Deleted ${r.name}.`);
-      setReload((n) => n + 1);
-    } catch (err) {
-      setMsg(`Not deleted: ${(err as Error).message}`);
-    }
-  };
+  const remove = (r: RecipientRow) =>
+    state.remove(
+      `Delete recipient ${r.name}? They will get no more alerts or reports.`,
+      () => deleteRecipient(r.id),
+      `Deleted ${r.name}.`,
+      { close: false },
+    );
 
   return (
     <div>
       <h1>Alert recipients</h1>
-      {msg && (
-        <p class="notice" role="status" data-testid="recipients-msg">
-          {msg}
-        </p>
-      )}
+      <Notice msg={msg} testId="recipients-msg" />
       <section class="card" aria-label="Recipients list">
-        <div class="table-wrap">
-          <table data-testid="recipients-table">
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Phone</th>
-                <th>E-mail</th>
-                <th>For</th>
-                <th>Kinds</th>
-                <th>Quiet hours</th>
-                <th>State</th>
-                {edit && <th />}
+        <AdminTable
+          testId="recipients-table"
+          cols={['Name', 'Phone', 'E-mail', 'For', 'Kinds', 'Quiet hours', 'State']}
+          tools={edit}
+        >
+          {rows.map((r) =>
+            editing === r.id ? (
+              <EditRow key={r.id} span={8}>
+                <RecipientForm r={r} onSubmit={submit(r)} onCancel={() => setEditing(null)} />
+              </EditRow>
+            ) : (
+              <tr key={r.id} data-recipient={r.name}>
+                <td>
+                  <b>{r.name}</b>
+                </td>
+                <td>
+                  {r.phone ?? '—'}
+                  {r.channel === 'email' && <span class="small muted"> (not texted)</span>}
+                </td>
+                <td>
+                  {r.email ?? '—'}
+                  {r.channel !== 'sms' && <span class="small muted"> (alerts by e-mail)</span>}
+                  <Warnings list={r.warnings} />
+                </td>
+                <td class="small">{scopeText(r)}</td>
+                <td class="small">{r.kinds.map((k) => k.replace('_', ' ')).join(', ')}</td>
+                <td class="small">{r.quietStart && r.quietEnd ? `${r.quietStart}–${r.quietEnd}` : '—'}</td>
+                <td>
+                  <StateBadge on={r.enabled} onText="● enabled" offText="⊘ paused" />
+                </td>
+                {edit && <RowTools onEdit={() => setEditing(r.id)} onDelete={() => remove(r)} />}
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((r) =>
-                editing === r.id ? (
-                  <tr key={r.id}>
-                    <td colSpan={8}>
-                      <RecipientForm r={r} onSubmit={submit(r)} onCancel={() => setEditing(null)} />
-                    </td>
-                  </tr>
-                ) : (
-                  <tr key={r.id} data-recipient={r.name}>
-                    <td>
-                      <b>{r.name}</b>
-                    </td>
-                    <td>
-                      {r.phone ?? '—'}
-                      {r.channel === 'email' && <span class="small muted"> (not texted)</span>}
-                    </td>
-                    <td>
-                      {r.email ?? '—'}
-                      {r.channel !== 'sms' && <span class="small muted"> (alerts by e-mail)</span>}
-                      {r.warnings?.map((w) => (
-                        <div key={w} class="small warn" role="note">
-                          ⚠ {w}
-                        </div>
-                      ))}
-                    </td>
-                    <td class="small">{scopeText(r)}</td>
-                    <td class="small">{r.kinds.map((k) => k.replace('_', ' ')).join(', ')}</td>
-                    <td class="small">{r.quietStart && r.quietEnd ? `${r.quietStart}–${r.quietEnd}` : '—'}</td>
-                    <td>
-                      <span class={`badge ${r.enabled ? 'ok' : 'unknown'}`}>
-                        {r.enabled ? '● enabled' : '⊘ paused'}
-                      </span>
-                    </td>
-                    {edit && (
-                      <td>
-                        <div class="toolbar">
-                          <button type="button" class="small" onClick={() => setEditing(r.id)}>
-                            Edit
-                          </button>
-                          <button type="button" class="small danger" onClick={() => remove(r)}>
-                            Delete
-                          </button>
-                        </div>
-                      </td>
-                    )}
-                  </tr>
-                ),
-              )}
-            </tbody>
-          </table>
-        </div>
+            ),
+          )}
+        </AdminTable>
         {!rows.length && !msg && <p class="muted">No recipients yet.</p>}
       </section>
       {edit ? (

@@ -2,7 +2,7 @@
  * Scheduled report e-mails: who gets the monthly and/or weekly reliability report, for the
  * whole fleet, a region or a customer (admins edit; everyone reads what lies in their scope).
  */
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { isAdmin, type RecipientRow, recipients } from '../api/client.js';
 import {
   deleteReportSubscription,
@@ -10,6 +10,9 @@ import {
   reportSubscriptions,
   saveReportSubscription,
 } from '../api/report-subscriptions.js';
+import { AdminTable, EditRow, Notice, RowTools, StateBadge, Warnings } from '../components/admin-table.js';
+import { EnabledCheck, FormButtons, ScopePicker } from '../components/form-fields.js';
+import { submitted, useAdmin, useList } from '../components/use-resource.js';
 
 const SCOPES = [
   ['all', 'Whole fleet'],
@@ -50,9 +53,8 @@ function SubscriptionForm({
 }) {
   const [kind, setKind] = useState<string>(s?.scopeKind ?? 'all');
   const submit = async (e: Event) => {
-    e.preventDefault();
-    const el = e.currentTarget as HTMLFormElement;
-    const body = bodyOf(new FormData(el));
+    const { el, f } = submitted(e);
+    const body = bodyOf(f);
     if (!body.monthly && !body.weekly) return onSaved('Not saved: choose monthly, weekly or both.');
     try {
       const saved = await saveReportSubscription(s?.id ?? null, body);
@@ -78,22 +80,7 @@ function SubscriptionForm({
           ))}
         </select>
       </label>
-      <label>
-        Report covers
-        <select name="scopeKind" value={kind} onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value)}>
-          {SCOPES.map(([v, t]) => (
-            <option key={v} value={v}>
-              {t}
-            </option>
-          ))}
-        </select>
-      </label>
-      {kind !== 'all' && (
-        <label>
-          {kind === 'region' ? 'Region' : 'Customer'}
-          <input name="scopeValue" required maxLength={100} defaultValue={s?.scopeValue ?? ''} />
-        </label>
-      )}
+      <ScopePicker label="Report covers" scopes={SCOPES} kind={kind} onKind={setKind} value={s?.scopeValue} />
       <label>
         Worst sites listed
         <input name="worstSites" type="number" min={0} max={100} required defaultValue={String(s?.worstSites ?? 10)} />
@@ -109,51 +96,26 @@ function SubscriptionForm({
           Monday)
         </label>
       </fieldset>
-      <label class="check">
-        <input type="checkbox" name="enabled" defaultChecked={s?.enabled ?? true} /> Enabled
-      </label>
-      <div class="wide toolbar">
-        <button type="submit">{s ? 'Save report e-mail' : 'Add report e-mail'}</button>
-        {onCancel && (
-          <button type="button" class="ghost" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-      </div>
+      <EnabledCheck value={s?.enabled} />
+      <FormButtons submit={s ? 'Save report e-mail' : 'Add report e-mail'} onCancel={onCancel} />
     </form>
   );
 }
 
 export function ReportSubscriptionsPage() {
-  const [rows, setRows] = useState<ReportSubscriptionRow[]>([]);
-  const [people, setPeople] = useState<RecipientRow[]>([]);
-  const [msg, setMsg] = useState<string | null>(null);
-  const [editing, setEditing] = useState<string | null>(null);
-  const [reload, setReload] = useState(0);
   const admin = isAdmin();
+  const state = useAdmin();
+  const { msg, editing, setEditing, reload, done } = state;
+  const rows = useList(state, reportSubscriptions);
+  // Only the forms need the recipients (admins).
+  const people = useList(state, recipients, admin);
 
-  useEffect(() => {
-    reportSubscriptions().then(setRows, (err: Error) => setMsg(err.message));
-    // Only the forms need the recipients (admins).
-    if (admin) recipients().then(setPeople, (err: Error) => setMsg(err.message));
-  }, [reload]);
-
-  const saved = (m: string) => {
-    setMsg(m);
-    if (!m.startsWith('Not')) {
-      setEditing(null);
-      setReload((n) => n + 1);
-    }
-  };
-  const remove = async (s: ReportSubscriptionRow) => {
-    if (!confirm(`Stop the ${periodsText(s)} report of the ${scopeText(s)} to ${s.recipientName}?`)) return;
-    try {
-      await deleteReportSubscription(s.id);
-      saved(`Deleted the report e-mail to ${s.recipientName}.`);
-    } catch (err) {
-      setMsg(`Not deleted: ${(err as Error).message}`);
-    }
-  };
+  const remove = (s: ReportSubscriptionRow) =>
+    state.remove(
+      `Stop the ${periodsText(s)} report of the ${scopeText(s)} to ${s.recipientName}?`,
+      () => deleteReportSubscription(s.id),
+      `Deleted the report e-mail to ${s.recipientName}.`,
+    );
 
   return (
     <div>
@@ -162,75 +124,43 @@ export function ReportSubscriptionsPage() {
         The reliability report (indices, worst sites, CSV attached) by e-mail after each month and/or week, in the
         dashboard's time zone. Recipients and their e-mail addresses are on the Recipients page.
       </p>
-      {msg && (
-        <p class="notice" role="status" data-testid="report-subs-msg">
-          {msg}
-        </p>
-      )}
+      <Notice msg={msg} testId="report-subs-msg" />
       <section class="card" aria-label="Report e-mails list">
-        <div class="table-wrap">
-          <table data-testid="report-subs-table">
-            <thead>
-              <tr>
-                <th>Recipient</th>
-                <th>Covers</th>
-                <th>Periods</th>
-                <th>Worst sites</th>
-                <th>Last sent</th>
-                <th>State</th>
-                {admin && <th />}
+        <AdminTable
+          testId="report-subs-table"
+          cols={['Recipient', 'Covers', 'Periods', 'Worst sites', 'Last sent', 'State']}
+          tools={admin}
+        >
+          {rows.map((s) =>
+            editing === s.id ? (
+              <EditRow key={`edit-${s.id}`} span={7}>
+                <SubscriptionForm s={s} people={people} onSaved={(m) => done(m)} onCancel={() => setEditing(null)} />
+              </EditRow>
+            ) : (
+              <tr key={s.id} data-report-sub={s.recipientName}>
+                <td>
+                  <b>{s.recipientName}</b>
+                  <div class="small muted">{s.email ?? 'no e-mail address: nothing is sent'}</div>
+                  <Warnings list={s.warnings} />
+                </td>
+                <td class="small">{scopeText(s)}</td>
+                <td class="small">{periodsText(s)}</td>
+                <td class="small">{s.worstSites}</td>
+                <td class="small">{sentText(s)}</td>
+                <td>
+                  <StateBadge on={s.enabled} onText="● on" offText="⊘ paused" />
+                </td>
+                {admin && <RowTools onEdit={() => setEditing(s.id)} onDelete={() => remove(s)} />}
               </tr>
-            </thead>
-            <tbody>
-              {rows.map((s) =>
-                editing === s.id ? (
-                  <tr key={`edit-${s.id}`}>
-                    <td colSpan={7}>
-                      <SubscriptionForm s={s} people={people} onSaved={saved} onCancel={() => setEditing(null)} />
-                    </td>
-                  </tr>
-                ) : (
-                  <tr key={s.id} data-report-sub={s.recipientName}>
-                    <td>
-                      <b>{s.recipientName}</b>
-                      <div class="small muted">{s.email ?? 'no e-mail address: nothing is sent'}</div>
-                      {s.warnings.map((w) => (
-                        <div key={w} class="small warn" role="note">
-                          ⚠ {w}
-                        </div>
-                      ))}
-                    </td>
-                    <td class="small">{scopeText(s)}</td>
-                    <td class="small">{periodsText(s)}</td>
-                    <td class="small">{s.worstSites}</td>
-                    <td class="small">{sentText(s)}</td>
-                    <td>
-                      <span class={`badge ${s.enabled ? 'ok' : 'unknown'}`}>{s.enabled ? '● on' : '⊘ paused'}</span>
-                    </td>
-                    {admin && (
-                      <td>
-                        <div class="toolbar">
-                          <button type="button" class="small" onClick={() => setEditing(s.id)}>
-                            Edit
-                          </button>
-                          <button type="button" class="small danger" onClick={() => remove(s)}>
-                            Delete
-                          </button>
-                        </div>
-                      </td>
-                    )}
-                  </tr>
-                ),
-              )}
-            </tbody>
-          </table>
-        </div>
+            ),
+          )}
+        </AdminTable>
         {!rows.length && <p class="muted">No report e-mails.</p>}
       </section>
       {admin ? (
         <section class="card" aria-label="New report e-mail">
           <h2>New report e-mail</h2>
-          <SubscriptionForm key={`new-${reload}`} people={people} onSaved={saved} />
+          <SubscriptionForm key={`new-${reload}`} people={people} onSaved={(m) => done(m)} />
         </section>
       ) : (
         <p class="muted" data-testid="report-subs-readonly">

@@ -1,24 +1,16 @@
 /** Users (admins only): create, role and scope, disable/enable, password reset, delete. */
-import { useEffect, useState } from 'preact/hooks';
 import { createUser, deleteUser, resetPassword, type UserRow, updateUser, users } from '../api/client.js';
 import { toMs } from '../api/normalize.js';
+import { AdminTable, Notice, StateBadge } from '../components/admin-table.js';
+import { FormButtons } from '../components/form-fields.js';
 import { fmtScope, RoleSelect, ScopeFields, scopeOf } from '../components/scope-fields.js';
+import { submitted, useAdmin, useList } from '../components/use-resource.js';
 import { fmtTime } from '../format.js';
 
-const form = (e: Event) => {
-  e.preventDefault();
-  return new FormData(e.currentTarget as HTMLFormElement);
-};
-
 export function UsersPage() {
-  const [rows, setRows] = useState<UserRow[]>([]);
-  const [msg, setMsg] = useState<string | null>(null);
-  const [editing, setEditing] = useState<string | null>(null);
-  const [reload, setReload] = useState(0);
-
-  useEffect(() => {
-    users().then(setRows, (err: Error) => setMsg(err.message));
-  }, [reload]);
+  const state = useAdmin();
+  const { msg, setMsg, editing, setEditing, refresh } = state;
+  const rows = useList(state, users);
 
   // Every action reports the API's own message inline (e.g. "username already taken").
   const act = async (what: string, fn: () => Promise<unknown>, done?: () => void) => {
@@ -26,15 +18,14 @@ export function UsersPage() {
       await fn();
       setMsg(`${what}: done.`);
       done?.();
-      setReload((n) => n + 1);
+      refresh();
     } catch (err) {
       setMsg(`${what} failed: ${(err as Error).message}`);
     }
   };
 
   const create = (e: Event) => {
-    const f = form(e);
-    const el = e.currentTarget as HTMLFormElement;
+    const { el, f } = submitted(e);
     void act(
       `Create user ${String(f.get('username'))}`,
       () =>
@@ -50,7 +41,7 @@ export function UsersPage() {
   };
 
   const save = (u: UserRow) => (e: Event) => {
-    const f = form(e);
+    const { f } = submitted(e);
     void act(
       `Update ${u.username}`,
       () => updateUser(u.id, { role: String(f.get('role')), ...scopeOf(f) }),
@@ -66,87 +57,62 @@ export function UsersPage() {
   return (
     <div>
       <h1>Users</h1>
-      {msg && (
-        <p class="notice" role="status" data-testid="users-msg">
-          {msg}
-        </p>
-      )}
+      <Notice msg={msg} testId="users-msg" />
       <section class="card" aria-label="Users list">
-        <div class="table-wrap">
-          <table data-testid="users-table">
-            <thead>
-              <tr>
-                <th>User</th>
-                <th>Role</th>
-                <th>Scope</th>
-                <th>State</th>
-                <th>Last sign-in</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((u) => (
-                <tr key={u.id} data-user={u.username}>
-                  <td>
-                    <b>{u.username}</b>
-                    {u.email && <div class="small">{u.email}</div>}
-                  </td>
-                  <td>{u.role}</td>
-                  <td class="small">{fmtScope(u)}</td>
-                  <td>
-                    <span class={`badge ${u.disabled ? 'offline' : 'ok'}`}>
-                      {u.disabled ? '✕ disabled' : '● enabled'}
-                    </span>
-                  </td>
-                  <td class="small">{fmtTime(toMs(u.lastLoginAt))}</td>
-                  <td>
-                    {editing === u.id ? (
-                      <form class="admin-form" onSubmit={save(u)} aria-label={`Edit ${u.username}`}>
-                        <RoleSelect value={u.role} />
-                        <ScopeFields value={u} />
-                        <div class="toolbar">
-                          <button type="submit">Save</button>
-                          <button type="button" class="ghost" onClick={() => setEditing(null)}>
-                            Cancel
-                          </button>
-                        </div>
-                      </form>
-                    ) : (
-                      <div class="toolbar">
-                        <button type="button" class="small" onClick={() => setEditing(u.id)}>
-                          Role / scope
-                        </button>
-                        <button
-                          type="button"
-                          class="small"
-                          onClick={() =>
-                            act(`${u.disabled ? 'Enable' : 'Disable'} ${u.username}`, () =>
-                              updateUser(u.id, { disabled: !u.disabled }),
-                            )
-                          }
-                        >
-                          {u.disabled ? 'Enable' : 'Disable'}
-                        </button>
-                        <button type="button" class="small" onClick={() => reset(u)}>
-                          Reset password
-                        </button>
-                        <button
-                          type="button"
-                          class="small danger"
-                          onClick={() =>
-                            confirm(`Delete user ${u.username}?`) && act(`Delete ${u.username}`, () => deleteUser(u.id))
-                          }
-                        >
-                          Delete
-                        </button>
-                      </div>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <AdminTable testId="users-table" cols={['User', 'Role', 'Scope', 'State', 'Last sign-in']} tools>
+          {rows.map((u) => (
+            <tr key={u.id} data-user={u.username}>
+              <td>
+                <b>{u.username}</b>
+                {u.email && <div class="small">{u.email}</div>}
+              </td>
+              <td>{u.role}</td>
+              <td class="small">{fmtScope(u)}</td>
+              <td>
+                <StateBadge on={!u.disabled} onText="● enabled" offText="✕ disabled" offClass="offline" />
+              </td>
+              <td class="small">{fmtTime(toMs(u.lastLoginAt))}</td>
+              <td>
+                {editing === u.id ? (
+                  <form class="admin-form" onSubmit={save(u)} aria-label={`Edit ${u.username}`}>
+                    <RoleSelect value={u.role} />
+                    <ScopeFields value={u} />
+                    <FormButtons submit="Save" onCancel={() => setEditing(null)} bare />
+                  </form>
+                ) : (
+                  <div class="toolbar">
+                    <button type="button" class="small" onClick={() => setEditing(u.id)}>
+                      Role / scope
+                    </button>
+                    <button
+                      type="button"
+                      class="small"
+                      onClick={() =>
+                        act(`${u.disabled ? 'Enable' : 'Disable'} ${u.username}`, () =>
+                          updateUser(u.id, { disabled: !u.disabled }),
+                        )
+                      }
+                    >
+                      {u.disabled ? 'Enable' : 'Disable'}
+                    </button>
+                    <button type="button" class="small" onClick={() => reset(u)}>
+                      Reset password
+                    </button>
+                    <button
+                      type="button"
+                      class="small danger"
+                      onClick={() =>
+                        confirm(`Delete user ${u.username}?`) && act(`Delete ${u.username}`, () => deleteUser(u.id))
+                      }
+                    >
+                      Delete
+                    </button>
+                  </div>
+                )}
+              </td>
+            </tr>
+          ))}
+        </AdminTable>
       </section>
       <section class="card" aria-label="New user">
         <h2>New user</h2>
@@ -172,9 +138,7 @@ export function UsersPage() {
           </label>
           <RoleSelect />
           <ScopeFields />
-          <div class="wide">
-            <button type="submit">Create user</button>
-          </div>
+          <FormButtons submit="Create user" toolbar={false} />
         </form>
       </section>
     </div>
