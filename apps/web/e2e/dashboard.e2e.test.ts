@@ -246,8 +246,9 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     await page.reload();
     await expect.poll(() => page.getByTestId('count-active').textContent(), { timeout: 20_000 }).toContain('9800');
     const loadMs = Date.now() - started;
+    // The map draws on the next animation frame after the counters: wait for its first draw.
+    await expect.poll(() => page.locator('.leaflet-marker-icon').count(), { timeout: 20_000 }).toBeGreaterThan(0);
     const markers = await page.locator('.leaflet-marker-icon').count();
-    expect(markers).toBeGreaterThan(0);
     expect(markers).toBeLessThan(300);
     // Zoom in step by step: each redraw only touches what is in view.
     for (let i = 0; i < 4; i++) {
