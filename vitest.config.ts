@@ -15,6 +15,10 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // expect.poll waits for something another process or the browser does: 1 s (Vitest's
+    // default) is not enough on a loaded 2-core machine, and a poll that gives up early
+    // fails a correct test. A failing poll still fails, 10 s later.
+    expect: { poll: { timeout: 10_000 } },
     // Integration tests open sockets, databases and Redis connections: two cores here.
     maxWorkers: 2,
   },
