@@ -1,6 +1,7 @@
 -- Outage day rollups off the ingest transaction (docs/reports-rollups.md). Measured with
--- `BENCH_STORM=1 npm run bench:worker` (2,000 devices, all 8 lines off then on): the storm
--- drained in 40-50 s with the recompute in the worker's transaction against 17-20 s without.
+-- `BENCH_STORM=1 npm run bench:worker` (2,000 devices, all 8 lines off then on, load
+-- average 2-15): the storm drained in 22-41 s with 20261203000100's triggers recomputing in
+-- the worker's transaction against 6-26 s with the triggers disabled.
 --
 -- The outage triggers now only record the touched (device, line, day range) in
 -- outage_rollup_dirty, in the writer's transaction (so nothing is missed); the worker's
@@ -39,10 +40,12 @@ BEGIN
     ON CONFLICT DO NOTHING;
   ELSE
     -- The old and the new version of every updated row, with no join of the two transition
-    -- tables: a cached plan of that join made for a few rows (a nested loop) cost seconds per
-    -- ingest statement at thousands. Updates that change nothing the rollups hold (the
-    -- whole-site flag of outages the same transaction opened, updated_at) mark keys already
-    -- marked by this transaction, or cost the refresher a recompute, not the writer.
+    -- tables: with 20261203000100's join (old_rows JOIN new_rows to skip changes the rollups
+    -- do not hold) the worker's whole-site UPDATE, which recomputes nothing, was still among
+    -- the most sampled statements of a storm (pg_stat_activity). Updates that change nothing
+    -- the rollups hold (the whole-site flag of outages the same transaction opened,
+    -- updated_at) mark keys already marked by this transaction, or cost the refresher a
+    -- recompute, not the writer.
     INSERT INTO outage_rollup_dirty (device_id, line, from_day, to_day, xid)
     SELECT DISTINCT y.device_id, y.line, (y.started_at AT TIME ZONE tz)::date,
            outage_rollup_end_day(y.started_at, y.ended_at, tz), x
@@ -63,7 +66,9 @@ DECLARE
   a_dev uuid[]; a_line int2[]; a_from date[]; a_to date[];
   n int;
 BEGIN
-  WITH k AS (SELECT ctid FROM outage_rollup_dirty LIMIT p_limit FOR UPDATE SKIP LOCKED),
+  -- in key order (the primary key's index): the marks of one line (its outage opened by one
+  -- transaction, closed by another) fall in one round and are recomputed once
+  WITH k AS (SELECT ctid FROM outage_rollup_dirty ORDER BY device_id, line LIMIT p_limit FOR UPDATE SKIP LOCKED),
   d AS (DELETE FROM outage_rollup_dirty r USING k WHERE r.ctid = k.ctid
         RETURNING r.device_id, r.line, r.from_day, r.to_day)
   SELECT array_agg(device_id), array_agg(line), array_agg(from_day), array_agg(to_day), count(*)
