@@ -124,6 +124,42 @@ describe('outage day rollups', () => {
     expect(await rows()).toEqual([]);
   });
 
+  it('mark the outages an offline period overlaps, so its split is recomputed by the refresher (migration 20261203001100)', async () => {
+    // 20:00Z on 1 Sep to 20:00Z on 2 Sep: in Colombo 01:30 on 2 Sep to 01:30 on 3 Sep.
+    await outage(5, '2026-09-01T20:00Z', '2026-09-02T20:00Z', 'split');
+    await refresh();
+    const days = async () =>
+      (await rows()).filter((r) => r.line === 5).map((r) => [r.day, r.known_ms] as [string, number]);
+    expect(await days()).toEqual([
+      ['2026-09-02', 22.5 * 3_600_000],
+      ['2026-09-03', 1.5 * 3_600_000],
+    ]);
+    // The device was offline 02:30-04:30 Colombo time on 2 Sep: two hours less known there.
+    await pool.query(
+      `INSERT INTO device_offline_periods (device_id, started_at, ended_at) VALUES ($1, '2026-09-01T21:00Z', '2026-09-01T23:00Z')`,
+      [DEV],
+    );
+    expect(await dirty()).toBe(1); // marked in the period writer's transaction, nothing recomputed yet
+    await refresh();
+    const kept = await rows();
+    await pool.query(`SELECT outage_rollups_rebuild('Asia/Colombo')`);
+    expect(kept).toEqual(await rows());
+    expect(await days()).toEqual([
+      ['2026-09-02', 20.5 * 3_600_000],
+      ['2026-09-03', 3.5 * 3_600_000],
+    ]);
+    // Removing the period marks the outage again and restores the first split.
+    await pool.query('DELETE FROM device_offline_periods WHERE device_id = $1', [DEV]);
+    expect(await dirty()).toBe(1);
+    await refresh();
+    expect(await days()).toEqual([
+      ['2026-09-02', 22.5 * 3_600_000],
+      ['2026-09-03', 1.5 * 3_600_000],
+    ]);
+    await pool.query('DELETE FROM outages WHERE line = 5');
+    await refresh();
+  });
+
   it('are rebuilt in the days of a new SPMS_TIME_ZONE', async () => {
     // 22:00Z on 1 June to 02:00Z on 2 June: in Colombo (+05:30) all on 2 June; in London
     // (BST, +01:00) 23:00-00:00 on 1 June and 00:00-03:00 on 2 June.
