@@ -5,6 +5,7 @@
  * a device has one session). A bucket costs a few numbers; idle IP buckets are swept so a
  * scan does not grow the map.
  */
+import { takeToken } from '@spms/queue';
 import type { Redis } from 'ioredis';
 
 export class TokenBucket {
@@ -87,60 +88,25 @@ export class KeyedLimiter {
 }
 
 /**
- * Token bucket in Redis (one Lua call, Redis's clock): KEYS[1]; ARGV rate (tokens/s), burst,
- * cost (0 = only check that one is left). Returns 1 when allowed.
- */
-const BUCKET_LUA = `
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1]) or burst
-local at = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-if tokens < 1 then return 0 end
-if cost > 0 then
-  tokens = tokens - cost
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-end
-return 1
-`;
-
-type BucketRedis = Redis & {
-  spmsBrokerBucket(key: string, rate: number, burst: number, cost: number): Promise<number>;
-};
-
-/**
  * KeyedLimiter whose buckets live in Redis, so every broker process spends the same budget
  * for an address (a storm spread over processes by the load balancer counts once). While
  * Redis cannot answer, this process's own buckets decide — never weaker than one process.
  */
 export class SharedKeyedLimiter {
-  private readonly redis: BucketRedis;
   private readonly local: KeyedLimiter;
 
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly perMinute: number,
   ) {
-    if (!('spmsBrokerBucket' in redis)) redis.defineCommand('spmsBrokerBucket', { numberOfKeys: 1, lua: BUCKET_LUA });
-    this.redis = redis as BucketRedis;
     this.local = new KeyedLimiter(perMinute);
   }
 
   private async bucket(key: string, cost: number): Promise<boolean> {
     try {
-      const ok = await this.redis.spmsBrokerBucket(
-        `${this.keyPrefix}${key}`,
-        this.perMinute / 60,
-        this.perMinute,
-        cost,
-      );
-      return ok === 1;
+      return (await takeToken(this.redis, `${this.keyPrefix}${key}`, this.perMinute / 60, this.perMinute, cost))
+        .allowed;
     } catch {
       return cost > 0 ? this.local.take(key) : !this.local.exhausted(key);
     }

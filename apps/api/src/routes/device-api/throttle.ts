@@ -9,62 +9,25 @@
  * applied (the request then fails on its own Redis work with 503 anyway).
  */
 import type { Logger } from '@spms/log';
+import { type TokenVerdict, takeToken } from '@spms/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '../../plugins/errors.js';
 
-/**
- * Token bucket: KEYS[1]; ARGV rate (tokens/s), burst, cost (0 = only check one is left).
- * Returns {allowed 0|1, ms until one token is available}.
- */
-const TOKEN_BUCKET_LUA = `
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(b[1]) or burst
-local at = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-if tokens < 1 then
-  return {0, math.ceil((1 - tokens) / rate * 1000)}
-end
-if cost > 0 then
-  tokens = tokens - cost
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-end
-return {1, 0}
-`;
-
-type BucketRedis = Redis & {
-  spmsTokenBucket(key: string, rate: number, burst: number, cost: number): Promise<[number, number]>;
-};
-
-export interface Verdict {
-  allowed: boolean;
-  retryAfterMs: number;
-}
+export type Verdict = TokenVerdict;
 
 export class RedisTokenBuckets {
-  private readonly redis: BucketRedis;
   constructor(
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {
-    if (!('spmsTokenBucket' in redis))
-      redis.defineCommand('spmsTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
-    this.redis = redis as BucketRedis;
-  }
+  ) {}
 
   /** Takes `cost` tokens (0: only checks that one is left). Rate 0 = unlimited. */
   async take(key: string, ratePerSec: number, burst: number, cost = 1): Promise<Verdict> {
     if (ratePerSec <= 0) return { allowed: true, retryAfterMs: 0 };
     try {
-      const [ok, wait] = await this.redis.spmsTokenBucket(`${this.prefix}:throttle:${key}`, ratePerSec, burst, cost);
-      return { allowed: ok === 1, retryAfterMs: wait };
+      return await takeToken(this.redis, `${this.prefix}:throttle:${key}`, ratePerSec, burst, cost);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'device-api: throttle unavailable, not applied');
       return { allowed: true, retryAfterMs: 0 };
