@@ -1,0 +1,20 @@
+export {
+  FIRMWARE_ATTRIBUTE_KEYS,
+  FIRMWARE_STATES,
+  type FirmwareMeta,
+  type FirmwareState,
+  firmwareAttributes,
+  isFirmwareState,
+} from './attributes.js';
+export {
+  CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  type Checksummer,
+  checksumOf,
+  crc32Hex,
+  crc32Matches,
+  createChecksum,
+  isChecksumAlgorithm,
+  normaliseChecksum,
+} from './checksum.js';
+export { getFirmware, readChunk, targetFirmware } from './store.js';
