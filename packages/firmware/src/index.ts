@@ -1,4 +1,13 @@
 export {
+  type FirmwareTargetChange,
+  firmwareAttributesPayload,
+  type PushSummary,
+  pushFirmwareAttributes,
+  refreshFirmwareTargets,
+  setDeviceFirmware,
+  setProfileFirmware,
+} from './assign.js';
+export {
   FIRMWARE_ATTRIBUTE_KEYS,
   FIRMWARE_STATES,
   type FirmwareMeta,
