@@ -117,6 +117,19 @@ export const BrokerConfigSchema = Type.Object({
    * (MQTT clients commonly give up after 10–30 s). 0 = only AUTH_VERIFY_QUEUE_MAX.
    */
   AUTH_VERIFY_MAX_WAIT_MS: Type.Integer({ minimum: 0, default: 10_000, description: 'milliseconds (0 = off)' }),
+  /**
+   * Firmware over the air (firmware.ts, docs/firmware-protocol.md). A chunk size asked for
+   * above FW_CHUNK_MAX_BYTES is answered PAYLOAD_TOO_LARGE on v2/fw/error (ThingsBoard's answer).
+   */
+  FW_CHUNK_MAX_BYTES: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536, description: 'bytes' }),
+  /** Devices downloading at once across ALL broker processes (the cabinets share 4G links). */
+  FW_MAX_CONCURRENT_DOWNLOADS: Type.Integer({ minimum: 1, default: 100, description: 'devices' }),
+  /** A downloading device that asks for no chunk this long frees its slot. */
+  FW_DOWNLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000, description: 'milliseconds' }),
+  /** How long a chunk request not admitted is held for a slot before it goes unanswered (the device retries). */
+  FW_ADMISSION_WAIT_MS: Type.Integer({ minimum: 0, default: 30_000, description: 'milliseconds' }),
+  /** Recently served chunks kept in memory per broker process (many devices fetch the same ones). */
+  FW_CHUNK_CACHE_BYTES: PositiveInt(16 * 1024 * 1024, 'bytes of firmware chunks cached (0 = off)'),
 });
 
 export type BrokerConfig = Static<typeof BrokerConfigSchema>;
