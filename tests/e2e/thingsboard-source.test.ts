@@ -7,6 +7,8 @@
  * Imported readings are not device activity: the device does not turn active (and then
  * offline with an alert) because of them.
  */
+
+import { DOMAIN_EVENTS_QUEUE } from '@spms/contracts';
 import { createLogger } from '@spms/log';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
@@ -15,7 +17,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
 import { loadWorkerConfig } from '../../apps/worker/src/config.js';
-import { DOMAIN_EVENTS_QUEUE } from '../../apps/worker/src/events.js';
 import { startWorker } from '../../apps/worker/src/worker.js';
 import { type E2eStack, startE2eStack } from './stack.js';
 

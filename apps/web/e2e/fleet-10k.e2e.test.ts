@@ -15,11 +15,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type DomainEvent, domainEventsChannel } from '@spms/contracts';
 import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DomainEvent, domainEventsChannel } from '../../worker/src/events.js';
 import { insertEventsAndCommit } from '../../worker/src/outbox.js';
 import { ADMIN_KEY, hasChromium, type Stack, startStack } from './stack.js';
 

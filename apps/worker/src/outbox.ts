@@ -19,10 +19,11 @@
  * The lock is held for one INSERT and the COMMIT only (transactions without new events never
  * take it); the two-int4 lock space never collides with the per-device bigint locks.
  */
+
+import { type DomainEvent, domainEventsChannel } from '@spms/contracts';
 import type { Pool, PoolClient } from '@spms/db';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type DomainEvent, domainEventsChannel } from './events.js';
 import { tsParam } from './persist/sql.js';
 
 /** pg_advisory_xact_lock(int4, int4) key of the commit-order lock ('spms', 'evnt'). */

@@ -8,11 +8,12 @@
  * changes nothing. Everything a batch derives (state, outages, episodes, events) commits
  * or rolls back together, so a crash at any point is simply redone.
  */
+
+import type { DomainEvent } from '@spms/contracts';
 import type { Pool } from '@spms/db';
 import type { Logger } from '@spms/log';
 import type { IngestBatch } from '@spms/queue';
 import type { Deadlines } from './deadlines.js';
-import type { DomainEvent } from './events.js';
 import { insertEventsAndCommit } from './outbox.js';
 import { attributeColumns } from './persist/attributes.js';
 import type { DeviceConfigCache } from './persist/device-config.js';

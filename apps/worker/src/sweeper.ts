@@ -7,11 +7,11 @@
  * The leader also relays unpublished domain events (outbox) every few seconds.
  */
 import { randomUUID } from 'node:crypto';
+import type { DomainEvent } from '@spms/contracts';
 import type { Pool } from '@spms/db';
 import type { Logger } from '@spms/log';
 import type { Redis } from 'ioredis';
 import type { Deadlines } from './deadlines.js';
-import type { DomainEvent } from './events.js';
 import { type EventPublisher, insertEventsAndCommit } from './outbox.js';
 import type { DeviceConfigCache } from './persist/device-config.js';
 import { msOf, toMs, tsParam } from './persist/sql.js';

@@ -3,6 +3,7 @@
  * job in handlers/), the domain-events queue it publishes to, and the inactivity sweeper.
  * `startWorker` is also used in-process by tests and the benchmark.
  */
+import { DOMAIN_EVENTS_QUEUE } from '@spms/contracts';
 import { createPool } from '@spms/db';
 import { createLogger, type Logger } from '@spms/log';
 import { createRedis, INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor } from '@spms/queue';
@@ -12,7 +13,6 @@ import { bridgeSettings } from './bridge/config.js';
 import { startBridge } from './bridge/index.js';
 import type { WorkerConfig } from './config.js';
 import { Deadlines } from './deadlines.js';
-import { DOMAIN_EVENTS_QUEUE } from './events.js';
 import { createIngestHandler } from './handlers/ingest-batch.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { EventPublisher } from './outbox.js';

@@ -4,10 +4,10 @@
  * changed data) first commits last.
  */
 import { randomUUID } from 'node:crypto';
+import type { DomainEvent } from '@spms/contracts';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DomainEvent } from '../src/events.js';
 import { insertEventsAndCommit } from '../src/outbox.js';
 
 let db: TestDatabase;

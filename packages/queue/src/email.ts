@@ -8,18 +8,14 @@
  * 'pending' one is sent), so a message is not sent twice by a redelivered job.
  */
 
+import { EMAIL_QUEUE, type EmailJob } from '@spms/contracts';
 import { type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
-export const EMAIL_QUEUE = 'email';
 /** Attempts per message; the back-off between them is the sender's (EMAIL_BACKOFF_MS, doubling). */
 export const EMAIL_ATTEMPTS = 10;
 /** Name of the sender's custom back-off strategy (BullMQ `settings.backoffStrategy`). */
 export const EMAIL_BACKOFF = 'spms-email';
-
-export interface EmailJob {
-  notificationId: string;
-}
 
 export const emailJobId = (notificationId: string) => `email-${notificationId}`;
 

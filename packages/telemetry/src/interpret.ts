@@ -8,7 +8,7 @@
  * Values that claim to be a line or a voltage but are not are reported as problems, with a
  * message for the operator; deciding whether a problem refuses the message is the caller's.
  */
-import type { TelemetryValue } from '@spms/queue';
+import type { TelemetryValue } from '@spms/contracts';
 
 export const LINE_COUNT = 8;
 

@@ -13,7 +13,7 @@
  *   transaction of other devices' messages in the worker;
  * - numbers: finite only (JSON5 reads `Infinity` and `NaN`, which JSON cannot carry).
  */
-import type { TelemetryValue } from '@spms/queue';
+import type { TelemetryValue } from '@spms/contracts';
 
 /** 2000-01-01T00:00:00Z: no device clock reading before this is a real time. */
 export const MIN_TS_MS = Date.UTC(2000, 0, 1);

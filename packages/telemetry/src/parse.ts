@@ -9,7 +9,7 @@
  * (Gson also takes `=`/`=>` and `;` as separators and unquoted string values; no firmware
  * we know sends those, and JSON5 refuses them with a clear position.)
  */
-import type { TelemetryEntry, TelemetryValue } from '@spms/queue';
+import type { TelemetryEntry, TelemetryValue } from '@spms/contracts';
 import JSON5 from 'json5';
 
 export type ParseResult = { ok: true; entries: TelemetryEntry[] } | { ok: false; error: string };

@@ -8,7 +8,7 @@
  *   judged it. A property test (accept.test.ts) checks that whatever the gateway accepts,
  *   the worker accepts.
  */
-import { CONTRACT_VERSION, type TelemetryEntry, type TelemetryValue } from '@spms/queue';
+import { CONTRACT_VERSION, type TelemetryEntry, type TelemetryValue } from '@spms/contracts';
 import { interpretValues } from './interpret.js';
 import { checkTimestamp, checkValues, MAX_ENTRIES_PER_MESSAGE } from './limits.js';
 import { decodePayload, parseTelemetry } from './parse.js';

@@ -3,8 +3,9 @@
  * the ingest worker would have written), real PostgreSQL and Redis, and the real Twilio SDK
  * talking to the fake Twilio server.
  */
+
+import type { DomainEvent } from '@spms/contracts';
 import { describe, expect, it } from 'vitest';
-import type { DomainEvent } from '../events.js';
 import { harness, sleep, waitFor } from './testing/harness.js';
 
 describe('alerts', () => {

@@ -5,8 +5,8 @@
  * with a guarded UPDATE so only one worker announces it.
  */
 import { decideFlapping, type FlapOptions } from '@spms/alerting';
+import type { DomainEvent } from '@spms/contracts';
 import { withTransaction } from '@spms/db';
-import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type FlapCheckJob, jobId } from './context.js';
 import { restoreEscalated } from './escalation-flush.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';

@@ -6,13 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { DOMAIN_EVENTS_QUEUE } from '@spms/contracts';
 import { createPool } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createEmailQueue, createRedis, enqueueEmails, SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
 import type { SmsProvider } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DOMAIN_EVENTS_QUEUE } from '../events.js';
 import type { AlertsConfig } from './config.js';
 import { ALERT_TIMERS_QUEUE, type AlertsContext, SMS_QUEUE } from './context.js';
 import { startEmailSender } from './email-send.js';

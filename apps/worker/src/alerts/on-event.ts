@@ -6,10 +6,10 @@
  * several alerts workers are harmless.
  */
 import { debounceDelayMs, severityOf } from '@spms/alerting';
+import type { DomainEvent } from '@spms/contracts';
 import { withTransaction } from '@spms/db';
 import { isImportedMessageId } from '@spms/queue';
 import type { Job } from 'bullmq';
-import type { DomainEvent } from '../events.js';
 import { type AlertsContext, type DebounceJob, jobId } from './context.js';
 import { restoreEscalated } from './escalation-flush.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';

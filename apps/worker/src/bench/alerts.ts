@@ -13,12 +13,12 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseConfig } from '@spms/config';
+import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '@spms/contracts';
 import { createLogger } from '@spms/log';
 import { createTwilioProvider, type SmsProvider, startFakeTwilio } from '@spms/sms';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { AlertsConfigSchema, startAlerts } from '../alerts/index.js';
-import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '../events.js';
 import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);

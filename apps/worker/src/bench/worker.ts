@@ -32,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { domainEventsChannel } from '@spms/contracts';
 import { migrationsDir } from '@spms/db';
 import { createLogger } from '@spms/log';
 import {
@@ -46,7 +47,6 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadWorkerConfig } from '../config.js';
-import { domainEventsChannel } from '../events.js';
 import { startWorker } from '../worker.js';
 import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
 

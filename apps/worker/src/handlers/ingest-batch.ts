@@ -6,10 +6,11 @@
  * Redis hiccup) is thrown as is: BullMQ retries with the queue's back-off, and the batch is
  * idempotent, so nothing acknowledged by the gateway is lost or doubled.
  */
+
+import type { DomainEvent } from '@spms/contracts';
 import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { deadLetterCounts, recordDeadLetter, recordMessageDeadLetters } from '../dead-letter.js';
-import type { DomainEvent } from '../events.js';
 import type { EventPublisher } from '../outbox.js';
 import { type BatchContext, processBatch } from '../process-batch.js';
 import { InvalidBatchError, type SplitBatch, splitBatch } from '../validate.js';

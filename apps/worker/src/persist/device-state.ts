@@ -3,9 +3,10 @@
  * session), and the end of offline periods. Opening an offline period is the sweeper's job
  * (it fires at last activity + timeout); here new activity closes it.
  */
+
+import type { DomainEvent } from '@spms/contracts';
 import type { PoolClient } from '@spms/db';
 import { applyDeviceActivity, type DeviceFacts, deviceActivityState } from '@spms/outage-engine';
-import type { DomainEvent } from '../events.js';
 import { upsertAttributesSql } from './attributes.js';
 import type { DeviceConfig } from './device-config.js';
 import { saveLineStateSql } from './lines.js';

@@ -3,9 +3,9 @@
  * A row is identified by (device_id, line, start_msg_id) of its stored version.
  */
 import { createHash } from 'node:crypto';
+import type { DomainEvent } from '@spms/contracts';
 import type { PoolClient } from '@spms/db';
 import type { OutageEvent, OutageInterval } from '@spms/outage-engine';
-import type { DomainEvent } from '../events.js';
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import { msOf, sourceOf, toMs, tsParam } from './sql.js';

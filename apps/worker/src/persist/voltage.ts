@@ -4,6 +4,8 @@
  * otherwise replay from an anchor = the newest sample before the late one that lies inside
  * [min + h, max − h] (no episode can be open right after it).
  */
+
+import type { DomainEvent } from '@spms/contracts';
 import type { PoolClient } from '@spms/db';
 import {
   applyVoltageSample,
@@ -17,7 +19,6 @@ import {
   type VoltageSample,
   type VoltageState,
 } from '@spms/outage-engine';
-import type { DomainEvent } from '../events.js';
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import type { LoadedDevice, VoltsUpdate } from './device-state.js';

@@ -1,13 +1,13 @@
 /** Test support for the alerts tests (excluded from the build): fresh database, Redis prefix, fake Twilio. */
 import { randomUUID } from 'node:crypto';
 import { parseConfig } from '@spms/config';
+import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '@spms/contracts';
 import { createLogger } from '@spms/log';
 import { type FakeTwilio, startFakeTwilio } from '@spms/sms';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterEach } from 'vitest';
-import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '../../events.js';
 import { AlertsConfigSchema, startAlerts } from '../index.js';
 
 const silent = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });

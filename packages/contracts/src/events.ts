@@ -1,4 +1,9 @@
-/** Domain events: what happened, once per real change (deterministic ids make repeats no-ops). */
+/**
+ * Domain events: what happened, once per real change (deterministic ids make repeats
+ * no-ops). The worker stores them with the change (outbox), then publishes each to the
+ * `domain-events` queue (the alerts processes consume it, job name = event type) and to
+ * the `${REDIS_PREFIX}:events` channel (the API's live views).
+ */
 export type DomainEventType =
   | 'outage.opened'
   | 'outage.closed'
@@ -23,10 +28,9 @@ export interface DomainEvent {
   /** Epoch ms of the change in the physical world (not of its processing). */
   occurredAt: number;
   payload: Record<string, unknown>;
-  /** Commit-order number, set when stored (outbox.ts `insertEventsAndCommit`); live views
-   *  order and de-duplicate by it. */
+  /** Commit-order number, set when stored (the worker's outbox `insertEventsAndCommit`);
+   *  live views order and de-duplicate by it. */
   seq?: number;
 }
 
 export const DOMAIN_EVENTS_QUEUE = 'domain-events';
-export const domainEventsChannel = (prefix: string) => `${prefix}:events`;

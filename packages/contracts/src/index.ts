@@ -1,0 +1,4 @@
+export * from './channels.js';
+export * from './events.js';
+export * from './ingest.js';
+export * from './jobs.js';
