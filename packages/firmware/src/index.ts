@@ -26,4 +26,19 @@ export {
   isChecksumAlgorithm,
   normaliseChecksum,
 } from './checksum.js';
+export {
+  decide,
+  FINISHED,
+  IN_FLIGHT,
+  planWaves,
+  ROLLOUT_DEVICE_STATES,
+  ROLLOUT_STATUSES,
+  type RolloutDeviceState,
+  type RolloutDeviceView,
+  type RolloutStatus,
+  type RolloutView,
+  successTimeoutMs,
+  type TickDecision,
+  wavesProblem,
+} from './rollout.js';
 export { getFirmware, readChunk, targetFirmware } from './store.js';
