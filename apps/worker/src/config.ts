@@ -47,6 +47,8 @@ export const WorkerConfigSchema = Type.Object({
    *  ROLLUP_REFRESH_LIMIT dirty marks (≤ 1,000, so it locks per device) every ROLLUP_REFRESH_MS. */
   ROLLUP_REFRESH_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000, description: 'milliseconds' }),
   ROLLUP_REFRESH_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 1000 }),
+  /** The staged firmware rollouts' controller ticks this often (docs/rollouts.md). */
+  ROLLOUT_TICK_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000, description: 'milliseconds' }),
   /** Device settings (timeouts, limits, line labels) are re-read after this long. */
   DEVICE_CACHE_TTL_MS: Type.Integer({ minimum: 0, default: 10_000, description: 'milliseconds' }),
   /** Voltage readings outside this physical range are rejected (and recorded) as sensor faults. */

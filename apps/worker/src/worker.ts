@@ -18,6 +18,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { EventPublisher } from './outbox.js';
 import { DeviceConfigCache } from './persist/device-config.js';
 import { ensureRollupZone, startRollupRefresher } from './persist/rollups.js';
+import { createRolloutMetrics, startRolloutController } from './rollouts/controller.js';
 import { startSweeper } from './sweeper.js';
 
 export type { WorkerConfig } from './config.js';
@@ -138,6 +139,15 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     intervalMs: config.ROLLUP_REFRESH_MS,
     limit: config.ROLLUP_REFRESH_LIMIT,
   });
+  // Staged firmware rollouts: one worker process at a time drives them (a Redis lease).
+  const rollouts = startRolloutController({
+    pool,
+    redis,
+    prefix,
+    logger: logger.child({ component: 'rollouts' }),
+    metrics: createRolloutMetrics(metrics.registry),
+    intervalMs: config.ROLLOUT_TICK_MS,
+  });
   await worker.waitUntilReady();
   // Alerts consume the domain events this process (and any other worker) publishes.
   const alerts = await startAlerts(config, { logger });
@@ -156,6 +166,7 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
         await bridge?.close();
         await sweeper.close();
         await rollupRefresher.close();
+        await rollouts.close();
         await eventsQueue.close();
         await ingestQueue.close();
         workerConnection.disconnect();
