@@ -3,7 +3,17 @@
  * A 404/501 on a route means "this API build does not have it yet": callers get
  * `NotAvailable` and the page says so instead of breaking.
  */
-import { type Counters, countersOf, cursorOf, type DeviceStatus, itemsOf, normalizeDevice, toMs } from './normalize.js';
+import {
+  type Counters,
+  countersOf,
+  type DeviceState,
+  type DeviceStatus,
+  fromRegistry,
+  fromStatus,
+  type RegistryDevice,
+  toMs,
+} from './normalize.js';
+import type { Answer, Item } from './types.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 /** What the principal may see; null lists = no restriction (the API enforces it). */
@@ -83,31 +93,28 @@ const qs = (params: Record<string, string | number | boolean | null | undefined>
   return s ? `?${s}` : '';
 };
 
-function userOf(raw: Record<string, unknown> | undefined, fallbackName: string): User {
-  const role = (raw?.role as Role | undefined) ?? 'viewer';
-  const src = (raw?.scope as Record<string, unknown> | undefined) ?? raw ?? {};
-  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : null);
-  const scope = { regions: list(src.regions), customers: list(src.customers) };
+type Me = Answer<'/api/auth/me'>;
+function userOf(raw: Pick<Me, 'role' | 'regions' | 'customers'> & { username?: string }, fallbackName: string): User {
+  const scope = { regions: raw.regions, customers: raw.customers };
   return {
-    username: String(raw?.username ?? raw?.name ?? fallbackName),
-    role,
+    username: raw.username ?? fallbackName,
+    role: raw.role,
     scope: scope.regions || scope.customers ? scope : null,
   };
 }
 
 export async function login(username: string, password: string): Promise<Session> {
   const res = await request('POST', '/api/auth/login', { username, password }, undefined);
-  const body = (await res.json()) as { token: string; expiresAt?: string; user?: Record<string, unknown> };
-  return { token: body.token, expiresAt: body.expiresAt ?? null, user: userOf(body.user, username) };
+  const body = (await res.json()) as Answer<'/api/auth/login', 'post'>;
+  return { token: body.token, expiresAt: body.expiresAt, user: userOf(body.user, username) };
 }
 
 /** Sign in with an API key (scripts, kiosks, and API builds without users). */
 export async function loginWithKey(key: string): Promise<Session> {
   try {
     const res = await request('GET', '/api/auth/me', undefined, key);
-    const body = (await res.json()) as Record<string, unknown>;
-    const user = (body.user as Record<string, unknown> | undefined) ?? body;
-    return { token: key, expiresAt: null, user: userOf(user, 'API key') };
+    const body = (await res.json()) as Me;
+    return { token: key, expiresAt: null, user: userOf(body.user ?? body, 'API key') };
   } catch (err) {
     if (!(err instanceof NotAvailable)) throw err;
     // No /me: the key is valid if it can list devices; the server still enforces its role.
@@ -142,11 +149,9 @@ async function deviceCoords(): Promise<Map<string, [number | null, number | null
   if (coords && Date.now() - coords.at < COORDS_TTL_MS) return coords.byId;
   const byId = new Map<string, [number | null, number | null]>();
   for (let offset = 0; ; offset += 1000) {
-    const body = await json<{ items?: unknown[]; total?: number }>('GET', `/api/devices?limit=1000&offset=${offset}`);
-    const items = itemsOf(body);
-    for (const d of items)
-      byId.set(String(d.id), [(d.latitude as number | null) ?? null, (d.longitude as number | null) ?? null]);
-    if (items.length < 1000 || offset + 1000 >= (body.total ?? 0)) break;
+    const body = await json<Answer<'/api/devices/'>>('GET', `/api/devices?limit=1000&offset=${offset}`);
+    for (const d of body.items) byId.set(d.id, [d.latitude, d.longitude]);
+    if (body.items.length < 1000 || offset + 1000 >= body.total) break;
   }
   coords = { at: Date.now(), byId };
   return byId;
@@ -160,80 +165,94 @@ export async function fleetStatus(): Promise<FleetStatus> {
   };
   try {
     const res = await request('GET', '/api/status');
-    const body = (await res.json()) as Record<string, unknown>;
-    const devices = itemsOf(body).map(normalizeDevice).map(place);
+    const body = (await res.json()) as Answer<'/api/status/'>;
+    const devices = body.devices.map((d) => place(fromStatus(d)));
     const generatedAt = toMs(body.generatedAt);
     // Both times come from the server's clock (Date has 1 s resolution), so no skew.
     const served = toMs(res.headers.get('date'));
     return {
       devices,
-      counters: countersOf(devices, body.counters ?? body.summary),
+      counters: countersOf(devices, body.counters),
       live: true,
       generatedAt,
       stale: generatedAt != null && served != null && served - generatedAt > 1500,
     };
   } catch (err) {
     if (!(err instanceof NotAvailable)) throw err;
-    const body = await json('GET', '/api/devices?limit=1000');
-    const devices = itemsOf(body).map(normalizeDevice);
+    const body = await json<Answer<'/api/devices/'>>('GET', '/api/devices?limit=1000');
+    const devices = body.items.map(fromRegistry);
     return { devices, counters: countersOf(devices), live: false, generatedAt: null, stale: false };
   }
 }
 
-export const device = (idOrName: string) =>
-  json<Record<string, unknown>>('GET', `/api/devices/${encodeURIComponent(idOrName)}`);
+export const device = (idOrName: string) => json<RegistryDevice>('GET', `/api/devices/${encodeURIComponent(idOrName)}`);
 
 export async function deviceState(idOrName: string): Promise<DeviceStatus> {
   const base = await device(idOrName);
   try {
-    const state = await json<Record<string, unknown>>('GET', `/api/devices/${encodeURIComponent(idOrName)}/state`);
-    return normalizeDevice({ ...base, ...state, lines: state.lines ?? base.lines });
+    const state = await json<DeviceState>('GET', `/api/devices/${encodeURIComponent(idOrName)}/state`);
+    return fromStatus(state);
   } catch (err) {
-    if (err instanceof NotAvailable || (err instanceof ApiError && err.status === 404)) return normalizeDevice(base);
+    if (err instanceof NotAvailable || (err instanceof ApiError && err.status === 404)) return fromRegistry(base);
     throw err;
   }
 }
 
 export const patchDevice = (idOrName: string, patch: Record<string, unknown>) =>
-  json<Record<string, unknown>>('PATCH', `/api/devices/${encodeURIComponent(idOrName)}`, patch);
+  json<Answer<'/api/devices/{idOrName}', 'patch'>>('PATCH', `/api/devices/${encodeURIComponent(idOrName)}`, patch);
 export const rotateCredentials = (idOrName: string, body: Record<string, unknown>) =>
-  json<Record<string, unknown>>('POST', `/api/devices/${encodeURIComponent(idOrName)}/credentials`, body);
+  json<Answer<'/api/devices/{idOrName}/credentials', 'post'>>(
+    'POST',
+    `/api/devices/${encodeURIComponent(idOrName)}/credentials`,
+    body,
+  );
 export const revokeCredentials = (idOrName: string) =>
-  json<Record<string, unknown>>('DELETE', `/api/devices/${encodeURIComponent(idOrName)}/credentials`);
+  json<Answer<'/api/devices/{idOrName}/credentials', 'delete'>>(
+    'DELETE',
+    `/api/devices/${encodeURIComponent(idOrName)}/credentials`,
+  );
 
 export type Query = Record<string, string | number | boolean | null | undefined>;
-export interface Page<T = Record<string, unknown>> {
+export interface Page<T> {
   items: T[];
   nextCursor: string | null;
 }
-async function page(path: string, q: Query): Promise<Page> {
-  const body = await json('GET', `${path}${qs(q)}`);
-  return { items: itemsOf(body), nextCursor: cursorOf(body) };
+async function page<T extends { items: unknown[]; nextCursor?: string | null }>(
+  path: string,
+  q: Query,
+): Promise<Page<T['items'][number]>> {
+  const body = await json<T>('GET', `${path}${qs(q)}`);
+  return { items: body.items, nextCursor: body.nextCursor ?? null };
 }
 
-export const outages = (q: Query) => page('/api/outages', q);
-export const alerts = (q: Query) => page('/api/alerts', q);
-export const notifications = (q: Query) => page('/api/notifications', q);
-export const acknowledgeAlert = (id: string) => json('POST', `/api/alerts/${encodeURIComponent(id)}/ack`);
+export type OutageRow = Item<'/api/outages/'>;
+export type AlertRow = Item<'/api/alerts/'>;
+export type NotificationRow = Item<'/api/notifications/'>;
+export const outages = (q: Query) => page<Answer<'/api/outages/'>>('/api/outages', q);
+export const alerts = (q: Query) => page<Answer<'/api/alerts/'>>('/api/alerts', q);
+export const notifications = (q: Query) => page<Answer<'/api/notifications/'>>('/api/notifications', q);
+export const acknowledgeAlert = (id: string) =>
+  json<Answer<'/api/alerts/{id}/ack', 'post'>>('POST', `/api/alerts/${encodeURIComponent(id)}/ack`);
 
 export async function voltage(deviceId: string, q: { from: number; to: number; bucket: string }) {
-  const body = await json(
+  const body = await json<Answer<'/api/devices/{idOrName}/voltage'>>(
     'GET',
     `/api/devices/${encodeURIComponent(deviceId)}/voltage${qs({ from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString(), bucket: q.bucket })}`,
   );
-  return itemsOf(body);
+  return body.points;
 }
 
 /** Online/offline/unknown intervals (GET /api/devices/:id/timeline). */
 export async function connectivity(deviceId: string, q: { from: number; to: number }) {
-  const body = await json<{ intervals?: unknown }>(
+  const body = await json<Answer<'/api/devices/{idOrName}/timeline'>>(
     'GET',
     `/api/devices/${encodeURIComponent(deviceId)}/timeline${qs({ from: new Date(q.from).toISOString(), to: new Date(q.to).toISOString() })}`,
   );
-  return itemsOf(Array.isArray(body.intervals) ? body.intervals : body);
+  return body.intervals;
 }
 
-export const reliability = (q: Query) => json<Record<string, unknown>>('GET', `/api/reports/reliability${qs(q)}`);
+export type Reliability = Answer<'/api/reports/reliability'>;
+export const reliability = (q: Query) => json<Reliability>('GET', `/api/reports/reliability${qs(q)}`);
 
 /** Fetches a CSV with the bearer token and hands it to the browser as a download. */
 export async function downloadCsv(path: string, q: Query, filename: string): Promise<void> {
@@ -253,46 +272,16 @@ export const streamUrl = () => `/api/stream${qs({ access_token: session?.token }
 
 export const isAdmin = () => session?.user.role === 'admin';
 
-// Access control and SMS recipients (shapes: apps/api/src/routes/{users,api-keys,recipients}).
+// Access control and SMS recipients: the rows as the API's schemas declare them.
 export interface ScopeLists {
   regions: string[] | null;
   customers: string[] | null;
 }
-export interface UserRow extends ScopeLists {
-  id: string;
-  username: string;
-  email: string | null;
-  role: Role;
-  disabled: boolean;
-  lastLoginAt: string | null;
-}
-export interface ApiKeyRow extends ScopeLists {
-  id: string;
-  name: string;
-  role: Role;
-  username: string | null;
-  createdAt: string;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+export type UserRow = Answer<'/api/users/'>[number];
+export type ApiKeyRow = Answer<'/api/api-keys/'>[number];
 export type RecipientKind = 'outage' | 'restoration' | 'device_offline' | 'device_online' | 'voltage';
-export interface RecipientRow {
-  id: string;
-  name: string;
-  phone: string | null;
-  email: string | null;
-  channel: 'sms' | 'email' | 'both';
-  /** e.g. e-mail off because no worker has SMTP_URL */
-  warnings: string[];
-  enabled: boolean;
-  scopeKind: 'all' | 'region' | 'customer' | 'device' | 'line';
-  scopeValue: string | null;
-  scopeLine: number | null;
-  kinds: RecipientKind[];
-  quietStart: string | null;
-  quietEnd: string | null;
-  timeZone: string | null;
-}
+/** The API declares `kinds` as strings; they are the kinds above (its request schema allows no others). */
+export type RecipientRow = Omit<Item<'/api/recipients/'>, 'kinds'> & { kinds: RecipientKind[] };
 const enc = encodeURIComponent;
 
 export const users = () => json<UserRow[]>('GET', '/api/users');
@@ -305,7 +294,7 @@ export const deleteUser = (id: string) => json<UserRow>('DELETE', `/api/users/${
 
 export const apiKeys = () => json<ApiKeyRow[]>('GET', '/api/api-keys');
 export const createApiKey = (body: Record<string, unknown>) =>
-  json<ApiKeyRow & { key: string }>('POST', '/api/api-keys', body);
+  json<Answer<'/api/api-keys/', 'post', 201>>('POST', '/api/api-keys', body);
 export const revokeApiKey = (id: string) => json<ApiKeyRow>('DELETE', `/api/api-keys/${enc(id)}`);
 
 export const recipients = async () => (await json<{ items: RecipientRow[] }>('GET', '/api/recipients')).items;
@@ -314,21 +303,7 @@ export const updateRecipient = (id: string, body: Record<string, unknown>) =>
   json<RecipientRow>('PATCH', `/api/recipients/${enc(id)}`, body);
 export const deleteRecipient = (id: string) => json<RecipientRow>('DELETE', `/api/recipients/${enc(id)}`);
 
-export interface DeadLetterRow {
-  id: string;
-  messageId: string | null;
-  deviceId: string | null;
-  deviceName: string | null;
-  region: string | null;
-  reason: string;
-  payload: unknown;
-  receivedAt: string | null;
-  failedAt: string;
-  status: 'open' | 'replayed' | 'discarded';
-  replayedAt: string | null;
-  resolvedBy: string | null;
-}
-export const deadLetters = (q: Query) =>
-  json<{ items: DeadLetterRow[]; total: number; nextCursor: string | null }>('GET', `/api/dead-letters${qs(q)}`);
+export type DeadLetterRow = Item<'/api/dead-letters/'>;
+export const deadLetters = (q: Query) => json<Answer<'/api/dead-letters/'>>('GET', `/api/dead-letters${qs(q)}`);
 export const replayDeadLetter = (id: string) => json<DeadLetterRow>('POST', `/api/dead-letters/${enc(id)}/replay`);
 export const discardDeadLetter = (id: string) => json<DeadLetterRow>('POST', `/api/dead-letters/${enc(id)}/discard`);

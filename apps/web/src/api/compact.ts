@@ -7,7 +7,7 @@
  * /api/status (fleetStatus).
  */
 import { type FleetStatus, fleetStatus, NotAvailable, request } from './client.js';
-import { countersOf, type DeviceStatus, health, type LineStatus } from './normalize.js';
+import { countersOf, type DeviceStatus, health, type LineStatus, type StatusCounters } from './normalize.js';
 
 /** Row layout of apps/api/src/services/status-compact.ts (format 2: times in seconds; trailing defaults cut). */
 type Row = [
@@ -37,7 +37,7 @@ interface Body {
   cursor: string;
   strings: string[];
   lineSets: (number | null)[][];
-  counters: Record<string, number>;
+  counters: StatusCounters;
   rows?: Row[];
   changed?: Row[];
   reload?: boolean;

@@ -1,7 +1,8 @@
 /**
- * Turns API payloads into the dashboard's view types. The API was written in parallel with
- * the dashboard, so field names are read tolerantly here — one place to adapt if they move.
+ * Turns API answers into the dashboard's view types. The answers are typed from the API's
+ * OpenAPI document (./types.ts), so a field the API renames fails the build here.
  */
+import type { Answer } from './types.js';
 
 export type LineState = 'powered' | 'down' | 'unknown';
 export type DeviceHealth = 'ok' | 'partial' | 'offline' | 'unknown';
@@ -40,14 +41,15 @@ export interface Counters {
   openOutages: number;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A device of GET /api/status (the fields GET /api/devices/:id/state shares). */
+export type StatusDevice = Answer<'/api/status/'>['devices'][number];
+export type StatusCounters = Answer<'/api/status/'>['counters'];
+/** GET /api/devices/:id/state: the status fields with the registry's position and profile limits. */
+export type DeviceState = Answer<'/api/devices/{idOrName}/state'>;
+/** A device of the registry (GET /api/devices, GET /api/devices/:id). */
+export type RegistryDevice = Answer<'/api/devices/{idOrName}'>;
 
-export function pick(o: Obj, ...keys: string[]): unknown {
-  for (const k of keys) if (o[k] !== undefined) return o[k];
-  return undefined;
-}
-
+/** An instant from the API (ISO string) or a stream event (ms or ISO); null when absent or unreadable. */
 export function toMs(v: unknown): number | null {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v) {
@@ -57,28 +59,15 @@ export function toMs(v: unknown): number | null {
   return null;
 }
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 export const DEFAULT_LABELS = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
 
-export function lineState(v: unknown): LineState {
-  if (v === true || v === 'powered' || v === 'on' || v === 'up' || v === 'power' || v === 'true') return 'powered';
-  if (v === false || v === 'down' || v === 'off' || v === 'unpowered' || v === 'no_power' || v === 'false')
-    return 'down';
-  return 'unknown';
-}
-
-export function normalizeLine(raw: unknown, i: number): LineStatus {
-  const o = isObj(raw) ? raw : { powered: raw };
-  const n = num(pick(o, 'number', 'line', 'lineNo')) ?? i + 1;
-  return {
-    number: n,
-    label: str(pick(o, 'label', 'name')) ?? DEFAULT_LABELS[n - 1] ?? `Line ${n}`,
-    state: lineState(pick(o, 'powered', 'state', 'power', 'value')),
-    since: toMs(pick(o, 'since', 'changedAt', 'stateSince', 'lastChangeAt')),
-  };
-}
+const LINE_STATE: Record<StatusDevice['lines'][number]['state'], LineState> = {
+  powered: 'powered',
+  unpowered: 'down',
+  unknown: 'unknown',
+};
 
 export function health(d: Pick<DeviceStatus, 'active' | 'lines'>): DeviceHealth {
   if (d.active === false) return 'offline';
@@ -87,78 +76,72 @@ export function health(d: Pick<DeviceStatus, 'active' | 'lines'>): DeviceHealth 
   return 'unknown';
 }
 
-export function normalizeDevice(raw: unknown): DeviceStatus {
-  const o = isObj(raw) ? raw : {};
-  const inner = isObj(o.device) ? { ...o.device, ...o } : o;
-  const state = isObj(inner.state) ? { ...inner, ...inner.state } : inner;
-  const linesRaw = pick(state, 'lines', 'lineStates');
-  let lines: LineStatus[] = [];
-  if (Array.isArray(linesRaw)) lines = linesRaw.map(normalizeLine);
-  else if (isObj(linesRaw))
-    lines = Object.entries(linesRaw).map(([k, v]) =>
-      normalizeLine(isObj(v) ? { number: Number(k), ...v } : { number: Number(k), powered: v }, Number(k) - 1),
-    );
-  lines.sort((a, b) => a.number - b.number);
-  const volt = pick(state, 'volts', 'voltage', 'lastVoltage');
-  const voltObj = isObj(volt) ? volt : null;
-  const activeRaw = pick(state, 'active', 'isActive');
-  const activity = pick(state, 'activity');
-  const activeVal =
-    typeof activeRaw === 'boolean' ? activeRaw : activity === 'active' ? true : activity === 'inactive' ? false : null;
-  const outages = pick(state, 'openOutages', 'openOutageCount');
-  const d = {
-    id: str(pick(inner, 'id', 'deviceId')) ?? '',
-    name: str(pick(inner, 'name', 'deviceName')) ?? '?',
-    label: str(inner.label),
-    region: str(inner.region),
-    lat: num(pick(inner, 'latitude', 'lat')),
-    lon: num(pick(inner, 'longitude', 'lon', 'lng')),
-    active: activeVal,
-    connectionLost: !!pick(state, 'connectionLost', 'connectionLostAt'),
-    lastActivityAt: toMs(pick(state, 'lastActivityAt', 'lastActivity', 'lastSeenAt', 'lastSeen')),
-    lines,
-    voltage: voltObj ? num(pick(voltObj, 'value', 'v')) : num(volt),
-    voltageAt: voltObj ? toMs(pick(voltObj, 'at', 'ts', 'time')) : toMs(pick(state, 'voltsAt', 'voltageAt')),
-    openOutages: Array.isArray(outages) ? outages.length : (num(outages) ?? 0),
-  };
-  const eff = ((isObj(inner.profile) && isObj(inner.profile.effective) ? inner.profile.effective : null) ??
-    (isObj(inner.effective) ? inner.effective : null)) as Obj | null;
-  const vMin = eff ? num(eff.voltageMin) : null;
-  const vMax = eff ? num(eff.voltageMax) : null;
+type Limits = { voltageMin: number; voltageMax: number } | null | undefined;
+type Core = Omit<DeviceStatus, 'health' | 'linesDown' | 'voltageLimits'>;
+
+function finish(d: Core, limits: Limits): DeviceStatus {
+  d.lines.sort((a, b) => a.number - b.number);
+  const vMin = num(limits?.voltageMin);
+  const vMax = num(limits?.voltageMax);
   return {
     ...d,
     health: health(d),
-    linesDown: lines.filter((l) => l.state === 'down').length,
+    linesDown: d.lines.filter((l) => l.state === 'down').length,
     voltageLimits: vMin != null && vMax != null ? { min: vMin, max: vMax } : null,
   };
 }
 
-export function countersOf(devices: DeviceStatus[], raw?: unknown): Counters {
-  const c = isObj(raw) ? raw : {};
-  const local: Counters = {
-    devicesActive: devices.filter((d) => d.active === true).length,
-    devicesInactive: devices.filter((d) => d.active !== true).length,
-    linesWithoutPower: devices.reduce((s, d) => s + d.linesDown, 0),
-    openOutages: devices.reduce((s, d) => s + d.openOutages, 0),
-  };
+/** A device of GET /api/status, or GET /api/devices/:id/state (with position and limits). */
+export function fromStatus(s: StatusDevice | DeviceState, limits?: Limits): DeviceStatus {
+  const at = 'latitude' in s ? s : null;
+  return finish(
+    {
+      id: s.id,
+      name: s.name,
+      label: s.label,
+      region: s.region,
+      lat: num(at?.latitude),
+      lon: num(at?.longitude),
+      active: s.active,
+      connectionLost: s.connectionLost,
+      lastActivityAt: toMs(s.lastActivityAt),
+      lines: s.lines.map((l) => ({ number: l.line, label: l.label, state: LINE_STATE[l.state], since: toMs(l.since) })),
+      voltage: num(s.volts),
+      voltageAt: toMs(s.voltsAt),
+      openOutages: s.openOutages,
+    },
+    limits ?? (at ? at.profile.effective : null),
+  );
+}
+
+/** A registry device: no live state (activity and lines unknown). */
+export function fromRegistry(r: RegistryDevice): DeviceStatus {
+  return finish(
+    {
+      id: r.id,
+      name: r.name,
+      label: r.label,
+      region: r.region,
+      lat: num(r.latitude),
+      lon: num(r.longitude),
+      active: null,
+      connectionLost: false,
+      lastActivityAt: null,
+      lines: r.lines.map((l) => ({ number: l.number, label: l.label, state: 'unknown', since: null })),
+      voltage: null,
+      voltageAt: null,
+      openOutages: 0,
+    },
+    r.effective,
+  );
+}
+
+/** The API's counters when it sent them, else counted from the devices held. */
+export function countersOf(devices: DeviceStatus[], c?: StatusCounters): Counters {
   return {
-    devicesActive: num(pick(c, 'devicesActive', 'active')) ?? local.devicesActive,
-    devicesInactive: num(pick(c, 'devicesInactive', 'inactive')) ?? local.devicesInactive,
-    linesWithoutPower: num(pick(c, 'linesWithoutPower', 'linesDown', 'linesUnpowered')) ?? local.linesWithoutPower,
-    openOutages: num(pick(c, 'openOutages')) ?? local.openOutages,
+    devicesActive: num(c?.active) ?? devices.filter((d) => d.active === true).length,
+    devicesInactive: num(c?.inactive) ?? devices.filter((d) => d.active !== true).length,
+    linesWithoutPower: num(c?.linesWithoutPower) ?? devices.reduce((s, d) => s + d.linesDown, 0),
+    openOutages: num(c?.openOutages) ?? devices.reduce((s, d) => s + d.openOutages, 0),
   };
-}
-
-/** Items of a list response: a bare array, or `{items|data|rows: [...]}`. */
-export function itemsOf(body: unknown): Obj[] {
-  if (Array.isArray(body)) return body.filter(isObj);
-  if (isObj(body)) {
-    const list = pick(body, 'items', 'data', 'rows', 'devices', 'outages', 'alerts', 'notifications', 'points');
-    if (Array.isArray(list)) return list.filter(isObj);
-  }
-  return [];
-}
-
-export function cursorOf(body: unknown): string | null {
-  return isObj(body) ? str(pick(body, 'nextCursor', 'cursor', 'next')) : null;
 }

@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { connectivity, NotAvailable, outages } from '../api/client.js';
-import { type LineStatus, pick, toMs } from '../api/normalize.js';
+import { type LineStatus, toMs } from '../api/normalize.js';
 import { fmtDuration, fmtTime } from '../format.js';
 
 const H = 3600_000;
@@ -42,28 +42,28 @@ export function LineTimeline(p: { deviceId: string; lines: LineStatus[]; refresh
       const byLine = new Map<number, Span[]>();
       if (o.status === 'fulfilled')
         for (const r of o.value.items) {
-          const line = Number(pick(r, 'line', 'lineNumber'));
-          const s = toMs(pick(r, 'startedAt', 'started_at', 'start'));
+          const line = r.line;
+          const s = toMs(r.startedAt);
           if (!line || s == null) continue;
-          const e = toMs(pick(r, 'endedAt', 'ended_at', 'end')) ?? to;
+          const e = toMs(r.endedAt) ?? to;
           const list = byLine.get(line) ?? [];
           list.push({
             from: s,
             to: e,
             kind: 'down',
-            title: `No power ${fmtTime(s)} → ${pick(r, 'endedAt', 'ended_at') ? fmtTime(e) : 'now'} (${fmtDuration(e - s)}) ${String(pick(r, 'class', 'classification') ?? '')}`,
+            title: `No power ${fmtTime(s)} → ${r.endedAt ? fmtTime(e) : 'now'} (${fmtDuration(e - s)}) ${r.class}`,
           });
           byLine.set(line, list);
         }
       const offline: Span[] = [];
       if (c.status === 'fulfilled')
         for (const r of c.value) {
-          const kind = String(pick(r, 'state', 'status', 'kind') ?? 'offline');
+          const kind = r.state;
           if (!/offline|unknown|inactive|lost/i.test(kind)) continue;
           const noData = /unknown/i.test(kind);
-          const s = toMs(pick(r, 'from', 'startedAt', 'start', 'started_at'));
+          const s = toMs(r.from);
           if (s == null) continue;
-          const e = toMs(pick(r, 'to', 'endedAt', 'end', 'ended_at')) ?? to;
+          const e = toMs(r.to) ?? to;
           offline.push({
             from: s,
             to: e,

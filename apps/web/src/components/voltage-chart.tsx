@@ -7,7 +7,8 @@ import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { NotAvailable, voltage } from '../api/client.js';
-import { pick, toMs } from '../api/normalize.js';
+import { toMs } from '../api/normalize.js';
+import type { Answer } from '../api/types.js';
 import { fmtTime, fromZoneInput, timeZone, toZoneInput } from '../format.js';
 
 const H = 3600_000;
@@ -26,19 +27,18 @@ export const bucketFor = (span: number) =>
 
 type Series = [number[], (number | null)[], (number | null)[], (number | null)[]];
 
-function toSeries(items: Record<string, unknown>[]): Series {
+function toSeries(items: Answer<'/api/devices/{idOrName}/voltage'>['points']): Series {
   const t: number[] = [];
   const avg: (number | null)[] = [];
   const min: (number | null)[] = [];
   const max: (number | null)[] = [];
   for (const p of items) {
-    const at = toMs(pick(p, 't', 'ts', 'time', 'at', 'bucket', 'bucketStart'));
+    const at = toMs(p.t);
     if (at == null) continue;
-    const v = pick(p, 'avg', 'v', 'value', 'mean', 'voltage') as number | null;
     t.push(at / 1000);
-    avg.push(typeof v === 'number' ? v : null);
-    min.push((pick(p, 'min') as number | undefined) ?? null);
-    max.push((pick(p, 'max') as number | undefined) ?? null);
+    avg.push(p.avg);
+    min.push(p.min);
+    max.push(p.max);
   }
   return [t, avg, min, max];
 }

@@ -1,12 +1,19 @@
 /** Alerts: active and recent, acknowledge (operators), SMS delivery status per recipient. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { acknowledgeAlert, alerts, canEdit, NotAvailable, notifications } from '../api/client.js';
-import { pick, toMs } from '../api/normalize.js';
+import {
+  type AlertRow,
+  acknowledgeAlert,
+  alerts,
+  canEdit,
+  NotAvailable,
+  type NotificationRow,
+  notifications,
+} from '../api/client.js';
+import { toMs } from '../api/normalize.js';
 import { AlertEscalationDetails } from '../components/alert-escalation.js';
 import { fmtTime } from '../format.js';
 import { useLiveEvents } from '../live.js';
 
-type Row = Record<string, unknown>;
 // Delivery states as symbols too (colour is never the only signal).
 const DELIVERY_ICON: Record<string, string> = {
   delivered: '✓',
@@ -22,8 +29,8 @@ const DELIVERY_ICON: Record<string, string> = {
 };
 
 export function AlertsPage() {
-  const [rows, setRows] = useState<Row[]>([]);
-  const [sms, setSms] = useState<Row[]>([]);
+  const [rows, setRows] = useState<AlertRow[]>([]);
+  const [sms, setSms] = useState<NotificationRow[]>([]);
   const [msg, setMsg] = useState<string | null>(null);
   const [smsMsg, setSmsMsg] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
@@ -65,8 +72,7 @@ export function AlertsPage() {
     setReload((n) => n + 1);
   });
 
-  const isActive = (r: Row) =>
-    !pick(r, 'clearedAt', 'closedAt', 'resolvedAt') && pick(r, 'status', 'state') !== 'cleared';
+  const isActive = (r: AlertRow) => !r.clearedAt;
   const active = rows.filter(isActive);
   const recent = rows.filter((r) => !isActive(r));
 
@@ -79,14 +85,9 @@ export function AlertsPage() {
     }
   };
 
-  const smsFor = (r: Row) => {
-    const own = pick(r, 'notifications', 'deliveries', 'recipients');
-    if (Array.isArray(own)) return own as Row[];
-    const id = pick(r, 'id');
-    return sms.filter((n) => pick(n, 'alertId') === id || (Array.isArray(n.alertIds) && n.alertIds.includes(id)));
-  };
+  const smsFor = (r: AlertRow) => sms.filter((n) => n.alertIds.includes(r.id));
 
-  const table = (list: Row[], title: string, testid: string) => (
+  const table = (list: AlertRow[], title: string, testid: string) => (
     <section class="card" aria-label={title}>
       <h2>
         {title} ({list.length})
@@ -104,18 +105,18 @@ export function AlertsPage() {
           </tr>
         </thead>
         <tbody>
-          {list.map((r, i) => {
-            const id = String(pick(r, 'id') ?? i);
-            const acked = Boolean(pick(r, 'acknowledgedAt', 'ackedAt'));
+          {list.map((r) => {
+            const id = String(r.id);
+            const acked = Boolean(r.acknowledgedAt);
             return (
               <tr key={id}>
-                <td>{fmtTime(toMs(pick(r, 'startedAt', 'createdAt')))}</td>
+                <td>{fmtTime(toMs(r.startedAt))}</td>
                 <td>
-                  {String(pick(r, 'deviceName', 'device') ?? '')} {String(pick(r, 'region') ?? '')}
+                  {r.deviceName} {r.region ?? ''}
                 </td>
                 <td>
-                  <b>{String(pick(r, 'severity') ?? '')}</b> {String(pick(r, 'type') ?? '').replace('_', ' ')}
-                  {r.line != null ? ` · line ${String(r.line)} ${String(r.lineLabel ?? '')}` : ''}
+                  <b>{r.severity}</b> {r.type.replace('_', ' ')}
+                  {r.line != null ? ` · line ${r.line} ${r.lineLabel ?? ''}` : ''}
                   {r.held ? ' · held (flapping)' : ''}
                 </td>
                 <td>
@@ -126,11 +127,10 @@ export function AlertsPage() {
                 </td>
                 <td class="small">
                   {smsFor(r).map((n, j) => {
-                    const st = String(pick(n, 'status', 'deliveryStatus') ?? 'unknown');
+                    const st = n.status;
                     return (
                       <div key={j}>
-                        {DELIVERY_ICON[st] ?? '?'} {String(pick(n, 'recipientName') ?? '')}{' '}
-                        {String(pick(n, 'phone', 'recipient', 'to') ?? '')} — {st}
+                        {DELIVERY_ICON[st] ?? '?'} {n.recipientName ?? ''} {n.phone ?? ''} — {st}
                       </div>
                     );
                   })}
@@ -165,11 +165,10 @@ export function AlertsPage() {
         <h2>Recent SMS</h2>
         {smsMsg && <p class="notice">{smsMsg}</p>}
         <ul class="plain small">
-          {sms.slice(0, 50).map((n, i) => (
-            <li key={String(pick(n, 'id') ?? i)}>
-              {fmtTime(toMs(pick(n, 'createdAt', 'sentAt')))} · {String(pick(n, 'recipientName') ?? '')}{' '}
-              {String(pick(n, 'phone', 'to') ?? '')} · {DELIVERY_ICON[String(pick(n, 'status'))] ?? '?'}{' '}
-              {String(pick(n, 'status') ?? '')} · {String(pick(n, 'body', 'text') ?? '')}
+          {sms.slice(0, 50).map((n) => (
+            <li key={n.id}>
+              {fmtTime(toMs(n.createdAt))} · {n.recipientName ?? ''} {n.phone ?? ''} · {DELIVERY_ICON[n.status] ?? '?'}{' '}
+              {n.status} · {n.body ?? ''}
             </li>
           ))}
         </ul>
@@ -182,9 +181,9 @@ export function AlertsPage() {
  * How and when it was acknowledged: "by SMS from +94…" for a reply (acknowledgedBy
  * 'sms:<phone>'), "on the dashboard by <user id>" otherwise ('' when nobody is recorded).
  */
-function ackedBy(r: Record<string, unknown>): string {
-  const by = String(r.acknowledgedBy ?? '');
-  const at = toMs(pick(r, 'acknowledgedAt'));
+function ackedBy(r: AlertRow): string {
+  const by = r.acknowledgedBy ?? '';
+  const at = toMs(r.acknowledgedAt);
   const when = at ? ` · ${fmtTime(at)}` : '';
   if (by.startsWith('sms:') || r.acknowledgedVia === 'sms') return `by SMS from ${by.replace(/^sms:/, '')}${when}`;
   // The API records the user's id (or 'env:…' / the key's id), not a name.

@@ -1,11 +1,10 @@
 /** Outages: filterable list with cursor paging and CSV export of the same filter. */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { downloadCsv, NotAvailable, outages, type Query } from '../api/client.js';
-import { pick, toMs } from '../api/normalize.js';
+import { downloadCsv, NotAvailable, type OutageRow, outages, type Query } from '../api/client.js';
+import { toMs } from '../api/normalize.js';
 import { fmtDuration, fmtTime, fromZoneInput, toZoneInput } from '../format.js';
 import { useLiveEvents } from '../live.js';
 
-type Row = Record<string, unknown>;
 const DAY = 24 * 3600_000;
 
 export function OutagesPage() {
@@ -18,7 +17,7 @@ export function OutagesPage() {
     from: toZoneInput(Date.now() - 7 * DAY),
     to: '',
   });
-  const [rows, setRows] = useState<Row[]>([]);
+  const [rows, setRows] = useState<OutageRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
   const [reload, setReload] = useState(0);
@@ -141,34 +140,29 @@ export function OutagesPage() {
             </tr>
           </thead>
           <tbody>
-            {rows.map((r, i) => {
-              const start = toMs(pick(r, 'startedAt', 'started_at'));
-              const end = toMs(pick(r, 'endedAt', 'ended_at'));
-              const dur =
-                (pick(r, 'durationMs', 'duration_ms') as number | null | undefined) ??
-                (start && end ? end - start : null);
-              const dev = pick(r, 'device');
-              const name = String(
-                (dev && typeof dev === 'object' ? (dev as Row).name : dev) ?? pick(r, 'deviceName', 'deviceId') ?? '',
-              );
+            {rows.map((r) => {
+              const start = toMs(r.startedAt);
+              const end = toMs(r.endedAt);
+              const dur = r.durationMs ?? (start && end ? end - start : null);
+              const name = r.device.name;
               return (
-                <tr key={String(pick(r, 'id') ?? i)}>
+                <tr key={r.id}>
                   <td>
                     <a href={`/devices/${encodeURIComponent(name)}`}>{name}</a>
                   </td>
-                  <td>{String(pick(r, 'region') ?? '—')}</td>
+                  <td>{r.region ?? '—'}</td>
                   <td>
-                    {String(pick(r, 'line', 'lineNumber') ?? '')} {String(pick(r, 'lineLabel') ?? '')}
+                    {r.line} {r.lineLabel ?? ''}
                   </td>
                   <td>{fmtTime(start)}</td>
                   <td>{end ? fmtTime(end) : <span class="badge down">▲ open</span>}</td>
                   <td class="num">
                     {end ? fmtDuration(dur) : `${fmtDuration(Date.now() - (start ?? Date.now()))} so far`}
                   </td>
-                  <td class="num">{fmtDuration(pick(r, 'unknownMs', 'unknown_ms') as number | undefined)}</td>
+                  <td class="num">{fmtDuration(r.unknownMs)}</td>
                   <td>
-                    {String(pick(r, 'class', 'classification') ?? '—')}
-                    {pick(r, 'source') === 'import' && (
+                    {r.class}
+                    {r.source === 'import' && (
                       <>
                         {' '}
                         <span class="badge offline" title="from imported history: no alert was raised for it">

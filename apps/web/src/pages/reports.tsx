@@ -1,10 +1,10 @@
 /** Reports: IEEE 1366 reliability indices per region over a chosen period, charts, CSV. */
 import { useEffect, useState } from 'preact/hooks';
-import { downloadCsv, NotAvailable, reliability } from '../api/client.js';
-import { itemsOf, pick } from '../api/normalize.js';
+import { downloadCsv, NotAvailable, type Reliability, reliability } from '../api/client.js';
 import { fromZoneInput, toZoneInput } from '../format.js';
 
-type Row = Record<string, unknown>;
+type Row = Reliability['fleet'];
+type Metric = (typeof INDICES)[number][0];
 const DAY = 24 * 3600_000;
 const INDICES = [
   ['saifi', 'SAIFI', 'interruptions per line'],
@@ -14,14 +14,16 @@ const INDICES = [
   ['maifi', 'MAIFI', 'momentary per line'],
 ] as const;
 
-/** Index value of a group: `main.indices` in the API's report (SAIDI/CAIDI in minutes). */
-const val = (r: Row, k: string): number | null => {
-  const main = (r.main as Row | undefined)?.indices as Row | undefined;
-  const src = main ?? (r.indices as Row | undefined) ?? r;
-  const w = k === 'asai' ? pick(src, 'asaiPercent', 'asai') : pick(src, k, `${k}Minutes`, k.toUpperCase());
-  return typeof w === 'number' ? w : null;
-};
-const fmt = (k: string, v: number | null) =>
+/** Where each index stands in a group's `main.indices` (SAIDI/CAIDI in minutes, ASAI in per cent). */
+const FIELD = {
+  saifi: 'saifi',
+  saidi: 'saidiMinutes',
+  caidi: 'caidiMinutes',
+  asai: 'asaiPercent',
+  maifi: 'maifi',
+} as const satisfies Record<Metric, keyof Row['main']['indices']>;
+const val = (r: Row, k: Metric): number | null => r.main.indices[FIELD[k]];
+const fmt = (k: Metric, v: number | null) =>
   v == null ? '—' : k === 'asai' ? `${v.toFixed(4)} %` : v.toFixed(k === 'saifi' || k === 'maifi' ? 3 : 1);
 
 export function ReportsPage() {
@@ -30,7 +32,7 @@ export function ReportsPage() {
   const [rows, setRows] = useState<Row[]>([]);
   const [fleet, setFleet] = useState<Row | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
-  const [metric, setMetric] = useState<string>('saidi');
+  const [metric, setMetric] = useState<Metric>('saidi');
 
   const q = () => ({
     groupBy: 'region',
@@ -43,8 +45,8 @@ export function ReportsPage() {
     reliability(q()).then(
       (body) => {
         if (stale) return;
-        setRows(itemsOf(body).length ? itemsOf(body) : itemsOf({ items: pick(body, 'groups', 'regions') }));
-        setFleet((body.fleet as Row | undefined) ?? null);
+        setRows(body.groups);
+        setFleet(body.fleet);
         setMsg(null);
       },
       (err: Error) =>
@@ -56,7 +58,7 @@ export function ReportsPage() {
     };
   }, [period]);
 
-  const name = (r: Row) => String(r.name || r.key || r.region || '(no region)');
+  const name = (r: Row) => r.name || r.key || '(no region)';
   const max = Math.max(0, ...rows.map((r) => val(r, metric) ?? 0)) || 1;
 
   return (
@@ -135,7 +137,7 @@ export function ReportsPage() {
           {rows.map((r) => (
             <tr key={name(r)}>
               <td>{name(r)}</td>
-              <td class="num">{String(pick(r, 'lines', 'nT', 'customers', 'linesServed') ?? '—')}</td>
+              <td class="num">{r.lines}</td>
               {INDICES.map(([k]) => (
                 <td key={k} class="num">
                   {fmt(k, val(r, k))}
@@ -148,7 +150,7 @@ export function ReportsPage() {
               <td>
                 <b>Whole fleet</b>
               </td>
-              <td class="num">{String(fleet.lines ?? '—')}</td>
+              <td class="num">{fleet.lines}</td>
               {INDICES.map(([k]) => (
                 <td key={k} class="num">
                   <b>{fmt(k, val(fleet, k))}</b>
