@@ -100,7 +100,7 @@ const [{ startGateway }, { loadBrokerConfig }, { startWorker }, { loadWorkerConf
     imp('apps/broker/dist/config.js'),
     imp('apps/worker/dist/worker.js'),
     imp('apps/worker/dist/config.js'),
-    imp('apps/worker/dist/alerts/index.js'),
+    imp('apps/alerts/dist/alerts.js'),
     imp('apps/api/dist/app.js'),
     imp('apps/api/dist/config.js'),
   ]);
@@ -150,9 +150,8 @@ const gateway = await startGateway(
   { logger },
 );
 stops.push(() => gateway.close());
-// Alerts are started below with the demo's short timers and console provider; the worker's
-// own alerts processor (default timers) would take some of the events.
-const worker = await startWorker(loadWorkerConfig({ ...base, ALERTS_ENABLED: 'false' }), { logger });
+// The alerts (apps/alerts) are started below with the demo's short timers and console provider.
+const worker = await startWorker(loadWorkerConfig({ ...base }), { logger });
 stops.push(() => worker.close());
 
 let smsSent = 0;

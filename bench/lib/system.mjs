@@ -134,8 +134,6 @@ export async function startSystem(opts) {
     // The latency probe reads the API several times a second with one key.
     API_RATE_LIMIT_MAX: '0',
     API_RATE_LIMIT_PER_IP_MAX: '0',
-    // The alerts run in the bench process with a counting provider (see outage storm).
-    ALERTS_ENABLED: 'false',
     ...opts.env,
   };
   const spawnApp = (name, entry) => {

@@ -52,7 +52,7 @@ export async function storms(sys, root, tokens, p) {
       return { provider: 'console', id: `bench-${sms.length}`, status: 'logged', to: msg.to, segments: 1 };
     },
   };
-  const alertsMod = await import(pathToFileURL(join(root, 'apps/worker/dist/alerts/index.js')).href);
+  const alertsMod = await import(pathToFileURL(join(root, 'apps/alerts/dist/alerts.js')).href);
   const { parseConfig } = await import('@spms/config');
   const { createLogger } = await import('@spms/log');
   const cfg = parseConfig(alertsMod.AlertsConfigSchema, {

@@ -18,10 +18,10 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmailSender, startEmailSender } from '../../apps/alerts/src/email-send.js';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
 import { type ReportScheduler, startReportScheduler } from '../../apps/api/src/report-schedule/scheduler.js';
-import { type EmailSender, startEmailSender } from '../../apps/worker/src/alerts/email-send.js';
 
 const logger = createLogger({ name: 'e2e-reports', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const ADMIN_KEY = 'reports-admin-key-0123456789abcdef';

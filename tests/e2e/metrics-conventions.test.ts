@@ -54,7 +54,7 @@ afterAll(async () => {
 });
 
 describe('/metrics of every process', () => {
-  it.each(['broker', 'worker', 'api'] as const)('%s: follows the naming conventions', async (name) => {
+  it.each(['broker', 'worker', 'alerts', 'api'] as const)('%s: follows the naming conventions', async (name) => {
     const text = await scrape(stack.metricsUrls[name]);
     expect(lintExposition(text)).toEqual([]);
     // Default process metrics everywhere, under the process's own prefix.
@@ -73,7 +73,7 @@ describe('/metrics of every process', () => {
     expect(typeOf(text, 'spms_broker_enqueue_seconds')).toBe('histogram');
   });
 
-  it('worker: queue depth and age, jobs, transaction time, outages opened, events, notifications', async () => {
+  it('worker: queue depth and age, jobs, transaction time, outages opened, events', async () => {
     const text = await scrape(stack.metricsUrls.worker);
     expect(typeOf(text, 'spms_ingest_queue_jobs')).toBe('gauge');
     expect(typeOf(text, 'spms_ingest_queue_oldest_waiting_seconds')).toBe('gauge');
@@ -81,6 +81,10 @@ describe('/metrics of every process', () => {
     expect(sample(text, 'spms_worker_transaction_seconds_count')).toBeGreaterThan(0);
     expect(sample(text, 'spms_worker_outages_opened_total')).toBe(1);
     expect(sample(text, 'spms_worker_domain_events_total{type="outage.opened"}')).toBe(1);
+  });
+
+  it('alerts: SMS and e-mail sends (the name they had when alerts ran in the worker)', async () => {
+    const text = await scrape(stack.metricsUrls.alerts);
     expect(typeOf(text, 'spms_worker_notifications_total')).toBe('counter');
   });
 

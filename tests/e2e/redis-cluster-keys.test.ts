@@ -79,7 +79,7 @@ beforeAll(async () => {
     { url: `redis+cluster://127.0.0.1:${port}`, prefix },
     {
       broker: { DEVICE_AUTH_CACHE_SECRET: 'cluster-test-cache-secret-0123' },
-      worker: { ALERTS_ENABLED: 'true', SMS_PROVIDER: 'console', ALERT_DEBOUNCE_MS: '0' },
+      alerts: { ALERTS_ENABLED: 'true', SMS_PROVIDER: 'console', ALERT_DEBOUNCE_MS: '0' },
       api: { DEVICE_AUTH_CACHE_SECRET: 'cluster-test-cache-secret-0123' },
     },
   );

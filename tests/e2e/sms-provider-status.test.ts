@@ -6,8 +6,8 @@
 import { parseConfig } from '@spms/config';
 import { createLogger } from '@spms/log';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AlertsConfigSchema, startAlerts } from '../../apps/alerts/src/alerts.js';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../apps/api/src/test-support/test-api.js';
-import { AlertsConfigSchema, startAlerts } from '../../apps/worker/src/alerts/index.js';
 
 const logger = createLogger({ name: 'e2e-sms', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 let t: TestApi | undefined;

@@ -47,7 +47,7 @@ export async function startE2eStack(label: string, logger: Logger): Promise<E2eS
     }),
     { logger },
   );
-  const worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false' }), { logger });
+  const worker = await startWorker(loadWorkerConfig(common), { logger });
   return {
     db,
     redis,

@@ -67,7 +67,6 @@ const bridgeEnv = () => ({
   DATABASE_URL: db.url,
   REDIS_URL: redis.url,
   REDIS_PREFIX: redis.prefix,
-  ALERTS_ENABLED: 'false',
   TB_BRIDGE_URL: tb.url,
   TB_BRIDGE_API_URL: tbRest.url,
   TB_BRIDGE_USERNAME: 'tenant@example.com',

@@ -15,11 +15,11 @@ import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Browser, chromium } from 'playwright-core';
 import { build } from 'vite';
+import { AlertsConfigSchema, startAlerts } from '../../alerts/src/alerts.js';
 import { buildApp } from '../../api/src/app.js';
 import { loadApiConfig } from '../../api/src/config.js';
 import { loadBrokerConfig } from '../../broker/src/config.js';
 import { type Gateway, startGateway } from '../../broker/src/gateway.js';
-import { AlertsConfigSchema, startAlerts } from '../../worker/src/alerts/index.js';
 import { loadWorkerConfig } from '../../worker/src/config.js';
 import { type RunningWorker, startWorker } from '../../worker/src/worker.js';
 
@@ -73,13 +73,9 @@ export async function startStack(label: string): Promise<Stack> {
       { logger },
     );
     closers.push(() => gateway.close());
-    // Alerts run below with test timings; the worker's own alerts processor would race them.
-    const worker = await startWorker(
-      loadWorkerConfig({ ...base, WORKER_CONCURRENCY: '2', WORKER_DB_POOL: '4', ALERTS_ENABLED: 'false' }),
-      {
-        logger,
-      },
-    );
+    const worker = await startWorker(loadWorkerConfig({ ...base, WORKER_CONCURRENCY: '2', WORKER_DB_POOL: '4' }), {
+      logger,
+    });
     closers.push(() => worker.close());
     // Alerts with the console SMS provider; no debounce or grouping wait, so a drop alerts at once.
     const alertsConfig = parseConfig(AlertsConfigSchema, {

@@ -15,7 +15,6 @@ import {
   Type,
 } from '@spms/config';
 import { redisLayoutProblem } from '@spms/queue';
-import { AlertsConfigSchema } from './alerts/config.js';
 import { BridgeConfigSchema, bridgeSettings } from './bridge/config.js';
 
 export const WorkerConfigSchema = Type.Object({
@@ -56,8 +55,9 @@ export const WorkerConfigSchema = Type.Object({
   VOLTAGE_SANE_MAX: Type.Number({ default: 400 }),
   /** Outages of one device starting within this many ms of each other are one site event. */
   SITE_GROUP_WINDOW_MS: Type.Integer({ minimum: 0, default: 5000, description: 'milliseconds' }),
-  /** Alerts and SMS (see apps/worker/src/alerts/config.ts). */
-  ...AlertsConfigSchema.properties,
+  /** The local day of the outage day rollups (the same variable the alerts process uses for
+   *  message texts and quiet hours). */
+  SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** Cut-over bridge to ThingsBoard (see apps/worker/src/bridge/config.ts); off unless TB_BRIDGE_URL is set. */
   ...BridgeConfigSchema.properties,
 });

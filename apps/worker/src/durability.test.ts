@@ -35,7 +35,6 @@ const config = (env: Record<string, string>) =>
     DATABASE_URL: db.url,
     REDIS_URL: redis.url,
     REDIS_PREFIX: redis.prefix,
-    ALERTS_ENABLED: 'false',
     REQUIRE_DURABLE_REDIS: 'true',
     ...env,
   });

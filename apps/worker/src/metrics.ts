@@ -3,15 +3,17 @@
  * served by main.ts on WORKER_HTTP_PORT (`/metrics`, `/healthz`). What an operator watches:
  * is the ingest queue draining (depth, age of the oldest waiting job), how fast and how
  * slowly (jobs, messages, transaction time), what it produced (domain events by type), what
- * it refused for good (dead letters), what it sent (SMS and e-mail by provider and outcome),
- * and whether Redis keeps acknowledgements durably. Names follow Prometheus' conventions
- * (tests/e2e/metrics-conventions.test.ts): counters end in `_total`, times are `_seconds`.
+ * it refused for good (dead letters), and whether Redis keeps acknowledgements durably (what
+ * the alerts send, the alerts process counts: apps/alerts/src/metrics.ts). Names follow
+ * Prometheus' conventions (tests/e2e/metrics-conventions.test.ts): counters end in `_total`,
+ * times are `_seconds`.
  */
 import type { Server } from 'node:http';
 import { type DurabilityReport, registerProcessMetrics, serveMetricsHttp } from '@spms/queue';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { deadLetterCounts } from './dead-letter.js';
+import { firmwareReportCounts } from './persist/firmware-state.js';
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -20,20 +22,6 @@ export interface WorkerMetrics {
   transaction: Histogram;
   events: Counter<'type'>;
   outagesOpened: Counter;
-}
-
-export type NotificationResult = 'sent' | 'retrying' | 'failed';
-
-/**
- * SMS and e-mail send attempts of this process by channel, provider and outcome (sent =
- * accepted by the provider; retrying = failed, another attempt follows; failed = final).
- * Process-wide, like deadLetterCounts: the senders run beside the worker in one process.
- */
-const notificationCounts = new Map<string, number>();
-
-export function countNotification(channel: 'sms' | 'email', provider: string, result: NotificationResult): void {
-  const key = `${channel}\u0000${provider}\u0000${result}`;
-  notificationCounts.set(key, (notificationCounts.get(key) ?? 0) + 1);
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'prioritized'] as const;
@@ -85,16 +73,14 @@ export function createWorkerMetrics(opts: { queue: Queue; durability?: () => Dur
     },
   });
   new Counter({
-    name: 'spms_worker_notifications_total',
-    help: 'SMS and e-mail send attempts by channel, provider and result (sent = accepted by the provider, retrying = failed and tried again later, failed = failed for good)',
-    labelNames: ['channel', 'provider', 'result'],
+    name: 'spms_worker_firmware_reports_total',
+    help: "Devices whose firmware report (current_fw_*, fw_state, fw_error) a batch applied to device_firmware (result=applied), and fw_state values ignored as not one of ThingsBoard's states (result=invalid_state)",
+    labelNames: ['result'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const [key, n] of notificationCounts) {
-        const [channel, provider, result] = key.split('\u0000') as [string, string, string];
-        this.inc({ channel, provider, result }, n);
-      }
+      this.inc({ result: 'applied' }, firmwareReportCounts.applied);
+      this.inc({ result: 'invalid_state' }, firmwareReportCounts.invalidState);
     },
   });
   if (opts.durability) {

@@ -8,7 +8,6 @@ import { createPool } from '@spms/db';
 import { createLogger, type Logger } from '@spms/log';
 import { createRedis, INGEST_QUEUE, ingestQueueOptions, startDurabilityMonitor } from '@spms/queue';
 import { Queue, Worker } from 'bullmq';
-import { startAlerts } from './alerts/index.js';
 import { bridgeSettings } from './bridge/config.js';
 import { startBridge } from './bridge/index.js';
 import type { WorkerConfig } from './config.js';
@@ -149,8 +148,6 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     intervalMs: config.ROLLOUT_TICK_MS,
   });
   await worker.waitUntilReady();
-  // Alerts consume the domain events this process (and any other worker) publishes.
-  const alerts = await startAlerts(config, { logger });
   logger.info(
     { concurrency: config.WORKER_CONCURRENCY, transactions: config.WORKER_TRANSACTIONS, prefix },
     'worker started',
@@ -161,7 +158,6 @@ export async function startWorker(config: WorkerConfig, opts: { logger?: Logger 
     close() {
       closed ??= (async () => {
         durability.stop();
-        await alerts.close();
         await worker.close();
         await bridge?.close();
         await sweeper.close();

@@ -64,8 +64,6 @@ export async function createHarness(label: string, env: Record<string, string> =
     LOG_LEVEL: 'silent',
     WORKER_CONCURRENCY: '4',
     WORKER_DB_POOL: '6',
-    // These tests are about ingest; the alerts tests start their own processors.
-    ALERTS_ENABLED: 'false',
     ...env,
   });
   const workers: { close(): Promise<void> }[] = [];

@@ -1,8 +1,9 @@
 /**
- * Gateway, worker and API in-process on one test database and a given Redis (URL and key
- * prefix), each process's /metrics served over real HTTP on a free loopback port, plus a
+ * Gateway, worker, alerts and API in-process on one test database and a given Redis (URL and
+ * key prefix), each process's /metrics served over real HTTP on a free loopback port, plus a
  * device that connects with MQTT Basic credentials and publishes the firmware's payloads.
- * Used by the metrics-conventions and Redis-key-layout tests.
+ * Used by the metrics-conventions and Redis-key-layout tests. The alerts process's processors
+ * run only when `env.alerts` sets ALERTS_ENABLED=true; its /metrics is served either way.
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -13,6 +14,9 @@ import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
+import { type RunningAlerts, startAlerts } from '../../../apps/alerts/src/alerts.js';
+import { loadAlertsConfig } from '../../../apps/alerts/src/config.js';
+import { createAlertsMetrics, serveMetrics as serveAlertsMetrics } from '../../../apps/alerts/src/metrics.js';
 import { buildApp } from '../../../apps/api/src/app.js';
 import { loadApiConfig } from '../../../apps/api/src/config.js';
 import { serveApiMetrics } from '../../../apps/api/src/plugins/metrics.js';
@@ -29,9 +33,10 @@ export interface FullStack {
   sql: pg.Client;
   gateway: Gateway;
   worker: RunningWorker;
+  alerts: RunningAlerts;
   api: FastifyInstance;
-  /** /metrics URLs of the broker, the worker and the API. */
-  metricsUrls: { broker: string; worker: string; api: string };
+  /** /metrics URLs of the broker, the worker, the alerts process and the API. */
+  metricsUrls: { broker: string; worker: string; alerts: string; api: string };
   /** Registers a device with MQTT Basic credentials and connects it as the firmware does. */
   connectDevice(name: string): Promise<{ id: string; client: MqttClient }>;
   close(): Promise<void>;
@@ -42,7 +47,12 @@ const port = (s: Server) => (s.address() as AddressInfo).port;
 export async function startFullStack(
   label: string,
   redis: { url: string; prefix: string },
-  env: { broker?: Record<string, string>; worker?: Record<string, string>; api?: Record<string, string> } = {},
+  env: {
+    broker?: Record<string, string>;
+    worker?: Record<string, string>;
+    alerts?: Record<string, string>;
+    api?: Record<string, string>;
+  } = {},
 ): Promise<FullStack> {
   const logger = createLogger({ name: label, level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
   const db = await createTestDatabase(label);
@@ -60,8 +70,10 @@ export async function startFullStack(
     }),
     { logger },
   );
-  const worker = await startWorker(loadWorkerConfig({ ...common, ALERTS_ENABLED: 'false', ...env.worker }), { logger });
+  const worker = await startWorker(loadWorkerConfig({ ...common, ...env.worker }), { logger });
   const workerHttp = await serveMetrics(worker.metrics.registry, 0, '127.0.0.1');
+  const alerts = await startAlerts(loadAlertsConfig({ ...common, ALERTS_ENABLED: 'false', ...env.alerts }), { logger });
+  const alertsHttp = await serveAlertsMetrics(createAlertsMetrics().registry, 0, '127.0.0.1');
   const api = await buildApp(
     loadApiConfig({ ...common, SPMS_ADMIN_API_KEY: ADMIN_KEY, REPORT_SCHEDULE: 'false', ...env.api }),
     {
@@ -75,10 +87,12 @@ export async function startFullStack(
     sql,
     gateway,
     worker,
+    alerts,
     api,
     metricsUrls: {
       broker: `http://127.0.0.1:${gateway.httpPort}/metrics`,
       worker: `http://127.0.0.1:${port(workerHttp)}/metrics`,
+      alerts: `http://127.0.0.1:${port(alertsHttp)}/metrics`,
       api: `http://127.0.0.1:${port(apiHttp)}/metrics`,
     },
     async connectDevice(name) {
@@ -116,8 +130,10 @@ export async function startFullStack(
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
       apiHttp.close();
       workerHttp.close();
+      alertsHttp.close();
       await api.close();
       await gateway.close();
+      await alerts.close();
       await worker.close();
       await sql.end();
       await db.drop();

@@ -96,7 +96,6 @@ export async function startFaultStack(label: string, opts: FaultStackOptions): P
     worker: () =>
       createAppProcess('worker', {
         ...common,
-        ALERTS_ENABLED: 'false',
         WORKER_LOCK_MS: '2000',
         WORKER_HTTP_HOST: '127.0.0.1',
         WORKER_HTTP_PORT: '0',

@@ -161,7 +161,7 @@ export async function startCluster(label: string, opts: ClusterOptions): Promise
       const httpPort = await freePort();
       const proc = createAppProcess(
         'worker',
-        { ...common, ALERTS_ENABLED: 'false', WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(httpPort) },
+        { ...common, WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(httpPort) },
         httpReady(`http://127.0.0.1:${httpPort}/healthz`),
       );
       cluster.workers.push({ proc, httpPort });

@@ -117,8 +117,6 @@ function workerConfig() {
     WORKER_TRANSACTIONS: String(TRANSACTIONS),
     WORKER_MERGE_MAX_MESSAGES: String(MERGE),
     WORKER_SHARDS: String(SHARDS),
-    // Ingest figures only: no alerts processor competing for the cores.
-    ALERTS_ENABLED: 'false',
     WORKER_DB_POOL: String(TRANSACTIONS * SHARDS + 4),
     ...(process.env.ROLLUP_REFRESH_LIMIT ? { ROLLUP_REFRESH_LIMIT: process.env.ROLLUP_REFRESH_LIMIT } : {}),
     ...(process.env.ROLLUP_REFRESH_MS ? { ROLLUP_REFRESH_MS: process.env.ROLLUP_REFRESH_MS } : {}),

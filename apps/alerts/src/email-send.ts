@@ -22,7 +22,7 @@ import {
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Transporter } from 'nodemailer';
-import { countNotification } from '../metrics.js';
+import { countNotification } from './metrics.js';
 
 export interface EmailSenderOptions {
   pool: Pool;

@@ -8,7 +8,7 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterEach } from 'vitest';
-import { AlertsConfigSchema, startAlerts } from '../index.js';
+import { AlertsConfigSchema, startAlerts } from '../alerts.js';
 
 const silent = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const PROFILE = '00000000-0000-4000-8000-000000000001';

@@ -18,7 +18,7 @@ import { createLogger } from '@spms/log';
 import { createTwilioProvider, type SmsProvider, startFakeTwilio } from '@spms/sms';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { AlertsConfigSchema, startAlerts } from '../alerts/index.js';
+import { AlertsConfigSchema, startAlerts } from '../alerts.js';
 import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);

@@ -8,8 +8,8 @@
  */
 import { ACKNOWLEDGEABLE_KINDS, classifyTwilioError, pickReplyCode, withReplyCode } from '@spms/sms';
 import { type Job, UnrecoverableError } from 'bullmq';
-import { countNotification } from '../metrics.js';
 import type { AlertsContext, SendJob } from './context.js';
+import { countNotification } from './metrics.js';
 
 export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {
   const id = job.data.notificationId;

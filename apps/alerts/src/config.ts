@@ -1,13 +1,27 @@
 /**
- * Settings of the alerts part of the worker. The worker spreads `AlertsConfigSchema.properties`
- * into its own schema (one parse at start-up); keys are environment variable names.
+ * The alerts process's configuration: one TypeBox schema, parsed once at start-up
+ * (`loadAlertsConfig(process.env)`); keys are the environment variable names, the same ones
+ * the worker read when alerts ran inside it, so an existing .env keeps working.
+ * `AlertsConfigSchema` alone is what `startAlerts` needs (tests and the demo parse it).
  */
-import { type Static, Type } from '@spms/config';
+import {
+  ConfigError,
+  DatabaseUrl,
+  LogLevel,
+  Port,
+  parseConfig,
+  RedisPrefix,
+  RedisUrl,
+  type Static,
+  Type,
+} from '@spms/config';
+import { redisLayoutProblem } from '@spms/queue';
 
 const ms = (def: number, min = 0) => Type.Integer({ minimum: min, default: def, description: 'milliseconds' });
 
 export const AlertsConfigSchema = Type.Object({
-  /** Set to false to run a worker that does not consume domain events for alerts. */
+  /** Set to false to run the process without consuming domain events (ALERTS_PROCESSES=0 in
+   *  `npm start` runs none). */
   ALERTS_ENABLED: Type.Boolean({ default: true }),
   /** Twilio: all empty → the console provider logs texts instead of sending them. */
   TWILIO_ACCOUNT_SID: Type.Optional(Type.String({ pattern: '^AC[0-9a-fA-F]{32}$' })),
@@ -84,3 +98,27 @@ export type AlertsConfig = Static<typeof AlertsConfigSchema> & {
   REDIS_URL: string;
   REDIS_PREFIX: string;
 };
+
+export const AlertsProcessConfigSchema = Type.Object({
+  DATABASE_URL: DatabaseUrl,
+  REDIS_URL: RedisUrl,
+  REDIS_PREFIX: RedisPrefix,
+  LOG_LEVEL: LogLevel,
+  /** Prometheus metrics (`/metrics`) and liveness (`/healthz`) of the alerts process (0 = any free port). */
+  ALERTS_HTTP_PORT: Port(9465),
+  ALERTS_HTTP_HOST: Type.String({ default: '0.0.0.0' }),
+  /** Refuse to start unless Redis keeps acknowledged jobs durably (AOF on, noeviction): the
+   *  alert timers and send jobs live there. */
+  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
+  ...AlertsConfigSchema.properties,
+});
+
+export type AlertsProcessConfig = Static<typeof AlertsProcessConfigSchema>;
+
+export function loadAlertsConfig(env: Record<string, string | undefined>): AlertsProcessConfig {
+  const config = parseConfig(AlertsProcessConfigSchema, env);
+  // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
+  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
+  if (redisProblem) throw new ConfigError([redisProblem]);
+  return config;
+}
