@@ -77,6 +77,10 @@ export const ApiConfigSchema = Type.Object({
   IMPORT_MAX_ROWS: Type.Integer({ default: 5000, minimum: 1, maximum: 100000 }),
   /** POST /api/devices/import: most supplied MQTT passwords (scrypt-hashed, ~10-40 ms each) in one request. */
   IMPORT_MAX_SUPPLIED_PASSWORDS: Type.Integer({ default: 1000, minimum: 0, maximum: 100000 }),
+  /** POST /api/firmware: largest firmware image accepted (413 beyond; streamed into a large object, never held whole). */
+  FIRMWARE_MAX_BYTES: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'bytes' }),
+  /** HTTP device API firmware chunks: largest `size` a device may ask for (400 beyond); the broker's setting of the same name. */
+  FW_CHUNK_MAX_BYTES: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536, description: 'bytes' }),
   /** HTTP device API: the broker's shared verified-credential cache (same secret and TTL as the brokers'; README). */
   DEVICE_AUTH_CACHE_SECRET: Type.Optional(
     Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 32`' }),

@@ -141,11 +141,12 @@ export async function setProfileFirmware(
   profileId: string,
   firmwareId: string | null,
 ): Promise<FirmwareTargetChange[] | null> {
-  const res = await tx.query('UPDATE device_profiles SET firmware_id = $2, updated_at = now() WHERE id = $1', [
-    profileId,
-    firmwareId,
-  ]);
-  if (res.rowCount === 0) return null;
+  // RETURNING rather than rowCount: callers may run this through an adapter that only returns rows.
+  const res = await tx.query(
+    'UPDATE device_profiles SET firmware_id = $2, updated_at = now() WHERE id = $1::uuid RETURNING id',
+    [profileId, firmwareId],
+  );
+  if (res.rows.length === 0) return null;
   return recompute(tx, 'd.profile_id = $2::uuid AND d.firmware_id IS NULL', [profileId]);
 }
 

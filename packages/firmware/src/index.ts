@@ -26,6 +26,7 @@ export {
   isChecksumAlgorithm,
   normaliseChecksum,
 } from './checksum.js';
+export { READ_BLOCK, readImage } from './image.js';
 export {
   decide,
   FINISHED,
@@ -42,3 +43,15 @@ export {
   wavesProblem,
 } from './rollout.js';
 export { getFirmware, readChunk, targetFirmware } from './store.js';
+export {
+  checksumFormatProblem,
+  deleteFirmware,
+  FIRMWARE_COLUMNS,
+  FirmwareError,
+  type FirmwareErrorCode,
+  type FirmwareRecord,
+  type FirmwareRow,
+  toFirmwareRecord,
+  type UploadRequest,
+  uploadFirmware,
+} from './upload.js';

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@spms/db';
+import { refreshFirmwareTargets } from '@spms/firmware';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
@@ -17,6 +18,7 @@ import {
 import { parseDeviceCsv, type RowError } from './csv-rows.js';
 import { HIDDEN_CONFLICT } from './device-conflicts.js';
 import { checkDeviceFields } from './device-registry.js';
+import { prismaQueryable } from './firmware-assignment.js';
 import { hashImportPasswords } from './import-hashing.js';
 import { isUniqueViolation } from './profile-ref.js';
 import { inScope } from './scope.js';
@@ -204,6 +206,8 @@ export async function importDevicesCsv(
         });
         const creds = planned.flatMap((p, i) => (p.creds ? [{ deviceId: ids[i] as string, ...p.creds.row }] : []));
         if (creds.length) await tx.deviceCredentials.createMany({ data: creds });
+        // The profiles' firmware, as fw_* attributes the devices read when they first connect.
+        await refreshFirmwareTargets(prismaQueryable(tx), ids);
         await opts.audit?.(prismaExec(tx), { dryRun: false, count: result.length, devices: result });
       },
       { timeout: 60_000 },

@@ -8,6 +8,7 @@
  * device outside it is 403.
  */
 import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
+import { type FirmwareTargetChange, refreshFirmwareTargets, setDeviceFirmware } from '@spms/firmware';
 import type { Scope } from '../plugins/auth.js';
 import { AppError } from '../plugins/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
@@ -20,6 +21,7 @@ import {
 } from './credentials.js';
 import { assertCredentialsUnused, assertNameFree } from './device-conflicts.js';
 import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
+import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from './firmware-assignment.js';
 import { type LineLabelsInput, resolveLineLabels } from './lines.js';
 import { isUniqueViolation, isUuid, resolveProfile } from './profile-ref.js';
 import { inScope } from './scope.js';
@@ -54,6 +56,8 @@ export interface UpdateDeviceInput extends DeviceFields {
   name?: string;
   profile?: string | null;
   lineLabels?: LineLabelsInput;
+  /** The device's own firmware; null: its profile's. */
+  firmwareId?: string | null;
 }
 
 export interface ListDevicesQuery {
@@ -70,6 +74,8 @@ export type DeviceWithIssued = DeviceView & { issuedCredentials?: IssuedCredenti
 export interface DeviceRegistryOptions {
   prisma: PrismaClient;
   onCredentialsChanged?: (deviceId: string) => Promise<void> | void;
+  /** After a commit that changed devices' firmware targets (the API pushes the fw_* attributes). */
+  onFirmwareTargets?: OnFirmwareTargets;
 }
 
 function fail(errors: FieldError[]): never {
@@ -90,10 +96,12 @@ export function checkDeviceFields(input: DeviceFields & { name?: string; lineLab
 export class DeviceRegistry {
   private readonly prisma: PrismaClient;
   private readonly notify: (deviceId: string) => Promise<void> | void;
+  private readonly onFirmwareTargets: OnFirmwareTargets;
 
   constructor(opts: DeviceRegistryOptions) {
     this.prisma = opts.prisma;
     this.notify = opts.onCredentialsChanged ?? (() => {});
+    this.onFirmwareTargets = opts.onFirmwareTargets ?? (() => {});
   }
 
   async list(q: ListDevicesQuery = {}, scope: Scope | null = null): Promise<{ items: DeviceView[]; total: number }> {
@@ -148,7 +156,7 @@ export class DeviceRegistry {
       if (creds) await assertCredentialsUnused(tx, creds.row.credentialsId, scope);
       if (creds) await assertNoShadowing(tx, creds, scope);
       const { profile: _p, lineLabels: _l, credentials: _c, ...fields } = input;
-      return tx.device.create({
+      const created = await tx.device.create({
         data: {
           ...fields,
           profileId: profile.id,
@@ -157,6 +165,9 @@ export class DeviceRegistry {
         },
         include: DEVICE_INCLUDE,
       });
+      // The profile's firmware, as fw_* attributes the device reads when it first connects.
+      await refreshFirmwareTargets(prismaQueryable(tx), [created.id]);
+      return created;
     });
     return withIssued(device, creds);
   }
@@ -169,6 +180,7 @@ export class DeviceRegistry {
   ): Promise<DeviceView> {
     const { errors } = checkDeviceFields({ ...input, lineLabels: undefined });
     if (errors.length) fail(errors);
+    let firmwareChanges: FirmwareTargetChange[] = [];
     const device = await this.write(inTx(audit, toDeviceView), async (tx) => {
       const current = await this.find(tx, idOrName, scope);
       const profile = input.profile !== undefined ? await resolveProfile(tx, input.profile) : current.profile;
@@ -185,7 +197,7 @@ export class DeviceRegistry {
       problems.push(...lines.errors);
       if (problems.length) fail(problems);
       if (input.name && input.name !== current.name) await assertNameFree(tx, input.name, scope);
-      const { profile: _p, lineLabels, ...fields } = input;
+      const { profile: _p, lineLabels, firmwareId, ...fields } = input;
       if (lineLabels) {
         for (const [i, label] of lines.labels.entries()) {
           await tx.deviceLine.upsert({
@@ -195,12 +207,21 @@ export class DeviceRegistry {
           });
         }
       }
-      return tx.device.update({
+      const updated = await tx.device.update({
         where: { id: current.id },
         data: { ...fields, profileId: profile.id },
         include: DEVICE_INCLUDE,
       });
+      // Its firmware target (own, else the profile's) may have changed: the fw_* attributes follow.
+      if (firmwareId !== undefined) await assertFirmwareExists(tx, firmwareId);
+      if (firmwareId === undefined && profile.id === current.profileId) return updated;
+      firmwareChanges =
+        firmwareId !== undefined
+          ? await setDeviceFirmware(prismaQueryable(tx), [current.id], firmwareId)
+          : await refreshFirmwareTargets(prismaQueryable(tx), [current.id]);
+      return this.find(tx, current.id);
     });
+    if (firmwareChanges.length) await this.onFirmwareTargets(firmwareChanges);
     return toDeviceView(device);
   }
 

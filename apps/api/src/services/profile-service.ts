@@ -1,8 +1,10 @@
 /** Device profiles: defaults for a class of devices (each value overridable per device). */
 import { hashSecret, type ProvisionStrategy, provisionSettingProblems } from '@spms/credentials';
 import type { Prisma, PrismaClient, Transport } from '@spms/db';
+import { type FirmwareTargetChange, setProfileFirmware } from '@spms/firmware';
 import { AppError } from '../plugins/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
+import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from './firmware-assignment.js';
 import { isUniqueViolation, isUuid } from './profile-ref.js';
 import { checkVoltageRange, type FieldError, formatFieldErrors } from './validation.js';
 
@@ -24,6 +26,8 @@ export interface CreateProfileInput extends ProfileFields {
 export interface UpdateProfileInput extends ProfileFields {
   name?: string;
   provisioning?: ProvisioningInput;
+  /** Firmware every device of the profile runs unless it has its own; null: none. */
+  firmwareId?: string | null;
 }
 
 /** ThingsBoard's device provisioning settings of a profile (the secret is write-only). */
@@ -152,7 +156,11 @@ async function applyProvisioning(
 const COUNT = { _count: { select: { devices: true } } } as const;
 
 export class ProfileService {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    /** After a commit that changed devices' firmware targets (the API pushes the fw_* attributes). */
+    private readonly onFirmwareTargets: OnFirmwareTargets = () => {},
+  ) {}
 
   async list(): Promise<ProfileView[]> {
     const rows = await this.prisma.deviceProfile.findMany({ include: COUNT, orderBy: { name: 'asc' } });
@@ -182,10 +190,11 @@ export class ProfileService {
   }
 
   async update(idOrName: string, input: UpdateProfileInput, audit?: AuditHook<ProfileView>): Promise<ProfileView> {
-    const { provisioning, ...fields } = input;
+    const { provisioning, firmwareId, ...fields } = input;
     // scrypt before the transaction, so the transaction stays short.
     const secretHash = provisioning?.secret ? await hashSecret(provisioning.secret, 'supplied') : undefined;
-    return this.write(audit, async (tx) => {
+    let firmwareChanges: FirmwareTargetChange[] = [];
+    const view = await this.write(audit, async (tx) => {
       const current = await this.find(tx, idOrName);
       if (provisioning) await applyProvisioning(tx, current.id, provisioning, secretHash);
       if (input.name && input.name !== current.name) await this.assertNameFree(tx, input.name);
@@ -208,8 +217,16 @@ export class ProfileService {
           'BAD_REQUEST',
           `voltage limits conflict with device ${broken.name}'s overrides; change its voltageMin/voltageMax first`,
         );
+      if (firmwareId !== undefined) {
+        // Set-based: every device following the profile gets its fw_* attributes in this transaction.
+        await assertFirmwareExists(tx, firmwareId);
+        firmwareChanges = (await setProfileFirmware(prismaQueryable(tx), current.id, firmwareId)) ?? [];
+        return { ...toProfileView({ ...updated, firmwareId }), provisioning: await readProvisioning(tx, current.id) };
+      }
       return { ...toProfileView(updated), provisioning: await readProvisioning(tx, current.id) };
     });
+    if (firmwareChanges.length) await this.onFirmwareTargets(firmwareChanges);
+    return view;
   }
 
   async remove(idOrName: string, audit?: AuditHook<ProfileView>): Promise<ProfileView> {

@@ -8,6 +8,7 @@
 import type { Logger } from '@spms/log';
 import type { FastifyInstance } from 'fastify';
 import { attributeRoutes } from './attribute-routes.js';
+import { firmwareRoutes } from './firmware-routes.js';
 import { deviceGatewayPlugin } from './gateway.js';
 import { ingestRoutes } from './ingest-routes.js';
 import { provisionRoutes } from './provision-routes.js';
@@ -27,4 +28,6 @@ export default async function deviceApiRoutes(app: FastifyInstance): Promise<voi
   await app.register(attributeRoutes);
   await app.register(rpcRoutes);
   await app.register(provisionRoutes);
+  // Firmware images in chunks (ThingsBoard's HTTP OTA), for the device's target only.
+  await app.register(firmwareRoutes);
 }

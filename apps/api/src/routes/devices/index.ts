@@ -1,5 +1,6 @@
 /** Operator API for the device registry: /api/devices (Bearer API key; writes need role operator). */
 import { bumpCredentials } from '@spms/device-auth';
+import { pushFirmwareAttributes } from '@spms/firmware';
 import { credentialsChangedChannel } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
@@ -31,6 +32,13 @@ export default async function deviceRoutes(app: FastifyInstance): Promise<void> 
       await app.redis.publish(channel, deviceId).catch((err: Error) => {
         app.log.error({ err: err.message, deviceId }, 'could not publish credentials change');
       });
+    },
+    // Stored already: a device that misses the push reads its fw_* attributes when it connects.
+    onFirmwareTargets: async (changes) => {
+      const sent = await pushFirmwareAttributes(app.redis, app.config.REDIS_PREFIX, changes, {
+        wakeup: app.config.PUBSUB_WAKEUPS,
+      });
+      if (sent.failed) app.log.error({ failed: sent.failed }, 'could not push firmware attributes');
     },
   });
   app.addHook('onRequest', app.authenticate);

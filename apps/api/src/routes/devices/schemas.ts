@@ -68,7 +68,16 @@ export const CreateDeviceBody = Type.Object(
 );
 
 export const UpdateDeviceBody = Type.Object(
-  { name: Type.Optional(DeviceName), ...fieldProps },
+  {
+    name: Type.Optional(DeviceName),
+    ...fieldProps,
+    firmwareId: Type.Optional(
+      NullableString({
+        format: 'uuid',
+        description: "firmware this device should run (pushed as the fw_* shared attributes); null: its profile's",
+      }),
+    ),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 
@@ -136,6 +145,31 @@ const deviceProps = {
   effective: Settings(Type.Number()),
   lines: Type.Array(Type.Object({ number: Type.Integer(), label: Type.String(), enabled: Type.Boolean() })),
   credentials: CredentialsInfo,
+  firmware: Type.Object(
+    {
+      current: Nullable(
+        Type.Object(
+          { title: Nullable(Type.String()), version: Nullable(Type.String()) },
+          {
+            description: 'what the device reported running (current_fw_title, current_fw_version)',
+          },
+        ),
+      ),
+      target: Nullable(
+        Type.Object(
+          { id: Type.String(), title: Type.String(), version: Type.String() },
+          {
+            description: 'what it should run: its own firmware, else its profile’s',
+          },
+        ),
+      ),
+      targetFrom: Nullable(Type.Enum(['device', 'profile'])),
+      state: Nullable(Type.String({ description: "the device's last fw_state (QUEUED … UPDATED, FAILED)" })),
+      error: Nullable(Type.String({ description: 'fw_error with FAILED' })),
+      stateAt: Nullable(Type.String({ format: 'date-time' })),
+    },
+    { description: 'firmware over the air (docs/firmware.md)' },
+  ),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
 };

@@ -1,5 +1,6 @@
 /** /api/profiles: device profile CRUD (Bearer API key; writes need role operator). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { pushFirmwareAttributes } from '@spms/firmware';
 import { requireRole } from '../../plugins/auth.js';
 import { AppError } from '../../plugins/errors.js';
 import { ProfileService } from '../../services/profile-service.js';
@@ -7,7 +8,13 @@ import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { CreateProfileBody, Profile, ProfileList, ProfileParams, UpdateProfileBody } from './schemas.js';
 
 const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const profiles = new ProfileService(app.prisma);
+  // Firmware assigned to a profile reaches its devices' live sessions after the commit.
+  const profiles = new ProfileService(app.prisma, async (changes) => {
+    const sent = await pushFirmwareAttributes(app.redis, app.config.REDIS_PREFIX, changes, {
+      wakeup: app.config.PUBSUB_WAKEUPS,
+    });
+    if (sent.failed) app.log.error({ failed: sent.failed }, 'could not push firmware attributes to some devices');
+  });
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
   app.addHook('preHandler', async (req) => {

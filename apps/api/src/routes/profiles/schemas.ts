@@ -61,7 +61,19 @@ export const Provisioning = Type.Object({
 });
 
 export const UpdateProfileBody = Type.Object(
-  { name: Type.Optional(ProfileName), ...settingProps, provisioning: Type.Optional(ProvisioningBody) },
+  {
+    name: Type.Optional(ProfileName),
+    ...settingProps,
+    provisioning: Type.Optional(ProvisioningBody),
+    firmwareId: Type.Optional(
+      Type.Unsafe<string | null>({
+        type: ['string', 'null'],
+        format: 'uuid',
+        description:
+          'firmware its devices run unless they have their own (pushed as fw_* shared attributes); null: none',
+      }),
+    ),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 export const ProfileParams = Type.Object({ idOrName: Type.String({ description: 'profile id or name' }) });
@@ -80,6 +92,7 @@ export const Profile = Type.Object({
   alertDebounceSec: Type.Integer(),
   isDefault: Type.Boolean(),
   deviceCount: Type.Integer(),
+  firmwareId: Nullable(Type.String({ description: 'firmware assigned to the profile (docs/firmware.md)' })),
   provisioning: Type.Optional(Provisioning),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
