@@ -23,6 +23,7 @@ import { acceptAttributes } from '@spms/telemetry';
 import type { Client, PublishPacket } from 'aedes';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
 import type { DeviceRequests } from './device-requests.js';
+import type { FirmwareServer } from './firmware.js';
 import type { RefusalReason } from './metrics.js';
 import { createTelemetryEvaluator } from './payload-cache.js';
 import { handleProvisionPublish, isProvisionSession } from './provision.js';
@@ -30,7 +31,7 @@ import { classifyPublish, SINK_TOPIC } from './topics.js';
 
 type Callback = (error?: Error | null) => void;
 
-export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequests) {
+export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequests, firmware: FirmwareServer) {
   const { config, metrics, producer } = ctx;
   const evaluateTelemetry = createTelemetryEvaluator();
 
@@ -91,6 +92,21 @@ export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequ
     if (kind === null) return refuse(s, packet, 'topic_not_allowed', 'not a device API topic', false, callback);
     if (payload.length > config.MAX_PAYLOAD_BYTES)
       return refuse(s, packet, 'payload_too_large', `${payload.length} bytes`, true, callback);
+    // Firmware chunks are paced by the download slots and one request at a time, not the message rate.
+    if (kind.kind === 'fw_request')
+      return firmware.handle(c as GatewayClient, s, kind, payload, (outcome) => {
+        if (outcome === 'ack') accept(packet, callback);
+        else if (outcome === 'close') callback(new Error('firmware request refused'));
+        else
+          refuse(
+            s,
+            packet,
+            'invalid_payload',
+            outcome.invalid,
+            config.INVALID_PAYLOAD_ACTION === 'disconnect',
+            callback,
+          );
+      });
     if (!s.rate.take()) return refuse(s, packet, 'device_rate', 'per-device message rate exceeded', true, callback);
 
     const invalid = (detail: string) =>

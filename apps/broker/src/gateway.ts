@@ -25,6 +25,7 @@ import { type CommandDelivery, startCommandDelivery } from './commands.js';
 import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { createDeviceRequests } from './device-requests.js';
+import { createFirmwareServer } from './firmware.js';
 import { startHttp } from './http.js';
 import { startKeepaliveWheel } from './keepalive-wheel.js';
 import { SharedKeyedLimiter } from './limits.js';
@@ -172,10 +173,12 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     });
 
     const requests = createDeviceRequests(ctx, redis);
+    const firmware = createFirmwareServer(ctx, redis);
+    cleanups.push(() => firmware.close());
     broker = await Aedes.createBroker({
       preConnect: createPreConnect(ctx),
       authenticate: createAuthenticate(ctx),
-      authorizePublish: createAuthorizePublish(ctx, requests),
+      authorizePublish: createAuthorizePublish(ctx, requests, firmware),
       authorizeSubscribe: createAuthorizeSubscribe(ctx),
       authorizeForward,
       // A socket that sends no CONNECT is an unauthenticated one holding memory (4G modems

@@ -12,6 +12,10 @@ export const ATTRIBUTES_RESPONSE = 'v1/devices/me/attributes/response/';
 export const RPC_REQUEST = 'v1/devices/me/rpc/request/';
 export const RPC_RESPONSE = 'v1/devices/me/rpc/response/';
 export const CLAIM = 'v1/devices/me/claim';
+/** ThingsBoard's firmware chunks (firmware.ts): request and response ids are decimal digits. */
+export const FW_RESPONSE = 'v2/fw/response/';
+export const FW_ERROR = 'v2/fw/error';
+const FW_REQUEST = /^v2\/fw\/request\/(\d{1,10})\/chunk\/(\d{1,10})$/;
 
 /** Where accepted device publishes go inside aedes: no subscription can ever match it. */
 export const SINK_TOPIC = '$spms/sink';
@@ -24,7 +28,8 @@ export type PublishKind =
   | { kind: 'attributes_request'; requestId: string }
   | { kind: 'rpc_response'; requestId: string }
   | { kind: 'rpc_request'; requestId: string }
-  | { kind: 'claim' };
+  | { kind: 'claim' }
+  | { kind: 'fw_request'; requestId: string; chunk: number };
 
 /** A request id is one topic level: digits in ThingsBoard's examples; we accept any level. */
 function suffix(topic: string, prefix: string): string | null {
@@ -38,6 +43,8 @@ export function classifyPublish(topic: string): PublishKind | null {
   if (topic === TELEMETRY) return { kind: 'telemetry' };
   if (topic === ATTRIBUTES) return { kind: 'attributes' };
   if (topic === CLAIM) return { kind: 'claim' };
+  const fw = FW_REQUEST.exec(topic);
+  if (fw) return { kind: 'fw_request', requestId: fw[1] as string, chunk: Number(fw[2]) };
   let id = suffix(topic, ATTRIBUTES_REQUEST);
   if (id !== null) return { kind: 'attributes_request', requestId: id };
   id = suffix(topic, RPC_RESPONSE);
@@ -53,6 +60,10 @@ export const ALLOWED_SUBSCRIPTIONS = new Set([
   `${ATTRIBUTES_RESPONSE}+`,
   `${RPC_REQUEST}+`,
   `${RPC_RESPONSE}+`,
+  // ThingsBoard's filter, the Arduino SDK's `#` and the error topic (only ever this device's).
+  `${FW_RESPONSE}+/chunk/+`,
+  `${FW_RESPONSE}#`,
+  FW_ERROR,
 ]);
 
 export function deviceTopic(deviceId: string, topic: string): string {
