@@ -16,6 +16,7 @@ import type { IngestBatch } from '@spms/queue';
 import type { Deadlines } from './deadlines.js';
 import { insertEventsAndCommit } from './outbox.js';
 import { attributeColumns } from './persist/attributes.js';
+import { saveFirmwareStates } from './persist/firmware-state.js';
 import type { DeviceConfigCache } from './persist/device-config.js';
 import { updateDeviceState } from './persist/device-state.js';
 import { insertReportsAndLock } from './persist/insert-reports.js';
@@ -116,6 +117,8 @@ export async function processBatch(ctx: BatchContext, batch: IngestBatch, now = 
     mark();
     all.push(...voltage.events);
     await device.save(client, voltage.volts, lines.stateRows, attributeColumns(devices));
+    // current_fw_* / fw_state / fw_error (telemetry or client attributes) → device_firmware.
+    await saveFirmwareStates(client, devices);
     mark();
     await raised;
     // Events last, under the commit-order lock, then COMMIT (outbox.ts).
