@@ -28,6 +28,7 @@ import { accessRows } from './authz-rows-access.js';
 import { deviceRows } from './authz-rows-devices.js';
 import { emailRows } from './authz-rows-email.js';
 import { escalationRows } from './authz-rows-escalation.js';
+import { firmwareRows, type RawBodyRow } from './authz-rows-firmware.js';
 import { provisioningRows } from './authz-rows-provisioning.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
@@ -62,6 +63,7 @@ const ROWS: Row[] = [
   ...escalationRows(f, () => app),
   ...emailRows(() => app),
   ...provisioningRows(f, () => app),
+  ...firmwareRows(f, () => app),
 ];
 const auth = {} as Record<Who, { authorization: string }>;
 
@@ -127,11 +129,22 @@ async function runCell(row: Row, who: Who): Promise<string | undefined> {
   let body = '';
   if (row.stream) status = await streamStatus(row.url(c), headers);
   else {
+    const raw = (row as RawBodyRow).octet?.(c);
     const res = await app.inject({
       method: row.method,
       url: row.url(c),
-      headers: { ...headers, ...(row.csv ? { 'content-type': 'text/csv' } : {}) },
-      ...(row.csv ? { payload: row.csv(c) } : row.body ? { payload: row.body(c) as object } : {}),
+      headers: {
+        ...headers,
+        ...(row.csv ? { 'content-type': 'text/csv' } : {}),
+        ...(raw ? { 'content-type': 'application/octet-stream' } : {}),
+      },
+      ...(row.csv
+        ? { payload: row.csv(c) }
+        : raw
+          ? { payload: raw }
+          : row.body
+            ? { payload: row.body(c) as object }
+            : {}),
     });
     status = res.statusCode;
     body = res.body.slice(0, 200);
