@@ -1,7 +1,8 @@
 /**
  * aedes `authorizeSubscribe`: a device may subscribe only to ThingsBoard's device topics
  * (`v1/devices/me/attributes`, `.../attributes/response/+`, `.../rpc/request/+`,
- * `.../rpc/response/+`). Any other filter — `#`, `+/...`, another device's namespace —
+ * `.../rpc/response/+`, and for firmware `v2/fw/response/+/chunk/+`, `v2/fw/response/#`,
+ * `v2/fw/error`: topics.ts). Any other filter — `#`, `+/...`, another device's namespace —
  * gets return code 0x80 in the SUBACK [MQTT-3.9.3] (aedes writes 0x80 when the callback
  * passes no subscription); the other filters of the same SUBSCRIBE are still granted.
  *
