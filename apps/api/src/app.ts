@@ -25,13 +25,13 @@ import deviceApiRoutes from './routes/device-api/index.js';
 import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import { escalationPolicyRoutes, recipientGroupRoutes } from './routes/escalation/index.js';
-import firmwareRoutes from './routes/firmware/index.js';
 import healthRoutes from './routes/health/index.js';
 import notificationRoutes from './routes/notifications/index.js';
 import plannedRoutes from './routes/planned/index.js';
 import profileRoutes from './routes/profiles/index.js';
 import recipientRoutes from './routes/recipients/index.js';
 import reportSubscriptionRoutes from './routes/report-subscriptions/index.js';
+import rolloutRoutes from './routes/rollouts/index.js';
 import smsInboundRoutes from './routes/sms-inbound/index.js';
 import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
@@ -70,8 +70,6 @@ export async function buildApp(
   // Operator API (Bearer API key).
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
-  // Firmware images for updates over the air (the only route that takes a raw octet-stream body).
-  await app.register(firmwareRoutes, { prefix: '/api/firmware' });
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
   // Alerts and SMS: alerts, recipients, texts; Twilio's delivery receipts (signed, no API key).
   await app.register(alertRoutes, { prefix: '/api/alerts' });
@@ -89,6 +87,8 @@ export async function buildApp(
   await app.register(userRoutes, { prefix: '/api/users' });
   await app.register(auditRoutes, { prefix: '/api/audit' });
   await app.register(plannedRoutes, { prefix: '/api/planned' });
+  // Staged firmware rollouts (the worker's controller drives them).
+  await app.register(rolloutRoutes, { prefix: '/api/rollouts' });
   // Operator → device: shared attributes and server-side RPC through the gateway.
   await app.register(deviceCommandRoutes, { prefix: '/api/devices' });
   // Read side: status, outages, voltage, timeline, reports, live stream (/api/...).
