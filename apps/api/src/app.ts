@@ -25,6 +25,7 @@ import deviceApiRoutes from './routes/device-api/index.js';
 import deviceCommandRoutes from './routes/device-commands/index.js';
 import deviceRoutes from './routes/devices/index.js';
 import { escalationPolicyRoutes, recipientGroupRoutes } from './routes/escalation/index.js';
+import firmwareRoutes from './routes/firmware/index.js';
 import healthRoutes from './routes/health/index.js';
 import notificationRoutes from './routes/notifications/index.js';
 import plannedRoutes from './routes/planned/index.js';
@@ -70,6 +71,8 @@ export async function buildApp(
   // Operator API (Bearer API key).
   await app.register(deviceRoutes, { prefix: '/api/devices' });
   await app.register(profileRoutes, { prefix: '/api/profiles' });
+  // Firmware images for updates over the air (the only route that takes a raw octet-stream body).
+  await app.register(firmwareRoutes, { prefix: '/api/firmware' });
   await app.register(apiKeyRoutes, { prefix: '/api/api-keys' });
   // Alerts and SMS: alerts, recipients, texts; Twilio's delivery receipts (signed, no API key).
   await app.register(alertRoutes, { prefix: '/api/alerts' });
