@@ -1,11 +1,18 @@
 // Which SPMS processes `npm start` runs on this machine, and the ports each one listens on.
 //
 // Brokers and API processes share their public port (MQTT_PORT, MQTT_WS_PORT, MQTTS_PORT;
-// HTTP_PORT) through Node's cluster module. Each broker and worker process has its own
-// metrics/health port, so Prometheus can scrape every one of them: BROKER_HTTP_PORT + 2 × i
-// and WORKER_HTTP_PORT + 2 × i for process i = 0, 1, … The step of 2 keeps the default
-// bases (9091, 9092) from colliding: brokers on 9091, 9093, 9095…, workers on 9092, 9094…
-// A base of 0 gives every process a random port.
+// HTTP_PORT) through Node's cluster module. Each broker, worker, alerts and API process has
+// its own metrics/health port, so Prometheus can scrape every one of them: BROKER_HTTP_PORT
+// + 2 × i, WORKER_HTTP_PORT + 2 × i, ALERTS_HTTP_PORT + 2 × i and API_METRICS_PORT + 2 × i
+// for process i = 0, 1, … The step of 2 keeps the default bases from colliding: brokers on
+// 9091, 9093, 9095…, workers on 9092, 9094…, API processes on 9464, 9466…, alerts processes
+// on 9465, 9467… A base of 0 gives every process a random port.
+//
+// Alerts processes (ALERTS_PROCESSES, default 1) are separate from the ingest workers: they
+// consume the domain-events, alert-timers, sms, email and sms-inbound queues, where BullMQ
+// hands each job to one process and every step is idempotent (deterministic job ids, rows
+// re-read before a send), so any number of them is safe. Before they had their own count,
+// each worker also ran an alerts processor.
 import { availableParallelism } from 'node:os';
 
 /** Per-process ports advance by 2 so that brokers and workers interleave with the default bases. */
@@ -31,7 +38,7 @@ function readPort(env, name, fallback) {
 }
 
 /**
- * @returns {{ processes: { app: 'broker'|'worker'|'api', index: number, label: string, cluster: boolean,
+ * @returns {{ processes: { app: 'broker'|'worker'|'api'|'alerts', index: number, label: string, cluster: boolean,
  *   env: Record<string,string> }[], ports: { name: string, port: number, note?: string }[] }}
  */
 export function planProcesses(env) {
@@ -40,6 +47,7 @@ export function planProcesses(env) {
     broker: readCount(env, 'BROKER_PROCESSES', cores),
     worker: readCount(env, 'WORKER_PROCESSES', cores),
     api: readCount(env, 'API_PROCESSES', 1),
+    alerts: readCount(env, 'ALERTS_PROCESSES', 1),
   };
   const brokerBase = readPort(env, 'BROKER_HTTP_PORT', 9091);
   const workerBase = readPort(env, 'WORKER_HTTP_PORT', 9092);
@@ -65,7 +73,8 @@ export function planProcesses(env) {
         app,
         index: i,
         label: count > 1 ? `${app}${i + 1}` : app,
-        cluster: app !== 'worker',
+        // Only brokers and API processes share a public port (cluster workers).
+        cluster: app === 'broker' || app === 'api',
         env: { [variable]: String(port) },
       });
     }
@@ -74,6 +83,7 @@ export function planProcesses(env) {
   perProcess('worker', counts.worker, 'WORKER_HTTP_PORT', workerBase);
   // API process i serves /metrics on API_METRICS_PORT + 2 × i (9464, 9466, …).
   perProcess('api', counts.api, 'API_METRICS_PORT', readPort(env, 'API_METRICS_PORT', 9464));
+  perProcess('alerts', counts.alerts, 'ALERTS_HTTP_PORT', readPort(env, 'ALERTS_HTTP_PORT', 9465));
   // Custom bases can still overlap (BROKER_HTTP_PORT=9000, WORKER_HTTP_PORT=9002)
   // would only show as EADDRINUSE later: say which ones collide now.
   const seen = new Map();

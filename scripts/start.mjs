@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: the whole system in one command — build, migrate, then the broker, worker and
-// API processes with prefixed output: by default one broker and one worker per core and one
-// API process (BROKER_PROCESSES, WORKER_PROCESSES, API_PROCESSES; scripts/process-plan.mjs).
+// `npm start`: the whole system in one command — build, migrate, then the broker, worker, API
+// and alerts processes with prefixed output: by default one broker and one worker per core,
+// one API process and one alerts process (BROKER_PROCESSES, WORKER_PROCESSES, API_PROCESSES,
+// ALERTS_PROCESSES; scripts/process-plan.mjs).
 // A process that exits is restarted with back-off; Ctrl-C stops them all (scripts/supervise.mjs).
 //
 // Configuration comes from the environment, or from a `.env` file in the repository root
@@ -78,9 +79,9 @@ run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only']);
 console.log('spms: migrating…');
 run('node', ['packages/db/dist/bin/migrate.js', '--create-database']);
 
-const { broker, worker, api } = plan.counts;
+const { broker, worker, api, alerts } = plan.counts;
 console.log(
-  `spms: starting ${broker} broker, ${worker} worker and ${api} API process${broker + worker + api === 1 ? '' : 'es'} — ` +
+  `spms: starting ${broker} broker, ${worker} worker, ${api} API and ${alerts} alerts process${broker + worker + api + alerts === 1 ? '' : 'es'} — ` +
     `MQTT on :${env.MQTT_PORT ?? 1883}, HTTP API and device API on :${env.HTTP_PORT ?? 8080}. Ctrl-C stops.`,
 );
 superviseUntilSignal(env, plan);

@@ -2,7 +2,7 @@
 // Runs the planned SPMS processes (scripts/process-plan.mjs) from the built apps and keeps
 // them running: brokers and API processes are cluster workers (they share MQTT_PORT /
 // HTTP_PORT; Node 20 has no reusePort, so the primary — this process — accepts and hands
-// connections round-robin), ingest workers are plain child processes. A process that
+// connections round-robin), ingest workers and alerts processes are plain child processes. A process that
 // exits is restarted after a back-off (0.5 s doubling to 30 s; reset after a minute up)
 // and the exit is logged. SIGINT/SIGTERM stops every process (SIGTERM, SIGKILL after 10 s).
 // A process that exits by itself on its very first start within 15 s (a bad variable, a
@@ -11,7 +11,7 @@
 //
 // `npm start` calls this after building and migrating; run alone (node scripts/supervise.mjs)
 // it expects built apps and a migrated database. Output lines are prefixed with the process
-// label (broker1, worker2, api…).
+// label (broker1, worker2, api, alerts…).
 import { spawn } from 'node:child_process';
 import cluster from 'node:cluster';
 import { dirname, join } from 'node:path';

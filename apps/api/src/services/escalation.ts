@@ -1,5 +1,5 @@
 /**
- * Escalation policies (apps/worker/src/alerts/escalation.ts runs them): scope, severities
+ * Escalation policies (apps/alerts/src/escalation.ts runs them): scope, severities
  * and ordered tiers of recipients and/or groups. Admins write; a scoped operator reads a
  * policy whose scope (region / customer / device) lies inside its own.
  */
