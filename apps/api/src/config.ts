@@ -56,9 +56,9 @@ export const ApiConfigSchema = Type.Object({
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** Reliability reports from the day rollups (default) or from raw outage rows (the older path, for comparison). */
-  REPORTS_FROM: Type.Union([Type.Literal('rollup'), Type.Literal('raw')], {
+  REPORTS_FROM: Type.Union([Type.Literal('rollup'), Type.Literal('day'), Type.Literal('raw')], {
     default: 'rollup',
-    description: 'rollup or raw',
+    description: 'rollup (group rows where possible, else day rows), day (day rows only) or raw',
   }),
   /** Scheduled reliability report e-mails (report subscriptions): checked by every API process, sent once. */
   REPORT_SCHEDULE: Type.Boolean({ default: true, description: 'true or false' }),

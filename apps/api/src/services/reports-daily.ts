@@ -26,7 +26,7 @@ export interface DaySaidi {
 export async function dailySaidiSql(
   pg: Pool,
   scope: Scope | null,
-  opts: { fromDay: string; toDay: string; timeZone: string; planned: string; source?: 'raw' | 'rollup' },
+  opts: { fromDay: string; toDay: string; timeZone: string; planned: string; source?: 'raw' | 'rollup' | 'group' },
 ): Promise<DaySaidi[]> {
   const days = localDays(opts.fromDay, opts.toDay, opts.timeZone);
   if (days.length === 0) return [];
@@ -43,19 +43,38 @@ export async function dailySaidiSql(
   const oto = op.add(new Date(last.to));
   const [lines, minutes] = await Promise.all([
     // Lines by the local day their device entered service; a cumulative sum gives N_T per day.
+    // (Per device, then per day: per line, the in-service sub-select ran 80,000 times, ~0.3 s.)
     pg.query<{ day: string; n: number }>(
-      `SELECT to_char((${inServiceFrom('d')} AT TIME ZONE ${ltz})::date, 'YYYY-MM-DD') AS day, count(*)::int AS n
-         FROM devices d JOIN device_lines dl ON dl.device_id = d.id AND dl.enabled
-        WHERE ${lscope} AND ${inServiceFrom('d')} < ${lto}::timestamptz
-        GROUP BY 1`,
+      `SELECT to_char(day, 'YYYY-MM-DD') AS day, sum(n)::int AS n FROM (
+         SELECT (s.at AT TIME ZONE ${ltz})::date AS day, l.n
+           FROM devices d
+           LEFT JOIN device_history_imports h ON h.device_id = d.id
+           CROSS JOIN LATERAL (SELECT least(d.created_at, h.first_report_at) AS at) s
+           JOIN (SELECT device_id, lines AS n FROM device_line_masks) l ON l.device_id = d.id
+          WHERE ${lscope} AND s.at < ${lto}::timestamptz) x
+        GROUP BY day`,
       lp.values,
     ),
-    opts.source === 'rollup'
-      ? // The same sums from the day rollups: every day-row of an outage carries the start day,
-        // and an outage's day-rows add up to its duration_ms. Rows from the device's first
-        // in-service day on (an outage cannot begin before its device reported).
+    opts.source === 'group'
+      ? // The same sums per region and customer (migration 20261203001400): rows from the
+        // device's first day in service on, its enabled lines, already applied there.
         pg.query<{ day: string; ms: number }>(
           `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
+             SELECT d.start_day AS day, sum(d.known_ms)::float8 AS ms
+               FROM outage_group_day_rollups d
+              WHERE ${oscope} AND d.class = 'sustained' AND NOT d.planned
+                AND d.start_day >= (${ofrom}::timestamptz AT TIME ZONE ${otz})::date
+                AND d.start_day < (${oto}::timestamptz AT TIME ZONE ${otz})::date
+                AND d.day >= (${ofrom}::timestamptz AT TIME ZONE ${otz})::date
+              GROUP BY 1) x`,
+          op.values,
+        )
+      : opts.source === 'rollup'
+        ? // The same sums from the day rollups: every day-row of an outage carries the start day,
+          // and an outage's day-rows add up to its duration_ms. Rows from the device's first
+          // in-service day on (an outage cannot begin before its device reported).
+          pg.query<{ day: string; ms: number }>(
+            `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
              SELECT r.start_day AS day, sum(r.known_ms)::float8 AS ms
                FROM outage_day_rollups r
                JOIN (SELECT d.id, (${inServiceFrom('d')} AT TIME ZONE ${otz})::date AS first_day, l.mask FROM devices d
@@ -69,11 +88,11 @@ export async function dailySaidiSql(
                 AND r.start_day >= d.first_day
                 AND (d.mask >> (r.line - 1)) & 1 <> 0
               GROUP BY 1) x`,
-          op.values,
-        )
-      : // Per-row work kept to a date cast and a sum (the day is formatted after grouping).
-        pg.query<{ day: string; ms: number }>(
-          `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
+            op.values,
+          )
+        : // Per-row work kept to a date cast and a sum (the day is formatted after grouping).
+          pg.query<{ day: string; ms: number }>(
+            `SELECT to_char(day, 'YYYY-MM-DD') AS day, ms FROM (
          SELECT (o.started_at AT TIME ZONE ${otz})::date AS day, sum(o.duration_ms)::float8 AS ms
            FROM outages o
            JOIN (SELECT d.id, ${inServiceFrom('d')} AS in_service_from, d.region, l.mask FROM devices d
@@ -86,8 +105,8 @@ export async function dailySaidiSql(
             -- enabled lines as a bit mask: a hash join on devices instead of a probe per line
             AND (d.mask >> (o.line - 1)) & 1 <> 0
           GROUP BY 1) x`,
-          op.values,
-        ),
+            op.values,
+          ),
   ]);
   const created = [...lines.rows].sort((a, b) => (a.day < b.day ? -1 : 1));
   const byDay = new Map(minutes.rows.map((r) => [r.day, r.ms]));

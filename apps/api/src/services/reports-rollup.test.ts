@@ -8,7 +8,10 @@
  * both aligned to local days and not. The rollups are kept as the worker keeps them: the
  * triggers mark the touched device-line-days dirty as the rows are written, and the worker's
  * refresher (outage_rollups_refresh_dirty) recomputes them; a report read while marks are
- * still dirty is read from raw rows and is exact as well.
+ * still dirty is read from raw rows and is exact as well. The same for the group rows (sums
+ * per region, customer and day, migration 20261203001400) that reports by region or customer
+ * read: devices in two customers, a customer move and a line enabled or disabled afterwards,
+ * reports grouped either way; the group rows the refresher kept equal a rebuild of them.
  */
 import { createPool, type Pool } from '@spms/db';
 import { computeReliability, type GroupReliability, localDayStart } from '@spms/reliability';
@@ -36,6 +39,7 @@ const lineArb = fc.record({
 });
 const devArb = fc.record({
   region: fc.constantFrom(...REGIONS),
+  customer: fc.constantFrom('C1', 'C2'),
   lateMin: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 5 * 24 * 60 })),
   lines: fc.array(lineArb, { minLength: 1, maxLength: 3 }),
   offline: fc.array(
@@ -61,6 +65,9 @@ const caseArb = fc.record({
     { maxLength: 2 },
   ),
   move: fc.option(fc.nat(2)),
+  recustomer: fc.option(fc.nat(2)),
+  toggle: fc.option(fc.record({ device: fc.nat(2), line: fc.nat(2) })),
+  groupBy: fc.constantFrom('region', 'customer'),
   fromMin: fc.integer({ min: -24 * 60, max: 5 * 24 * 60 }),
   lenMin: fc.integer({ min: 1, max: 9 * 24 * 60 }),
   alignFrom: fc.boolean(),
@@ -94,9 +101,37 @@ function midnightBefore(t: number, zone: string): number {
   return localDayStart(day, zone);
 }
 
-/** What the worker's rollup refresher does, until nothing is dirty. */
+/** What the worker's rollup refresher does (day rows, then group rows, in one transaction), until nothing is dirty. */
 async function refreshDirty() {
-  while ((await pg.query('SELECT outage_rollups_refresh_dirty(1000) AS n')).rows[0].n > 0);
+  for (;;) {
+    const c = await pg.connect();
+    try {
+      await c.query('BEGIN');
+      const day = (await c.query('SELECT outage_rollups_refresh_dirty(1000) AS n')).rows[0].n;
+      const group = (await c.query('SELECT outage_group_rollups_refresh_dirty() AS n')).rows[0].n;
+      await c.query('COMMIT');
+      if (day === 0 && group === 0) return;
+    } finally {
+      c.release();
+    }
+  }
+}
+
+const GROUP_ROWS = `SELECT region, customer, day::text, start_day::text, planned, class, first_day, started, open, closed,
+                           known_ms::text, longest_ms::text
+                      FROM outage_group_day_rollups ORDER BY 1, 2, 3, 4, 5, 6, 7`;
+
+/** The group rows as kept equal the group rows rebuilt from the day rows; the line masks equal the lines. */
+async function expectGroupRowsRebuilt() {
+  const kept = (await pg.query(GROUP_ROWS)).rows;
+  await pg.query('SELECT outage_group_rollups_refresh_days(ARRAY(SELECT DISTINCT day FROM outage_day_rollups))');
+  expect(kept).toEqual((await pg.query(GROUP_ROWS)).rows);
+  const masks = await pg.query(
+    `SELECT (SELECT json_agg(x ORDER BY device_id) FROM (SELECT device_id, lines::int, mask FROM device_line_masks) x) AS kept,
+            (SELECT json_agg(x ORDER BY device_id) FROM (SELECT device_id, count(*)::int AS lines, bit_or(1 << (number - 1)) AS mask
+                                                          FROM device_lines WHERE enabled GROUP BY device_id) x) AS lines`,
+  );
+  expect(masks.rows[0].kept).toEqual(masks.rows[0].lines);
 }
 
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
@@ -134,8 +169,8 @@ async function seed(c: Case) {
     ids.push(id);
     const created = c.base + d.lateMin * MIN;
     await pg.query(
-      `INSERT INTO devices (id, name, region, customer, profile_id, created_at, updated_at) VALUES ($1, $2, $3, 'C', $4, $5, now())`,
-      [id, `D${i}`, d.region, profile, new Date(created)],
+      `INSERT INTO devices (id, name, region, customer, profile_id, created_at, updated_at) VALUES ($1, $2, $3, $6, $4, $5, now())`,
+      [id, `D${i}`, d.region, profile, new Date(created), d.customer],
     );
     // offline windows first (the outages' unknown time comes from them, as the engine's does)
     const ws: { from: number; to: number }[] = [];
@@ -229,6 +264,26 @@ async function seed(c: Case) {
     await pg.query('UPDATE devices SET region = $2 WHERE id = $1', [dev, to]);
   }
   for (const sp of oracle.servicePoints) sp.region = regionOf.get(sp.deviceId) as string;
+  // a customer move and a line switched on or off: only the group rows depend on them
+  if (c.recustomer !== null) {
+    const dev = ids[c.recustomer % ids.length] as string;
+    await pg.query(`UPDATE devices SET customer = CASE customer WHEN 'C1' THEN 'C2' ELSE 'C1' END WHERE id = $1`, [
+      dev,
+    ]);
+  }
+  if (c.toggle !== null) {
+    const i = c.toggle.device % ids.length;
+    const dev = ids[i] as string;
+    const line = (c.toggle.line % (c.devices[i] as Case['devices'][number]).lines.length) + 1;
+    const { rows } = await pg.query<{ enabled: boolean }>(
+      'UPDATE device_lines SET enabled = NOT enabled WHERE device_id = $1 AND number = $2 RETURNING enabled',
+      [dev, line],
+    );
+    if (rows[0]?.enabled) {
+      const created = c.base + (c.devices[i] as Case['devices'][number]).lateMin * MIN;
+      oracle.servicePoints.push({ deviceId: dev, line, region: regionOf.get(dev) as string, inServiceFrom: created });
+    } else oracle.servicePoints = oracle.servicePoints.filter((sp) => !(sp.deviceId === dev && sp.line === line));
+  }
   await refreshDirty();
   for (const o of oracle.outages)
     o.planned =
@@ -291,6 +346,7 @@ const STORM: Case = {
   base: Date.UTC(2026, 2, 25, 7, 13),
   devices: [0, 1, 2].map((i) => ({
     region: REGIONS[i % 2] as (typeof REGIONS)[number],
+    customer: i === 2 ? 'C2' : 'C1',
     lateMin: 0,
     lines: [stormLine, stormLine],
     offline: [{ gap: 4 * 1440 + 200, dur: 300 }],
@@ -298,6 +354,9 @@ const STORM: Case = {
   })),
   windows: [],
   move: null,
+  recustomer: null,
+  toggle: null,
+  groupBy: 'region',
   fromMin: 3 * 1440 - 100,
   lenMin: 4 * 1440,
   alignFrom: false,
@@ -316,22 +375,28 @@ describe('reliability report from day rollups', () => {
         const toDay = midnightBefore(toRaw, c.zone);
         const to = c.alignTo && toDay > from ? toDay : toRaw;
         if (!(to > from)) return;
-        const opts = {
+        const base = {
           from: new Date(from),
           to: new Date(to),
-          groupBy: 'region' as const,
           excludeMajorEvents: c.med,
           timeZone: c.zone,
         };
+        await expectGroupRowsRebuilt();
+        const byRegion = c.groupBy === 'region';
+        const opts = { ...base, groupBy: c.groupBy as 'region' | 'customer' };
         const raw = await reliabilityReport(pg, null, { ...opts, source: 'raw' });
+        const day = await reliabilityReport(pg, null, { ...opts, source: 'day' });
         const rollup = await reliabilityReport(pg, null, { ...opts, source: 'rollup' });
         expect(rollup.majorEventDays).toEqual(raw.majorEventDays);
+        expect(day.majorEventDays).toEqual(raw.majorEventDays);
+        expect(views(day)).toEqual(views(raw));
         if (c === STORM) expect(raw.majorEventDays.length).toBeGreaterThan(0);
         if (process.env.REPORTS_PROPERTY_STATS)
           console.log(
             `med=${raw.majorEventDays.length} carried=${raw.fleet.main.sustained.carriedIn} n=${raw.fleet.main.sustained.count}`,
           );
         expect(views(rollup)).toEqual(views(raw));
+        if (!byRegion) return; // the oracle groups by region; raw equals it there
         const oracle = computeReliability(input, {
           period: { from, to },
           timeZone: c.zone,
@@ -380,5 +445,55 @@ describe('reliability report from day rollups', () => {
     expect((await pg.query('SELECT count(*)::int AS n FROM outage_rollup_dirty')).rows[0].n).toBe(0);
     const refreshed = await reliabilityReport(pg, null, { ...opts, source: 'rollup' });
     expect(views(refreshed)).toEqual(views(raw));
+  }, 120_000);
+
+  it('group rows follow a planned window, a reclassification, a region or customer move and a disabled line', async () => {
+    await seed(STORM);
+    const from = STORM.base + 2 * 1440 * MIN;
+    const base = {
+      from: new Date(from),
+      to: new Date(from + 4 * 1440 * MIN),
+      excludeMajorEvents: true,
+      timeZone: STORM.zone,
+    };
+    const dev = '00000000-0000-4000-8000-000000000001';
+    const changes: [string, string, unknown[]][] = [
+      [
+        'a region-wide planned window over the storm day',
+        `INSERT INTO planned_interruptions (id, region, starts_at, ends_at, reason, created_by)
+         VALUES (gen_random_uuid(), 'North', $1, $2, 'test', 'test')`,
+        [new Date(from + 1440 * MIN), new Date(from + 2 * 1440 * MIN)],
+      ],
+      // what a changed momentary threshold does to the outages it reclassifies
+      ['outages reclassified', `UPDATE outages SET class = 'momentary' WHERE duration_ms < 50 * 60000`, []],
+      ['a device moved to another region', `UPDATE devices SET region = 'South' WHERE id = $1`, [dev]],
+      ['a device moved to another customer', `UPDATE devices SET customer = 'C2' WHERE id = $1`, [dev]],
+      ['a line disabled', 'UPDATE device_lines SET enabled = false WHERE device_id = $1 AND number = 2', [dev]],
+    ];
+    for (const [what, sql, values] of changes) {
+      for (const groupBy of ['region', 'customer'] as const) {
+        const before = await reliabilityReport(pg, null, { ...base, groupBy, source: 'rollup' });
+        expect(views(before), what).toEqual(
+          views(await reliabilityReport(pg, null, { ...base, groupBy, source: 'raw' })),
+        );
+      }
+      await pg.query(sql, values);
+      const marked = await pg.query(
+        'SELECT (SELECT count(*) FROM outage_rollup_dirty) + (SELECT count(*) FROM outage_group_rollup_dirty) AS n',
+      );
+      expect(Number(marked.rows[0].n), what).toBeGreaterThan(0);
+      // read while marked (from day rows or raw rows), then after the refresher (from group rows)
+      for (const step of ['marked', 'refreshed']) {
+        if (step === 'refreshed') await refreshDirty();
+        for (const groupBy of ['region', 'customer'] as const) {
+          const raw = await reliabilityReport(pg, null, { ...base, groupBy, source: 'raw' });
+          const rollup = await reliabilityReport(pg, null, { ...base, groupBy, source: 'rollup' });
+          expect(views(rollup), `${what}, ${step}, by ${groupBy}`).toEqual(views(raw));
+          expect(rollup.majorEventDays).toEqual(raw.majorEventDays);
+        }
+      }
+      expect((await pg.query('SELECT count(*)::int AS n FROM outage_group_rollup_dirty')).rows[0].n).toBe(0);
+      await expectGroupRowsRebuilt();
+    }
   }, 120_000);
 });

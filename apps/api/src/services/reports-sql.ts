@@ -31,14 +31,13 @@ export function devCte(
   return `${name} AS MATERIALIZED (
     SELECT d.id, ${gkey} AS gkey, ${groupBy === 'device' ? 'd.name' : 'NULL::text'} AS gname, d.region,
            greatest(${from}::timestamptz, least(d.created_at, h.first_report_at)) AS sf, ${to}::timestamptz AS st,
-           COALESCE(l.n, 0) AS n, COALESCE(l.mask, 0) AS mask${extra}
+           COALESCE(l.lines, 0)::int AS n, COALESCE(l.mask, 0) AS mask${extra}
       FROM devices d
       -- in service from its registration or its first imported report (reports-daily.ts
       -- inServiceFrom), as a join: a sub-select per device cost ~10^4 probes a report
       LEFT JOIN device_history_imports h ON h.device_id = d.id
-      LEFT JOIN (SELECT device_id, count(*)::int AS n, bit_or(1 << (number - 1)) AS mask
-                   FROM device_lines WHERE enabled GROUP BY device_id) l
-        ON l.device_id = d.id
+      -- enabled lines, kept per device by the device_lines triggers (migration 20261203001400)
+      LEFT JOIN device_line_masks l ON l.device_id = d.id
      WHERE ${scopeCondition(scope, 'd', p)} AND least(d.created_at, h.first_report_at) < ${to}::timestamptz)`;
 }
 

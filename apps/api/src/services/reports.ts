@@ -8,8 +8,10 @@
  * or its first imported report, whichever is earlier (reports-daily.ts inServiceFrom).
  * Region, customer and enabled lines are those of the device when the report runs.
  *
- * The outage totals come from the day rollups (reports-rollup.ts, the default) or from the
- * raw outage rows (reports-raw.ts, REPORTS_FROM=raw): both give the same numbers.
+ * The outage totals come from the rollups (reports-rollup.ts, the default: their sums per
+ * region, customer and day where the report allows, else the per-device day rows;
+ * REPORTS_FROM=day for the latter only) or from the raw outage rows (reports-raw.ts,
+ * REPORTS_FROM=raw): all give the same numbers.
  */
 import type { Pool } from '@spms/db';
 import { localDay, localDayStart, majorEventThreshold, nextDay } from '@spms/reliability';
@@ -18,11 +20,12 @@ import { hasPlannedTable, plannedExpr } from './outages-query.js';
 import { type GroupBy, type ReliabilityResult, ReportAcc } from './reports-acc.js';
 import { dailySaidiSql } from './reports-daily.js';
 import { rawOutageTotals } from './reports-raw.js';
-import { rollupOutageTotals, rollupsDirty, rollupZone } from './reports-rollup.js';
+import { groupRollupsDirty, rollupOutageTotals, rollupsDirty, rollupZone } from './reports-rollup.js';
 import { lineTotals } from './reports-sql.js';
 
 export type { GroupBy, GroupReport, ReliabilityResult, SetReport, Stats } from './reports-acc.js';
-export type ReportSource = 'raw' | 'rollup';
+/** rollup: the group rows where the request allows, else the day rows; day: the day rows only. */
+export type ReportSource = 'raw' | 'rollup' | 'day';
 
 export async function reliabilityReport(
   pg: Pool,
@@ -40,10 +43,17 @@ export async function reliabilityReport(
   const { from, to, groupBy, timeZone } = opts;
   // Rollups in another zone, or with changes inside the period not yet recomputed by the
   // worker's refresher (a storm's last seconds): the raw rows.
-  const source: ReportSource =
-    opts.source !== 'raw' && (await rollupZone(pg)) === timeZone && !(await rollupsDirty(pg, from, to, timeZone))
-      ? 'rollup'
-      : 'raw';
+  const rollups =
+    opts.source !== 'raw' && (await rollupZone(pg)) === timeZone && !(await rollupsDirty(pg, from, to, timeZone));
+  // Group rows (per region and customer) serve reports grouped by either, in any scope (a
+  // scope is regions and customers); not while some of the days (with major event days, the
+  // five years before too) wait for the refresher.
+  const historyFrom = opts.excludeMajorEvents ? new Date(from.getTime() - 5 * 366 * 86_400_000) : from;
+  const source: 'raw' | 'rollup' | 'group' = !rollups
+    ? 'raw'
+    : opts.source !== 'day' && groupBy !== 'device' && !(await groupRollupsDirty(pg, historyFrom, to, timeZone))
+      ? 'group'
+      : 'rollup';
   const present = await hasPlannedTable(pg);
   // The per-outage window test costs a subquery per row: skip it when no window can match.
   const windows = present
@@ -60,10 +70,18 @@ export async function reliabilityReport(
     medDays = med.days;
     threshold = med.threshold;
   }
-  const outageOpts = { from, to, groupBy, timeZone, planned, medDays };
+  const outageOpts = {
+    from,
+    to,
+    groupBy,
+    timeZone,
+    planned,
+    medDays,
+    level: source === 'group' ? 'group' : 'day',
+  } as const;
   const [lines, outages] = await Promise.all([
     lineTotals(pg, scope, { from, to, groupBy }),
-    source === 'rollup' ? rollupOutageTotals(pg, scope, outageOpts) : rawOutageTotals(pg, scope, outageOpts),
+    source === 'raw' ? rawOutageTotals(pg, scope, outageOpts) : rollupOutageTotals(pg, scope, outageOpts),
   ]);
   const acc = new ReportAcc();
   for (const r of lines) acc.addLines(r);
@@ -86,7 +104,7 @@ async function majorEventDaysFor(
   fromMs: number,
   toMs: number,
   timeZone: string,
-  how: { source: ReportSource; planned: string },
+  how: { source: 'raw' | 'rollup' | 'group'; planned: string },
 ): Promise<{ days: string[]; threshold: number | null }> {
   const fromDay = localDay(fromMs, timeZone);
   const toDay = nextDay(localDay(toMs - 1, timeZone));

@@ -34,7 +34,8 @@ export const ROLLUP_REFRESH_LIMIT = 1000;
  * touched device-line-days dirty in the writer's transaction; this recomputes them off the
  * ingest path, one transaction of up to `limit` marks every `intervalMs` (marks left behind
  * during a storm coalesce: a line marked twice is recomputed once). Safe with several
- * workers (the marks are taken FOR UPDATE SKIP LOCKED).
+ * workers (the marks are taken FOR UPDATE SKIP LOCKED). The group rows (sums per region,
+ * customer and day that reports by region or customer read) follow in the same transaction.
  */
 export function startRollupRefresher(opts: { pool: Pool; logger: Logger; intervalMs?: number; limit?: number }): {
   close(): Promise<void>;
@@ -46,10 +47,13 @@ export function startRollupRefresher(opts: { pool: Pool; logger: Logger; interva
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  // Day rows, then in the same transaction the group rows of the days it touched (their
+  // marks are its own writes) and of other committed marks (migration 20261203001400).
   const runOnce = () =>
     withTransaction(pool, async (tx) => {
       const { rows } = await tx.query<{ n: number }>('SELECT outage_rollups_refresh_dirty($1) AS n', [limit]);
-      return rows[0]?.n ?? 0;
+      const group = await tx.query<{ n: number }>('SELECT outage_group_rollups_refresh_dirty() AS n');
+      return (rows[0]?.n ?? 0) + (group.rows[0]?.n ?? 0);
     });
   const tick = () => {
     running = runOnce()
