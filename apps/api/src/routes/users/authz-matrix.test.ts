@@ -30,6 +30,7 @@ import { emailRows } from './authz-rows-email.js';
 import { escalationRows } from './authz-rows-escalation.js';
 import { firmwareRows, type RawBodyRow } from './authz-rows-firmware.js';
 import { provisioningRows } from './authz-rows-provisioning.js';
+import { rolloutRows } from './authz-rows-rollouts.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
 const WHO: Who[] = ['admin', 'operator', 'viewer', 'northViewer', 'northOperator'];
@@ -63,6 +64,7 @@ const ROWS: Row[] = [
   ...escalationRows(f, () => app),
   ...emailRows(() => app),
   ...provisioningRows(f, () => app),
+  ...rolloutRows(() => app),
   ...firmwareRows(f, () => app),
 ];
 const auth = {} as Record<Who, { authorization: string }>;
