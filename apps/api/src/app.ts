@@ -33,6 +33,7 @@ import profileRoutes from './routes/profiles/index.js';
 import recipientRoutes from './routes/recipients/index.js';
 import reportSubscriptionRoutes from './routes/report-subscriptions/index.js';
 import rolloutRoutes from './routes/rollouts/index.js';
+import rpcRoutes from './routes/rpc/index.js';
 import smsInboundRoutes from './routes/sms-inbound/index.js';
 import smsStatusRoutes from './routes/sms-status/index.js';
 import readSideRoutes from './routes/status/read-side.js';
@@ -94,6 +95,7 @@ export async function buildApp(
   await app.register(rolloutRoutes, { prefix: '/api/rollouts' });
   // Operator → device: shared attributes and server-side RPC through the gateway.
   await app.register(deviceCommandRoutes, { prefix: '/api/devices' });
+  await app.register(rpcRoutes, { prefix: '/api/rpc' });
   // Read side: status, outages, voltage, timeline, reports, live stream (/api/...).
   await app.register(readSideRoutes);
   // The operator dashboard (apps/web/dist) and its client-side routes; last, so /api wins.

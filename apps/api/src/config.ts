@@ -53,6 +53,14 @@ export const ApiConfigSchema = Type.Object({
   PUBSUB_WAKEUPS: Type.Boolean({ default: true, description: 'true or false' }),
   /** HTTP device API: concurrent RPC long-polls (GET /api/v1/<token>/rpc) per device, per API process. */
   RPC_POLLS_PER_DEVICE: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
+  /** Persistent RPC (docs/rpc.md): how often the sweeper times out, expires and retries them (0 = off in this process). */
+  RPC_SWEEP_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 600_000 }),
+  /** Persistent RPC without expirationTime: it expires this long after it was created (default 1 day). */
+  RPC_PERSISTENT_DEFAULT_TTL_MS: Type.Integer({ default: 86_400_000, minimum: 1000 }),
+  /** Latest expirationTime accepted, from now (default 30 days). */
+  RPC_PERSISTENT_MAX_TTL_MS: Type.Integer({ default: 2_592_000_000, minimum: 1000 }),
+  /** Most retries a persistent RPC may ask for (ThingsBoard caps them too). */
+  RPC_MAX_RETRIES: Type.Integer({ default: 10, minimum: 0, maximum: 1000 }),
   /** IANA zone of the fleet: local days for reports and 1 d voltage buckets, offsets in CSV times. */
   SPMS_TIME_ZONE: Type.String({ default: 'Asia/Colombo', minLength: 1 }),
   /** Reliability reports from the day rollups (default) or from raw outage rows (the older path, for comparison). */

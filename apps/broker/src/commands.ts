@@ -10,11 +10,19 @@
  * device, only if it subscribed, at the QoS it subscribed with. An attribute push reaches
  * the session live when it is taken (not subscribed: dropped, the device reads its
  * attributes); an RPC waits until the session subscribes to RPC requests or it expires.
+ *
+ * A persistent RPC (docs/rpc.md) is a device_rpc row; its list entry is a copy. It goes out
+ * only after this broker moved the row QUEUED → SENT (any other copy is then dropped), with
+ * the row's method and params; the device's PUBACK makes it DELIVERED (persistent-delivery.ts).
+ * When a session is claimed and the device is marked as having waiting RPCs, copies of them
+ * are put back into its list from the database first (a Redis flush loses none).
  */
+import { requeueOnConnect } from '@spms/device-auth';
 import { type DeviceCommand, deviceCommandChannel, rpcMqttBody, takeDeviceCommands } from '@spms/queue';
 import type { Aedes } from 'aedes';
 import type { Redis } from 'ioredis';
 import type { GatewayClient, GatewayContext } from './context.js';
+import { createPersistentDelivery } from './persistent-delivery.js';
 import { ATTRIBUTES, deviceTopic, RPC_REQUEST } from './topics.js';
 
 export interface CommandDelivery {
@@ -37,6 +45,7 @@ export async function startCommandDelivery(
 ): Promise<CommandDelivery> {
   const prefix = ctx.config.REDIS_PREFIX;
   const channel = deviceCommandChannel(prefix);
+  const persistent = createPersistentDelivery(ctx);
 
   function deliver(cmd: DeviceCommand): void {
     let topic: string;
@@ -71,9 +80,13 @@ export async function startCommandDelivery(
     if (!owner) return; // not claimed yet: drained once it is
     const expired = (n: number) => ctx.metrics.commands.inc({ kind: 'any', result: 'expired' }, n);
     takeDeviceCommands(redis, prefix, deviceId, owner, wantsRpc(client, deviceId), expired).then(
-      (cmds) => {
-        // Published in the order taken: one connection answers the takes in order.
-        for (const cmd of cmds ?? []) deliver(cmd);
+      async (cmds) => {
+        // Published in the order taken: one connection answers the takes in order (a
+        // persistent RPC waits for its claim, so the ones after it wait too).
+        for (const cmd of cmds ?? []) {
+          if (cmd.kind === 'rpc' && cmd.rpcId) await persistent.deliver(client, cmd);
+          else deliver(cmd);
+        }
       },
       (err: unknown) => ctx.logger.debug({ err, deviceId }, 'device commands not taken; retried on the next sweep'),
     );
@@ -88,7 +101,17 @@ export async function startCommandDelivery(
     if (id) drain(id);
   };
   // A clean=false session's subscriptions are restored before it is ready.
-  broker.on('clientReady', drainClient);
+  broker.on('clientReady', (c: unknown) => {
+    const id = (c as GatewayClient).spms?.device.id;
+    if (!id) return;
+    drain(id);
+    persistent.watch(c as GatewayClient);
+    // Copies of waiting persistent RPCs the list lacks (one SISMEMBER unless marked).
+    requeueOnConnect(ctx.pool, redis, prefix, id, ctx.config.PUBSUB_WAKEUPS).then(
+      (n) => n > 0 && drain(id),
+      (err: unknown) => ctx.logger.warn({ err, deviceId: id }, 'persistent RPCs not requeued; the RPC sweeper will'),
+    );
+  });
   broker.on('subscribe', (_subs, c) => drainClient(c));
   return { drain };
 }

@@ -6,8 +6,8 @@
  */
 import { parseClaimRequest } from '@spms/credentials';
 import type { Pool } from '@spms/db';
-import { recordClaim } from '@spms/device-auth';
-import { relayRpcResponse, type TelemetryValue } from '@spms/queue';
+import { recordClaim, recordRpcResponse } from '@spms/device-auth';
+import { isPersistentRpcId, relayRpcResponse, type TelemetryValue } from '@spms/queue';
 import { checkRequestBody, parseLenientJson } from '@spms/telemetry';
 import type { Redis } from 'ioredis';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
@@ -117,6 +117,21 @@ export function createDeviceRequests(ctx: GatewayContext, publisher: Redis): Dev
           if (!Number.isSafeInteger(requestId)) return done('RPC response id must be an integer');
           // ThingsBoard passes a non-JSON answer on as text.
           const response = (parsed.ok ? parsed.value : payload.toString('utf8')) as TelemetryValue;
+          if (isPersistentRpcId(requestId)) {
+            // A persistent RPC's answer goes to its row, only if it is this device's and out.
+            recordRpcResponse(ctx.pool, s.device.id, requestId, response).then(
+              (row) => {
+                if (row) ctx.metrics.commands.inc({ kind: 'persistent_rpc', result: 'successful' });
+                else s.log.debug({ requestId }, 'answer to no persistent RPC of this device that is out');
+                done(null);
+              },
+              (err: unknown) => {
+                s.log.error({ err, requestId }, 'persistent RPC answer not recorded');
+                done(null);
+              },
+            );
+            return;
+          }
           // Stored for the API that waits (whichever process it is); the wake-up only hurries it.
           relayRpcResponse(
             publisher,

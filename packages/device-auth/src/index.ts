@@ -8,5 +8,21 @@ export {
   type MqttAuthOptions,
 } from './authenticator.js';
 export { type ProvisionOrigin, type ProvisionOutcome, provisionDevice, recordClaim } from './provision-store.js';
+export {
+  claimRpcForSending,
+  createPersistentRpc,
+  markRpcDelivered,
+  markRpcPending,
+  type NewPersistentRpc,
+  type PersistentRpc,
+  persistentRpcCommand,
+  queuedRpcs,
+  RPC_COLUMNS,
+  RPC_STATUSES,
+  type RpcStatus,
+  recordRpcResponse,
+  requeueOnConnect,
+  requeueRpcs,
+} from './rpc-store.js';
 export { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
 export { bumpCredentials } from './shared-cache.js';

@@ -73,6 +73,12 @@ export interface RpcRequestCommand {
   params: TelemetryValue;
   /** Epoch ms after which nobody waits for the answer: don't deliver it any more. */
   expiresAt: number;
+  /**
+   * Set for a persistent RPC (a device_rpc row, docs/rpc.md): this entry is only a copy.
+   * Whoever takes it claims the row (QUEUED → SENT) before publishing, with the method and
+   * params the row holds; a copy whose row is no longer QUEUED is dropped.
+   */
+  rpcId?: string;
 }
 
 export type DeviceCommand = AttributesUpdateCommand | RpcRequestCommand;
@@ -97,6 +103,25 @@ export function rpcHttpBody(cmd: RpcRequestCommand): { id: number; method: strin
 /** Commands not yet taken, per device: a Redis list of `DeviceCommand` JSON, oldest first. */
 export function deviceCommandsKey(prefix: string, deviceId: string): string {
   return `${prefix}:device:cmds:${deviceId}`;
+}
+
+/**
+ * Request ids of persistent RPCs come from PostgreSQL (device_rpc_request_seq) and start
+ * here; those of non-persistent ones (rpcSequenceKey) stay below it, so an answer's id says
+ * where to record it. Both fit the signed 32-bit int ThingsBoard's firmware libraries parse.
+ */
+export const PERSISTENT_RPC_ID_MIN = 1_000_000_000;
+
+export const isPersistentRpcId = (requestId: number): boolean =>
+  Number.isSafeInteger(requestId) && requestId >= PERSISTENT_RPC_ID_MIN && requestId <= 2_147_483_647;
+
+/**
+ * Devices that may have persistent RPCs waiting (QUEUED rows): a hint that spares a database
+ * query per connect. Rebuilt from device_rpc by the API's RPC sweeper (a Redis flush loses
+ * nothing but up to one sweep of delay); a member without waiting rows costs one query.
+ */
+export function rpcPendingDevicesKey(prefix: string): string {
+  return `${prefix}:device:rpc-pending`;
 }
 
 /** INCR counter for RPC request ids, unique across API processes. */

@@ -54,9 +54,12 @@ ALTER SEQUENCE "device_rpc_request_seq" OWNED BY "device_rpc"."request_id";
 CREATE UNIQUE INDEX IF NOT EXISTS "device_rpc_device_request_key" ON "device_rpc"("device_id", "request_id");
 -- History of a device, newest first (GET /api/devices/{idOrName}/rpc).
 CREATE INDEX IF NOT EXISTS "device_rpc_device_created_idx" ON "device_rpc"("device_id", "created_at" DESC);
--- Pending for a device (delivery on connect, the marker rebuild): only unfinished rows.
+-- Unfinished rows only (completed_at is set by every final state, a oneway DELIVERED too):
+-- pending for a device (delivery on connect, the marker rebuild), the sweeper's expiry scan,
+-- and its scan for attempts that timed out.
 CREATE INDEX IF NOT EXISTS "device_rpc_pending_idx" ON "device_rpc"("device_id", "created_at")
-    WHERE "status" IN ('QUEUED', 'SENT', 'DELIVERED');
--- The sweeper's expiry scan.
+    WHERE "completed_at" IS NULL;
 CREATE INDEX IF NOT EXISTS "device_rpc_expiration_idx" ON "device_rpc"("expiration_time")
-    WHERE "status" IN ('QUEUED', 'SENT', 'DELIVERED');
+    WHERE "completed_at" IS NULL;
+CREATE INDEX IF NOT EXISTS "device_rpc_inflight_idx" ON "device_rpc"("sent_at")
+    WHERE "completed_at" IS NULL AND "status" IN ('SENT', 'DELIVERED');

@@ -7,9 +7,13 @@
  *   the one the fleet's firmware family uses for clock sync, `getCurrentTime` →
  *   `{"time": <epoch ms>}`, and 501 for any other method.
  */
+
+import type { Pool } from '@spms/db';
+import { claimRpcForSending, markRpcDelivered, recordRpcResponse, requeueOnConnect } from '@spms/device-auth';
 import {
   CROSS_PROCESS_SWEEP_MS,
   deviceCommandsKey,
+  isPersistentRpcId,
   liveCommands,
   type RpcRequestCommand,
   relayRpcResponse,
@@ -30,12 +34,16 @@ const MAX_POLL_MS = 300_000;
  * The next untaken, unexpired RPC for the device, removed from its command list. Other
  * entries are dropped: an HTTP device has no channel for attribute pushes (it reads them).
  */
-async function popPending(redis: Redis, key: string, deviceId: string): Promise<RpcRequestCommand | null> {
+async function popPending(redis: Redis, pool: Pool, key: string, deviceId: string): Promise<RpcRequestCommand | null> {
   for (;;) {
     const raw = await redis.lpop(key);
     if (raw === null) return null;
     const [cmd] = liveCommands([raw], deviceId);
-    if (cmd?.kind === 'rpc') return cmd;
+    if (cmd?.kind !== 'rpc') continue;
+    if (!cmd.rpcId) return cmd;
+    // A persistent RPC's copy: sent only by whoever claims its row (docs/rpc.md).
+    const rpc = await claimRpcForSending(pool, deviceId, cmd.rpcId);
+    if (rpc) return { ...cmd, method: rpc.method, params: rpc.params };
   }
 }
 
@@ -73,6 +81,8 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
     const deadline = Date.now() + waitMs;
     const key = deviceCommandsKey(prefix, deviceId);
     await app.commandWakeups.ready();
+    // Copies of waiting persistent RPCs the list lacks (one SISMEMBER unless marked).
+    await requeueOnConnect(app.pg, app.redis, prefix, deviceId, app.config.PUBSUB_WAKEUPS).catch(() => 0);
     // The response's 'close' (not the request's, which fires once the body is read) tells
     // that the device hung up: stop waiting at once, so it no longer holds a poll slot.
     let gone = false;
@@ -89,12 +99,15 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
         Math.min(Math.max(deadline - Date.now(), 0), CROSS_PROCESS_SWEEP_MS),
       );
       cancelWait = wait.cancel;
-      const cmd = await popPending(app.redis, key, deviceId).catch(() => {
+      const cmd = await popPending(app.redis, app.pg, key, deviceId).catch(() => {
         wait.cancel();
         throw new AppError('UNAVAILABLE', 'command store unavailable; retry later');
       });
       if (cmd) {
         wait.cancel();
+        // The answer written: as DELIVERED as HTTP can tell.
+        if (cmd.rpcId)
+          reply.raw.once('finish', () => void markRpcDelivered(app.pg, deviceId, cmd.requestId).catch(() => null));
         return reply.status(200).send(rpcHttpBody(cmd));
       }
       if (Date.now() >= deadline || gone) {
@@ -125,6 +138,12 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
       } catch {
         // Any reply is relayed; a non-object one as its text (ThingsBoard relays it as-is too).
         response = body.toString('utf8');
+      }
+      const requestId = Number(req.params.id);
+      if (isPersistentRpcId(requestId)) {
+        // Recorded on the row only if it is this device's RPC and out; 200 either way.
+        await recordRpcResponse(app.pg, device.id, requestId, response);
+        return reply.status(200).send();
       }
       // Stored for the waiting operator request (any API process); 200 even if nobody waits, as before.
       await relayRpcResponse(

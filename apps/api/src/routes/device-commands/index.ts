@@ -6,7 +6,10 @@
  *   attributes and pushes the change to the device's live session (ThingsBoard format);
  * - `POST /:idOrName/rpc` `{ method, params?, timeoutMs?, oneway? }` server-side RPC:
  *   200 `{requestId, response}` with the device's answer, 504 when it does not answer in
- *   time, 202 `{requestId}` for oneway.
+ *   time, 202 `{requestId}` for oneway. With `"persistent": true` (and ThingsBoard's
+ *   `expirationTime`, `retries`, `additionalInfo`) it is stored and answered at once with
+ *   200 `{rpcId, requestId, status}` (persistent.ts, docs/rpc.md);
+ * - `GET /:idOrName/rpc` the device's persistent RPC history (../rpc/history.ts).
  * Delivery goes through Redis (packages/queue/src/commands.ts): the command waits in the
  * device's list, which the broker holding its MQTT session (any broker process) or the HTTP
  * device API's long-poll (any API process) takes; pub/sub only wakes them. A push for a
@@ -30,6 +33,8 @@ import { AppError } from '../../plugins/errors.js';
 import { metricsOf } from '../../plugins/metrics.js';
 import { deleteAttributes, readAttributes, upsertAttributes } from '../device-api/attributes.js';
 import { ErrorBody, errorResponses } from '../error-schema.js';
+import { registerRpcHistory } from '../rpc/history.js';
+import { lightweightTimeout, sendPersistentRpc } from './persistent.js';
 import { resolveDevice } from './resolve-device.js';
 import { RpcResponses } from './rpc-responses.js';
 import {
@@ -124,7 +129,8 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (req, reply) => {
       const device = await resolveDevice(app.pg, req.params.idOrName, req.principal?.scope ?? null);
-      const timeoutMs = req.body.timeoutMs ?? 10_000;
+      if (req.body.persistent) return sendPersistentRpc(app, req, req.body, device);
+      const timeoutMs = lightweightTimeout(req.body);
       let requestId: number;
       try {
         // Subscribed first so the wake-up is not missed (the answer would still come, a sweep later).
@@ -176,6 +182,8 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { requestId, response };
     },
   );
+
+  registerRpcHistory(app);
 };
 
 export default deviceCommandRoutes;

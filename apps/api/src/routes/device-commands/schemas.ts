@@ -34,8 +34,38 @@ export const RpcBody = Type.Object(
   {
     method: Type.String({ minLength: 1, maxLength: 255 }),
     params: Type.Optional(Type.Unknown()),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 })),
+    timeoutMs: Type.Optional(
+      Type.Integer({
+        minimum: 100,
+        maximum: 300_000,
+        description: 'ms to wait for the answer (persistent: per attempt, after sending); default 10000',
+      }),
+    ),
+    timeout: Type.Optional(
+      Type.Integer({ minimum: 100, maximum: 300_000, description: "ThingsBoard's name for timeoutMs" }),
+    ),
     oneway: Type.Optional(Type.Boolean({ description: 'do not wait for the device to answer' })),
+    persistent: Type.Optional(
+      Type.Boolean({
+        description: 'store it and deliver it when the device next connects; answered at once with its rpcId',
+      }),
+    ),
+    expirationTime: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'epoch ms after which it is no longer delivered or awaited (persistent: default now + RPC_PERSISTENT_DEFAULT_TTL_MS; non-persistent: replaces the timeout)',
+      }),
+    ),
+    retries: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'persistent only: further attempts after one times out (default 0, at most RPC_MAX_RETRIES)',
+      }),
+    ),
+    additionalInfo: Type.Optional(
+      Type.Unknown({ description: 'persistent only: kept with the RPC, shown in its history' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -43,4 +73,6 @@ export const RpcBody = Type.Object(
 export const RpcReply = Type.Object({
   requestId: Type.Integer(),
   response: Type.Optional(Type.Unknown()),
+  rpcId: Type.Optional(Type.String({ description: 'persistent RPC: its id (GET /api/rpc/{rpcId})' })),
+  status: Type.Optional(Type.String({ description: 'persistent RPC: its state (QUEUED)' })),
 });

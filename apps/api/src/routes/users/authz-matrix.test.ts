@@ -30,6 +30,7 @@ import { emailRows } from './authz-rows-email.js';
 import { escalationRows } from './authz-rows-escalation.js';
 import { firmwareRows, type RawBodyRow } from './authz-rows-firmware.js';
 import { provisioningRows } from './authz-rows-provisioning.js';
+import { rpcRows } from './authz-rows-rpc.js';
 import { rolloutRows } from './authz-rows-rollouts.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
@@ -64,6 +65,7 @@ const ROWS: Row[] = [
   ...escalationRows(f, () => app),
   ...emailRows(() => app),
   ...provisioningRows(f, () => app),
+  ...rpcRows(f, () => app),
   ...rolloutRows(() => app),
   ...firmwareRows(f, () => app),
 ];
