@@ -25,6 +25,7 @@ import type { FirmwareMeta } from '@spms/firmware';
 import { readChunk, targetFirmware } from '@spms/firmware';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
+import { createChunkCache } from './chunk-cache.js';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
 import { createDownloadSlots } from './download-slots.js';
 import { deviceTopic, FW_ERROR, FW_RESPONSE } from './topics.js';
@@ -244,6 +245,13 @@ export function createFirmwareServer(ctx: GatewayContext, redis: Redis): Firmwar
         return;
       }
       const known = st.images.get(req.requestId);
+      // A new request id costs a database look-up: those count against the device's message rate.
+      if (!known && !s.rate.take()) {
+        metrics.refused.inc({ reason: 'device_rate' });
+        s.log.warn({ reason: 'device_rate' }, 'firmware requests with new request ids above the message rate');
+        s.closeReason = 'device_rate';
+        return done('close');
+      }
       (known ? Promise.resolve(known) : targetFirmware(pool, s.device.id)).then(
         async (image) => {
           if (!image) {
@@ -276,32 +284,6 @@ export function createFirmwareServer(ctx: GatewayContext, redis: Redis): Firmwar
     },
     close() {
       slots.close();
-    },
-  };
-}
-
-/** Least recently used chunks up to `maxBytes` (images never change: an id is one upload). */
-function createChunkCache(maxBytes: number) {
-  const entries = new Map<string, Buffer>();
-  let total = 0;
-  return {
-    get(key: string): Buffer | undefined {
-      const v = entries.get(key);
-      if (v) {
-        entries.delete(key);
-        entries.set(key, v);
-      }
-      return v;
-    },
-    set(key: string, value: Buffer): void {
-      if (value.length > maxBytes || entries.has(key)) return;
-      entries.set(key, value);
-      total += value.length;
-      for (const [k, v] of entries) {
-        if (total <= maxBytes) break;
-        entries.delete(k);
-        total -= v.length;
-      }
     },
   };
 }

@@ -115,6 +115,17 @@ describe('fw_state tracking', () => {
     });
   });
 
+  it('two states in the same millisecond, processed in either order: the one further along wins', async () => {
+    for (const order of [
+      ['UPDATED', 'UPDATING'],
+      ['UPDATING', 'UPDATED'],
+    ]) {
+      const dev = await h.addDevice();
+      for (const state of order) await send(telemetry(dev, `{'fw_state':'${state}'}`, BASE + 500));
+      expect(await firmwareOf(dev)).toMatchObject({ state: 'UPDATED', state_at: BASE + 500 });
+    }
+  });
+
   it('ignores and counts an fw_state that is not one of ThingsBoard states, keeping the rest of the report', async () => {
     const dev = await h.addDevice();
     await send(telemetry(dev, "{'fw_state':'DOWNLOADING'}", BASE));

@@ -14,7 +14,7 @@
  * report still count) and counted. Redelivered batches change nothing.
  */
 import type { PoolClient } from '@spms/db';
-import { isFirmwareState } from '@spms/firmware';
+import { FIRMWARE_STATES, isFirmwareState } from '@spms/firmware';
 import type { TelemetryValue } from '@spms/queue';
 import type { DeviceRows } from './prepare.js';
 import { tsParam } from './sql.js';
@@ -33,6 +33,8 @@ interface Folded {
   stateAt: number | null;
   error: string | null;
   errorAt: number | null;
+  /** The error came with the newest state (it follows the state's fate in the update). */
+  errorWithState: boolean;
   title: string | null;
   titleAt: number | null;
   version: string | null;
@@ -75,6 +77,7 @@ export function foldFirmwareReports(devices: DeviceRows[]): { rows: Map<string, 
       stateAt: null,
       error: null,
       errorAt: null,
+      errorWithState: false,
       title: null,
       titleAt: null,
       version: null,
@@ -90,12 +93,14 @@ export function foldFirmwareReports(devices: DeviceRows[]): { rows: Map<string, 
           f.stateAt = r.ts;
           f.error = 'fw_error' in v ? text(v.fw_error as TelemetryValue) : null;
           f.errorAt = r.ts;
+          f.errorWithState = true;
           stated = true;
         } else invalidStates++;
       }
       if (!stated && 'fw_error' in v && (f.stateAt === null || r.ts >= f.stateAt)) {
         f.error = text(v.fw_error as TelemetryValue);
         f.errorAt = r.ts;
+        f.errorWithState = false;
       }
       if ('current_fw_title' in v) {
         f.title = text(v.current_fw_title as TelemetryValue);
@@ -112,6 +117,14 @@ export function foldFirmwareReports(devices: DeviceRows[]): { rows: Map<string, 
 }
 
 const NOT_OLDER = (at: string) => `(f.state_at IS NULL OR f.state_at <= ${tsParam(at)})`;
+/**
+ * Two states reported in the same millisecond (receive times tie; batches may commit in any
+ * order): the one further along ThingsBoard's sequence wins, so UPDATED is never undone by
+ * the UPDATING sent just before it.
+ */
+const STATES = `ARRAY[${FIRMWARE_STATES.map((x) => `'${x}'`).join(',')}]`;
+const NEWER_STATE = `(f.state_at IS NULL OR f.state_at < ${tsParam('x.sa')} OR (f.state_at = ${tsParam('x.sa')}
+  AND array_position(${STATES}, x.s) >= coalesce(array_position(${STATES}, f.state), 0)))`;
 // A data-modifying CTE's rows are invisible to its statement: the rows exist first, then the update.
 const ENSURE = `INSERT INTO device_firmware (device_id, updated_at) SELECT d, now() FROM unnest($1::uuid[]) AS d
  WHERE EXISTS (SELECT 1 FROM devices WHERE id = d)
@@ -119,12 +132,13 @@ ON CONFLICT (device_id) DO NOTHING`;
 const SQL = `
 WITH x AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::text[], $5::float8[], $6::text[], $7::float8[],
-                       $8::text[], $9::float8[]) AS x(d, s, sa, e, ea, t, ta, v, va)
+                       $8::text[], $9::float8[], $10::boolean[]) AS x(d, s, sa, e, ea, t, ta, v, va, ws)
 )
 UPDATE device_firmware f SET
-  state = CASE WHEN x.sa IS NOT NULL AND ${NOT_OLDER('x.sa')} THEN x.s ELSE f.state END,
-  state_at = CASE WHEN x.sa IS NOT NULL AND ${NOT_OLDER('x.sa')} THEN ${tsParam('x.sa')} ELSE f.state_at END,
-  error = CASE WHEN x.ea IS NOT NULL AND ${NOT_OLDER('x.ea')} THEN x.e ELSE f.error END,
+  state = CASE WHEN x.sa IS NOT NULL AND ${NEWER_STATE} THEN x.s ELSE f.state END,
+  state_at = CASE WHEN x.sa IS NOT NULL AND ${NEWER_STATE} THEN ${tsParam('x.sa')} ELSE f.state_at END,
+  error = CASE WHEN x.ws THEN (CASE WHEN ${NEWER_STATE} THEN x.e ELSE f.error END)
+               WHEN x.ea IS NOT NULL AND ${NOT_OLDER('x.ea')} THEN x.e ELSE f.error END,
   current_title = CASE WHEN x.ta IS NOT NULL AND ${NOT_OLDER('x.ta')} THEN x.t ELSE f.current_title END,
   current_version = CASE WHEN x.va IS NOT NULL AND ${NOT_OLDER('x.va')} THEN x.v ELSE f.current_version END,
   updated_at = now()
@@ -148,6 +162,7 @@ export async function saveFirmwareStates(client: PoolClient, devices: DeviceRows
     all.map((f) => f.titleAt),
     all.map((f) => f.version),
     all.map((f) => f.versionAt),
+    all.map((f) => f.errorWithState),
   ]);
   firmwareReportCounts.applied += rows.size;
 }
