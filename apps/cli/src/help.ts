@@ -13,6 +13,12 @@ Usage: spms <group> <command> [arguments] [--json]
   profiles list | get <id|name> | delete <id|name>
   profiles create <name> [profile flags] | update <id|name> [profile flags]
   api-keys create <name> [--role admin|operator|viewer] | list | revoke <id>
+  rollout create --firmware <id> [--region R] [--customer C] [--profile P] [--device D]...
+    --waves 1,10,100 --max-concurrent N --failure-threshold 0.2 [--success-timeout S]
+    | create --firmware <previous id> --rollback-of <rollout id> --waves 100 --max-concurrent N
+    --failure-threshold F   (staged rollout in waves of cumulative percentages)
+  rollout list [--status running|paused|completed|cancelled] | show <id> [--wave N] [--state S] [--limit N]
+  rollout pause <id> | resume <id> | cancel <id>
   import thingsboard --url URL (--username U --password P | --token JWT) [--since ISO] [--until ISO]
     [--device NAME]... [--customer TITLE] [--history none|lines|all] [--dry-run] [--report file.json]
     [--page-limit N] [--retry-delay-ms MS]   (devices with their credentials unchanged, then history)

@@ -4,6 +4,7 @@ import { credentialsCommand } from './commands/credentials.js';
 import { devicesCommand } from './commands/devices.js';
 import { importCommand } from './commands/import-thingsboard.js';
 import { profilesCommand } from './commands/profiles.js';
+import { rolloutsCommand } from './commands/rollouts.js';
 import type { Context } from './context.js';
 import { CliError, EXIT } from './errors.js';
 import { HELP } from './help.js';
@@ -19,6 +20,8 @@ const GROUPS: Record<string, (ctx: Context, sub: string | undefined, args: strin
   profiles: profilesCommand,
   profile: profilesCommand,
   'api-keys': apiKeysCommand,
+  rollout: rolloutsCommand,
+  rollouts: rolloutsCommand,
   import: importCommand,
 };
 
