@@ -10,6 +10,8 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   json?: unknown;
   csv?: string;
+  /** A body sent as it is read (a firmware image): never held whole. */
+  stream?: { body: ReadableStream<Uint8Array>; contentType: string; length?: number };
 }
 
 export class ApiClient {
@@ -20,8 +22,12 @@ export class ApiClient {
     const url = new URL(path, this.opts.baseUrl.endsWith('/') ? this.opts.baseUrl : `${this.opts.baseUrl}/`);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { authorization: `Bearer ${this.opts.apiKey}`, accept: 'application/json' };
-    let body: string | undefined;
-    if (req.csv !== undefined) {
+    let body: string | ReadableStream<Uint8Array> | undefined;
+    if (req.stream) {
+      headers['content-type'] = req.stream.contentType;
+      if (req.stream.length !== undefined) headers['content-length'] = String(req.stream.length);
+      body = req.stream.body;
+    } else if (req.csv !== undefined) {
       headers['content-type'] = 'text/csv';
       body = req.csv;
     } else if (req.json !== undefined) {
@@ -30,7 +36,13 @@ export class ApiClient {
     }
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+      // duplex: a streamed request body (Node's fetch requires it for one).
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        ...(req.stream ? { duplex: 'half' } : {}),
+      } as RequestInit);
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(

@@ -238,6 +238,14 @@ describe.skipIf(!hasChromium && !process.env.CI)('dashboard in chromium', () => 
     }));
     const body = JSON.stringify({ counters: {}, devices });
     await page.route(/\/api\/status$/, (r) => r.fulfill({ contentType: 'application/json', body }));
+    // /api/status carries no positions: the map reads them from the registry, 1,000 a page.
+    await page.route(/\/api\/devices\?limit=1000&offset=\d+$/, (r) => {
+      const offset = Number(new URL(r.request().url()).searchParams.get('offset'));
+      const items = devices
+        .slice(offset, offset + 1000)
+        .map(({ id, latitude, longitude }) => ({ id, latitude, longitude }));
+      return r.fulfill({ contentType: 'application/json', body: JSON.stringify({ items, total: devices.length }) });
+    });
     // As from an API without the compact route: the dashboard falls back to /api/status.
     await page.route(/\/api\/status\/compact/, (r) =>
       r.fulfill({ status: 404, contentType: 'application/json', body: '{}' }),

@@ -9,6 +9,7 @@ import {
   type DeviceState,
   type DeviceStatus,
   fromRegistry,
+  fromState,
   fromStatus,
   type RegistryDevice,
   toMs,
@@ -83,7 +84,8 @@ export async function request(method: string, path: string, body?: unknown, toke
   throw new ApiError(res.status, message);
 }
 
-const json = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> =>
+/** The JSON answer of a call, typed by the caller from ./types.ts (see there). */
+export const json = async <T = unknown>(method: string, path: string, body?: unknown): Promise<T> =>
   (await (await request(method, path, body)).json()) as T;
 
 const qs = (params: Record<string, string | number | boolean | null | undefined>) => {
@@ -159,14 +161,13 @@ async function deviceCoords(): Promise<Map<string, [number | null, number | null
 
 export async function fleetStatus(): Promise<FleetStatus> {
   const where = await deviceCoords().catch(() => new Map<string, [number | null, number | null]>());
-  const place = (d: DeviceStatus): DeviceStatus => {
-    const c = where.get(d.id);
-    return c && d.lat == null ? { ...d, lat: c[0], lon: c[1] } : d;
-  };
   try {
     const res = await request('GET', '/api/status');
     const body = (await res.json()) as Answer<'/api/status/'>;
-    const devices = body.devices.map((d) => place(fromStatus(d)));
+    const devices = body.devices.map((d) => {
+      const [lat, lon] = where.get(d.id) ?? [null, null];
+      return fromStatus(d, { lat, lon, limits: null });
+    });
     const generatedAt = toMs(body.generatedAt);
     // Both times come from the server's clock (Date has 1 s resolution), so no skew.
     const served = toMs(res.headers.get('date'));
@@ -191,7 +192,7 @@ export async function deviceState(idOrName: string): Promise<DeviceStatus> {
   const base = await device(idOrName);
   try {
     const state = await json<DeviceState>('GET', `/api/devices/${encodeURIComponent(idOrName)}/state`);
-    return fromStatus(state);
+    return fromState(state);
   } catch (err) {
     if (err instanceof NotAvailable || (err instanceof ApiError && err.status === 404)) return fromRegistry(base);
     throw err;

@@ -1,30 +1,11 @@
 /** Calls for recipient groups and escalation policies (pages/escalation.tsx). */
-import { request } from './client.js';
+import { json } from './client.js';
+import type { Item } from './types.js';
 
-export interface GroupRow {
-  id: string;
-  name: string;
-  description: string | null;
-  members: { id: string; name: string }[];
-}
-export interface TierRow {
-  tier: number;
-  delaySec: number;
-  recipientIds: string[];
-  groupIds: string[];
-}
-export interface PolicyRow {
-  id: string;
-  name: string;
-  enabled: boolean;
-  scopeKind: 'all' | 'region' | 'customer' | 'device';
-  scopeValue: string | null;
-  severities: string[];
-  tiers: TierRow[];
-}
+export type GroupRow = Item<'/api/recipient-groups/'>;
+export type PolicyRow = Item<'/api/escalation-policies/'>;
+export type TierRow = PolicyRow['tiers'][number];
 
-const json = async <T>(method: string, path: string, body?: unknown): Promise<T> =>
-  (await (await request(method, path, body)).json()) as T;
 const enc = encodeURIComponent;
 
 export const groups = async () => (await json<{ items: GroupRow[] }>('GET', '/api/recipient-groups')).items;

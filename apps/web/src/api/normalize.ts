@@ -61,8 +61,6 @@ export function toMs(v: unknown): number | null {
 
 const num = (v: number | null | undefined): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
-export const DEFAULT_LABELS = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
-
 const LINE_STATE: Record<StatusDevice['lines'][number]['state'], LineState> = {
   powered: 'powered',
   unpowered: 'down',
@@ -91,17 +89,23 @@ function finish(d: Core, limits: Limits): DeviceStatus {
   };
 }
 
-/** A device of GET /api/status, or GET /api/devices/:id/state (with position and limits). */
-export function fromStatus(s: StatusDevice | DeviceState, limits?: Limits): DeviceStatus {
-  const at = 'latitude' in s ? s : null;
+/** Where a device stands and its voltage limits: GET /api/status has neither (the registry does). */
+interface Place {
+  lat: number | null;
+  lon: number | null;
+  limits: Limits;
+}
+
+/** A device of GET /api/status (its place, when known, from elsewhere). */
+export function fromStatus(s: StatusDevice, place: Place = { lat: null, lon: null, limits: null }): DeviceStatus {
   return finish(
     {
       id: s.id,
       name: s.name,
       label: s.label,
       region: s.region,
-      lat: num(at?.latitude),
-      lon: num(at?.longitude),
+      lat: place.lat,
+      lon: place.lon,
       active: s.active,
       connectionLost: s.connectionLost,
       lastActivityAt: toMs(s.lastActivityAt),
@@ -110,9 +114,13 @@ export function fromStatus(s: StatusDevice | DeviceState, limits?: Limits): Devi
       voltageAt: toMs(s.voltsAt),
       openOutages: s.openOutages,
     },
-    limits ?? (at ? at.profile.effective : null),
+    place.limits,
   );
 }
+
+/** GET /api/devices/:id/state: the status of one device with its position and profile limits. */
+export const fromState = (s: DeviceState): DeviceStatus =>
+  fromStatus(s, { lat: num(s.latitude), lon: num(s.longitude), limits: s.profile.effective });
 
 /** A registry device: no live state (activity and lines unknown). */
 export function fromRegistry(r: RegistryDevice): DeviceStatus {

@@ -1,41 +1,12 @@
 /** Calls for scheduled report e-mails (pages/report-subscriptions.tsx) and an alert's escalation (pages/alerts.tsx). */
-import { request } from './client.js';
+import { json } from './client.js';
+import type { Answer, Item } from './types.js';
 
-export interface ReportSubscriptionRow {
-  id: string;
-  recipientId: string;
-  recipientName: string;
-  email: string | null;
-  scopeKind: 'all' | 'region' | 'customer';
-  scopeValue: string | null;
-  monthly: boolean;
-  weekly: boolean;
-  worstSites: number;
-  enabled: boolean;
-  /** Periods already sent, newest first ('monthly:2026-11'). */
-  lastPeriods: string[];
-  warnings: string[];
-}
+/** `lastPeriods`: the periods already sent, newest first ('monthly:2026-11'). */
+export type ReportSubscriptionRow = Item<'/api/report-subscriptions/'>;
+export type AlertEscalation = NonNullable<Answer<'/api/alerts/{id}'>['escalation']>;
+export type EscalationStep = AlertEscalation['steps'][number];
 
-export interface EscalationStep {
-  tier: number;
-  recipientId: string | null;
-  recipientName: string | null;
-  outcome: string;
-  at: string;
-}
-export interface AlertEscalation {
-  policyId: string | null;
-  policyName: string;
-  nextTier: number | null;
-  nextAt: string | null;
-  stoppedReason: string | null;
-  startedAt: string;
-  steps: EscalationStep[];
-}
-
-const json = async <T>(method: string, path: string, body?: unknown): Promise<T> =>
-  (await (await request(method, path, body)).json()) as T;
 const enc = encodeURIComponent;
 
 export const reportSubscriptions = async () =>
@@ -49,4 +20,4 @@ export const deleteReportSubscription = (id: string) =>
 
 /** GET /api/alerts/{id}'s escalation: null when no policy matched the alert. */
 export const alertEscalation = async (alertId: string) =>
-  (await json<{ escalation: AlertEscalation | null }>('GET', `/api/alerts/${enc(alertId)}`)).escalation;
+  (await json<Answer<'/api/alerts/{id}'>>('GET', `/api/alerts/${enc(alertId)}`)).escalation;

@@ -4,15 +4,16 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { canEdit, device, patchDevice, revokeCredentials, rotateCredentials } from '../api/client.js';
-import { DEFAULT_LABELS } from '../api/normalize.js';
+import type { RegistryDevice } from '../api/normalize.js';
+import type { Answer } from '../api/types.js';
 
-type Obj = Record<string, unknown>;
+type Issued = Answer<'/api/devices/{idOrName}/credentials', 'post'>['issuedCredentials'];
 const HW = ['OK', 'DEGRADED', 'FAULTY', 'RETIRED'];
 
 export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }) {
-  const [d, setD] = useState<Obj | null>(null);
+  const [d, setD] = useState<RegistryDevice | null>(null);
   const [msg, setMsg] = useState<string | null>(null);
-  const [issued, setIssued] = useState<Obj | null>(null);
+  const [issued, setIssued] = useState<Issued | null>(null);
   const edit = canEdit();
 
   useEffect(() => {
@@ -20,10 +21,8 @@ export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }
   }, [id]);
   if (!d) return msg ? <p class="error">{msg}</p> : null;
 
-  const lines =
-    (d.lines as { number: number; label: string }[] | undefined) ??
-    DEFAULT_LABELS.map((label, i) => ({ number: i + 1, label }));
-  const creds = d.credentials as Obj | null;
+  const lines = d.lines;
+  const creds = d.credentials;
 
   async function save(e: Event) {
     e.preventDefault();
@@ -45,13 +44,13 @@ export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }
   async function rotate() {
     if (!confirm('Generate new credentials? The device must be re-flashed or re-provisioned with them.')) return;
     try {
-      const type = (creds?.type as string | undefined) ?? 'MQTT_BASIC';
+      const type = creds?.type ?? 'MQTT_BASIC';
       const body =
         type === 'ACCESS_TOKEN'
           ? { type }
           : { type, clientId: creds?.clientId ?? null, username: creds?.username ?? null, generate: true };
       const r = await rotateCredentials(id, body);
-      setIssued((r.issuedCredentials as Obj | undefined) ?? null);
+      setIssued(r.issuedCredentials ?? null);
       setD(r);
       setMsg('Credentials rotated; the device’s old session was closed.');
     } catch (err) {
@@ -77,7 +76,7 @@ export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }
         <form onSubmit={save} class="admin-form" data-testid="device-edit-form">
           <label>
             Hardware status
-            <select name="hardwareStatus" defaultValue={String(d.hardwareStatus ?? 'OK')}>
+            <select name="hardwareStatus" defaultValue={d.hardwareStatus}>
               {HW.map((h) => (
                 <option key={h}>{h}</option>
               ))}
@@ -85,7 +84,7 @@ export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }
           </label>
           <label class="wide">
             Notes
-            <textarea name="notes" rows={3} maxLength={2000} defaultValue={String(d.notes ?? '')} />
+            <textarea name="notes" rows={3} maxLength={2000} defaultValue={d.notes ?? ''} />
           </label>
           <fieldset class="wide labels">
             <legend>Line labels</legend>
@@ -101,17 +100,17 @@ export function DeviceAdmin({ id, onSaved }: { id: string; onSaved: () => void }
       ) : (
         <dl class="readonly" data-testid="device-readonly">
           <dt>Hardware status</dt>
-          <dd>{String(d.hardwareStatus ?? '—')}</dd>
+          <dd>{d.hardwareStatus}</dd>
           <dt>Notes</dt>
-          <dd>{String(d.notes ?? '—')}</dd>
+          <dd>{d.notes ?? '—'}</dd>
           <dt>Profile</dt>
-          <dd>{String((d.profile as Obj | undefined)?.name ?? '—')}</dd>
+          <dd>{d.profile.name}</dd>
         </dl>
       )}
       <h3>Credentials</h3>
       <p class="small">
         {creds
-          ? `${String(creds.type)}${creds.clientId ? ` · client id ${String(creds.clientId)}` : ''}${creds.username ? ` · username ${String(creds.username)}` : ''}${creds.identifiersHidden ? ' · client id / username not shown' : ''}${creds.hasPassword ? ' · password set' : ''}`
+          ? `${creds.type}${creds.clientId ? ` · client id ${creds.clientId}` : ''}${creds.username ? ` · username ${creds.username}` : ''}${creds.identifiersHidden ? ' · client id / username not shown' : ''}${creds.hasPassword ? ' · password set' : ''}`
           : 'No credentials (revoked or never set).'}
       </p>
       {edit && (

@@ -5,6 +5,8 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { canEdit, type DeadLetterRow, deadLetters, discardDeadLetter, replayDeadLetter } from '../api/client.js';
+import { AdminTable, Notice } from '../components/admin-table.js';
+import { useAdmin } from '../components/use-resource.js';
 import { fmtTime } from '../format.js';
 
 const STATUS_BADGE: Record<DeadLetterRow['status'], { text: string; cls: string }> = {
@@ -18,8 +20,7 @@ export function DeadLettersPage() {
   const [total, setTotal] = useState(0);
   const [status, setStatus] = useState<'' | DeadLetterRow['status']>('open');
   const [device, setDevice] = useState('');
-  const [msg, setMsg] = useState<string | null>(null);
-  const [reload, setReload] = useState(0);
+  const admin = useAdmin();
   const edit = canEdit();
 
   useEffect(() => {
@@ -29,22 +30,22 @@ export function DeadLettersPage() {
         if (stale) return;
         setRows(p.items);
         setTotal(p.total);
-        setMsg(null);
+        admin.setMsg(null);
       },
-      (err: Error) => !stale && setMsg(err.message),
+      (err: Error) => !stale && admin.fail(err),
     );
     return () => {
       stale = true;
     };
-  }, [reload, status, device]);
+  }, [admin.reload, status, device]);
 
   const act = async (what: 'replay' | 'discard', id: string) => {
     try {
       await (what === 'replay' ? replayDeadLetter(id) : discardDeadLetter(id));
-      setMsg(null);
-      setReload((n) => n + 1);
+      admin.setMsg(null);
+      admin.refresh();
     } catch (err) {
-      setMsg(`Not ${what === 'replay' ? 'replayed' : 'discarded'}: ${(err as Error).message}`);
+      admin.setMsg(`Not ${what === 'replay' ? 'replayed' : 'discarded'}: ${(err as Error).message}`);
     }
   };
 
@@ -69,59 +70,47 @@ export function DeadLettersPage() {
           Device <input value={device} onChange={(e) => setDevice((e.target as HTMLInputElement).value)} />
         </label>
       </section>
-      {msg && <p class="notice">{msg}</p>}
+      <Notice msg={admin.msg} />
       <section class="card" aria-label="Dead letters">
         <h2>
           Dead letters ({rows.length}
           {total > rows.length ? ` of ${total}` : ''})
         </h2>
-        <table data-testid="dead-letters">
-          <thead>
-            <tr>
-              <th>Received</th>
-              <th>Device</th>
-              <th>Reason</th>
-              <th>Message</th>
-              <th>State</th>
-              {edit && <th />}
+        <AdminTable testId="dead-letters" cols={['Received', 'Device', 'Reason', 'Message', 'State']} tools={edit}>
+          {rows.map((r) => (
+            <tr key={r.id}>
+              <td>{fmtTime(r.receivedAt ? Date.parse(r.receivedAt) : Date.parse(r.failedAt))}</td>
+              <td>
+                {r.deviceName ? <a href={`/devices/${encodeURIComponent(r.deviceName)}`}>{r.deviceName}</a> : '—'}{' '}
+                {r.region ?? ''}
+              </td>
+              <td class="small">{r.reason}</td>
+              <td>
+                <details>
+                  <summary class="small">{r.messageId ?? 'whole job'}</summary>
+                  <pre class="small">{JSON.stringify(r.payload, null, 2)}</pre>
+                </details>
+              </td>
+              <td>
+                <span class={`badge ${STATUS_BADGE[r.status].cls}`}>{STATUS_BADGE[r.status].text}</span>
+              </td>
+              {edit && (
+                <td>
+                  {r.status !== 'discarded' && r.messageId && (
+                    <button type="button" class="small" onClick={() => act('replay', r.id)}>
+                      Replay
+                    </button>
+                  )}{' '}
+                  {r.status === 'open' && (
+                    <button type="button" class="small ghost" onClick={() => act('discard', r.id)}>
+                      Discard
+                    </button>
+                  )}
+                </td>
+              )}
             </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.id}>
-                <td>{fmtTime(r.receivedAt ? Date.parse(r.receivedAt) : Date.parse(r.failedAt))}</td>
-                <td>
-                  {r.deviceName ? <a href={`/devices/${encodeURIComponent(r.deviceName)}`}>{r.deviceName}</a> : '—'}{' '}
-                  {r.region ?? ''}
-                </td>
-                <td class="small">{r.reason}</td>
-                <td>
-                  <details>
-                    <summary class="small">{r.messageId ?? 'whole job'}</summary>
-                    <pre class="small">{JSON.stringify(r.payload, null, 2)}</pre>
-                  </details>
-                </td>
-                <td>
-                  <span class={`badge ${STATUS_BADGE[r.status].cls}`}>{STATUS_BADGE[r.status].text}</span>
-                </td>
-                {edit && (
-                  <td>
-                    {r.status !== 'discarded' && r.messageId && (
-                      <button type="button" class="small" onClick={() => act('replay', r.id)}>
-                        Replay
-                      </button>
-                    )}{' '}
-                    {r.status === 'open' && (
-                      <button type="button" class="small ghost" onClick={() => act('discard', r.id)}>
-                        Discard
-                      </button>
-                    )}
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </AdminTable>
       </section>
     </div>
   );

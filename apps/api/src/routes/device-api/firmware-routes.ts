@@ -6,11 +6,14 @@
  * [chunk × size, +size), shorter at the end. Without `size` (or 0) the whole image comes
  * back, streamed from the large object, as ThingsBoard answers it.
  *
- * Differences from ThingsBoard, on purpose: a chunk past the end is 400 with a message
- * (ThingsBoard answers an empty body); a title/version that is not the target is 404 with
- * a message (ThingsBoard: 400, or 404 when there is no target, without a body); `size` is
- * capped at FW_CHUNK_MAX_BYTES (400 beyond) so one request cannot make the server read a
- * large block at once.
+ * The chunk just past the end is an empty 200, as ThingsBoard answers it (a client that
+ * does not use fw_size reads until it gets one, as over MQTT).
+ *
+ * Differences from ThingsBoard, on purpose: any chunk further out is 400 with a message
+ * saying which chunks exist (ThingsBoard answers an empty body to any index); a
+ * title/version that is not the target is 404 with a message (ThingsBoard: 400, or 404
+ * when there is no target, without a body); `size` is capped at FW_CHUNK_MAX_BYTES (400
+ * beyond) so one request cannot make the server read a large block at once.
  */
 import { Readable } from 'node:stream';
 import { readChunk, readImage, targetFirmware } from '@spms/firmware';
@@ -73,10 +76,10 @@ export async function firmwareRoutes(app: FastifyInstance): Promise<void> {
         return reply.send(Readable.from(readImage(app.pg, target.id)));
       }
       const chunks = Math.ceil(target.size / size);
-      if (chunk >= chunks)
+      if (chunk > chunks)
         throw new AppError(
           'BAD_REQUEST',
-          `chunk: ${chunk} is out of range; the image of ${target.size} bytes has chunks 0..${chunks - 1} of ${size} bytes`,
+          `chunk: ${chunk} is out of range; the image of ${target.size} bytes has chunks 0..${chunks - 1} of ${size} bytes (${chunks}: empty, the end)`,
         );
       const data = await readChunk(app.pg, target.id, chunk, size);
       if (!data) throw new AppError('NOT_FOUND', 'no firmware is assigned to this device');
