@@ -19,6 +19,11 @@ Usage: spms <group> <command> [arguments] [--json]
     --failure-threshold F   (staged rollout in waves of cumulative percentages)
   rollout list [--status running|paused|completed|cancelled] | show <id> [--wave N] [--state S] [--limit N]
   rollout pause <id> | resume <id> | cancel <id>
+  rpc send <id|name> <method> [params-json] [--oneway] [--timeout MS] [--persistent
+    [--expiration 30m|12h|7d|ISO|epoch-ms] [--retries N] [--info JSON]]   (persistent: queued until
+    the device connects; prints its rpc id)
+  rpc list <id|name> [--status QUEUED|SENT|DELIVERED|SUCCESSFUL|TIMEOUT|EXPIRED|FAILED|CANCELLED]
+    [--limit N] [--cursor C] | show <rpc id> | cancel <rpc id>
   import thingsboard --url URL (--username U --password P | --token JWT) [--since ISO] [--until ISO]
     [--device NAME]... [--customer TITLE] [--history none|lines|all] [--dry-run] [--report file.json]
     [--page-limit N] [--retry-delay-ms MS]   (devices with their credentials unchanged, then history)

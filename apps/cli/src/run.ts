@@ -5,6 +5,7 @@ import { devicesCommand } from './commands/devices.js';
 import { importCommand } from './commands/import-thingsboard.js';
 import { profilesCommand } from './commands/profiles.js';
 import { rolloutsCommand } from './commands/rollouts.js';
+import { rpcCommand } from './commands/rpc.js';
 import type { Context } from './context.js';
 import { CliError, EXIT } from './errors.js';
 import { HELP } from './help.js';
@@ -23,6 +24,7 @@ const GROUPS: Record<string, (ctx: Context, sub: string | undefined, args: strin
   rollout: rolloutsCommand,
   rollouts: rolloutsCommand,
   import: importCommand,
+  rpc: rpcCommand,
 };
 
 export const stdio: Io = {

@@ -83,7 +83,12 @@ export async function sendPersistentRpc(
       timeoutMs,
       expirationTime,
       additionalInfo,
-      createdBy: req.principal ? `${req.principal.kind}:${req.principal.id}` : null,
+      // Who asked: the user behind a session or key, else the key (never a session's id).
+      createdBy: req.principal
+        ? req.principal.userId
+          ? `user:${req.principal.userId}`
+          : `${req.principal.kind}:${req.principal.id}`
+        : null,
     });
     await app.audit(
       req,
