@@ -13,6 +13,10 @@ Usage: spms <group> <command> [arguments] [--json]
   profiles list | get <id|name> | delete <id|name>
   profiles create <name> [profile flags] | update <id|name> [profile flags]
   api-keys create <name> [--role admin|operator|viewer] | list | revoke <id>
+  firmware upload <file> --title T --version V [--algorithm SHA256|SHA384|SHA512|MD5|CRC32]
+    [--checksum HEX] [--description D]   (streamed; the checksum is computed when omitted)
+  firmware list [--title T] | show <id> | delete <id>
+  firmware assign (--device <id|name> | --profile <id|name>) <firmware id | none>
   rollout create --firmware <id> [--region R] [--customer C] [--profile P] [--device D]...
     --waves 1,10,100 --max-concurrent N --failure-threshold 0.2 [--success-timeout S]
     | create --firmware <previous id> --rollback-of <rollout id> --waves 100 --max-concurrent N

@@ -2,6 +2,7 @@
 import { apiKeysCommand } from './commands/api-keys.js';
 import { credentialsCommand } from './commands/credentials.js';
 import { devicesCommand } from './commands/devices.js';
+import { firmwareCommand } from './commands/firmware.js';
 import { importCommand } from './commands/import-thingsboard.js';
 import { profilesCommand } from './commands/profiles.js';
 import { rolloutsCommand } from './commands/rollouts.js';
@@ -21,6 +22,7 @@ const GROUPS: Record<string, (ctx: Context, sub: string | undefined, args: strin
   profiles: profilesCommand,
   profile: profilesCommand,
   'api-keys': apiKeysCommand,
+  firmware: firmwareCommand,
   rollout: rolloutsCommand,
   rollouts: rolloutsCommand,
   import: importCommand,
