@@ -221,6 +221,9 @@ describe('rollouts API', () => {
     expect(page.perDevice.items).toHaveLength(2);
     expect(page.perDevice.items.every((d: { wave: number }) => d.wave === 3)).toBe(true);
     expect((await t.app.inject({ url: '/api/rollouts/not-a-uuid', headers: adminAuth })).statusCode).toBe(400);
+    const badState = await t.app.inject({ url: `/api/rollouts/${first}?state=done`, headers: adminAuth });
+    expect(badState.statusCode).toBe(400);
+    expect(badState.json().message).toMatch(/state/);
     expect((await t.app.inject({ url: `/api/rollouts/${randomUUID()}`, headers: adminAuth })).statusCode).toBe(404);
   });
 });

@@ -151,7 +151,12 @@ export const ListQuery = Type.Object(
 export const DetailQuery = Type.Object(
   {
     wave: Type.Optional(Type.Integer({ minimum: 1, description: 'only devices of this wave (1-based)' })),
-    state: Type.Optional(Type.String({ maxLength: 20, description: 'only devices in this state' })),
+    state: Type.Optional(
+      Type.Union(
+        ['pending', 'assigned', 'downloading', 'updated', 'failed', 'skipped', 'cancelled'].map((s) => Type.Literal(s)),
+        { description: 'only devices in this state' },
+      ),
+    ),
     limit: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, default: 100, description: 'devices listed' })),
     offset: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
   },
