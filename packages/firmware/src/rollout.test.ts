@@ -123,9 +123,10 @@ describe('decide', () => {
 
   it('marks updated only once the device was heard from at or after its UPDATED report', () => {
     const assigned = { state: 'assigned' as const, assignedAt: T0 - 60_000 };
-    const gone = device('a', { ...assigned, reported: reported('UPDATED', T0 - 10), lastActivityAt: T0 - 20 });
+    const gone = device('a', { ...assigned, reported: reported('UPDATED', T0 - 10), lastActivityAt: T0 - 60_011 });
     const inactive = device('b', { ...assigned, reported: reported('UPDATED', T0 - 10), active: false });
-    const back = device('c', { ...assigned, reported: reported('UPDATED', T0 - 10), lastActivityAt: T0 - 10 });
+    // A device clock up to a minute ahead of the server's still counts.
+    const back = device('c', { ...assigned, reported: reported('UPDATED', T0 - 10), lastActivityAt: T0 - 60_010 });
     const d = decide(rollout({ maxConcurrent: 10 }), [gone, inactive, back], T0);
     expect(d.updated).toEqual(['c']);
     expect(d.downloading).toEqual(['a', 'b']);

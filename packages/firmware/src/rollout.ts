@@ -132,6 +132,12 @@ export interface TickDecision {
   complete: boolean;
 }
 
+/**
+ * A state report's time is the device's own `ts` when it sends one, activity is the server's
+ * receive time: a device clock this far ahead still counts as heard from after its report.
+ */
+export const REPORT_CLOCK_SKEW_MS = 60_000;
+
 /** The success timeout for a device, in ms. */
 export const successTimeoutMs = (r: RolloutView, d: RolloutDeviceView): number =>
   (r.successTimeoutSec ?? 3 * d.inactivityTimeoutSec) * 1000;
@@ -159,7 +165,7 @@ function follow(
     d.active &&
     d.lastActivityAt !== null &&
     rep.stateAt !== null &&
-    d.lastActivityAt >= rep.stateAt
+    d.lastActivityAt + REPORT_CLOCK_SKEW_MS >= rep.stateAt
   )
     return { state: 'updated' };
   const limit = successTimeoutMs(r, d);
