@@ -129,6 +129,15 @@ describe('decide', () => {
     const back = device('c', { ...assigned, reported: reported('UPDATED', T0 - 10), lastActivityAt: T0 - 60_010 });
     const d = decide(rollout({ maxConcurrent: 10 }), [gone, inactive, back], T0);
     expect(d.updated).toEqual(['c']);
+    // No title reported: the version decides; another title does not count.
+    const untitled = { ...reported('UPDATED', T0 - 10), title: null };
+    const other = { ...reported('UPDATED', T0 - 10), title: 'other-board' };
+    const d2 = decide(
+      rollout({ maxConcurrent: 10 }),
+      [device('d', { ...assigned, reported: untitled }), device('e', { ...assigned, reported: other })],
+      T0,
+    );
+    expect(d2.updated).toEqual(['d']);
     expect(d.downloading).toEqual(['a', 'b']);
   });
 

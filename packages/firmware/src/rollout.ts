@@ -142,9 +142,10 @@ export const REPORT_CLOCK_SKEW_MS = 60_000;
 export const successTimeoutMs = (r: RolloutView, d: RolloutDeviceView): number =>
   (r.successTimeoutSec ?? 3 * d.inactivityTimeoutSec) * 1000;
 
+/** The device reports the rollout's version (a device that reports no title is taken at its version). */
 const runsVersion = (r: RolloutView, d: RolloutDeviceView): boolean =>
   d.reported !== null &&
-  d.reported.title === r.firmware.title &&
+  (d.reported.title === null || d.reported.title === r.firmware.title) &&
   d.reported.version === r.firmware.version &&
   d.reported.state !== 'FAILED';
 
