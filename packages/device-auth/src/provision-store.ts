@@ -21,6 +21,7 @@ import {
   verifySecret,
 } from '@spms/credentials';
 import type { Pool } from '@spms/db';
+import { refreshFirmwareTargets } from '@spms/firmware';
 
 const LINE_LABELS = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
 
@@ -151,6 +152,8 @@ export async function provisionDevice(
          SELECT $1, n, ($2::text[])[n] FROM generate_series(1, 8) AS n`,
         [deviceId, LINE_LABELS],
       );
+      // Its profile's firmware, as the fw_* shared attributes it reads once connected.
+      await refreshFirmwareTargets(client, [deviceId]);
     } else {
       // Once: a concurrent provisioning of the same name finds provisioned_at set.
       const marked = await client.query(

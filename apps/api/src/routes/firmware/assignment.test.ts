@@ -95,6 +95,49 @@ describe('firmware assignment', () => {
     expect(audit.rows.map((r) => r.target?.version ?? null)).toEqual(['1.1.0', null]);
   });
 
+  it("gives a new device its profile's firmware: created through the API, imported, or provisioned by itself", async () => {
+    await app.inject({ method: 'POST', url: '/api/profiles', headers: auth, payload: { name: 'OTA-P' } });
+    const prov = await patch('/api/profiles/OTA-P', {
+      firmwareId: ids.a,
+      provisioning: { strategy: 'allow_create', key: 'ota-provision-key', secret: 'ota-provision-secret-0123' },
+    });
+    expect(prov.statusCode).toBe(200);
+    const viaApi = await app.inject({
+      method: 'POST',
+      url: '/api/devices',
+      headers: auth,
+      payload: {
+        name: 'OTA-NEW',
+        profile: 'OTA-P',
+        credentials: { type: 'ACCESS_TOKEN', token: 'ota-token-new-0123456789' },
+      },
+    });
+    expect(viaApi.statusCode).toBe(201);
+    expect((await sharedFw('ota-token-new-0123456789')).fw_version).toBe('1.0.0');
+    const imported = await app.inject({
+      method: 'POST',
+      url: '/api/devices/import',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      payload: 'name,profile,token\nOTA-CSV,OTA-P,ota-token-csv-0123456789\n',
+    });
+    expect(imported.statusCode, imported.body).toBe(201);
+    expect((await sharedFw('ota-token-csv-0123456789')).fw_version).toBe('1.0.0');
+    const provisioned = await app.inject({
+      method: 'POST',
+      url: '/api/v1/provision',
+      payload: {
+        deviceName: 'OTA-SELF',
+        provisionDeviceKey: 'ota-provision-key',
+        provisionDeviceSecret: 'ota-provision-secret-0123',
+        credentialsType: 'ACCESS_TOKEN',
+        token: 'ota-token-self-0123456789',
+      },
+    });
+    expect(provisioned.json().status).toBe('SUCCESS');
+    expect((await sharedFw('ota-token-self-0123456789')).fw_version).toBe('1.0.0');
+    await patch('/api/profiles/OTA-P', { firmwareId: null });
+  });
+
   it('refuses unknown firmware (400 naming the field) and changes nothing', async () => {
     const unknown = '6f1c7a52-3c4b-4a8e-9f0e-1b2c3d4e5f60';
     const dev = await patch('/api/devices/OTA-1', { firmwareId: unknown, label: 'x' });
