@@ -113,3 +113,29 @@ export async function loadSourceRows(
   if (seq === undefined) seq = (await pg.query<{ seq: string | null }>(`SELECT ${SEQ}`)).rows[0]?.seq ?? null;
   return { rows: res.rows, seq: Number(seq ?? 0) };
 }
+
+/**
+ * A fingerprint of everything the scope's compact view is made of, far cheaper than the view
+ * (a pass over 10,000 narrow rows without formatting any of them, ~20 ms at 10,000 devices
+ * against ~200 ms to read and encode the view): the event seq, the devices in scope, how many
+ * are active now (a device falls inactive by time alone, with no write), and the row versions
+ * (xmin: every committed write of a row gives it a later transaction id) of their registry,
+ * snapshot and profile rows. Equal fingerprints mean an equal view, so a cached answer is kept
+ * (same body, same ETag) instead of rebuilt. Read before the rows it is stored with: it can
+ * only be older than them (one needless rebuild), never newer (a missed change).
+ */
+export async function loadViewFingerprint(pg: Pool, scope: Scope | null): Promise<string> {
+  const p = new SqlParams();
+  const res = await pg.query<{ fp: string }>(
+    `SELECT concat_ws('.', COALESCE((SELECT max(seq) FROM domain_events), 0), count(*),
+                      count(*) FILTER (WHERE ${ACTIVE_SNAPSHOT}),
+                      COALESCE(sum(d.xmin::text::bigint), 0), COALESCE(sum(r.xmin::text::bigint), 0),
+                      COALESCE(sum(p.xmin::text::bigint), 0)) AS fp
+       FROM devices d
+       JOIN device_profiles p ON p.id = d.profile_id
+       LEFT JOIN device_status_rows r ON r.device_id = d.id
+      WHERE ${scopeCondition(scope, 'd', p)}`,
+    p.values,
+  );
+  return res.rows[0]?.fp ?? '';
+}

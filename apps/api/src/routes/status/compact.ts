@@ -7,10 +7,15 @@
  * hashed and gzipped once; its ETag is `"<seq>-<digest>"`: the event seq the rows reflect,
  * and a digest of the facts (activity times and voltages change without events), the same
  * in every API process for the same rows.
+ *
+ * When an entry's time is up, a fingerprint of the view's rows (loadViewFingerprint, ~20 ms)
+ * decides whether to rebuild it (~200 ms of reading and encoding): unchanged, the entry is
+ * kept with its body, its compressed bodies and its ETag. Every API process keeps its own
+ * entries; they agree because the fingerprint and the ETag come from the shared database.
  */
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { constants, gzip } from 'node:zlib';
+import { brotliCompress, constants, gzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
@@ -30,6 +35,7 @@ import {
   SLICE,
 } from '../../services/status-compact.js';
 import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from '../../services/status-compact-delta.js';
+import { loadViewFingerprint } from '../../services/status-compact-source.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 
 interface Entry {
@@ -38,7 +44,11 @@ interface Entry {
   cursor: string;
   etag: string;
   json: string;
+  /** loadViewFingerprint() read before the rows (snapshot source only) */
+  fp?: string;
+  /** the body compressed, once per entry (gzip made with the entry, brotli on first ask) */
   gzip?: Promise<Buffer>;
+  br?: Promise<Buffer>;
   byId?: Map<string, CompactRow>;
   /** Devices changed after a cursor seq up to this snapshot: clients share cursors (they
    *  got them from the same snapshot), so each is read once per snapshot. */
@@ -46,6 +56,7 @@ interface Entry {
 }
 
 const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
 const MAX_STALE_MS = 10_000;
 
 export const CompactQuery = Type.Object(
@@ -99,16 +110,25 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   function refresh(key: string, scope: Scope | null): Promise<Entry> {
     let p = inflight.get(key);
     if (!p) {
-      p = loadCompactSnapshot(app.pg, scope, source)
-        .then(async (snap) => {
-          const entry = await buildEntry(snap, key);
-          if (ttl > 0) {
-            if (cache.size > 1000) cache.clear();
-            cache.set(key, entry);
-          }
-          return entry;
-        })
-        .finally(() => inflight.delete(key));
+      const old = cache.get(key);
+      p = (async () => {
+        // (the computed source has no fingerprint: it reads other tables; rebuilt every time)
+        const fp = source === 'snapshot' && ttl > 0 ? await loadViewFingerprint(app.pg, scope) : undefined;
+        if (old && fp !== undefined && old.fp === fp && cache.get(key) === old) {
+          metricsOf(app).cache.inc({ cache: 'status_compact', result: 'unchanged' });
+          old.at = Date.now();
+          return old;
+        }
+        const entry = await buildEntry(await loadCompactSnapshot(app.pg, scope, source), key);
+        entry.fp = fp;
+        if (ttl > 0) {
+          entry.gzip = gzipAsync(entry.json, { level: constants.Z_BEST_SPEED });
+          entry.gzip.catch(() => undefined); // a failure is met again by the request that awaits it
+          if (cache.size > 1000) cache.clear();
+          cache.set(key, entry);
+        }
+        return entry;
+      })().finally(() => inflight.delete(key));
       inflight.set(key, p);
     }
     return p;
@@ -182,7 +202,12 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     r.header('etag', e.etag);
     if (matches(req.headers['if-none-match'], e.etag)) return r.code(304).send();
     r.type('application/json; charset=utf-8');
-    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+    const accepted = req.headers['accept-encoding'] ?? '';
+    if (/\bbr\b/.test(accepted)) {
+      e.br ??= brotliAsync(e.json, { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } });
+      return r.header('content-encoding', 'br').send(await e.br);
+    }
+    if (/\bgzip\b/.test(accepted)) {
       e.gzip ??= gzipAsync(e.json, { level: constants.Z_BEST_SPEED });
       return r.header('content-encoding', 'gzip').send(await e.gzip);
     }
