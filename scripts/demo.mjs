@@ -105,6 +105,7 @@ const [{ startGateway }, { loadBrokerConfig }, { startWorker }, { loadWorkerConf
     imp('apps/api/dist/config.js'),
   ]);
 const { createLogger } = await import('@spms/log');
+const { domainEventsChannel } = await import('@spms/contracts');
 const { parseConfig } = await import('@spms/config');
 const { readFleetFile, readScenarioFile, demoFleetUrl, demoFleetCsvUrl, exampleScenarioUrl, runScenario } =
   await import('@spms/simulator');
@@ -232,7 +233,7 @@ const open = new Map();
 const closed = [];
 const sub = new Redis(redisUrl);
 stops.push(() => sub.disconnect());
-await sub.subscribe(`${prefix}:events`);
+await sub.subscribe(domainEventsChannel(prefix));
 sub.on('message', (_ch, raw) => {
   let e;
   try {

@@ -1,5 +1,6 @@
 // Scenarios 1–3 on one system: sustained ingest end to end, line-change latency under load,
 // connection scale; each next to Mosquitto measured in the same run.
+import { domainEventsChannel } from '@spms/contracts';
 import { LeanMqttClient, loadTestParallel, mqttLinePayload, TELEMETRY_TOPIC } from '@spms/simulator';
 import { Redis } from 'ioredis';
 import { committedRows as count, cpuMeter, pct, rssMiB, sleep, tokenFleet } from '../lib/system.mjs';
@@ -88,7 +89,7 @@ export async function lineChangeLatency(sys, _mosq, tokens, p) {
   ).rows)
     ids.set(r.name, r.id);
   const sub = new Redis(sys.redisUrl);
-  await sub.subscribe(`${sys.prefix}:events`);
+  await sub.subscribe(domainEventsChannel(sys.prefix));
   const waiters = new Map();
   sub.on('message', (_c, raw) => {
     const e = JSON.parse(raw);

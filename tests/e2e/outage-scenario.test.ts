@@ -4,6 +4,7 @@
  * events channel. Both apps run in-process against one test database and Redis prefix.
  */
 import { readFileSync } from 'node:fs';
+import { domainEventsChannel } from '@spms/contracts';
 import { createLogger } from '@spms/log';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -27,7 +28,7 @@ beforeAll(async () => {
   stack = await startE2eStack('e2e', logger);
   ({ sql, gateway } = stack);
   sub = new Redis(stack.redis.url);
-  await sub.subscribe(`${stack.redis.prefix}:events`);
+  await sub.subscribe(domainEventsChannel(stack.redis.prefix));
   sub.on('message', (_c, text: string) => events.push(JSON.parse(text)));
 });
 

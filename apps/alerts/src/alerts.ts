@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { DOMAIN_EVENTS_QUEUE } from '@spms/contracts';
+import { ALERT_TIMERS_QUEUE, DOMAIN_EVENTS_QUEUE, dispatchJob, SMS_QUEUE } from '@spms/contracts';
 import { createPool } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createEmailQueue, createRedis, enqueueEmails, SMS_SENDER_TTL_MS, smsSenderKey } from '@spms/queue';
@@ -14,7 +14,7 @@ import type { SmsProvider } from '@spms/sms';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AlertsConfig } from './config.js';
-import { ALERT_TIMERS_QUEUE, type AlertsContext, SMS_QUEUE } from './context.js';
+import type { AlertsContext } from './context.js';
 import { startEmailSender } from './email-send.js';
 import { handleEscalate, recoverEscalations } from './escalation.js';
 import { checkFlapping } from './flapping.js';
@@ -24,8 +24,8 @@ import { createEventHandler } from './on-event.js';
 import { handleSend } from './send.js';
 import { buildSmsProvider, startSmsInbound } from './sms-inbound.js';
 
+export { ALERT_TIMERS_QUEUE, SMS_QUEUE } from '@spms/contracts';
 export { type AlertsConfig, AlertsConfigSchema } from './config.js';
-export { ALERT_TIMERS_QUEUE, SMS_QUEUE } from './context.js';
 
 export interface RunningAlerts {
   close(): Promise<void>;
@@ -79,11 +79,18 @@ export async function startAlerts(
   };
 
   const onEvent = createEventHandler(ctx);
-  const debounce = handleDebounce(ctx);
-  const flush = handleFlush(ctx);
-  const overflow = handleOverflow(ctx);
   const send = handleSend(ctx);
-  const escalate = handleEscalate(ctx);
+  // One queue, several job names: a handler per name of the registry (@spms/contracts).
+  const onTimer = dispatchJob<typeof ALERT_TIMERS_QUEUE, Job, unknown>(
+    {
+      debounce: handleDebounce(ctx),
+      flush: handleFlush(ctx),
+      'flap-check': (job) => checkFlapping(ctx, job.data),
+      overflow: handleOverflow(ctx),
+      escalate: handleEscalate(ctx),
+    },
+    (job) => logger.warn({ jobId: job.id, name: job.name }, 'unknown alert timer job'),
+  );
   const workerOpts = (concurrency: number) => ({
     connection: createRedis(config.REDIS_URL, { maxRetriesPerRequest: null }),
     prefix,
@@ -93,19 +100,7 @@ export async function startAlerts(
   });
   const workers = [
     new Worker(DOMAIN_EVENTS_QUEUE, onEvent, workerOpts(config.ALERT_CONCURRENCY)),
-    new Worker(
-      ALERT_TIMERS_QUEUE,
-      // biome-ignore lint/suspicious/noExplicitAny: one queue, several job shapes, dispatched by name
-      async (job: Job<any>) => {
-        if (job.name === 'debounce') return debounce(job);
-        if (job.name === 'flush') return flush(job);
-        if (job.name === 'flap-check') return checkFlapping(ctx, job.data);
-        if (job.name === 'overflow') return overflow(job);
-        if (job.name === 'escalate') return escalate(job);
-        logger.warn({ jobId: job.id, name: job.name }, 'unknown alert timer job');
-      },
-      workerOpts(config.ALERT_CONCURRENCY),
-    ),
+    new Worker(ALERT_TIMERS_QUEUE, async (job: Job) => onTimer(job), workerOpts(config.ALERT_CONCURRENCY)),
     new Worker(SMS_QUEUE, send, workerOpts(config.ALERT_CONCURRENCY)),
   ];
   for (const w of workers) {

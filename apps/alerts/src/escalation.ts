@@ -20,15 +20,11 @@ import {
   type TierMember,
   tierOutcomes,
 } from '@spms/alerting';
+import { type EscalateJob, jobId } from '@spms/contracts';
 import { type PoolClient, withTransaction } from '@spms/db';
 import type { Job } from 'bullmq';
-import { type AlertsContext, jobId } from './context.js';
+import type { AlertsContext } from './context.js';
 import { ensureTimers, recordSuppressed, type WindowRef } from './fan-out.js';
-
-export interface EscalateJob {
-  alertId: string;
-  tier: number;
-}
 
 export interface EscalatedAlert {
   id: string;

@@ -14,8 +14,10 @@ import {
   type NotifyKind,
   type RecipientRule,
 } from '@spms/alerting';
+import { type ALERT_TIMERS_QUEUE, type FlushJob, type JobSpec, jobId } from '@spms/contracts';
 import type { PoolClient } from '@spms/db';
-import { type AlertsContext, type FlushJob, jobId } from './context.js';
+import type { JobsOptions } from 'bullmq';
+import type { AlertsContext } from './context.js';
 
 interface RecipientRow {
   id: string;
@@ -163,7 +165,7 @@ export async function ensureTimers(ctx: AlertsContext, alertIds: string[], windo
     pipe.pttl(lastFlushKey(ctx.prefix, r.recipientId, r.groupKey));
   });
   const res = (await pipe.exec()) ?? [];
-  const jobs = refs.flatMap((r, i) => {
+  const jobs = refs.flatMap((r, i): JobSpec<typeof ALERT_TIMERS_QUEUE, JobsOptions>[] => {
     if (res[2 * i]?.[1] !== 'OK') return [];
     // Alertmanager's group_wait / group_interval: the first window of a group waits
     // ALERT_GROUP_WINDOW_MS; one opened soon after a text waits out ALERT_GROUP_INTERVAL_MS

@@ -6,8 +6,9 @@
  */
 import { decideFlapping, type FlapOptions } from '@spms/alerting';
 import type { DomainEvent } from '@spms/contracts';
+import { type FlapCheckJob, jobId } from '@spms/contracts';
 import { withTransaction } from '@spms/db';
-import { type AlertsContext, type FlapCheckJob, jobId } from './context.js';
+import type { AlertsContext } from './context.js';
 import { restoreEscalated } from './escalation-flush.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { notifyAlert } from './notify.js';

@@ -4,11 +4,12 @@
  * composes the texts, applies the per-recipient cap, and enqueues one send job each.
  */
 import { capWindowStart, composeTexts, decideCap, type ItemKind, type PendingItem } from '@spms/alerting';
+import { type FlushJob, jobId, type OverflowJob, type SendJob } from '@spms/contracts';
 import type { PoolClient } from '@spms/db';
 import { enqueueEmails } from '@spms/queue';
 import { formatDuration } from '@spms/sms';
 import type { Job } from 'bullmq';
-import { type AlertsContext, type FlushJob, jobId, type OverflowJob, type SendJob } from './context.js';
+import type { AlertsContext } from './context.js';
 import { insertAlertEmail, overflowEmail, queueFor } from './email-notify.js';
 import { cappedEscalationsNote, countCappedEscalation, dropAcknowledgedEscalations } from './escalation-flush.js';
 import { closeWindow } from './fan-out.js';

@@ -1,7 +1,9 @@
 /** Telling people about an alert (the debounce timer firing, or a held alert released). */
+
+import type { DebounceJob } from '@spms/contracts';
 import { withTransaction } from '@spms/db';
 import type { Job } from 'bullmq';
-import type { AlertsContext, DebounceJob } from './context.js';
+import type { AlertsContext } from './context.js';
 import { scheduleEscalation, startEscalation } from './escalation.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { markNotified } from './store.js';

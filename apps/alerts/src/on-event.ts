@@ -7,10 +7,11 @@
  */
 import { debounceDelayMs, severityOf } from '@spms/alerting';
 import type { DomainEvent } from '@spms/contracts';
+import { type DebounceJob, jobId } from '@spms/contracts';
 import { withTransaction } from '@spms/db';
 import { isImportedMessageId } from '@spms/queue';
 import type { Job } from 'bullmq';
-import { type AlertsContext, type DebounceJob, jobId } from './context.js';
+import type { AlertsContext } from './context.js';
 import { restoreEscalated } from './escalation-flush.js';
 import { ensureTimers, fanOut, type WindowRef } from './fan-out.js';
 import { isFlapping, recordTransition } from './flapping.js';

@@ -6,9 +6,11 @@
  * text, a text about open alerts gets a short code ('Reply ACK 123') before its first
  * attempt, if it still fits one segment.
  */
+
+import type { SendJob } from '@spms/contracts';
 import { ACKNOWLEDGEABLE_KINDS, classifyTwilioError, pickReplyCode, withReplyCode } from '@spms/sms';
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { AlertsContext, SendJob } from './context.js';
+import type { AlertsContext } from './context.js';
 import { countNotification } from './metrics.js';
 
 export const handleSend = (ctx: AlertsContext) => async (job: Job<SendJob>) => {

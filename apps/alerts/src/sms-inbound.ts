@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { SMS_INBOUND_QUEUE } from '@spms/contracts';
 import type { Logger } from '@spms/log';
 import { createRedis } from '@spms/queue';
 import {
@@ -22,8 +23,6 @@ import {
 import { type Job, Queue, Worker } from 'bullmq';
 import type { AlertsConfig } from './config.js';
 import type { AlertsContext } from './context.js';
-
-export const SMS_INBOUND_QUEUE = 'sms-inbound';
 
 export function buildSmsProvider(config: AlertsConfig, logger: Logger): SmsProvider {
   return createSmsProvider(

@@ -1,4 +1,5 @@
 /** Device activity: inactivity within timeout + 1 s, connection loss at once, offline periods. */
+import { DOMAIN_EVENTS_QUEUE } from '@spms/contracts';
 import { newMessageId } from '@spms/queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, telemetry } from './harness.js';
@@ -80,7 +81,7 @@ describe('device activity', () => {
     expect(events.rows.map((r) => r.type)).toEqual(['device.connection_lost']);
     // The durable queue for the alerts worker got it too, once.
     const { Queue } = await import('bullmq');
-    const q = new Queue('domain-events', { connection: { url: h.redis.url }, prefix: h.redis.prefix });
+    const q = new Queue(DOMAIN_EVENTS_QUEUE, { connection: { url: h.redis.url }, prefix: h.redis.prefix });
     const jobs = await q.getJobs(['waiting', 'delayed', 'active', 'completed']);
     await q.close();
     expect(jobs.map((j) => j.name)).toEqual(['device.connection_lost']);

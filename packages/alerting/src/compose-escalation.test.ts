@@ -1,4 +1,4 @@
-import { fitsOneSegment } from '@spms/sms';
+import { fitsOneSegment } from '@spms/sms/text';
 import { describe, expect, it } from 'vitest';
 import { composeTexts, escalationMarker, type PendingItem } from './index.js';
 

@@ -1,7 +1,7 @@
 /**
  * Turns what one recipient collected in one grouping window into texts: one per kind, a
  * summary when several sites are involved (a regional storm is one text, not 37), using the
- * one-segment formatters of @spms/sms.
+ * one-segment formatters of @spms/sms (its provider-free entry, @spms/sms/text).
  */
 import {
   fitName,
@@ -14,7 +14,7 @@ import {
   formatOutageSms,
   formatRestorationSms,
   toGsmSafe,
-} from '@spms/sms';
+} from '@spms/sms/text';
 import type { NotifyKind } from './types.js';
 
 export type ItemKind = NotifyKind | 'flapping';

@@ -68,6 +68,17 @@ export type QueueName = keyof JobRegistry;
 export type JobName<Q extends QueueName> = keyof JobRegistry[Q] & string;
 export type JobData<Q extends QueueName, N extends JobName<Q>> = JobRegistry[Q][N];
 
+/** One job for queue Q as a producer hands it over: a name of Q with its payload. */
+export type JobSpec<Q extends QueueName, O = unknown> = {
+  [N in JobName<Q>]: { name: N; data: JobData<Q, N>; opts?: O };
+}[JobName<Q>];
+
+/** The producer side of queue Q, each job name with its own payload (a BullMQ Queue is one). */
+export interface JobProducer<Q extends QueueName, O = unknown> {
+  add<N extends JobName<Q>>(name: N, data: JobData<Q, N>, opts?: O): Promise<unknown>;
+  addBulk(jobs: JobSpec<Q, O>[]): Promise<unknown>;
+}
+
 /** What dispatch needs of a queue library's job (BullMQ's Job has it). */
 export interface NamedJob {
   name: string;

@@ -9,22 +9,6 @@ export {
 } from './fake-smsc.js';
 export { type FakeTwilio, type FakeTwilioReply, type FakeTwilioRequest, startFakeTwilio } from './fake-twilio.js';
 export {
-  type FlappingInput,
-  type FormatOptions,
-  fitName,
-  formatDeviceOfflineSms,
-  formatDuration,
-  formatFlappingNotice,
-  formatGroupSummary,
-  formatLocalTime,
-  formatOutageSms,
-  formatRestorationSms,
-  type GroupSummaryInput,
-  type OfflineInput,
-  type OutageInput,
-  type RestorationInput,
-} from './format.js';
-export {
   isE164,
   type NormalizeOptions,
   normalizePhone,
@@ -65,7 +49,6 @@ export {
   type SqlPool,
 } from './reply-handler.js';
 export { backoffDelay, type DeliveryOutcome, type RetryOptions, sendWithRetry } from './retry.js';
-export { fitsOneSegment, type SegmentInfo, type SmsEncoding, smsSegments, toGsmSafe } from './segments.js';
 export {
   type DeliverSm,
   describeSmppStatus,
@@ -82,6 +65,8 @@ export {
   truncateToOneSegment,
 } from './smpp-codec.js';
 export { createSmppProvider, type DeliverHandler, type SmppProvider, type SmppSmsConfig } from './smpp-provider.js';
+// The pure text part (formatters, segments), also its own entry: @spms/sms/text.
+export * from './text.js';
 export {
   classifyTwilioError,
   DELIVERY_ERRORS,

@@ -7,18 +7,21 @@
  * numbers are holes (a rolled-back numbering), never events still to come.
  * Used by the SSE stream (resume and gap filling); the cursor of "events since" readers.
  */
+import type { DomainEvent } from '@spms/contracts';
 import type { Pool } from '@spms/db';
 import type { Scope } from '../plugins/auth.js';
 import { SqlParams, scopeCondition } from './scope.js';
 
+/** A committed domain event (@spms/contracts) as the live views send it. */
 export interface LiveEvent {
   /** Commit-order number: the SSE event id and the resume cursor. */
   seq: number;
   /** The event's own deterministic id (stable across re-processing). */
-  id: string;
-  type: string;
+  id: DomainEvent['id'];
+  type: DomainEvent['type'];
+  /** null: the device was deleted since. */
   deviceId: string | null;
-  occurredAt: number;
+  occurredAt: DomainEvent['occurredAt'];
   payload: unknown;
 }
 
@@ -48,7 +51,7 @@ export async function readEventsAfter(
   const res = await pg.query<{
     seq: string;
     id: string;
-    type: string;
+    type: DomainEvent['type'];
     device_id: string | null;
     occurred_at: Date;
     payload: unknown;

@@ -16,6 +16,7 @@
  * per API process; beyond, 429.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { domainEventsChannel } from '@spms/contracts';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../plugins/errors.js';
@@ -62,7 +63,7 @@ const streamRoutes: FastifyPluginAsyncTypebox<StreamOptions> = async (app, opts)
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const prefix = app.config.REDIS_PREFIX;
   const hub = new LiveHub(app.redis, app.pg, {
-    channel: `${prefix}:events`,
+    channel: domainEventsChannel(prefix),
     accessChannel: accessChannel(prefix),
     pollMs: opts.pollMs ?? 2000,
     recheckMs: opts.recheckMs ?? app.config.SSE_RECHECK_MS,

@@ -3,6 +3,7 @@
  * (at once through the access-change notice, and within SSE_RECHECK_MS without it); a scope
  * change narrows what they deliver; streams per user/key are capped (429).
  */
+import { domainEventsChannel } from '@spms/contracts';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -54,7 +55,7 @@ async function emit(id: string, deviceId: string): Promise<void> {
                                  'seq', seq)::text AS message`,
     [id, deviceId],
   );
-  await pub.publish(`${redis.prefix}:events`, res.rows[0]?.message as string);
+  await pub.publish(domainEventsChannel(redis.prefix), res.rows[0]?.message as string);
 }
 
 const ids = (s: Sse) => s.events.filter((e) => e.event === 'outage.opened').map((e) => JSON.parse(e.data ?? '{}').id);

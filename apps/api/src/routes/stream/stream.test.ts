@@ -1,3 +1,4 @@
+import { domainEventsChannel } from '@spms/contracts';
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
@@ -67,7 +68,7 @@ async function store(id: string, deviceId: string, type = 'outage.opened'): Prom
 /** Stores and publishes an event (the worker's path); returns its message. */
 async function emit(id: string, deviceId: string, type = 'outage.opened'): Promise<string> {
   const message = await store(id, deviceId, type);
-  await pub.publish(`${redis.prefix}:events`, message);
+  await pub.publish(domainEventsChannel(redis.prefix), message);
   return message;
 }
 
@@ -121,7 +122,7 @@ describe('GET /api/stream', () => {
     const a = await store('g-a', S1);
     const b = await emit('g-b', S1); // a's message comes late: the gap is read from the database
     await c.waitFor((s) => s.events.length === 2);
-    await pub.publish(`${redis.prefix}:events`, a);
+    await pub.publish(domainEventsChannel(redis.prefix), a);
     await store('g-c', N1); // never published: the poll finds it
     await c.waitFor((s) => s.events.length === 3, 3000);
     await emit('g-d', N1);
