@@ -234,6 +234,14 @@ describe('persistent RPC', () => {
     expect(await state(sent.body.rpcId)).toMatchObject({ status: 'DELIVERED', attempts: 1 });
   });
 
+  it('counts a QoS 0 subscription as delivered once written (there is no PUBACK)', async () => {
+    const dev = await addDevice();
+    const d = await device(0, dev.token, { qos: 0 });
+    const sent = await send(dev.name, { method: 'qos0', oneway: true });
+    await expect.poll(async () => (await state(sent.body.rpcId)).status).toBe('DELIVERED');
+    expect(d.got.map((g) => g.body.method)).toEqual(['qos0']);
+  });
+
   it("reaches an HTTP device's long-poll, and its answer is recorded", async () => {
     const dev = await addDevice();
     const sent = await send(dev.name, { method: 'httpCall', params: { a: 1 } });
