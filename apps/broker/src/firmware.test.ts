@@ -214,4 +214,32 @@ describe('download slots across two broker processes', () => {
     expect(await redis.zrange(`${prefix}:fw:slots`, 0, -1)).toEqual([]); // C took its last chunk
     await Promise.all([ca.client.endAsync(), cb.client.endAsync(), cc.client.endAsync()]);
   });
+
+  it('waiting devices get the slot in the order they first asked, whichever broker they are on', async () => {
+    const fw = await addFirmware(image, '3.1.0');
+    const a = await deviceWith('fw-fifo-a', fw);
+    const b = await deviceWith('fw-fifo-b', fw);
+    const c = await deviceWith('fw-fifo-c', fw);
+    const ca = await otaClient(a.token, g1.mqttPort);
+    const cb = await otaClient(b.token, g2.mqttPort);
+    const cc = await otaClient(c.token, g1.mqttPort);
+    const waiting = (d: { id: string }) => redis.zscore(`${prefix}:fw:waiting`, d.id);
+    await chunk(ca, 1, 0, '1024'); // A holds the slot
+    await cb.client.publishAsync('v2/fw/request/1/chunk/0', '1024', { qos: 1 }); // B first (broker 2)…
+    await expect.poll(() => waiting(b)).not.toBeNull();
+    await cc.client.publishAsync('v2/fw/request/1/chunk/0', '1024', { qos: 1 }); // …then C (broker 1, A's)
+    await expect.poll(() => waiting(c)).not.toBeNull();
+    await chunk(ca, 1, 1, '1024');
+    await chunk(ca, 1, 2, '1024'); // A done: B's turn, though C waits on the broker that freed the slot
+    await expect.poll(() => cb.got.length).toBe(1);
+    expect(cc.got).toHaveLength(0);
+    expect(await waiting(c)).not.toBeNull();
+    await chunk(cb, 1, 1, '1024');
+    await chunk(cb, 1, 2, '1024'); // B done: C's turn
+    await expect.poll(() => cc.got.length).toBe(1);
+    await chunk(cc, 1, 1, '1024');
+    await chunk(cc, 1, 2, '1024');
+    expect(await redis.zrange(`${prefix}:fw:slots`, 0, -1)).toEqual([]);
+    await Promise.all([ca.client.endAsync(), cb.client.endAsync(), cc.client.endAsync()]);
+  });
 });
