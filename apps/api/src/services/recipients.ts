@@ -14,6 +14,8 @@ import { SqlParams, scopeCondition } from './scope.js';
 
 export type ScopeKind = 'all' | 'region' | 'customer' | 'device' | 'line';
 export type Channel = 'sms' | 'email' | 'both';
+/** What a recipient is told about (the request schema allows these only). */
+export type AlertKind = 'outage' | 'restoration' | 'device_offline' | 'device_online' | 'voltage';
 
 export interface RecipientInput {
   name?: string;
@@ -24,7 +26,7 @@ export interface RecipientInput {
   scopeKind?: ScopeKind;
   scopeValue?: string | null;
   scopeLine?: number | null;
-  kinds?: string[];
+  kinds?: AlertKind[];
   quietStart?: string | null;
   quietEnd?: string | null;
   timeZone?: string | null;
@@ -40,7 +42,7 @@ export interface RecipientView {
   scopeKind: ScopeKind;
   scopeValue: string | null;
   scopeLine: number | null;
-  kinds: string[];
+  kinds: AlertKind[];
   quietStart: string | null;
   quietEnd: string | null;
   timeZone: string | null;
@@ -61,7 +63,7 @@ const toView = (r: Row): RecipientView => ({
   scopeKind: r.scope_kind as ScopeKind,
   scopeValue: r.scope_value as string | null,
   scopeLine: r.scope_line as number | null,
-  kinds: r.kinds as string[],
+  kinds: r.kinds as AlertKind[],
   quietStart: r.quiet_start as string | null,
   quietEnd: r.quiet_end as string | null,
   timeZone: r.time_zone as string | null,

@@ -280,9 +280,8 @@ export interface ScopeLists {
 }
 export type UserRow = Answer<'/api/users/'>[number];
 export type ApiKeyRow = Answer<'/api/api-keys/'>[number];
-export type RecipientKind = 'outage' | 'restoration' | 'device_offline' | 'device_online' | 'voltage';
-/** The API declares `kinds` as strings; they are the kinds above (its request schema allows no others). */
-export type RecipientRow = Omit<Item<'/api/recipients/'>, 'kinds'> & { kinds: RecipientKind[] };
+export type RecipientRow = Item<'/api/recipients/'>;
+export type RecipientKind = RecipientRow['kinds'][number];
 const enc = encodeURIComponent;
 
 export const users = () => json<UserRow[]>('GET', '/api/users');
@@ -298,7 +297,7 @@ export const createApiKey = (body: Record<string, unknown>) =>
   json<Answer<'/api/api-keys/', 'post', 201>>('POST', '/api/api-keys', body);
 export const revokeApiKey = (id: string) => json<ApiKeyRow>('DELETE', `/api/api-keys/${enc(id)}`);
 
-export const recipients = async () => (await json<{ items: RecipientRow[] }>('GET', '/api/recipients')).items;
+export const recipients = async () => (await json<Answer<'/api/recipients/'>>('GET', '/api/recipients')).items;
 export const createRecipient = (body: Record<string, unknown>) => json<RecipientRow>('POST', '/api/recipients', body);
 export const updateRecipient = (id: string, body: Record<string, unknown>) =>
   json<RecipientRow>('PATCH', `/api/recipients/${enc(id)}`, body);

@@ -83,7 +83,7 @@ export const Recipient = Type.Object({
   scopeKind: ScopeKind,
   scopeValue: Nullable(Type.String()),
   scopeLine: Nullable(Type.Integer()),
-  kinds: Type.Array(Type.String()),
+  kinds: Type.Array(Kind),
   quietStart: Nullable(Type.String()),
   quietEnd: Nullable(Type.String()),
   timeZone: Nullable(Type.String()),
