@@ -163,6 +163,16 @@ describe('decide', () => {
     ).toHaveLength(1);
   });
 
+  it('lets go of an in-flight device whose target was changed by hand, without counting a failure', () => {
+    const d = decide(
+      rollout({ failureThreshold: 0 }),
+      [device('a', { state: 'assigned', assignedAt: T0 - 1000, retargeted: true }), device('b')],
+      T0,
+    );
+    expect(d.cancelled).toEqual([{ deviceId: 'a', error: 'its target was changed outside the rollout' }]);
+    expect(d).toMatchObject({ failed: [], pause: null, assign: ['b'] });
+  });
+
   it('pauses when a new failure takes the wave over the threshold, and assigns nothing then', () => {
     const wave = [
       device('a', { state: 'updated' }),

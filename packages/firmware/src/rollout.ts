@@ -114,6 +114,8 @@ export interface RolloutDeviceView {
   lastActivityAt: number | null;
   /** The device's effective inactivity timeout (its own, else its profile's). */
   inactivityTimeoutSec: number;
+  /** Its target is no longer the rollout's firmware (changed by hand since the assignment). */
+  retargeted?: boolean;
 }
 
 export interface TickDecision {
@@ -123,6 +125,8 @@ export interface TickDecision {
   downloading: string[];
   updated: string[];
   failed: { deviceId: string; error: string }[];
+  /** In flight, but given another target outside the rollout: no longer the rollout's (not a failure). */
+  cancelled: { deviceId: string; error: string }[];
   /** pending devices of the current wave that already run the version. */
   skipped: string[];
   /** Pause the rollout with this reason (nothing is assigned in this tick then). */
@@ -202,6 +206,7 @@ export function decide(r: RolloutView, devices: readonly RolloutDeviceView[], no
     downloading: [],
     updated: [],
     failed: [],
+    cancelled: [],
     skipped: [],
     pause: null,
     advanceTo: null,
@@ -213,6 +218,11 @@ export function decide(r: RolloutView, devices: readonly RolloutDeviceView[], no
   for (const d of devices) {
     state.set(d.deviceId, d.state);
     if (!IN_FLIGHT.includes(d.state)) continue;
+    if (d.retargeted) {
+      out.cancelled.push({ deviceId: d.deviceId, error: 'its target was changed outside the rollout' });
+      state.set(d.deviceId, 'cancelled');
+      continue;
+    }
     const next = follow(r, d, now);
     if (!next || next.state === d.state) continue;
     state.set(d.deviceId, next.state);

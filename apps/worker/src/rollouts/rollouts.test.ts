@@ -247,6 +247,20 @@ describe('rollout controller', () => {
     expect(await inState(short.id, 'failed')).toHaveLength(1);
   });
 
+  it('lets go of a device whose firmware an operator changed by hand while it was in flight', async () => {
+    const devices = await insertDevices(2, 'byhand');
+    const { id } = await createRollout(devices, [100], { maxConcurrent: 2, failureThreshold: 0 });
+    await tickRollouts(deps, T0);
+    await pool.query('UPDATE devices SET firmware_id = $2 WHERE id = $1', [devices[0], oldFw]);
+    await tickRollouts(deps, T0 + 5 * S);
+    expect((await states(id)).get(devices[0] as string)).toMatchObject({
+      state: 'cancelled',
+      error: 'its target was changed outside the rollout',
+    });
+    expect(await rolloutRow(id)).toMatchObject({ status: 'running' });
+    expect((await auditActions(id)).map((a) => a.action)).toContain('rollout.retargeted');
+  });
+
   it('assigns nothing for a cancelled rollout', async () => {
     const devices = await insertDevices(3, 'cancel');
     const { id } = await createRollout(devices, [100], { maxConcurrent: 1, failureThreshold: 1 });

@@ -82,6 +82,7 @@ interface DeviceRow {
   active: boolean | null;
   last_activity_at: number | null;
   inactivity_timeout_sec: number;
+  retargeted: boolean;
 }
 
 /** The devices of the current wave and every device in flight, in a stable order. */
@@ -90,7 +91,8 @@ export async function loadDevices(tx: PoolClient, r: LoadedRollout): Promise<Rol
     `SELECT rd.device_id, rd.wave, rd.state, ${msOf('rd.assigned_at')} AS assigned_at,
             f.current_title, f.current_version, f.state AS fw_state, ${msOf('f.state_at')} AS state_at, f.error,
             f.device_id IS NOT NULL AS has_report, s.active, ${msOf('s.last_activity_at')} AS last_activity_at,
-            COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec) AS inactivity_timeout_sec
+            COALESCE(d.inactivity_timeout_sec, p.inactivity_timeout_sec) AS inactivity_timeout_sec,
+            d.firmware_id IS DISTINCT FROM $3::uuid AS retargeted
        FROM firmware_rollout_devices rd
        JOIN devices d ON d.id = rd.device_id
        JOIN device_profiles p ON p.id = d.profile_id
@@ -98,7 +100,7 @@ export async function loadDevices(tx: PoolClient, r: LoadedRollout): Promise<Rol
        LEFT JOIN device_state s ON s.device_id = rd.device_id
       WHERE rd.rollout_id = $1 AND (rd.wave = $2 OR rd.state IN ('assigned', 'downloading'))
       ORDER BY rd.wave, rd.device_id`,
-    [r.id, r.view.currentWave],
+    [r.id, r.view.currentWave, r.firmwareId],
   );
   return rows.map((x) => ({
     deviceId: x.device_id,
@@ -117,6 +119,7 @@ export async function loadDevices(tx: PoolClient, r: LoadedRollout): Promise<Rol
     active: x.active ?? false,
     lastActivityAt: x.last_activity_at,
     inactivityTimeoutSec: x.inactivity_timeout_sec,
+    retargeted: x.retargeted,
   }));
 }
 
@@ -162,13 +165,17 @@ export async function applyDecision(
   await move(d.updated, ['assigned', 'downloading'], 'updated');
   await move(d.skipped, ['pending'], 'skipped');
   await move(d.assign, ['pending'], 'assigned');
-  if (d.failed.length > 0)
+  const finish = async (to: 'failed' | 'cancelled', list: { deviceId: string; error: string }[]) => {
+    if (list.length === 0) return;
     await tx.query(
-      `UPDATE firmware_rollout_devices rd SET state = 'failed', error = x.error, finished_at = ${at}
+      `UPDATE firmware_rollout_devices rd SET state = $5, error = x.error, finished_at = ${at}
          FROM unnest($2::uuid[], $4::text[]) AS x(device_id, error)
         WHERE rd.rollout_id = $1 AND rd.device_id = x.device_id AND rd.state IN ('assigned', 'downloading')`,
-      [r.id, d.failed.map((f) => f.deviceId), now, d.failed.map((f) => f.error)],
+      [r.id, list.map((f) => f.deviceId), now, list.map((f) => f.error), to],
     );
+  };
+  await finish('failed', d.failed);
+  await finish('cancelled', d.cancelled);
   // Skipped devices get the target too (without it, a device already on the version would be
   // told to go back to its old target); they need no download, so they take no slot.
   const changes = await setDeviceFirmware(tx, [...d.assign, ...d.skipped], r.firmwareId);
@@ -178,6 +185,7 @@ export async function applyDecision(
   if (d.skipped.length > 0) await audit(tx, r.id, 'rollout.skip', { wave, devices: d.skipped });
   if (d.updated.length > 0) await audit(tx, r.id, 'rollout.updated', { devices: d.updated });
   if (d.failed.length > 0) await audit(tx, r.id, 'rollout.failed', { devices: d.failed });
+  if (d.cancelled.length > 0) await audit(tx, r.id, 'rollout.retargeted', { devices: d.cancelled });
   if (d.pause) {
     await tx.query(
       `UPDATE firmware_rollouts SET status = 'paused', status_reason = $2, updated_at = ${tsParam('$3::float8')}
