@@ -1,3 +1,5 @@
+/** The benchmarks' own database and Redis prefix (BENCH_DATABASE_URL, BENCH_REDIS_URL). */
+export * as bench from './bench-env.js';
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { freePort } from './ports.js';
 export { createTestRedis, type TestRedis } from './redis.js';

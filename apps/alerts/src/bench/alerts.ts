@@ -16,10 +16,12 @@ import { parseConfig } from '@spms/config';
 import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '@spms/contracts';
 import { createLogger } from '@spms/log';
 import { createTwilioProvider, type SmsProvider, startFakeTwilio } from '@spms/sms';
+import { bench } from '@spms/testing';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { AlertsConfigSchema, startAlerts } from '../alerts.js';
-import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
+
+const { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } = bench;
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 1000);

@@ -43,12 +43,14 @@ import {
   ingestQueueOptions,
   newMessageId,
 } from '@spms/queue';
+import { bench } from '@spms/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadWorkerConfig } from '../config.js';
 import { startWorker } from '../worker.js';
-import { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } from './bench-env.js';
+
+const { admin, cleanup, dbName, dbUrl, migrate, prefix, REDIS_URL } = bench;
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
 const DEVICES = env('BENCH_DEVICES', 1000);

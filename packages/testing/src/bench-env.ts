@@ -1,7 +1,7 @@
 /**
- * What the alerts benchmark needs around its measurement: a database of its own on the
- * server in BENCH_DATABASE_URL, a Redis key prefix of its own on BENCH_REDIS_URL, and a
- * cleanup that removes both.
+ * What a benchmark needs around its measurement (the worker and alerts benches: `bench` from
+ * @spms/testing): a database of its own on the server in BENCH_DATABASE_URL, a Redis key
+ * prefix of its own on BENCH_REDIS_URL, and a cleanup that removes both. One per process.
  */
 import { randomBytes } from 'node:crypto';
 import { applyMigrations, migrationsDir } from '@spms/db';
