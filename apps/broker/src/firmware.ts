@@ -15,7 +15,7 @@
  * other packets.
  *
  * At most FW_MAX_CONCURRENT_DOWNLOADS devices download at once across all broker processes
- * (download-slots.ts). A request not admitted is held, first come first served across the
+ * (@spms/queue download-slots.ts). A request not admitted is held, first come first served across the
  * brokers, up to FW_ADMISSION_WAIT_MS; past that it goes unanswered and the device's own
  * timeout and retry apply (it keeps its place in the line while it keeps asking). A session
  * has at most one request being served and one waiting (a newer one replaces it), so a
@@ -23,11 +23,11 @@
  */
 import type { FirmwareMeta } from '@spms/firmware';
 import { readChunk, targetFirmware } from '@spms/firmware';
+import { createDownloadSlots } from '@spms/queue';
 import type { Redis } from 'ioredis';
 import { Counter, Gauge } from 'prom-client';
 import { createChunkCache } from './chunk-cache.js';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
-import { createDownloadSlots } from './download-slots.js';
 import { deviceTopic, FW_ERROR, FW_RESPONSE } from './topics.js';
 
 /** `ack`: PUBACK (served or to be served); `close`: refused, connection closed; else an invalid payload. */

@@ -1,6 +1,7 @@
 /**
- * Download slots for firmware, shared by every broker process through Redis: at most `max`
- * devices download at once (the cabinets share 4G links).
+ * Download slots for firmware, shared through Redis by every process that serves images (the
+ * brokers' MQTT chunks; usable by the HTTP device API the same way): at most `max` devices
+ * download at once (the cabinets share 4G links).
  *
  * - `slots`: sorted set of devices holding a slot, scored by their last chunk request (Redis'
  *   clock). A device that asks nothing for `idleMs` loses its slot; one that holds a slot

@@ -12,6 +12,7 @@ export {
 } from './command-store.js';
 export * from './commands.js';
 export * from './contracts.js';
+export { type Admission, createDownloadSlots, type DownloadSlots, WAITER_STALE_MS } from './download-slots.js';
 export {
   assessDurability,
   type DurabilityAssessment,
