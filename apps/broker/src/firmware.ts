@@ -15,9 +15,9 @@
  * other packets.
  *
  * At most FW_MAX_CONCURRENT_DOWNLOADS devices download at once across all broker processes
- * (@spms/queue download-slots.ts). A request not admitted is held, first come first served across the
- * brokers, up to FW_ADMISSION_WAIT_MS; past that it goes unanswered and the device's own
- * timeout and retry apply (it keeps its place in the line while it keeps asking). A session
+ * (download-slots.ts in @spms/queue). A request not admitted is held, first come first
+ * served across the brokers, up to FW_ADMISSION_WAIT_MS; past that it goes unanswered and the
+ * device's own timeout and retry apply (it keeps its place in the line while it asks). A session
  * has at most one request being served and one waiting (a newer one replaces it), so a
  * device that asks faster than it reads cannot pile up chunks in the broker's memory.
  */
