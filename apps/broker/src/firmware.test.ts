@@ -215,6 +215,27 @@ describe('download slots across two broker processes', () => {
     await Promise.all([ca.client.endAsync(), cb.client.endAsync(), cc.client.endAsync()]);
   });
 
+  it('a device that drops mid-download resumes on another broker with its slot, ahead of a waiting device', async () => {
+    const fw = await addFirmware(image, '3.2.0');
+    const a = await deviceWith('fw-resume-a', fw);
+    const b = await deviceWith('fw-resume-b', fw);
+    const first = await otaClient(a.token, g1.mqttPort);
+    const parts = [await chunk(first, 9, 0, '1024')];
+    first.client.stream.destroy(); // the 4G link drops
+    const cb = await otaClient(b.token, g1.mqttPort);
+    await cb.client.publishAsync('v2/fw/request/1/chunk/0', '1024', { qos: 1 });
+    await expect.poll(() => redis.zscore(`${prefix}:fw:waiting`, b.id)).not.toBeNull();
+    const again = await otaClient(a.token, g2.mqttPort); // back, through the other broker
+    parts.push(await chunk(again, 9, 1, '1024'));
+    expect(cb.got).toHaveLength(0);
+    parts.push(await chunk(again, 9, 2, '1024'));
+    expect(Buffer.concat(parts).equals(image)).toBe(true);
+    await expect.poll(() => cb.got.length).toBe(1);
+    await chunk(cb, 1, 1, '1024');
+    await chunk(cb, 1, 2, '1024');
+    await Promise.all([again.client.endAsync(), cb.client.endAsync()]);
+  });
+
   it('waiting devices get the slot in the order they first asked, whichever broker they are on', async () => {
     const fw = await addFirmware(image, '3.1.0');
     const a = await deviceWith('fw-fifo-a', fw);
