@@ -18,6 +18,8 @@ const NAV = [
   ['/recipients', 'Recipients'],
   ['/report-subscriptions', 'Report e-mails'],
   ['/dead-letters', 'Dead letters'],
+  ['/firmware', 'Firmware'],
+  ['/rollouts', 'Rollouts'],
 ] as const;
 // Operators and admins (viewers have no access to it).
 const OPERATOR_NAV = [['/escalation', 'Escalation']] as const;
@@ -41,6 +43,10 @@ const loaders = {
   apiKeys: () => import('./pages/api-keys.js').then((m) => m.ApiKeysPage as FunctionComponent<{ id: string }>),
   deadLetters: () =>
     import('./pages/dead-letters.js').then((m) => m.DeadLettersPage as FunctionComponent<{ id: string }>),
+  firmware: () => import('./pages/firmware.js').then((m) => m.FirmwarePage as FunctionComponent<{ id: string }>),
+  rollouts: () => import('./pages/rollouts.js').then((m) => m.RolloutsPage as FunctionComponent<{ id: string }>),
+  rollout: () =>
+    import('./pages/rollout-detail.js').then((m) => m.RolloutDetailPage as FunctionComponent<{ id: string }>),
 };
 const loaded: Partial<Record<keyof typeof loaders, FunctionComponent<{ id: string }>>> = {};
 
@@ -80,6 +86,7 @@ function Shell() {
   const { link } = useFleet();
   const session = getSession();
   const device = /^\/devices\/([^/]+)$/.exec(path);
+  const rollout = /^\/rollouts\/([^/]+)$/.exec(path);
   let page = <FleetPage />;
   if (device?.[1]) page = <Lazy page="device" id={decodeURIComponent(device[1])} />;
   else if (path === '/outages') page = <OutagesPage />;
@@ -89,6 +96,9 @@ function Shell() {
   else if (path === '/report-subscriptions') page = <Lazy page="reportSubscriptions" id="" />;
   else if (path === '/escalation' && canEdit()) page = <Lazy page="escalation" id="" />;
   else if (path === '/dead-letters') page = <Lazy page="deadLetters" id="" />;
+  else if (path === '/firmware') page = <Lazy page="firmware" id="" />;
+  else if (path === '/rollouts') page = <Lazy page="rollouts" id="" />;
+  else if (rollout?.[1]) page = <Lazy page="rollout" id={decodeURIComponent(rollout[1])} />;
   else if (path === '/users' && isAdmin()) page = <Lazy page="users" id="" />;
   else if (path === '/api-keys' && isAdmin()) page = <Lazy page="apiKeys" id="" />;
   return (
@@ -102,7 +112,7 @@ function Shell() {
             <a
               key={href}
               href={href}
-              class={path === href || (href === '/' && device) ? 'active' : ''}
+              class={path === href || (href === '/' && device) || (href === '/rollouts' && rollout) ? 'active' : ''}
               aria-current={path === href ? 'page' : undefined}
             >
               {text}

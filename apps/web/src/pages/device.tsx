@@ -1,8 +1,10 @@
-/** Device: the 8-line panel, activity, voltage, outage timeline, notes and credentials. */
+/** Device: the 8-line panel, activity, voltage, outage timeline, notes, credentials, firmware and RPC. */
 import { useEffect, useState } from 'preact/hooks';
 import { deviceState } from '../api/client.js';
 import type { DeviceStatus } from '../api/normalize.js';
 import { DeviceAdmin } from '../components/device-admin.js';
+import { DeviceFirmware } from '../components/device-firmware.js';
+import { DeviceRpc } from '../components/device-rpc.js';
 import { LineTimeline } from '../components/line-timeline.js';
 import { VoltageChart } from '../components/voltage-chart.js';
 import { fmtAgo, fmtTime, fmtVolt, HEALTH, LINE } from '../format.js';
@@ -101,6 +103,8 @@ export function DevicePage({ id }: { id: string }) {
       <VoltageChart deviceId={d.id || id} limits={d.voltageLimits} />
       <LineTimeline deviceId={d.id || id} lines={d.lines} refreshKey={tick} />
       <DeviceAdmin id={d.id || id} onSaved={() => setTick((n) => n + 1)} />
+      <DeviceFirmware id={d.id || id} refreshKey={tick} />
+      <DeviceRpc id={d.id || id} />
     </div>
   );
 }
