@@ -14,7 +14,6 @@ import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { deadLetterCounts } from './dead-letter.js';
 import { firmwareReportCounts } from './persist/firmware-state.js';
-import { firmwareReportCounts } from './persist/firmware-state.js';
 
 export interface WorkerMetrics {
   registry: Registry;
@@ -71,17 +70,6 @@ export function createWorkerMetrics(opts: { queue: Queue; durability?: () => Dur
       this.reset();
       this.inc({ kind: 'message' }, deadLetterCounts.messages);
       this.inc({ kind: 'job' }, deadLetterCounts.jobs);
-    },
-  });
-  new Counter({
-    name: 'spms_worker_firmware_reports_total',
-    help: "Devices whose firmware report (current_fw_*, fw_state, fw_error) a batch applied to device_firmware (result=applied), and fw_state values ignored as not one of ThingsBoard's states (result=invalid_state)",
-    labelNames: ['result'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc({ result: 'applied' }, firmwareReportCounts.applied);
-      this.inc({ result: 'invalid_state' }, firmwareReportCounts.invalidState);
     },
   });
   new Counter({
