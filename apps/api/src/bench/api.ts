@@ -11,8 +11,8 @@
  *      status is measured from each of BENCH_STATUS_FROM (default "compute,snapshot": the view
  *      computed per read, then read from the worker-maintained device_status_rows);
  *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once,
- *      from raw outages, the day rollups and the group rollups side by side (bench/reports.ts;
- *      BENCH_REPORTS_FROM=raw,day,rollup; BENCH_REPORTS=0 skips it).
+ *      from raw outages and from the day rollups side by side (bench/reports.ts;
+ *      BENCH_REPORTS_FROM=raw,rollup; BENCH_REPORTS=0 skips it).
  *
  *   npm run bench:api
  *   BENCH_DEVICES=10000 BENCH_OUTAGES_PER_LINE=12 BENCH_CLIENTS=20 BENCH_SECONDS=10 npm run bench:api
@@ -106,14 +106,6 @@ async function seed(pool: Pool): Promise<void> {
      SELECT id, s, s + interval '2 hours'
        FROM devices, generate_series(1, 2) k, LATERAL (SELECT now() - k * interval '150 days' + random() * interval '10 days' AS s) x`,
   );
-  // The report rollups as the worker keeps them: the outage triggers marked every line dirty
-  // (a report would read raw rows meanwhile); one rebuild computes the day rows, the
-  // refresher's group step the sums per region, customer and day.
-  const tr = Date.now();
-  await pool.query('SELECT outage_rollups_rebuild(outage_rollup_zone())');
-  await pool.query('TRUNCATE outage_rollup_dirty');
-  await pool.query('SELECT outage_group_rollups_refresh_dirty()');
-  console.log(`report rollups built in ${((Date.now() - tr) / 1000).toFixed(1)} s`);
   // The fleet view's rows, as the migration fills them for an existing fleet.
   const t1 = Date.now();
   await pool.query('SELECT status_rows_refresh(ARRAY(SELECT id FROM devices))');
@@ -179,9 +171,7 @@ async function load(
 function report(what: string, r: Awaited<ReturnType<typeof load>>): void {
   console.log(
     `${what}: ${r.lat.length} requests, ${(r.lat.length / r.elapsed).toFixed(0)} req/s, ` +
-      `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(3)} MB/response, errors ${r.errors} (load average ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')})`,
+      `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(3)} MB/response, errors ${r.errors}`,
   );
 }
 
