@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { credentialsKey } from '@spms/credentials';
 import { createLogger } from '@spms/log';
+import { deviceCommandsKey, rpcPendingDevicesKey } from '@spms/queue';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -271,6 +272,25 @@ describe('persistent RPC', () => {
     expect(lightweight.body.message).toMatch(/persistent/);
     expect((await call('GET', `/api/devices/${dev.name}/rpc`)).body.items).toEqual([]);
     expect((await call('GET', `/api/rpc/${randomUUID()}`)).status).toBe(404);
+  });
+
+  it('puts a lost copy back when the device connects (the marker spares a query for unmarked devices)', async () => {
+    const dev = await addDevice();
+    const sent = await send(dev.name, { method: 'marked' });
+    const r = new Redis(redis.url);
+    try {
+      // The copy is gone (a trimmed list); the sweeper's rebuild is held off, so only the
+      // connect can bring it back.
+      await r.set(`${rpcPendingDevicesKey(redis.prefix)}:rebuild`, '1', 'PX', 60_000);
+      await r.del(deviceCommandsKey(redis.prefix, dev.id));
+      expect(await r.sismember(rpcPendingDevicesKey(redis.prefix), dev.id)).toBe(1);
+      const d = await device(1, dev.token, { answer: () => 'ok' });
+      await expect.poll(async () => (await state(sent.body.rpcId)).status).toBe('SUCCESSFUL');
+      expect(d.got.map((g) => g.body.method)).toEqual(['marked']);
+    } finally {
+      await r.del(`${rpcPendingDevicesKey(redis.prefix)}:rebuild`);
+      r.disconnect();
+    }
   });
 
   // Last: it empties the test's Redis prefix under everything above.
