@@ -150,6 +150,52 @@ describe('firmware upload', () => {
   });
 });
 
+describe('firmware upload aborted by the client', () => {
+  it('rolls back and gives the connection back when the client goes away mid-body', async () => {
+    const aborted = await createTestApi('firmware_abort');
+    try {
+      await aborted.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = aborted.app.server.address() as AddressInfo;
+      const image = randomBytes(512 * 1024);
+      const checksum = checksumOf('SHA256', image);
+      const { request } = await import('node:http');
+      const req = request({
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: `/api/firmware?title=abort&version=1&checksumAlgorithm=SHA256&checksum=${checksum}`,
+        headers: { ...auth, 'content-type': 'application/octet-stream', 'content-length': String(image.length) },
+      });
+      req.on('error', () => {});
+      req.write(image.subarray(0, 300 * 1024));
+      // The server is inside the upload's transaction, waiting for the rest.
+      await expect
+        .poll(async () => {
+          const { rows } = await aborted.app.pg.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'",
+          );
+          return rows[0].n;
+        })
+        .toBe(1);
+      req.destroy();
+      await expect
+        .poll(async () => {
+          const { rows } = await aborted.app.pg.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+          );
+          return rows[0].n;
+        })
+        .toBe(0);
+      const left = await aborted.app.pg.query(
+        'SELECT (SELECT count(*)::int FROM firmware) AS rows, (SELECT count(*)::int FROM pg_largeobject_metadata) AS objects',
+      );
+      expect(left.rows[0]).toEqual({ rows: 0, objects: 0 });
+    } finally {
+      await aborted.close();
+    }
+  });
+});
+
 describe('firmware list, show, delete', () => {
   it('lists paged, shows where it is assigned, deletes and unlinks the image; 409 while assigned', async () => {
     const image = randomBytes(5000);
