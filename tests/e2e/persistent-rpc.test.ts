@@ -14,121 +14,23 @@
  * "Never delivered" is shown by order: a later RPC arrives while the earlier one did not.
  */
 import { randomUUID } from 'node:crypto';
-import { credentialsKey } from '@spms/credentials';
-import { createLogger } from '@spms/log';
 import { deviceCommandsKey, rpcPendingDevicesKey } from '@spms/queue';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
-import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import mqtt, { type MqttClient } from 'mqtt';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../apps/api/src/app.js';
-import { loadApiConfig } from '../../apps/api/src/config.js';
-import { adminAuth, bearer, createKey, testEnv } from '../../apps/api/src/routes/users/access-fixtures.js';
-import { loadBrokerConfig } from '../../apps/broker/src/config.js';
-import { type Gateway, startGateway } from '../../apps/broker/src/gateway.js';
+import { bearer, createKey } from '../../apps/api/src/routes/users/access-fixtures.js';
+import { type RpcStack, startRpcStack } from './support/rpc-stack.js';
 
-const logger = createLogger({ name: 'e2e', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
-const PROFILE = '00000000-0000-4000-8000-000000000001';
-const REQUEST = 'v1/devices/me/rpc/request/';
-let db: TestDatabase;
-let redis: TestRedis;
-let sql: pg.Client;
-let brokers: Gateway[] = [];
-let api: FastifyInstance;
-let base: string;
-const clients: MqttClient[] = [];
-
+let s: RpcStack;
 beforeAll(async () => {
-  db = await createTestDatabase('e2e_prpc');
-  redis = createTestRedis('e2e_prpc');
-  sql = new pg.Client({ connectionString: db.url });
-  await sql.connect();
-  const common = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
-  const brokerConfig = () =>
-    loadBrokerConfig({
-      ...common,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: '0',
-      BROKER_HTTP_HOST: '127.0.0.1',
-      BROKER_HTTP_PORT: '0',
-    });
-  brokers = [await startGateway(brokerConfig(), { logger }), await startGateway(brokerConfig(), { logger })];
-  api = await buildApp(loadApiConfig(testEnv(db, redis, { RPC_SWEEP_MS: '200' })));
-  base = await api.listen({ host: '127.0.0.1', port: 0 });
+  s = await startRpcStack('e2e_prpc');
 }, 60_000);
+afterAll(async () => s?.close());
 
-afterAll(async () => {
-  await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-  await api?.close();
-  for (const b of brokers) await b.close();
-  await sql?.end();
-  await redis?.cleanup();
-  await db?.drop();
-});
-
-async function addDevice(): Promise<{ id: string; name: string; token: string }> {
-  const id = randomUUID();
-  const name = `prpc-${id.slice(0, 8)}`;
-  const token = `prpc-token-${randomUUID()}`;
-  await sql.query('INSERT INTO devices (id, name, profile_id, region, updated_at) VALUES ($1, $2, $3, $4, now())', [
-    id,
-    name,
-    PROFILE,
-    'North',
-  ]);
-  await sql.query(
-    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
-    [id, credentialsKey({ type: 'ACCESS_TOKEN', token })],
-  );
-  return { id, name, token };
-}
-
-interface Received {
-  requestId: number;
-  body: { method: string; params: unknown };
-}
-
-/** Connects to broker `i` with the device's token and subscribes to server-side RPC. */
-async function device(
-  i: number,
-  token: string,
-  opts: { answer?: (r: Received) => unknown; qos?: 0 | 1 } = {},
-): Promise<{ client: MqttClient; got: Received[] }> {
-  const client = mqtt.connect({
-    host: '127.0.0.1',
-    port: brokers[i]?.mqttPort,
-    protocolVersion: 4,
-    reconnectPeriod: 0,
-    username: token,
-    clientId: `prpc-${randomUUID().slice(0, 8)}`,
-  });
-  clients.push(client);
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', () => resolve());
-    client.once('error', reject);
-  });
-  const got: Received[] = [];
-  client.on('message', (topic, payload) => {
-    if (!topic.startsWith(REQUEST)) return;
-    const r = { requestId: Number(topic.slice(REQUEST.length)), body: JSON.parse(payload.toString()) };
-    got.push(r);
-    const answer = opts.answer?.(r);
-    if (answer !== undefined) client.publish(`v1/devices/me/rpc/response/${r.requestId}`, JSON.stringify(answer));
-  });
-  await client.subscribeAsync(`${REQUEST}+`, { qos: opts.qos ?? 1 });
-  return { client, got };
-}
-
-async function call(method: string, url: string, payload?: unknown, headers: Record<string, string> = adminAuth) {
-  const res = await api.inject({ method: method as 'GET', url, headers, ...(payload ? { payload } : {}) });
-  return { status: res.statusCode, body: res.body ? res.json() : undefined };
-}
-
-const send = (dev: string, body: Record<string, unknown>) =>
-  call('POST', `/api/devices/${dev}/rpc`, { persistent: true, ...body });
-const state = async (rpcId: string) => (await call('GET', `/api/rpc/${rpcId}`)).body;
+const addDevice = () => s.addDevice();
+const device: RpcStack['device'] = (...a) => s.device(...a);
+const call: RpcStack['call'] = (...a) => s.call(...a);
+const send: RpcStack['send'] = (...a) => s.send(...a);
+const state: RpcStack['state'] = (rpcId) => s.state(rpcId);
 
 describe('persistent RPC', () => {
   it('is queued for an offline device, delivered by the other broker, and its answer is kept in the history', async () => {
@@ -184,13 +86,13 @@ describe('persistent RPC', () => {
   it('is cancelled while queued (operators only) and then never delivered', async () => {
     const dev = await addDevice();
     const sent = await send(dev.name, { method: 'cancelMe' });
-    const viewer = await createKey(api, { name: 'prpc viewer', role: 'viewer' });
+    const viewer = await createKey(s.api, { name: 'prpc viewer', role: 'viewer' });
     expect((await call('DELETE', `/api/rpc/${sent.body.rpcId}`, undefined, bearer(viewer.key))).status).toBe(403);
     expect((await call('GET', `/api/rpc/${sent.body.rpcId}`, undefined, bearer(viewer.key))).status).toBe(200);
     const cancelled = await call('DELETE', `/api/rpc/${sent.body.rpcId}`);
     expect(cancelled).toMatchObject({ status: 200, body: { status: 'CANCELLED' } });
     expect((await call('DELETE', `/api/rpc/${sent.body.rpcId}`)).status).toBe(409);
-    const audit = await sql.query(`SELECT 1 FROM audit_log WHERE action = 'device.rpc.cancel' AND entity_id = $1`, [
+    const audit = await s.sql.query(`SELECT 1 FROM audit_log WHERE action = 'device.rpc.cancel' AND entity_id = $1`, [
       dev.id,
     ]);
     expect(audit.rowCount).toBe(1);
@@ -246,11 +148,11 @@ describe('persistent RPC', () => {
   it("reaches an HTTP device's long-poll, and its answer is recorded", async () => {
     const dev = await addDevice();
     const sent = await send(dev.name, { method: 'httpCall', params: { a: 1 } });
-    const poll = await fetch(`${base}/api/v1/${dev.token}/rpc?timeout=20000`);
+    const poll = await fetch(`${s.base}/api/v1/${dev.token}/rpc?timeout=20000`);
     expect(poll.status).toBe(200);
     expect(await poll.json()).toEqual({ id: sent.body.requestId, method: 'httpCall', params: { a: 1 } });
     await expect.poll(async () => (await state(sent.body.rpcId)).status).toBe('DELIVERED');
-    const answer = await fetch(`${base}/api/v1/${dev.token}/rpc/${sent.body.requestId}`, {
+    const answer = await fetch(`${s.base}/api/v1/${dev.token}/rpc/${sent.body.requestId}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ done: true }),
@@ -277,18 +179,18 @@ describe('persistent RPC', () => {
   it('puts a lost copy back when the device connects (the marker spares a query for unmarked devices)', async () => {
     const dev = await addDevice();
     const sent = await send(dev.name, { method: 'marked' });
-    const r = new Redis(redis.url);
+    const r = new Redis(s.redis.url);
     try {
       // The copy is gone (a trimmed list); the sweeper's rebuild is held off, so only the
       // connect can bring it back.
-      await r.set(`${rpcPendingDevicesKey(redis.prefix)}:rebuild`, '1', 'PX', 60_000);
-      await r.del(deviceCommandsKey(redis.prefix, dev.id));
-      expect(await r.sismember(rpcPendingDevicesKey(redis.prefix), dev.id)).toBe(1);
+      await r.set(`${rpcPendingDevicesKey(s.redis.prefix)}:rebuild`, '1', 'PX', 60_000);
+      await r.del(deviceCommandsKey(s.redis.prefix, dev.id));
+      expect(await r.sismember(rpcPendingDevicesKey(s.redis.prefix), dev.id)).toBe(1);
       const d = await device(1, dev.token, { answer: () => 'ok' });
       await expect.poll(async () => (await state(sent.body.rpcId)).status).toBe('SUCCESSFUL');
       expect(d.got.map((g) => g.body.method)).toEqual(['marked']);
     } finally {
-      await r.del(`${rpcPendingDevicesKey(redis.prefix)}:rebuild`);
+      await r.del(`${rpcPendingDevicesKey(s.redis.prefix)}:rebuild`);
       r.disconnect();
     }
   });
@@ -297,11 +199,11 @@ describe('persistent RPC', () => {
   it('is still delivered after Redis lost everything while it was queued', async () => {
     const dev = await addDevice();
     const sent = await send(dev.name, { method: 'survivor' });
-    const r = new Redis(redis.url);
+    const r = new Redis(s.redis.url);
     try {
       let cursor = '0';
       do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${redis.prefix}*`, 'COUNT', 1000);
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${s.redis.prefix}*`, 'COUNT', 1000);
         cursor = next;
         if (keys.length) await r.unlink(...keys);
       } while (cursor !== '0');

@@ -124,6 +124,27 @@ describe('server-side RPC to an HTTP device (long-poll)', () => {
     expect((await device('GET', `/api/v1/${TOKEN}/rpc?timeout=100`)).statusCode).toBe(408);
   });
 
+  it("takes ThingsBoard's `timeout` and `expirationTime` for a lightweight RPC", async () => {
+    const viaTimeout = await operator('/api/devices/0200_MSAN/rpc', { method: 'ping', timeout: 150 });
+    expect(viaTimeout.statusCode).toBe(504);
+    expect(viaTimeout.json().message).toMatch(/within 150 ms/);
+    const viaExpiry = await operator('/api/devices/0200_MSAN/rpc', {
+      method: 'ping',
+      expirationTime: Date.now() + 400,
+    });
+    expect(viaExpiry.statusCode).toBe(504);
+    const both = await operator('/api/devices/0200_MSAN/rpc', { method: 'ping', timeout: 150, timeoutMs: 200 });
+    expect(both.statusCode).toBe(400);
+    const far = await operator('/api/devices/0200_MSAN/rpc', {
+      method: 'ping',
+      expirationTime: Date.now() + 3_600_000,
+    });
+    expect(far.statusCode).toBe(400);
+    expect(far.json().message).toMatch(/persistent/);
+    // Nothing of these was stored as a persistent RPC.
+    expect((await app.inject({ url: '/api/devices/0200_MSAN/rpc', headers: auth })).json().items).toEqual([]);
+  });
+
   it('answers client-side getCurrentTime with the server clock', async () => {
     const before = Date.now();
     const res = await device('POST', `/api/v1/${TOKEN}/rpc`, '{"method":"getCurrentTime","params":{}}');
