@@ -15,7 +15,7 @@
  * one sees the earlier one's commit and recomputes from it.
  */
 import type { Queryable } from '@spms/db';
-import { type AttributesUpdateCommand, attributePushExpiry, sendDeviceCommand } from '@spms/queue';
+import { type AttributesUpdateCommand, attributePushExpiry, sendDeviceCommand, sessionOwnersKey } from '@spms/queue';
 import { FIRMWARE_ATTRIBUTE_KEYS, type FirmwareMeta, firmwareAttributes } from './attributes.js';
 import type { ChecksumAlgorithm } from './checksum.js';
 
@@ -166,6 +166,8 @@ export interface PushSummary {
 
 /** Pushes in flight at once: a profile of 10,000 devices is not sent one round trip at a time. */
 const PUSH_CONCURRENCY = 64;
+/** Devices whose session owner is read in one HMGET. */
+const OWNER_BATCH = 1000;
 
 /**
  * After the commit: pushes each device's new fw_* attributes to its live session (MQTT or
@@ -180,10 +182,26 @@ export async function pushFirmwareAttributes(
 ): Promise<PushSummary> {
   const summary: PushSummary = { live: 0, offline: 0, failed: 0 };
   const expiresAt = attributePushExpiry();
+  // Most of a large profile is usually offline: one HMGET per thousand devices finds those
+  // with a session, and only they get a send. A device that connects after this look-up
+  // reads its attributes on connect, after the commit, so it has the new values either way.
+  const online: FirmwareTargetChange[] = [];
+  for (let i = 0; i < changes.length; i += OWNER_BATCH) {
+    const batch = changes.slice(i, i + OWNER_BATCH);
+    try {
+      const owners = await redis.hmget(sessionOwnersKey(prefix), ...batch.map((c) => c.deviceId));
+      batch.forEach((c, j) => {
+        if (owners[j]) online.push(c);
+        else summary.offline++;
+      });
+    } catch {
+      summary.failed += batch.length;
+    }
+  }
   let next = 0;
   const worker = async () => {
-    while (next < changes.length) {
-      const change = changes[next++] as FirmwareTargetChange;
+    while (next < online.length) {
+      const change = online[next++] as FirmwareTargetChange;
       const cmd: AttributesUpdateCommand = {
         kind: 'attributes',
         deviceId: change.deviceId,
@@ -199,6 +217,6 @@ export async function pushFirmwareAttributes(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PUSH_CONCURRENCY, changes.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PUSH_CONCURRENCY, online.length) }, worker));
   return summary;
 }
