@@ -6,8 +6,13 @@
  * keep working.
  */
 import type { Server } from 'node:http';
-import { type DurabilityReport, registerProcessMetrics, serveMetricsHttp } from '@spms/queue';
-import { Counter, Gauge, Registry } from 'prom-client';
+import {
+  type DurabilityReport,
+  registerProcessMetrics,
+  registerRedisDurableGauge,
+  serveMetricsHttp,
+} from '@spms/queue';
+import { Counter, Registry } from 'prom-client';
 
 export type NotificationResult = 'sent' | 'retrying' | 'failed';
 
@@ -39,17 +44,7 @@ export function createAlertsMetrics(opts: { durability?: () => DurabilityReport 
       }
     },
   });
-  if (opts.durability) {
-    const durability = opts.durability;
-    new Gauge({
-      name: 'spms_redis_durable',
-      help: '1 when Redis keeps acknowledged messages durably (appendonly yes, appendfsync not no, maxmemory-policy noeviction), else 0',
-      registers: [registry],
-      collect() {
-        this.set(durability().durable ? 1 : 0);
-      },
-    });
-  }
+  if (opts.durability) registerRedisDurableGauge(registry, opts.durability);
   return { registry };
 }
 

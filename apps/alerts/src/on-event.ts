@@ -26,14 +26,6 @@ import {
   voidAlert,
 } from './store.js';
 
-interface Interval {
-  line?: number;
-  kind?: 'under' | 'over';
-  startedAt: number;
-  startMsgId: string;
-  endedAt: number | null;
-}
-
 export function createEventHandler(ctx: AlertsContext) {
   return async (job: Job<DomainEvent>): Promise<void> => {
     const e = job.data;
@@ -41,7 +33,7 @@ export function createEventHandler(ctx: AlertsContext) {
     switch (e.type) {
       case 'outage.opened':
       case 'outage.closed': {
-        const o = e.payload.outage as Interval;
+        const o = e.payload.outage;
         const device = await loadDevice(ctx.pool, e.deviceId, o.line ?? null);
         if (!device) return; // deleted device
         const input: RaiseInput = {
@@ -79,12 +71,12 @@ export function createEventHandler(ctx: AlertsContext) {
         return;
       }
       case 'outage.removed': {
-        const o = e.payload.outage as Interval;
+        const o = e.payload.outage;
         return voidAlert(ctx.pool, `outage/${e.deviceId}/${o.line}/${o.startMsgId}`, e.id);
       }
       case 'voltage.episode_opened':
       case 'voltage.episode_closed': {
-        const v = e.payload.episode as Interval;
+        const v = e.payload.episode;
         const device = await loadDevice(ctx.pool, e.deviceId, null);
         if (!device) return;
         const input: RaiseInput = {
@@ -110,7 +102,7 @@ export function createEventHandler(ctx: AlertsContext) {
         return;
       }
       case 'voltage.episode_removed': {
-        const v = e.payload.episode as Interval;
+        const v = e.payload.episode;
         return voidAlert(ctx.pool, `voltage/${e.deviceId}/${v.startMsgId}`, e.id);
       }
       case 'device.offline': {
@@ -146,7 +138,8 @@ export function createEventHandler(ctx: AlertsContext) {
  */
 function startedByImport(e: DomainEvent): boolean {
   if (!e.type.startsWith('outage.') && !e.type.startsWith('voltage.')) return false;
-  const record = (e.payload.outage ?? e.payload.episode) as Interval | undefined;
+  const p = e.payload;
+  const record = 'outage' in p ? p.outage : 'episode' in p ? p.episode : undefined;
   return record !== undefined && isImportedMessageId(record.startMsgId);
 }
 

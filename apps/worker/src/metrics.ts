@@ -9,7 +9,12 @@
  * times are `_seconds`.
  */
 import type { Server } from 'node:http';
-import { type DurabilityReport, registerProcessMetrics, serveMetricsHttp } from '@spms/queue';
+import {
+  type DurabilityReport,
+  registerProcessMetrics,
+  registerRedisDurableGauge,
+  serveMetricsHttp,
+} from '@spms/queue';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { deadLetterCounts } from './dead-letter.js';
@@ -83,17 +88,7 @@ export function createWorkerMetrics(opts: { queue: Queue; durability?: () => Dur
       this.inc({ result: 'invalid_state' }, firmwareReportCounts.invalidState);
     },
   });
-  if (opts.durability) {
-    const durability = opts.durability;
-    new Gauge({
-      name: 'spms_redis_durable',
-      help: '1 when Redis keeps acknowledged messages durably (appendonly yes, appendfsync not no, maxmemory-policy noeviction), else 0',
-      registers: [registry],
-      collect() {
-        this.set(durability().durable ? 1 : 0);
-      },
-    });
-  }
+  if (opts.durability) registerRedisDurableGauge(registry, opts.durability);
   return {
     registry,
     jobs: new Counter({

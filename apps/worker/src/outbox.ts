@@ -124,14 +124,18 @@ export class EventPublisher {
       [olderThanMs, limit],
     );
     await this.publish(
-      rows.map((r) => ({
-        id: r.id,
-        type: r.type,
-        deviceId: r.device_id,
-        occurredAt: Math.round(r.occurred_at),
-        payload: r.payload,
-        seq: Number(r.seq),
-      })),
+      // Each row was stored from a DomainEvent (insertEventsAndCommit): its payload is that type's.
+      rows.map(
+        (r) =>
+          ({
+            id: r.id,
+            type: r.type,
+            deviceId: r.device_id,
+            occurredAt: Math.round(r.occurred_at),
+            payload: r.payload,
+            seq: Number(r.seq),
+          }) as DomainEvent,
+      ),
     );
     return rows.length;
   }

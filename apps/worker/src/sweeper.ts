@@ -101,7 +101,8 @@ async function markSustained(deps: SweeperDeps): Promise<void> {
         type: 'outage.sustained' as const,
         deviceId: r.device_id,
         occurredAt: Date.now(),
-        payload: { line: r.line, startedAt: toMs(r.started_at), startMsgId: r.start_msg_id },
+        // started_at is NOT NULL: an open outage row always has its start.
+        payload: { line: r.line, startedAt: toMs(r.started_at) as number, startMsgId: r.start_msg_id },
       })),
     );
   } catch (err) {

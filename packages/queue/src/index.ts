@@ -38,7 +38,7 @@ export {
   IngestUnavailableError,
 } from './ingest-producer.js';
 export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
-export { registerIngestMetrics, registerProcessMetrics } from './metrics.js';
+export { registerIngestMetrics, registerProcessMetrics, registerRedisDurableGauge } from './metrics.js';
 export { serveMetricsHttp } from './metrics-server.js';
 export { type IngestQueueOptions, ingestQueueOptions } from './options.js';
 export { readIngestBatches } from './read-batches.js';

@@ -3,6 +3,7 @@
  * path only bumps plain counters). Register once per producer on the app's registry.
  */
 import { Counter, collectDefaultMetrics, Gauge, type Metric, type Registry } from 'prom-client';
+import type { DurabilityReport } from './durability-monitor.js';
 import type { IngestProducer } from './ingest-producer.js';
 
 export function registerIngestMetrics(registry: Registry, producer: IngestProducer, prefix = 'spms_ingest'): void {
@@ -91,4 +92,16 @@ export function registerProcessMetrics(registry: Registry, prefix: string): void
   collectDefaultMetrics({ register: registry, prefix });
   for (const what of ['handles', 'requests', 'resources'])
     registry.removeSingleMetric(`${prefix}nodejs_active_${what}_total`);
+}
+
+/** `spms_redis_durable` of a process that watches Redis durability (startDurabilityMonitor). */
+export function registerRedisDurableGauge(registry: Registry, durability: () => DurabilityReport): void {
+  new Gauge({
+    name: 'spms_redis_durable',
+    help: '1 when Redis keeps acknowledged messages durably (appendonly yes, appendfsync not no, maxmemory-policy noeviction), else 0',
+    registers: [registry],
+    collect() {
+      this.set(durability().durable ? 1 : 0);
+    },
+  });
 }

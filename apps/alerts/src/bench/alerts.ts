@@ -107,8 +107,8 @@ async function main(): Promise<void> {
       payload: {
         outage: {
           line: 1,
-          startedAt: starts[i],
-          startMsgId: msgIds[i],
+          startedAt: starts[i] as number,
+          startMsgId: msgIds[i] as string,
           startWindow: null,
           endedAt: null,
           endMsgId: null,

@@ -293,13 +293,15 @@ async function writeVoltage(client: PoolClient, all: Work[]): Promise<DomainEven
   return domain;
 }
 
+type VoltageEventType = Extract<DomainEvent['type'], `voltage.${string}`>;
+
 function ev(
   deviceId: string,
-  type: DomainEvent['type'],
+  type: VoltageEventType,
   key: string,
   occurredAt: number,
   episode: VoltageEpisode,
-): DomainEvent {
+): DomainEvent<VoltageEventType> {
   return { id: `${type}/${deviceId}/${key}`, type, deviceId, occurredAt, payload: { episode } };
 }
 
