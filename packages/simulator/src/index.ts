@@ -20,7 +20,17 @@ export { createHttpDevice, type HttpDeviceOptions } from './http-device.js';
 export { loadTestParallel } from './load-parallel.js';
 export { type LoadTestOptions, type LoadTestResult, loadTest } from './load-test.js';
 export { LeanMqttClient, type LeanMqttOptions, MqttConnectError } from './mqtt-client.js';
-export { createMqttDevice, type MqttDeviceOptions } from './mqtt-device.js';
+export { createMqttDevice, type MqttDeviceOptions, type MqttSimDevice } from './mqtt-device.js';
+export {
+  type FirmwareTarget,
+  OTA_FAILURES,
+  OtaClient,
+  type OtaFailure,
+  type OtaLink,
+  type OtaOptions,
+  targetFromAttributes,
+} from './ota-client.js';
+export { FirmwareServerError, httpOtaLink, mqttOtaLink, OTA_SUBSCRIPTIONS } from './ota-links.js';
 export {
   chunkTimestamped,
   formatVolts,
@@ -34,6 +44,15 @@ export {
   timestampedArrayPayload,
   timestampedPayload,
 } from './payloads.js';
+export {
+  credentialsFromResponse,
+  type ProvisionedCredentials,
+  ProvisionRefused,
+  type ProvisionRequest,
+  provisionBody,
+  provisionOverHttp,
+  provisionOverMqtt,
+} from './provision-client.js';
 export {
   type HttpTiming,
   type MqttTiming,

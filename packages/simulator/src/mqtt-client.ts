@@ -37,7 +37,8 @@ interface Inflight {
 }
 
 /**
- * Events: `close` (the session ended for any reason other than `silence`).
+ * Events: `close` (the session ended for any reason other than `silence`), `message`
+ * (topic, payload) for publishes the broker sends on a subscription (QoS 1 acknowledged).
  * After `silence()` the socket is left open but mute, like a modem that lost power or
  * coverage: the broker sees no FIN and no DISCONNECT, only keep-alive expiry.
  */
@@ -50,6 +51,7 @@ export class LeanMqttClient extends EventEmitter {
   private lastSend = 0;
   private awaitingPingResp = false;
   private onConnack: ((p: Packet) => void) | undefined;
+  private readonly subacks = new Map<number, (granted: number[]) => void>();
   connected = false;
   silenced = false;
   closed = false;
@@ -124,6 +126,17 @@ export class LeanMqttClient extends EventEmitter {
     });
   }
 
+  /** SUBSCRIBE; resolves with the granted QoS per filter (0x80 = refused). */
+  subscribe(filters: string[], qos: 0 | 1 = 1): Promise<number[]> {
+    if (!this.connected || this.silenced || this.closed) return Promise.reject(new Error('not connected'));
+    this.nextId = (this.nextId % 65535) + 1;
+    const messageId = this.nextId;
+    return new Promise((resolve) => {
+      this.subacks.set(messageId, resolve);
+      this.write({ cmd: 'subscribe', messageId, subscriptions: filters.map((topic) => ({ topic, qos })) });
+    });
+  }
+
   /** Mute the connection without closing it (power or 4G loss). Pending publishes fail. */
   silence(): void {
     if (this.closed) return;
@@ -168,6 +181,14 @@ export class LeanMqttClient extends EventEmitter {
       this.inflight.delete(p.messageId);
       f?.resolve();
     } else if (p.cmd === 'pingresp') this.awaitingPingResp = false;
+    else if (p.cmd === 'suback' && p.messageId !== undefined) {
+      const f = this.subacks.get(p.messageId);
+      this.subacks.delete(p.messageId);
+      f?.((p.granted as unknown[]).map((g) => (typeof g === 'number' ? g : 0x80)));
+    } else if (p.cmd === 'publish') {
+      if (p.qos === 1 && p.messageId !== undefined) this.write({ cmd: 'puback', messageId: p.messageId });
+      this.emit('message', p.topic, Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload));
+    }
   }
 
   /** PINGREQ only when nothing else was sent for a keep-alive period ([MQTT-3.1.2-23]). */

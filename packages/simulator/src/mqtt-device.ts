@@ -12,6 +12,8 @@ import { type Clock, realClock } from './clock.js';
 import { type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
 import type { Behaviour } from './fleet.js';
 import { LeanMqttClient } from './mqtt-client.js';
+import { OtaClient, type OtaOptions } from './ota-client.js';
+import { mqttOtaLink } from './ota-links.js';
 import {
   chunkTimestamped,
   LINE_NUMBERS,
@@ -21,6 +23,7 @@ import {
   type TimedValues,
   timestampedPayload,
 } from './payloads.js';
+import { type ProvisionedCredentials, type ProvisionRequest, provisionOverMqtt } from './provision-client.js';
 import { createRandom, hashString } from './random.js';
 import { SimStats } from './stats.js';
 
@@ -50,14 +53,26 @@ export interface MqttDeviceOptions extends DeviceHooks {
   voltsJitter?: number;
   seed?: number;
   stats?: SimStats;
+  /** ThingsBoard's OTA client (ota-client.ts); off when not given. */
+  ota?: OtaOptions;
+  /** A device without credentials: provisions itself (provision-client.ts) before its first CONNECT. */
+  provision?: Pick<ProvisionRequest, 'key' | 'secret' | 'credentials'>;
+  onProvisioned?(device: string, credentials: ProvisionedCredentials): void;
 }
 
-export function createMqttDevice(opts: MqttDeviceOptions): SimDevice {
+export interface MqttSimDevice extends SimDevice {
+  /** The OTA client when `ota` was given: what the device runs and its last fw_state. */
+  readonly ota: OtaClient | undefined;
+}
+
+export function createMqttDevice(opts: MqttDeviceOptions): MqttSimDevice {
   return new MqttDevice(opts);
 }
 
-class MqttDevice implements SimDevice {
+class MqttDevice implements MqttSimDevice {
   readonly name: string;
+  readonly ota: OtaClient | undefined;
+  private provisioned: ProvisionedCredentials | undefined;
   private readonly clock: Clock;
   private readonly stats: SimStats;
   private readonly state: SensedState;
@@ -85,6 +100,7 @@ class MqttDevice implements SimDevice {
     this.stats = opts.stats ?? new SimStats();
     this.qos = opts.qos ?? 1;
     this.buffered = opts.behaviour === 'buffered';
+    this.ota = opts.ota ? new OtaClient(opts.ota) : undefined;
     this.state = new SensedState(
       opts.nominalVolts ?? 229.5,
       opts.voltsJitter ?? 1,
@@ -104,6 +120,7 @@ class MqttDevice implements SimDevice {
     this.clearTimers();
     const c = this.client;
     this.client = undefined;
+    this.ota?.onSessionEnd();
     this.setOnline(false);
     for (const z of this.zombies) z.destroy();
     this.zombies = [];
@@ -147,6 +164,7 @@ class MqttDevice implements SimDevice {
   private loseSession(): void {
     this.clearTimers();
     this.session++;
+    this.ota?.onSessionEnd();
     if (this.client) {
       this.client.silence();
       this.zombies.push(this.client);
@@ -167,12 +185,26 @@ class MqttDevice implements SimDevice {
     this.stats.connectAttempts++;
     if (!this.linkUp) return this.rebootAfterFailure(session);
     const o = this.opts;
+    if (o.provision && !this.provisioned) {
+      try {
+        this.provisioned = await provisionOverMqtt(
+          { host: o.host, port: o.port, ...(o.localAddress ? { localAddress: o.localAddress } : {}) },
+          { deviceName: o.name, ...o.provision },
+        );
+      } catch (err) {
+        this.stats.error(err);
+        return this.rebootAfterFailure(session);
+      }
+      o.onProvisioned?.(o.name, this.provisioned);
+      if (session !== this.session || !this.powered) return;
+    }
+    const creds = this.provisioned ?? o;
     const client = new LeanMqttClient({
       host: o.host,
       port: o.port,
-      clientId: o.clientId,
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
+      clientId: creds.clientId,
+      ...(creds.username !== undefined ? { username: creds.username } : {}),
+      ...(creds.password !== undefined ? { password: creds.password } : {}),
       keepalive: o.keepalive ?? 60,
       ...(o.localAddress ? { localAddress: o.localAddress } : {}),
       ...(o.connectTimeoutMs ? { connectTimeoutMs: o.connectTimeoutMs } : {}),
@@ -196,6 +228,7 @@ class MqttDevice implements SimDevice {
       if (this.client !== client) return;
       this.client = undefined;
       this.stats.drops++;
+      this.ota?.onSessionEnd();
       this.setOnline(false);
       this.rebootAfterFailure(session);
     });
@@ -205,6 +238,23 @@ class MqttDevice implements SimDevice {
     else this.bootSequence(session);
     // The voltage loop starts with the first report; the boot sequence sends that one itself.
     this.voltageLoop(session, o.voltageIntervalMs ?? 30_000);
+    if (this.ota) this.otaSession(session, client, this.ota);
+  }
+
+  /** The OTA client on this session; its reboot is a power cycle into the new image. */
+  private otaSession(session: number, client: LeanMqttClient, ota: OtaClient): void {
+    const link = mqttOtaLink(client, {
+      report: (json) => this.send(json),
+      onAttributes: (attrs) => ota.onAttributes(attrs),
+      drop: () => client.destroy(),
+      reboot: (comeBack) => {
+        if (session !== this.session) return;
+        this.loseSession();
+        if (comeBack) this.boot(this.opts.rebootMs ?? 8000);
+        else this.powered = false;
+      },
+    });
+    ota.onSession(link);
   }
 
   private rebootAfterFailure(session: number): void {
