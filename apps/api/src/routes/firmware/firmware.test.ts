@@ -97,6 +97,21 @@ describe('firmware upload', () => {
     expect(short.json().message).toMatch(/64 hex digits/);
     const unknownAlg = await upload({ ...q('alg', image), checksumAlgorithm: 'SHA1' }, image);
     expect(unknownAlg.statusCode).toBe(400);
+    const asJson = await app.inject({
+      method: 'POST',
+      url: `/api/firmware?${new URLSearchParams(q('json', image))}`,
+      headers: auth,
+      payload: { image: 'base64?' },
+    });
+    expect(asJson.statusCode).toBe(400);
+    expect(asJson.json().message).toMatch(/application\/octet-stream/);
+    const multipart = await app.inject({
+      method: 'POST',
+      url: `/api/firmware?${new URLSearchParams(q('form', image))}`,
+      headers: { ...auth, 'content-type': 'multipart/form-data; boundary=x' },
+      payload: '--x--',
+    });
+    expect(multipart.statusCode).toBe(415);
     expect(await largeObjects()).toBe(lo + 1);
 
     const viewer = await app.inject({
