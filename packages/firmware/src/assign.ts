@@ -77,6 +77,7 @@ async function recompute(tx: Queryable, where: string, params: unknown[]): Promi
            ('fw_checksum_algorithm', to_jsonb(t.checksum_algorithm))) AS kv(key, value)
         WHERE t.fw_id IS NOT NULL
        ON CONFLICT (device_id, scope, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at
+         WHERE device_attributes.value IS DISTINCT FROM EXCLUDED.value
      ), pushed AS (
        INSERT INTO device_firmware (device_id, pushed_firmware_id, pushed_at, updated_at)
        SELECT t.device_id, t.fw_id, now(), now() FROM t
