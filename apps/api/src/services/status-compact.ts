@@ -104,6 +104,8 @@ export interface CompactSnapshot {
 }
 
 const SEP = '\u001f';
+/** Stands for null in the registry digest (not the empty string). */
+const NUL = '\u0000';
 
 /** 8-4-4-4-12 hex UUID → 22 base64url characters (the SQL makes the rows' own). */
 export const compactId = (uuid: string) => Buffer.from(uuid.replaceAll('-', ''), 'hex').toString('base64url');
@@ -194,21 +196,29 @@ export async function encodeSnapshot(devices: SourceRow[], seq: number): Promise
   let latest = 0;
   for (const d of devices) if (d.last_activity_at !== null && d.last_activity_at > latest) latest = d.last_activity_at;
   const baseS = Math.floor(latest / 1000);
-  // One string for the digest (one hash call, not 10,000), fields apart by U+001F as the labels.
+  // The digest's input: the registry's strings joined once (one hash call, not 10,000), fields
+  // apart by U+001F as the labels, a row ending in "\n"; its numbers as float64 bytes
+  // (formatting 20,000 coordinates as text was most of this loop's time).
   const registry: string[] = [];
+  const numbers = new Float64Array(devices.length * 3);
   const rows: CompactRow[] = [];
   for (const d of devices) {
-    if (rows.length % SLICE === SLICE - 1) await nextTurn();
-    registry.push(
-      `${d.id}${SEP}${d.name}${SEP}${d.label}${SEP}${d.latitude}${SEP}${d.longitude}${SEP}${d.region}${SEP}${d.customer}${SEP}${d.labels}${SEP}${d.disabled}\n`,
-    );
+    const i = rows.length;
+    if (i % SLICE === SLICE - 1) await nextTurn();
+    registry.push(d.id, d.name, d.label ?? NUL, d.region ?? NUL, d.customer ?? NUL, d.labels ?? NUL, '\n');
+    numbers[3 * i] = d.latitude ?? Number.NaN;
+    numbers[3 * i + 1] = d.longitude ?? Number.NaN;
+    numbers[3 * i + 2] = d.disabled ?? Number.NaN;
     rows.push(encodeRow(d, dict, counters, baseS));
   }
   return {
     generatedAt: Date.now(),
     base: baseS * 1000,
     seq,
-    registry: createHash('sha256').update(registry.join('')).digest('base64url'),
+    registry: createHash('sha256')
+      .update(registry.join(SEP))
+      .update(new Uint8Array(numbers.buffer))
+      .digest('base64url'),
     strings: dict.strings,
     lineSets: dict.lineSets,
     rows,
