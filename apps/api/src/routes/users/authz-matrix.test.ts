@@ -30,8 +30,8 @@ import { emailRows } from './authz-rows-email.js';
 import { escalationRows } from './authz-rows-escalation.js';
 import { firmwareRows, type RawBodyRow } from './authz-rows-firmware.js';
 import { provisioningRows } from './authz-rows-provisioning.js';
-import { rpcRows } from './authz-rows-rpc.js';
 import { rolloutRows } from './authz-rows-rollouts.js';
+import { rpcRows } from './authz-rows-rpc.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
 const WHO: Who[] = ['admin', 'operator', 'viewer', 'northViewer', 'northOperator'];
@@ -65,9 +65,9 @@ const ROWS: Row[] = [
   ...escalationRows(f, () => app),
   ...emailRows(() => app),
   ...provisioningRows(f, () => app),
-  ...rpcRows(f, () => app),
   ...rolloutRows(() => app),
   ...firmwareRows(f, () => app),
+  ...rpcRows(f, () => app),
 ];
 const auth = {} as Record<Who, { authorization: string }>;
 
