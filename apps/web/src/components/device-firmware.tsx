@@ -7,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { canEdit, device, patchDevice } from '../api/client.js';
 import { type FirmwareRow, firmwareList } from '../api/firmware.js';
 import type { RegistryDevice } from '../api/normalize.js';
+import { fmtTime } from '../format.js';
 
 type Fw = RegistryDevice['firmware'];
 const name = (x: { title: string | null; version: string | null } | null) =>
@@ -63,9 +64,7 @@ export function DeviceFirmware({ id, refreshKey }: { id: string; refreshKey: num
         <dt>Update state</dt>
         <dd data-testid="fw-state">
           {fw.state ?? '—'}
-          {fw.stateAt && (
-            <span class="muted small"> · {new Date(fw.stateAt).toLocaleString('en-GB', { hour12: false })}</span>
-          )}
+          {fw.stateAt && <span class="muted small"> · {fmtTime(Date.parse(fw.stateAt))}</span>}
         </dd>
         {fw.error && (
           <>

@@ -8,11 +8,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { canEdit } from '../api/client.js';
 import { cancelRpc, isFinal, type RpcRequest, type RpcRow, rpcHistory, sendRpc } from '../api/rpc.js';
+import { fmtTime } from '../format.js';
 import { AdminTable } from './admin-table.js';
 import { submitted } from './use-resource.js';
 
 const POLL_MS = 3000;
-const fmt = (iso: string | null) => (iso ? new Date(iso).toLocaleString('en-GB', { hour12: false }) : '—');
+const fmt = (iso: string | null) => fmtTime(iso ? Date.parse(iso) : null);
 const show = (v: unknown) => (v === null || v === undefined ? '' : JSON.stringify(v));
 
 function requestOf(f: FormData): RpcRequest | string {
@@ -193,7 +194,7 @@ export function DeviceRpc({ id }: { id: string }) {
                 {r.status}
               </span>
               <div class="small muted">
-                expires {fmt(new Date(r.expirationTime).toISOString())}
+                expires {fmtTime(r.expirationTime)}
                 {r.completedAt ? ` · done ${fmt(r.completedAt)}` : ''}
               </div>
             </td>

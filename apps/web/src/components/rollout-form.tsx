@@ -74,12 +74,13 @@ export function RolloutForm({
     <form class="admin-form" onSubmit={submit} data-testid={rollbackOf ? 'rollback-form' : 'rollout-form'}>
       <label>
         Firmware
-        <select name="firmwareId" required defaultValue={defaultFirmware ?? ''}>
-          <option value="" disabled>
+        {/* `selected` on the options: a select's defaultValue is set before its options exist. */}
+        <select name="firmwareId" required>
+          <option value="" disabled selected={!defaultFirmware}>
             Choose…
           </option>
           {firmware.map((fw) => (
-            <option key={fw.id} value={fw.id}>
+            <option key={fw.id} value={fw.id} selected={fw.id === defaultFirmware}>
               {fw.title} {fw.version}
             </option>
           ))}

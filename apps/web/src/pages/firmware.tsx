@@ -19,10 +19,10 @@ import { canCompute, checksumOf } from '../checksum.js';
 import { AdminTable, Notice } from '../components/admin-table.js';
 import { Choice, FormButtons } from '../components/form-fields.js';
 import { submitted, useAdmin, useList } from '../components/use-resource.js';
+import { fmtTime } from '../format.js';
 
 const fmtSize = (n: number) =>
   n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`;
-const fmtDate = (iso: string) => new Date(iso).toLocaleString('en-GB', { hour12: false });
 
 /** "profile SPMS · 3 devices · target of 40 · 1 active rollout" from GET /api/firmware/{id}. */
 export function assignedText(a: FirmwareDetail['assigned']): string {
@@ -76,7 +76,7 @@ function UploadForm({ onSaved }: { onSaved: (m: string) => void }) {
     <form class="admin-form" onSubmit={submit} data-testid="firmware-upload-form">
       <label>
         Image file
-        <input name="image" type="file" required />
+        <input name="image" type="file" required style={{ minWidth: 0, width: '100%' }} />
       </label>
       <label>
         Title
@@ -165,7 +165,7 @@ export function FirmwarePage() {
               <td class="small">
                 {f.checksumAlgorithm} <code title={f.checksum}>{f.checksum.slice(0, 12)}…</code>
               </td>
-              <td class="small">{fmtDate(f.createdAt)}</td>
+              <td class="small">{fmtTime(Date.parse(f.createdAt))}</td>
               <td class="small" data-testid="firmware-assigned">
                 {where[f.id] ?? '…'}
               </td>

@@ -19,16 +19,21 @@ import {
 import { AdminTable, Notice } from '../components/admin-table.js';
 import { RolloutForm } from '../components/rollout-form.js';
 import { countsText, ProgressBar, StatusBadge } from '../components/rollout-progress.js';
+import { fmtTime } from '../format.js';
 import { navigate } from '../router.js';
 
 const PAGE = 50;
-const fmt = (iso: string | null) => (iso ? new Date(iso).toLocaleString('en-GB', { hour12: false }) : '—');
+const fmt = (iso: string | null) => fmtTime(iso ? Date.parse(iso) : null);
 const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
 
-/** The previous upload of the same title: what a roll back most likely returns to. */
+/** The newest upload of the same title before the rolled-out one: what a roll back most likely returns to. */
 function previousOf(list: FirmwareRow[], r: RolloutDetail): string | undefined {
-  const same = list.filter((f) => f.title === r.firmware.title && f.id !== r.firmware.id);
-  return (same[0] ?? list.find((f) => f.id !== r.firmware.id))?.id;
+  const at = (f: FirmwareRow) => Date.parse(f.createdAt);
+  const current = list.find((f) => f.id === r.firmware.id);
+  const earlier = list
+    .filter((f) => f.title === r.firmware.title && f.id !== r.firmware.id && (!current || at(f) < at(current)))
+    .sort((a, b) => at(b) - at(a));
+  return earlier[0]?.id;
 }
 
 export function RolloutDetailPage({ id }: { id: string }) {

@@ -11,6 +11,7 @@ import { AdminTable, Notice } from '../components/admin-table.js';
 import { RolloutForm } from '../components/rollout-form.js';
 import { countsText, ProgressBar, StatusBadge } from '../components/rollout-progress.js';
 import { useAdmin, useList } from '../components/use-resource.js';
+import { fmtTime } from '../format.js';
 import { navigate } from '../router.js';
 
 export function RolloutsPage() {
@@ -59,7 +60,7 @@ export function RolloutsPage() {
               </td>
               <td class="num">{r.devices}</td>
               <td class="small">
-                {new Date(r.createdAt).toLocaleString('en-GB', { hour12: false })}
+                {fmtTime(Date.parse(r.createdAt))}
                 {r.createdBy && <div class="muted">by {r.createdBy}</div>}
               </td>
             </tr>

@@ -1,0 +1,228 @@
+/**
+ * Device management pages in chromium against the real stack: an admin uploads firmware
+ * from the Firmware page (checksum computed in the browser; a wrong one shows the API's
+ * refusal), starts a rollout over two devices, follows it per wave and per device, pauses
+ * and resumes it; on a device page assigns and clears firmware, sends a persistent RPC to
+ * the offline device, sees it QUEUED in the history and cancels it. A viewer reads the
+ * firmware and rollout pages without the controls. Screenshots go to test-artifacts/web/.
+ */
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_KEY, hasChromium, type Stack, startStack } from './stack.js';
+
+const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/web/', import.meta.url));
+const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+
+let stack: Stack;
+let viewerKey: string;
+const image = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 31) % 256));
+
+async function signIn(key: string): Promise<Page> {
+  const context = await stack.browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  // Confirmation dialogs (delete, cancel) are answered yes.
+  page.on('dialog', (d) => void d.accept());
+  await page.route(/tile\.openstreetmap\.org/, (r) => r.abort());
+  await page.goto(stack.baseUrl);
+  await page.getByRole('button', { name: 'Use an API key' }).click();
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('device-table').waitFor();
+  return page;
+}
+
+const nav = (page: Page, name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true });
+
+async function createDevice(name: string): Promise<void> {
+  const r = await stack.call('POST', '/api/devices', {
+    name,
+    region: 'Western',
+    credentials: { type: 'MQTT_BASIC', clientId: `c-${name}`, username: `u-${name}`, password: `p-${name}-secret` },
+  });
+  expect(r.status).toBe(201);
+}
+
+async function upload(page: Page, version: string, checksum = '', algorithm = 'SHA256'): Promise<void> {
+  const form = page.getByTestId('firmware-upload-form');
+  await form
+    .getByLabel('Image file')
+    .setInputFiles({ name: 'cabinet.bin', mimeType: 'application/octet-stream', buffer: image });
+  await form.getByLabel('Title').fill('cabinet');
+  await form.getByLabel('Version').fill(version);
+  await form.getByLabel('Checksum algorithm').selectOption(algorithm);
+  await form.getByLabel('Checksum (hex)').fill(checksum);
+  await form.getByRole('button', { name: 'Upload firmware' }).click();
+}
+
+describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chromium', () => {
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    stack = await startStack('web-devmgmt');
+    for (const name of ['FW_A', 'FW_B', 'FW_C']) await createDevice(name);
+    const key = await stack.call('POST', '/api/api-keys', { name: 'viewer', role: 'viewer' });
+    expect(key.status).toBe(201);
+    viewerKey = (key.body as { key: string }).key;
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('an admin uploads firmware, rolls it out over two devices, pauses, resumes, cancels and rolls it back', async () => {
+    const page = await signIn(ADMIN_KEY);
+    await nav(page, 'Firmware').click();
+    await page.getByTestId('firmware-upload-form').waitFor();
+
+    // A wrong checksum: the API's 400 names both values; nothing is listed.
+    await upload(page, '2.0.0', '00'.repeat(32));
+    await expect
+      .poll(() => page.getByTestId('firmware-msg').textContent())
+      .toMatch(/Not uploaded: .*checksum mismatch/);
+    expect(await page.locator('[data-firmware]').count()).toBe(0);
+
+    // Left empty, the page computes the checksum itself: CRC32 here, SHA-256 by SubtleCrypto.
+    await upload(page, '1.0.0', '', 'CRC32');
+    await expect
+      .poll(() => page.getByTestId('firmware-msg').textContent())
+      .toMatch(/^Uploaded cabinet 1\.0\.0 .*CRC32/);
+    await upload(page, '2.0.0');
+    await expect
+      .poll(() => page.getByTestId('firmware-msg').textContent())
+      .toMatch(/^Uploaded cabinet 2\.0\.0 \(4\.9 KiB/);
+    const row = page.locator('[data-firmware="cabinet 2.0.0"]');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('SHA256');
+    await expect.poll(() => row.getByTestId('firmware-assigned').textContent()).toBe('not assigned');
+    const list = (await stack.call('GET', '/api/firmware')).body as { items: { id: string; size: number }[] };
+    expect(list.items.map((f) => f.size)).toEqual([image.length, image.length]);
+    await shot(page, 'firmware-page');
+
+    // A rollout over FW_A and FW_B in two waves (50 %, 100 %), one download at a time.
+    await nav(page, 'Rollouts').click();
+    const form = page.getByTestId('rollout-form');
+    await form.getByLabel('Firmware').selectOption({ label: 'cabinet 2.0.0' });
+    await form.getByLabel(/^Devices/).fill('FW_A, FW_B');
+    await form.getByLabel('Waves (cumulative %)').fill('50, 100');
+    await form.getByLabel('Max concurrent downloads').fill('1');
+    await form.getByLabel('Pause above failure rate (%)').fill('50');
+    await form.getByRole('button', { name: 'Start rollout' }).click();
+    await page.waitForURL(/\/rollouts\/[0-9a-f-]{36}$/);
+    const rolloutId = page.url().split('/').pop() as string;
+
+    // Detail: two waves of one device each, and both devices listed.
+    const waves = page.getByTestId('rollout-waves');
+    await expect.poll(() => waves.locator('tr[data-wave]').count()).toBe(2);
+    expect(await waves.locator('tr[data-wave="1"]').textContent()).toContain('50 %');
+    await expect.poll(() => page.getByTestId('rollout-devices').locator('tr[data-device]').count()).toBe(2);
+    expect(await page.getByTestId('wave-bar-1').isVisible()).toBe(true);
+    expect(await page.getByTestId('rollout-status').textContent()).toBe('running');
+    // The worker's controller assigns wave 1's device (the devices are offline: it stays assigned).
+    await expect
+      .poll(() => page.locator('tr[data-device][data-state="assigned"]').count(), { timeout: 20_000 })
+      .toBe(1);
+    await shot(page, 'rollout-detail');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).toBe('paused');
+    expect(await page.getByTestId('rollout-msg').textContent()).toMatch(/^Rollout paused/);
+    expect(((await stack.call('GET', `/api/rollouts/${rolloutId}`)).body as { status: string }).status).toBe('paused');
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).toBe('running');
+    expect(((await stack.call('GET', `/api/rollouts/${rolloutId}`)).body as { status: string }).status).toBe('running');
+
+    // The list shows it with its progress.
+    await page.getByRole('link', { name: '← Rollouts' }).click();
+    const listed = page.locator(`tr[data-rollout="${rolloutId}"]`);
+    await listed.waitFor();
+    expect(await listed.textContent()).toContain('cabinet 2.0.0');
+    expect(await listed.getByTestId('rollout-status').textContent()).toBe('running');
+
+    // Deleting firmware a rollout is using: the API's 409 is shown, the row stays.
+    await nav(page, 'Firmware').click();
+    await expect.poll(() => row.getByTestId('firmware-assigned').textContent()).toMatch(/1 active rollout/);
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.getByTestId('firmware-msg').textContent()).toMatch(/^Not deleted: /);
+    expect(await row.count()).toBe(1);
+
+    // Cancel it and roll back: a rollout of the previous version over the devices it assigned.
+    await page.goto(`${stack.baseUrl}/rollouts/${rolloutId}`);
+    await page.getByRole('button', { name: 'Cancel rollout' }).click();
+    await expect.poll(() => page.getByTestId('rollout-status').textContent()).toBe('cancelled');
+    await page.getByRole('button', { name: 'Roll back…' }).click();
+    const back = page.getByTestId('rollback-form');
+    await expect
+      .poll(() => back.getByLabel('Firmware').evaluate((el) => (el as HTMLSelectElement).selectedOptions[0]?.text))
+      .toBe('cabinet 1.0.0');
+    await back.getByRole('button', { name: 'Roll back' }).click();
+    await page.waitForURL(
+      (url) => /\/rollouts\/[0-9a-f-]{36}$/.test(url.pathname) && !url.pathname.endsWith(rolloutId),
+    );
+    await expect.poll(() => page.locator('h1').textContent()).toBe('cabinet 1.0.0');
+    const rolledBack = (await stack.call('GET', `/api/rollouts/${page.url().split('/').pop()}`)).body as {
+      devices: number;
+      status: string;
+    };
+    expect(rolledBack).toMatchObject({ devices: 1, status: 'running' });
+    await page.context().close();
+  }, 120_000);
+
+  it('on a device page an admin assigns firmware, queues a persistent RPC for the offline device and cancels it', async () => {
+    const page = await signIn(ADMIN_KEY);
+    await page.goto(`${stack.baseUrl}/devices/FW_C`);
+    const fw = page.getByTestId('device-firmware');
+    await fw.waitFor();
+    expect(await fw.getByTestId('fw-target').textContent()).toMatch(/^none/);
+    await fw.getByRole('combobox').selectOption({ label: 'cabinet 2.0.0' });
+    await fw.getByRole('button', { name: 'Assign firmware' }).click();
+    await expect.poll(() => fw.getByTestId('fw-target').textContent()).toMatch(/^cabinet 2\.0\.0 · from the device/);
+    const attrs = (await stack.call('GET', '/api/devices/FW_C/attributes')).body as { shared: Record<string, unknown> };
+    expect(attrs.shared.fw_version).toBe('2.0.0');
+    await fw.getByRole('button', { name: 'Clear device assignment' }).click();
+    await expect.poll(() => fw.getByTestId('fw-target').textContent()).toMatch(/^none/);
+
+    const form = page.getByTestId('rpc-form');
+    await form.getByLabel('Method').fill('setLine');
+    await form.getByLabel('Params (JSON)').fill('{"line": 3, "on": false}');
+    expect(await form.locator('input[name=persistent]').isChecked()).toBe(true);
+    await form.getByLabel('Expires in (minutes)').fill('60');
+    await form.getByLabel('Retries').fill('2');
+    await form.getByRole('button', { name: 'Send RPC' }).click();
+    await expect.poll(() => page.getByTestId('rpc-msg').textContent()).toMatch(/^Stored as [0-9a-f-]{36} \(QUEUED\)/);
+    const history = page.getByTestId('rpc-history');
+    const queued = history.locator('tr[data-status="QUEUED"]');
+    await queued.waitFor();
+    expect(await queued.textContent()).toContain('setLine');
+    expect(await queued.textContent()).toContain('0 of 3');
+    await shot(page, 'device-rpc');
+
+    await queued.getByRole('button', { name: 'Cancel' }).click();
+    await history.locator('tr[data-status="CANCELLED"]').waitFor();
+    const rpcs = (await stack.call('GET', '/api/devices/FW_C/rpc')).body as { items: { status: string }[] };
+    expect(rpcs.items.map((r) => r.status)).toEqual(['CANCELLED']);
+
+    // Invalid params JSON is refused by the page with a hint; nothing is sent.
+    await form.getByLabel('Method').fill('setLine');
+    await form.getByLabel('Params (JSON)').fill('{line: 3');
+    await form.getByRole('button', { name: 'Send RPC' }).click();
+    await expect.poll(() => page.getByTestId('rpc-msg').textContent()).toMatch(/^Not sent: params must be JSON/);
+    await page.context().close();
+  }, 60_000);
+
+  it('a viewer reads firmware and rollouts without the controls', async () => {
+    const page = await signIn(viewerKey);
+    await nav(page, 'Firmware').click();
+    await page.locator('[data-firmware="cabinet 2.0.0"]').waitFor();
+    await page.getByTestId('firmware-readonly').waitFor();
+    expect(await page.getByTestId('firmware-upload-form').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Delete' }).count()).toBe(0);
+    await nav(page, 'Rollouts').click();
+    await page.getByTestId('rollouts-readonly').waitFor();
+    await page.locator('tr[data-rollout] a').first().click();
+    await page.getByTestId('rollout-waves').waitFor();
+    expect(await page.getByTestId('rollout-controls').count()).toBe(0);
+    await page.context().close();
+  }, 60_000);
+});
