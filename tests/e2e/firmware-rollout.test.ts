@@ -10,6 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { credentialsKey, hashSecret } from '@spms/credentials';
 import { checksumOf } from '@spms/firmware';
 import {
+  createHttpDevice,
   createMqttDevice,
   type MqttSimDevice,
   type OtaOptions,
@@ -297,6 +298,66 @@ describe('firmware rollouts over simulated devices', () => {
     const out = await chunk(12);
     expect(out.status).toBe(400);
     expect(((await out.json()) as { message: string }).message).toMatch(/chunk/);
+
+    // An HTTP device provisions itself over HTTP and updates over HTTP (attributes polled,
+    // chunks by GET, states POSTed), power-cycling once mid-download on the way.
+    const creds = await provisionOverHttp(env.base, {
+      deviceName: 'PROV-H',
+      key: 'rollout-prov-key',
+      secret: 'rollout-provision-secret',
+    });
+    const httpDevice = createHttpDevice({
+      name: 'PROV-H',
+      baseUrl: env.base,
+      token: creds.token as string,
+      rebootMs: 300,
+      ota: { title: 'cabinet', version: '1.0.0', chunkSize: CHUNK, pollMs: 300, fail: 'drop', dropAfterChunks: 3 },
+    });
+    env.devices.push(httpDevice as unknown as MqttSimDevice);
+    httpDevice.start();
+    expect((await api(env, 'PATCH', '/api/devices/PROV-H', { firmwareId: fw.id })).status).toBe(200);
+    await expect
+      .poll(async () => (await api(env, 'GET', '/api/devices/PROV-H')).body.firmware, POLL)
+      .toMatchObject({ current: { title: 'cabinet', version: '2.0.0' }, state: 'UPDATED' });
+    expect(httpDevice.ota?.chunksReceived).toBe(11);
+  }, 120_000);
+});
+
+describe('devices that fail in other ways', () => {
+  let env: Env;
+  beforeAll(async () => {
+    env = await startEnv('e2e_rollout_fail', { ROLLOUT_TICK_MS: '300' });
+  });
+  afterAll(() => stopEnv(env));
+
+  it('a device reporting FAILED and one that never comes back after updating both count as failed', async () => {
+    const fw = await upload(env, '2.0.0', randomBytes(2 * CHUNK + 1));
+    expect(fw.status).toBe(201);
+    const devices = await simulate(env, ['GONE-1', 'REFUSE-1'], (name) => ({
+      title: 'cabinet',
+      version: '1.0.0',
+      chunkSize: CHUNK,
+      fail: name === 'GONE-1' ? 'no-return' : 'report-failed',
+    }));
+    const created = await api(env, 'POST', '/api/rollouts', {
+      firmwareId: fw.body.id,
+      scope: { devices: ['GONE-1', 'REFUSE-1'] },
+      waves: [100],
+      maxConcurrent: 2,
+      failureThreshold: 1,
+      successTimeoutSec: 10,
+    });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await expect.poll(async () => (await api(env, 'GET', `/api/rollouts/${id}`)).body.status, POLL).toBe('completed');
+    const byName = Object.fromEntries(
+      (await api(env, 'GET', `/api/rollouts/${id}`)).body.perDevice.items.map((d: { name: string }) => [d.name, d]),
+    );
+    expect(byName['REFUSE-1']).toMatchObject({ state: 'failed', error: 'simulated update failure' });
+    expect(byName['GONE-1'].state).toBe('failed');
+    expect(byName['GONE-1'].error).toMatch(/within 10 s/);
+    // The silent one had reported UPDATING before the reboot it never came back from.
+    expect(devices[0]?.ota?.state).toBe('UPDATING');
   }, 120_000);
 });
 

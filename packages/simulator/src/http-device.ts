@@ -7,6 +7,8 @@
 import { type Agent, request } from 'node:http';
 import { type Clock, realClock } from './clock.js';
 import { type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
+import { OtaClient, type OtaOptions } from './ota-client.js';
+import { httpOtaLink } from './ota-links.js';
 import { httpSnapshotBody, LINE_NUMBERS, timestampedPayload } from './payloads.js';
 import { createRandom } from './random.js';
 import { SimStats } from './stats.js';
@@ -34,14 +36,19 @@ export interface HttpDeviceOptions extends DeviceHooks {
   voltsJitter?: number;
   seed?: number;
   stats?: SimStats;
+  /** ThingsBoard's OTA client over HTTP (attributes polled every `pollMs`, default 60 000); off when not given. */
+  ota?: OtaOptions & { pollMs?: number };
 }
 
-export function createHttpDevice(opts: HttpDeviceOptions): SimDevice {
+export function createHttpDevice(opts: HttpDeviceOptions): SimDevice & { readonly ota: OtaClient | undefined } {
   return new HttpDevice(opts);
 }
 
 class HttpDevice implements SimDevice {
   readonly name: string;
+  readonly ota: OtaClient | undefined;
+  /** The boot (epoch) whose OTA session is running. */
+  private otaEpoch = -1;
   private readonly clock: Clock;
   private readonly stats: SimStats;
   private readonly state: SensedState;
@@ -67,6 +74,7 @@ class HttpDevice implements SimDevice {
     this.stats = opts.stats ?? new SimStats();
     this.url = new URL(`/api/v1/${encodeURIComponent(opts.token)}/telemetry`, opts.baseUrl);
     this.state = new SensedState(opts.nominalVolts ?? 229.5, opts.voltsJitter ?? 1, createRandom(opts.seed ?? 1));
+    this.ota = opts.ota ? new OtaClient(opts.ota) : undefined;
   }
 
   start(): void {
@@ -75,6 +83,7 @@ class HttpDevice implements SimDevice {
   }
 
   async stop(): Promise<void> {
+    this.ota?.onSessionEnd();
     this.powered = false;
     this.epoch++;
     this.clearTimers();
@@ -94,6 +103,7 @@ class HttpDevice implements SimDevice {
     if (on === this.powered) return;
     this.powered = on;
     this.epoch++;
+    if (!on) this.ota?.onSessionEnd();
     this.clearTimers();
     this.setOnline(false);
     if (on) this.boot(this.opts.rebootMs ?? 8000);
@@ -176,6 +186,7 @@ class HttpDevice implements SimDevice {
       this.pending = undefined;
       this.backoff = 0;
       this.setOnline(true);
+      if (this.ota && this.otaEpoch !== epoch) this.otaSession(epoch, this.ota);
       if (this.dirty || this.sentLines !== this.state.lines.join()) this.requestEvent();
       return;
     }
@@ -189,6 +200,38 @@ class HttpDevice implements SimDevice {
     this.later(this.backoff, () => {
       if (this.pending !== undefined) void this.post(epoch, this.pending);
     });
+  }
+
+  /** After the boot snapshot went through: the OTA client asks for its target, then polls. */
+  private otaSession(epoch: number, ota: OtaClient): void {
+    this.otaEpoch = epoch;
+    const o = this.opts;
+    // A reboot (or a simulated drop) is a power cycle; the partial image survives it.
+    const cycle = (comeBack: boolean) => {
+      if (epoch !== this.epoch) return;
+      this.setPower(false);
+      if (comeBack) this.setPower(true);
+    };
+    ota.onSession(
+      httpOtaLink({
+        baseUrl: o.baseUrl,
+        token: o.token,
+        ...(o.agent ? { agent: o.agent } : {}),
+        ...(o.localAddress ? { localAddress: o.localAddress } : {}),
+        report: async (json) => {
+          const status = await this.postOnce(json);
+          if (status !== 200 && status !== 204) throw new Error(`telemetry: HTTP ${status}`);
+        },
+        drop: () => cycle(true),
+        reboot: cycle,
+      }),
+    );
+    const poll = () =>
+      this.later(o.ota?.pollMs ?? 60_000, () => {
+        void ota.refresh();
+        poll();
+      });
+    poll();
   }
 
   /** HTTP status, or 0 for a network error or timeout. */

@@ -115,6 +115,19 @@ export class OtaClient {
     })();
   }
 
+  /** Ask for the fw_* attributes again (HTTP devices poll: nothing is pushed to them). */
+  async refresh(): Promise<void> {
+    const link = this.link;
+    const session = this.session;
+    if (!link) return;
+    try {
+      const attrs = await link.sharedAttributes(FW_SHARED_KEYS);
+      if (session === this.session) this.onTarget(targetFromAttributes(attrs));
+    } catch {
+      // Asked again at the next poll.
+    }
+  }
+
   onSessionEnd(): void {
     this.link?.close?.();
     this.session++;
