@@ -6,10 +6,10 @@
  */
 import { ConfigError } from '@spms/config';
 import { createLogger } from '@spms/log';
-import { createRedis, DurabilityRequiredError, startDurabilityMonitor } from '@spms/queue';
+import { createRedis, DurabilityRequiredError, serveMetricsUntilSignal, startDurabilityMonitor } from '@spms/queue';
 import { startAlerts } from './alerts.js';
 import { loadAlertsConfig } from './config.js';
-import { createAlertsMetrics, serveMetrics } from './metrics.js';
+import { createAlertsMetrics } from './metrics.js';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadAlertsConfig>;
@@ -37,39 +37,19 @@ async function main(): Promise<void> {
   });
   const metrics = createAlertsMetrics({ durability: () => durability.current() });
   const alerts = await startAlerts(config, { logger });
-  const http = await serveMetrics(metrics.registry, config.ALERTS_HTTP_PORT, config.ALERTS_HTTP_HOST).catch(
-    async (err: NodeJS.ErrnoException) => {
-      logger.fatal(
-        err.code === 'EADDRINUSE'
-          ? `alerts HTTP port ${config.ALERTS_HTTP_PORT} is already in use: set ALERTS_HTTP_PORT to a free port`
-          : `alerts HTTP server failed: ${err.message}`,
-      );
+  await serveMetricsUntilSignal({
+    registry: metrics.registry,
+    port: config.ALERTS_HTTP_PORT,
+    host: config.ALERTS_HTTP_HOST,
+    name: 'alerts',
+    variable: 'ALERTS_HTTP_PORT',
+    logger,
+    close: async () => {
+      durability.stop();
       await alerts.close();
-      process.exit(1);
+      await redis.quit();
     },
-  );
-  const address = http.address();
-  logger.info({ port: typeof address === 'object' && address ? address.port : null }, 'alerts metrics on /metrics');
-  let closing = false;
-  const stop = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down: finishing active jobs');
-    http.close();
-    durability.stop();
-    alerts
-      .close()
-      .then(() => redis.quit())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  });
 }
 
 await main();

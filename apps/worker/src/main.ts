@@ -1,9 +1,8 @@
 /** Worker process entry: parse the configuration once, start, close cleanly on SIGTERM/SIGINT. */
 import { ConfigError } from '@spms/config';
 import { createLogger } from '@spms/log';
-import { DurabilityRequiredError } from '@spms/queue';
+import { DurabilityRequiredError, serveMetricsUntilSignal } from '@spms/queue';
 import { loadWorkerConfig } from './config.js';
-import { serveMetrics } from './metrics.js';
 import { startWorker } from './worker.js';
 
 async function main(): Promise<void> {
@@ -23,35 +22,15 @@ async function main(): Promise<void> {
     logger.fatal(err.message);
     process.exit(1);
   });
-  const http = await serveMetrics(worker.metrics.registry, config.WORKER_HTTP_PORT, config.WORKER_HTTP_HOST).catch(
-    async (err: NodeJS.ErrnoException) => {
-      logger.fatal(
-        err.code === 'EADDRINUSE'
-          ? `worker HTTP port ${config.WORKER_HTTP_PORT} is already in use: set WORKER_HTTP_PORT to a free port`
-          : `worker HTTP server failed: ${err.message}`,
-      );
-      await worker.close();
-      process.exit(1);
-    },
-  );
-  const address = http.address();
-  logger.info({ port: typeof address === 'object' && address ? address.port : null }, 'worker metrics on /metrics');
-  let closing = false;
-  const stop = (signal: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ signal }, 'shutting down: finishing active jobs');
-    http.close();
-    worker.close().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await serveMetricsUntilSignal({
+    registry: worker.metrics.registry,
+    port: config.WORKER_HTTP_PORT,
+    host: config.WORKER_HTTP_HOST,
+    name: 'worker',
+    variable: 'WORKER_HTTP_PORT',
+    logger,
+    close: () => worker.close(),
+  });
 }
 
 await main();
