@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { FleetError, fleetToCsv, generateFleet, validateFleet } from './fleet.js';
 import { loadTestParallel } from './load-parallel.js';
 import { type LoadTestOptions, loadTest } from './load-test.js';
+import { OTA_FAILURES, type OtaFailure } from './ota-client.js';
 import { runScenario } from './run-scenario.js';
 import { ScenarioError, validateScenario } from './scenario.js';
 import { TargetError } from './targets.js';
@@ -25,6 +26,14 @@ export const USAGE = `spms-sim — SPMS fleet simulator (loopback targets only)
       --timestamped: devices send {"ts","values"} from a virtual clock at --speed,
       starting at the scenario's "start" (default: its duration before now, so no
       timestamp is in the future); truth in that time base.
+               [--ota] [--ota-title spms] [--ota-version 1.0.0] [--ota-chunk 4096]
+               [--ota-fail checksum|drop|no-return|report-failed] [--ota-fail-share 1]
+               [--provision-key KEY --provision-secret SECRET]
+      --ota: every device runs ThingsBoard's OTA client (reports current_fw_*, follows the
+      fw_* attributes, downloads in --ota-chunk byte chunks, verifies, reboots into the new
+      version); --ota-fail injects a failure in --ota-fail-share of the devices.
+      --provision-key/--provision-secret: MQTT devices provision themselves first
+      (/provision/request), presenting their fleet credentials as their own.
 
   spms-sim fleet generate --count 10000 [--regions 9] [--http-share 0.1]
                [--buffered-share 0] [--seed 1] [--csv fleet.csv] > fleet.json
@@ -71,6 +80,14 @@ const OPTIONS = {
   workers: { type: 'string' },
   'line-share': { type: 'string' },
   'connect-timeout-ms': { type: 'string' },
+  ota: { type: 'boolean' },
+  'ota-title': { type: 'string' },
+  'ota-version': { type: 'string' },
+  'ota-chunk': { type: 'string' },
+  'ota-fail': { type: 'string' },
+  'ota-fail-share': { type: 'string' },
+  'provision-key': { type: 'string' },
+  'provision-secret': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -101,6 +118,37 @@ function readJson(path: string): unknown {
   } catch (err) {
     throw new UsageError(`${path}: ${(err as Error).message}`);
   }
+}
+
+/** --ota…: the simulator's OTA client options, or undefined without --ota. */
+function otaOf(v: Values) {
+  const fail = v['ota-fail'];
+  if (!v.ota) {
+    if (fail || v['ota-title'] || v['ota-version'] || v['ota-chunk'])
+      throw new UsageError('--ota-… options need --ota');
+    return undefined;
+  }
+  if (fail !== undefined && !(OTA_FAILURES as readonly string[]).includes(fail))
+    throw new UsageError(`--ota-fail: one of ${OTA_FAILURES.join(', ')}`);
+  const chunkSize = num(v, 'ota-chunk', 4096);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new UsageError('--ota-chunk: a positive number of bytes');
+  const failShare = num(v, 'ota-fail-share', 1);
+  if (failShare < 0 || failShare > 1) throw new UsageError('--ota-fail-share: between 0 and 1');
+  return {
+    title: v['ota-title'] ?? 'spms',
+    version: v['ota-version'] ?? '1.0.0',
+    chunkSize,
+    failShare,
+    ...(fail ? { fail: fail as OtaFailure } : {}),
+  };
+}
+
+function provisionOf(v: Values) {
+  const key = v['provision-key'];
+  const secret = v['provision-secret'];
+  if (key === undefined && secret === undefined) return undefined;
+  if (!key || !secret) throw new UsageError('--provision-key and --provision-secret go together');
+  return { key, secret };
 }
 
 function qosOf(v: Values): 0 | 1 {
@@ -167,6 +215,8 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'run') {
     const fleet = validateFleet(readJson(req(v, 'fleet')));
     const reboot = v['reboot-ms'] !== undefined ? { rebootMs: num(v, 'reboot-ms') } : {};
+    const ota = otaOf(v);
+    const provision = provisionOf(v);
     const ac = new AbortController();
     process.once('SIGINT', () => ac.abort());
     const result = await runScenario({
@@ -182,6 +232,8 @@ async function main(argv: string[]): Promise<number> {
       settleMs: num(v, 'settle-ms', 30_000),
       log: err,
       signal: ac.signal,
+      ...(ota ? { ota } : {}),
+      ...(provision ? { provision } : {}),
     });
     if (v.truth) writeFileSync(v.truth, `${JSON.stringify(result.truth, null, 1)}\n`);
     if (v.observed) writeFileSync(v.observed, `${JSON.stringify(result.connectivity)}\n`);

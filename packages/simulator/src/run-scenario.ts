@@ -8,6 +8,9 @@ import type { SimDevice } from './device-state.js';
 import type { Fleet, FleetDevice } from './fleet.js';
 import { createHttpDevice, type HttpDeviceOptions } from './http-device.js';
 import { createMqttDevice, type MqttDeviceOptions } from './mqtt-device.js';
+import type { OtaOptions } from './ota-client.js';
+import type { ProvisionRequest } from './provision-client.js';
+import { hashString } from './random.js';
 import { type Scenario, validateScenario } from './scenario.js';
 import { SimStats } from './stats.js';
 import { mqttTarget, parseLoopbackUrl, sourceAddress } from './targets.js';
@@ -43,6 +46,30 @@ export interface RunScenarioOptions {
   sourceAddresses?: number;
   log?: (msg: string) => void;
   signal?: AbortSignal;
+  /**
+   * Every device runs ThingsBoard's OTA client (off by default). `failShare` (default 1): the
+   * share of devices, picked by a hash of the name, that get `fail`; `pollMs`: HTTP devices' attribute poll.
+   */
+  ota?: OtaOptions & { failShare?: number; pollMs?: number };
+  /**
+   * MQTT devices provision themselves with this key/secret before their first CONNECT,
+   * presenting their fleet credentials as their own (the profile must accept device credentials).
+   */
+  provision?: { key: string; secret: string };
+}
+
+/** The OTA options of one device: `fail` only for its share of the fleet. */
+function otaFor(name: string, ota: NonNullable<RunScenarioOptions['ota']>): OtaOptions & { pollMs?: number } {
+  const { failShare = 1, ...rest } = ota;
+  if (rest.fail === undefined || (hashString(`ota:${name}`) % 10_000) / 10_000 < failShare) return rest;
+  const { fail: _fail, ...healthy } = rest;
+  return healthy;
+}
+
+function provisionCredentials(c: FleetDevice['credentials']): NonNullable<ProvisionRequest['credentials']> {
+  return c.type === 'MQTT_BASIC'
+    ? { credentialsType: 'MQTT_BASIC', clientId: c.clientId, username: c.username, password: c.password }
+    : { credentialsType: 'ACCESS_TOKEN', token: c.token };
 }
 
 export interface RunResult {
@@ -182,6 +209,7 @@ function makeDevice(d: FleetDevice, i: number, ctx: MakeCtx): SimDevice {
       baseUrl: ctx.httpUrl,
       token: c.token,
       agent: ctx.agent,
+      ...(ctx.ota ? { ota: otaFor(d.name, ctx.ota) } : {}),
       ...(localAddress ? { localAddress } : {}),
     });
   }
@@ -200,5 +228,7 @@ function makeDevice(d: FleetDevice, i: number, ctx: MakeCtx): SimDevice {
     port,
     behaviour: d.behaviour ?? 'firmware',
     ...(localAddress ? { localAddress } : {}),
+    ...(ctx.ota ? { ota: otaFor(d.name, ctx.ota) } : {}),
+    ...(ctx.provision ? { provision: { ...ctx.provision, credentials: provisionCredentials(c) } } : {}),
   });
 }
