@@ -108,6 +108,12 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     await form.getByLabel('Waves (cumulative %)').fill('50, 100');
     await form.getByLabel('Max concurrent downloads').fill('1');
     await form.getByLabel('Pause above failure rate (%)').fill('50');
+    // Waves that do not increase: the API's 400 is shown and nothing starts.
+    await form.getByLabel('Waves (cumulative %)').fill('50, 10');
+    await form.getByRole('button', { name: 'Start rollout' }).click();
+    await expect.poll(() => page.getByTestId('rollouts-msg').textContent()).toMatch(/^Not started: .*wave/i);
+    expect(((await stack.call('GET', '/api/rollouts')).body as { items: unknown[] }).items).toEqual([]);
+    await form.getByLabel('Waves (cumulative %)').fill('50, 100');
     await form.getByRole('button', { name: 'Start rollout' }).click();
     await page.waitForURL(/\/rollouts\/[0-9a-f-]{36}$/);
     const rolloutId = page.url().split('/').pop() as string;
@@ -202,6 +208,13 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     await history.locator('tr[data-status="CANCELLED"]').waitFor();
     const rpcs = (await stack.call('GET', '/api/devices/FW_C/rpc')).body as { items: { status: string }[] };
     expect(rpcs.items.map((r) => r.status)).toEqual(['CANCELLED']);
+
+    // A lightweight RPC to the offline device: no answer within its timeout (the API's 504).
+    await form.locator('input[name=persistent]').uncheck();
+    await form.getByLabel('Timeout per attempt (ms)').fill('500');
+    await form.getByRole('button', { name: 'Send RPC' }).click();
+    await expect.poll(() => page.getByTestId('rpc-msg').textContent()).toMatch(/^No answer: /);
+    expect(await history.locator('tr[data-rpc]').count()).toBe(1);
 
     // Invalid params JSON is refused by the page with a hint; nothing is sent.
     await form.getByLabel('Method').fill('setLine');

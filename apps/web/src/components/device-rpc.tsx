@@ -6,7 +6,7 @@
  * history is read again every few seconds while an RPC in it can still change.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { canEdit } from '../api/client.js';
+import { ApiError, canEdit } from '../api/client.js';
 import { cancelRpc, isFinal, type RpcRequest, type RpcRow, rpcHistory, sendRpc } from '../api/rpc.js';
 import { fmtTime } from '../format.js';
 import { AdminTable } from './admin-table.js';
@@ -100,7 +100,8 @@ export function DeviceRpc({ id }: { id: string }) {
       );
       setTick((n) => n + 1);
     } catch (err) {
-      setMsg(`Not sent: ${(err as Error).message}`);
+      // 504: it was sent (or waited for the device) but no answer came in time.
+      setMsg(`${err instanceof ApiError && err.status === 504 ? 'No answer' : 'Not sent'}: ${(err as Error).message}`);
     } finally {
       setBusy(false);
     }
