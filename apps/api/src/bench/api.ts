@@ -11,11 +11,12 @@
  *      status is measured from each of BENCH_STATUS_FROM (default "compute,snapshot": the view
  *      computed per read, then read from the worker-maintained device_status_rows);
  *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once,
- *      from raw outages and from the day rollups side by side (bench/reports.ts;
- *      BENCH_REPORTS_FROM=raw,rollup; BENCH_REPORTS=0 skips it).
+ *      from raw outages, the day rollups and the group rollups side by side (bench/reports.ts;
+ *      BENCH_REPORTS_FROM=raw,day,rollup; BENCH_REPORTS=0 skips it).
  *
  *   npm run bench:api
  *   BENCH_DEVICES=10000 BENCH_OUTAGES_PER_LINE=12 BENCH_CLIENTS=20 BENCH_SECONDS=10 npm run bench:api
+ *   BENCH_KEEP_DB=1 …, then BENCH_REUSE_DB=spms_bench_api_xxxxxxxx …: seed once, measure again
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -40,7 +41,13 @@ const REPORT_CLIENTS = env('BENCH_REPORT_CLIENTS', 4);
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = randomBytes(24).toString('hex');
-const dbName = `spms_bench_api_${randomBytes(4).toString('hex')}`;
+// BENCH_REUSE_DB=<name>: measure a database an earlier BENCH_KEEP_DB=1 run seeded (migrated to
+// the current schema first; kept afterwards): seeding 10,000 devices and building their
+// rollups takes minutes on a loaded machine.
+const REUSE = process.env.BENCH_REUSE_DB;
+if (REUSE && !/^spms_bench_api_[0-9a-f]{8}$/.test(REUSE))
+  throw new Error('BENCH_REUSE_DB: a spms_bench_api_… database');
+const dbName = REUSE ?? `spms_bench_api_${randomBytes(4).toString('hex')}`;
 const dbUrl = (() => {
   const u = new URL(SERVER);
   u.pathname = `/${dbName}`;
@@ -106,6 +113,14 @@ async function seed(pool: Pool): Promise<void> {
      SELECT id, s, s + interval '2 hours'
        FROM devices, generate_series(1, 2) k, LATERAL (SELECT now() - k * interval '150 days' + random() * interval '10 days' AS s) x`,
   );
+  // The report rollups as the worker keeps them: the outage triggers marked every line dirty
+  // (a report would read raw rows meanwhile); one rebuild computes the day rows, the
+  // refresher's group step the sums per region, customer and day.
+  const tr = Date.now();
+  await pool.query('SELECT outage_rollups_rebuild(outage_rollup_zone())');
+  await pool.query('TRUNCATE outage_rollup_dirty');
+  await pool.query('SELECT outage_group_rollups_refresh_dirty()');
+  console.log(`report rollups built in ${((Date.now() - tr) / 1000).toFixed(1)} s`);
   // The fleet view's rows, as the migration fills them for an existing fleet.
   const t1 = Date.now();
   await pool.query('SELECT status_rows_refresh(ARRAY(SELECT id FROM devices))');
@@ -171,7 +186,9 @@ async function load(
 function report(what: string, r: Awaited<ReturnType<typeof load>>): void {
   console.log(
     `${what}: ${r.lat.length} requests, ${(r.lat.length / r.elapsed).toFixed(0)} req/s, ` +
-      `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(3)} MB/response, errors ${r.errors}`,
+      `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(3)} MB/response, errors ${r.errors} (load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')})`,
   );
 }
 
@@ -219,11 +236,12 @@ async function benchDelta(base: string, cacheMs: string, clients: number, second
 
 async function main(): Promise<void> {
   const adminPool = createPool(SERVER, { max: 1 });
-  await adminPool.query(`CREATE DATABASE ${dbName}`);
+  if (!REUSE) await adminPool.query(`CREATE DATABASE ${dbName}`);
   const pool = createPool(dbUrl, { max: 4 });
   try {
     await applyMigrations(pool, migrationsDir);
-    await seed(pool);
+    if (REUSE) console.log(`reusing database ${dbName} (seeded earlier)`);
+    else await seed(pool);
     if (process.env.BENCH_KEEP_DB) {
       // Profiling aid: keep the seeded database (drop it yourself) and skip the load.
       console.log(`kept database ${dbUrl}`);
@@ -285,7 +303,7 @@ async function main(): Promise<void> {
       });
   } finally {
     await pool.end();
-    if (!process.env.BENCH_KEEP_DB) await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    if (!process.env.BENCH_KEEP_DB && !REUSE) await adminPool.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await adminPool.end();
     const redis = new Redis(REDIS_URL);
     const keys = await redis.keys(`spmsbench:${dbName}:*`);
