@@ -1,10 +1,13 @@
 /**
  * The reliability-report part of bench:api: a one-year report by region over real HTTP,
- * answered from each of BENCH_REPORTS_FROM (default "raw,rollup": the older path over raw
- * outage rows and the day rollups, measured in the same run on the same data): sequential
+ * answered from each of BENCH_REPORTS_FROM (default "raw,day,rollup": the oldest path over
+ * raw outage rows, the per-device day rollups, and the default that sums the group rollups
+ * per region, customer and day, measured in the same run on the same data): sequential
  * runs, one with major event days (five years of daily SAIDI), then BENCH_REPORT_CLIENTS at
- * once. Checks that both paths give the same report.
+ * once. Checks that every path gives the same report. Each figure is printed with the load
+ * average at that moment (the machine is shared).
  */
+import { loadavg } from 'node:os';
 import { createLogger } from '@spms/log';
 import { buildApp } from '../app.js';
 import { loadApiConfig } from '../config.js';
@@ -23,7 +26,7 @@ export interface ReportBenchOptions {
 }
 
 export async function benchReports(o: ReportBenchOptions): Promise<void> {
-  const sources = (process.env.BENCH_REPORTS_FROM ?? 'raw,rollup').split(',') as ('raw' | 'rollup')[];
+  const sources = (process.env.BENCH_REPORTS_FROM ?? 'raw,day,rollup').split(',') as ('raw' | 'day' | 'rollup')[];
   const to = new Date();
   const from = new Date(to.getTime() - 365 * 86_400_000);
   const answers = new Map<string, string>();
@@ -64,7 +67,9 @@ export async function benchReports(o: ReportBenchOptions): Promise<void> {
       const conc = (await Promise.all(Array.from({ length: o.clients }, () => timed(url)))).map((r) => r.ms);
       conc.sort((a, b) => a - b);
       figures.push(
-        `year reliability report by region from ${source} (REPORTS_FROM=${source}): sequential (${o.runs} runs) p50 ${fmt(pct(seq, 50))}, max ${fmt(seq.at(-1) ?? NaN)}; with excludeMajorEvents=true ${fmt(med.ms)}; ${o.clients} concurrent p50 ${fmt(pct(conc, 50))}, max ${fmt(conc.at(-1) ?? NaN)}`,
+        `year reliability report by region from ${source} (REPORTS_FROM=${source}): sequential (${o.runs} runs) p50 ${fmt(pct(seq, 50))}, max ${fmt(seq.at(-1) ?? NaN)}; with excludeMajorEvents=true ${fmt(med.ms)}; ${o.clients} concurrent p50 ${fmt(pct(conc, 50))}, max ${fmt(conc.at(-1) ?? NaN)} (load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')})`,
       );
       console.log(figures.at(-1));
     } finally {
