@@ -17,6 +17,7 @@ import {
   ProvisionRefused,
   provisionOverHttp,
   provisionOverMqtt,
+  runScenario,
 } from '@spms/simulator';
 import { createTestRedis, type TestRedis } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -358,6 +359,58 @@ describe('devices that fail in other ways', () => {
     expect(byName['GONE-1'].error).toMatch(/within 10 s/);
     // The silent one had reported UPDATING before the reboot it never came back from.
     expect(devices[0]?.ota?.state).toBe('UPDATING');
+  }, 120_000);
+
+  it('spms-sim run --ota --provision-key: a fleet unknown to the server provisions itself and updates to its profile firmware', async () => {
+    const fw = await upload(env, '5.0.0', randomBytes(3 * CHUNK + 7));
+    expect(fw.status).toBe(201);
+    expect((await api(env, 'PATCH', '/api/profiles/SPMS', { firmwareId: fw.body.id })).status).toBe(200);
+    const settings = await api(env, 'PATCH', '/api/profiles/SPMS', {
+      provisioning: { strategy: 'allow_create', key: 'sim-fleet-key', secret: 'sim-fleet-provision-secret' },
+    });
+    expect(settings.status).toBe(200);
+    const fleet = {
+      devices: names('SIM', 3).map((name) => ({
+        name,
+        region: 'Western',
+        latitude: 6.9,
+        longitude: 79.9,
+        transport: 'mqtt' as const,
+        credentials: {
+          type: 'MQTT_BASIC' as const,
+          clientId: `${name}-cid`,
+          username: `${name}-user`,
+          password: randomBytes(12).toString('hex'),
+        },
+        lines: ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'],
+      })),
+    };
+    const ac = new AbortController();
+    const run = runScenario({
+      fleet,
+      scenario: { name: 'ota', duration: '10m', events: [] },
+      mqttUrl: `mqtt://127.0.0.1:${env.stack.gateway.mqttPort}`,
+      mqtt: { rebootMs: 300, bootSpacingMs: 10 },
+      ota: { title: 'cabinet', version: '1.0.0', chunkSize: CHUNK },
+      provision: { key: 'sim-fleet-key', secret: 'sim-fleet-provision-secret' },
+      settleMs: 60_000,
+      signal: ac.signal,
+    });
+    try {
+      for (const d of fleet.devices)
+        await expect
+          .poll(async () => (await api(env, 'GET', `/api/devices/${d.name}`)).body?.firmware, POLL)
+          .toMatchObject({ current: { title: 'cabinet', version: '5.0.0' }, state: 'UPDATED' });
+    } finally {
+      ac.abort();
+      await run;
+    }
+    // They connected with the credentials they presented.
+    const creds = await env.stack.sql.query(
+      `SELECT c.username FROM device_credentials c JOIN devices d ON d.id = c.device_id WHERE d.name = ANY($1) ORDER BY 1`,
+      [fleet.devices.map((d) => d.name)],
+    );
+    expect(creds.rows.map((r) => r.username)).toEqual(fleet.devices.map((d) => d.credentials.username));
   }, 120_000);
 });
 
