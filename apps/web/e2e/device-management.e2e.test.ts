@@ -224,7 +224,7 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     await page.context().close();
   }, 60_000);
 
-  it('a viewer reads firmware and rollouts without the controls', async () => {
+  it("a viewer reads firmware, rollouts and a device's RPC history without the controls", async () => {
     const page = await signIn(viewerKey);
     await nav(page, 'Firmware').click();
     await page.locator('[data-firmware="cabinet 2.0.0"]').waitFor();
@@ -236,6 +236,13 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     await page.locator('tr[data-rollout] a').first().click();
     await page.getByTestId('rollout-waves').waitFor();
     expect(await page.getByTestId('rollout-controls').count()).toBe(0);
+    // On a device page: firmware and the RPC history, but no assignment or send form.
+    await page.goto(`${stack.baseUrl}/devices/FW_C`);
+    await page.getByTestId('device-firmware').waitFor();
+    await page.getByTestId('rpc-history').locator('tr[data-status="CANCELLED"]').waitFor();
+    expect(await page.getByTestId('fw-controls').count()).toBe(0);
+    expect(await page.getByTestId('rpc-form').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
     await page.context().close();
   }, 60_000);
 });
