@@ -84,6 +84,8 @@ export class OtaClient {
   /** The image so far (the update partition), kept across sessions. */
   private partial: { key: string; parts: Buffer[] } | undefined;
   private downloading = false;
+  /** Which download `downloading` is about (a changed target starts another). */
+  private downloadSeq = 0;
   /** Targets that failed: not tried again until the target changes (as ThingsBoard's clients). */
   private readonly failed = new Set<string>();
   private justUpdated = false;
@@ -169,6 +171,7 @@ export class OtaClient {
 
   private async download(link: OtaLink, session: number, target: FirmwareTarget): Promise<void> {
     const key = keyOf(target);
+    const seq = ++this.downloadSeq;
     const live = () => session === this.session && this.target !== null && keyOf(this.target) === key;
     const size = this.opts.chunkSize ?? 4096;
     try {
@@ -211,7 +214,7 @@ export class OtaClient {
       if (message && live()) await this.fail(link, key, message).catch(() => undefined);
       // Otherwise the session ended mid-way: the partial image stays, the next session resumes.
     } finally {
-      if (session === this.session) this.downloading = false;
+      if (seq === this.downloadSeq) this.downloading = false;
     }
   }
 
