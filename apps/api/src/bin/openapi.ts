@@ -11,8 +11,7 @@ openapiDocument().then(
       // The generated folder is not in git: a clean clone has none yet.
       mkdirSync(dirname(process.argv[2]), { recursive: true });
       writeFileSync(process.argv[2], text);
-    }
-    else process.stdout.write(text);
+    } else process.stdout.write(text);
   },
   (err: unknown) => {
     console.error(`openapi: ${err instanceof Error ? err.message : err}`);
