@@ -14,10 +14,10 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAlerts } from '../../apps/alerts/src/alerts.js';
+import { loadAlertsConfig } from '../../apps/alerts/src/config.js';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
-import { loadWorkerConfig } from '../../apps/worker/src/config.js';
-import { startWorker } from '../../apps/worker/src/worker.js';
 import { type E2eStack, startE2eStack } from './stack.js';
 
 const logger = createLogger({ name: 'e2e-tb-source', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
@@ -39,12 +39,10 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
   };
   app = await buildApp(loadApiConfig({ ...common, SPMS_ADMIN_API_KEY: ADMIN_KEY }));
-  // A second worker with the alerts on (no Twilio variables: texts are recorded and logged).
-  alerts = await startWorker(
-    loadWorkerConfig({
+  // The alerts process (apps/alerts), in-process (no Twilio variables: texts are recorded and logged).
+  alerts = await startAlerts(
+    loadAlertsConfig({
       ...common,
-      WORKER_HTTP_PORT: '0',
-      WORKER_HTTP_HOST: '127.0.0.1',
       ALERT_DEBOUNCE_MS: '0',
       ALERT_GROUP_WINDOW_MS: '50',
       ALERT_GROUP_INTERVAL_MS: '50',
