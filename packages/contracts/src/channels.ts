@@ -10,6 +10,14 @@ export function domainEventsChannel(prefix: string): string {
 }
 
 /**
+ * API → API: a session ended, a key was revoked, a user disabled or re-scoped; every API
+ * process re-checks its open live streams at once (they also re-check on a timer).
+ */
+export function accessChannel(prefix: string): string {
+  return `${prefix}:access`;
+}
+
+/**
  * The registry (API, CLI) announces that a device's credentials were rotated or revoked,
  * or the device deleted; the message is the device id. Gateways drop cached credentials
  * and disconnect the device's live session.

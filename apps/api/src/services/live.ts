@@ -18,11 +18,12 @@
  * `recheckMs` in any case (the notice is best effort). It counts streams per principal so
  * the route can cap them.
  */
+import { accessChannel } from '@spms/contracts';
 import type { Pool } from '@spms/db';
 import type { Redis } from 'ioredis';
-import type { Scope } from '../plugins/auth.js';
+import type { Scope } from '../core/principal.js';
 import { type LiveEvent, readEventsAfter, readSeqRange } from './live-events.js';
-import { inScope } from './scope.js';
+import { inScope } from '../core/scope.js';
 
 export { type LiveEvent, readEventsAfter } from './live-events.js';
 
@@ -61,9 +62,6 @@ const DEVICE_TTL_MS = 60_000;
 const MAX_CACHED_DEVICES = 50_000;
 /** At most this many missed events are sent one by one (resume or gap); beyond, `resync`. */
 export const MAX_REPLAY = 1000;
-
-/** The access-change notice channel (routes publish on it; see `notifyAccessChange`). */
-export const accessChannel = (prefix: string) => `${prefix}:access`;
 
 /** Tells every API process to re-check its open streams now (best effort: they also poll). */
 export async function notifyAccessChange(redis: Redis, prefix: string, what: string): Promise<void> {

@@ -16,19 +16,12 @@
  * per API process; beyond, 429.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { domainEventsChannel } from '@spms/contracts';
+import { accessChannel, domainEventsChannel } from '@spms/contracts';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import {
-  accessChannel,
-  type LiveClient,
-  type LiveEvent,
-  LiveHub,
-  MAX_REPLAY,
-  readEventsAfter,
-} from '../../services/live.js';
+import { type LiveClient, type LiveEvent, LiveHub, MAX_REPLAY, readEventsAfter } from '../../services/live.js';
 import { parseSeq, readSeqRange } from '../../services/live-events.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { principalKey, sameScope } from './access.js';
