@@ -18,6 +18,7 @@ import {
   provisionOverHttp,
   provisionOverMqtt,
   runScenario,
+  type SimDevice,
 } from '@spms/simulator';
 import { createTestRedis, type TestRedis } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +32,7 @@ interface Env {
   stack: FullStack;
   redis: TestRedis;
   base: string;
-  devices: MqttSimDevice[];
+  devices: SimDevice[];
 }
 
 async function startEnv(label: string, worker: Record<string, string>): Promise<Env> {
@@ -314,7 +315,7 @@ describe('firmware rollouts over simulated devices', () => {
       rebootMs: 300,
       ota: { title: 'cabinet', version: '1.0.0', chunkSize: CHUNK, pollMs: 300, fail: 'drop', dropAfterChunks: 3 },
     });
-    env.devices.push(httpDevice as unknown as MqttSimDevice);
+    env.devices.push(httpDevice);
     httpDevice.start();
     expect((await api(env, 'PATCH', '/api/devices/PROV-H', { firmwareId: fw.id })).status).toBe(200);
     await expect
