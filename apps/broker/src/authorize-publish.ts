@@ -19,13 +19,12 @@
  * device's message to another device subscribed to the same literal topic.
  */
 import { type IngestMessage, IngestRejectedError, newMessageId } from '@spms/queue';
-import { acceptAttributes } from '@spms/telemetry';
+import { createDeviceIngress } from '@spms/telemetry';
 import type { Client, PublishPacket } from 'aedes';
 import type { DeviceSession, GatewayClient, GatewayContext } from './context.js';
 import type { DeviceRequests } from './device-requests.js';
 import type { FirmwareServer } from './firmware.js';
 import type { RefusalReason } from './metrics.js';
-import { createTelemetryEvaluator } from './payload-cache.js';
 import { handleProvisionPublish, isProvisionSession } from './provision.js';
 import { classifyPublish, SINK_TOPIC } from './topics.js';
 
@@ -33,7 +32,8 @@ type Callback = (error?: Error | null) => void;
 
 export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequests, firmware: FirmwareServer) {
   const { config, metrics, producer } = ctx;
-  const evaluateTelemetry = createTelemetryEvaluator();
+  // The one door of both transports (packages/telemetry/src/ingress.ts): validation and envelope.
+  const ingress = createDeviceIngress({ transport: 'mqtt', newId: newMessageId });
 
   function accept(packet: PublishPacket, callback: Callback): void {
     // Not for aedes' router: nothing may subscribe to the sink (authorize-subscribe.ts).
@@ -111,18 +111,13 @@ export function createAuthorizePublish(ctx: GatewayContext, requests: DeviceRequ
 
     const invalid = (detail: string) =>
       refuse(s, packet, 'invalid_payload', detail, config.INVALID_PAYLOAD_ACTION === 'disconnect', callback);
-    const base = { id: newMessageId(), deviceId: s.device.id, receivedAt, transport: 'mqtt' as const };
 
     switch (kind.kind) {
-      case 'telemetry': {
-        const verdict = evaluateTelemetry(payload, receivedAt);
-        if (!verdict.ok) return invalid(verdict.error);
-        return enqueue(s, { ...base, kind: 'telemetry', entries: verdict.entries }, started, packet, callback);
-      }
+      case 'telemetry':
       case 'attributes': {
-        const verdict = acceptAttributes(payload);
+        const verdict = ingress[kind.kind](s.device.id, payload, receivedAt);
         if (!verdict.ok) return invalid(verdict.error);
-        return enqueue(s, { ...base, kind: 'attributes', values: verdict.values }, started, packet, callback);
+        return enqueue(s, verdict.message, started, packet, callback);
       }
       case 'attributes_request':
       case 'rpc_request':

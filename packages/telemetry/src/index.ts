@@ -1,3 +1,10 @@
+export {
+  createDeviceIngress,
+  type DeviceIngress,
+  type DeviceIngressOptions,
+  type DeviceTransport,
+  type IngressVerdict,
+} from './ingress.js';
 export { type Interpretation, interpretValues, LINE_COUNT, type LineReport } from './interpret.js';
 export {
   checkTimestamp,

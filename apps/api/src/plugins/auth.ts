@@ -13,27 +13,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { AppError } from '../core/errors.js';
+import type { Principal, Scope } from '../core/principal.js';
 import { SESSION_TOKEN_PREFIX, SessionService } from '../services/sessions.js';
-import { AppError } from './errors.js';
-
-/**
- * What a principal may see. null lists mean "no restriction on this dimension"; a device is
- * visible when it matches every restricted dimension (region AND customer).
- */
-export interface Scope {
-  regions: string[] | null;
-  customers: string[] | null;
-}
-
-export interface Principal {
-  kind: 'admin-key' | 'api-key' | 'session';
-  id: string;
-  role: 'admin' | 'operator' | 'viewer';
-  /** null = the whole fleet. */
-  scope: Scope | null;
-  /** The signed-in user (sessions, and API keys owned by a user). */
-  userId?: string;
-}
 
 declare module 'fastify' {
   interface FastifyInstance {

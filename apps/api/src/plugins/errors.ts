@@ -4,33 +4,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-
-const STATUS = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNPROCESSABLE: 422,
-  RATE_LIMITED: 429,
-  UNAVAILABLE: 503,
-} as const;
-
-export type AppErrorCode = keyof typeof STATUS;
-
-export class AppError extends Error {
-  override name = 'AppError';
-  readonly statusCode: number;
-  constructor(
-    readonly code: AppErrorCode,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.statusCode = STATUS[code];
-  }
-}
+import { AppError } from '../core/errors.js';
 
 export const errorsPlugin = fp(
   async (app: FastifyInstance) => {

@@ -11,7 +11,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError } from './errors.js';
+import { AppError } from '../core/errors.js';
 
 // Twilio delivery receipts are signed webhooks that are not retried: never refuse them.
 const EXEMPT = /^\/(api\/v1\/|api\/sms\/status|healthz|readyz|metrics|docs)/;

@@ -6,7 +6,7 @@
  */
 import type { Pool } from '@spms/db';
 import { composeReportEmail, type IndexSummary, type ReportEmail, type ReportPeriod } from '@spms/email';
-import type { Scope } from '../plugins/auth.js';
+import type { Scope } from '../core/principal.js';
 import { csvText } from '../services/csv.js';
 import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../services/reliability-csv.js';
 import { type GroupReport, reliabilityReport } from '../services/reports.js';

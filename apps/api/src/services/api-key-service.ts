@@ -6,8 +6,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Queryable } from '@spms/db';
-import type { Principal } from '../plugins/auth.js';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
+import type { Principal } from '../core/principal.js';
 
 export type ApiKeyRole = 'admin' | 'operator' | 'viewer';
 

@@ -8,7 +8,7 @@
  * transaction with its executor (a pg client, or `prismaExec(tx)` for Prisma's).
  */
 import type { Pool, Prisma } from '@spms/db';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
 import { hideSecretIdentifiers } from './credentials.js';
 
 /** Runs one statement: a pg pool or client, or a Prisma transaction (`prismaExec`). */

@@ -15,10 +15,10 @@ import {
   validateCredentials,
 } from '@spms/credentials';
 import type { Prisma } from '@spms/db';
-import type { Scope } from '../plugins/auth.js';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
+import type { Scope } from '../core/principal.js';
+import { inScope } from '../core/scope.js';
 import { HIDDEN_CONFLICT } from './device-conflicts.js';
-import { inScope } from './scope.js';
 
 /** What an operator sends: supply the device's existing credentials, or let SPMS generate. */
 export interface CredentialsRequest {

@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@spms/db';
 import { refreshFirmwareTargets } from '@spms/firmware';
-import type { Scope } from '../plugins/auth.js';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
+import type { Scope } from '../core/principal.js';
+import { inScope } from '../core/scope.js';
 import { type AuditHook, prismaExec } from './audit.js';
 import {
   describeCredentials,
@@ -21,7 +22,6 @@ import { checkDeviceFields } from './device-registry.js';
 import { prismaQueryable } from './firmware-assignment.js';
 import { hashImportPasswords } from './import-hashing.js';
 import { isUniqueViolation } from './profile-ref.js';
-import { inScope } from './scope.js';
 import { checkVoltageRange } from './validation.js';
 
 export interface ImportedDevice {

@@ -5,7 +5,7 @@
 
 import type { HardwareStatus } from '@spms/db';
 import { parse } from 'csv-parse/sync';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
 import type { CredentialsRequest } from './credentials.js';
 import type { CreateDeviceInput } from './device-registry.js';
 

@@ -9,8 +9,9 @@
  */
 import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
 import { type FirmwareTargetChange, refreshFirmwareTargets, setDeviceFirmware } from '@spms/firmware';
-import type { Scope } from '../plugins/auth.js';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
+import type { Scope } from '../core/principal.js';
+import { inScope } from '../core/scope.js';
 import { type AuditHook, prismaExec } from './audit.js';
 import {
   assertNoShadowing,
@@ -24,7 +25,6 @@ import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from
 import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from './firmware-assignment.js';
 import { type LineLabelsInput, resolveLineLabels } from './lines.js';
 import { isUniqueViolation, isUuid, resolveProfile } from './profile-ref.js';
-import { inScope } from './scope.js';
 import {
   checkCoordinates,
   checkDeviceName,

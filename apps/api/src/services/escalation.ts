@@ -4,10 +4,10 @@
  * policy whose scope (region / customer / device) lies inside its own.
  */
 import type { Queryable } from '@spms/db';
-import type { Scope } from '../plugins/auth.js';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
+import type { Scope } from '../core/principal.js';
+import { SqlParams, scopeCondition } from '../core/scope.js';
 import { uniqueName } from './recipient-groups.js';
-import { SqlParams, scopeCondition } from './scope.js';
 
 export type PolicyScopeKind = 'all' | 'region' | 'customer' | 'device';
 

@@ -2,7 +2,7 @@
 import { hashSecret, type ProvisionStrategy, provisionSettingProblems } from '@spms/credentials';
 import type { Prisma, PrismaClient, Transport } from '@spms/db';
 import { type FirmwareTargetChange, setProfileFirmware } from '@spms/firmware';
-import { AppError } from '../plugins/errors.js';
+import { AppError } from '../core/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
 import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from './firmware-assignment.js';
 import { isUniqueViolation, isUuid } from './profile-ref.js';

@@ -8,11 +8,11 @@
  * Disabled lines drop out via a bit mask of enabled lines per device.
  */
 import type { Pool } from '@spms/db';
-import type { Scope } from '../plugins/auth.js';
+import type { Scope } from '../core/principal.js';
+import { SqlParams } from '../core/scope.js';
 import type { GroupBy, OutageRow, SetName } from './reports-acc.js';
 import { inServiceFrom } from './reports-daily.js';
 import { devCte, ms } from './reports-sql.js';
-import { SqlParams } from './scope.js';
 
 /** SQL: known time of outage `o` inside its device's span [dev.sf, dev.st), offline time removed. */
 export const clippedKnown = `greatest(0, ${ms('least(o.ended_at, dev.st) - greatest(o.started_at, dev.sf)')} - COALESCE((

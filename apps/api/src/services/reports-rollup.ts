@@ -15,11 +15,11 @@
  */
 import type { Pool } from '@spms/db';
 import { localDay, localDayStart, nextDay } from '@spms/reliability';
-import type { Scope } from '../plugins/auth.js';
+import type { Scope } from '../core/principal.js';
+import { SqlParams, scopeCondition } from '../core/scope.js';
 import type { GroupBy, OutageRow, SetName } from './reports-acc.js';
 import { rawOutageTotals } from './reports-raw.js';
 import { devCte, ms, reportQuery } from './reports-sql.js';
-import { SqlParams, scopeCondition } from './scope.js';
 
 /** The zone the rollups' days are in (the worker rebuilds them when SPMS_TIME_ZONE changes). */
 export async function rollupZone(pg: Pool): Promise<string | null> {

@@ -15,7 +15,7 @@
  */
 import type { Pool } from '@spms/db';
 import { localDay, localDayStart, majorEventThreshold, nextDay } from '@spms/reliability';
-import type { Scope } from '../plugins/auth.js';
+import type { Scope } from '../core/principal.js';
 import { hasPlannedTable, plannedExpr } from './outages-query.js';
 import { type GroupBy, type ReliabilityResult, ReportAcc } from './reports-acc.js';
 import { dailySaidiSql } from './reports-daily.js';

@@ -14,7 +14,7 @@ import { Alert, AlertDetail, AlertList, AlertParams, AlertQuery } from './schema
 const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticate);
   app.setSchemaErrorFormatter(formatSchemaErrors);
-  const scopeOf = (req: { principal?: { scope: import('../../plugins/auth.js').Scope | null } }) =>
+  const scopeOf = (req: { principal?: { scope: import('../../core/principal.js').Scope | null } }) =>
     req.principal?.scope ?? null;
 
   app.get(

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { notifyAccessChange } from '../../services/live.js';
 import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../../services/passwords.js';
 import { SignInThrottle } from '../../services/sessions-throttle.js';

@@ -11,8 +11,9 @@ import type { Logger } from '@spms/log';
 import { createIngestProducer, type IngestMessage, type IngestProducer, IngestRejectedError } from '@spms/queue';
 import { validateIngestMessage } from '@spms/telemetry';
 import type { FastifyRequest } from 'fastify';
-import { requireRole, type Scope } from '../../plugins/auth.js';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { requireRole } from '../../plugins/auth.js';
 import {
   type DeadLetterItem,
   getDeadLetter,

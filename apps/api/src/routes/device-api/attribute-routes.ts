@@ -5,7 +5,7 @@
  * present, `{}` when empty, so firmware can index into it without a check.
  */
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { readAttributes, splitKeys } from './attributes.js';
 import { authenticateToken } from './gateway.js';
 import { type TokenParams, tokenParams } from './ingest-routes.js';

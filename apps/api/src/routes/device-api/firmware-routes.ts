@@ -18,7 +18,7 @@
 import { Readable } from 'node:stream';
 import { readChunk, readImage, targetFirmware } from '@spms/firmware';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
 import { type TokenParams, tokenParams } from './ingest-routes.js';
 

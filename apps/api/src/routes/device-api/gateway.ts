@@ -8,7 +8,7 @@ import type { Logger } from '@spms/log';
 import { createIngestProducer, type IngestProducer } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { CommandWakeups } from './command-wakeups.js';
 
 declare module 'fastify' {

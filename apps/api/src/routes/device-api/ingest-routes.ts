@@ -8,7 +8,7 @@ import type { DeviceIdentity } from '@spms/device-auth';
 import { type IngestMessage, IngestRejectedError, newMessageId, type TelemetryValue } from '@spms/queue';
 import { acceptAttributes, acceptTelemetry } from '@spms/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
 
 export interface TokenParams {

@@ -15,7 +15,7 @@ import { provisionDevice, recordClaim } from '@spms/device-auth';
 import type { Logger } from '@spms/log';
 import { parseLenientJson } from '@spms/telemetry';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
 import { rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
 import { RedisTokenBuckets, sendTooMany } from './throttle.js';

@@ -22,7 +22,7 @@ import {
 } from '@spms/queue';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
 import { parseAttributes, rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
 import { sendTooMany } from './throttle.js';

@@ -12,7 +12,7 @@ import type { Logger } from '@spms/log';
 import { type TokenVerdict, takeToken } from '@spms/queue';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 
 export type Verdict = TokenVerdict;
 

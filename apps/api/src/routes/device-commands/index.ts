@@ -28,8 +28,8 @@ import {
   sendDeviceCommand,
   type TelemetryValue,
 } from '@spms/queue';
+import { AppError } from '../../core/errors.js';
 import { requireRole } from '../../plugins/auth.js';
-import { AppError } from '../../plugins/errors.js';
 import { metricsOf } from '../../plugins/metrics.js';
 import { deleteAttributes, readAttributes, upsertAttributes } from '../device-api/attributes.js';
 import { ErrorBody, errorResponses } from '../error-schema.js';

@@ -13,7 +13,7 @@ import { createPersistentRpc, markRpcPending, persistentRpcCommand } from '@spms
 import { sendDeviceCommand, type TelemetryValue } from '@spms/queue';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Static } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { metricsOf } from '../../plugins/metrics.js';
 import type { RpcBody } from './schemas.js';
 

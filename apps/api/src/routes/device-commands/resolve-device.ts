@@ -1,8 +1,8 @@
 /** A device by id or name (plain SQL: the command routes run beside the device registry). */
 import type { Pool } from '@spms/db';
-import type { Scope } from '../../plugins/auth.js';
-import { AppError } from '../../plugins/errors.js';
-import { inScope } from '../../services/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { inScope } from '../../core/scope.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

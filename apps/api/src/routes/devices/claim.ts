@@ -17,7 +17,7 @@ import { verifySecret } from '@spms/credentials';
 import { withTransaction } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { RedisTokenBuckets, sendTooMany } from '../device-api/throttle.js';
 import { errorResponses } from '../error-schema.js';
 import type { DeviceRouteOptions } from './index.js';

@@ -13,7 +13,7 @@ import type { PoolClient } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createIngestProducer, IngestRejectedError } from '@spms/queue';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import {
   isStored,
   MAX_HISTORY_ENTRIES,

@@ -1,7 +1,7 @@
 /** POST /api/devices/import — a fleet from CSV (Content-Type: text/csv), all or nothing. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { importDevicesCsv } from '../../services/csv-import.js';
 import { errorResponses } from '../error-schema.js';
 import { ImportQuery, ImportResult } from './schemas.js';

@@ -5,7 +5,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import type { FastifyRequest } from 'fastify';
-import { requireRole, type Scope } from '../../plugins/auth.js';
+import type { Scope } from '../../core/principal.js';
+import { requireRole } from '../../plugins/auth.js';
 import { EscalationPolicyService } from '../../services/escalation.js';
 import { RecipientGroupService } from '../../services/recipient-groups.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';

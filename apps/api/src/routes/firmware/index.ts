@@ -24,9 +24,9 @@ import {
   uploadFirmware,
 } from '@spms/firmware';
 import type { FastifyRequest } from 'fastify';
+import { AppError, type AppErrorCode } from '../../core/errors.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 import { requireRole } from '../../plugins/auth.js';
-import { AppError, type AppErrorCode } from '../../plugins/errors.js';
-import { SqlParams, scopeCondition } from '../../services/scope.js';
 import { ErrorBody, errorResponses, formatSchemaErrors } from '../error-schema.js';
 import {
   Firmware,

@@ -1,8 +1,8 @@
 /** /api/profiles: device profile CRUD (Bearer API key; writes need role operator). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pushFirmwareAttributes } from '@spms/firmware';
+import { AppError } from '../../core/errors.js';
 import { requireRole } from '../../plugins/auth.js';
-import { AppError } from '../../plugins/errors.js';
 import { ProfileService } from '../../services/profile-service.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { CreateProfileBody, Profile, ProfileList, ProfileParams, UpdateProfileBody } from './schemas.js';

@@ -28,7 +28,7 @@ const recipientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const w = await mode.warning.catch(() => null);
     return { ...r, warnings: w ? [w] : [] };
   };
-  const scopeOf = (req: { principal?: { scope: import('../../plugins/auth.js').Scope | null } }) =>
+  const scopeOf = (req: { principal?: { scope: import('../../core/principal.js').Scope | null } }) =>
     req.principal?.scope ?? null;
 
   app.get('/', { schema: { response: { 200: RecipientList, ...errorResponses } } }, async (req) => ({

@@ -4,7 +4,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
-import { requireRole, type Scope } from '../../plugins/auth.js';
+import type { Scope } from '../../core/principal.js';
+import { requireRole } from '../../plugins/auth.js';
 import { ReportSubscriptionService, type ReportSubscriptionView } from '../../services/report-subscriptions.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { emailWarning, readEmailSenders } from '../health/email-senders.js';

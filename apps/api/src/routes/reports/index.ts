@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { localDay } from '@spms/reliability';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { sendCsv, wantsCsv } from '../../services/csv.js';
 import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../../services/reliability-csv.js';
 import { type GroupReport, reliabilityReport } from '../../services/reports.js';

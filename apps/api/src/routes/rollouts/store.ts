@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient, Queryable } from '@spms/db';
 import { planWaves, ROLLOUT_DEVICE_STATES, type RolloutDeviceState, wavesProblem } from '@spms/firmware';
-import type { Principal, Scope } from '../../plugins/auth.js';
-import { AppError } from '../../plugins/errors.js';
-import { SqlParams, scopeCondition } from '../../services/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Principal, Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 export interface ScopeInput {
   region?: string;

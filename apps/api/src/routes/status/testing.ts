@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { ApiConfig } from '../../config.js';
-import type { Scope } from '../../plugins/auth.js';
+import type { Scope } from '../../core/principal.js';
 import { errorsPlugin } from '../../plugins/errors.js';
 import { resourcesPlugin } from '../../plugins/resources.js';
 import type { StreamOptions } from '../stream/index.js';

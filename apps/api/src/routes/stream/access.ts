@@ -1,5 +1,5 @@
 /** Stream caps and re-checks: whose stream it is, and whether its scope changed. */
-import type { Principal, Scope } from '../../plugins/auth.js';
+import type { Principal, Scope } from '../../core/principal.js';
 
 /** Streams are counted per user (all its sessions together) or per API key. */
 export function principalKey(p: Principal | undefined): string {

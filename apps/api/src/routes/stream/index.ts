@@ -19,7 +19,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { accessChannel, domainEventsChannel } from '@spms/contracts';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
 import { metricsOf } from '../../plugins/metrics.js';
 import { type LiveClient, type LiveEvent, LiveHub, MAX_REPLAY, readEventsAfter } from '../../services/live.js';
 import { parseSeq, readSeqRange } from '../../services/live-events.js';

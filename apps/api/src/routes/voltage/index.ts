@@ -4,9 +4,9 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError } from '../../plugins/errors.js';
+import { AppError } from '../../core/errors.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 import { localIso, sendCsv, wantsCsv } from '../../services/csv.js';
-import { SqlParams, scopeCondition } from '../../services/scope.js';
 import { deviceTimeline } from '../../services/timeline.js';
 import { autoBucket, type Bucket, voltagePage } from '../../services/voltage-query.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';

@@ -3,7 +3,7 @@
  * reports, exports) and the live stream filter devices through here, so a region-scoped
  * user can never see another region by forgetting a WHERE clause.
  */
-import type { Scope } from '../plugins/auth.js';
+import type { Scope } from './principal.js';
 
 /** Positional parameters collected while a query is assembled ($1, $2, … in order). */
 export class SqlParams {
