@@ -17,11 +17,11 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { matchOutages } from '../bench/lib/truth-match.mjs';
+import { freePort, portFree } from './lib/ports.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // A newcomer's console: library deprecation notices (pg 8 → 9) are not the demo's news.
@@ -46,24 +46,7 @@ function run(cmd, argv, env = process.env) {
     process.exit(r.status ?? 1);
   }
 }
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '0.0.0.0', () => s.close(() => resolve(true)));
-  });
-}
-function anyPort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-const pickPort = async (preferred) => ((await portFree(preferred)) ? preferred : anyPort());
+const pickPort = async (preferred) => ((await portFree(preferred)) ? preferred : freePort());
 
 // ---------- build + fresh database ----------
 const dbServer = process.env.DEMO_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -107,6 +90,7 @@ const [{ startGateway }, { loadBrokerConfig }, { startWorker }, { loadWorkerConf
 const { createLogger } = await import('@spms/log');
 const { domainEventsChannel } = await import('@spms/contracts');
 const { parseConfig } = await import('@spms/config');
+const { deleteKeys } = await import('@spms/testing');
 const { readFleetFile, readScenarioFile, demoFleetUrl, demoFleetCsvUrl, exampleScenarioUrl, runScenario } =
   await import('@spms/simulator');
 
@@ -136,16 +120,7 @@ async function stopAll(code) {
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => stopAll(0));
 
 // Last to run: remove this run's Redis keys (queues, caches) — the database stays for a look.
-stops.push(async () => {
-  const r = new Redis(redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await r.del(...keys);
-  } while (cursor !== '0');
-  r.disconnect();
-});
+stops.push(() => deleteKeys(redisUrl, `${prefix}:`));
 const gateway = await startGateway(
   loadBrokerConfig({ ...base, MQTT_PORT: String(mqttPort), MQTT_HOST: '127.0.0.1', BROKER_HTTP_PORT: '0' }),
   { logger },

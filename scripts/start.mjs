@@ -11,9 +11,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { portFree } from './lib/ports.mjs';
 import { planProcesses } from './process-plan.mjs';
 import { superviseUntilSignal } from './supervise.mjs';
 
@@ -38,14 +38,6 @@ if (!env.DEVICE_AUTH_CACHE_SECRET) {
   env.DEVICE_AUTH_CACHE_SECRET = randomBytes(32).toString('hex');
   appendFileSync(envFile, `DEVICE_AUTH_CACHE_SECRET=${env.DEVICE_AUTH_CACHE_SECRET}\n`, { mode: 0o600 });
   console.log('spms: generated a device credential cache key and saved it in .env as DEVICE_AUTH_CACHE_SECRET');
-}
-
-function portFree(port, host = '0.0.0.0') {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, host, () => s.close(() => resolve(true)));
-  });
 }
 
 let plan;

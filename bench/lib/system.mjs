@@ -4,24 +4,15 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../../scripts/lib/ports.mjs';
+
+export { freePort };
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const pct = (sorted, p) =>
   sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : null;
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const CLK = 100; // USER_HZ on Linux
 /** CPU seconds (user + system) a process has used so far. */
@@ -159,15 +150,8 @@ export async function startSystem(opts) {
     for (const c of Object.values(children)) if (c.exitCode === null) c.kill('SIGKILL');
     await pool.end().catch(() => {});
     await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-    const { Redis } = await import('ioredis');
-    const r = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    const { deleteKeys } = await import('@spms/testing');
+    await deleteKeys(redisUrl, `${prefix}:`);
   };
   try {
     if (opts.seed) await opts.seed(pool);
@@ -206,27 +190,39 @@ export async function startSystem(opts) {
 }
 
 /**
- * Seeds n devices with access-token credentials `bench-token-<i>`, regions `Region <i % regions>`,
- * 8 labelled lines each. Returns the token list (index = simulator device index).
+ * Inserts n devices `00000_MSAN`, `00001_MSAN`, … under one 'bench' profile, regions
+ * `Region <i % regions>`, 8 labelled lines each. Returns their ids (index = simulator device index).
+ */
+export async function insertFleet(pool, n, { regions = 5 } = {}) {
+  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
+  const { rows } = await pool.query(
+    `WITH d AS (
+       INSERT INTO devices (id, name, region, profile_id, updated_at)
+       SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % $2::int),
+              (SELECT id FROM device_profiles LIMIT 1), now()
+       FROM generate_series(0, $1::int - 1) i RETURNING id, name),
+     l AS (
+       INSERT INTO device_lines (device_id, number, label)
+       SELECT d.id, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
+       FROM d CROSS JOIN generate_series(1, 8) l)
+     SELECT id FROM d ORDER BY name`,
+    [n, regions],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Seeds n devices (insertFleet) with access-token credentials `bench-token-<i>`.
+ * Returns the token list (index = simulator device index).
  */
 export async function seedDevices(pool, n, { regions = 5 } = {}) {
   const { accessTokenKey } = await import('@spms/credentials');
   const tokens = Array.from({ length: n }, (_, i) => `bench-token-${i}`);
-  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
+  const ids = await insertFleet(pool, n, { regions });
   await pool.query(
-    `WITH d AS (
-       INSERT INTO devices (id, name, region, profile_id, updated_at)
-       SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % $3::int),
-              (SELECT id FROM device_profiles LIMIT 1), now()
-       FROM generate_series(0, $1::int - 1) i RETURNING id, name),
-     c AS (
-       INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
-       SELECT d.id, 'ACCESS_TOKEN', k.key, now()
-       FROM d JOIN unnest($2::text[]) WITH ORDINALITY k(key, n) ON d.name = lpad((k.n - 1)::text, 5, '0') || '_MSAN')
-     INSERT INTO device_lines (device_id, number, label)
-     SELECT d.id, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
-     FROM d CROSS JOIN generate_series(1, 8) l`,
-    [n, tokens.map(accessTokenKey), regions],
+    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
+     SELECT k.id, 'ACCESS_TOKEN', k.key, now() FROM unnest($1::uuid[], $2::text[]) k(id, key)`,
+    [ids, tokens.map(accessTokenKey)],
   );
   return tokens;
 }

@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { LeanMqttClient, mqttLinePayload, TELEMETRY_TOPIC } from '@spms/simulator';
-import { committedRows, cpuMeter, freePort, listenOverflows, pct, sleep } from '../lib/system.mjs';
+import { committedRows, cpuMeter, freePort, insertFleet, listenOverflows, pct, sleep } from '../lib/system.mjs';
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2'];
 const round = (x) => (x === null || x === undefined ? null : Math.round(x * 100) / 100);
@@ -49,29 +49,12 @@ export async function seedBasicDevices(pool, n, { regions = 5 } = {}) {
         hashes[i + k] = await hashSecret(c.password, 'supplied');
       }),
     );
-  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
+  const ids = await insertFleet(pool, n, { regions });
   await pool.query(
-    `WITH d AS (
-       INSERT INTO devices (id, name, region, profile_id, updated_at)
-       SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % $2::int),
-              (SELECT id FROM device_profiles LIMIT 1), now()
-       FROM generate_series(0, $1::int - 1) i RETURNING id, name),
-     c AS (
-       INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       SELECT d.id, 'MQTT_BASIC', k.key, k.client_id, k.username, k.hash, now()
-       FROM d JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY k(key, client_id, username, hash, n)
-         ON d.name = lpad((k.n - 1)::text, 5, '0') || '_MSAN')
-     INSERT INTO device_lines (device_id, number, label)
-     SELECT d.id, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
-     FROM d CROSS JOIN generate_series(1, 8) l`,
-    [
-      n,
-      regions,
-      creds.map((c) => credentialsKey(c)),
-      creds.map((c) => c.clientId),
-      creds.map((c) => c.username),
-      hashes,
-    ],
+    `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+     SELECT k.id, 'MQTT_BASIC', k.key, k.client_id, k.username, k.hash, now()
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) k(id, key, client_id, username, hash)`,
+    [ids, creds.map((c) => credentialsKey(c)), creds.map((c) => c.clientId), creds.map((c) => c.username), hashes],
   );
   return creds;
 }

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { applyMigrations, migrationsDir } from '@spms/db';
-import { Redis } from 'ioredis';
 import pg from 'pg';
+import { deleteKeys } from './redis.js';
 
 export const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -41,16 +41,6 @@ export async function migrate(pool: pg.Pool): Promise<void> {
 
 /** Deletes every key of this run (queues, windows, caps…), then the database. */
 export async function cleanup(): Promise<void> {
-  const r = new Redis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    r.disconnect();
-  }
+  await deleteKeys(REDIS_URL, prefix);
   await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 }

@@ -2,7 +2,7 @@
 export * as bench from './bench-env.js';
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { freePort } from './ports.js';
-export { createTestRedis, type TestRedis } from './redis.js';
+export { createTestRedis, deleteKeys, type TestRedis } from './redis.js';
 export { type PrivateRedis, type PrivateRedisOptions, startPrivateRedis } from './redis-server.js';
 export { type SinkMessage, type SmtpSink, startSmtpSink } from './smtp-sink.js';
 export { createTcpProxy, type TcpProxy } from './tcp-proxy.js';

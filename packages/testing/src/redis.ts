@@ -18,19 +18,22 @@ export function createTestRedis(label = 't'): TestRedis {
   return {
     url,
     prefix,
-    async cleanup() {
-      const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await r.connect();
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await r.unlink(...keys);
-        } while (cursor !== '0');
-      } finally {
-        r.disconnect();
-      }
-    },
+    cleanup: () => deleteKeys(url, prefix),
   };
+}
+
+/** Deletes every key under `prefix` on the Redis at `url` (SCAN + UNLINK, 1,000 at a time). */
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await r.connect();
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await r.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
 }

@@ -17,9 +17,8 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { accessTokenKey } from '@spms/credentials';
-import { createPool } from '@spms/db';
 import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
+import { NO_LIMITS, seedTokenDevices } from './broker-process.js';
 import { rssKiB, waitForPort } from './measure.js';
 
 const N = Number(process.env.BENCH_CONNECTIONS ?? 10_000);
@@ -47,23 +46,6 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-}
-
-async function seed(dbUrl: string, count: number): Promise<string[]> {
-  const sql = createPool(dbUrl, { max: 1 });
-  const profileId = '00000000-0000-4000-8000-00000000be03';
-  await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'bench', now())`, [profileId]);
-  const tokens = Array.from({ length: count }, (_, i) => `cl-token-${i}`);
-  await sql.query(
-    `WITH d AS (
-       INSERT INTO devices (id, name, profile_id, updated_at)
-       SELECT gen_random_uuid(), 'cl-' || i, $1, now() FROM generate_series(0, $2::int - 1) i RETURNING id, name)
-     INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
-     SELECT d.id, 'ACCESS_TOKEN', k.key, now() FROM d JOIN unnest($3::text[]) WITH ORDINALITY k(key, n) ON d.name = 'cl-' || (k.n - 1)`,
-    [profileId, count, tokens.map(accessTokenKey)],
-  );
-  await sql.end();
-  return tokens;
 }
 
 /** Opens the fleet from LOADERS child processes, holds it, measures, closes it. */
@@ -149,9 +131,7 @@ async function startCluster(processes: number, dbUrl: string, redisUrl: string, 
       BROKER_HTTP_HOST: '127.0.0.1',
       BROKER_HTTP_PORT: String(base),
       // Capacity, not the abuse limits (one loopback address stands for thousands of modems).
-      MAX_CONNECTIONS: '0',
-      CONNECT_RATE_PER_IP: '0',
-      AUTH_FAILURES_PER_IP: '0',
+      ...NO_LIMITS,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -191,7 +171,7 @@ async function main(): Promise<void> {
   const db = await createTestDatabase('bench_cluster');
   const redis = createTestRedis('bench-cluster');
   try {
-    const tokens = await seed(db.url, N);
+    const tokens = await seedTokenDevices(db.url, N, 'cl', '00000000-0000-4000-8000-00000000be03');
     for (const p of PROCESSES) {
       const cluster = await startCluster(p, db.url, redis.url, redis.prefix);
       try {

@@ -7,17 +7,15 @@
  *   npm run bench:gateway
  *   BENCH_DEVICES=1000 BENCH_INFLIGHT=4 BENCH_SECONDS=10 BENCH_IDLE=10000 BENCH_PROFILE=1 npm run bench:gateway
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { accessTokenKey } from '@spms/credentials';
-import { createPool } from '@spms/db';
 import { INGEST_QUEUE, type IngestBatch } from '@spms/queue';
 import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { type BrokerProcess, seedTokenDevices, startBrokerProcess } from './broker-process.js';
 import { connectAll, cpuTicks, idleMemory, waitForPort } from './measure.js';
 import { summarizeProfile } from './profile.js';
 import { encodePublish, type RawClient } from './raw-client.js';
@@ -101,46 +99,6 @@ async function runLoad(
   };
 }
 
-async function startBroker(dbUrl: string, redisUrl: string, prefix: string, profileDir?: string) {
-  const mqttPort = await freePort();
-  const httpPort = await freePort();
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), main],
-    {
-      env: {
-        ...process.env,
-        DATABASE_URL: dbUrl,
-        REDIS_URL: redisUrl,
-        REDIS_PREFIX: prefix,
-        MQTT_HOST: '127.0.0.1',
-        MQTT_PORT: String(mqttPort),
-        BROKER_HTTP_HOST: '127.0.0.1',
-        BROKER_HTTP_PORT: String(httpPort),
-        LOG_LEVEL: 'warn',
-        // The benchmark measures capacity, not the abuse limits.
-        MAX_CONNECTIONS: '0',
-        CONNECT_RATE_PER_IP: '0',
-        AUTH_FAILURES_PER_IP: '0',
-        DEVICE_MSG_RATE: '0',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error('broker exited during start-up');
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (i > 100) throw new Error('broker not ready after 20 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, mqttPort, httpPort };
-}
-
 async function countQueued(redisUrl: string, prefix: string): Promise<number> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(INGEST_QUEUE, { connection, prefix });
@@ -178,24 +136,21 @@ async function main(): Promise<void> {
   const db = await createTestDatabase('bench_gateway');
   const redis = createTestRedis('bench-gateway');
   const profileDir = PROFILE ? mkdtempSync(join(tmpdir(), 'spms-gw-prof-')) : undefined;
-  let broker: Awaited<ReturnType<typeof startBroker>> | undefined;
+  let broker: BrokerProcess | undefined;
   try {
-    const sql = createPool(db.url, { max: 1 });
-    const profileId = '00000000-0000-4000-8000-00000000be01';
-    await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'bench', now())`, [profileId]);
-    const count = Math.max(DEVICES, IDLE);
-    const tokens = Array.from({ length: count }, (_, i) => `bench-token-${i}`);
-    await sql.query(
-      `WITH d AS (
-         INSERT INTO devices (id, name, profile_id, updated_at)
-         SELECT gen_random_uuid(), 'bench-' || i, $1, now() FROM generate_series(0, $2::int - 1) i RETURNING id, name)
-       INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
-       SELECT d.id, 'ACCESS_TOKEN', k.key, now() FROM d JOIN unnest($3::text[]) WITH ORDINALITY k(key, n) ON d.name = 'bench-' || (k.n - 1)`,
-      [profileId, count, tokens.map(accessTokenKey)],
+    const tokens = await seedTokenDevices(
+      db.url,
+      Math.max(DEVICES, IDLE),
+      'bench',
+      '00000000-0000-4000-8000-00000000be01',
     );
-    await sql.end();
 
-    broker = await startBroker(db.url, redis.url, redis.prefix, profileDir);
+    broker = await startBrokerProcess({
+      dbUrl: db.url,
+      redisUrl: redis.url,
+      prefix: redis.prefix,
+      nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+    });
     const pid = broker.child.pid as number;
     const token = (i: number) => tokens[i];
     // Memory first, on a fresh process: after the load phase the heap is already grown and

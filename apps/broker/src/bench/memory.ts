@@ -9,14 +9,13 @@
  *   npm run build && node apps/broker/dist/bench/memory.js
  *   BENCH_CONNECTIONS=5000 BENCH_SNAPSHOT=0 BENCH_NODE_FLAGS="--max-semi-space-size=1" node apps/broker/dist/bench/memory.js
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accessTokenKey } from '@spms/credentials';
-import { createPool } from '@spms/db';
-import { createTestDatabase, createTestRedis, freePort } from '@spms/testing';
+import { createTestDatabase, createTestRedis } from '@spms/testing';
+import { seedTokenDevices, startBrokerProcess } from './broker-process.js';
 import { heapGrowth, summarizeHeap } from './heap-summary.js';
 import { connectAll, rssKiB } from './measure.js';
 
@@ -71,58 +70,6 @@ function smaps(pid: number): Record<string, number> {
   return out;
 }
 
-async function seed(dbUrl: string, count: number): Promise<string[]> {
-  const sql = createPool(dbUrl, { max: 1 });
-  const profileId = '00000000-0000-4000-8000-00000000be02';
-  await sql.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES ($1, 'bench', now())`, [profileId]);
-  const tokens = Array.from({ length: count }, (_, i) => `mem-token-${i}`);
-  await sql.query(
-    `WITH d AS (
-       INSERT INTO devices (id, name, profile_id, updated_at)
-       SELECT gen_random_uuid(), 'mem-' || i, $1, now() FROM generate_series(0, $2::int - 1) i RETURNING id, name)
-     INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
-     SELECT d.id, 'ACCESS_TOKEN', k.key, now() FROM d JOIN unnest($3::text[]) WITH ORDINALITY k(key, n) ON d.name = 'mem-' || (k.n - 1)`,
-    [profileId, count, tokens.map(accessTokenKey)],
-  );
-  await sql.end();
-  return tokens;
-}
-
-async function startBroker(dbUrl: string, redisUrl: string, prefix: string) {
-  const mqttPort = await freePort();
-  const httpPort = await freePort();
-  const main = fileURLToPath(new URL('../main.js', import.meta.url));
-  const probeFile = fileURLToPath(new URL('./memory-probe.js', import.meta.url));
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', probeFile, main], {
-    env: {
-      ...process.env,
-      DATABASE_URL: dbUrl,
-      REDIS_URL: redisUrl,
-      REDIS_PREFIX: prefix,
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      BROKER_HTTP_HOST: '127.0.0.1',
-      BROKER_HTTP_PORT: String(httpPort),
-      LOG_LEVEL: 'warn',
-      MAX_CONNECTIONS: '0',
-      CONNECT_RATE_PER_IP: '0',
-      AUTH_FAILURES_PER_IP: '0',
-    },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error('broker exited during start-up');
-    const ok = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (i > 150) throw new Error('broker not ready after 30 s');
-    await sleep(200);
-  }
-  return { child, mqttPort };
-}
-
 async function main(): Promise<void> {
   const kib = (bytes: number) => (bytes / 1024 / N).toFixed(2);
   console.log(`SPMS broker memory per idle authenticated connection: ${N} connections, one broker process`);
@@ -137,8 +84,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spms-mem-'));
   let child: ChildProcess | undefined;
   try {
-    const tokens = await seed(db.url, N + WARMUP);
-    const broker = await startBroker(db.url, redis.url, redis.prefix);
+    const tokens = await seedTokenDevices(db.url, N + WARMUP, 'mem', '00000000-0000-4000-8000-00000000be02');
+    const probeFile = fileURLToPath(new URL('./memory-probe.js', import.meta.url));
+    const broker = await startBrokerProcess({
+      dbUrl: db.url,
+      redisUrl: redis.url,
+      prefix: redis.prefix,
+      nodeArgs: [...NODE_FLAGS, '--import', probeFile],
+      ipc: true,
+    });
     child = broker.child;
     const pid = child.pid as number;
     const p = probe(child);
