@@ -19,10 +19,13 @@ export class ConfigError extends Error {
  * Converts strings to the schema's types ("8080" → 8080, "true" → true), applies defaults,
  * and validates. Unknown variables are ignored (the environment holds many). Throws a
  * ConfigError naming every bad variable; values are never echoed, since they may be secrets.
+ * `checks` then look at the parsed whole (rules across variables): each returns a problem or
+ * undefined, and every problem found is thrown together in one ConfigError.
  */
 export function parseConfig<T extends TProperties>(
   schema: TObject<T>,
   env: Record<string, string | undefined>,
+  ...checks: ((config: Static<TObject<T>>) => string | undefined)[]
 ): Static<TObject<T>> {
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
@@ -31,7 +34,12 @@ export function parseConfig<T extends TProperties>(
     if (raw !== undefined && raw !== '') picked[key] = raw;
   }
   const value = Value.Default(schema, Value.Convert(schema, picked));
-  if (Value.Check(schema, value)) return value as Static<TObject<T>>;
+  if (Value.Check(schema, value)) {
+    const config = value as Static<TObject<T>>;
+    const problems = checks.map((check) => check(config)).filter((p): p is string => p !== undefined);
+    if (problems.length) throw new ConfigError(problems);
+    return config;
+  }
   const problems = [...Value.Errors(schema, value)].map((e) => {
     if (e.keyword === 'required') {
       const missing = (e.params as { requiredProperties?: string[] }).requiredProperties ?? [];
@@ -73,3 +81,16 @@ export const RedisPrefix = Type.String({
   pattern: '^[A-Za-z0-9_:.{}-]+$',
   description: 'letters, digits and _ : . - { } (e.g. spms, or {spms} on Redis Cluster)',
 });
+
+/**
+ * The variables every server process (broker, worker, API, alerts) reads, spelled once:
+ * spread into the process's schema.
+ */
+export const ServiceConfigProps = {
+  DATABASE_URL: DatabaseUrl,
+  REDIS_URL: RedisUrl,
+  REDIS_PREFIX: RedisPrefix,
+  LOG_LEVEL: LogLevel,
+  /** Refuse to start unless Redis keeps acknowledged messages and jobs durably (AOF on, noeviction). */
+  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
+};
