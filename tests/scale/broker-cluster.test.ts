@@ -11,7 +11,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { credentialsKey } from '@spms/credentials';
 import { LeanMqttClient, TELEMETRY_TOPIC } from '@spms/simulator';
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
+import {
+  createTestDatabase,
+  createTestRedis,
+  freePort,
+  portFree,
+  type TestDatabase,
+  type TestRedis,
+} from '@spms/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, repoRoot } from '../fault/support/app-process.js';
@@ -34,12 +41,7 @@ async function freePortPair(): Promise<number> {
   for (;;) {
     const p = await freePort();
     if (p + 2 > 65535) continue;
-    const { createServer } = await import('node:net');
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(p + 2, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
+    const ok = await portFree(p + 2, '127.0.0.1');
     if (ok) return p;
   }
 }
