@@ -9,7 +9,7 @@
  */
 import type { Pool, Prisma } from '@spms/db';
 import { AppError } from '../core/errors.js';
-import { hideSecretIdentifiers } from './credentials.js';
+import { hideSecretIdentifiers } from '../routes/devices/credentials-request.js';
 
 /** Runs one statement: a pg pool or client, or a Prisma transaction (`prismaExec`). */
 export interface SqlExec {

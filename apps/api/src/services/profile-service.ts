@@ -4,7 +4,7 @@ import type { Prisma, PrismaClient, Transport } from '@spms/db';
 import { type FirmwareTargetChange, setProfileFirmware } from '@spms/firmware';
 import { AppError } from '../core/errors.js';
 import { type AuditHook, prismaExec } from './audit.js';
-import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from './firmware-assignment.js';
+import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../routes/firmware/firmware-assignment.js';
 import { isUniqueViolation, isUuid } from './profile-ref.js';
 import { checkVoltageRange, type FieldError, formatFieldErrors } from './validation.js';
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey, hashApiKey } from '../../services/api-key-service.js';
-import { HIDDEN_CONFLICT } from '../../services/device-conflicts.js';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
+import { HIDDEN_CONFLICT } from './device-conflicts.js';
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
 const TOKEN = 'tok-0010-abcdefghijkl';

@@ -14,6 +14,7 @@ import type { Logger } from '@spms/log';
 import { createIngestProducer, IngestRejectedError } from '@spms/queue';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
+import { ErrorBody, errorResponses } from '../error-schema.js';
 import {
   isStored,
   MAX_HISTORY_ENTRIES,
@@ -21,8 +22,7 @@ import {
   readImportProgress,
   recordFirstReport,
   saveImportProgress,
-} from '../../services/history-import.js';
-import { ErrorBody, errorResponses } from '../error-schema.js';
+} from './history-import.js';
 import type { DeviceRouteOptions } from './index.js';
 import { DeviceParams } from './schemas.js';
 

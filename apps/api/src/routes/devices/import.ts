@@ -2,8 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
-import { importDevicesCsv } from '../../services/csv-import.js';
 import { errorResponses } from '../error-schema.js';
+import { importDevicesCsv } from './csv-import.js';
 import { ImportQuery, ImportResult } from './schemas.js';
 
 const IMPORT_BODY_LIMIT = 10 * 1024 * 1024;

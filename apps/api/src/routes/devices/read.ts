@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { credentialsForRole } from '../../services/credentials.js';
 import { errorResponses } from '../error-schema.js';
+import { credentialsForRole } from './credentials-request.js';
 import type { DeviceRouteOptions } from './index.js';
 import { Device, DeviceList, DeviceParams, ListDevicesQuery } from './schemas.js';
 

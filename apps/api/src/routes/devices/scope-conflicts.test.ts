@@ -4,9 +4,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HIDDEN_CONFLICT } from '../../services/device-conflicts.js';
 import { createTestApi, type TestApi } from '../../test-support/test-api.js';
 import { adminAuth, bearer, createKey } from '../users/access-fixtures.js';
+import { HIDDEN_CONFLICT } from './device-conflicts.js';
 
 let t: TestApi;
 let app: FastifyInstance;

@@ -1,7 +1,7 @@
 import { credentialsKey, verifySecret } from '@spms/credentials';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../test-support/test-api.js';
+import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
 
 const ADMIN_KEY = TEST_ADMIN_KEY;
 

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import type { PoolClient } from '@spms/db';
 import { IMPORTED_MESSAGE_ID_PREFIX, type IngestMessage, type TelemetryValue } from '@spms/queue';
 import { checkTimestamp, checkValues, interpretValues } from '@spms/telemetry';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../../core/errors.js';
 
 /** Entries (`{"ts","values"}` items) accepted in one history request; beyond: 413. */
 export const MAX_HISTORY_ENTRIES = 10_000;

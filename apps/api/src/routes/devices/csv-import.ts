@@ -6,23 +6,23 @@
 import { randomUUID } from 'node:crypto';
 import type { PrismaClient } from '@spms/db';
 import { refreshFirmwareTargets } from '@spms/firmware';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { inScope } from '../core/scope.js';
-import { type AuditHook, prismaExec } from './audit.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { inScope } from '../../core/scope.js';
+import { type AuditHook, prismaExec } from '../../services/audit.js';
+import { isUniqueViolation } from '../../services/profile-ref.js';
+import { checkVoltageRange } from '../../services/validation.js';
+import { prismaQueryable } from '../firmware/firmware-assignment.js';
 import {
   describeCredentials,
   type IssuedCredentials,
   type PreparedCredentials,
   prepareCredentials,
-} from './credentials.js';
+} from './credentials-request.js';
 import { parseDeviceCsv, type RowError } from './csv-rows.js';
 import { HIDDEN_CONFLICT } from './device-conflicts.js';
 import { checkDeviceFields } from './device-registry.js';
-import { prismaQueryable } from './firmware-assignment.js';
 import { hashImportPasswords } from './import-hashing.js';
-import { isUniqueViolation } from './profile-ref.js';
-import { checkVoltageRange } from './validation.js';
 
 export interface ImportedDevice {
   row: number;

@@ -5,8 +5,8 @@
 import { verifySecret } from '@spms/credentials';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminAuth, bearer, createKey } from '../routes/users/access-fixtures.js';
-import { createTestApi, type TestApi } from '../test-support/test-api.js';
+import { createTestApi, type TestApi } from '../../test-support/test-api.js';
+import { adminAuth, bearer, createKey } from '../users/access-fixtures.js';
 import { createLimiter } from './import-hashing.js';
 
 let t: TestApi;

@@ -5,7 +5,7 @@
  */
 import type { Prisma, Queryable } from '@spms/db';
 import type { FirmwareTargetChange } from '@spms/firmware';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../../core/errors.js';
 
 /** Called after the commit with the devices whose target was recomputed (the API pushes them). */
 export type OnFirmwareTargets = (changes: FirmwareTargetChange[]) => Promise<void> | void;

@@ -15,9 +15,9 @@ import {
   validateCredentials,
 } from '@spms/credentials';
 import type { Prisma } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { inScope } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { inScope } from '../../core/scope.js';
 import { HIDDEN_CONFLICT } from './device-conflicts.js';
 
 /** What an operator sends: supply the device's existing credentials, or let SPMS generate. */

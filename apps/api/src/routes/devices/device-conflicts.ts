@@ -5,9 +5,9 @@
  * reads exactly like a credentials clash when that device is outside their scope.
  */
 import type { Prisma } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { inScope } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { inScope } from '../../core/scope.js';
 
 /** One answer for a name or credentials clash with a device the caller may not see. */
 export const HIDDEN_CONFLICT =

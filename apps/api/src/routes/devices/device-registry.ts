@@ -9,22 +9,11 @@
  */
 import type { HardwareStatus, Prisma, PrismaClient } from '@spms/db';
 import { type FirmwareTargetChange, refreshFirmwareTargets, setDeviceFirmware } from '@spms/firmware';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { inScope } from '../core/scope.js';
-import { type AuditHook, prismaExec } from './audit.js';
-import {
-  assertNoShadowing,
-  type CredentialsRequest,
-  type IssuedCredentials,
-  type PreparedCredentials,
-  prepareCredentials,
-} from './credentials.js';
-import { assertCredentialsUnused, assertNameFree } from './device-conflicts.js';
-import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
-import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from './firmware-assignment.js';
-import { type LineLabelsInput, resolveLineLabels } from './lines.js';
-import { isUniqueViolation, isUuid, resolveProfile } from './profile-ref.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { inScope } from '../../core/scope.js';
+import { type AuditHook, prismaExec } from '../../services/audit.js';
+import { isUniqueViolation, isUuid, resolveProfile } from '../../services/profile-ref.js';
 import {
   checkCoordinates,
   checkDeviceName,
@@ -33,7 +22,18 @@ import {
   type FieldError,
   formatFieldErrors,
   type Overrides,
-} from './validation.js';
+} from '../../services/validation.js';
+import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../firmware/firmware-assignment.js';
+import {
+  assertNoShadowing,
+  type CredentialsRequest,
+  type IssuedCredentials,
+  type PreparedCredentials,
+  prepareCredentials,
+} from './credentials-request.js';
+import { assertCredentialsUnused, assertNameFree } from './device-conflicts.js';
+import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
+import { type LineLabelsInput, resolveLineLabels } from './lines.js';
 
 export interface DeviceFields extends Overrides {
   label?: string | null;

@@ -5,8 +5,8 @@
 
 import type { HardwareStatus } from '@spms/db';
 import { parse } from 'csv-parse/sync';
-import { AppError } from '../core/errors.js';
-import type { CredentialsRequest } from './credentials.js';
+import { AppError } from '../../core/errors.js';
+import type { CredentialsRequest } from './credentials-request.js';
 import type { CreateDeviceInput } from './device-registry.js';
 
 export const CSV_COLUMNS = [
