@@ -7,6 +7,11 @@
 //   npm run bench                 # full suite, ~10–13 minutes on 2 cores
 //   npm run bench -- --quick      # ~2-minute smoke run (small counts)
 //   npm run bench -- --only ingest,latency,connections,storms,authstorm,api --no-build --no-profile --profile
+//
+// The multi-process scenarios (cluster, storm20k, scaling: broker processes under the
+// launcher, scripts/supervise.mjs) run in --quick at small sizes; at full size they take
+// longer than the rest of the suite together, so a full run includes them only when named:
+//   npm run bench -- --only cluster,storm20k,scaling   # writes bench-results/<name>-latest.{md,json}
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -30,7 +35,8 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick;
 const only = args.only ? new Set(args.only.split(',')) : null;
-const want = (k) => !only || only.has(k);
+const MULTI = ['cluster', 'storm20k', 'scaling'];
+const want = (k) => (only ? only.has(k) : quick || !MULTI.includes(k));
 const fdLimit = Number(spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()) || null;
 const say = (m) => console.log(`bench | ${m}`);
 
@@ -53,6 +59,44 @@ const P = {
   authstorm: quick
     ? { devices: 300, timeoutS: 60, rebootMs: 5000, connackTimeoutMs: 30_000 }
     : { devices: 10_000, timeoutS: 180, rebootMs: 5000, connackTimeoutMs: 30_000 },
+  // N broker processes under the launcher; full: enough processes for 50,000 under the open-files cap.
+  cluster: quick
+    ? { connections: 2000, processes: 2, rate: 1000, loaders: 2, holdS: 2, fdLimit }
+    : {
+        connections: 50_000,
+        processes: Math.ceil(50_000 / ((fdLimit ?? 20_000) - 1000)),
+        rate: 1500,
+        loaders: 4,
+        holdS: 5,
+        fdLimit,
+      },
+  // Grid-restore storm across broker processes, supplied passwords, shipped defaults, 2 source addresses.
+  storm20k: quick
+    ? {
+        sizes: [150, 300],
+        coldTimeoutS: 60,
+        fillTimeoutS: 60,
+        timeoutS: 60,
+        rebootMs: 5000,
+        connackTimeoutMs: 30_000,
+        fdLimit,
+      }
+    : {
+        sizes: [10_000, 20_000],
+        coldTimeoutS: 180,
+        fillTimeoutS: 900,
+        timeoutS: 120,
+        rebootMs: 5000,
+        connackTimeoutMs: 30_000,
+        fdLimit,
+      },
+  // 1…nproc broker processes, ingest and connect rate each.
+  scaling: quick
+    ? { ingest: { devices: 200, rate: 10_000, seconds: 5 }, connect: { connections: 1000, rate: 3000, loaders: 2 } }
+    : {
+        ingest: { devices: 1000, rate: 30_000, seconds: 15 },
+        connect: { connections: 10_000, rate: 5000, loaders: 4 },
+      },
   api: quick
     ? { BENCH_DEVICES: '1000', BENCH_SECONDS: '3', BENCH_REPORT_RUNS: '2', BENCH_REPORT_CLIENTS: '2' }
     : { BENCH_DEVICES: '10000', BENCH_SECONDS: '10', BENCH_REPORT_RUNS: '5', BENCH_REPORT_CLIENTS: '4' },
@@ -74,6 +118,10 @@ const { sustainedIngest, lineChangeLatency, connectionScale } = await import('..
 const { storms } = await import('../bench/scenarios/storms.mjs');
 const { authStorm, seedBasicDevices, SHIPPED_DEFAULTS_ENV } = await import('../bench/scenarios/auth-storm.mjs');
 const { writeReport } = await import('../bench/lib/report.mjs');
+const { writeMultiReport } = await import('../bench/lib/report-multi.mjs');
+const { clusterConnections } = await import('../bench/scenarios/cluster.mjs');
+const { storm20k } = await import('../bench/scenarios/storm20k.mjs');
+const { scalingCurve } = await import('../bench/scenarios/scaling.mjs');
 
 const outDir = join(root, args.out);
 const tmp = join(outDir, 'tmp');
@@ -180,6 +228,10 @@ try {
     await sys.stop();
     sys = undefined;
   }
+  // ---- 7–9. multi-process: each starts its own processes through the launcher ----
+  await step('cluster', () => clusterConnections(root, { ...P.cluster, verbose: args.verbose }));
+  await step('storm20k', () => storm20k(root, { ...P.storm20k, verbose: args.verbose }));
+  await step('scaling', () => scalingCurve(root, { ...P.scaling, verbose: args.verbose }));
   // ---- 6. API read side: the API package's own benchmark (fresh database, dropped after) ----
   await step('api', async () => {
     const entry = join(root, 'apps/api/dist/bench/api.js');
@@ -233,13 +285,32 @@ if (profileDir) {
 result.durationS = Math.round((Date.now() - started) / 1000);
 result.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
 mkdirSync(outDir, { recursive: true });
-const md = writeReport(result);
+const md = `${writeReport(result)}\n${writeMultiReport(result)}`;
 // Only a full run replaces the committed results; a quick run goes to the ignored tmp folder.
 const dest = quick || only ? tmp : outDir;
 writeFileSync(join(dest, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
 writeFileSync(join(dest, 'latest.md'), md);
 // The repository's formatter owns JSON layout (the committed result passes `npm run lint`).
 spawnSync('npx', ['biome', 'format', '--write', join(dest, 'latest.json')], { cwd: root, stdio: 'ignore' });
+// A full run of a multi-process scenario is kept on its own: bench-results/<name>-latest.*
+if (!quick)
+  for (const key of MULTI.filter((k) => result.scenarios[k])) {
+    const one = { ...result, parameters: { [key]: P[key] }, scenarios: { [key]: result.scenarios[key] }, errors: {} };
+    const m = result.machine;
+    const head =
+      `# SPMS benchmark: ${key} (full size)\n\n${result.startedAt}, suite ${result.durationS} s. Machine: ${m.cpu} × ${m.cores} cores, ${m.memoryGiB} GiB, ` +
+      `Node ${m.node}, PostgreSQL ${m.postgres ?? '?'}, ${m.mosquitto ?? ''}; open files ${m.openFilesLimit} per process; load average ` +
+      `${m.loadAverageAtStart.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at end (shared machine). Everything on loopback.\n\n`;
+    writeFileSync(join(outDir, `${key}-latest.json`), `${JSON.stringify(one, null, 2)}\n`);
+    writeFileSync(
+      join(outDir, `${key}-latest.md`),
+      `${head}${writeMultiReport(one)}\nRe-run: \`npm run bench -- --only ${key}\`.\n`,
+    );
+    spawnSync('npx', ['biome', 'format', '--write', join(outDir, `${key}-latest.json`)], {
+      cwd: root,
+      stdio: 'ignore',
+    });
+  }
 console.log(`\n${md}`);
 say(`wrote ${join(dest, 'latest.json')} and latest.md in ${result.durationS} s`);
 process.exit(Object.keys(result.errors).length ? 1 : 0);

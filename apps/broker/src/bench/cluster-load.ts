@@ -62,3 +62,5 @@ process.on('message', (m: { cmd: 'run'; run: Run } | { cmd: 'count' } | { cmd: '
     process.exit(0);
   }
 });
+// The parent went away (ended or killed): do not keep its sockets open.
+process.on('disconnect', () => process.exit(0));

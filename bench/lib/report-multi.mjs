@@ -1,0 +1,115 @@
+// Markdown section for the multi-process scenarios (cluster, storm20k, scaling): one table of
+// figures beside their same-run baseline and goal, then conditions with the load average.
+
+const n = (x, d = 0) =>
+  x === null || x === undefined || Number.isNaN(x)
+    ? '—'
+    : Number(x).toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const ok = (met) => (met === null || met === undefined ? '—' : met ? '✅ met' : '❌ missed');
+const kinds = (o) =>
+  Object.entries(o ?? {})
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'none';
+
+export function writeMultiReport(r) {
+  const s = r.scenarios;
+  if (!s.cluster && !s.storm20k && !s.scaling) return '';
+  const rows = [];
+  const conds = [];
+  if (s.cluster) {
+    const c = s.cluster;
+    const m = c.mosquitto;
+    rows.push([
+      `7. Connections across ${c.processes} broker processes`,
+      `${n(c.spms.held)} of ${n(c.spms.attempted)} held, ${n(c.spms.perConnectionKiB, 1)} KiB RSS growth each (${n(c.spms.totalKiBPerConnection, 1)} KiB with the processes' own footprint); CONNACK p50 ${n(c.spms.connackMs.p50)} ms, p99 ${n(c.spms.connackMs.p99)} ms`,
+      m
+        ? `Mosquitto (1 process, no auth): ${n(m.held)} of ${n(m.attempted)}, ${n(m.perConnectionKiB, 1)} KiB each; CONNACK p50 ${n(m.connackMs.p50)} ms, p99 ${n(m.connackMs.p99)} ms`
+        : '—',
+      '≥ 50,000, ≤ 4 KiB each, p99 ≤ 1 s at 1,500/s',
+      ok(c.goal.met),
+    ]);
+    conds.push(
+      `**7. Connections across processes** — ${c.conditions}. SPMS: failures ${kinds(c.spms.failures)}; ramp ${n(c.spms.rampS, 1)} s, last CONNACK ${n(c.spms.allAnsweredS, 1)} s after the start; ` +
+        `RSS ${n(c.spms.rssBeforeMiB)} → ${n(c.spms.rssAfterMiB)} MiB in all; per process: ${c.spms.perProcess
+          .map(
+            (x, i) =>
+              `#${i + 1} ${n(x.held)} held, ${n(x.rssBeforeMiB)} → ${n(x.rssAfterMiB)} MiB, ${n(x.perConnectionKiB, 1)} KiB/conn`,
+          )
+          .join('; ')}; load average after ${c.spms.loadAverageAfter.join(' ')}. ` +
+        (m
+          ? `Mosquitto: failures ${kinds(m.failures)}, RSS ${n(m.rssBeforeMiB)} → ${n(m.rssAfterMiB)} MiB, load average after ${m.loadAverageAfter.join(' ')}.`
+          : ''),
+    );
+  }
+  if (s.storm20k) {
+    const st = s.storm20k;
+    const line = (x) =>
+      x
+        ? `${n(x.connected)}/${n(x.devices)} back in ${n(x.allConnectedS, 1)} s, recorded ${n(x.allRecordedS ?? x.allBootBurstsAckedS, 1)} s; CONNACK p50 ${n(x.connackMs.p50)} ms, p99 ${n(x.connackMs.p99)} ms; ${n(x.refused)} refused`
+        : '—';
+    for (const size of Object.keys(st.warm).sort((a, b) => a - b)) {
+      const w = st.warm[size];
+      rows.push([
+        `8. Grid-restore storm across processes, ${n(Number(size))} devices, supplied passwords, warm shared cache`,
+        line(w),
+        `Mosquitto (no auth): ${line(st.mosquitto[size])}`,
+        w.goal.text,
+        ok(w.goal.met),
+      ]);
+    }
+    if (st.cold)
+      rows.push([
+        `8c. Same, cold (nothing verified yet), ${n(st.cold.devices)} devices, limit ${st.cold.timeLimitS} s`,
+        line(st.cold),
+        '—',
+        'reported',
+        '—',
+      ]);
+    conds.push(
+      `**8. Grid-restore storm across processes** — ${st.conditions}. Seeding ${n(st.seedS, 1)} s. ` +
+        Object.entries(st.warm)
+          .map(
+            ([size, w]) =>
+              `Warm ${size}: auth ${JSON.stringify(w.auth)}, errors ${w.errors} ${JSON.stringify(w.errorKinds)}, refusals ${JSON.stringify(w.refusalsByCode)}, load average ${w.loadAverage.before.join(' ')} → ${w.loadAverage.after.join(' ')}.`,
+          )
+          .join(' ') +
+        (st.cold
+          ? ` Cold: auth ${JSON.stringify(st.cold.auth)}, refusals ${JSON.stringify(st.cold.refusalsByCode)}, errors ${st.cold.errors} ${JSON.stringify(st.cold.errorKinds)}, load average ${st.cold.loadAverage.before.join(' ')} → ${st.cold.loadAverage.after.join(' ')}; ` +
+            `devices it did not bring back, connected before the blackout: ${n(st.fleetCompletedBeforeBlackout?.connected)} of ${n(st.fleetCompletedBeforeBlackout?.devices)} in ${n(st.fleetCompletedBeforeBlackout?.seconds, 1)} s.`
+          : ''),
+    );
+  }
+  if (s.scaling) {
+    const sc = s.scaling;
+    for (const pt of sc.points)
+      rows.push([
+        `9. Scaling, ${pt.brokers} broker process${pt.brokers > 1 ? 'es' : ''}`,
+        `ingest ${n(pt.ingest?.endToEndRate)} msg/s (×${n(pt.ingestRatio, 2)}); connect ${n(pt.connect?.connectsPerSecond)}/s (×${n(pt.connectRatio, 2)}), CONNACK p99 ${n(pt.connect?.connackMs.p99)} ms`,
+        pt.brokers === 1
+          ? '(the 1-process figure)'
+          : `1 process: ${n(sc.points[0].ingest?.endToEndRate)} msg/s, ${n(sc.points[0].connect?.connectsPerSecond)}/s`,
+        '20,000 msg/s',
+        ok(pt.ingest?.endToEndRate >= 20_000),
+      ]);
+    conds.push(
+      `**9. Scaling** — ${sc.conditions}. ` +
+        sc.points
+          .map(
+            (pt) =>
+              `${pt.brokers} process${pt.brokers > 1 ? 'es' : ''}: load average ${pt.loadAverageBefore.join(' ')} before, ${pt.loadAverageAfter?.join(' ') ?? '—'} after; ` +
+              `PUBACK ${n(pt.ingest?.pubackRate)} msg/s (p99 ${n(pt.ingest?.pubackMs?.p99)} ms), ${n(pt.ingest?.rowsCommitted)} rows; ` +
+              `connect ${n(pt.connect?.held)} of ${n(pt.connect?.attempted)} held, failures ${kinds(pt.connect?.failures)}, last CONNACK ${n(pt.connect?.allAnsweredS, 1)} s.`,
+          )
+          .join(' '),
+    );
+  }
+  return [
+    '## Multi-process scenarios',
+    '',
+    '| scenario | SPMS | baseline (same run) | goal | |',
+    '|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+    ...conds.flatMap((c) => [c, '']),
+  ].join('\n');
+}

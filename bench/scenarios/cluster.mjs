@@ -1,0 +1,190 @@
+// Connections across broker processes: N broker processes started by the launcher (Node
+// cluster workers sharing one MQTT port), a fleet of idle authenticated connections ramped at
+// a fixed rate from several load processes, each from its own loopback source address (one
+// address has ~28k ephemeral ports; one process holds at most `ulimit -n` sockets). Measures
+// connections held, CONNACK p50/p99 during the ramp, RSS per process and in total and RSS
+// growth per held connection, per process and overall; then the same load against a fresh
+// Mosquitto in the same run (one process, so at most its open-files limit of connections).
+import { fork } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { createLauncherSystem } from '../lib/launcher.mjs';
+import { startMosquitto } from '../lib/mosquitto.mjs';
+import { pct, rssMiB, seedDevices, sleep } from '../lib/system.mjs';
+
+const round = (x, d = 1) =>
+  x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
+export const machineLoad = () => loadavg().map((l) => Math.round(l * 100) / 100);
+export const cpuModel = () => `${cpus()[0]?.model ?? '?'} × ${cpus().length} cores`;
+
+/**
+ * Opens `tokens.length` connections from `loaders` processes (127.0.0.1, .2, …) at `rate`/s in
+ * all, holds them `holdS`, reads the per-process figures through `measure()`, closes them.
+ */
+export async function rampConnections(root, { port, tokens, loaders, rate, holdS, tag, measure }) {
+  const entry = join(root, 'apps/broker/dist/bench/cluster-load.js');
+  const per = Math.ceil(tokens.length / loaders);
+  const children = [];
+  try {
+    const t0 = performance.now();
+    const ramped = await Promise.all(
+      Array.from({ length: loaders }, (_, k) => {
+        const child = fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+        children.push(child);
+        return new Promise((resolve, reject) => {
+          child.once('message', resolve);
+          child.once('exit', (code) => reject(new Error(`load process ${k + 1} exited ${code}`)));
+          child.send({
+            cmd: 'run',
+            run: {
+              port,
+              tokens: tokens.slice(k * per, (k + 1) * per),
+              tag: `${tag}-${k}`,
+              localAddress: `127.0.0.${k + 1}`,
+              ratePerSecond: rate / loaders,
+            },
+          });
+        });
+      }),
+    );
+    const allAnsweredS = (performance.now() - t0) / 1000;
+    await sleep(holdS * 1000);
+    const measured = await measure();
+    const open = await Promise.all(
+      children.map(
+        (c) =>
+          new Promise((resolve) => {
+            c.once('message', (m) => resolve(m.open));
+            c.send({ cmd: 'count' });
+          }),
+      ),
+    );
+    const latencies = ramped.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const failures = {};
+    for (const r of ramped) for (const [k, v] of Object.entries(r.failures)) failures[k] = (failures[k] ?? 0) + v;
+    return {
+      attempted: tokens.length,
+      held: open.reduce((s, n) => s + n, 0),
+      failures,
+      rampS: round(Math.max(...ramped.map((r) => r.rampS))),
+      allAnsweredS: round(allAnsweredS),
+      connackMs: { p50: round(pct(latencies, 0.5)), p99: round(pct(latencies, 0.99)), max: round(latencies.at(-1)) },
+      ...measured,
+    };
+  } finally {
+    for (const c of children) {
+      c.removeAllListeners('exit');
+      if (c.connected) c.send({ cmd: 'close' });
+    }
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode !== null ? null : Promise.race([new Promise((r) => c.once('exit', r)), sleep(10_000)]),
+      ),
+    );
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  }
+}
+
+/**
+ * @param p.connections, p.processes (broker processes), p.rate (connects/s), p.loaders,
+ *   p.holdS, p.fdLimit
+ */
+export async function clusterConnections(root, p) {
+  const load0 = machineLoad();
+  let tokens;
+  const sys = await createLauncherSystem({
+    root,
+    label: 'cluster',
+    verbose: p.verbose,
+    // Capacity, not the abuse limits: a loopback address stands for thousands of modems.
+    env: { MAX_CONNECTIONS: '0', CONNECT_RATE_PER_IP: '0', AUTH_FAILURES_PER_IP: '0' },
+    seed: async (pool) => {
+      tokens = await seedDevices(pool, p.connections);
+    },
+  });
+  const out = {
+    conditions:
+      `${p.connections} idle MQTT connections authenticated with access tokens, ramped at ${p.rate}/s from ${p.loaders} load processes ` +
+      `(source addresses 127.0.0.1–${p.loaders}), CONNACK given up after 30 s, held ${p.holdS} s; SPMS: ${p.processes} broker processes ` +
+      `under scripts/supervise.mjs (as npm start), no worker/API/alerts; Mosquitto: one fresh process, no authentication; ` +
+      `open files ${p.fdLimit ?? '?'} per process; ${cpuModel()}, load average ${load0.join(' ')} at start`,
+    processes: p.processes,
+    loadAverage: { start: load0 },
+  };
+  try {
+    const run = await sys.start({ broker: p.processes, worker: 0, api: 0, alerts: 0 });
+    try {
+      await sleep(2000);
+      const rss0 = run.brokerRssMiB();
+      const r = await rampConnections(root, {
+        port: run.mqttPort,
+        tokens,
+        loaders: p.loaders,
+        rate: p.rate,
+        holdS: p.holdS,
+        tag: 'cl',
+        measure: async () => ({ rssMiB: run.brokerRssMiB(), perProcessHeld: await run.brokerConnections() }),
+      });
+      const perProcess = r.rssMiB.map((after, i) => ({
+        rssBeforeMiB: round(rss0[i], 0),
+        rssAfterMiB: round(after, 0),
+        held: r.perProcessHeld[i],
+        perConnectionKiB: r.perProcessHeld[i] ? round(((after - rss0[i]) * 1024) / r.perProcessHeld[i]) : null,
+      }));
+      const sum = (xs) => xs.reduce((s, x) => s + x, 0);
+      out.spms = {
+        ...r,
+        rssMiB: undefined,
+        perProcessHeld: undefined,
+        perProcess,
+        rssBeforeMiB: round(sum(rss0), 0),
+        rssAfterMiB: round(sum(r.rssMiB), 0),
+        perConnectionKiB: r.held ? round(((sum(r.rssMiB) - sum(rss0)) * 1024) / r.held) : null,
+        // The whole footprint (idle processes included) over the connections held.
+        totalKiBPerConnection: r.held ? round((sum(r.rssMiB) * 1024) / r.held) : null,
+        loadAverageAfter: machineLoad(),
+      };
+    } finally {
+      await run.stop();
+    }
+    await sleep(3000);
+    // Baseline: a fresh Mosquitto, the same load (as many as one process's open files allow).
+    const mosq = await startMosquitto();
+    try {
+      const n = Math.min(p.connections, (p.fdLimit ?? 20_000) - 500);
+      const rss0 = mosq.pid ? rssMiB(mosq.pid) : null;
+      const r = await rampConnections(root, {
+        port: mosq.port,
+        tokens: new Array(n).fill(undefined),
+        loaders: p.loaders,
+        rate: p.rate,
+        holdS: p.holdS,
+        tag: `mosq-${process.pid}`,
+        measure: async () => ({ rssAfterMiB: mosq.pid ? rssMiB(mosq.pid) : null }),
+      });
+      out.mosquitto = {
+        ...r,
+        version: mosq.version,
+        rssBeforeMiB: round(rss0, 0),
+        rssAfterMiB: round(r.rssAfterMiB, 0),
+        perConnectionKiB: r.held && rss0 !== null ? round(((r.rssAfterMiB - rss0) * 1024) / r.held) : null,
+        loadAverageAfter: machineLoad(),
+      };
+    } finally {
+      await mosq.stop();
+    }
+  } finally {
+    await sys.drop();
+  }
+  out.goal = {
+    text: '≥ 50,000 held, ≤ 4 KiB RSS per connection, CONNACK p99 ≤ 1 s at 1,500/s',
+    met:
+      out.spms.held >= 50_000 &&
+      out.spms.perConnectionKiB !== null &&
+      out.spms.perConnectionKiB <= 4 &&
+      p.rate >= 1500 &&
+      out.spms.connackMs.p99 !== null &&
+      out.spms.connackMs.p99 <= 1000,
+  };
+  return out;
+}

@@ -1,0 +1,263 @@
+// Grid-restore storm at 20,000 devices (and 10,000) across broker processes: the fleet's real
+// MQTT Basic credentials (supplied passwords, stored with scrypt as the import stores them),
+// the shipped defaults (no capacity or abuse-limit overrides; BROKER_PROCESSES and
+// WORKER_PROCESSES one per core, one API and one alerts process, as `npm start`), and the
+// devices coming from two source addresses (127.0.0.1 and .2, one load process each: one
+// process holds at most `ulimit -n` sockets). Runs:
+//   - Mosquitto (no auth, no durability; one fresh process per 2 load processes' worth of
+//     open files): the same-run baseline for each size;
+//   - cold: nothing verified anywhere yet (first start), every device costs a scrypt check;
+//     limited in time, the devices it did not bring back then connect (still cold) so that
+//     every device was online before the blackout;
+//   - warm, 10,000 then 20,000: after the blackout the processes are restarted (their own
+//     caches empty) and the shared verified-credential cache in Redis holds the fleet —
+//     the real case: the devices were connected before the grid failed.
+// Figures: time until all are back (CONNACK) and recorded (8 rows each committed), clients
+// refused (CONNACK ≠ 0; must be 0), CONNACK p50/p99, auth counters of every broker process.
+import { fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createLauncherSystem } from '../lib/launcher.mjs';
+import { startMosquitto } from '../lib/mosquitto.mjs';
+import { committedRows, pct, sleep } from '../lib/system.mjs';
+import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
+import { cpuModel, machineLoad } from './cluster.mjs';
+
+const ADDRESSES = ['127.0.0.1', '127.0.0.2'];
+const round = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 100) / 100);
+const now = () => performance.timeOrigin + performance.now();
+
+/** Two load processes, one per source address, each with half of the fleet. */
+function startLoaders(root) {
+  return ADDRESSES.map(() =>
+    fork(join(root, 'bench/lib/storm-load.mjs'), [], { cwd: root, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
+  );
+}
+const ask = (child, msg) =>
+  new Promise((resolve, reject) => {
+    const onExit = (code) => reject(new Error(`storm load process exited ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (m) => {
+      child.off('exit', onExit);
+      resolve(m);
+    });
+    child.send(msg);
+  });
+
+/** One storm: every device of `fleet` at once; `ports[k]` is where loader k connects. */
+async function storm(loaders, { ports, fleet, withAuth, p, recorded }) {
+  const halves = ADDRESSES.map((_, k) => fleet.filter((_, i) => i % ADDRESSES.length === k));
+  const load0 = machineLoad();
+  const t0 = now();
+  const parts = await Promise.all(
+    loaders.map((c, k) =>
+      ask(c, {
+        cmd: 'go',
+        run: {
+          port: ports[k % ports.length],
+          creds: halves[k],
+          withAuth,
+          localAddress: ADDRESSES[k],
+          timeoutS: p.timeoutS,
+          rebootMs: p.rebootMs,
+          connackTimeoutMs: p.connackTimeoutMs,
+        },
+      }),
+    ),
+  );
+  const connected = parts.reduce((s, x) => s + x.connected, 0);
+  // Recorded = every device's burst committed; not waited for when some never got in.
+  const tRecorded = recorded && connected === fleet.length ? await recorded(t0) : null;
+  const ms = parts.flatMap((x) => x.connackMs).sort((a, b) => a - b);
+  const at = parts.flatMap((x) => x.connectedAt.map((t) => t - t0)).sort((a, b) => a - b);
+  const sum = (k) => parts.reduce((s, x) => s + x[k], 0);
+  const merge = (k) => {
+    const o = {};
+    for (const x of parts) for (const [key, v] of Object.entries(x[k])) o[key] = (o[key] ?? 0) + v;
+    return o;
+  };
+  const last = (k) => (parts.every((x) => x[k] !== null) ? Math.max(...parts.map((x) => x[k])) : null);
+  return {
+    devices: fleet.length,
+    connected,
+    refused: sum('refused'),
+    refusalsByCode: merge('refusals'),
+    errors: sum('errors'),
+    errorKinds: merge('errorKinds'),
+    allConnectedS:
+      connected === fleet.length && last('lastConnected') ? round((last('lastConnected') - t0) / 1000) : null,
+    allBootBurstsAckedS:
+      connected === fleet.length && last('lastBooted') ? round((last('lastBooted') - t0) / 1000) : null,
+    allRecordedS: tRecorded === null ? null : round((tRecorded - t0) / 1000),
+    connackMs: { p50: round(pct(ms, 0.5)), p99: round(pct(ms, 0.99)), max: round(ms.at(-1)) },
+    connectedAfterS: { p50: round(pct(at, 0.5) / 1000), p99: round(pct(at, 0.99) / 1000) },
+    // Indexes into `fleet` of the devices that got in (the loaders were given every other one).
+    connectedIdx: parts.flatMap((x, k) => x.connectedIdx.map((j) => j * ADDRESSES.length + k)),
+    loadAverage: { before: load0, after: machineLoad() },
+  };
+}
+const blackout = (loaders) => Promise.all(loaders.map((c) => ask(c, { cmd: 'blackout' })));
+
+function metric(text, line) {
+  const found = text.split('\n').find((l) => l.startsWith(line));
+  return found ? Number(found.slice(line.length).trim()) : 0;
+}
+/** Auth counters summed over every broker process. */
+async function authMetrics(ports) {
+  const texts = await Promise.all(
+    ports.map((port) =>
+      fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((r) => r.text())
+        .catch(() => ''),
+    ),
+  );
+  const total = (line) => texts.reduce((s, t) => s + metric(t, line), 0);
+  return {
+    hashes: total('spms_broker_auth_hashes_total '),
+    dbQueries: total('spms_broker_auth_db_queries_total '),
+    sharedHits: total('spms_broker_auth_shared_cache_total{result="hit"} '),
+    sharedStored: total('spms_broker_auth_shared_cache_total{result="stored"} '),
+    refusedVerifyBusy: total('spms_broker_refusals_total{reason="verify_busy"} '),
+  };
+}
+
+/**
+ * @param p.sizes warm storm sizes, e.g. [10000, 20000]; p.coldTimeoutS, p.timeoutS (per warm
+ *   storm), p.rebootMs, p.connackTimeoutMs, p.fdLimit, p.brokers/p.workers (default: one per core)
+ */
+export async function storm20k(root, p) {
+  const n = Math.max(...p.sizes);
+  const cores = availableParallelism();
+  const counts = { broker: p.brokers ?? cores, worker: p.workers ?? cores, api: 1, alerts: 1 };
+  const load0 = machineLoad();
+  let creds;
+  const t0 = performance.now();
+  const sys = await createLauncherSystem({
+    root,
+    label: 'storm20k',
+    verbose: p.verbose,
+    env: SHIPPED_DEFAULTS_ENV,
+    seed: async (pool) => {
+      creds = await seedBasicDevices(pool, n);
+    },
+  });
+  const out = {
+    conditions:
+      `${p.sizes.join(' and ')} devices with MQTT Basic credentials (supplied passwords, scrypt as imported) reconnect at once from ` +
+      `${ADDRESSES.length} source addresses (${ADDRESSES.join(', ')}; one load process each), each then sends its 8-message boot burst (QoS 1); ` +
+      `a refused or failed connect reboots the device (retry after ${p.rebootMs} ms); CONNACK timeout ${p.connackTimeoutMs} ms; ` +
+      `shipped defaults (no limit overrides), ${counts.broker} broker, ${counts.worker} worker, 1 API and 1 alerts process under scripts/supervise.mjs; ` +
+      `warm = processes restarted after the blackout, shared verified-credential cache in Redis holding the fleet; ` +
+      `${cpuModel()}, load average ${load0.join(' ')} at start`,
+    processes: counts,
+    seedS: round((performance.now() - t0) / 1000),
+    loadAverage: { start: load0 },
+    mosquitto: {},
+    warm: {},
+  };
+  const loaders = startLoaders(root);
+  let recordedBase = 0;
+  const recordedAll = (count) => async (tStart) => {
+    const limit = tStart + (p.timeoutS + 60) * 1000;
+    while (now() < limit) {
+      if ((await committedRows(sys.pool)) - recordedBase >= count * 8) return now();
+      await sleep(250);
+    }
+    return null;
+  };
+  try {
+    // Baselines: Mosquitto, as many fresh processes as the open-files limit needs.
+    for (const size of p.sizes) {
+      const count = Math.ceil(size / ((p.fdLimit ?? 20_000) - 1000));
+      const mosqs = [];
+      try {
+        for (let i = 0; i < count; i++) mosqs.push(await startMosquitto());
+        const r = await storm(loaders, {
+          ports: mosqs.map((m) => m.port),
+          fleet: creds.slice(0, size),
+          withAuth: false,
+          p,
+        });
+        await blackout(loaders);
+        out.mosquitto[size] = { ...r, connectedIdx: undefined, processes: count, version: mosqs[0].version };
+      } finally {
+        for (const m of mosqs) await m.stop();
+      }
+      await sleep(3000);
+    }
+
+    // Cold: first start, nothing verified anywhere.
+    let run = await sys.start(counts);
+    await sleep(5000);
+    {
+      recordedBase = await committedRows(sys.pool);
+      const before = await authMetrics(run.brokerHttpPorts);
+      const r = await storm(loaders, {
+        ports: [run.mqttPort],
+        fleet: creds,
+        withAuth: true,
+        p: { ...p, timeoutS: p.coldTimeoutS },
+        recorded: recordedAll(n),
+      });
+      const after = await authMetrics(run.brokerHttpPorts);
+      r.auth = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]]));
+      const got = new Set(r.connectedIdx);
+      const missing = creds.filter((_, i) => !got.has(i));
+      out.cold = { ...r, connectedIdx: undefined, timeLimitS: p.coldTimeoutS };
+      // Every device online once before the blackout (still cold checks for these).
+      const t1 = performance.now();
+      const fill = missing.length
+        ? await storm(loaders, {
+            ports: [run.mqttPort],
+            fleet: missing,
+            withAuth: true,
+            p: { ...p, timeoutS: p.fillTimeoutS },
+          })
+        : { connected: 0 };
+      out.fleetCompletedBeforeBlackout = {
+        devices: missing.length,
+        connected: fill.connected,
+        seconds: round((performance.now() - t1) / 1000),
+      };
+      await blackout(loaders);
+      await run.stop();
+    }
+    // Warm storms, smallest first; fresh processes before each (their own caches empty).
+    for (const size of p.sizes) {
+      await sleep(3000);
+      run = await sys.start(counts);
+      try {
+        // Processes up and settled (connections to Redis and PostgreSQL open) before the grid returns.
+        await sleep(5000);
+        recordedBase = await committedRows(sys.pool);
+        const r = await storm(loaders, {
+          ports: [run.mqttPort],
+          fleet: creds.slice(0, size),
+          withAuth: true,
+          p,
+          recorded: recordedAll(size),
+        });
+        r.auth = await authMetrics(run.brokerHttpPorts);
+        await blackout(loaders);
+        const limitS = size <= 10_000 ? 15 : 30;
+        out.warm[size] = {
+          ...r,
+          connectedIdx: undefined,
+          goal: {
+            text: `all ${size} back and recorded within ${limitS} s, none refused`,
+            met: r.connected === size && r.refused === 0 && r.allRecordedS !== null && r.allRecordedS <= limitS,
+          },
+        };
+      } finally {
+        await run.stop();
+      }
+    }
+  } finally {
+    for (const c of loaders) if (c.connected) c.send({ cmd: 'exit' });
+    await sleep(500);
+    for (const c of loaders) if (c.exitCode === null) c.kill('SIGKILL');
+    await sys.drop();
+  }
+  out.loadAverage.end = machineLoad();
+  return out;
+}
