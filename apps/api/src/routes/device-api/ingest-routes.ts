@@ -4,9 +4,8 @@
  * reason when the message is not valid (packages/telemetry's one definition: syntax, line
  * and voltage values, `ts` from 2000 to receive time + 10 min, size limits); 401 unknown token; 413 over MAX_PAYLOAD_BYTES; 503 queue or registry down.
  */
-import type { DeviceIdentity } from '@spms/device-auth';
 import { type IngestMessage, IngestRejectedError, newMessageId, type TelemetryValue } from '@spms/queue';
-import { acceptAttributes, acceptTelemetry } from '@spms/telemetry';
+import { acceptAttributes, createDeviceIngress } from '@spms/telemetry';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
@@ -37,22 +36,20 @@ async function enqueue(app: FastifyInstance, msg: IngestMessage, bytes: number):
   }
 }
 
-function base(device: DeviceIdentity, receivedAt: number) {
-  return { id: newMessageId(), deviceId: device.id, receivedAt, transport: 'http' as const };
-}
-
 export async function ingestRoutes(app: FastifyInstance): Promise<void> {
+  // The one door of both transports (packages/telemetry/src/ingress.ts), as the MQTT broker uses it.
+  const ingress = createDeviceIngress({ transport: 'http', newId: newMessageId });
+
   app.post<{ Params: TokenParams }>('/:token/telemetry', { schema: { params: tokenParams } }, async (req, reply) => {
     const receivedAt = Date.now();
     const device = await authenticateToken(app, req.params.token);
     const body = rawBody(req.body);
-    // The one definition of a valid message (packages/telemetry), as the MQTT gateway applies it.
-    const verdict = acceptTelemetry(body, receivedAt);
+    const verdict = ingress.telemetry(device.id, body, receivedAt);
     if (!verdict.ok) {
       req.log.warn({ deviceId: device.id, reason: verdict.error }, 'device telemetry refused');
       throw new AppError('BAD_REQUEST', verdict.error);
     }
-    await enqueue(app, { ...base(device, receivedAt), kind: 'telemetry', entries: verdict.entries }, body.length);
+    await enqueue(app, verdict.message, body.length);
     return reply.status(200).send();
   });
 
@@ -60,15 +57,19 @@ export async function ingestRoutes(app: FastifyInstance): Promise<void> {
     const receivedAt = Date.now();
     const device = await authenticateToken(app, req.params.token);
     const body = rawBody(req.body);
-    const values = parseAttributes(body);
-    if (Object.keys(values).length > 0)
-      await enqueue(app, { ...base(device, receivedAt), kind: 'attributes', values }, body.length);
+    const verdict = ingress.attributes(device.id, body, receivedAt);
+    if (!verdict.ok) throw new AppError('BAD_REQUEST', verdict.error);
+    // `{}` is answered 200 and not queued (over MQTT it is queued and counts as activity).
+    if (Object.keys(verdict.message.values).length > 0) await enqueue(app, verdict.message, body.length);
     return reply.status(200).send();
   });
 }
 
-/** Client attributes: one JSON object (lenient, like telemetry), within the message limits. */
-export function parseAttributes(body: Buffer): Record<string, TelemetryValue> {
+/**
+ * An RPC request or answer body: one JSON object (lenient, like telemetry), within the
+ * message limits of client attributes — the one validation, with a 400 that says what to fix.
+ */
+export function parseObjectBody(body: Buffer): Record<string, TelemetryValue> {
   const verdict = acceptAttributes(body);
   if (!verdict.ok) throw new AppError('BAD_REQUEST', verdict.error);
   return verdict.values;

@@ -24,7 +24,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
-import { parseAttributes, rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
+import { parseObjectBody, rawBody, type TokenParams, tokenParams } from './ingest-routes.js';
 import { sendTooMany } from './throttle.js';
 
 const DEFAULT_POLL_MS = 60_000;
@@ -134,7 +134,7 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
       const body = rawBody(req.body);
       let response: TelemetryValue;
       try {
-        response = parseAttributes(body);
+        response = parseObjectBody(body);
       } catch {
         // Any reply is relayed; a non-object one as its text (ThingsBoard relays it as-is too).
         response = body.toString('utf8');
@@ -162,7 +162,7 @@ export async function rpcRoutes(app: FastifyInstance): Promise<void> {
 
   app.post<{ Params: TokenParams }>('/:token/rpc', { schema: { params: tokenParams } }, async (req, reply) => {
     await authenticateToken(app, req.params.token);
-    const request = parseAttributes(rawBody(req.body));
+    const request = parseObjectBody(rawBody(req.body));
     const method = request.method;
     if (typeof method !== 'string' || method === '')
       throw new AppError('BAD_REQUEST', 'client-side RPC needs {"method": "...", "params": ...}');
