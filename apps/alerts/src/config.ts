@@ -4,17 +4,7 @@
  * the worker read when alerts ran inside it, so an existing .env keeps working.
  * `AlertsConfigSchema` alone is what `startAlerts` needs (tests and the demo parse it).
  */
-import {
-  ConfigError,
-  DatabaseUrl,
-  LogLevel,
-  Port,
-  parseConfig,
-  RedisPrefix,
-  RedisUrl,
-  type Static,
-  Type,
-} from '@spms/config';
+import { Port, parseConfig, ServiceConfigProps, type Static, Type } from '@spms/config';
 import { redisLayoutProblem } from '@spms/queue';
 
 const ms = (def: number, min = 0) => Type.Integer({ minimum: min, default: def, description: 'milliseconds' });
@@ -100,25 +90,17 @@ export type AlertsConfig = Static<typeof AlertsConfigSchema> & {
 };
 
 export const AlertsProcessConfigSchema = Type.Object({
-  DATABASE_URL: DatabaseUrl,
-  REDIS_URL: RedisUrl,
-  REDIS_PREFIX: RedisPrefix,
-  LOG_LEVEL: LogLevel,
+  // REQUIRE_DURABLE_REDIS among them: the alert timers and send jobs live in Redis.
+  ...ServiceConfigProps,
   /** Prometheus metrics (`/metrics`) and liveness (`/healthz`) of the alerts process (0 = any free port). */
   ALERTS_HTTP_PORT: Port(9465),
   ALERTS_HTTP_HOST: Type.String({ default: '0.0.0.0' }),
-  /** Refuse to start unless Redis keeps acknowledged jobs durably (AOF on, noeviction): the
-   *  alert timers and send jobs live there. */
-  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   ...AlertsConfigSchema.properties,
 });
 
 export type AlertsProcessConfig = Static<typeof AlertsProcessConfigSchema>;
 
 export function loadAlertsConfig(env: Record<string, string | undefined>): AlertsProcessConfig {
-  const config = parseConfig(AlertsProcessConfigSchema, env);
   // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
-  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
-  if (redisProblem) throw new ConfigError([redisProblem]);
-  return config;
+  return parseConfig(AlertsProcessConfigSchema, env, (c) => redisLayoutProblem(c.REDIS_URL, c.REDIS_PREFIX));
 }

@@ -1,31 +1,16 @@
-import {
-  ConfigError,
-  DatabaseUrl,
-  LogLevel,
-  Port,
-  parseConfig,
-  RedisPrefix,
-  RedisUrl,
-  type Static,
-  Type,
-} from '@spms/config';
+import { DatabaseUrl, Port, parseConfig, ServiceConfigProps, type Static, Type } from '@spms/config';
 import { redisLayoutProblem } from '@spms/queue';
 import { AccessConfigProps } from './plugins/access-config.js';
 
 export const ApiConfigSchema = Type.Object({
-  DATABASE_URL: DatabaseUrl,
+  ...ServiceConfigProps,
   /** Heavy reads (reports, status, outage lists and exports, voltage) from a streaming replica; default DATABASE_URL. */
   DATABASE_READ_URL: Type.Optional(DatabaseUrl),
-  REDIS_URL: RedisUrl,
-  REDIS_PREFIX: RedisPrefix,
   HTTP_PORT: Port(8080),
   HTTP_HOST: Type.String({ default: '0.0.0.0' }),
   /** GET /metrics (Prometheus) on its own port, never on HTTP_PORT; unauthenticated, so loopback by default. */
   API_METRICS_PORT: Port(9464),
   API_METRICS_HOST: Type.String({ default: '127.0.0.1' }),
-  LOG_LEVEL: LogLevel,
-  /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
-  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   /** Initial admin API key, so a fresh install is usable. Compared in constant time, never logged. */
   SPMS_ADMIN_API_KEY: Type.Optional(
     Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 24`' }),
@@ -106,9 +91,6 @@ export const ApiConfigSchema = Type.Object({
 export type ApiConfig = Static<typeof ApiConfigSchema>;
 
 export function loadApiConfig(env: Record<string, string | undefined>): ApiConfig {
-  const config = parseConfig(ApiConfigSchema, env);
   // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
-  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
-  if (redisProblem) throw new ConfigError([redisProblem]);
-  return config;
+  return parseConfig(ApiConfigSchema, env, (c) => redisLayoutProblem(c.REDIS_URL, c.REDIS_PREFIX));
 }

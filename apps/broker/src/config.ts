@@ -2,28 +2,13 @@
  * The broker's whole configuration: one TypeBox schema, parsed once at start-up
  * (`loadBrokerConfig(process.env)`); keys are the environment variable names.
  */
-import {
-  ConfigError,
-  DatabaseUrl,
-  LogLevel,
-  Port,
-  parseConfig,
-  RedisPrefix,
-  RedisUrl,
-  type Static,
-  Type,
-} from '@spms/config';
+import { Port, parseConfig, ServiceConfigProps, type Static, Type } from '@spms/config';
 import { redisLayoutProblem } from '@spms/queue';
 
 const PositiveInt = (def: number, description: string) => Type.Integer({ minimum: 0, default: def, description });
 
 export const BrokerConfigSchema = Type.Object({
-  DATABASE_URL: DatabaseUrl,
-  REDIS_URL: RedisUrl,
-  REDIS_PREFIX: RedisPrefix,
-  LOG_LEVEL: LogLevel,
-  /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
-  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
+  ...ServiceConfigProps,
   /** The fleet's firmware has 1883 compiled in; change it only to run beside another broker. */
   MQTT_PORT: Port(1883),
   MQTT_HOST: Type.String({ default: '0.0.0.0' }),
@@ -135,9 +120,6 @@ export const BrokerConfigSchema = Type.Object({
 export type BrokerConfig = Static<typeof BrokerConfigSchema>;
 
 export function loadBrokerConfig(env: Record<string, string | undefined>): BrokerConfig {
-  const config = parseConfig(BrokerConfigSchema, env);
   // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
-  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
-  if (redisProblem) throw new ConfigError([redisProblem]);
-  return config;
+  return parseConfig(BrokerConfigSchema, env, (c) => redisLayoutProblem(c.REDIS_URL, c.REDIS_PREFIX));
 }

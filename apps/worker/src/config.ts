@@ -3,30 +3,15 @@
  * (`loadWorkerConfig(process.env)`); keys are the environment variable names.
  */
 
-import {
-  ConfigError,
-  DatabaseUrl,
-  LogLevel,
-  Port,
-  parseConfig,
-  RedisPrefix,
-  RedisUrl,
-  type Static,
-  Type,
-} from '@spms/config';
+import { Port, parseConfig, ServiceConfigProps, type Static, Type } from '@spms/config';
 import { redisLayoutProblem } from '@spms/queue';
 import { BridgeConfigSchema, bridgeSettings } from './bridge/config.js';
 
 export const WorkerConfigSchema = Type.Object({
-  DATABASE_URL: DatabaseUrl,
-  REDIS_URL: RedisUrl,
-  REDIS_PREFIX: RedisPrefix,
-  LOG_LEVEL: LogLevel,
+  ...ServiceConfigProps,
   /** Prometheus metrics (`/metrics`) and liveness (`/healthz`) of the worker process (0 = any free port). */
   WORKER_HTTP_PORT: Port(9092),
   WORKER_HTTP_HOST: Type.String({ default: '0.0.0.0' }),
-  /** Refuse to start unless Redis keeps acknowledged messages durably (AOF on, noeviction). */
-  REQUIRE_DURABLE_REDIS: Type.Boolean({ default: false, description: 'true or false' }),
   /** Ingest jobs taken from the queue at once by this process (merged into WORKER_TRANSACTIONS). */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1024, default: 64, description: 'jobs in flight' }),
   /** Ingest transactions in flight at once; each takes every job queued so far (group commit). */
@@ -65,10 +50,8 @@ export const WorkerConfigSchema = Type.Object({
 export type WorkerConfig = Static<typeof WorkerConfigSchema>;
 
 export function loadWorkerConfig(env: Record<string, string | undefined>): WorkerConfig {
-  const config = parseConfig(WorkerConfigSchema, env);
   // REDIS_URL's form (one server, Sentinel, Cluster) and, on Cluster, a hash-tagged REDIS_PREFIX.
-  const redisProblem = redisLayoutProblem(config.REDIS_URL, config.REDIS_PREFIX);
-  if (redisProblem) throw new ConfigError([redisProblem]);
+  const config = parseConfig(WorkerConfigSchema, env, (c) => redisLayoutProblem(c.REDIS_URL, c.REDIS_PREFIX));
   bridgeSettings(config); // a half-configured bridge is refused here, naming what is missing
   return config;
 }

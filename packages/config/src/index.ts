@@ -20,12 +20,12 @@ export class ConfigError extends Error {
  * and validates. Unknown variables are ignored (the environment holds many). Throws a
  * ConfigError naming every bad variable; values are never echoed, since they may be secrets.
  * `checks` then look at the parsed whole (rules across variables): each returns a problem or
- * undefined, and every problem found is thrown together in one ConfigError.
+ * nothing (null/undefined), and every problem found is thrown together in one ConfigError.
  */
 export function parseConfig<T extends TProperties>(
   schema: TObject<T>,
   env: Record<string, string | undefined>,
-  ...checks: ((config: Static<TObject<T>>) => string | undefined)[]
+  ...checks: ((config: Static<TObject<T>>) => string | null | undefined)[]
 ): Static<TObject<T>> {
   const picked: Record<string, unknown> = {};
   for (const key of Object.keys(schema.properties)) {
@@ -36,7 +36,7 @@ export function parseConfig<T extends TProperties>(
   const value = Value.Default(schema, Value.Convert(schema, picked));
   if (Value.Check(schema, value)) {
     const config = value as Static<TObject<T>>;
-    const problems = checks.map((check) => check(config)).filter((p): p is string => p !== undefined);
+    const problems = checks.map((check) => check(config)).filter((p): p is string => typeof p === 'string');
     if (problems.length) throw new ConfigError(problems);
     return config;
   }
