@@ -13,7 +13,7 @@ export const AccessConfigProps = {
   /**
    * Failed sign-ins for one username from one address before that (username, address) pair
    * is locked (the owner elsewhere is not), and for one username from all addresses before
-   * its attempts are slowed down (never refused). services/sessions-throttle.ts.
+   * its attempts are slowed down (never refused). routes/auth/sessions-throttle.ts.
    */
   SIGNIN_MAX_FAILURES_PER_USER: Type.Integer({ default: 5, minimum: 1 }),
   /** Failed sign-ins from one IP address (any usernames) before that address is locked. */

@@ -1,7 +1,7 @@
 /**
  * Operator authentication: `Authorization: Bearer <token>`, where the token is
  * - the initial admin key from SPMS_ADMIN_API_KEY (compared in constant time),
- * - a session token from POST /api/auth/login (`spms_s_…`, services/sessions.ts), or
+ * - a session token from POST /api/auth/login (`spms_s_…`, routes/auth/sessions.ts), or
  * - an API key (`spms_k_…`, rows of api_keys stored as sha256; older keys `spms_…`). A key owned by a user acts
  *   with at most the user's role and within the intersection of both scopes, and stops
  *   working when the user is disabled or deleted.
@@ -15,7 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../core/errors.js';
 import type { Principal, Scope } from '../core/principal.js';
-import { SESSION_TOKEN_PREFIX, SessionService } from '../services/sessions.js';
+import { SESSION_TOKEN_PREFIX, SessionService } from '../routes/auth/sessions.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -111,7 +111,7 @@ export const authPlugin = fp(
       const keyScope = toScope(key.regions, key.customers);
       if (!key.user_id || !key.user_role) return { kind: 'api-key', id: key.id, role: key.role, scope: keyScope };
       const role = minRole(key.role, key.user_role);
-      // Admins are never scoped (services/users.ts); a key demoted below admin keeps its scope.
+      // Admins are never scoped (routes/users/users.ts); a key demoted below admin keeps its scope.
       const scope = intersectScopes(keyScope, toScope(key.user_regions, key.user_customers));
       return { kind: 'api-key', id: key.id, role, scope: role === 'admin' ? null : scope, userId: key.user_id };
     };

@@ -3,7 +3,7 @@
  * - POST /login `{username | email, password}` → `{token, expiresAt, user}`; the token goes
  *   in `Authorization: Bearer …` like an API key. Limited per IP (SIGNIN_RATE_LIMIT_PER_MIN);
  *   repeated failures lock the (username, IP) pair with back-off and the IP (429 +
- *   Retry-After), and slow down (never refuse) a username (services/sessions-throttle.ts).
+ *   Retry-After), and slow down (never refuse) a username (routes/auth/sessions-throttle.ts).
  * - POST /logout ends the calling session. GET /me describes the caller.
  * - POST /password `{currentPassword, newPassword}`: a signed-in user changes their own
  *   password; their other sessions end.
@@ -14,11 +14,11 @@ import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import { notifyAccessChange } from '../../services/live.js';
-import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../../services/passwords.js';
-import { SignInThrottle } from '../../services/sessions-throttle.js';
-import { toUserView, UserService } from '../../services/users.js';
 import { ErrorBody, errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js';
 import { Role, User } from '../users/schemas.js';
+import { toUserView, UserService } from '../users/users.js';
+import { SignInThrottle } from './sessions-throttle.js';
 
 const LoginBody = Type.Object(
   {

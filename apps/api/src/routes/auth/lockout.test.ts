@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
-import { SignInThrottle } from '../../services/sessions-throttle.js';
 import { createUser, testEnv } from '../users/access-fixtures.js';
+import { SignInThrottle } from './sessions-throttle.js';
 
 let db: TestDatabase;
 let redis: TestRedis;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateApiKey, hashApiKey } from '../../services/api-key-service.js';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
+import { generateApiKey, hashApiKey } from '../api-keys/api-key-service.js';
 import { HIDDEN_CONFLICT } from './device-conflicts.js';
 
 const admin = { authorization: `Bearer ${TEST_ADMIN_KEY}` };

@@ -3,7 +3,7 @@
  * timestamped telemetry forms (`{"ts","values"}` or an array of them; values may be strings
  * as ThingsBoard's REST API returns them) and puts them through the live ingest path (the
  * ingest queue; the worker stores and evaluates them). 202 once every entry is durably
- * queued. Re-posting the same history adds nothing (services/history-import.ts).
+ * queued. Re-posting the same history adds nothing (routes/devices/history-import.ts).
  * GET/PUT …/telemetry/import-progress keep an importer's per-device progress in SPMS;
  * GET …/telemetry/stored?ts= says whether the worker has stored a posted request.
  * Writes need role operator (devices/index.ts) and the device in the caller's scope.

@@ -8,9 +8,9 @@ import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
 import { notifyAccessChange } from '../../services/live.js';
-import { toUserView, UserService } from '../../services/users.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { CreateUserBody, ListUsersQuery, PasswordBody, UpdateUserBody, User, UserParams } from './schemas.js';
+import { toUserView, UserService } from './users.js';
 
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const users = new UserService(app.pg, {

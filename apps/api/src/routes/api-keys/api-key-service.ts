@@ -6,14 +6,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Principal } from '../core/principal.js';
+import { AppError } from '../../core/errors.js';
+import type { Principal } from '../../core/principal.js';
 
 export type ApiKeyRole = 'admin' | 'operator' | 'viewer';
 
 /**
  * Prefix of API keys: makes leaked keys easy to spot (secret scanners, logs) and can never
- * be confused with a session token (`spms_s_`, services/sessions.ts). Keys issued before it
+ * be confused with a session token (`spms_s_`, routes/auth/sessions.ts). Keys issued before it
  * were `spms_` + random, and 1 in 4096 of those began with `spms_s_` (plugins/auth.ts still
  * accepts them).
  */

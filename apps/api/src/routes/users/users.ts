@@ -3,8 +3,8 @@
  * a NULL scope list ("unrestricted") cannot be written with Prisma's scalar lists.
  */
 import { type Queryable, withTransaction } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Principal } from '../core/principal.js';
+import { AppError } from '../../core/errors.js';
+import type { Principal } from '../../core/principal.js';
 import { checkPasswordStrength, hashPassword, type ScryptParams } from './passwords.js';
 
 export type Role = Principal['role'];

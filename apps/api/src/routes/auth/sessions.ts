@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Queryable } from '@spms/db';
-import type { UserRow } from './users.js';
+import type { UserRow } from '../users/users.js';
 
 export const SESSION_TOKEN_PREFIX = 'spms_s_';
 const RENEW_RESOLUTION_MS = 60_000;

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../app.js';
-import { loadApiConfig } from '../config.js';
-import { bearer, testEnv } from '../routes/users/access-fixtures.js';
+import { buildApp } from '../../app.js';
+import { loadApiConfig } from '../../config.js';
+import { SESSION_TOKEN_PREFIX } from '../auth/sessions.js';
+import { bearer, testEnv } from '../users/access-fixtures.js';
 import { generateApiKey, hashApiKey } from './api-key-service.js';
-import { SESSION_TOKEN_PREFIX } from './sessions.js';
 
 // base64url of 0xB3 0xF0 starts with "s_": the old `spms_<random>` key then began with `spms_s_`.
 const unlucky = (n: number) => Buffer.concat([Buffer.from([0xb3, 0xf0]), randomBytes(n - 2)]);
