@@ -5,10 +5,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import { requireRole } from '../../plugins/auth.js';
-import { getAlertEscalation } from '../../services/alert-escalation.js';
-import { type AlertView, acknowledgeAlert, getAlert, listAlerts } from '../../services/alerts.js';
-import { listNotifications } from '../../services/notifications.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { listNotifications } from '../notifications/notifications.js';
+import { getAlertEscalation } from './alert-escalation.js';
+import { type AlertView, acknowledgeAlert, getAlert, listAlerts } from './alerts.js';
 import { Alert, AlertDetail, AlertList, AlertParams, AlertQuery } from './schemas.js';
 
 const alertRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -7,9 +7,9 @@ import { withTransaction } from '@spms/db';
 import type { FastifyRequest } from 'fastify';
 import type { Scope } from '../../core/principal.js';
 import { requireRole } from '../../plugins/auth.js';
-import { EscalationPolicyService } from '../../services/escalation.js';
-import { RecipientGroupService } from '../../services/recipient-groups.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { EscalationPolicyService } from './escalation.js';
+import { RecipientGroupService } from './recipient-groups.js';
 import {
   CreateGroupBody,
   CreatePolicyBody,

@@ -1,7 +1,7 @@
 /** /api/notifications: every text (sent or held back), with its alerts and delivery history. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { listNotifications } from '../../services/notifications.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { listNotifications } from './notifications.js';
 import { NotificationList, NotificationQuery } from './schemas.js';
 
 const notificationRoutes: FastifyPluginAsyncTypebox = async (app) => {

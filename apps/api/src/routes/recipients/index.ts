@@ -2,9 +2,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import { requireRole } from '../../plugins/auth.js';
-import { RecipientService, type RecipientView } from '../../services/recipients.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { emailWarning, readEmailSenders } from '../health/email-senders.js';
+import { RecipientService, type RecipientView } from './recipients.js';
 import { CreateRecipientBody, Recipient, RecipientList, RecipientParams, UpdateRecipientBody } from './schemas.js';
 
 const recipientRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -8,9 +8,9 @@
 import type { Queryable } from '@spms/db';
 import { EmailAddressError, normalizeEmail } from '@spms/email';
 import { normalizePhone, PhoneNumberError } from '@spms/sms';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 export type ScopeKind = 'all' | 'region' | 'customer' | 'device' | 'line';
 export type Channel = 'sms' | 'email' | 'both';

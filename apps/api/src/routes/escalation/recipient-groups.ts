@@ -4,10 +4,10 @@
  * scope (see recipients.ts for a recipient's scope).
  */
 import type { Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams } from '../core/scope.js';
-import { visible as recipientVisible } from './recipients.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams } from '../../core/scope.js';
+import { visible as recipientVisible } from '../recipients/recipients.js';
 
 export const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
 

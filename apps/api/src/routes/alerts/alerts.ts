@@ -4,10 +4,10 @@
  * acknowledgement. Everything goes through the principal's scope.
  */
 import type { Pool, Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
-import type { AuditHook } from './audit.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
+import type { AuditHook } from '../../services/audit.js';
 
 export interface AlertFilters {
   status?: 'active' | 'cleared';

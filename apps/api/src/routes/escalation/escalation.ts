@@ -4,9 +4,9 @@
  * policy whose scope (region / customer / device) lies inside its own.
  */
 import type { Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 import { uniqueName } from './recipient-groups.js';
 
 export type PolicyScopeKind = 'all' | 'region' | 'customer' | 'device';

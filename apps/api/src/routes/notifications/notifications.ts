@@ -6,8 +6,8 @@
  * provider id and error message are null and `alertIds` lists only the alerts in scope.
  */
 import type { Pool } from '@spms/db';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 export interface NotificationView {
   id: number;
