@@ -8,39 +8,20 @@ import type { PoolClient } from '@spms/db';
 import type { OutageEvent, OutageInterval } from '@spms/outage-engine';
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
-import { msOf, sourceOf, toMs, tsParam } from './sql.js';
+import { type IntervalRow, intervalColumns, rowToInterval } from './interval-rows.js';
+import { sourceOf, tsParam } from './sql.js';
 
-export const OUTAGE_COLUMNS = `o.line, ${msOf('o.started_at')} AS started_at, o.start_msg_id,
-  ${msOf('o.start_window_from')} AS swf, ${msOf('o.start_window_to')} AS swt,
-  ${msOf('o.ended_at')} AS ended_at, o.end_msg_id,
-  ${msOf('o.end_window_from')} AS ewf, ${msOf('o.end_window_to')} AS ewt, o.unknown_ms, o.duration_ms, o.class`;
+export const OUTAGE_COLUMNS = `o.line, ${intervalColumns('o')}, o.class`;
 
-export interface OutageRow {
+export interface OutageRow extends IntervalRow {
   line: number;
-  started_at: number;
-  start_msg_id: string;
-  swf: number | null;
-  swt: number | null;
-  ended_at: number | null;
-  end_msg_id: string | null;
-  ewf: number | null;
-  ewt: number | null;
-  unknown_ms: string;
-  duration_ms: string | null;
   class: string;
 }
 
 export function rowToOutage(r: OutageRow): OutageInterval {
   return {
     line: r.line,
-    startedAt: toMs(r.started_at) as number,
-    startMsgId: r.start_msg_id,
-    startWindow: r.swf === null ? null : { from: toMs(r.swf) as number, to: toMs(r.swt) },
-    endedAt: toMs(r.ended_at),
-    endMsgId: r.end_msg_id,
-    endWindow: r.ewf === null ? null : { from: toMs(r.ewf) as number, to: toMs(r.ewt) },
-    unknownMs: Number(r.unknown_ms),
-    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+    ...rowToInterval(r),
     classification: r.class === 'momentary' || r.class === 'sustained' ? r.class : null,
   };
 }

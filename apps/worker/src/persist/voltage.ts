@@ -22,39 +22,18 @@ import {
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import type { LoadedDevice, VoltsUpdate } from './device-state.js';
+import { type IntervalRow, intervalColumns, rowToInterval } from './interval-rows.js';
 import type { VoltRow } from './prepare.js';
 import { C, msOf, sourceOf, toMs, tsParam } from './sql.js';
 import { type DeviceTimeRanges, loadDeviceTimeWindows, loadWindows, minSince, widenRange } from './windows.js';
 
-const EPISODE_COLUMNS = `e.kind, ${msOf('e.started_at')} AS started_at, e.start_msg_id, ${msOf('e.start_window_from')} AS swf,
-  ${msOf('e.start_window_to')} AS swt, ${msOf('e.ended_at')} AS ended_at, e.end_msg_id, ${msOf('e.end_window_from')} AS ewf,
-  ${msOf('e.end_window_to')} AS ewt, e.unknown_ms, e.duration_ms`;
+const EPISODE_COLUMNS = `e.kind, ${intervalColumns('e')}`;
 
-interface EpisodeRow {
+interface EpisodeRow extends IntervalRow {
   kind: 'under' | 'over';
-  started_at: number | null;
-  start_msg_id: string;
-  swf: number | null;
-  swt: number | null;
-  ended_at: number | null;
-  end_msg_id: string | null;
-  ewf: number | null;
-  ewt: number | null;
-  unknown_ms: string;
-  duration_ms: string | null;
 }
 
-const toEpisode = (r: EpisodeRow): VoltageEpisode => ({
-  kind: r.kind,
-  startedAt: toMs(r.started_at) as number,
-  startMsgId: r.start_msg_id,
-  startWindow: r.swf === null ? null : { from: toMs(r.swf) as number, to: toMs(r.swt) },
-  endedAt: toMs(r.ended_at),
-  endMsgId: r.end_msg_id,
-  endWindow: r.ewf === null ? null : { from: toMs(r.ewf) as number, to: toMs(r.ewt) },
-  unknownMs: Number(r.unknown_ms),
-  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
-});
+const toEpisode = (r: EpisodeRow): VoltageEpisode => ({ kind: r.kind, ...rowToInterval(r) });
 
 const LOAD_OPEN = `
 SELECT e.device_id::text AS device_id, ${EPISODE_COLUMNS}
