@@ -125,14 +125,12 @@ export function createFirmwareServer(ctx: GatewayContext, redis: Redis): Firmwar
   });
   const cache = createChunkCache(config.FW_CHUNK_CACHE_BYTES);
 
-  function stateOf(client: GatewayClient, s: DeviceSession): FwSession {
+  function stateOf(s: DeviceSession): FwSession {
     let st = sessions.get(s);
     if (!st) {
       st = { sizes: new Map(), images: new Map(), next: null, running: false };
       sessions.set(s, st);
-      // Request, answer, request…: with Nagle's algorithm each answer waits for the device's
-      // delayed ACK of the previous write (~40 ms a chunk, measured). TCP and TLS sockets only.
-      (client.conn as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      // No Nagle delay between request and chunk: every device socket has TCP_NODELAY (listeners.ts).
     }
     return st;
   }
@@ -233,7 +231,7 @@ export function createFirmwareServer(ctx: GatewayContext, redis: Redis): Firmwar
       const text = payload.toString('latin1').trim();
       if (text !== '' && !SIZE.test(text))
         return done({ invalid: 'firmware chunk request: the payload must be the chunk size in bytes (decimal)' });
-      const st = stateOf(client, s);
+      const st = stateOf(s);
       let size = text === '' ? 0 : Number(text);
       if (size > 0) remember(st.sizes, req.requestId, size);
       else size = st.sizes.get(req.requestId) ?? 0;

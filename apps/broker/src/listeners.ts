@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createNetServer, type Server } from 'node:net';
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ConnectionHandler } from './client-guards.js';
@@ -74,8 +74,21 @@ export interface ListenerLimits {
   maxWsMessageBytes: number;
 }
 
+/**
+ * Every device socket without Nagle's algorithm, set once at accept. Devices ask and wait
+ * (attribute request, RPC, firmware chunk): with Nagle, an answer written while an earlier
+ * segment was unacknowledged waited for the device's delayed ACK (~40 ms a firmware chunk,
+ * measured). WebSocket sockets get it from ws, which sets it on every upgrade.
+ */
+function withNoDelay<S extends Socket>(handle: ConnectionHandler): (socket: S) => void {
+  return (socket) => {
+    socket.setNoDelay(true);
+    handle(socket);
+  };
+}
+
 export async function listenTcp(handle: ConnectionHandler, port: number, host: string): Promise<Listener> {
-  const server = createNetServer((socket) => handle(socket));
+  const server = createNetServer(withNoDelay(handle));
   const bound = await listen(server, port, host, 'MQTT_PORT', 'MQTT');
   return { port: bound, close: closer(server) };
 }
@@ -102,7 +115,7 @@ export async function listenTls(
       // Node's default is 120 s: a socket stuck in the handshake is an unauthenticated one.
       handshakeTimeout: limits.handshakeTimeoutMs,
     },
-    (socket) => handle(socket),
+    withNoDelay(handle),
   );
   // A handshake timeout or failure is reported here; Node leaves the socket open otherwise.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
