@@ -1,6 +1,6 @@
 /**
  * Audit entries in the change's own transaction: a change and its audit_log row commit
- * together or not at all (services/audit.ts). A failed audit insert rolls the change back
+ * together or not at all (routes/audit/audit.ts). A failed audit insert rolls the change back
  * and the request fails (500): nothing changes without a record of who changed it.
  * - `app.audit(req, change, db)`: writes the entry with `db`, the change's transaction
  *   (a pg client from `withTransaction`, or `prismaExec(tx)`).
@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { type AuditHook, insertAudit, type SqlExec } from '../services/audit.js';
+import { type AuditHook, insertAudit, type SqlExec } from '../routes/audit/audit.js';
 
 export interface AuditChange {
   action: string;

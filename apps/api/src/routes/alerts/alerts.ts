@@ -7,7 +7,7 @@ import type { Pool, Queryable } from '@spms/db';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { SqlParams, scopeCondition } from '../../core/scope.js';
-import type { AuditHook } from '../../services/audit.js';
+import type { AuditHook } from '../audit/audit.js';
 
 export interface AlertFilters {
   status?: 'active' | 'cleared';

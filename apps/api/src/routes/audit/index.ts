@@ -2,8 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
-import { listAudit } from '../../services/audit.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { listAudit } from './audit.js';
 
 const AuditQuery = Type.Object(
   {

@@ -14,13 +14,8 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { requireRole } from '../../plugins/auth.js';
-import {
-  type DeadLetterItem,
-  getDeadLetter,
-  listDeadLetters,
-  setDeadLetterStatus,
-} from '../../services/dead-letters.js';
 import { ErrorBody, errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { type DeadLetterItem, getDeadLetter, listDeadLetters, setDeadLetterStatus } from './dead-letters.js';
 import { DeadLetter, DeadLetterList, DeadLetterParams, DeadLetterQuery } from './schemas.js';
 
 const actionResponses = { 200: DeadLetter, ...errorResponses, 422: ErrorBody, 503: ErrorBody };

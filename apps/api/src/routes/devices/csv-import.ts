@@ -9,10 +9,10 @@ import { refreshFirmwareTargets } from '@spms/firmware';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { inScope } from '../../core/scope.js';
-import { type AuditHook, prismaExec } from '../../services/audit.js';
-import { isUniqueViolation } from '../../services/profile-ref.js';
 import { checkVoltageRange } from '../../services/validation.js';
+import { type AuditHook, prismaExec } from '../audit/audit.js';
 import { prismaQueryable } from '../firmware/firmware-assignment.js';
+import { isUniqueViolation } from '../profiles/profile-ref.js';
 import {
   describeCredentials,
   type IssuedCredentials,

@@ -12,8 +12,6 @@ import { type FirmwareTargetChange, refreshFirmwareTargets, setDeviceFirmware } 
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { inScope } from '../../core/scope.js';
-import { type AuditHook, prismaExec } from '../../services/audit.js';
-import { isUniqueViolation, isUuid, resolveProfile } from '../../services/profile-ref.js';
 import {
   checkCoordinates,
   checkDeviceName,
@@ -23,7 +21,9 @@ import {
   formatFieldErrors,
   type Overrides,
 } from '../../services/validation.js';
+import { type AuditHook, prismaExec } from '../audit/audit.js';
 import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../firmware/firmware-assignment.js';
+import { isUniqueViolation, isUuid, resolveProfile } from '../profiles/profile-ref.js';
 import {
   assertNoShadowing,
   type CredentialsRequest,

@@ -1,10 +1,10 @@
 /** GET /api/outages: filtered, cursor-paginated; `?format=csv` / `Accept: text/csv` streams every match. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { localIso, sendCsv, wantsCsv } from '../../services/csv.js';
-import { listOutages, type OutageFilters } from '../../services/outages-query.js';
+import { localIso, sendCsv, wantsCsv } from '../../core/csv.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { Iso, Nullable } from '../status/schemas.js';
+import { listOutages, type OutageFilters } from './outages-query.js';
 
 const Window = Nullable(Type.Object({ from: Iso, to: Iso }));
 

@@ -7,8 +7,8 @@ import { withTransaction } from '@spms/db';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
-import { PlannedService } from '../../services/planned.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { PlannedService } from './planned.js';
 
 const NullableString = (opts: Record<string, unknown>) =>
   Type.Unsafe<string | null>({ ...opts, type: ['string', 'null'] });

@@ -3,8 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pushFirmwareAttributes } from '@spms/firmware';
 import { AppError } from '../../core/errors.js';
 import { requireRole } from '../../plugins/auth.js';
-import { ProfileService } from '../../services/profile-service.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { ProfileService } from './profile-service.js';
 import { CreateProfileBody, Profile, ProfileList, ProfileParams, UpdateProfileBody } from './schemas.js';
 
 const profileRoutes: FastifyPluginAsyncTypebox = async (app) => {

@@ -6,9 +6,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import type { Scope } from '../../core/principal.js';
 import { requireRole } from '../../plugins/auth.js';
-import { ReportSubscriptionService, type ReportSubscriptionView } from '../../services/report-subscriptions.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { emailWarning, readEmailSenders } from '../health/email-senders.js';
+import { ReportSubscriptionService, type ReportSubscriptionView } from './report-subscriptions.js';
 import {
   CreateReportSubscriptionBody,
   ReportSubscription,

@@ -2,8 +2,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { localDay } from '@spms/reliability';
 import { Type } from 'typebox';
+import { sendCsv, wantsCsv } from '../../core/csv.js';
 import { AppError } from '../../core/errors.js';
-import { sendCsv, wantsCsv } from '../../services/csv.js';
 import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../../services/reliability-csv.js';
 import { type GroupReport, reliabilityReport } from '../../services/reports.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';

@@ -4,13 +4,13 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { localIso, sendCsv, wantsCsv } from '../../core/csv.js';
 import { AppError } from '../../core/errors.js';
 import { SqlParams, scopeCondition } from '../../core/scope.js';
-import { localIso, sendCsv, wantsCsv } from '../../services/csv.js';
-import { deviceTimeline } from '../../services/timeline.js';
-import { autoBucket, type Bucket, voltagePage } from '../../services/voltage-query.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { Iso } from '../status/schemas.js';
+import { deviceTimeline } from './timeline.js';
+import { autoBucket, type Bucket, voltagePage } from './voltage-query.js';
 
 const Params = Type.Object({ idOrName: Type.String({ minLength: 1, maxLength: 200 }) });
 const Range = {

@@ -6,9 +6,9 @@
  * region window when the region holds an in-scope device (or is in the region scope).
  */
 import type { Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Principal, Scope } from '../core/principal.js';
-import { inScope, SqlParams, scopeCondition } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Principal, Scope } from '../../core/principal.js';
+import { inScope, SqlParams, scopeCondition } from '../../core/scope.js';
 
 export interface PlannedRow {
   id: string;

@@ -5,9 +5,9 @@
  * interruption window for its device or its device's region.
  */
 import type { Pool } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 export interface OutageFilters {
   device?: string;

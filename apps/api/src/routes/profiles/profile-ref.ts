@@ -1,6 +1,6 @@
 /** Resolving a profile reference (name or id) and mapping unique-key races to 409. */
 import { Prisma } from '@spms/db';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../../core/errors.js';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -2,11 +2,11 @@
 import { hashSecret, type ProvisionStrategy, provisionSettingProblems } from '@spms/credentials';
 import type { Prisma, PrismaClient, Transport } from '@spms/db';
 import { type FirmwareTargetChange, setProfileFirmware } from '@spms/firmware';
-import { AppError } from '../core/errors.js';
-import { type AuditHook, prismaExec } from './audit.js';
-import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../routes/firmware/firmware-assignment.js';
+import { AppError } from '../../core/errors.js';
+import { checkVoltageRange, type FieldError, formatFieldErrors } from '../../services/validation.js';
+import { type AuditHook, prismaExec } from '../audit/audit.js';
+import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../firmware/firmware-assignment.js';
 import { isUniqueViolation, isUuid } from './profile-ref.js';
-import { checkVoltageRange, type FieldError, formatFieldErrors } from './validation.js';
 
 export interface ProfileFields {
   description?: string | null;

@@ -6,9 +6,9 @@
  * scope does not restrict customers, and the other way round); 'all' is outside every scope.
  */
 import type { Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams } from '../../core/scope.js';
 
 export type ReportScopeKind = 'all' | 'region' | 'customer';
 

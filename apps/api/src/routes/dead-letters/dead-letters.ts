@@ -5,9 +5,9 @@
  * (a whole job, or a message naming no valid device) is visible to unscoped users only.
  */
 import type { Pool, Queryable } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import { AppError } from '../../core/errors.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 export type DeadLetterStatus = 'open' | 'replayed' | 'discarded';
 

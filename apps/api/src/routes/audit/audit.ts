@@ -8,8 +8,8 @@
  * transaction with its executor (a pg client, or `prismaExec(tx)` for Prisma's).
  */
 import type { Pool, Prisma } from '@spms/db';
-import { AppError } from '../core/errors.js';
-import { hideSecretIdentifiers } from '../routes/devices/credentials-request.js';
+import { AppError } from '../../core/errors.js';
+import { hideSecretIdentifiers } from '../devices/credentials-request.js';
 
 /** Runs one statement: a pg pool or client, or a Prisma transaction (`prismaExec`). */
 export interface SqlExec {
