@@ -74,6 +74,15 @@ export const ApiConfigSchema = Type.Object({
   FIRMWARE_MAX_BYTES: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024, description: 'bytes' }),
   /** HTTP device API firmware chunks: largest `size` a device may ask for (400 beyond); the broker's setting of the same name. */
   FW_CHUNK_MAX_BYTES: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536, description: 'bytes' }),
+  /**
+   * HTTP firmware downloads take the brokers' download slots (Redis, REDIS_PREFIX): give the API
+   * the brokers' values, so the cap holds across MQTT and HTTP (docs/firmware-protocol.md).
+   */
+  FW_MAX_CONCURRENT_DOWNLOADS: Type.Integer({ minimum: 1, default: 100, description: 'devices' }),
+  /** A downloading device that asks for no chunk this long frees its slot. */
+  FW_DOWNLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000, description: 'milliseconds' }),
+  /** How long a chunk request waits for a slot before 503 with Retry-After. */
+  FW_ADMISSION_WAIT_MS: Type.Integer({ minimum: 0, default: 30_000, description: 'milliseconds' }),
   /** HTTP device API: the broker's shared verified-credential cache (same secret and TTL as the brokers'; README). */
   DEVICE_AUTH_CACHE_SECRET: Type.Optional(
     Type.String({ minLength: 16, description: 'at least 16 characters; generate one with `openssl rand -hex 32`' }),

@@ -14,9 +14,19 @@
  * title/version that is not the target is 404 with a message (ThingsBoard: 400, or 404
  * when there is no target, without a body); `size` is capped at FW_CHUNK_MAX_BYTES (400
  * beyond) so one request cannot make the server read a large block at once.
+ *
+ * Downloads take the same download slots as the brokers' MQTT ones (@spms/queue
+ * download-slots.ts, shared through Redis), so FW_MAX_CONCURRENT_DOWNLOADS devices at most
+ * download at once whichever transport they use. A device takes a slot with its first chunk
+ * and frees it with its last (or the chunk past the end, or the whole image sent), else
+ * after FW_DOWNLOAD_IDLE_MS of silence. A request that gets no slot is held, first come first
+ * served, up to FW_ADMISSION_WAIT_MS; then, unlike MQTT, HTTP can say "later": 503 with
+ * Retry-After, soon enough for the device to keep its place in the line.
  */
 import { Readable } from 'node:stream';
 import { readChunk, readImage, targetFirmware } from '@spms/firmware';
+import type { Logger } from '@spms/log';
+import { createDownloadSlots, WAITER_STALE_MS } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../core/errors.js';
 import { authenticateToken } from './gateway.js';
@@ -33,8 +43,19 @@ interface FirmwareQuery {
 const fileName = (f: { title: string; version: string }) =>
   `${f.title}-${f.version}.bin`.replace(/[^A-Za-z0-9._-]/g, '_');
 
+/** Seconds a device told 503 should wait: well within WAITER_STALE_MS, so it keeps its place in line. */
+const RETRY_AFTER_S = Math.max(1, Math.floor(WAITER_STALE_MS / 4000));
+
 export async function firmwareRoutes(app: FastifyInstance): Promise<void> {
   const maxChunk = app.config.FW_CHUNK_MAX_BYTES;
+  const slots = createDownloadSlots(app.redis, {
+    prefix: app.config.REDIS_PREFIX,
+    max: app.config.FW_MAX_CONCURRENT_DOWNLOADS,
+    idleMs: app.config.FW_DOWNLOAD_IDLE_MS,
+    waitMs: app.config.FW_ADMISSION_WAIT_MS,
+    logger: app.log.child({ component: 'firmware' }) as unknown as Logger,
+  });
+  app.addHook('onClose', async () => slots.close());
 
   app.get<{ Params: TokenParams; Querystring: FirmwareQuery }>(
     '/:token/firmware',
@@ -67,22 +88,37 @@ export async function firmwareRoutes(app: FastifyInstance): Promise<void> {
           'NOT_FOUND',
           `firmware "${title}" "${version}" is not this device's target (fw_title and fw_version say which is)`,
         );
+      const chunks = size === 0 ? 1 : Math.ceil(target.size / size);
+      if (size > 0 && chunk > chunks)
+        throw new AppError(
+          'BAD_REQUEST',
+          `chunk: ${chunk} is out of range; the image of ${target.size} bytes has chunks 0..${chunks - 1} of ${size} bytes (${chunks}: empty, the end)`,
+        );
+      // Checked first: a request that is refused anyway never waits for (or takes) a slot.
+      const admitted = await slots.admit(device.id, () => req.raw.socket?.destroyed ?? false);
+      if (admitted !== 'admitted') {
+        reply.header('retry-after', String(RETRY_AFTER_S));
+        throw new AppError(
+          'UNAVAILABLE',
+          admitted === 'unavailable'
+            ? 'firmware download slots unavailable; retry later'
+            : `firmware downloads are at their limit (FW_MAX_CONCURRENT_DOWNLOADS); retry in ${RETRY_AFTER_S} s`,
+        );
+      }
       reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', `attachment; filename="${fileName(target)}"`)
         .header('x-filename', fileName(target));
       if (size === 0) {
+        // The whole image sent: the device is done (a broken-off stream frees the slot when idle).
+        reply.raw.once('finish', () => void slots.release(device.id));
         reply.header('content-length', target.size);
         return reply.send(Readable.from(readImage(app.pg, target.id)));
       }
-      const chunks = Math.ceil(target.size / size);
-      if (chunk > chunks)
-        throw new AppError(
-          'BAD_REQUEST',
-          `chunk: ${chunk} is out of range; the image of ${target.size} bytes has chunks 0..${chunks - 1} of ${size} bytes (${chunks}: empty, the end)`,
-        );
       const data = await readChunk(app.pg, target.id, chunk, size);
       if (!data) throw new AppError('NOT_FOUND', 'no firmware is assigned to this device');
+      // The last chunk (or the one past the end): the device is done downloading.
+      if (chunk * size + data.length >= target.size) await slots.release(device.id);
       return reply.send(data);
     },
   );
