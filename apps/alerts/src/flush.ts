@@ -5,7 +5,7 @@
  */
 import { capWindowStart, composeTexts, decideCap, type ItemKind, type PendingItem } from '@spms/alerting';
 import { type FlushJob, jobId, type OverflowJob, type SendJob } from '@spms/contracts';
-import type { PoolClient } from '@spms/db';
+import { type PoolClient, withTransaction } from '@spms/db';
 import { enqueueEmails } from '@spms/queue';
 import { formatDuration } from '@spms/sms';
 import type { Job } from 'bullmq';
@@ -44,9 +44,7 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
   await closeWindow(ctx, job.data); // before taking items: see ensureTimers
   const sends: string[] = [];
   const emails: string[] = [];
-  const client = await ctx.pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(ctx.pool, async (client) => {
     const taken = await client.query<TakenRow>(TAKE, [recipientId, groupKey]);
     const rows = await dropAcknowledgedEscalations(client, recipientId, taken.rows);
     const items: PendingItem[] = rows
@@ -105,13 +103,7 @@ export const handleFlush = (ctx: AlertsContext) => async (job: Job<FlushJob>) =>
         );
       if (cap === 'overflow') await scheduleOverflow(ctx, recipientId);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
   await enqueueSends(ctx, sends);
   await enqueueEmails(ctx.email, emails);
 };

@@ -13,4 +13,4 @@ export {
   type TimeseriesOptions,
   type TimeseriesSetupResult,
 } from './timescale.js';
-export { type Queryable, withTransaction } from './transaction.js';
+export { type Queryable, Rollback, withTransaction } from './transaction.js';

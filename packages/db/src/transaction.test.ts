@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, type Pool } from './pool.js';
-import { withTransaction } from './transaction.js';
+import { createPool, type Pool, type PoolClient } from './pool.js';
+import { Rollback, withTransaction } from './transaction.js';
 
 let db: TestDatabase;
 let pool: Pool;
@@ -49,6 +49,15 @@ describe('withTransaction', () => {
         throw new Error('outer fails after the inner part');
       }),
     ).rejects.toThrow('outer fails');
+    expect(await values()).toEqual([1]);
+  });
+
+  it("answers a Rollback's value after undoing what fn wrote", async () => {
+    const refuse = async (tx: PoolClient): Promise<string> => {
+      await tx.query('INSERT INTO t VALUES (7)');
+      throw new Rollback('refused');
+    };
+    expect(await withTransaction(pool, refuse)).toBe('refused');
     expect(await values()).toEqual([1]);
   });
 });

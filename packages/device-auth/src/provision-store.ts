@@ -20,7 +20,7 @@ import {
   provisionSuccess,
   verifySecret,
 } from '@spms/credentials';
-import type { Pool } from '@spms/db';
+import { type Pool, Rollback, withTransaction } from '@spms/db';
 import { refreshFirmwareTargets } from '@spms/firmware';
 
 const LINE_LABELS = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
@@ -117,9 +117,7 @@ export async function provisionDevice(
   const usernameLookup =
     creds.type === 'ACCESS_TOKEN' ? creds.token : basic?.clientId ? null : (basic?.username ?? null);
 
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(pool, async (client) => {
     // ThingsBoard's matching tries (client id, username) before the username alone: a
     // password-less pair of another device with this username would take these connections.
     if (usernameLookup) {
@@ -129,8 +127,10 @@ export async function provisionDevice(
         [usernameLookup],
       );
       if (shadow.rowCount) {
-        await client.query('ROLLBACK');
-        return { response: failure('credentials: already used by another device; use others'), badSecret: false };
+        throw new Rollback({
+          response: failure('credentials: already used by another device; use others'),
+          badSecret: false,
+        });
       }
     }
     let deviceId: string;
@@ -143,8 +143,7 @@ export async function provisionDevice(
       );
       const row = created.rows[0];
       if (!row) {
-        await client.query('ROLLBACK');
-        return { response: failure('The device with this name is already provisioned'), badSecret: false };
+        throw new Rollback({ response: failure('The device with this name is already provisioned'), badSecret: false });
       }
       deviceId = row.id;
       await client.query(
@@ -161,8 +160,7 @@ export async function provisionDevice(
         [decision.deviceId],
       );
       if (!marked.rowCount) {
-        await client.query('ROLLBACK');
-        return { response: failure('The device was already provisioned'), badSecret: false };
+        throw new Rollback({ response: failure('The device was already provisioned'), badSecret: false });
       }
       deviceId = decision.deviceId;
     }
@@ -180,8 +178,10 @@ export async function provisionDevice(
         throw err;
       });
     if (inserted === null) {
-      await client.query('ROLLBACK');
-      return { response: failure('credentials: already used by another device; use others'), badSecret: false };
+      throw new Rollback({
+        response: failure('credentials: already used by another device; use others'),
+        badSecret: false,
+      });
     }
     await client.query(
       `INSERT INTO audit_log (principal_kind, principal_id, action, entity_type, entity_id, after, ip)
@@ -201,19 +201,13 @@ export async function provisionDevice(
         origin.ip,
       ],
     );
-    await client.query('COMMIT');
     return {
       response: provisionSuccess(creds),
       badSecret: false,
       deviceId,
       credentialsReplaced: decision.action === 'provision',
     };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
