@@ -1,8 +1,11 @@
 /**
- * startGateway: the whole MQTT device gateway in-process — aedes with SPMS's hooks, the
- * TCP/TLS/WebSocket listeners, the durable ingest producer, device authentication, the
- * operator→device command channel, and the health/metrics HTTP server.
- * main.ts only parses the configuration and handles signals.
+ * startGateway: the whole broker process in-process — the MQTT side of the device gateway
+ * (the HTTP device API in apps/api is the other; both accept device messages through
+ * @spms/telemetry's createDeviceIngress). aedes with SPMS's hooks, the TCP/TLS/WebSocket
+ * listeners, the durable ingest producer, device authentication, the operator→device command
+ * channel, and the health/metrics HTTP server. main.ts only parses the configuration and
+ * handles signals. The process calls itself "broker" (logger name, metrics `spms_broker_*`,
+ * BROKER_* settings); "gateway" in identifiers is the same thing.
  */
 import { createPool, type Pool } from '@spms/db';
 import { createDeviceAuthenticator, type DeviceAuthenticator } from '@spms/device-auth';
@@ -271,7 +274,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     const httpAddr = http.server.address();
     const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.BROKER_HTTP_PORT;
 
-    logger.info({ mqttPort: tcp.port, tlsPort: tls?.port, wsPort: ws?.port, httpPort }, 'MQTT gateway listening');
+    logger.info({ mqttPort: tcp.port, tlsPort: tls?.port, wsPort: ws?.port, httpPort }, 'broker listening');
     return {
       mqttPort: tcp.port,
       ...(tls ? { tlsPort: tls.port } : {}),
