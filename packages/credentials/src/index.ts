@@ -34,4 +34,13 @@ export {
   provisionSettingProblems,
   provisionSuccess,
 } from './provisioning.js';
+export {
+  deriveScrypt,
+  hashScrypt,
+  type ParsedScrypt,
+  parseScrypt,
+  type ScryptFlavour,
+  type ScryptParams,
+  verifyScrypt,
+} from './scrypt.js';
 export { generateCredentials, generateSecret, hashSecret, verifySecret } from './secrets.js';

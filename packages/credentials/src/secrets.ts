@@ -4,24 +4,19 @@
  *   hopeless at that entropy, and a reconnect storm of thousands of devices must not cost
  *   seconds of CPU each;
  * - `scrypt$N$r$p$salt$hash` for secrets an operator supplied (firmware-compiled
- *   passwords may be weak), so a leaked table does not reveal them cheaply.
+ *   passwords may be weak), so a leaked table does not reveal them cheaply (the format is
+ *   scrypt.ts's 'device-secret' flavour).
  */
-import { createHash, randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CredentialsInput } from './matching.js';
+import { hashScrypt, type ScryptParams, verifyScrypt } from './scrypt.js';
 
-const SCRYPT = { N: 4096, r: 8, p: 1, keylen: 32 };
-
-function scryptAsync(secret: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    scrypt(secret, salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
-  );
-}
+// N = 4096: a device reconnect checks the secret, so this stays far cheaper than passwords.
+const SCRYPT: ScryptParams = { logN: 12, r: 8, p: 1 };
 
 export async function hashSecret(secret: string, origin: 'generated' | 'supplied'): Promise<string> {
   if (origin === 'generated') return `sha256$${createHash('sha256').update(secret).digest('hex')}`;
-  const salt = randomBytes(16);
-  const key = await scryptAsync(secret, salt, SCRYPT.keylen, { N: SCRYPT.N, r: SCRYPT.r, p: SCRYPT.p });
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+  return hashScrypt(secret, SCRYPT, 'device-secret');
 }
 
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
@@ -31,16 +26,7 @@ export async function verifySecret(secret: string, stored: string): Promise<bool
     const got = createHash('sha256').update(secret).digest();
     return want.length === got.length && timingSafeEqual(want, got);
   }
-  if (parts[0] === 'scrypt' && parts.length === 6) {
-    const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
-    const want = Buffer.from(hash, 'base64');
-    const got = await scryptAsync(secret, Buffer.from(salt, 'base64'), want.length, {
-      N: Number(n),
-      r: Number(r),
-      p: Number(p),
-    });
-    return want.length === got.length && timingSafeEqual(want, got);
-  }
+  if (parts[0] === 'scrypt') return verifyScrypt(secret, stored, 'device-secret');
   return false;
 }
 
