@@ -5,7 +5,7 @@
 // in the same run, and writes bench-results/latest.json + latest.md.
 //
 //   npm run bench                 # full suite, ~10–13 minutes on 2 cores
-//   npm run bench -- --quick      # ~2-minute smoke run (small counts)
+//   npm run bench -- --quick      # smoke run (small counts): ~2 minutes, plus ~5 for the multi-process scenarios on a busy 2-core machine
 //   npm run bench -- --only ingest,latency,connections,storms,authstorm,api --no-build --no-profile --profile
 //
 // The multi-process scenarios (cluster, storm20k, scaling: broker processes under the
