@@ -100,7 +100,8 @@ export async function createLauncherSystem(opts) {
       ALERTS_PROCESSES: String(counts.alerts),
       ...opts.env,
     };
-    const sup = spawn(process.execPath, ['scripts/supervise.mjs'], {
+    // opts.nodeArgs (e.g. --cpu-prof) reach the supervisor and, through cluster.fork's execArgv, the brokers.
+    const sup = spawn(process.execPath, [...(opts.nodeArgs ?? []), 'scripts/supervise.mjs'], {
       cwd: opts.root,
       env,
       detached: true,

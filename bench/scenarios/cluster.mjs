@@ -96,6 +96,7 @@ export async function clusterConnections(root, p) {
     root,
     label: 'cluster',
     verbose: p.verbose,
+    nodeArgs: p.nodeArgs,
     // Capacity, not the abuse limits: a loopback address stands for thousands of modems.
     env: { MAX_CONNECTIONS: '0', CONNECT_RATE_PER_IP: '0', AUTH_FAILURES_PER_IP: '0' },
     seed: async (pool) => {
