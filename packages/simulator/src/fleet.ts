@@ -2,6 +2,7 @@
  * Fleet files: the devices a simulation drives, with the credentials they present. The same
  * fleet is exported as the registry's CSV import so the server knows the devices beforehand.
  */
+import type { DeviceCsvColumn } from '@spms/contracts';
 import { createRandom, type Random, randomString } from './random.js';
 
 export type Transport = 'mqtt' | 'http';
@@ -162,7 +163,10 @@ function round5(x: number): number {
   return Math.round(x * 1e5) / 1e5;
 }
 
-/** The exact header the registry's CSV import expects. */
+/**
+ * The columns a fleet export writes: the simulator's part of the registry's device CSV
+ * (@spms/contracts); columns it leaves out take the registry's defaults.
+ */
 export const CSV_COLUMNS = [
   'name',
   'label',
@@ -184,7 +188,7 @@ export const CSV_COLUMNS = [
   'line_6',
   'line_7',
   'line_8',
-] as const;
+] as const satisfies readonly DeviceCsvColumn[];
 
 function csvCell(v: string | number | undefined): string {
   const s = v === undefined ? '' : String(v);

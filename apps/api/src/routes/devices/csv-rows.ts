@@ -3,42 +3,16 @@
  * "row N, column: message" (N is the line in the file; the header is line 1).
  */
 
+import { DEVICE_CSV_COLUMNS, type DeviceCsvColumn } from '@spms/contracts';
 import type { HardwareStatus } from '@spms/db';
 import { parse } from 'csv-parse/sync';
 import { AppError } from '../../core/errors.js';
 import type { CredentialsRequest } from './credentials-request.js';
 import type { CreateDeviceInput } from './device-registry.js';
 
-export const CSV_COLUMNS = [
-  'name',
-  'label',
-  'region',
-  'customer',
-  'latitude',
-  'longitude',
-  'profile',
-  'hardware_status',
-  'notes',
-  'credentials_type',
-  'token',
-  'client_id',
-  'username',
-  'password',
-  'line_1',
-  'line_2',
-  'line_3',
-  'line_4',
-  'line_5',
-  'line_6',
-  'line_7',
-  'line_8',
-  'inactivity_timeout_sec',
-  'momentary_threshold_sec',
-  'voltage_min',
-  'voltage_max',
-  'alert_debounce_sec',
-] as const;
-type Column = (typeof CSV_COLUMNS)[number];
+/** The known columns: one list shared with the simulator's fleet export (@spms/contracts). */
+export const CSV_COLUMNS = DEVICE_CSV_COLUMNS;
+type Column = DeviceCsvColumn;
 
 export interface RowError {
   row: number;
