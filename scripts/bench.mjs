@@ -282,6 +282,17 @@ if (profileDir) {
     result.errors.profiles = String(err);
   }
 }
+// Runs of the launcher scenarios alone never started system A, which reads the server version.
+if (!result.machine.postgres) {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: 'postgresql://postgres@127.0.0.1:5432/postgres' });
+  result.machine.postgres = await c
+    .connect()
+    .then(() => c.query('SHOW server_version'))
+    .then((r) => r.rows[0].server_version)
+    .catch(() => null);
+  await c.end().catch(() => {});
+}
 result.durationS = Math.round((Date.now() - started) / 1000);
 result.machine.loadAverageAtEnd = loadavg().map((l) => Math.round(l * 100) / 100);
 mkdirSync(outDir, { recursive: true });
