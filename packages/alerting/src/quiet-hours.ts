@@ -1,15 +1,11 @@
+import { partsOf, zonedFormat } from '@spms/reliability';
 import type { QuietHours } from './types.js';
 
-const parts = new Map<string, Intl.DateTimeFormat>();
+const clockFormat = zonedFormat('en-GB', { hour: '2-digit', minute: '2-digit' });
 
 /** Minutes since local midnight in `timeZone`. */
 export function localMinutes(at: Date, timeZone: string): number {
-  let f = parts.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-    parts.set(timeZone, f);
-  }
-  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
+  const p = partsOf(clockFormat(timeZone), at);
   return Number(p.hour) * 60 + Number(p.minute);
 }
 

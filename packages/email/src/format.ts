@@ -1,22 +1,17 @@
 /** Local times and numbers as e-mails show them. */
+import { zonedFormat } from '@spms/reliability';
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+const dateTimeFormat = zonedFormat('en-GB', {
+  day: '2-digit',
+  month: 'short',
+  year: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+});
 
 /** '03 Dec 2026 14:05' in the zone. */
 export function localDateTime(t: number, timeZone: string): string {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      day: '2-digit',
-      month: 'short',
-      year: 'numeric',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, f);
-  }
+  const f = dateTimeFormat(timeZone);
   return f.format(new Date(t)).replace(',', '');
 }
 

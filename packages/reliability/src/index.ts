@@ -20,5 +20,6 @@ export {
   medHistory,
 } from './major-events.js';
 export { computeReliability, inServiceSpan, lineKey, type ReliabilityOptions } from './reliability.js';
+export { partsOf, type ZoneFormatOptions, zonedFormat } from './time-zone.js';
 export type * from './types.js';
 export { asaiPercent, MS_PER_HOUR, MS_PER_MINUTE, msToMinutes } from './units.js';

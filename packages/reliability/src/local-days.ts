@@ -4,6 +4,8 @@
  * instead of being hard-coded.
  */
 
+import { partsOf, zonedFormat } from './time-zone.js';
+
 /** The fleet's zone (Sri Lanka, UTC+05:30, no DST). */
 export const DEFAULT_TIME_ZONE = 'Asia/Colombo';
 
@@ -14,33 +16,26 @@ export interface LocalDay {
   to: number;
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    // Throws RangeError for an unknown zone: a bad configuration fails loudly.
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
+// Throws RangeError for an unknown zone: a bad configuration fails loudly.
+const wallClockFormat = zonedFormat('en-US', {
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+});
 
 function wallClock(t: number, timeZone: string): { y: number; m: number; d: number; h: number; mi: number; s: number } {
-  const p: Record<string, number> = {};
-  for (const part of formatter(timeZone).formatToParts(new Date(t))) {
-    if (part.type !== 'literal') p[part.type] = Number(part.value);
-  }
-  return { y: p.year!, m: p.month!, d: p.day!, h: p.hour!, mi: p.minute!, s: p.second! };
+  const p = partsOf(wallClockFormat(timeZone), t);
+  return {
+    y: Number(p.year),
+    m: Number(p.month),
+    d: Number(p.day),
+    h: Number(p.hour),
+    mi: Number(p.minute),
+    s: Number(p.second),
+  };
 }
 
 /** Offset of the zone from UTC at instant t, in ms (Colombo: +19 800 000). */

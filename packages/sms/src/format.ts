@@ -4,6 +4,7 @@
  * may be long or contain non-GSM characters, so names are shortened (never the facts) until
  * the text fits. Times are local (Asia/Colombo, UTC+05:30, no DST), as operators read them.
  */
+import { partsOf, zonedFormat } from '@spms/reliability';
 import { fitsOneSegment, toGsmSafe } from './segments.js';
 
 export interface FormatOptions {
@@ -14,23 +15,12 @@ export interface FormatOptions {
 }
 
 const DEFAULT_TZ = 'Asia/Colombo';
-const formatters = new Map<string, Intl.DateTimeFormat>();
+
+const localTimeFormat = zonedFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
 
 /** '27 Nov 14:05' in the given zone (24-hour clock). */
 export function formatLocalTime(at: Date, timeZone = DEFAULT_TZ): string {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-GB', {
-      timeZone,
-      day: 'numeric',
-      month: 'short',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    });
-    formatters.set(timeZone, f);
-  }
-  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
+  const p = partsOf(localTimeFormat(timeZone), at);
   return `${p.day} ${p.month} ${p.hour}:${p.minute}`;
 }
 
