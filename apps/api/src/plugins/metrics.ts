@@ -18,7 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** What the live-stream hub exposes to metrics (services/live.ts LiveHub). */
+/** What the live-stream hub exposes to metrics (routes/stream/live.ts LiveHub). */
 export interface LiveHubStats {
   readonly size: number;
   readonly delivered: number;

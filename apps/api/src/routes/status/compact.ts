@@ -22,7 +22,6 @@ import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import { readSeqRange } from '../../services/live-events.js';
 import { statusCacheKey } from '../../services/status.js';
 import {
   COMPACT_COLUMNS,
@@ -37,6 +36,7 @@ import {
 import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from '../../services/status-compact-delta.js';
 import { loadViewFingerprint } from '../../services/status-compact-source.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { readSeqRange } from '../stream/live-events.js';
 
 interface Entry {
   at: number;

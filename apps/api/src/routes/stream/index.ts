@@ -6,7 +6,7 @@
  *
  * Each event's SSE id is its commit-ordered `seq`. Resuming with `Last-Event-ID` (or
  * `?lastEventId=`) sends every event after it that the caller may see, exactly once and in
- * order, then the live ones (services/live.ts explains why none can be skipped). When that
+ * order, then the live ones (routes/stream/live.ts explains why none can be skipped). When that
  * is impossible (more than MAX_REPLAY missed, unknown id) the stream sends `resync` (with the
  * current seq as its id): reload the state.
  *
@@ -21,10 +21,10 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import { type LiveClient, type LiveEvent, LiveHub, MAX_REPLAY, readEventsAfter } from '../../services/live.js';
-import { parseSeq, readSeqRange } from '../../services/live-events.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { principalKey, sameScope } from './access.js';
+import { type LiveClient, type LiveEvent, LiveHub, MAX_REPLAY, readEventsAfter } from './live.js';
+import { parseSeq, readSeqRange } from './live-events.js';
 
 const StreamQuery = Type.Object(
   {

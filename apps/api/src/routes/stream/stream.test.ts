@@ -6,10 +6,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { type ApiConfig, loadApiConfig } from '../../config.js';
-import type { LiveHub } from '../../services/live.js';
 import { connect, type Sse } from '../../test-support/sse-client.js';
 import { N1, S1, seedKnownHistory } from '../status/seed.test-data.js';
 import { buildReadSideTestApp } from '../status/testing.js';
+import type { LiveHub } from './live.js';
 
 let db: TestDatabase;
 let redis: TestRedis;

@@ -7,8 +7,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
 import { Type } from 'typebox';
 import { requireRole } from '../../plugins/auth.js';
-import { notifyAccessChange } from '../../services/live.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { notifyAccessChange } from '../stream/live.js';
 import { CreateUserBody, ListUsersQuery, PasswordBody, UpdateUserBody, User, UserParams } from './schemas.js';
 import { toUserView, UserService } from './users.js';
 

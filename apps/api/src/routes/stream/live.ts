@@ -21,8 +21,8 @@
 import { accessChannel } from '@spms/contracts';
 import type { Pool } from '@spms/db';
 import type { Redis } from 'ioredis';
-import type { Scope } from '../core/principal.js';
-import { inScope } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { inScope } from '../../core/scope.js';
 import { type LiveEvent, readEventsAfter, readSeqRange } from './live-events.js';
 
 export { type LiveEvent, readEventsAfter } from './live-events.js';

@@ -9,8 +9,8 @@
  */
 import type { DomainEvent } from '@spms/contracts';
 import type { Pool } from '@spms/db';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 /** A committed domain event (@spms/contracts) as the live views send it. */
 export interface LiveEvent {
