@@ -20,7 +20,7 @@ import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import { RedisTokenBuckets, sendTooMany } from '../device-api/throttle.js';
 import { errorResponses } from '../error-schema.js';
-import type { DeviceRouteOptions } from './index.js';
+import type { DeviceRouteOptions } from './route-options.js';
 import { Device, DeviceParams } from './schemas.js';
 
 const CLAIM_FAILURES_PER_MIN = 10;

@@ -1,7 +1,7 @@
 /** Rotate (supply or generate new) and revoke a device's credentials; gateways are told at once. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../error-schema.js';
-import type { DeviceRouteOptions } from './index.js';
+import type { DeviceRouteOptions } from './route-options.js';
 import { CredentialsBody, Device, DeviceParams, DeviceWithIssued } from './schemas.js';
 
 // Audited with the device's non-secret credentials description only (type, client id,

@@ -23,7 +23,7 @@ import {
   recordFirstReport,
   saveImportProgress,
 } from './history-import.js';
-import type { DeviceRouteOptions } from './index.js';
+import type { DeviceRouteOptions } from './route-options.js';
 import { DeviceParams } from './schemas.js';
 
 // 10,000 entries of a full 8-line + voltage report as ThingsBoard returns them (strings).

@@ -13,10 +13,6 @@ import importRoute from './import.js';
 import readRoutes from './read.js';
 import writeRoutes from './write.js';
 
-export interface DeviceRouteOptions {
-  registry: DeviceRegistry;
-}
-
 export default async function deviceRoutes(app: FastifyInstance): Promise<void> {
   const channel = credentialsChangedChannel(app.config.REDIS_PREFIX);
   const registry = new DeviceRegistry({

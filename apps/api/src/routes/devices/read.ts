@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../error-schema.js';
 import { credentialsForRole } from './credentials-request.js';
-import type { DeviceRouteOptions } from './index.js';
+import type { DeviceRouteOptions } from './route-options.js';
 import { Device, DeviceList, DeviceParams, ListDevicesQuery } from './schemas.js';
 
 // A scoped caller lists only in-scope devices and gets 404 for any other (as if missing).

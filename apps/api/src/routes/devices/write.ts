@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { errorResponses } from '../error-schema.js';
-import type { DeviceRouteOptions } from './index.js';
+import type { DeviceRouteOptions } from './route-options.js';
 import { CreateDeviceBody, Device, DeviceParams, DeviceWithIssued, UpdateDeviceBody } from './schemas.js';
 
 // Scope: create/move outside it is 403, any other device is 404. Every change is audited in
