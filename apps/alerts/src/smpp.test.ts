@@ -5,7 +5,7 @@
  * was told about and is in its recipient's scope.
  */
 import { smsSenderPattern } from '@spms/queue';
-import { type FakeSmsc, startFakeSmsc } from '@spms/sms';
+import { type FakeSmsc, startFakeSmsc } from '@spms/sms/fakes';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { harness, sleep, waitFor } from './testing/harness.js';

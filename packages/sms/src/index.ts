@@ -1,14 +1,6 @@
 export { createConsoleProvider } from './console-provider.js';
 export { createSmsProvider, type SmsProviderChoice, type SmsProvidersConfig } from './factory.js';
 export {
-  FAKE_SMSC_CREDENTIALS,
-  type FakeSmsc,
-  type FakeSmscReply,
-  type FakeSubmit,
-  startFakeSmsc,
-} from './fake-smsc.js';
-export { type FakeTwilio, type FakeTwilioReply, type FakeTwilioRequest, startFakeTwilio } from './fake-twilio.js';
-export {
   isE164,
   type NormalizeOptions,
   normalizePhone,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { parseConfig } from '@spms/config';
 import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '@spms/contracts';
 import { createLogger } from '@spms/log';
-import { type FakeTwilio, startFakeTwilio } from '@spms/sms';
+import { type FakeTwilio, startFakeTwilio } from '@spms/sms/fakes';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import { Queue } from 'bullmq';
 import pg from 'pg';
