@@ -19,7 +19,7 @@ import { loadBrokerConfig } from '../../apps/broker/src/config.js';
 import { type Gateway, startGateway } from '../../apps/broker/src/gateway.js';
 import { loadWorkerConfig } from '../../apps/worker/src/config.js';
 import { type RunningWorker, startWorker } from '../../apps/worker/src/worker.js';
-import { createAppProcess, ensureBuilt } from '../fault/support/app-process.js';
+import { createAppProcess, ensureBuilt } from '../fault/test-support/app-process.js';
 import { type FakeDevice, type FakeThingsBoard, startFakeThingsBoard } from './thingsboard-fake.js';
 import { type FakeThingsBoardMqtt, startFakeThingsBoardMqtt, type TbPublishRecord } from './thingsboard-fake-mqtt.js';
 

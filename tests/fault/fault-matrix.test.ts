@@ -12,10 +12,10 @@
  */
 import { cpus } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REDIS_APPENDFSYNC } from './support/fault-stack.js';
-import type { FaultRow } from './support/measure.js';
-import { reportMatrix, waitFor } from './support/measure.js';
-import { type FaultSpec, LOAD, runFault } from './support/run-fault.js';
+import { REDIS_APPENDFSYNC } from './test-support/fault-stack.js';
+import type { FaultRow } from './test-support/measure.js';
+import { reportMatrix, waitFor } from './test-support/measure.js';
+import { type FaultSpec, LOAD, runFault } from './test-support/run-fault.js';
 
 const rows: FaultRow[] = [];
 

@@ -19,8 +19,8 @@ import fc from 'fast-check';
 import mqtt, { type MqttClient } from 'mqtt';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ensureBuilt, repoRoot } from '../fault/support/app-process.js';
-import { type MqttSession, mqttSessionArb } from './support/mutations.js';
+import { ensureBuilt, repoRoot } from '../fault/test-support/app-process.js';
+import { type MqttSession, mqttSessionArb } from './test-support/mutations.js';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 20);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
@@ -173,7 +173,7 @@ it(`survives ${SECONDS} s of mutated and random MQTT input while an honest devic
     }
   })();
 
-  const { connectPacket } = await import('./support/mutations.js');
+  const { connectPacket } = await import('./test-support/mutations.js');
   const validConnect = connectPacket(FUZZ, 'fuzzer');
   // Warm-up (module caches, first connections) before the baseline RSS.
   for (let i = 0; i < 50; i++)

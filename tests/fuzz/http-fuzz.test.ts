@@ -14,8 +14,8 @@ import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type 
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type AppProcess, createAppProcess, ensureBuilt, httpReady } from '../fault/support/app-process.js';
-import { FIRMWARE_PAYLOADS, httpRequestArb } from './support/mutations.js';
+import { type AppProcess, createAppProcess, ensureBuilt, httpReady } from '../fault/test-support/app-process.js';
+import { FIRMWARE_PAYLOADS, httpRequestArb } from './test-support/mutations.js';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 20);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);

@@ -21,7 +21,7 @@ import {
 } from '@spms/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, repoRoot } from '../fault/support/app-process.js';
+import { ensureBuilt, repoRoot } from '../fault/test-support/app-process.js';
 
 const PROFILE = '00000000-0000-4000-8000-000000000001';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@
 import { deviceCommandChannel, rpcResponseChannel, sessionClaimsChannel, sessionOwnersKey } from '@spms/queue';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerRpcs, type Cluster, sleep, startCluster, telemetry, waitFor } from './support/cluster.js';
+import { answerRpcs, type Cluster, sleep, startCluster, telemetry, waitFor } from './test-support/cluster.js';
 
 let c: Cluster;
 let r: Redis;

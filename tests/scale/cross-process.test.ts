@@ -13,7 +13,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect as sse } from '../../apps/api/src/test-support/sse-client.js';
-import { ADMIN_KEY, answerRpcs, type Cluster, startCluster, telemetry, waitFor } from './support/cluster.js';
+import { ADMIN_KEY, answerRpcs, type Cluster, startCluster, telemetry, waitFor } from './test-support/cluster.js';
 
 let c: Cluster;
 let r: Redis;

@@ -6,7 +6,7 @@
 
 import type { DomainEvent } from '@spms/contracts';
 import { describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './testing/harness.js';
+import { harness, sleep, waitFor } from './test-support/harness.js';
 
 describe('alerts', () => {
   it('debounces, groups a regional storm into one text, never texts a momentary outage, closes the loop', async () => {

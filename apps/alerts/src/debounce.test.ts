@@ -5,7 +5,7 @@
 import { parseConfig } from '@spms/config';
 import { describe, expect, it } from 'vitest';
 import { AlertsConfigSchema } from './config.js';
-import { harness, waitFor } from './testing/harness.js';
+import { harness, waitFor } from './test-support/harness.js';
 
 describe('alert debounce without the global override', () => {
   it('has no default for ALERT_DEBOUNCE_MS', () => {

@@ -1,7 +1,7 @@
 /** Alerts delivery: provider retries and permanent failures, quiet hours, caps, flapping. */
 import { localMinutes } from '@spms/alerting';
 import { describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './testing/harness.js';
+import { harness, sleep, waitFor } from './test-support/harness.js';
 
 const clock = (min: number) => {
   const m = ((min % 1440) + 1440) % 1440;

@@ -7,7 +7,7 @@
 import { localMinutes } from '@spms/alerting';
 import { type SmtpSink, startSmtpSink } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './testing/harness.js';
+import { harness, sleep, waitFor } from './test-support/harness.js';
 
 let sinks: SmtpSink[] = [];
 afterEach(async () => {

@@ -8,7 +8,7 @@ import { localMinutes } from '@spms/alerting';
 import { smsSegments } from '@spms/sms';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { type H, harness, sleep, waitFor } from './testing/harness.js';
+import { type H, harness, sleep, waitFor } from './test-support/harness.js';
 
 const A = '+94770000001';
 const B = '+94770000002';

@@ -1,7 +1,7 @@
 /** Alerts lifecycle beyond outages: offline/online, voltage episodes, removed outages, group interval. */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './testing/harness.js';
+import { harness, sleep, waitFor } from './test-support/harness.js';
 
 const ALL = ['outage', 'restoration', 'device_offline', 'device_online', 'voltage'];
 

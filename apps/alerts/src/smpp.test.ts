@@ -8,7 +8,7 @@ import { smsSenderPattern } from '@spms/queue';
 import { type FakeSmsc, startFakeSmsc } from '@spms/sms/fakes';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './testing/harness.js';
+import { harness, sleep, waitFor } from './test-support/harness.js';
 
 let smsc: FakeSmsc | undefined;
 afterEach(async () => {

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { diffOutages } from './events-diff.js';
 import { applyReport, computeLineOutages } from './line-outages.js';
-import { inOrder, oracleOutages, timelineOutageMs } from './testing/oracle.js';
-import { SimWorker } from './testing/worker-sim.js';
+import { inOrder, oracleOutages, timelineOutageMs } from './test-support/oracle.js';
+import { SimWorker } from './test-support/worker-sim.js';
 import type { LineReport, LineState, OutageInterval, TimeWindow } from './types.js';
 
 const LINE = 3;

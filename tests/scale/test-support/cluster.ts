@@ -15,7 +15,7 @@ import {
   createAppProcess,
   ensureBuilt,
   httpReady,
-} from '../../fault/support/app-process.js';
+} from '../../fault/test-support/app-process.js';
 
 const PROFILE = '00000000-0000-4000-8000-000000000001';
 export const ADMIN_KEY = 'cross-process-admin-key-0123456789';
