@@ -97,13 +97,19 @@ export async function firmwareRoutes(app: FastifyInstance): Promise<void> {
       // Checked first: a request that is refused anyway never waits for (or takes) a slot.
       const admitted = await slots.admit(device.id, () => req.raw.socket?.destroyed ?? false);
       if (admitted !== 'admitted') {
-        reply.header('retry-after', String(RETRY_AFTER_S));
-        throw new AppError(
-          'UNAVAILABLE',
-          admitted === 'unavailable'
-            ? 'firmware download slots unavailable; retry later'
-            : `firmware downloads are at their limit (FW_MAX_CONCURRENT_DOWNLOADS); retry in ${RETRY_AFTER_S} s`,
-        );
+        // Flow control, not a fault: answered here, not logged as a server error (download-slots.ts warns if Redis is away).
+        if (admitted === 'timeout')
+          req.log.info({ deviceId: device.id, chunk }, 'firmware request not admitted in time');
+        return reply
+          .status(503)
+          .header('retry-after', String(RETRY_AFTER_S))
+          .send({
+            error: 'UNAVAILABLE',
+            message:
+              admitted === 'unavailable'
+                ? 'firmware download slots unavailable; retry later'
+                : `firmware downloads are at their limit (FW_MAX_CONCURRENT_DOWNLOADS); retry in ${RETRY_AFTER_S} s`,
+          });
       }
       reply
         .header('content-type', 'application/octet-stream')
