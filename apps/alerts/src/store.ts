@@ -85,6 +85,21 @@ export async function raiseAlert(db: Db, a: RaiseInput): Promise<AlertRow> {
   }
 }
 
+/** $1…$11 of an alert row's insert: raise and clear write the same columns. */
+const alertValues = (a: RaiseInput) => [
+  a.type,
+  a.conditionKey,
+  a.severity,
+  a.device.deviceId,
+  a.line,
+  a.device.region,
+  a.device.customer,
+  a.startedAt,
+  a.clearedAt,
+  a.eventId,
+  JSON.stringify(a.details),
+];
+
 async function tryRaise(db: Db, a: RaiseInput): Promise<AlertRow | undefined> {
   const { rows } = await db.query<AlertRow>(
     `WITH ins AS (
@@ -92,19 +107,7 @@ async function tryRaise(db: Db, a: RaiseInput): Promise<AlertRow | undefined> {
        VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), $10, $11)
        ON CONFLICT (condition_key) DO NOTHING RETURNING ${COLS})
      SELECT * FROM ins UNION ALL SELECT ${COLS} FROM alerts WHERE condition_key = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
-    [
-      a.type,
-      a.conditionKey,
-      a.severity,
-      a.device.deviceId,
-      a.line,
-      a.device.region,
-      a.device.customer,
-      a.startedAt,
-      a.clearedAt,
-      a.eventId,
-      JSON.stringify(a.details),
-    ],
+    alertValues(a),
   );
   return rows[0];
 }
@@ -119,19 +122,7 @@ export async function clearAlert(db: Db, a: RaiseInput & { clearedAt: number }):
             clear_event_id = coalesce(alerts.clear_event_id, EXCLUDED.clear_event_id),
             details = alerts.details || EXCLUDED.details, updated_at = now()
      RETURNING ${COLS}`,
-    [
-      a.type,
-      a.conditionKey,
-      a.severity,
-      a.device.deviceId,
-      a.line,
-      a.device.region,
-      a.device.customer,
-      a.startedAt,
-      a.clearedAt,
-      a.eventId,
-      JSON.stringify(a.details),
-    ],
+    alertValues(a),
   );
   return rows[0] as AlertRow;
 }
