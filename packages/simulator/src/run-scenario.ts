@@ -105,7 +105,11 @@ export async function runScenario(opts: RunScenarioOptions): Promise<RunResult> 
   // Without a start of its own, a timestamped run ends at the moment it began: a clock faster
   // than real time never stamps the future (gateways refuse ts more than 10 min ahead).
   const clock: Clock = timestamped
-    ? createClock({ speed, start: scenario.start ?? Date.now() - scenario.duration })
+    ? createClock(
+        scenario.start !== undefined
+          ? { speed, start: scenario.start }
+          : { speed, start: Date.now() - scenario.duration, notAfter: Date.now() },
+      )
     : realClock;
   const stats = new SimStats();
   const connectivity: RunResult['connectivity'] = [];

@@ -80,7 +80,9 @@ describe('runScenario', () => {
     ]);
     const a3 = truth.outages[0]!;
     expect(a3.start - truth.start).toBeGreaterThanOrEqual(300); // 9 s / 30
-    expect(a3.end! - a3.start).toBeGreaterThanOrEqual(690); // 21 s / 30
+    // Restored at 30 s / 30, never before (timers fire late on a loaded machine, not early,
+    // so the interval itself may come out shorter than 21 s / 30 and is not asserted).
+    expect(a3.end! - truth.start).toBeGreaterThanOrEqual(990);
     // What the broker got from A: the change at the truth's instants (receive time = event time).
     const fromA = b.received.filter((m) => m.clientId === 'A-id');
     const off = fromA.find((m) => m.payload === "{'3':'false'}");
