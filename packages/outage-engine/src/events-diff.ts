@@ -1,16 +1,7 @@
 import type { DeviceActivity, DeviceStatus } from './device-state.js';
 import { compareKeys } from './order.js';
-import type { MsgKey, OutageEvent, OutageInterval, TimeWindow } from './types.js';
+import type { MsgKey, OutageEvent, OutageInterval, TimedInterval } from './types.js';
 import type { VoltageEpisode, VoltageEvent } from './voltage.js';
-
-/** What outages and voltage episodes have in common. */
-interface Interval {
-  startedAt: number;
-  startMsgId: string;
-  endedAt: number | null;
-  endMsgId: string | null;
-  endWindow: TimeWindow | null;
-}
 
 type Change<T> =
   | { kind: 'opened'; value: T }
@@ -18,12 +9,12 @@ type Change<T> =
   | { kind: 'changed'; value: T; previous: T }
   | { kind: 'removed'; previous: T };
 
-const startKey = (i: Interval): MsgKey => ({ ts: i.startedAt, msgId: i.startMsgId });
+const startKey = (i: TimedInterval): MsgKey => ({ ts: i.startedAt, msgId: i.startMsgId });
 /** Key of the report that closed it; null = still open (+∞). */
-const endKey = (i: Interval): MsgKey | null =>
+const endKey = (i: TimedInterval): MsgKey | null =>
   i.endMsgId === null ? null : { ts: i.endWindow?.to ?? (i.endedAt as number), msgId: i.endMsgId };
 
-function overlaps(a: Interval, b: Interval): boolean {
+function overlaps(a: TimedInterval, b: TimedInterval): boolean {
   const ea = endKey(a);
   const eb = endKey(b);
   return (eb === null || compareKeys(startKey(a), eb) < 0) && (ea === null || compareKeys(startKey(b), ea) < 0);
@@ -47,7 +38,7 @@ function sameValue(a: unknown, b: unknown): boolean {
  * nothing; matched and different → closed/changed; unmatched after → opened (+ closed if
  * already closed); unmatched before → removed.
  */
-function diffIntervals<T extends Interval>(
+function diffIntervals<T extends TimedInterval>(
   before: readonly T[],
   after: readonly T[],
   group: (i: T) => string,

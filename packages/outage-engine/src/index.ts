@@ -48,6 +48,7 @@ export type {
   OutageEvent,
   OutageInterval,
   OutageOptions,
+  TimedInterval,
   TimeWindow,
 } from './types.js';
 export { computeUnknownWindows, unknownFrom, unknownWindowBefore } from './unknown-windows.js';

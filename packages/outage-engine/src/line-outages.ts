@@ -10,6 +10,16 @@ export type LineStep =
   /** Older than the line's newest report: the caller must recompute (see recomputeLine). */
   | { status: 'late'; state: LineState };
 
+/** The end of an outage that has not ended: no end, nothing unknown or counted yet, unclassified. */
+const STILL_OPEN = {
+  endedAt: null,
+  endMsgId: null,
+  endWindow: null,
+  unknownMs: 0,
+  durationMs: null,
+  classification: null,
+} as const;
+
 /**
  * The O(1) hot-path step for a report newer than the line's newest one. `unknown` needs to
  * hold at least the windows overlapping (state.ts, report.ts); others are ignored.
@@ -55,12 +65,7 @@ function transition(
       startMsgId: r.msgId,
       // Began while we could not see: between last seen powered and first seen unpowered.
       startWindow: u === null ? null : { from: u, to: r.ts },
-      endedAt: null,
-      endMsgId: null,
-      endWindow: null,
-      unknownMs: 0,
-      durationMs: null,
-      classification: null,
+      ...STILL_OPEN,
     };
     return { state: next(outage), events: [{ type: 'outage.opened', outage }] };
   }
@@ -152,15 +157,7 @@ export function anchorFromOutage(outage: OutageInterval): LineState {
     ts: outage.startedAt,
     msgId: outage.startMsgId,
     powered: false,
-    open: {
-      ...outage,
-      endedAt: null,
-      endMsgId: null,
-      endWindow: null,
-      unknownMs: 0,
-      durationMs: null,
-      classification: null,
-    },
+    open: { ...outage, ...STILL_OPEN },
   };
 }
 

@@ -23,8 +23,12 @@ export interface TimeWindow {
 
 export type OutageClassification = 'momentary' | 'sustained';
 
-export interface OutageInterval {
-  line: number;
+/**
+ * What outages and voltage episodes share: a start and an end (null while open), each with
+ * the message that marks it and, when it happened while the device was offline, the window
+ * it lies in; the unknown time inside; the counted duration.
+ */
+export interface TimedInterval {
   /** Counted start = ts of the first report seen unpowered (the opening report). */
   startedAt: number;
   /** msgId of the opening report: (line, startedAt, startMsgId) is the outage's natural key. */
@@ -41,6 +45,10 @@ export interface OutageInterval {
   unknownMs: number;
   /** Counted duration = endedAt − startedAt − unknownMs; null while open. */
   durationMs: number | null;
+}
+
+export interface OutageInterval extends TimedInterval {
+  line: number;
   /** Momentary (< threshold) or sustained; null while open (see classifyOutage for live). */
   classification: OutageClassification | null;
 }

@@ -1,5 +1,5 @@
 import { compareKeys, sortUnique } from './order.js';
-import type { MsgKey, TimeWindow } from './types.js';
+import type { MsgKey, TimedInterval, TimeWindow } from './types.js';
 import { unknownFrom } from './unknown-windows.js';
 
 export interface VoltageSample extends MsgKey {
@@ -47,16 +47,8 @@ export function voltageLevel(volts: number, previous: VoltageLevel | null, limit
   return 'normal';
 }
 
-export interface VoltageEpisode {
+export interface VoltageEpisode extends TimedInterval {
   kind: 'under' | 'over';
-  startedAt: number;
-  startMsgId: string;
-  startWindow: TimeWindow | null;
-  endedAt: number | null;
-  endMsgId: string | null;
-  endWindow: TimeWindow | null;
-  unknownMs: number;
-  durationMs: number | null;
 }
 
 export type VoltageLevel = 'normal' | 'under' | 'over' | 'absent';

@@ -3,6 +3,7 @@
  * id and the window it lies in, the unknown time and the duration. Read with the same columns
  * and turned into the engine's interval fields the same way.
  */
+import type { TimedInterval } from '@spms/outage-engine';
 import { msOf, toMs } from './sql.js';
 
 /** The shared columns of the table aliased `t` (timestamps as epoch milliseconds). */
@@ -24,7 +25,7 @@ export interface IntervalRow {
   duration_ms: string | null;
 }
 
-export function rowToInterval(r: IntervalRow) {
+export function rowToInterval(r: IntervalRow): TimedInterval {
   return {
     startedAt: toMs(r.started_at) as number,
     startMsgId: r.start_msg_id,
