@@ -3,7 +3,7 @@
  * client compares them with what it runs and downloads the image in chunks when they
  * differ. Clearing the target deletes them.
  */
-import type { ChecksumAlgorithm } from './checksum.js';
+import type { FirmwareRecord } from './upload.js';
 
 export const FIRMWARE_ATTRIBUTE_KEYS = [
   'fw_title',
@@ -13,14 +13,8 @@ export const FIRMWARE_ATTRIBUTE_KEYS = [
   'fw_checksum_algorithm',
 ] as const;
 
-export interface FirmwareMeta {
-  id: string;
-  title: string;
-  version: string;
-  size: number;
-  checksum: string;
-  checksumAlgorithm: ChecksumAlgorithm;
-}
+/** What a device's target names: the firmware's identity and checksum. */
+export type FirmwareMeta = Pick<FirmwareRecord, 'id' | 'title' | 'version' | 'size' | 'checksum' | 'checksumAlgorithm'>;
 
 export function firmwareAttributes(
   fw: FirmwareMeta,

@@ -6,15 +6,10 @@
 import type { Queryable } from '@spms/db';
 import type { FirmwareMeta } from './attributes.js';
 import type { ChecksumAlgorithm } from './checksum.js';
+import type { FirmwareRow as StoredRow } from './upload.js';
 
-interface FirmwareRow {
-  id: string;
-  title: string;
-  version: string;
-  size: string;
-  checksum: string;
-  checksum_algorithm: string;
-}
+/** The columns a device's target needs (upload.ts has the whole row). */
+type FirmwareRow = Pick<StoredRow, 'id' | 'title' | 'version' | 'size' | 'checksum' | 'checksum_algorithm'>;
 
 const toMeta = (r: FirmwareRow): FirmwareMeta => ({
   id: r.id,
