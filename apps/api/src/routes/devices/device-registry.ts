@@ -322,7 +322,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Prisma filter for a scope (same rule as services/scope.ts). */
+/** Prisma filter for a scope (same rule as core/scope.ts). */
 function scopeWhere(scope: Scope | null): Prisma.DeviceWhereInput {
   if (!scope) return {};
   return {
