@@ -269,7 +269,7 @@ try {
 }
 
 // ---- profiles of broker and worker (full run, system A) ----
-if (profileDir) {
+if (profileDir && result.scenarios.ingest) {
   try {
     const { summarizeProfile } = await import(pathToFileURL(join(root, 'apps/broker/dist/bench/profile.js')).href);
     result.profiles = {};

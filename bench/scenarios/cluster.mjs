@@ -10,12 +10,38 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import { pct, rssMiB, seedDevices, sleep } from '../lib/system.mjs';
+import { pct, rssMiB, sleep } from '../lib/system.mjs';
 
 const round = (x, d = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
 export const machineLoad = () => loadavg().map((l) => Math.round(l * 100) / 100);
 export const cpuModel = () => `${cpus()[0]?.model ?? '?'} × ${cpus().length} cores`;
+
+/**
+ * n devices with access tokens `bench-token-<i>`, inserted 5,000 at a time (one statement for
+ * 50,000 devices ran PostgreSQL out of lock memory); no lines: idle connections need none.
+ */
+export async function seedTokens(pool, n) {
+  const { accessTokenKey } = await import('@spms/credentials');
+  const tokens = Array.from({ length: n }, (_, i) => `bench-token-${i}`);
+  const profile = await pool.query(
+    `INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now()) RETURNING id`,
+  );
+  for (let from = 0; from < n; from += 5000) {
+    const chunk = tokens.slice(from, from + 5000);
+    await pool.query(
+      `WITH d AS (
+         INSERT INTO devices (id, name, profile_id, updated_at)
+         SELECT gen_random_uuid(), lpad((i + $2::int)::text, 5, '0') || '_MSAN', $1, now()
+         FROM generate_series(0, $3::int - 1) i RETURNING id, name)
+       INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
+       SELECT d.id, 'ACCESS_TOKEN', k.key, now()
+       FROM d JOIN unnest($4::text[]) WITH ORDINALITY k(key, n) ON d.name = lpad((k.n - 1 + $2::int)::text, 5, '0') || '_MSAN'`,
+      [profile.rows[0].id, from, chunk.length, chunk.map(accessTokenKey)],
+    );
+  }
+  return tokens;
+}
 
 /**
  * Opens `tokens.length` connections from `loaders` processes (127.0.0.1, .2, …) at `rate`/s in
@@ -100,7 +126,7 @@ export async function clusterConnections(root, p) {
     // Capacity, not the abuse limits: a loopback address stands for thousands of modems.
     env: { MAX_CONNECTIONS: '0', CONNECT_RATE_PER_IP: '0', AUTH_FAILURES_PER_IP: '0' },
     seed: async (pool) => {
-      tokens = await seedDevices(pool, p.connections);
+      tokens = await seedTokens(pool, p.connections);
     },
   });
   const out = {
