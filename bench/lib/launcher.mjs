@@ -63,7 +63,19 @@ export async function createLauncherSystem(opts) {
   });
   if (migrate.status !== 0) throw new Error(`migration failed: ${migrate.stderr}`);
   const pool = new pg.Pool({ connectionString: dbUrl, max: 4 });
-  if (opts.seed) await opts.seed(pool);
+  const dropDatabase = async () => {
+    await pool.end().catch(() => {});
+    const c = new pg.Client({ connectionString: server });
+    await c.connect();
+    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+    await c.end();
+  };
+  try {
+    if (opts.seed) await opts.seed(pool);
+  } catch (err) {
+    await dropDatabase();
+    throw err;
+  }
   const mqttPort = await freePort();
   let current = null;
 
@@ -196,11 +208,7 @@ export async function createLauncherSystem(opts) {
 
   const drop = async () => {
     await current?.stop();
-    await pool.end().catch(() => {});
-    const c = new pg.Client({ connectionString: server });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-    await c.end();
+    await dropDatabase();
     const { Redis } = await import('ioredis');
     const r = new Redis(redisUrl);
     let cursor = '0';
