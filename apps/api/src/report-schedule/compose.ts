@@ -8,8 +8,8 @@ import type { Pool } from '@spms/db';
 import { composeReportEmail, type IndexSummary, type ReportEmail, type ReportPeriod } from '@spms/email';
 import { csvText } from '../core/csv.js';
 import type { Scope } from '../core/principal.js';
-import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../services/reliability-csv.js';
-import { type GroupReport, reliabilityReport } from '../services/reports.js';
+import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../routes/reports/reliability-csv.js';
+import { type GroupReport, reliabilityReport } from '../routes/reports/reports.js';
 
 export interface SubscriptionRow {
   id: string;

@@ -9,12 +9,12 @@ interface ApiLine {
   since: number | null;
 }
 // The API's reference decoder, loaded by path so the dashboard's type-check stays in src.
-const reference = '../../../api/src/services/status-compact-decode.js';
+const reference = '../../../api/src/routes/status/status-compact-decode.js';
 const { decodeCompactRow } = (await import(/* @vite-ignore */ reference)) as {
   decodeCompactRow: (row: CompactRow, d: typeof dict) => Record<string, unknown> & { lines: ApiLine[] };
 };
 
-// Rows as the API writes them (apps/api/src/services/status-compact.ts, format 2), covering each rule.
+// Rows as the API writes them (apps/api/src/routes/status/status-compact.ts, format 2), covering each rule.
 const T = 1_767_000_000_000;
 const dict = { base: T, strings: ['North', 'C1', 'CEB', 'TP 2', 'TP 4'], lineSets: [[2, 3, null, 4]] };
 const ID_A = 'AAAAAAAAQACAAAAAAAAAAQ'; // 00000000-0000-4000-8000-000000000001

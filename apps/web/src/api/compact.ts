@@ -1,6 +1,6 @@
 /**
  * The fleet from GET /api/status/compact: a full read first (tuple rows, string dictionary,
- * line bit masks; the format is in apps/api/src/services/status-compact.ts), then only the
+ * line bit masks; the format is in apps/api/src/routes/status/status-compact.ts), then only the
  * devices changed since its cursor (`?since=`). The server says `reload` when the cursor can
  * no longer be followed (devices added, edited, moved or deleted; access changed; events
  * pruned): the next read is a full one. An API without the compact route gets the full
@@ -9,7 +9,7 @@
 import { type FleetStatus, fleetStatus, NotAvailable, request } from './client.js';
 import { countersOf, type DeviceStatus, health, type LineStatus, type StatusCounters } from './normalize.js';
 
-/** Row layout of apps/api/src/services/status-compact.ts (format 2: times in seconds; trailing defaults cut). */
+/** Row layout of apps/api/src/routes/status/status-compact.ts (format 2: times in seconds; trailing defaults cut). */
 type Row = [
   id: string,
   name: string,

@@ -9,7 +9,6 @@ import { refreshFirmwareTargets } from '@spms/firmware';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { inScope } from '../../core/scope.js';
-import { checkVoltageRange } from '../../services/validation.js';
 import { type AuditHook, prismaExec } from '../audit/audit.js';
 import { prismaQueryable } from '../firmware/firmware-assignment.js';
 import { isUniqueViolation } from '../profiles/profile-ref.js';
@@ -23,6 +22,7 @@ import { parseDeviceCsv, type RowError } from './csv-rows.js';
 import { HIDDEN_CONFLICT } from './device-conflicts.js';
 import { checkDeviceFields } from './device-registry.js';
 import { hashImportPasswords } from './import-hashing.js';
+import { checkVoltageRange } from './validation.js';
 
 export interface ImportedDevice {
   row: number;

@@ -12,15 +12,6 @@ import { type FirmwareTargetChange, refreshFirmwareTargets, setDeviceFirmware } 
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { inScope } from '../../core/scope.js';
-import {
-  checkCoordinates,
-  checkDeviceName,
-  checkSettings,
-  checkVoltageRange,
-  type FieldError,
-  formatFieldErrors,
-  type Overrides,
-} from '../../services/validation.js';
 import { type AuditHook, prismaExec } from '../audit/audit.js';
 import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../firmware/firmware-assignment.js';
 import { isUniqueViolation, isUuid, resolveProfile } from '../profiles/profile-ref.js';
@@ -34,6 +25,15 @@ import {
 import { assertCredentialsUnused, assertNameFree } from './device-conflicts.js';
 import { DEVICE_INCLUDE, type DeviceRecord, type DeviceView, toDeviceView } from './device-view.js';
 import { type LineLabelsInput, resolveLineLabels } from './lines.js';
+import {
+  checkCoordinates,
+  checkDeviceName,
+  checkSettings,
+  checkVoltageRange,
+  type FieldError,
+  formatFieldErrors,
+  type Overrides,
+} from './validation.js';
 
 export interface DeviceFields extends Overrides {
   label?: string | null;

@@ -1,7 +1,7 @@
 /** The API's view of a device: overrides next to effective values, credentials without secrets. */
 import type { Prisma } from '@spms/db';
-import { OVERRIDE_KEYS, type OverrideKey } from '../../services/validation.js';
 import { describeCredentials } from './credentials-request.js';
+import { OVERRIDE_KEYS, type OverrideKey } from './validation.js';
 
 const FIRMWARE_REF = { select: { id: true, title: true, version: true } } as const;
 

@@ -1,5 +1,5 @@
 /** The 8 monitored AC lines of a device and their labels. */
-import type { FieldError } from '../../services/validation.js';
+import type { FieldError } from './validation.js';
 
 export const LINE_COUNT = 8;
 

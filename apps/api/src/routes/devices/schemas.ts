@@ -1,6 +1,6 @@
 /** TypeBox schemas for /api/devices: request validation and response serialization. */
 import { type TSchema, Type } from 'typebox';
-import { DEVICE_NAME_PATTERN } from '../../services/validation.js';
+import { DEVICE_NAME_PATTERN } from './validation.js';
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 

@@ -3,8 +3,8 @@ import { hashSecret, type ProvisionStrategy, provisionSettingProblems } from '@s
 import type { Prisma, PrismaClient, Transport } from '@spms/db';
 import { type FirmwareTargetChange, setProfileFirmware } from '@spms/firmware';
 import { AppError } from '../../core/errors.js';
-import { checkVoltageRange, type FieldError, formatFieldErrors } from '../../services/validation.js';
 import { type AuditHook, prismaExec } from '../audit/audit.js';
+import { checkVoltageRange, type FieldError, formatFieldErrors } from '../devices/validation.js';
 import { assertFirmwareExists, type OnFirmwareTargets, prismaQueryable } from '../firmware/firmware-assignment.js';
 import { isUniqueViolation, isUuid } from './profile-ref.js';
 

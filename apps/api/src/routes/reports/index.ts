@@ -4,10 +4,10 @@ import { localDay } from '@spms/reliability';
 import { Type } from 'typebox';
 import { sendCsv, wantsCsv } from '../../core/csv.js';
 import { AppError } from '../../core/errors.js';
-import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from '../../services/reliability-csv.js';
-import { type GroupReport, reliabilityReport } from '../../services/reports.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { Iso, Nullable } from '../status/schemas.js';
+import { RELIABILITY_CSV_HEADER, reliabilityCsvRow } from './reliability-csv.js';
+import { type GroupReport, reliabilityReport } from './reports.js';
 
 const NullNum = Nullable(Type.Number());
 const Stats = Type.Object({

@@ -12,8 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../config.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import { type CompactRow, compactId } from '../../services/status-compact.js';
 import { N1, refreshStatusRows, S1, seedKnownHistory } from './seed.test-data.js';
+import { type CompactRow, compactId } from './status-compact.js';
 import { buildReadSideTestApp } from './testing.js';
 
 const TTL = 300;

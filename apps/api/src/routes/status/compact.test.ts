@@ -3,9 +3,9 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../config.js';
-import { type CompactRow, compactId } from '../../services/status-compact.js';
-import { decodeCompactRow, uuidOf } from '../../services/status-compact-decode.js';
 import { N1, refreshStatusRows, S1, seedKnownHistory } from './seed.test-data.js';
+import { type CompactRow, compactId } from './status-compact.js';
+import { decodeCompactRow, uuidOf } from './status-compact-decode.js';
 import { buildReadSideTestApp } from './testing.js';
 
 let db: TestDatabase;

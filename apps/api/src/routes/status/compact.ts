@@ -1,5 +1,5 @@
 /**
- * GET /api/status/compact: the fleet view in compact form (services/status-compact.ts), with
+ * GET /api/status/compact: the fleet view in compact form (routes/status/status-compact.ts), with
  * a strong ETag (304 on If-None-Match), and `?since=<cursor>` for the devices changed since
  * an earlier answer. The rows are read from the worker-maintained snapshot (STATUS_FROM
  * snapshot, default: a read, not a recomputation) or computed (compute). The encoded body is
@@ -22,7 +22,9 @@ import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import { statusCacheKey } from '../../services/status.js';
+import { errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { readSeqRange } from '../stream/live-events.js';
+import { statusCacheKey } from './status.js';
 import {
   COMPACT_COLUMNS,
   COMPACT_FORMAT,
@@ -32,11 +34,9 @@ import {
   loadCompactSnapshot,
   nextTurn,
   SLICE,
-} from '../../services/status-compact.js';
-import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from '../../services/status-compact-delta.js';
-import { loadViewFingerprint } from '../../services/status-compact-source.js';
-import { errorResponses, formatSchemaErrors } from '../error-schema.js';
-import { readSeqRange } from '../stream/live-events.js';
+} from './status-compact.js';
+import { compactCursor, loadChangedDeviceIds, parseCompactCursor } from './status-compact-delta.js';
+import { loadViewFingerprint } from './status-compact-source.js';
 
 interface Entry {
   at: number;

@@ -10,11 +10,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import { loadDeviceDetail, loadFleetStatus, type StatusFilters, statusCacheKey } from '../../services/status.js';
 import { resolveDevice } from '../device-commands/resolve-device.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { compactStatusRoutes } from './compact.js';
 import { DeviceDetail, FleetStatus, IdOrNameParams, StatusQuery } from './schemas.js';
+import { loadDeviceDetail, loadFleetStatus, type StatusFilters, statusCacheKey } from './status.js';
 
 interface Entry {
   at: number;
@@ -42,7 +42,7 @@ export const statusRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .then((s) => {
           // JSON.stringify, not the route's schema serializer: with 80,000 line objects its
           // anyOf branches (nullable fields) are decided by validation per value, ~10× slower.
-          // The shape is FleetStatus by construction (services/status.ts types).
+          // The shape is FleetStatus by construction (routes/status/status.ts types).
           const entry: Entry = { at: Date.now(), json: JSON.stringify(s) };
           if (ttl > 0) {
             if (cache.size > 1000) cache.clear(); // many distinct filters: bound the memory

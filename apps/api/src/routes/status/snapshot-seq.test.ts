@@ -11,7 +11,7 @@ import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertEventsAndCommit } from '../../../../worker/src/outbox.js';
-import { loadSourceRows } from '../../services/status-compact-source.js';
+import { loadSourceRows } from './status-compact-source.js';
 
 const DEVICES = 6;
 const WRITERS = 4;

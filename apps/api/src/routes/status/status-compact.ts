@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from '@spms/db';
-import type { Scope } from '../core/principal.js';
+import type { Scope } from '../../core/principal.js';
 import { loadSourceRows, type SourceRow, type StatusSource } from './status-compact-source.js';
 
 export const COMPACT_FORMAT = 'spms.status.compact/2';

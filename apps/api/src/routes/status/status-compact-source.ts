@@ -11,8 +11,8 @@
  * and no writer can commit a smaller one later.
  */
 import type { Pool } from '@spms/db';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 import { ACTIVE_SQL } from './status.js';
 
 export type StatusSource = 'snapshot' | 'compute';

@@ -5,8 +5,8 @@
  */
 import type { Pool } from '@spms/db';
 import { localDays } from '@spms/reliability';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 /**
  * When a device's lines entered service, as SQL on a `devices` row alias: its registration,

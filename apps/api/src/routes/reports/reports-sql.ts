@@ -1,7 +1,7 @@
 /** SQL pieces both report paths share: the devices in scope with their service span, and line totals. */
 import { type Pool, withTransaction } from '@spms/db';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 import type { GroupBy, LineRow } from './reports-acc.js';
 
 export const ms = (e: string) => `(extract(epoch FROM ${e}) * 1000)::float8`;

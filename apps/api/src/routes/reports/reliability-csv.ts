@@ -3,7 +3,7 @@
  * Shared by GET /api/reports/reliability?format=csv and the scheduled report e-mails, so an
  * e-mailed attachment has exactly the columns and figures of the API's export.
  */
-import { localIso } from '../core/csv.js';
+import { localIso } from '../../core/csv.js';
 import type { GroupReport } from './reports.js';
 
 export const RELIABILITY_CSV_HEADER = [

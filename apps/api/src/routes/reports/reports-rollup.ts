@@ -15,8 +15,8 @@
  */
 import type { Pool } from '@spms/db';
 import { localDay, localDayStart, nextDay } from '@spms/reliability';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 import type { GroupBy, OutageRow, SetName } from './reports-acc.js';
 import { rawOutageTotals } from './reports-raw.js';
 import { devCte, ms, reportQuery } from './reports-sql.js';

@@ -4,8 +4,8 @@
  * inactive: the last report is then only the last *known* state (docs/domain-rules.md).
  */
 import type { Pool } from '@spms/db';
-import type { Scope } from '../core/principal.js';
-import { SqlParams, scopeCondition } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams, scopeCondition } from '../../core/scope.js';
 
 export type LineStateName = 'powered' | 'unpowered' | 'unknown';
 export type DeviceStateFilter = 'active' | 'inactive' | 'connection_lost' | 'outage';

@@ -15,8 +15,8 @@
  */
 import type { Pool } from '@spms/db';
 import { localDay, localDayStart, majorEventThreshold, nextDay } from '@spms/reliability';
-import type { Scope } from '../core/principal.js';
-import { hasPlannedTable, plannedExpr } from '../routes/outages/outages-query.js';
+import type { Scope } from '../../core/principal.js';
+import { hasPlannedTable, plannedExpr } from '../outages/outages-query.js';
 import { type GroupBy, type ReliabilityResult, ReportAcc } from './reports-acc.js';
 import { dailySaidiSql } from './reports-daily.js';
 import { rawOutageTotals } from './reports-raw.js';

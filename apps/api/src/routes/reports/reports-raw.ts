@@ -8,8 +8,8 @@
  * Disabled lines drop out via a bit mask of enabled lines per device.
  */
 import type { Pool } from '@spms/db';
-import type { Scope } from '../core/principal.js';
-import { SqlParams } from '../core/scope.js';
+import type { Scope } from '../../core/principal.js';
+import { SqlParams } from '../../core/scope.js';
 import type { GroupBy, OutageRow, SetName } from './reports-acc.js';
 import { inServiceFrom } from './reports-daily.js';
 import { devCte, ms } from './reports-sql.js';
