@@ -3,44 +3,24 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../api/src/app.js';
-import { loadApiConfig } from '../../api/src/config.js';
 import { run } from './run.js';
+import { type ListeningApi, startListeningApi } from './test-support/listening-api.js';
 
 const ADMIN_KEY = 'cli-fw-admin-key-0123456789abcdef';
 
-let db: TestDatabase;
-let redis: TestRedis;
-let app: FastifyInstance;
+let api: ListeningApi;
 let url: string;
 let dir: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('cli_fw');
-  redis = createTestRedis('cli_fw');
-  app = await buildApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      SPMS_ADMIN_API_KEY: ADMIN_KEY,
-      FIRMWARE_MAX_BYTES: String(2 * 1024 * 1024),
-    }),
-  );
-  const port = await freePort();
-  await app.listen({ port, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${port}`;
+  api = await startListeningApi('cli_fw', ADMIN_KEY, { FIRMWARE_MAX_BYTES: String(2 * 1024 * 1024) });
+  ({ url } = api);
   dir = await mkdtemp(join(tmpdir(), 'spms-cli-fw-'));
 });
 
 afterAll(async () => {
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await api?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

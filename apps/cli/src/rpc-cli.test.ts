@@ -1,40 +1,21 @@
 /** spms rpc … in-process against the real API listening on a free port (the device stays offline). */
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../api/src/app.js';
-import { loadApiConfig } from '../../api/src/config.js';
 import { parseExpiration } from './commands/rpc.js';
 import { run } from './run.js';
+import { type ListeningApi, startListeningApi } from './test-support/listening-api.js';
 
 const ADMIN_KEY = 'cli-rpc-admin-key-0123456789abcdef';
 
-let db: TestDatabase;
-let redis: TestRedis;
-let app: FastifyInstance;
+let api: ListeningApi;
 let url: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('cli_rpc');
-  redis = createTestRedis('cli_rpc');
-  app = await buildApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      SPMS_ADMIN_API_KEY: ADMIN_KEY,
-    }),
-  );
-  const port = await freePort();
-  await app.listen({ port, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${port}`;
+  api = await startListeningApi('cli_rpc', ADMIN_KEY);
+  ({ url } = api);
 });
 
 afterAll(async () => {
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await api?.close();
 });
 
 async function spms(args: string[]) {

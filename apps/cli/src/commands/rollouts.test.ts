@@ -1,34 +1,19 @@
 /** spms rollout create|list|show|pause|resume|cancel in-process against the real API listening on a free port. */
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../../api/src/app.js';
-import { loadApiConfig } from '../../../api/src/config.js';
 import { run } from '../run.js';
+import { type ListeningApi, startListeningApi } from '../test-support/listening-api.js';
 import { createBody } from './rollouts.js';
 
 const ADMIN_KEY = 'cli-rollout-admin-key-0123456789';
-let db: TestDatabase;
-let redis: TestRedis;
+let api: ListeningApi;
 let app: FastifyInstance;
 let url: string;
 let firmwareId: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('cli_rollouts');
-  redis = createTestRedis('cli-rollouts');
-  app = await buildApp(
-    loadApiConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'silent',
-      SPMS_ADMIN_API_KEY: ADMIN_KEY,
-    }),
-  );
-  const port = await freePort();
-  await app.listen({ port, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${port}`;
+  api = await startListeningApi('cli_rollouts', ADMIN_KEY);
+  ({ app, url } = api);
   const fw = await app.pg.query(
     `INSERT INTO firmware (title, version, size, checksum_algorithm, checksum, sha256, data_oid)
      VALUES ('spms-esp32', '2.0.0', 1, 'SHA256', 'abc', 'abc', lo_from_bytea(0, '\\x01')) RETURNING id`,
@@ -41,9 +26,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
-  await app?.close();
-  await redis?.cleanup();
-  await db?.drop();
+  await api?.close();
 });
 
 async function spms(args: string[]) {
