@@ -235,6 +235,11 @@ function registerAuthMetrics(registry: Registry, stats?: () => DeviceAuthStats):
   counter('spms_broker_auth_hashes_total', 'Password hashes computed (scrypt/sha256)', (s) => s.secretVerifications);
   counter('spms_broker_auth_db_queries_total', 'Credential look-ups sent to PostgreSQL', (s) => s.dbQueries);
   counter(
+    'spms_broker_auth_invalidations_total',
+    'Credential changes heard (Redis announcement or database poll) that dropped cached credentials of a device',
+    (s) => s.invalidations,
+  );
+  counter(
     'spms_broker_auth_verify_queue_full_total',
     'Password checks refused because AUTH_VERIFY_QUEUE_MAX checks were already waiting (CONNACK 0x03)',
     (s) => s.verifyQueueFull,

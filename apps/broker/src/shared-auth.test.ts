@@ -121,6 +121,7 @@ async function metric(g: Gateway, line: string): Promise<number> {
   return found ? Number(found.slice(line.length).trim()) : 0;
 }
 const hashes = (g: Gateway) => metric(g, 'spms_broker_auth_hashes_total ');
+const invalidations = (g: Gateway) => metric(g, 'spms_broker_auth_invalidations_total ');
 
 describe('two broker processes, one Redis', () => {
   let c: Cluster;
@@ -152,11 +153,14 @@ describe('two broker processes, one Redis', () => {
     const live = await connack(g2, '0202', 'old-pass-0202');
     expect(live.code).toBe(0);
     const closed = new Promise<void>((res) => live.client.once('close', () => res()));
+    const heardBefore = await invalidations(g1);
     // What the registry does: commit, bump the shared entries, announce.
     await setPassword(c, id, '0202', await hashSecret('new-pass-0202', 'supplied'));
     await bumpCredentials(c.r, c.redis.prefix, [id]);
     await c.r.publish(credentialsChangedChannel(c.redis.prefix), id);
     await closed;
+    // g1 (no session of this device) hears the change on its own time: wait until it has.
+    await until(async () => (await invalidations(g1)) > heardBefore);
     expect((await connack(g1, '0202', 'old-pass-0202')).code).toBe(5);
     expect((await connack(g2, '0202', 'old-pass-0202')).code).toBe(5);
     const fresh = await connack(g2, '0202', 'new-pass-0202');
