@@ -8,19 +8,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SMS_INBOUND_QUEUE } from '@spms/contracts';
+import { dispatchJob, type JobProducer, SMS_INBOUND_QUEUE, type SmsInboundJob } from '@spms/contracts';
 import type { Logger } from '@spms/log';
 import { createRedis } from '@spms/queue';
 import {
   createSmsProvider,
-  type DeliverSm,
   handleInboundSms,
   messageIdVariants,
   recordDeliveryReceipt,
   type SmppProvider,
   type SmsProvider,
 } from '@spms/sms';
-import { type Job, Queue, Worker } from 'bullmq';
+import { type Job, type JobsOptions, Queue, Worker } from 'bullmq';
 import type { AlertsConfig } from './config.js';
 import type { AlertsContext } from './context.js';
 
@@ -56,8 +55,6 @@ export function buildSmsProvider(config: AlertsConfig, logger: Logger): SmsProvi
   );
 }
 
-type InboundJob = DeliverSm & { key: string };
-
 export interface RunningInbound {
   close(): Promise<void>;
 }
@@ -66,7 +63,7 @@ export interface RunningInbound {
 export async function startSmsInbound(ctx: AlertsContext): Promise<RunningInbound> {
   const { config, logger, provider } = ctx;
   const connection = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue<InboundJob>(SMS_INBOUND_QUEUE, {
+  const queue = new Queue(SMS_INBOUND_QUEUE, {
     connection: ctx.redis,
     prefix: ctx.prefix,
     defaultJobOptions: {
@@ -77,7 +74,16 @@ export async function startSmsInbound(ctx: AlertsContext): Promise<RunningInboun
       removeOnFail: { age: 14 * 24 * 3600 },
     },
   });
-  const worker = new Worker<InboundJob>(SMS_INBOUND_QUEUE, (job) => handle(ctx, job), {
+  const producer: JobProducer<typeof SMS_INBOUND_QUEUE, JobsOptions> = queue;
+  // Job name = the deliver_sm's kind: a handler per name of the registry (@spms/contracts).
+  const onInbound = dispatchJob<typeof SMS_INBOUND_QUEUE, Job, void>(
+    {
+      receipt: (job) => recordReceipt(ctx, job.data),
+      message: (job) => answerReply(ctx, job.data),
+    },
+    (job) => logger.warn({ jobId: job.id, name: job.name }, 'unknown sms-inbound job'),
+  );
+  const worker = new Worker(SMS_INBOUND_QUEUE, async (job: Job) => onInbound(job), {
     connection,
     prefix: ctx.prefix,
     concurrency: 4,
@@ -92,7 +98,7 @@ export async function startSmsInbound(ctx: AlertsContext): Promise<RunningInboun
     // (a stalled worker) records and answers the reply once.
     (provider as SmppProvider).start(async (d) => {
       const key = randomUUID();
-      await queue.add(d.kind, { ...d, key }, { jobId: key });
+      await producer.add(d.kind, { ...d, key }, { jobId: key });
     });
   }
   return {
@@ -105,18 +111,17 @@ export async function startSmsInbound(ctx: AlertsContext): Promise<RunningInboun
   };
 }
 
-async function handle(ctx: AlertsContext, job: Job<InboundJob>): Promise<void> {
-  const d = job.data;
-  if (d.kind === 'receipt') {
-    const r = d.receipt;
-    const known = await recordDeliveryReceipt(ctx.pool, {
-      messageIds: messageIdVariants(r.messageId),
-      status: r.status,
-      ...(r.errorCode !== undefined ? { errorCode: r.errorCode } : {}),
-    });
-    if (!known) throw new Error(`receipt for message id ${r.messageId} not known (yet)`);
-    return;
-  }
+async function recordReceipt(ctx: AlertsContext, d: SmsInboundJob<'receipt'>): Promise<void> {
+  const r = d.receipt;
+  const known = await recordDeliveryReceipt(ctx.pool, {
+    messageIds: messageIdVariants(r.messageId),
+    status: r.status,
+    ...(r.errorCode !== undefined ? { errorCode: r.errorCode } : {}),
+  });
+  if (!known) throw new Error(`receipt for message id ${r.messageId} not known (yet)`);
+}
+
+async function answerReply(ctx: AlertsContext, d: SmsInboundJob<'message'>): Promise<void> {
   const m = d.message;
   const result = await handleInboundSms(
     ctx.pool,

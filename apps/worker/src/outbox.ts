@@ -20,9 +20,15 @@
  * take it); the two-int4 lock space never collides with the per-device bigint locks.
  */
 
-import { type DomainEvent, domainEventsChannel } from '@spms/contracts';
+import {
+  type DOMAIN_EVENTS_QUEUE,
+  type DomainEvent,
+  domainEventJob,
+  domainEventsChannel,
+  type JobProducer,
+} from '@spms/contracts';
 import type { Pool, PoolClient } from '@spms/db';
-import type { Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { tsParam } from './persist/sql.js';
 
@@ -76,7 +82,7 @@ export async function insertEventsAndCommit(client: PoolClient, events: DomainEv
 export class EventPublisher {
   constructor(
     private readonly pool: Pool,
-    private readonly queue: Queue,
+    private readonly queue: JobProducer<typeof DOMAIN_EVENTS_QUEUE, JobsOptions>,
     private readonly redis: Redis,
     private readonly prefix: string,
   ) {}
@@ -93,10 +99,7 @@ export class EventPublisher {
     const pipe = this.redis.pipeline();
     for (const e of events) pipe.publish(channel, JSON.stringify(e));
     // Both at once (one Redis round trip less); each is in commit order on its own.
-    await Promise.all([
-      this.queue.addBulk(events.map((e) => ({ name: e.type, data: e, opts: { jobId: e.id } }))),
-      pipe.exec(),
-    ]);
+    await Promise.all([this.queue.addBulk(events.map(domainEventJob)), pipe.exec()]);
   }
 
   /** The PostgreSQL half of `publish`: the relay skips these from now on. */

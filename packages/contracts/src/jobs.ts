@@ -5,6 +5,7 @@
  */
 import { DOMAIN_EVENTS_QUEUE, type DomainEvent, type DomainEventType } from './events.js';
 import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from './ingest.js';
+import type { SmsInboundJob } from './sms.js';
 
 /** The alerts processes' durable timers (BullMQ delayed jobs). */
 export const ALERT_TIMERS_QUEUE = 'alert-timers';
@@ -61,6 +62,8 @@ export interface JobRegistry {
   [DOMAIN_EVENTS_QUEUE]: { [T in DomainEventType]: DomainEvent & { type: T } };
   [ALERT_TIMERS_QUEUE]: AlertTimerJobs;
   [SMS_QUEUE]: { send: SendJob };
+  /** Job name = the deliver_sm's kind, job id = its key. */
+  [SMS_INBOUND_QUEUE]: { receipt: SmsInboundJob<'receipt'>; message: SmsInboundJob<'message'> };
   [EMAIL_QUEUE]: { send: EmailJob };
 }
 
@@ -104,6 +107,15 @@ export function dispatchJob<Q extends QueueName, J extends NamedJob, R>(
     const handler = Object.hasOwn(table, job.name) ? table[job.name] : undefined;
     return handler ? handler(job) : unknown(job);
   };
+}
+
+/**
+ * A domain event as a job of the `domain-events` queue: job name = its type, job id = its
+ * id (BullMQ ignores an add whose id exists, so a repeat is a no-op).
+ */
+export function domainEventJob(e: DomainEvent): JobSpec<typeof DOMAIN_EVENTS_QUEUE, { jobId: string }> {
+  // The union of events does not correlate e.type with e by itself: each event is its type's.
+  return { name: e.type, data: e, opts: { jobId: e.id } } as JobSpec<typeof DOMAIN_EVENTS_QUEUE, { jobId: string }>;
 }
 
 /** Job ids for BullMQ, which refuses ':' in custom ids. */

@@ -9,6 +9,7 @@
  * request's path and query string — never from Host / X-Forwarded-* alone, which a caller
  * controls unless the proxy overwrites them.
  */
+import type { MessageStatus } from '@spms/contracts';
 import twilio from 'twilio';
 
 /** Header Twilio signs requests with (Node lowercases incoming header names). */
@@ -39,20 +40,8 @@ export function verifyTwilioSignature(input: VerifySignatureInput): boolean {
   return twilio.validateRequest(input.authToken, input.signature, input.url, input.params, algorithm);
 }
 
-export type MessageStatus =
-  | 'accepted'
-  | 'scheduled'
-  | 'queued'
-  | 'sending'
-  | 'sent'
-  | 'delivered'
-  | 'undelivered'
-  | 'failed'
-  | 'read'
-  | 'partially_delivered'
-  | 'canceled'
-  | 'receiving'
-  | 'received';
+// Also what SMPP receipts are mapped onto: the type is in @spms/contracts (sms-inbound jobs carry it).
+export type { MessageStatus };
 
 // Progress of an outbound message. Terminal outcomes share a rank so the first one wins;
 // 'read' (WhatsApp/RCS) is the only news after 'delivered'.

@@ -2,9 +2,9 @@
  * SMPP 3.4 without I/O: the connection URL, the sender address (TON/NPI), text → data_coding
  * and octets, what a submit_sm_resp status means, and deliver_sm → delivery receipt or reply.
  */
+import type { DeliverSm, MessageStatus, SmppInbound, SmppReceipt } from '@spms/contracts';
 import smpp from 'smpp';
 import { normalizePhone } from './phone.js';
-import type { MessageStatus } from './receipts.js';
 import { smsSegments } from './segments.js';
 import { SmsError } from './types.js';
 
@@ -150,23 +150,8 @@ export function submitError(status: number): SmsError {
   return new SmsError(`SMSC refused submit_sm: ${describeSmppStatus(status)}`, retry, status);
 }
 
-export interface SmppReceipt {
-  messageId: string;
-  status: MessageStatus;
-  /** The SMSC's or network's error (the receipt's err: field), when not zero. */
-  errorCode?: number;
-  /** The receipt's stat: word (DELIVRD…) or message_state name, for the log. */
-  state: string;
-}
-
-export interface SmppInbound {
-  /** Sender in E.164, or the raw address when it could not be read as a phone number. */
-  from: string;
-  to: string;
-  text: string;
-}
-
-export type DeliverSm = { kind: 'receipt'; receipt: SmppReceipt } | { kind: 'message'; message: SmppInbound };
+// deliver_sm's two kinds cross the sms-inbound queue: their shapes are in @spms/contracts.
+export type { DeliverSm, SmppInbound, SmppReceipt };
 
 // Receipt states (SMPP 3.4 Appendix B 'stat:' words and the message_state TLV) onto the
 // states Twilio's callbacks use, so both providers fill the same columns the same way.

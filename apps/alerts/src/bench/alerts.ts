@@ -13,7 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseConfig } from '@spms/config';
-import { DOMAIN_EVENTS_QUEUE, type DomainEvent } from '@spms/contracts';
+import { DOMAIN_EVENTS_QUEUE, type DomainEvent, domainEventJob } from '@spms/contracts';
 import { createLogger } from '@spms/log';
 import { createTwilioProvider, type SmsProvider } from '@spms/sms';
 import { startFakeTwilio } from '@spms/sms/fakes';
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     // Published as the ingest worker would, spread over the same second.
     for (let k = 0; k < 10; k++) {
       const slice = evts.slice((k * DEVICES) / 10, ((k + 1) * DEVICES) / 10);
-      await events.addBulk(slice.map((e) => ({ name: e.type, data: e, opts: { jobId: e.id } })));
+      await events.addBulk(slice.map(domainEventJob));
       const wait = t0 + (k + 1) * 100 - Date.now();
       if (wait > 0) await sleep(wait);
     }

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import type { DomainEvent } from './events.js';
+import { dispatchJob, domainEventJob, type SMS_INBOUND_QUEUE } from './jobs.js';
+
+describe('job registry', () => {
+  it('a domain event is a job named by its type with its id as the job id', () => {
+    const e: DomainEvent = {
+      id: 'e1',
+      type: 'device.reconnected',
+      deviceId: '00000000-0000-0000-0000-000000000001',
+      occurredAt: 1,
+      payload: { at: 1 },
+    };
+    expect(domainEventJob(e)).toEqual({ name: 'device.reconnected', data: e, opts: { jobId: 'e1' } });
+  });
+
+  it('sms-inbound jobs are dispatched by name; an unregistered name goes to the fallback', async () => {
+    const seen: string[] = [];
+    const run = dispatchJob<typeof SMS_INBOUND_QUEUE, { name: string; data: unknown }, void>(
+      {
+        receipt: (job) => void seen.push(`receipt ${job.data.receipt.messageId}`),
+        message: (job) => void seen.push(`message ${job.data.message.from}`),
+      },
+      (job) => void seen.push(`unknown ${job.name}`),
+    );
+    await run({
+      name: 'receipt',
+      data: { kind: 'receipt', key: 'k1', receipt: { messageId: 'm1', status: 'delivered', state: 'DELIVRD' } },
+    });
+    await run({
+      name: 'message',
+      data: { kind: 'message', key: 'k2', message: { from: '+94770000000', to: '1234', text: 'OK' } },
+    });
+    await run({ name: 'toString', data: {} });
+    expect(seen).toEqual(['receipt m1', 'message +94770000000', 'unknown toString']);
+  });
+});
