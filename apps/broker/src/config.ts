@@ -18,6 +18,12 @@ export const BrokerConfigSchema = Type.Object({
   MQTT_TLS_KEY: Type.Optional(Type.String({ minLength: 1, description: 'path to the PEM private key' })),
   /** MQTT over WebSocket (path /mqtt and /); disabled unless set. */
   MQTT_WS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'a TCP port number' })),
+  /**
+   * Behind a TCP load balancer (HAProxy `send-proxy` / `send-proxy-v2`): every connection to
+   * the MQTT and WebSocket ports must start with a PROXY protocol header giving the device's
+   * address, and one without it is closed. Only for a broker reachable from the balancer alone.
+   */
+  MQTT_PROXY_PROTOCOL: Type.Boolean({ default: false, description: 'true or false' }),
   /** Health (/healthz, /readyz) and Prometheus (/metrics) for the broker process. */
   BROKER_HTTP_PORT: Port(9091),
   BROKER_HTTP_HOST: Type.String({ default: '0.0.0.0' }),

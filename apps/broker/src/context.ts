@@ -8,6 +8,7 @@ import type { Client } from 'aedes';
 import type { BrokerConfig } from './config.js';
 import type { SharedKeyedLimiter, TokenBucket } from './limits.js';
 import type { GatewayMetrics } from './metrics.js';
+import { proxiedAddress } from './proxy-protocol.js';
 
 /** Per-connection state, attached to the aedes client once it has authenticated. */
 export interface DeviceSession {
@@ -84,8 +85,14 @@ export interface GatewayContext {
   releaseSession(client: GatewayClient): void;
 }
 
-/** Source address of a connection (TCP, TLS or WebSocket). */
+/** Source address of a connection (TCP, TLS or WebSocket): the device's, from a PROXY header when one was read. */
 export function remoteAddress(client: Client): string {
   const conn = client.conn as { remoteAddress?: string };
-  return conn.remoteAddress ?? client.req?.socket?.remoteAddress ?? 'unknown';
+  return (
+    proxiedAddress(conn) ??
+    proxiedAddress(client.req?.socket) ??
+    conn.remoteAddress ??
+    client.req?.socket?.remoteAddress ??
+    'unknown'
+  );
 }

@@ -240,7 +240,16 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       handshakeTimeoutMs: config.CONNECT_TIMEOUT_MS,
       maxWsMessageBytes: maxPacketBytes(config.MAX_PAYLOAD_BYTES),
     };
-    const tcp = await listenTcp(handle, config.MQTT_PORT, config.MQTT_HOST);
+    const proxy = config.MQTT_PROXY_PROTOCOL
+      ? {
+          timeoutMs: config.CONNECT_TIMEOUT_MS,
+          onInvalid: (why: string) => {
+            ctx.metrics.refused.inc({ reason: 'proxy_header' });
+            logger.debug({ why }, 'connection closed: PROXY protocol header');
+          },
+        }
+      : undefined;
+    const tcp = await listenTcp(handle, config.MQTT_PORT, config.MQTT_HOST, proxy);
     listeners.push(tcp);
     let tls: Listener | undefined;
     if (config.MQTT_TLS_CERT && config.MQTT_TLS_KEY) {
@@ -258,7 +267,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     }
     let ws: Listener | undefined;
     if (config.MQTT_WS_PORT !== undefined) {
-      ws = await listenWebSocket(handle, config.MQTT_WS_PORT, config.MQTT_HOST, limits);
+      ws = await listenWebSocket(handle, config.MQTT_WS_PORT, config.MQTT_HOST, limits, proxy);
       listeners.push(ws);
     }
     const http = await startHttp({

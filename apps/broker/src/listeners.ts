@@ -9,6 +9,7 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createServer as createTlsServer } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { ConnectionHandler } from './client-guards.js';
+import { type ProxyProtocolOptions, withProxyHeader } from './proxy-protocol.js';
 
 export interface Listener {
   port: number;
@@ -87,8 +88,25 @@ function withNoDelay<S extends Socket>(handle: ConnectionHandler): (socket: S) =
   };
 }
 
-export async function listenTcp(handle: ConnectionHandler, port: number, host: string): Promise<Listener> {
-  const server = createNetServer(withNoDelay(handle));
+/** PROXY protocol on a listener (MQTT_PROXY_PROTOCOL): absent = bare connections only. */
+export type ProxyHeaders = ProxyProtocolOptions | undefined;
+
+export async function listenTcp(
+  handle: ConnectionHandler,
+  port: number,
+  host: string,
+  proxy?: ProxyHeaders,
+): Promise<Listener> {
+  const direct = withNoDelay(handle);
+  const server = createNetServer(
+    proxy
+      ? withProxyHeader(proxy, (socket, rest) => {
+          // aedes reads the JavaScript stream: the bytes after the header go back on it.
+          if (rest.length > 0) socket.unshift(rest);
+          direct(socket);
+        })
+      : direct,
+  );
   const bound = await listen(server, port, host, 'MQTT_PORT', 'MQTT');
   return { port: bound, close: closer(server) };
 }
@@ -128,6 +146,7 @@ export async function listenWebSocket(
   port: number,
   host: string,
   limits: ListenerLimits,
+  proxy?: ProxyHeaders,
 ): Promise<Listener> {
   const server = createHttpServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
@@ -148,13 +167,26 @@ export async function listenWebSocket(
     stream.on('error', () => stream.destroy());
     handle(stream, req);
   });
-  const bound = await listen(server, port, host, 'MQTT_WS_PORT', 'MQTT over WebSocket');
+  // Behind a balancer sending PROXY headers, a plain TCP server reads the header and hands
+  // the socket to the HTTP server, which parses natively: the bytes after the header are
+  // given to it as a `data` event.
+  const front = proxy
+    ? createNetServer(
+        withProxyHeader(proxy, (socket, rest) => {
+          server.emit('connection', socket);
+          if (rest.length > 0) socket.emit('data', rest);
+          socket.resume();
+        }),
+      )
+    : server;
+  const bound = await listen(front, port, host, 'MQTT_WS_PORT', 'MQTT over WebSocket');
   return {
     port: bound,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await closer(server)();
+      await closer(front)();
+      if (front !== server) await closer(server)();
     },
   };
 }
