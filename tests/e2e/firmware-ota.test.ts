@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createLogger } from '@spms/log';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type E2eStack, startE2eStack } from './stack.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
 
 const logger = createLogger({ name: 'e2e-fw', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 let stack: E2eStack;

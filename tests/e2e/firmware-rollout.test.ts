@@ -1,5 +1,5 @@
 /**
- * Staged firmware rollouts end to end over the real stack (tests/e2e/support/full-stack.ts:
+ * Staged firmware rollouts end to end over the real stack (tests/e2e/test-support/full-stack.ts:
  * broker, worker with its rollout controller, API, PostgreSQL, Redis; own database and Redis
  * prefix) with simulated devices running ThingsBoard's OTA client (packages/simulator):
  * images uploaded through the API, waves, the concurrency cap, chunked MQTT downloads that
@@ -22,7 +22,7 @@ import {
 } from '@spms/simulator';
 import { createTestRedis, type TestRedis } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, type FullStack, startFullStack } from './support/full-stack.js';
+import { ADMIN_KEY, type FullStack, startFullStack } from './test-support/full-stack.js';
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 const CHUNK = 1024;

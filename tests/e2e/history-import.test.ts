@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
-import { type E2eStack, startE2eStack } from './stack.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
 
 const logger = createLogger({ name: 'e2e-history', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const ADMIN_KEY = 'history-admin-key-0123456789abcdef';

@@ -6,8 +6,8 @@
  */
 import { createTestRedis, type TestRedis } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, type FullStack, startFullStack, until } from './support/full-stack.js';
-import { lintExposition } from './support/metrics-lint.js';
+import { ADMIN_KEY, type FullStack, startFullStack, until } from './test-support/full-stack.js';
+import { lintExposition } from './test-support/metrics-lint.js';
 
 let redis: TestRedis;
 let stack: FullStack;

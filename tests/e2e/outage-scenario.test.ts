@@ -9,7 +9,7 @@ import { createLogger } from '@spms/log';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type E2eStack, startE2eStack } from './stack.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
 
 // The firmware's byte-exact test vectors (repository fixtures/).
 const fixture = JSON.parse(readFileSync(new URL('../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8')) as {

@@ -4,7 +4,7 @@
  * broker, retries and the HTTP long-poll still work, only on the receivers' sweeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RpcStack, startRpcStack } from './support/rpc-stack.js';
+import { type RpcStack, startRpcStack } from './test-support/rpc-stack.js';
 
 let s: RpcStack;
 beforeAll(async () => {

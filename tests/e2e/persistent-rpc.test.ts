@@ -18,7 +18,7 @@ import { deviceCommandsKey, rpcPendingDevicesKey } from '@spms/queue';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, createKey } from '../../apps/api/src/routes/users/access-fixtures.js';
-import { type RpcStack, startRpcStack } from './support/rpc-stack.js';
+import { type RpcStack, startRpcStack } from './test-support/rpc-stack.js';
 
 let s: RpcStack;
 beforeAll(async () => {

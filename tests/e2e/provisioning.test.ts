@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
 import { adminAuth, createKey, testEnv } from '../../apps/api/src/routes/users/access-fixtures.js';
-import { type E2eStack, startE2eStack } from './stack.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
 
 const logger = createLogger({ name: 'e2e', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 let stack: E2eStack;

@@ -17,7 +17,7 @@ import { freePort } from '@spms/testing';
 import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, type FullStack, startFullStack, until } from './support/full-stack.js';
+import { ADMIN_KEY, type FullStack, startFullStack, until } from './test-support/full-stack.js';
 
 let server: ChildProcess | undefined;
 let dir: string;

@@ -6,7 +6,7 @@
 import { createLogger } from '@spms/log';
 import { type Fleet, type GroundTruth, runScenario } from '@spms/simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type E2eStack, startE2eStack } from './stack.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
 
 const logger = createLogger({ name: 'e2e-truth', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const SPEED = 240; // 30 scenario-minutes in 7.5 s of wall time

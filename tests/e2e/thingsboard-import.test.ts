@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
 import { run } from '../../apps/cli/src/run.js';
-import { type E2eStack, startE2eStack } from './stack.js';
-import { type FakeDevice, type FakeThingsBoard, startFakeThingsBoard } from './thingsboard-fake.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
+import { type FakeDevice, type FakeThingsBoard, startFakeThingsBoard } from './test-support/thingsboard-fake.js';
 
 const logger = createLogger({ name: 'e2e-tb', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const ADMIN_KEY = 'tb-import-admin-key-0123456789abcdef';

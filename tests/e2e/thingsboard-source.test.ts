@@ -18,7 +18,7 @@ import { startAlerts } from '../../apps/alerts/src/alerts.js';
 import { loadAlertsConfig } from '../../apps/alerts/src/config.js';
 import { buildApp } from '../../apps/api/src/app.js';
 import { loadApiConfig } from '../../apps/api/src/config.js';
-import { type E2eStack, startE2eStack } from './stack.js';
+import { type E2eStack, startE2eStack } from './test-support/stack.js';
 
 const logger = createLogger({ name: 'e2e-tb-source', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const ADMIN_KEY = 'tb-source-admin-key-0123456789abcdef';

@@ -21,7 +21,7 @@ import type { MqttClient } from 'mqtt';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertEventsAndCommit } from '../../worker/src/outbox.js';
-import { ADMIN_KEY, hasChromium, type Stack, startStack } from './stack.js';
+import { ADMIN_KEY, hasChromium, type Stack, startStack } from './test-support/stack.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/web/', import.meta.url));
 const FLEET = 10_000;

@@ -4,7 +4,7 @@
  */
 import { createTcpProxy, freePort, type TcpProxy } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 let proxy: TcpProxy | undefined;

@@ -5,7 +5,7 @@
  */
 import { INGEST_JOB, type IngestMessage } from '@spms/queue';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

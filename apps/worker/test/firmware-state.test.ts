@@ -7,7 +7,7 @@
 import type { IngestMessage } from '@spms/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { firmwareReportCounts } from '../src/persist/firmware-state.js';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness;
 let jobs = 0;

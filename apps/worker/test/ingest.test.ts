@@ -4,7 +4,7 @@
  */
 import { createIngestProducer, type IngestMessage } from '@spms/queue';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, mqttFixture, telemetry } from './harness.js';
+import { createHarness, type Harness, mqttFixture, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

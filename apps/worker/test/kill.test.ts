@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { computeLineOutages, type LineReport } from '@spms/outage-engine';
 import { INGEST_JOB, type IngestMessage } from '@spms/queue';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness } from './harness.js';
+import { createHarness, type Harness } from './test-support/harness.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const main = `${root}apps/worker/dist/main.js`;

@@ -6,7 +6,7 @@ import type { Server } from 'node:http';
 import { type IngestMessage, newMessageId } from '@spms/queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import { serveMetrics } from '../src/metrics.js';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 let server: Server | undefined;

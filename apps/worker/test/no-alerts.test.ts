@@ -7,7 +7,7 @@
 import { DOMAIN_EVENTS_QUEUE } from '@spms/contracts';
 import { Queue, Worker } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 /** Voltage episodes and rejected readings; HTTP firmware snapshots including duplicates. */
 import type { IngestMessage } from '@spms/queue';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 /** Offline periods feed the engine as unknown windows; client attributes are stored. */
 import { newMessageId } from '@spms/queue';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createHarness, type Harness, telemetry } from './harness.js';
+import { createHarness, type Harness, telemetry } from './test-support/harness.js';
 
 let h: Harness | undefined;
 afterEach(async () => {

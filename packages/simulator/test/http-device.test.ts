@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHttpDevice, type HttpDeviceOptions, SimStats } from '../src/index.js';
-import { sleep, startHttp, waitFor } from './helpers.js';
+import { sleep, startHttp, waitFor } from './test-support/helpers.js';
 
 const SNAPSHOT =
   /^\{"V":\d+\.\d,"1":(true|false),"2":(true|false),"3":(true|false),"4":(true|false),"5":(true|false),"6":(true|false),"7":(true|false),"8":(true|false)\}$/;

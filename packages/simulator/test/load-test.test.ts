@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateFleet, loadTest } from '../src/index.js';
-import { startBroker, type TestBroker } from './helpers.js';
+import { startBroker, type TestBroker } from './test-support/helpers.js';
 
 let b: TestBroker;
 beforeEach(async () => {

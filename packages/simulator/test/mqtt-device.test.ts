@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMqttDevice, type MqttDeviceOptions, SimStats } from '../src/index.js';
-import { sleep, startBroker, type TestBroker, waitFor } from './helpers.js';
+import { sleep, startBroker, type TestBroker, waitFor } from './test-support/helpers.js';
 
 const BOOT = [
   "{'1':'true'}",

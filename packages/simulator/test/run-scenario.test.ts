@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Fleet, runScenario } from '../src/index.js';
-import { startBroker, startHttp, type TestBroker } from './helpers.js';
+import { startBroker, startHttp, type TestBroker } from './test-support/helpers.js';
 
 const lines = ['CEB', 'TP 2', 'TP 3', 'TP 4', 'TP 5', 'TP 6', 'TP 7', 'MSAN'];
 const fleet: Fleet = {

@@ -14,8 +14,8 @@ import { parseTelemetry } from '@spms/telemetry';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import { Queue } from 'bullmq';
 import pg from 'pg';
-import { loadWorkerConfig, type WorkerConfig } from '../src/config.js';
-import { type RunningWorker, startWorker } from '../src/worker.js';
+import { loadWorkerConfig, type WorkerConfig } from '../../src/config.js';
+import { type RunningWorker, startWorker } from '../../src/worker.js';
 
 export const silent = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 
@@ -147,5 +147,5 @@ export interface FixtureEvent {
 }
 // The firmware's byte-exact test vectors (repository fixtures/).
 export const mqttFixture = JSON.parse(
-  readFileSync(new URL('../../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../../fixtures/mqtt-firmware.json', import.meta.url), 'utf8'),
 ) as { scenario: { events: FixtureEvent[]; expect_outages: { line: number; start_t: number; end_t: number }[] } };

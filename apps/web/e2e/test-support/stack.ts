@@ -15,18 +15,18 @@ import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type Browser, chromium } from 'playwright-core';
 import { build } from 'vite';
-import { AlertsConfigSchema, startAlerts } from '../../alerts/src/alerts.js';
-import { buildApp } from '../../api/src/app.js';
-import { loadApiConfig } from '../../api/src/config.js';
-import { loadBrokerConfig } from '../../broker/src/config.js';
-import { type Gateway, startGateway } from '../../broker/src/gateway.js';
-import { loadWorkerConfig } from '../../worker/src/config.js';
-import { type RunningWorker, startWorker } from '../../worker/src/worker.js';
+import { AlertsConfigSchema, startAlerts } from '../../../alerts/src/alerts.js';
+import { buildApp } from '../../../api/src/app.js';
+import { loadApiConfig } from '../../../api/src/config.js';
+import { loadBrokerConfig } from '../../../broker/src/config.js';
+import { type Gateway, startGateway } from '../../../broker/src/gateway.js';
+import { loadWorkerConfig } from '../../../worker/src/config.js';
+import { type RunningWorker, startWorker } from '../../../worker/src/worker.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
 export const ADMIN_KEY = 'e2e-admin-key-0123456789abcdef';
-const webRoot = fileURLToPath(new URL('..', import.meta.url));
+const webRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Stack {
   db: TestDatabase;

@@ -9,10 +9,10 @@ import { credentialsKey, hashSecret } from '@spms/credentials';
 import type { Logger } from '@spms/log';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import pg from 'pg';
-import { loadBrokerConfig } from '../../apps/broker/src/config.js';
-import { type Gateway, startGateway } from '../../apps/broker/src/gateway.js';
-import { loadWorkerConfig } from '../../apps/worker/src/config.js';
-import { startWorker } from '../../apps/worker/src/worker.js';
+import { loadBrokerConfig } from '../../../apps/broker/src/config.js';
+import { type Gateway, startGateway } from '../../../apps/broker/src/gateway.js';
+import { loadWorkerConfig } from '../../../apps/worker/src/config.js';
+import { startWorker } from '../../../apps/worker/src/worker.js';
 
 export interface BasicCredentials {
   clientId: string;
