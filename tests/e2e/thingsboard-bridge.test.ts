@@ -21,7 +21,11 @@ import { loadWorkerConfig } from '../../apps/worker/src/config.js';
 import { type RunningWorker, startWorker } from '../../apps/worker/src/worker.js';
 import { createAppProcess, ensureBuilt } from '../fault/test-support/app-process.js';
 import { type FakeDevice, type FakeThingsBoard, startFakeThingsBoard } from './test-support/thingsboard-fake.js';
-import { type FakeThingsBoardMqtt, startFakeThingsBoardMqtt, type TbPublishRecord } from './test-support/thingsboard-fake-mqtt.js';
+import {
+  type FakeThingsBoardMqtt,
+  startFakeThingsBoardMqtt,
+  type TbPublishRecord,
+} from './test-support/thingsboard-fake-mqtt.js';
 
 const logger = createLogger({ name: 'e2e-tb-bridge', level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 const ADMIN_KEY = 'tb-bridge-admin-key-0123456789abcdef';
