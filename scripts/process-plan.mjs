@@ -1,7 +1,12 @@
 // Which SPMS processes `npm start` runs on this machine, and the ports each one listens on.
 //
 // Brokers and API processes share their public port (MQTT_PORT, MQTT_WS_PORT, MQTTS_PORT;
-// HTTP_PORT) through Node's cluster module. Each broker, worker, alerts and API process has
+// HTTP_PORT) through Node's cluster module. CLUSTER_SCHEDULING says who hands out their
+// connections: `os` (default) — every process accepts from the shared listening socket
+// itself and the kernel decides which (Node's SCHED_NONE; no hand-over); `primary` — the
+// supervisor accepts each connection and passes the socket to the processes in turn over IPC
+// (Node's SCHED_RR, the default of the cluster module on Linux). docs/scaling.md has the
+// measurements behind the default and the evenness of each. Each broker, worker, alerts and API process has
 // its own metrics/health port, so Prometheus can scrape every one of them: BROKER_HTTP_PORT
 // + 2 × i, WORKER_HTTP_PORT + 2 × i, ALERTS_HTTP_PORT + 2 × i and API_METRICS_PORT + 2 × i
 // for process i = 0, 1, … The step of 2 keeps the default bases from colliding: brokers on
@@ -29,6 +34,16 @@ function readCount(env, name, fallback) {
   return n;
 }
 
+/** Node cluster scheduling policy names: CLUSTER_SCHEDULING=os|primary. */
+export const CLUSTER_SCHEDULING = ['os', 'primary'];
+
+function readScheduling(env) {
+  const raw = env.CLUSTER_SCHEDULING;
+  if (raw === undefined || raw === '') return 'os';
+  if (!CLUSTER_SCHEDULING.includes(raw)) throw new Error(`CLUSTER_SCHEDULING must be "os" or "primary" (got "${raw}")`);
+  return raw;
+}
+
 function readPort(env, name, fallback) {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -39,7 +54,8 @@ function readPort(env, name, fallback) {
 
 /**
  * @returns {{ processes: { app: 'broker'|'worker'|'api'|'alerts', index: number, label: string, cluster: boolean,
- *   env: Record<string,string> }[], ports: { name: string, port: number, note?: string }[] }}
+ *   env: Record<string,string> }[], ports: { name: string, port: number, note?: string }[],
+ *   scheduling: 'os'|'primary' }}
  */
 export function planProcesses(env) {
   const cores = availableParallelism();
@@ -49,6 +65,7 @@ export function planProcesses(env) {
     api: readCount(env, 'API_PROCESSES', 1),
     alerts: readCount(env, 'ALERTS_PROCESSES', 1),
   };
+  const scheduling = readScheduling(env);
   const brokerBase = readPort(env, 'BROKER_HTTP_PORT', 9091);
   const workerBase = readPort(env, 'WORKER_HTTP_PORT', 9092);
   const processes = [];
@@ -97,5 +114,5 @@ export function planProcesses(env) {
     }
     seen.set(p.port, p);
   }
-  return { counts, processes, ports };
+  return { counts, processes, ports, scheduling };
 }

@@ -74,6 +74,7 @@ run('node', ['packages/db/dist/bin/migrate.js', '--create-database']);
 const { broker, worker, api, alerts } = plan.counts;
 console.log(
   `spms: starting ${broker} broker, ${worker} worker, ${api} API and ${alerts} alerts process${broker + worker + api + alerts === 1 ? '' : 'es'} — ` +
-    `MQTT on :${env.MQTT_PORT ?? 1883}, HTTP API and device API on :${env.HTTP_PORT ?? 8080}. Ctrl-C stops.`,
+    `MQTT on :${env.MQTT_PORT ?? 1883}, HTTP API and device API on :${env.HTTP_PORT ?? 8080} ` +
+    `(connections handed out by ${plan.scheduling === 'os' ? 'the OS' : 'this process'}, CLUSTER_SCHEDULING=${plan.scheduling}). Ctrl-C stops.`,
 );
 superviseUntilSignal(env, plan);

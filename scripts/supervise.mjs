@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs the planned SPMS processes (scripts/process-plan.mjs) from the built apps and keeps
 // them running: brokers and API processes are cluster workers (they share MQTT_PORT /
-// HTTP_PORT; Node 20 has no reusePort, so the primary — this process — accepts and hands
-// connections round-robin), ingest workers and alerts processes are plain child processes. A process that
+// HTTP_PORT; Node 20 has no reusePort), ingest workers and alerts processes are plain child
+// processes. With CLUSTER_SCHEDULING=os (default) every cluster worker accepts from the one
+// shared listening socket itself (SCHED_NONE); with `primary` this process accepts each
+// connection and passes it to the workers round-robin over IPC (SCHED_RR). A process that
 // exits is restarted after a back-off (0.5 s doubling to 30 s; reset after a minute up)
 // and the exit is logged. SIGINT/SIGTERM stops every process (SIGTERM, SIGKILL after 10 s).
 // A process that exits by itself on its very first start within 15 s (a bad variable, a
@@ -42,6 +44,8 @@ export function supervise(env, plan, onFatal = () => {}) {
   const width = Math.max(6, ...plan.processes.map((p) => p.label.length));
   const slots = plan.processes.map((p) => ({ ...p, child: undefined, failures: 0, timer: undefined, starts: 0 }));
   let stopping = false;
+  // Read by Node at the first setupPrimary/fork and fixed from then on (so per supervisor).
+  cluster.schedulingPolicy = (plan.scheduling ?? 'os') === 'primary' ? cluster.SCHED_RR : cluster.SCHED_NONE;
 
   function start(slot) {
     const childEnv = { ...env, ...slot.env };

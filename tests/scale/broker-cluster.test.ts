@@ -5,7 +5,10 @@
  * from each process's own /metrics (spms_broker_connects_total{result="accepted"}).
  * Checked: devices on either process get PUBACKs; a device connecting again on the other
  * process keeps one session (the older one is closed as session_replaced); a SIGKILLed
- * broker process is restarted and serves again; SIGTERM stops everything.
+ * broker process is restarted and serves again; SIGTERM stops everything. These run with
+ * CLUSTER_SCHEDULING=primary (the supervisor hands connections out in turn), so that a few
+ * connects are sure to reach both processes; with the default `os` the kernel picks the
+ * process, checked apart: every connect is served and counted by exactly one process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -113,20 +116,8 @@ beforeAll(async () => {
     cwd: repoRoot,
     env: {
       ...process.env,
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LOG_LEVEL: 'warn',
-      BROKER_PROCESSES: '2',
-      WORKER_PROCESSES: '0',
-      API_PROCESSES: '0',
-      ALERTS_PROCESSES: '0',
-      MQTT_HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      BROKER_HTTP_HOST: '127.0.0.1',
-      BROKER_HTTP_PORT: String(base),
-      CONNECT_RATE_PER_IP: '0',
-      AUTH_FAILURES_PER_IP: '0',
+      ...brokerEnv(mqttPort, base),
+      CLUSTER_SCHEDULING: 'primary',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -137,6 +128,26 @@ beforeAll(async () => {
   supervisor.stderr?.on('data', keep);
   for (const port of httpPorts) await waitFor(`broker on :${port} ready`, () => ready(port), 40_000);
 }, 60_000);
+
+/** Two broker processes on `port`, health/metrics on base and base + 2, nothing else. */
+function brokerEnv(port: number, base: number): Record<string, string> {
+  return {
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redis.prefix,
+    LOG_LEVEL: 'warn',
+    BROKER_PROCESSES: '2',
+    WORKER_PROCESSES: '0',
+    API_PROCESSES: '0',
+    ALERTS_PROCESSES: '0',
+    MQTT_HOST: '127.0.0.1',
+    MQTT_PORT: String(port),
+    BROKER_HTTP_HOST: '127.0.0.1',
+    BROKER_HTTP_PORT: String(base),
+    CONNECT_RATE_PER_IP: '0',
+    AUTH_FAILURES_PER_IP: '0',
+  };
+}
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
@@ -227,30 +238,90 @@ describe('broker processes sharing one MQTT port (scripts/supervise.mjs)', () =>
   }, 40_000);
 });
 
+describe('CLUSTER_SCHEDULING=os (the default): the processes accept from the shared socket themselves', () => {
+  it('serves every connect, each counted by exactly one process', async () => {
+    const port = await freePort();
+    const base = await freePortPair();
+    const ports = [base, base + 2];
+    const env: Record<string, string | undefined> = { ...process.env, ...brokerEnv(port, base) };
+    delete env.CLUSTER_SCHEDULING;
+    const child = spawn(process.execPath, ['scripts/supervise.mjs'], { cwd: repoRoot, env, stdio: 'ignore' });
+    const devices: LeanMqttClient[] = [];
+    try {
+      for (const p of ports) await waitFor(`broker on :${p} ready`, () => ready(p), 40_000);
+      const n = 8;
+      await Promise.all(
+        Array.from({ length: n }, async (_, i) => {
+          const client = new LeanMqttClient({
+            host: '127.0.0.1',
+            port,
+            clientId: `os-${i}`,
+            username: (await addDevice()).token,
+            keepalive: 60,
+          });
+          devices.push(client);
+          await client.connect();
+          await publish(client);
+        }),
+      );
+      const counted = await Promise.all(ports.map(accepted));
+      expect(counted.reduce((a, b) => a + b, 0)).toBe(n);
+    } finally {
+      for (const c of devices) c.destroy();
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(30_000)]);
+    }
+  }, 60_000);
+});
+
+/** Runs `script` with `env` over this environment until it exits: its code, stdout and stderr. */
+async function runToExit(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+  return { code, out, err };
+}
+
 describe('a process that cannot start', () => {
-  it('stops the supervisor with its exit code and message instead of restarting forever', async () => {
-    const child = spawn(process.execPath, ['scripts/supervise.mjs'], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        BROKER_PROCESSES: '1',
-        WORKER_PROCESSES: '0',
-        API_PROCESSES: '0',
-        ALERTS_PROCESSES: '0',
-        DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/unused',
-        MQTT_PORT: String(await freePort()),
-        BROKER_HTTP_PORT: String(await freePort()),
-        MAX_PAYLOAD_BYTES: '1',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  it('an unknown CLUSTER_SCHEDULING stops the supervisor before starting anything', async () => {
+    const r = await runToExit('scripts/supervise.mjs', {
+      CLUSTER_SCHEDULING: 'rr',
+      BROKER_PROCESSES: '1',
+      WORKER_PROCESSES: '0',
     });
-    let out = '';
-    const keep = (d: Buffer) => {
-      out += d.toString();
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('CLUSTER_SCHEDULING must be "os" or "primary"');
+    expect(r.out).not.toContain('started');
+  });
+
+  it('stops the supervisor with its exit code and message instead of restarting forever', async () => {
+    const r = await runToExit('scripts/supervise.mjs', {
+      BROKER_PROCESSES: '1',
+      WORKER_PROCESSES: '0',
+      API_PROCESSES: '0',
+      ALERTS_PROCESSES: '0',
+      DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/unused',
+      MQTT_PORT: String(await freePort()),
+      BROKER_HTTP_PORT: String(await freePort()),
+      MAX_PAYLOAD_BYTES: '1',
+    });
+    const { code } = r;
+    const out = r.out + r.err;
     expect(code).toBe(1);
     expect(out).toContain('MAX_PAYLOAD_BYTES');
     expect(out).toMatch(/broker \(pid \d+\) could not start \(code 1\)/);
@@ -265,26 +336,16 @@ describe('npm start (scripts/start.mjs) port pre-check', () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(base + 2, '0.0.0.0', () => r()));
     try {
-      const child = spawn(process.execPath, ['scripts/start.mjs'], {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          SPMS_ADMIN_API_KEY: 'scale-test-placeholder-key',
-          BROKER_PROCESSES: '2',
-          WORKER_PROCESSES: '1',
-          API_PROCESSES: '1',
-          MQTT_PORT: String(await freePort()),
-          HTTP_PORT: String(await freePort()),
-          WORKER_HTTP_PORT: String(await freePort()),
-          BROKER_HTTP_PORT: String(base),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      const { code, err } = await runToExit('scripts/start.mjs', {
+        SPMS_ADMIN_API_KEY: 'scale-test-placeholder-key',
+        BROKER_PROCESSES: '2',
+        WORKER_PROCESSES: '1',
+        API_PROCESSES: '1',
+        MQTT_PORT: String(await freePort()),
+        HTTP_PORT: String(await freePort()),
+        WORKER_HTTP_PORT: String(await freePort()),
+        BROKER_HTTP_PORT: String(base),
       });
-      let err = '';
-      child.stderr?.on('data', (d: Buffer) => {
-        err += d.toString();
-      });
-      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
       expect(code).toBe(1);
       expect(err).toContain(`port ${base + 2} is already in use (BROKER_HTTP_PORT + 2, broker process 2 of 2)`);
       expect(err).toContain(`BROKER_HTTP_PORT=${base + 1000}`);
