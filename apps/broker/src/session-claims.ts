@@ -33,13 +33,14 @@ import { recordConnectivity } from './sessions.js';
 
 /**
  * KEYS: owners, fence, the previous owner's inbox. ARGV: deviceId, gatewayId, the previous
- * owner value the caller read ('' = none). Every key is declared (Redis Cluster): the inbox
- * depends on the previous owner, so the script checks the owner is still what was read and
- * answers {'', ''} otherwise (read again). Returns {owner value, previous owner to wake or ''}.
+ * owner value the caller expects ('' = none). Every key is declared (Redis Cluster): the inbox
+ * depends on the previous owner, so the script checks the owner is still the expected one
+ * and answers {'', '', owner} otherwise (try again with that owner's inbox). Returns
+ * {owner value, previous owner to wake or ''}.
  */
 const CLAIM = script(`
 local prev = redis.call('HGET', KEYS[1], ARGV[1]) or ''
-if prev ~= ARGV[3] then return {'', ''} end
+if prev ~= ARGV[3] then return {'', '', prev} end
 local fence = redis.call('INCR', KEYS[2])
 local value = ARGV[2] .. ' ' .. fence
 redis.call('HSET', KEYS[1], ARGV[1], value)
@@ -52,7 +53,11 @@ if gw and gw ~= ARGV[2] then
 end
 return {value, wake}`);
 
-/** Claims `deviceId` for `gatewayId`; re-reads the owner while other claims race this one. */
+/**
+ * Claims `deviceId` for `gatewayId`. The first try expects no owner (a device whose last
+ * session ended cleanly: one round trip); a refused try names the owner to expect next
+ * (two round trips, as many as a read then a claim), and so on while other claims race this one.
+ */
 async function claimOwner(
   redis: Redis,
   prefix: string,
@@ -60,16 +65,17 @@ async function claimOwner(
   gatewayId: string,
 ): Promise<[string, string]> {
   const owners = sessionOwnersKey(prefix);
+  let prev = '';
   for (let i = 0; i < 10; i++) {
-    const prev = (await redis.hget(owners, deviceId)) ?? '';
     const inbox = gatewayInboxKey(prefix, ownerGateway(prev) || gatewayId);
     const res = (await runScript(
       redis,
       CLAIM,
       [owners, sessionFenceKey(prefix), inbox],
       [deviceId, gatewayId, prev],
-    )) as [string, string];
-    if (res[0] !== '') return res;
+    )) as [string, string, string?];
+    if (res[0] !== '') return [res[0], res[1]];
+    prev = res[2] ?? '';
   }
   throw new Error('session owner kept changing while claiming');
 }

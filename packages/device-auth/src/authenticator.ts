@@ -44,6 +44,7 @@ export type {
   DeviceIdentity,
   MqttAuthOptions,
 } from './types.js';
+export type { GoneFlag } from './verifier.js';
 
 /** A poll repeating a change that pub/sub announced this recently does not close sessions again. */
 const ANNOUNCED_RECENTLY_MS = 5_000;

@@ -5,6 +5,7 @@ export {
   type DeviceAuthenticatorOptions,
   type DeviceAuthStats,
   type DeviceIdentity,
+  type GoneFlag,
   type MqttAuthOptions,
 } from './authenticator.js';
 export { type ProvisionOrigin, type ProvisionOutcome, provisionDevice, recordClaim } from './provision-store.js';

@@ -11,7 +11,7 @@ import { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejec
 import type { SharedEntry, SharedProbe } from './shared-cache.js';
 import type { SharedLink } from './shared-link.js';
 import type { AuthResult } from './types.js';
-import { type FairVerifier, VerifyAbandoned, VerifyQueueFull } from './verifier.js';
+import { type FairVerifier, type GoneFlag, VerifyAbandoned, VerifyQueueFull } from './verifier.js';
 
 export const BAD = { ok: false, reason: 'bad_credentials' } as const;
 export const UNAVAILABLE = { ok: false, reason: 'unavailable' } as const;
@@ -69,7 +69,7 @@ export class CredentialResolver {
     private readonly onLookupError: (err: Error) => void,
   ) {}
 
-  async mqtt(input: ConnectInput, signal?: AbortSignal, gate?: SlowPathGate): Promise<AuthResult> {
+  async mqtt(input: ConnectInput, signal?: GoneFlag, gate?: SlowPathGate): Promise<AuthResult> {
     if (isIdentifierRejected(input)) return { ok: false, reason: 'identifier_rejected' };
     const { keys } = basicLookupKeys(input.clientId, input.username);
     if (keys.length === 0) return BAD;
@@ -207,7 +207,7 @@ export class CredentialResolver {
   private async verifyPassword(
     row: CredentialsRow,
     password: string,
-    signal: AbortSignal | undefined,
+    signal: GoneFlag | undefined,
   ): Promise<boolean | 'busy' | 'gone'> {
     const digest = digestOf(password);
     const known = this.cache.knownPassword(row, digest);

@@ -1,5 +1,6 @@
 /** The device authenticator's public types (authenticator.ts). */
 import type { Logger } from '@spms/log';
+import type { GoneFlag } from './verifier.js';
 
 export type DeviceIdentity = { id: string; name: string; profileId: string; transport: 'MQTT' | 'HTTP' };
 export type AuthResult =
@@ -7,8 +8,9 @@ export type AuthResult =
   | { ok: false; reason: 'bad_credentials' | 'identifier_rejected' | 'unavailable' | 'busy' | 'throttled' };
 
 export interface MqttAuthOptions {
-  /** Fires when the device has gone (socket closed): a check still waiting is dropped. */
-  signal?: AbortSignal;
+  /** Set once the device has gone (socket closed): a check still waiting is dropped. An
+   *  AbortSignal fits; so does a getter over the connection (no allocation per connect). */
+  signal?: GoneFlag;
   /**
    * Asked only when no cache knows the credentials good, before any query or hash; false
    * ends the attempt as `throttled` (the broker's failed-auth budget of the address).

@@ -11,8 +11,16 @@
  * `maxWaitMs` — beyond that a check is refused at once (`VerifyQueueFull`, the broker
  * answers CONNACK 0x03 and the device reboots and retries) instead of waiting longer than a
  * device waits for its CONNACK (on a starved machine a hash can take ten times its usual
- * 8 ms). A waiting check whose device has gone (its AbortSignal fired) is dropped unhashed.
+ * 8 ms). A waiting check whose device has gone (its `aborted` flag is set) is dropped unhashed.
  */
+
+/**
+ * Whether the device a check is for has gone. An AbortSignal is one; the broker passes a
+ * getter over the connection's state instead (no controller, listener or event per connect).
+ */
+export interface GoneFlag {
+  readonly aborted: boolean;
+}
 
 export class VerifyQueueFull extends Error {
   override name = 'VerifyQueueFull';
@@ -36,7 +44,7 @@ interface Job {
   run: () => Promise<boolean>;
   resolve: (ok: boolean) => void;
   reject: (err: Error) => void;
-  signal: AbortSignal | undefined;
+  signal: GoneFlag | undefined;
 }
 
 export class FairVerifier {
@@ -59,7 +67,7 @@ export class FairVerifier {
   }
 
   /** Runs `check` when its turn comes; rejects with VerifyQueueFull or VerifyAbandoned. */
-  run(check: () => Promise<boolean>, signal?: AbortSignal): Promise<boolean> {
+  run(check: () => Promise<boolean>, signal?: GoneFlag): Promise<boolean> {
     if (signal?.aborted) return Promise.reject(new VerifyAbandoned('device gone before verification'));
     const queued = this.waiting.length - this.head;
     const expectedWaitMs = ((queued + 1) * (this.perCheckMs ?? 0)) / this.concurrency;
