@@ -35,7 +35,9 @@ export function writeMultiReport(r) {
             (x, i) =>
               `#${i + 1} ${n(x.held)} held, ${n(x.rssBeforeMiB)} → ${n(x.rssAfterMiB)} MiB, ${n(x.perConnectionKiB, 1)} KiB/conn`,
           )
-          .join('; ')}; load average after ${c.spms.loadAverageAfter.join(' ')}. ` +
+          .join(
+            '; ',
+          )}${c.spms.heldSpread ? ` (busiest ÷ least busy ×${n(c.spms.heldSpread, 2)})` : ''}; load average after ${c.spms.loadAverageAfter.join(' ')}. ` +
         (m
           ? `Mosquitto: failures ${kinds(m.failures)}, RSS ${n(m.rssBeforeMiB)} → ${n(m.rssAfterMiB)} MiB, load average after ${m.loadAverageAfter.join(' ')}.`
           : ''),

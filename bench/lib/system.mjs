@@ -190,25 +190,55 @@ export async function startSystem(opts) {
 }
 
 /**
+ * Devices per INSERT when seeding: 20,000 devices with their 8 lines each in one statement
+ * ran PostgreSQL out of shared memory (and 50,000 credentials rows in one did too).
+ */
+export const SEED_CHUNK = 2500;
+
+/**
  * Inserts n devices `00000_MSAN`, `00001_MSAN`, … under one 'bench' profile, regions
- * `Region <i % regions>`, 8 labelled lines each. Returns their ids (index = simulator device index).
+ * `Region <i % regions>`, 8 labelled lines each, SEED_CHUNK devices a statement. Returns
+ * their ids (index = simulator device index).
  */
 export async function insertFleet(pool, n, { regions = 5 } = {}) {
-  await pool.query(`INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now())`);
-  const { rows } = await pool.query(
-    `WITH d AS (
-       INSERT INTO devices (id, name, region, profile_id, updated_at)
-       SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % $2::int),
-              (SELECT id FROM device_profiles LIMIT 1), now()
-       FROM generate_series(0, $1::int - 1) i RETURNING id, name),
-     l AS (
-       INSERT INTO device_lines (device_id, number, label)
-       SELECT d.id, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
-       FROM d CROSS JOIN generate_series(1, 8) l)
-     SELECT id FROM d ORDER BY name`,
-    [n, regions],
+  const profile = await pool.query(
+    `INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now()) RETURNING id`,
   );
-  return rows.map((r) => r.id);
+  const ids = [];
+  for (let from = 0; from < n; from += SEED_CHUNK) {
+    const { rows } = await pool.query(
+      `WITH d AS (
+         INSERT INTO devices (id, name, region, profile_id, updated_at)
+         SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % $3::int), $4, now()
+         FROM generate_series($1::int, $2::int - 1) i RETURNING id, name),
+       l AS (
+         INSERT INTO device_lines (device_id, number, label)
+         SELECT d.id, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
+         FROM d CROSS JOIN generate_series(1, 8) l)
+       SELECT id FROM d ORDER BY name`,
+      [from, Math.min(n, from + SEED_CHUNK), regions, profile.rows[0].id],
+    );
+    for (const r of rows) ids.push(r.id);
+  }
+  return ids;
+}
+
+/**
+ * Inserts one `type` credentials row per device id, SEED_CHUNK a statement; `columns` maps
+ * each further text column (credentials_id, client_id, username, password_hash) to its
+ * values, in the order of `ids`.
+ */
+export async function insertCredentials(pool, ids, type, columns) {
+  const names = Object.keys(columns);
+  const unnest = names.map((_, i) => `$${i + 2}::text[]`).join(', ');
+  // `type` is one of the bench's own constants (an enum column: a literal, not a text parameter).
+  const sql = `INSERT INTO device_credentials (device_id, type, ${names.join(', ')}, updated_at)
+     SELECT k.device_id, '${type}', ${names.map((c) => `k.${c}`).join(', ')}, now()
+     FROM unnest($1::uuid[], ${unnest}) k(device_id, ${names.join(', ')})`;
+  for (let from = 0; from < ids.length; from += SEED_CHUNK) {
+    const to = from + SEED_CHUNK;
+    await pool.query(sql, [ids.slice(from, to), ...names.map((c) => columns[c].slice(from, to))]);
+  }
 }
 
 /**
@@ -219,11 +249,7 @@ export async function seedDevices(pool, n, { regions = 5 } = {}) {
   const { accessTokenKey } = await import('@spms/credentials');
   const tokens = Array.from({ length: n }, (_, i) => `bench-token-${i}`);
   const ids = await insertFleet(pool, n, { regions });
-  await pool.query(
-    `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at)
-     SELECT k.id, 'ACCESS_TOKEN', k.key, now() FROM unnest($1::uuid[], $2::text[]) k(id, key)`,
-    [ids, tokens.map(accessTokenKey)],
-  );
+  await insertCredentials(pool, ids, 'ACCESS_TOKEN', { credentials_id: tokens.map(accessTokenKey) });
   return tokens;
 }
 

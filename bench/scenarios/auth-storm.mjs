@@ -15,7 +15,16 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { LeanMqttClient, mqttLinePayload, TELEMETRY_TOPIC } from '@spms/simulator';
-import { committedRows, cpuMeter, freePort, insertFleet, listenOverflows, pct, sleep } from '../lib/system.mjs';
+import {
+  committedRows,
+  cpuMeter,
+  freePort,
+  insertCredentials,
+  insertFleet,
+  listenOverflows,
+  pct,
+  sleep,
+} from '../lib/system.mjs';
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2'];
 const round = (x) => (x === null || x === undefined ? null : Math.round(x * 100) / 100);
@@ -50,12 +59,12 @@ export async function seedBasicDevices(pool, n, { regions = 5 } = {}) {
       }),
     );
   const ids = await insertFleet(pool, n, { regions });
-  await pool.query(
-    `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-     SELECT k.id, 'MQTT_BASIC', k.key, k.client_id, k.username, k.hash, now()
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) k(id, key, client_id, username, hash)`,
-    [ids, creds.map((c) => credentialsKey(c)), creds.map((c) => c.clientId), creds.map((c) => c.username), hashes],
-  );
+  await insertCredentials(pool, ids, 'MQTT_BASIC', {
+    credentials_id: creds.map((c) => credentialsKey(c)),
+    client_id: creds.map((c) => c.clientId),
+    username: creds.map((c) => c.username),
+    password_hash: hashes,
+  });
   return creds;
 }
 

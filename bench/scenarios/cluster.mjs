@@ -117,6 +117,8 @@ export async function rampConnections(root, { port, tokens, loaders, rate, holdS
  */
 export async function clusterConnections(root, p) {
   const load0 = machineLoad();
+  // Who hands out the connections (scripts/process-plan.mjs): the OS (default) or the primary.
+  const scheduling = process.env.CLUSTER_SCHEDULING || 'os';
   let tokens;
   const sys = await createLauncherSystem({
     root,
@@ -133,9 +135,10 @@ export async function clusterConnections(root, p) {
     conditions:
       `${p.connections} idle MQTT connections authenticated with access tokens, ramped at ${p.rate}/s from ${p.loaders} load processes ` +
       `(source addresses 127.0.0.1–${p.loaders}), CONNACK given up after 30 s, held ${p.holdS} s; SPMS: ${p.processes} broker processes ` +
-      `under scripts/supervise.mjs (as npm start), no worker/API/alerts; Mosquitto: one fresh process, no authentication; ` +
+      `under scripts/supervise.mjs (as npm start, CLUSTER_SCHEDULING=${scheduling}), no worker/API/alerts; Mosquitto: one fresh process, no authentication; ` +
       `open files ${p.fdLimit ?? '?'} per process; ${cpuModel()}, load average ${load0.join(' ')} at start`,
     processes: p.processes,
+    scheduling,
     loadAverage: { start: load0 },
   };
   try {
@@ -159,11 +162,14 @@ export async function clusterConnections(root, p) {
         perConnectionKiB: r.perProcessHeld[i] ? round(((after - rss0[i]) * 1024) / r.perProcessHeld[i]) : null,
       }));
       const sum = (xs) => xs.reduce((s, x) => s + x, 0);
+      const held = r.perProcessHeld.filter((x) => Number.isFinite(x));
       out.spms = {
         ...r,
         rssMiB: undefined,
         perProcessHeld: undefined,
         perProcess,
+        // Evenness: the busiest process's connections over the least busy one's (1 = even).
+        heldSpread: held.length > 1 && Math.min(...held) > 0 ? round(Math.max(...held) / Math.min(...held), 2) : null,
         rssBeforeMiB: round(sum(rss0), 0),
         rssAfterMiB: round(sum(r.rssMiB), 0),
         perConnectionKiB: r.held ? round(((sum(r.rssMiB) - sum(rss0)) * 1024) / r.held) : null,

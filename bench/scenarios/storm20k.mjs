@@ -20,70 +20,12 @@ import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
 import { committedRows, pct, sleep } from '../lib/system.mjs';
-import { SHIPPED_DEFAULTS_ENV } from './auth-storm.mjs';
+import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2'];
 const round = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 100) / 100);
 const now = () => performance.timeOrigin + performance.now();
-
-/**
- * n devices with MQTT Basic credentials as auth-storm.mjs seeds them (`spms-<i>`, `<i>_user`, a
- * random password hashed with hashSecret(…, 'supplied')) and 8 lines each, inserted 2,500 at
- * a time: 20,000 devices with their lines in one statement ran PostgreSQL out of lock memory.
- */
-async function seedBasicChunked(pool, n) {
-  const { randomBytes } = await import('node:crypto');
-  const { credentialsKey, hashSecret } = await import('@spms/credentials');
-  const pad = (i) => String(i).padStart(5, '0');
-  const creds = Array.from({ length: n }, (_, i) => ({
-    type: 'MQTT_BASIC',
-    clientId: `spms-${pad(i)}`,
-    username: `${pad(i)}_user`,
-    password: randomBytes(12).toString('base64url'),
-  }));
-  const hashes = new Array(n);
-  for (let i = 0; i < n; i += 64)
-    await Promise.all(
-      creds.slice(i, i + 64).map(async (c, k) => {
-        hashes[i + k] = await hashSecret(c.password, 'supplied');
-      }),
-    );
-  const profile = await pool.query(
-    `INSERT INTO device_profiles (id, name, updated_at) VALUES (gen_random_uuid(), 'bench', now()) RETURNING id`,
-  );
-  for (let from = 0; from < n; from += 2500) {
-    const to = Math.min(n, from + 2500);
-    const { rows } = await pool.query(
-      `INSERT INTO devices (id, name, region, profile_id, updated_at)
-       SELECT gen_random_uuid(), lpad(i::text, 5, '0') || '_MSAN', 'Region ' || (i % 5), $1, now()
-       FROM generate_series($2::int, $3::int - 1) i RETURNING id, name`,
-      [profile.rows[0].id, from, to],
-    );
-    const ids = new Map(rows.map((r) => [r.name, r.id]));
-    const slice = creds.slice(from, to);
-    const idList = slice.map((_, k) => ids.get(`${pad(from + k)}_MSAN`));
-    await pool.query(
-      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       SELECT k.id, 'MQTT_BASIC', k.key, k.client_id, k.username, k.hash, now()
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) k(id, key, client_id, username, hash)`,
-      [
-        idList,
-        slice.map((c) => credentialsKey(c)),
-        slice.map((c) => c.clientId),
-        slice.map((c) => c.username),
-        hashes.slice(from, to),
-      ],
-    );
-    await pool.query(
-      `INSERT INTO device_lines (device_id, number, label)
-       SELECT d, l, CASE l WHEN 1 THEN 'CEB' WHEN 8 THEN 'MSAN' ELSE 'TP ' || l END
-       FROM unnest($1::uuid[]) d CROSS JOIN generate_series(1, 8) l`,
-      [idList],
-    );
-  }
-  return creds;
-}
 
 /** Two load processes, one per source address, each with half of the fleet. */
 function startLoaders(root) {
@@ -196,7 +138,7 @@ export async function storm20k(root, p) {
     verbose: p.verbose,
     env: SHIPPED_DEFAULTS_ENV,
     seed: async (pool) => {
-      creds = await seedBasicChunked(pool, n);
+      creds = await seedBasicDevices(pool, n);
     },
   });
   const out = {
