@@ -9,13 +9,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '@spms/testing';
+import { freePort, readIngestBatches } from '@spms/testing';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { IngestMessage } from './contracts.js';
 import { newMessageId } from './ids.js';
 import { createIngestProducer } from './ingest-producer.js';
-import { readIngestBatches } from './read-batches.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir = '';

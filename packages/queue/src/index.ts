@@ -41,7 +41,6 @@ export { LATENCY_BUCKETS_MS, type LatencySnapshot } from './latency.js';
 export { registerIngestMetrics, registerProcessMetrics, registerRedisDurableGauge } from './metrics.js';
 export { serveMetricsHttp, serveMetricsUntilSignal } from './metrics-server.js';
 export { type IngestQueueOptions, ingestQueueOptions } from './options.js';
-export { readIngestBatches } from './read-batches.js';
 export { createRedis } from './redis-connection.js';
 export {
   isHashTagged,

@@ -1,10 +1,9 @@
 import { createServer, type Socket } from 'node:net';
-import { createTestRedis, freePort, type TestRedis } from '@spms/testing';
+import { createTestRedis, freePort, readIngestBatches as readBatches, type TestRedis } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IngestMessage } from './contracts.js';
 import { newMessageId } from './ids.js';
 import { createIngestProducer, type IngestProducer } from './ingest-producer.js';
-import { readIngestBatches as readBatches } from './read-batches.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {

@@ -1,6 +1,7 @@
 /** The benchmarks' own database and Redis prefix (BENCH_DATABASE_URL, BENCH_REDIS_URL). */
 export * as bench from './bench-env.js';
 export { createTestDatabase, type TestDatabase } from './database.js';
+export { readIngestBatches } from './ingest-batches.js';
 export { freePort, portFree } from './ports.js';
 export { createTestRedis, deleteKeys, type TestRedis } from './redis.js';
 export { type PrivateRedis, type PrivateRedisOptions, startPrivateRedis } from './redis-server.js';

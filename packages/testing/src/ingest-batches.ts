@@ -1,11 +1,10 @@
 /**
- * Reads the ingest batches back from Redis (any job state), in queue order. For tests,
- * benchmarks and debugging ("is my message in the queue?"); never in the hot path.
+ * Reads the ingest batches back from Redis (any job state), in queue order: what a test
+ * asks to see whether a message was queued ("is my message in the queue?").
  */
+import type { IngestBatch } from '@spms/contracts';
+import { createRedis, INGEST_QUEUE, ingestQueueOptions } from '@spms/queue';
 import { Queue } from 'bullmq';
-import { INGEST_QUEUE, type IngestBatch } from './contracts.js';
-import { ingestQueueOptions } from './options.js';
-import { createRedis } from './redis-connection.js';
 
 export async function readIngestBatches(redisUrl: string, prefix: string): Promise<IngestBatch[]> {
   const connection = createRedis(redisUrl, { maxRetriesPerRequest: null });

@@ -1,5 +1,10 @@
-import { readIngestBatches } from '@spms/queue';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
+import {
+  createTestDatabase,
+  createTestRedis,
+  readIngestBatches,
+  type TestDatabase,
+  type TestRedis,
+} from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
-import { type IngestMessage, readIngestBatches } from '@spms/queue';
-import { freePort, type TestDatabase, type TestRedis } from '@spms/testing';
+import type { IngestMessage } from '@spms/queue';
+import { freePort, readIngestBatches, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';

@@ -3,7 +3,8 @@
  * settings (PATCH /api/profiles/{idOrName}) and claiming (device: POST /api/v1/<token>/claim;
  * operator: POST /api/devices/{idOrName}/claim), over real HTTP against a real database.
  */
-import { type IngestMessage, readIngestBatches } from '@spms/queue';
+import type { IngestMessage } from '@spms/queue';
+import { readIngestBatches } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
 import { createKey } from '../users/access-fixtures.js';
