@@ -5,7 +5,7 @@
  * dependencies, so it type-checks with the app like access-fixtures.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import { adminAuth, createKey, createUser, signIn } from './access-fixtures.js';
+import { adminAuth, createKey, createUser, signIn } from '../routes/users/access-fixtures.js';
 
 export type Who = 'admin' | 'operator' | 'viewer' | 'northViewer' | 'northOperator';
 export type Role = 'admin' | 'operator' | 'viewer';

@@ -3,7 +3,7 @@
  * scheduled report subscriptions (reads: any role within its scope; changes: admin only).
  */
 import type { FastifyInstance } from 'fastify';
-import { adminAuth } from './access-fixtures.js';
+import { adminAuth } from '../routes/users/access-fixtures.js';
 import { type Region, type Row, unique } from './authz-fixtures.js';
 
 async function post(app: FastifyInstance, url: string, payload: object): Promise<string> {

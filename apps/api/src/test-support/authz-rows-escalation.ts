@@ -4,7 +4,7 @@
  * South one), only admins write.
  */
 import type { FastifyInstance } from 'fastify';
-import { adminAuth } from './access-fixtures.js';
+import { adminAuth } from '../routes/users/access-fixtures.js';
 import type { Fixtures, Region, Row } from './authz-fixtures.js';
 import { unique } from './authz-fixtures.js';
 

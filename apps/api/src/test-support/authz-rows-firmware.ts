@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { adminAuth } from './access-fixtures.js';
+import { adminAuth } from '../routes/users/access-fixtures.js';
 import type { Ctx, Fixtures, Region, Row } from './authz-fixtures.js';
 import { unique } from './authz-fixtures.js';
 

@@ -6,7 +6,7 @@
  */
 import { hashSecret } from '@spms/credentials';
 import type { FastifyInstance } from 'fastify';
-import { adminAuth } from './access-fixtures.js';
+import { adminAuth } from '../routes/users/access-fixtures.js';
 import { type Fixtures, type Region, type Row, unique } from './authz-fixtures.js';
 
 const SECRET = 'matrix-claim-secret';

@@ -5,7 +5,7 @@
  * it is hidden (404), a region outside it refused (403).
  */
 import type { FastifyInstance } from 'fastify';
-import { adminAuth } from './access-fixtures.js';
+import { adminAuth } from '../routes/users/access-fixtures.js';
 import { type Region, type Row, unique } from './authz-fixtures.js';
 
 export function rolloutRows(getApp: () => FastifyInstance): Row[] {

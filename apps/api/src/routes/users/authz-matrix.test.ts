@@ -1,18 +1,15 @@
 /**
  * Authorization matrix: role × scope × route, table-driven over every operator route (the
- * rows are in authz-rows-*.ts, their entities in authz-fixtures.ts). Each cell expects 'ok'
- * (2xx), 'forbidden' (403) or 'hidden' (404: a device or entity outside the caller's scope
- * answers exactly like a missing one). A route in the OpenAPI document that no row
- * exercises fails the suite, unless it is public by design (PUBLIC below).
+ * rows are in test-support/authz-rows-*.ts, their entities in test-support/authz-fixtures.ts).
+ * Each cell expects 'ok' (2xx), 'forbidden' (403) or 'hidden' (404: a device or entity
+ * outside the caller's scope answers exactly like a missing one). A route in the OpenAPI
+ * document that no row exercises fails the suite, unless it is public by design (PUBLIC below).
  */
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
-import { connect } from '../../test-support/sse-client.js';
-import { DAY_FROM, DAY_TO, S1, seedKnownHistory } from '../status/seed.test-data.js';
-import { adminAuth, bearer, createKey, createUser, signIn, testEnv } from './access-fixtures.js';
 import {
   type Ctx,
   createFixtures,
@@ -23,15 +20,18 @@ import {
   seedShared,
   uncoveredRoutes,
   type Who,
-} from './authz-fixtures.js';
-import { accessRows } from './authz-rows-access.js';
-import { deviceRows } from './authz-rows-devices.js';
-import { emailRows } from './authz-rows-email.js';
-import { escalationRows } from './authz-rows-escalation.js';
-import { firmwareRows, type RawBodyRow } from './authz-rows-firmware.js';
-import { provisioningRows } from './authz-rows-provisioning.js';
-import { rolloutRows } from './authz-rows-rollouts.js';
-import { rpcRows } from './authz-rows-rpc.js';
+} from '../../test-support/authz-fixtures.js';
+import { accessRows } from '../../test-support/authz-rows-access.js';
+import { deviceRows } from '../../test-support/authz-rows-devices.js';
+import { emailRows } from '../../test-support/authz-rows-email.js';
+import { escalationRows } from '../../test-support/authz-rows-escalation.js';
+import { firmwareRows, type RawBodyRow } from '../../test-support/authz-rows-firmware.js';
+import { provisioningRows } from '../../test-support/authz-rows-provisioning.js';
+import { rolloutRows } from '../../test-support/authz-rows-rollouts.js';
+import { rpcRows } from '../../test-support/authz-rows-rpc.js';
+import { connect } from '../../test-support/sse-client.js';
+import { DAY_FROM, DAY_TO, S1, seedKnownHistory } from '../status/seed.test-data.js';
+import { adminAuth, bearer, createKey, createUser, signIn, testEnv } from './access-fixtures.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';
 const WHO: Who[] = ['admin', 'operator', 'viewer', 'northViewer', 'northOperator'];
