@@ -1,12 +1,6 @@
 /** Alerts delivery: provider retries and permanent failures, quiet hours, caps, flapping. */
-import { localMinutes } from '@spms/alerting';
 import { describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './test-support/harness.js';
-
-const clock = (min: number) => {
-  const m = ((min % 1440) + 1440) % 1440;
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-};
+import { harness, quietAroundNow, sleep, waitFor } from './test-support/harness.js';
 
 const notifications = async (h: Awaited<ReturnType<typeof harness>>) =>
   (await h.pool.query('SELECT id, kind, status, reason, attempts, error_code, body FROM notifications ORDER BY id'))
@@ -49,8 +43,7 @@ describe('alerts delivery', () => {
   it('quiet hours hold back a generator outage but not a CEB (critical) loss', async () => {
     const h = await harness();
     const d = await h.device('Kollupitiya');
-    const now = localMinutes(new Date(), 'Asia/Colombo');
-    await h.recipient({ quiet_start: clock(now - 60), quiet_end: clock(now + 60) });
+    await h.recipient(quietAroundNow());
     await h.start();
     await h.open(d, 2); // generator line: major
     await h.open(d, 1, { utility: true }); // CEB feed: critical

@@ -4,10 +4,9 @@
  * server is down, a refused mailbox failing at once, quiet hours per recipient, and the
  * channel off without SMTP_URL.
  */
-import { localMinutes } from '@spms/alerting';
 import { type SmtpSink, startSmtpSink } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { harness, sleep, waitFor } from './test-support/harness.js';
+import { harness, quietAroundNow, sleep, waitFor } from './test-support/harness.js';
 
 let sinks: SmtpSink[] = [];
 afterEach(async () => {
@@ -37,10 +36,6 @@ const history = async (h: H, id: string) =>
     )
   ).rows;
 const env = (smtpUrl: string) => ({ SMTP_URL: smtpUrl, SMTP_FROM: 'SPMS <spms@example.lk>', EMAIL_BACKOFF_MS: '100' });
-const clock = (min: number) => {
-  const m = ((min % 1440) + 1440) % 1440;
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-};
 
 describe('alert e-mails', () => {
   it('a recipient on both channels gets the grouped text and an e-mail saying the same, with every site', async () => {
@@ -178,8 +173,7 @@ describe('alert e-mails', () => {
   it('quiet hours hold back an e-mail like a text; without SMTP_URL e-mails are recorded as not sent', async () => {
     const h = await harness({ SMTP_URL: undefined });
     const d = await h.device('Kollupitiya');
-    const now = localMinutes(new Date(), 'Asia/Colombo');
-    const quiet = await h.recipient({ name: 'Night', quiet_start: clock(now - 60), quiet_end: clock(now + 60) });
+    const quiet = await h.recipient({ name: 'Night', ...quietAroundNow() });
     await onEmail(h, quiet, 'email', 'night@example.lk');
     await onEmail(h, await h.recipient({ name: 'Day' }), 'both', 'day@example.lk');
     await h.start();

@@ -4,20 +4,14 @@
  * the alerts runtime, under quiet hours and under the per-recipient cap. Delays come from
  * the policies themselves (seconds), no global override.
  */
-import { localMinutes } from '@spms/alerting';
 import { smsSegments } from '@spms/sms';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { type H, harness, sleep, waitFor } from './test-support/harness.js';
+import { type H, harness, quietAroundNow, sleep, waitFor } from './test-support/harness.js';
 
 const A = '+94770000001';
 const B = '+94770000002';
 const C = '+94770000003';
-
-const clock = (min: number) => {
-  const m = ((min % 1440) + 1440) % 1440;
-  return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
-};
 
 /** A recipient subscribed to nothing an outage is (only a policy tells it about outages). */
 const person = (h: H, name: string, phone: string, over: Record<string, unknown> = {}) =>
@@ -260,8 +254,7 @@ describe('alert escalation', () => {
     const h = await harness();
     const major = await h.device('Kollupitiya', null);
     const critical = await h.device('Wellawatte', null);
-    const now = localMinutes(new Date(), 'Asia/Colombo');
-    const b = await person(h, 'Bandara', B, { quiet_start: clock(now - 60), quiet_end: clock(now + 60) });
+    const b = await person(h, 'Bandara', B, quietAroundNow());
     await policy(h.pool, [{ delaySec: 0, recipients: [b] }]);
     await h.start();
     await h.open(major, 2); // generator line: major

@@ -23,7 +23,7 @@ export {
   tierOutcomes,
 } from './escalation.js';
 export { decideFlapping, type FlapDecision, type FlapOptions } from './flapping.js';
-export { isQuietTime, localMinutes, parseClock } from './quiet-hours.js';
+export { isQuietTime, parseClock } from './quiet-hours.js';
 export { groupKeyOf, matchesRecipient, severityOf } from './subscriptions.js';
 export { type CapDecision, capWindowStart, debounceDelayMs, decideCap } from './timing.js';
 export {

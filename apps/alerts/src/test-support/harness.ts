@@ -14,6 +14,17 @@ const silent = createLogger({ name: 'test', level: process.env.TEST_LOG_LEVEL ??
 const PROFILE = '00000000-0000-4000-8000-000000000001';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A recipient's quiet hours from an hour before now to an hour after, in the fleet's zone. */
+export function quietAroundNow(): { quiet_start: string; quiet_end: string } {
+  // Asia/Colombo is UTC+05:30 all year (no daylight saving).
+  const now = Math.floor(Date.now() / 60_000 + 330) % 1440;
+  const clock = (min: number) => {
+    const m = ((min % 1440) + 1440) % 1440;
+    return `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  };
+  return { quiet_start: clock(now - 60), quiet_end: clock(now + 60) };
+}
+
 export interface H {
   db: TestDatabase;
   redis: TestRedis;
