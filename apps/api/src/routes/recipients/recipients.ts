@@ -17,6 +17,22 @@ export type Channel = 'sms' | 'email' | 'both';
 /** What a recipient is told about (the request schema allows these only). */
 export type AlertKind = 'outage' | 'restoration' | 'device_offline' | 'device_online' | 'voltage';
 
+/** A recipient's stored columns, in the order of both INSERT and UPDATE (name … channel). */
+const columnValues = (v: Required<RecipientInput>) => [
+  v.name,
+  v.phone,
+  v.enabled,
+  v.scopeKind,
+  v.scopeValue,
+  v.scopeLine,
+  v.kinds,
+  v.quietStart,
+  v.quietEnd,
+  v.timeZone,
+  v.email,
+  v.channel,
+];
+
 export interface RecipientInput {
   name?: string;
   phone?: string | null;
@@ -117,20 +133,7 @@ export class RecipientService {
     const { rows } = await this.db.query<{ id: string }>(
       `INSERT INTO alert_recipients (name, phone, enabled, scope_kind, scope_value, scope_line, kinds, quiet_start, quiet_end, time_zone, email, channel)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id::text`,
-      [
-        v.name,
-        v.phone,
-        v.enabled ?? true,
-        v.scopeKind,
-        v.scopeValue,
-        v.scopeLine,
-        v.kinds,
-        v.quietStart,
-        v.quietEnd,
-        v.timeZone,
-        v.email,
-        v.channel,
-      ],
+      columnValues({ ...v, enabled: v.enabled ?? true }),
     );
     return this.get(null, rows[0]?.id as string);
   }
@@ -142,21 +145,7 @@ export class RecipientService {
       `UPDATE alert_recipients SET name = $2, phone = $3, enabled = $4, scope_kind = $5, scope_value = $6, scope_line = $7,
               kinds = $8, quiet_start = $9, quiet_end = $10, time_zone = $11, email = $12, channel = $13, updated_at = now()
         WHERE id = $1`,
-      [
-        id,
-        v.name,
-        v.phone,
-        v.enabled,
-        v.scopeKind,
-        v.scopeValue,
-        v.scopeLine,
-        v.kinds,
-        v.quietStart,
-        v.quietEnd,
-        v.timeZone,
-        v.email,
-        v.channel,
-      ],
+      [id, ...columnValues(v)],
     );
     return this.get(null, id);
   }
