@@ -5,39 +5,26 @@
  */
 import type { Queryable } from '@spms/db';
 import type { FirmwareMeta } from './attributes.js';
-import type { ChecksumAlgorithm } from './checksum.js';
-import type { FirmwareRow as StoredRow } from './upload.js';
-
-/** The columns a device's target needs (upload.ts has the whole row). */
-type FirmwareRow = Pick<StoredRow, 'id' | 'title' | 'version' | 'size' | 'checksum' | 'checksum_algorithm'>;
-
-const toMeta = (r: FirmwareRow): FirmwareMeta => ({
-  id: r.id,
-  title: r.title,
-  version: r.version,
-  size: Number(r.size),
-  checksum: r.checksum,
-  checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm,
-});
+import { type FirmwareMetaRow, toFirmwareMeta } from './upload.js';
 
 export async function getFirmware(db: Queryable, id: string): Promise<FirmwareMeta | null> {
-  const { rows } = await db.query<FirmwareRow>(
+  const { rows } = await db.query<FirmwareMetaRow>(
     'SELECT id, title, version, size, checksum, checksum_algorithm FROM firmware WHERE id = $1',
     [id],
   );
-  return rows[0] ? toMeta(rows[0]) : null;
+  return rows[0] ? toFirmwareMeta(rows[0]) : null;
 }
 
 /** The firmware a device should run: its own assignment, else its profile's; null for none. */
 export async function targetFirmware(db: Queryable, deviceId: string): Promise<FirmwareMeta | null> {
-  const { rows } = await db.query<FirmwareRow>(
+  const { rows } = await db.query<FirmwareMetaRow>(
     `SELECT f.id, f.title, f.version, f.size, f.checksum, f.checksum_algorithm
        FROM devices d JOIN device_profiles p ON p.id = d.profile_id
        JOIN firmware f ON f.id = COALESCE(d.firmware_id, p.firmware_id)
       WHERE d.id = $1`,
     [deviceId],
   );
-  return rows[0] ? toMeta(rows[0]) : null;
+  return rows[0] ? toFirmwareMeta(rows[0]) : null;
 }
 
 /**

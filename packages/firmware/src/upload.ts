@@ -7,6 +7,7 @@
  * stored half-way and no orphan object is left.
  */
 import { type Pool, type PoolClient, withTransaction } from '@spms/db';
+import type { FirmwareMeta } from './attributes.js';
 import { type ChecksumAlgorithm, crc32Matches, createChecksum, normaliseChecksum } from './checksum.js';
 
 export type FirmwareErrorCode = 'INVALID' | 'CHECKSUM_MISMATCH' | 'TOO_LARGE' | 'DUPLICATE' | 'NOT_FOUND' | 'IN_USE';
@@ -55,13 +56,23 @@ export interface FirmwareRow {
 export const FIRMWARE_COLUMNS =
   'id, title, version, size::text AS size, checksum, checksum_algorithm, sha256, content_type, description, created_by, created_at';
 
-export const toFirmwareRecord = (r: FirmwareRow): FirmwareRecord => ({
+/** The columns a device's target firmware needs (store.ts reads only these). */
+export type FirmwareMetaRow = Pick<
+  FirmwareRow,
+  'id' | 'title' | 'version' | 'size' | 'checksum' | 'checksum_algorithm'
+>;
+
+export const toFirmwareMeta = (r: FirmwareMetaRow): FirmwareMeta => ({
   id: r.id,
   title: r.title,
   version: r.version,
   size: Number(r.size),
   checksum: r.checksum,
   checksumAlgorithm: r.checksum_algorithm as ChecksumAlgorithm,
+});
+
+export const toFirmwareRecord = (r: FirmwareRow): FirmwareRecord => ({
+  ...toFirmwareMeta(r),
   sha256: r.sha256,
   contentType: r.content_type,
   description: r.description,
