@@ -2,7 +2,7 @@
  * Fleet files: the devices a simulation drives, with the credentials they present. The same
  * fleet is exported as the registry's CSV import so the server knows the devices beforehand.
  */
-import type { DeviceCsvColumn } from '@spms/contracts';
+import { DEVICE_CSV_COLUMNS, type DeviceCsvColumn } from '@spms/contracts';
 import { createRandom, type Random, randomString } from './random.js';
 
 export type Transport = 'mqtt' | 'http';
@@ -163,32 +163,22 @@ function round5(x: number): number {
   return Math.round(x * 1e5) / 1e5;
 }
 
+/** Columns of the registry's device CSV a fleet export leaves out: they take the registry's defaults. */
+const LEFT_TO_DEFAULTS: ReadonlySet<DeviceCsvColumn> = new Set([
+  'hardware_status',
+  'notes',
+  'inactivity_timeout_sec',
+  'momentary_threshold_sec',
+  'voltage_min',
+  'voltage_max',
+  'alert_debounce_sec',
+]);
+
 /**
  * The columns a fleet export writes: the simulator's part of the registry's device CSV
- * (@spms/contracts); columns it leaves out take the registry's defaults.
+ * (@spms/contracts), in its order.
  */
-export const CSV_COLUMNS = [
-  'name',
-  'label',
-  'region',
-  'customer',
-  'latitude',
-  'longitude',
-  'profile',
-  'credentials_type',
-  'token',
-  'client_id',
-  'username',
-  'password',
-  'line_1',
-  'line_2',
-  'line_3',
-  'line_4',
-  'line_5',
-  'line_6',
-  'line_7',
-  'line_8',
-] as const satisfies readonly DeviceCsvColumn[];
+export const CSV_COLUMNS: readonly DeviceCsvColumn[] = DEVICE_CSV_COLUMNS.filter((c) => !LEFT_TO_DEFAULTS.has(c));
 
 function csvCell(v: string | number | undefined): string {
   const s = v === undefined ? '' : String(v);
@@ -200,22 +190,22 @@ export function fleetToCsv(fleet: Fleet): string {
   const rows = [CSV_COLUMNS.join(',')];
   for (const d of fleet.devices) {
     const c = d.credentials;
-    const cells = [
-      d.name,
-      d.label,
-      d.region,
-      d.customer,
-      d.latitude,
-      d.longitude,
-      d.profile,
-      c.type,
-      c.type === 'ACCESS_TOKEN' ? c.token : '',
-      c.type === 'MQTT_BASIC' ? c.clientId : '',
-      c.type === 'MQTT_BASIC' ? c.username : '',
-      c.type === 'MQTT_BASIC' ? c.password : '',
-      ...d.lines,
-    ];
-    rows.push(cells.map(csvCell).join(','));
+    const cells: Partial<Record<DeviceCsvColumn, string | number>> = {
+      name: d.name,
+      label: d.label,
+      region: d.region,
+      customer: d.customer,
+      latitude: d.latitude,
+      longitude: d.longitude,
+      profile: d.profile,
+      credentials_type: c.type,
+      token: c.type === 'ACCESS_TOKEN' ? c.token : '',
+      client_id: c.type === 'MQTT_BASIC' ? c.clientId : '',
+      username: c.type === 'MQTT_BASIC' ? c.username : '',
+      password: c.type === 'MQTT_BASIC' ? c.password : '',
+      ...Object.fromEntries(d.lines.map((label, i) => [`line_${i + 1}`, label])),
+    };
+    rows.push(CSV_COLUMNS.map((k) => csvCell(cells[k])).join(','));
   }
   return `${rows.join('\n')}\n`;
 }
