@@ -21,7 +21,11 @@ export type RolloutDevice = RolloutDetail['perDevice']['items'][number];
 export type NewRollout = Body<'/api/rollouts/', 'post'>;
 
 export const ALGORITHMS: readonly ChecksumAlgorithm[] = ['SHA256', 'SHA384', 'SHA512', 'MD5', 'CRC32'];
-/** The rollout device states, in the order a device goes through them. */
+/**
+ * The rollout device states, in the order a device goes through them (a filter's options;
+ * the API's enum is the same list, @spms/firmware's ROLLOUT_DEVICE_STATES: the browser bundle
+ * takes only types from the API, so a state the API does not know is a compile error here).
+ */
 export const DEVICE_STATES = [
   'pending',
   'assigned',
@@ -30,7 +34,7 @@ export const DEVICE_STATES = [
   'failed',
   'skipped',
   'cancelled',
-] as const;
+] as const satisfies readonly RolloutDevice['state'][];
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 const enc = encodeURIComponent;
