@@ -1,3 +1,4 @@
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
@@ -160,6 +161,28 @@ describe('GET /api/status/compact', () => {
       await pool.query('UPDATE line_state SET powered = NOT powered WHERE device_id = $1 AND line = 2', [N1]);
       await refreshStatusRows(pool);
     }
+  });
+  it('sends the same answer compressed with brotli or gzip as it is, with the same headers', async () => {
+    const plain = await get('/api/status/compact', { 'accept-encoding': 'identity' });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const br = await get('/api/status/compact', { 'accept-encoding': 'gzip, deflate, br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    const gz = await get('/api/status/compact', { 'accept-encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    // The same facts (generatedAt aside: this app rebuilds every answer, STATUS_CACHE_MS=0).
+    const facts = (text: string) => ({ ...JSON.parse(text), generatedAt: 0 });
+    expect(facts(brotliDecompressSync(br.rawPayload).toString())).toEqual(facts(plain.body));
+    expect(facts(gunzipSync(gz.rawPayload).toString())).toEqual(facts(plain.body));
+    for (const res of [plain, br, gz])
+      expect(res.headers).toMatchObject({
+        'content-type': 'application/json; charset=utf-8',
+        'cache-control': 'private, no-cache',
+        vary: 'accept-encoding',
+        etag: plain.headers.etag,
+      });
+    const unchanged = await get('/api/status/compact', { 'if-none-match': `W/${plain.headers.etag}, "x"` });
+    expect(unchanged.statusCode).toBe(304);
+    expect(unchanged.headers).toMatchObject({ etag: plain.headers.etag, vary: 'accept-encoding' });
   });
 });
 

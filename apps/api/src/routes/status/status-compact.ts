@@ -18,78 +18,17 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from '@spms/db';
 import type { Scope } from '../../core/principal.js';
+import {
+  COMPACT_COLUMNS,
+  COMPACT_FORMAT,
+  COMPACT_REQUIRED,
+  type CompactCounters,
+  type CompactRow,
+} from './status-compact-schema.js';
 import { loadSourceRows, type SourceRow, type StatusSource } from './status-compact-source.js';
 
-export const COMPACT_FORMAT = 'spms.status.compact/2';
-
-/** Tuple positions of a row (also sent as `columns`). */
-export const COMPACT_COLUMNS = [
-  /** the device's UUID as 22 base64url characters (its 16 bytes) */
-  'id',
-  'name',
-  /** index into strings, or null */
-  'region',
-  'customer',
-  /** bit 0: active; bits 1-2: connection (0 disconnected, 1 connected, 2 lost);
-   *  bits 3-5: voltage level (0 none, 1 normal, 2 under, 3 over, 4 absent) */
-  'state',
-  /** index into lineSets: the line labels (as string indexes) by line number, null where no line */
-  'lineSet',
-  /** bit n-1 set: line n (in the set) has never reported */
-  'unreported',
-  /** bit n-1 set: the last report of line n was "unpowered" */
-  'unpowered',
-  /** seconds before base */
-  'lastActivityAt',
-  /** volts, to 0.1 V */
-  'volts',
-  /** seconds before lastActivityAt (before base when there is no activity) */
-  'voltsAt',
-  /** since when known lines hold their state, seconds before base: null (no known line),
-   *  one number (all the same), or an array by line number (null for lines not known) */
-  'lineSince',
-  'lat',
-  'lon',
-  'label',
-  /** bit n-1 set: line n is not monitored */
-  'disabled',
-  /** bit n-1 set: an outage is open on line n (openOutages = number of bits) */
-  'outages',
-  /** seconds before base; set only while inactive */
-  'inactiveSince',
-] as const;
-
-/** A row (see COMPACT_COLUMNS); trailing fields at their default (null, 0) are left out. */
-export type CompactRow = [
-  id: string,
-  name: string,
-  region: number | null,
-  customer: number | null,
-  state: number,
-  lineSet: number,
-  unreported?: number,
-  unpowered?: number,
-  lastActivityAt?: number | null,
-  volts?: number | null,
-  voltsAt?: number | null,
-  lineSince?: number | (number | null)[] | null,
-  lat?: number | null,
-  lon?: number | null,
-  label?: string | null,
-  disabled?: number,
-  outages?: number,
-  inactiveSince?: number | null,
-];
-
-export interface CompactCounters {
-  devices: number;
-  active: number;
-  inactive: number;
-  connectionLost: number;
-  linesWithoutPower: number;
-  linesUnknown: number;
-  openOutages: number;
-}
+// The row's fields, their order and meaning: status-compact-schema.ts.
+export { COMPACT_COLUMNS, COMPACT_FORMAT, type CompactCounters, type CompactRow };
 
 export interface CompactSnapshot {
   generatedAt: number;
@@ -290,7 +229,7 @@ function encodeRow(d: SourceRow, dict: Dictionary, c: CompactCounters, baseS: nu
   ];
   // Trailing defaults say nothing: cut them (most devices have no label, outage or disabled line).
   let n = row.length;
-  while (n > 6 && (row[n - 1] === null || row[n - 1] === 0)) n -= 1;
+  while (n > COMPACT_REQUIRED && (row[n - 1] === null || row[n - 1] === 0)) n -= 1;
   row.length = n;
   return row;
 }
