@@ -3,7 +3,8 @@
  * Read-side benchmark against a fresh database (dropped at the end), loopback only.
  * Seeds BENCH_DEVICES devices × 8 lines with a year of outage history generated in SQL
  * (BENCH_OUTAGES_PER_LINE a year, ~30 % momentary, 1 % of lines with an open outage, two
- * offline periods per device), then measures over real HTTP:
+ * offline periods per device), then measures over real HTTP (the clients in a worker thread,
+ * bench/load.ts, so they do not share the API's event loop):
  *   1. GET /api/status with BENCH_CLIENTS concurrent keep-alive clients for BENCH_SECONDS
  *      (the default 1 s cache on), plus the uncached cost (one client, cache off); the same
  *      for GET /api/status/compact, and its delta (?since= a cursor taken before 100 devices
@@ -26,6 +27,7 @@ import { createLogger } from '@spms/log';
 import { Redis } from 'ioredis';
 import { buildApp } from '../app.js';
 import { loadApiConfig } from '../config.js';
+import { type LoadResult, load as loadFromWorker } from './load.js';
 import { benchReports } from './reports.js';
 
 const env = (name: string, def: number) => Number(process.env[name] ?? def);
@@ -134,7 +136,7 @@ async function seed(pool: Pool): Promise<void> {
 
 let reported = false;
 
-/** One GET over a keep-alive agent; the body is read but not decompressed (server time, not client CPU). */
+/** One GET (the cold answer, probes): the body is read but not decompressed. */
 function get(url: string, agent: Agent, headers: Record<string, string>): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent, headers: { authorization: `Bearer ${KEY}`, ...headers } }, (res) => {
@@ -142,13 +144,7 @@ function get(url: string, agent: Agent, headers: Record<string, string>): Promis
       res.on('data', (c: Buffer) => {
         bytes += c.length;
       });
-      res.on('end', () => {
-        if (res.statusCode !== 200 && res.statusCode !== 304 && !reported) {
-          reported = true;
-          console.log(`first error: ${res.statusCode} ${JSON.stringify(res.headers)}`);
-        }
-        resolve({ status: res.statusCode ?? 0, bytes });
-      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -156,34 +152,22 @@ function get(url: string, agent: Agent, headers: Record<string, string>): Promis
   });
 }
 
+/** The load from a worker thread (bench/load.ts): the clients do not share the API's event loop. */
 async function load(
   url: string,
   clients: number,
   seconds: number,
   headers: Record<string, string>,
-): Promise<{ lat: number[]; errors: number; elapsed: number; bytes: number }> {
-  const lat: number[] = [];
-  let errors = 0;
-  let bytes = 0;
-  const agent = new Agent({ keepAlive: true, maxSockets: clients });
-  const end = Date.now() + seconds * 1000;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (Date.now() < end) {
-        const s = performance.now();
-        const res = await get(url, agent, headers);
-        lat.push(performance.now() - s);
-        bytes = res.bytes;
-        if (res.status !== 200 && res.status !== 304) errors += 1;
-      }
-    }),
-  );
-  agent.destroy();
-  return { lat: lat.sort((a, b) => a - b), errors, elapsed: (Date.now() - t0) / 1000, bytes };
+): Promise<LoadResult> {
+  const r = await loadFromWorker(url, clients, seconds, { authorization: `Bearer ${KEY}`, ...headers });
+  if (r.firstError && !reported) {
+    reported = true;
+    console.log(`first error: ${r.firstError}`);
+  }
+  return r;
 }
 
-function report(what: string, r: Awaited<ReturnType<typeof load>>): void {
+function report(what: string, r: LoadResult): void {
   console.log(
     `${what}: ${r.lat.length} requests, ${(r.lat.length / r.elapsed).toFixed(0)} req/s, ` +
       `p50 ${fmt(pct(r.lat, 50))}, p99 ${fmt(pct(r.lat, 99))}, max ${fmt(r.lat[r.lat.length - 1] ?? NaN)}, ${(r.bytes / 1e6).toFixed(3)} MB/response, errors ${r.errors} (load average ${loadavg()
