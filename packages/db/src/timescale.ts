@@ -194,16 +194,15 @@ async function createVoltageAggregates(db: SqlExecutor, options: TimeseriesOptio
 
 /** Same names and columns as the continuous aggregates, computed on the fly. */
 async function createPlainVoltageViews(db: SqlExecutor): Promise<void> {
-  const bucket1m = `date_bin(INTERVAL '1 minute', ts, TIMESTAMPTZ '2000-01-01')`;
-  await db.query(`CREATE OR REPLACE VIEW voltage_1m AS
-    SELECT device_id, ${bucket1m} AS bucket,
+  for (const [name, width] of [
+    ['voltage_1m', '1 minute'],
+    ['voltage_1h', '1 hour'],
+  ]) {
+    const bucket = `date_bin(INTERVAL '${width}', ts, TIMESTAMPTZ '2000-01-01')`;
+    await db.query(`CREATE OR REPLACE VIEW ${name} AS
+    SELECT device_id, ${bucket} AS bucket,
            min(volts) AS v_min, max(volts) AS v_max, avg(volts) AS v_avg,
            sum(volts) AS v_sum, count(*) AS samples
-      FROM voltage_samples GROUP BY device_id, ${bucket1m}`);
-  const bucket1h = `date_bin(INTERVAL '1 hour', ts, TIMESTAMPTZ '2000-01-01')`;
-  await db.query(`CREATE OR REPLACE VIEW voltage_1h AS
-    SELECT device_id, ${bucket1h} AS bucket,
-           min(volts) AS v_min, max(volts) AS v_max, avg(volts) AS v_avg,
-           sum(volts) AS v_sum, count(*) AS samples
-      FROM voltage_samples GROUP BY device_id, ${bucket1h}`);
+      FROM voltage_samples GROUP BY device_id, ${bucket}`);
+  }
 }

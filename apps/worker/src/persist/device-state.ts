@@ -14,6 +14,15 @@ import type { DeviceRows } from './prepare.js';
 import { msOf, toMs, tsParam } from './sql.js';
 import { refreshStatusRows } from './status-snapshot.js';
 
+/** A device's connection lost or back at `at` (its id is its type, device and time: a repeat is a no-op). */
+function connectionEvent(
+  type: 'device.connection_lost' | 'device.reconnected',
+  deviceId: string,
+  at: number,
+): DomainEvent {
+  return { id: `${type}/${deviceId}/${at}`, type, deviceId, occurredAt: at, payload: { at } };
+}
+
 const LOAD = `
 SELECT q.d::text AS device_id, s.connection, ${msOf('s.last_activity_at')} AS la, ${msOf('s.last_connect_at')} AS lc,
        ${msOf('s.last_disconnect_at')} AS ld, s.active, ${msOf('p.started_at')} AS offline_from,
@@ -136,23 +145,9 @@ export async function updateDeviceState(
     const state = deviceActivityState(facts, { timeoutMs: cfg.timeoutMs, now });
     const connection = connectionOf(facts);
     if (connection === 'lost' && before !== 'lost') {
-      const at = facts.lastDisconnect as number;
-      events.push({
-        id: `device.connection_lost/${d.deviceId}/${at}`,
-        type: 'device.connection_lost',
-        deviceId: d.deviceId,
-        occurredAt: at,
-        payload: { at },
-      });
+      events.push(connectionEvent('device.connection_lost', d.deviceId, facts.lastDisconnect as number));
     } else if (connection === 'connected' && before === 'lost') {
-      const at = facts.lastConnect as number;
-      events.push({
-        id: `device.reconnected/${d.deviceId}/${at}`,
-        type: 'device.reconnected',
-        deviceId: d.deviceId,
-        occurredAt: at,
-        payload: { at },
-      });
+      events.push(connectionEvent('device.reconnected', d.deviceId, facts.lastConnect as number));
     }
     const from = toMs(r?.offline_from);
     if (from !== null) {
