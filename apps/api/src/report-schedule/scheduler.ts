@@ -12,7 +12,7 @@
  * id is the notification's (one job whoever enqueues it again), and the sender sends only a
  * 'pending' row. The loop runs in the API because the figures must be the API's own report.
  */
-import type { Pool } from '@spms/db';
+import { type Pool, Rollback, withTransaction } from '@spms/db';
 import { duePeriods, type ReportPeriod } from '@spms/email';
 import type { Logger } from '@spms/log';
 import { createEmailQueue, enqueueEmails } from '@spms/queue';
@@ -50,18 +50,13 @@ export function startReportScheduler(o: ReportSchedulerOptions): ReportScheduler
     ]);
     if (done.rows[0]) return null;
     const report = await buildReport(o.pg, sub, period, o.timeZone);
-    const client = await o.pg.connect();
-    try {
-      await client.query('BEGIN');
+    return withTransaction(o.pg, async (client) => {
       const claimed = await client.query(
         `INSERT INTO report_deliveries (subscription_id, period, period_start, period_end, attachment_name, attachment)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING period`,
         [sub.id, period.key, new Date(period.from), new Date(period.to), report.attachmentName, report.attachment],
       );
-      if (!claimed.rows[0]) {
-        await client.query('ROLLBACK');
-        return null; // another process sent it
-      }
+      if (!claimed.rows[0]) throw new Rollback(null); // another process sent it
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO notifications (recipient_id, channel, email, subject, kind, body, status, reason)
          VALUES ($1, 'email', $2, $3, 'report', $4, 'pending', $5) RETURNING id::text`,
@@ -76,14 +71,8 @@ export function startReportScheduler(o: ReportSchedulerOptions): ReportScheduler
         `INSERT INTO notification_status_history (notification_id, status, source) VALUES ($1, 'pending', 'worker')`,
         [id],
       );
-      await client.query('COMMIT');
       return id;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async function runOnce(now = Date.now()): Promise<string[]> {
