@@ -24,19 +24,23 @@ export function intersectMs(from: number, to: number, a: number, b: number): num
   return Math.max(0, Math.min(to, b) - Math.max(from, a));
 }
 
+/** Index of the first of sorted, disjoint `spans` that ends after t (spans.length if none): a binary search. */
+export function firstEndingAfter(spans: readonly { to: number }[], t: number): number {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (spans[mid]!.to <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Time of [from, to) covered by merged (sorted, disjoint) windows. */
 export function overlapMs(merged: readonly Span[], from: number, to: number): number {
   if (to <= from || merged.length === 0) return 0;
-  // Binary search for the first window ending after `from`.
-  let lo = 0;
-  let hi = merged.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (merged[mid]!.to <= from) lo = mid + 1;
-    else hi = mid;
-  }
   let sum = 0;
-  for (let i = lo; i < merged.length; i++) {
+  for (let i = firstEndingAfter(merged, from); i < merged.length; i++) {
     const w = merged[i]!;
     if (w.from >= to) break;
     sum += intersectMs(from, to, w.from, w.to);

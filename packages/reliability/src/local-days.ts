@@ -4,6 +4,7 @@
  * instead of being hard-coded.
  */
 
+import { firstEndingAfter } from './intervals.js';
 import { partsOf, zonedFormat } from './time-zone.js';
 
 /** The fleet's zone (Sri Lanka, UTC+05:30, no DST). */
@@ -96,13 +97,7 @@ export function localDays(fromDay: string, toDay: string, timeZone: string = DEF
 
 /** Index of the day containing t in sorted contiguous `days`, or -1 outside them. */
 export function dayIndex(days: readonly LocalDay[], t: number): number {
-  let lo = 0;
-  let hi = days.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (days[mid]!.to <= t) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstEndingAfter(days, t);
   const d = days[lo];
   return d && d.from <= t ? lo : -1;
 }
