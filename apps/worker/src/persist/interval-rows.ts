@@ -25,6 +25,23 @@ export interface IntervalRow {
   duration_ms: string | null;
 }
 
+/**
+ * The shared values written for an interval, in the order outages and voltage episodes both
+ * pass them: start, its window (from, to), end, its window, unknown time, duration.
+ */
+export function intervalValues(i: TimedInterval): unknown[] {
+  return [
+    i.startedAt,
+    i.startWindow?.from ?? null,
+    i.startWindow?.to ?? null,
+    i.endedAt,
+    i.endWindow?.from ?? null,
+    i.endWindow?.to ?? null,
+    i.unknownMs,
+    i.durationMs,
+  ];
+}
+
 export function rowToInterval(r: IntervalRow): TimedInterval {
   return {
     startedAt: toMs(r.started_at) as number,

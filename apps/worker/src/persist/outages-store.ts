@@ -8,7 +8,7 @@ import type { PoolClient } from '@spms/db';
 import type { OutageEvent, OutageInterval } from '@spms/outage-engine';
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
-import { type IntervalRow, intervalColumns, rowToInterval } from './interval-rows.js';
+import { type IntervalRow, intervalColumns, intervalValues, rowToInterval } from './interval-rows.js';
 import { sourceOf, tsParam } from './sql.js';
 
 export const OUTAGE_COLUMNS = `o.line, ${intervalColumns('o')}, o.class`;
@@ -67,14 +67,7 @@ function columns(rows: { deviceId: string; o: OutageInterval; cfg: DeviceConfig;
     const vals = [
       deviceId,
       o.line,
-      o.startedAt,
-      o.startWindow?.from ?? null,
-      o.startWindow?.to ?? null,
-      o.endedAt,
-      o.endWindow?.from ?? null,
-      o.endWindow?.to ?? null,
-      o.unknownMs,
-      o.durationMs,
+      ...intervalValues(o),
       o.classification ?? 'pending',
       false,
       o.line === cfg.utilityLine,

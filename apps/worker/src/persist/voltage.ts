@@ -22,7 +22,7 @@ import {
 import { WriteCoalescer } from './coalesce.js';
 import type { DeviceConfig } from './device-config.js';
 import type { LoadedDevice, VoltsUpdate } from './device-state.js';
-import { type IntervalRow, intervalColumns, rowToInterval } from './interval-rows.js';
+import { type IntervalRow, intervalColumns, intervalValues, rowToInterval } from './interval-rows.js';
 import type { VoltRow } from './prepare.js';
 import { C, msOf, sourceOf, toMs, tsParam } from './sql.js';
 import { type DeviceTimeRanges, loadDeviceTimeWindows, loadWindows, minSince, widenRange } from './windows.js';
@@ -287,21 +287,7 @@ function ev(
 function episodeColumns(list: [string, VoltageEpisode, string | null][]): unknown[][] {
   const a: unknown[][] = Array.from({ length: 13 }, () => []);
   for (const [d, e, prev] of list) {
-    const vals = [
-      d,
-      e.kind,
-      e.startedAt,
-      e.startWindow?.from ?? null,
-      e.startWindow?.to ?? null,
-      e.endedAt,
-      e.endWindow?.from ?? null,
-      e.endWindow?.to ?? null,
-      e.unknownMs,
-      e.durationMs,
-      e.startMsgId,
-      e.endMsgId,
-      prev,
-    ];
+    const vals = [d, e.kind, ...intervalValues(e), e.startMsgId, e.endMsgId, prev];
     vals.forEach((v, i) => {
       a[i]?.push(v);
     });
