@@ -17,6 +17,7 @@ import { ErrorBody, errorResponses, formatSchemaErrors } from '../error-schema.j
 import { notifyAccessChange } from '../stream/live.js';
 import { burnPasswordCheck, hashPassword, needsRehash, verifyPassword } from '../users/passwords.js';
 import { Role, User } from '../users/schemas.js';
+import { updateUserAudited } from '../users/update-user.js';
 import { toUserView, UserService } from '../users/users.js';
 import { SignInThrottle } from './sessions-throttle.js';
 
@@ -154,20 +155,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!current.password_hash || !(await verifyPassword(req.body.currentPassword, current.password_hash)))
         throw new AppError('FORBIDDEN', 'currentPassword: wrong password');
       // Every other session of the user ends; this one stays signed in.
-      const userId = p.userId;
-      const after = await withTransaction(app.pg, async (tx) => {
-        const { before, after } = await users
-          .inTransaction(tx)
-          .update(userId, { password: req.body.newPassword }, { keepSessionId: p.id });
-        await app.audit(
-          req,
-          { action: 'user.password_change', entityType: 'user', entityId: after.id, before, after },
-          tx,
-        );
-        return after;
+      return updateUserAudited(app, req, users, {
+        idOrName: p.userId,
+        input: { password: req.body.newPassword },
+        action: 'user.password_change',
+        keepSessionId: p.id,
       });
-      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${after.id}`);
-      return after;
     },
   );
 

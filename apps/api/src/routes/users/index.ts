@@ -10,6 +10,7 @@ import { requireRole } from '../../plugins/auth.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { notifyAccessChange } from '../stream/live.js';
 import { CreateUserBody, ListUsersQuery, PasswordBody, UpdateUserBody, User, UserParams } from './schemas.js';
+import { updateUserAudited } from './update-user.js';
 import { toUserView, UserService } from './users.js';
 
 const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -48,34 +49,24 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/:idOrUsername',
     { schema: { params: UserParams, body: UpdateUserBody, response: { 200: User, ...errorResponses } } },
     async (req) => {
-      const after = await withTransaction(app.pg, async (tx) => {
-        const { before, after } = await users.inTransaction(tx).update(req.params.idOrUsername, req.body);
-        await app.audit(req, { action: 'user.update', entityType: 'user', entityId: after.id, before, after }, tx);
-        return after;
-      });
       // Role, scope or disabled may have changed: open streams re-check now.
-      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${after.id}`);
-      return after;
+      return updateUserAudited(app, req, users, {
+        idOrName: req.params.idOrUsername,
+        input: req.body,
+        action: 'user.update',
+      });
     },
   );
   app.post(
     '/:idOrUsername/password',
     { schema: { params: UserParams, body: PasswordBody, response: { 200: User, ...errorResponses } } },
     async (req) => {
-      const after = await withTransaction(app.pg, async (tx) => {
-        const { before, after } = await users
-          .inTransaction(tx)
-          .update(req.params.idOrUsername, { password: req.body.password });
-        // The hash never enters the log; the entry says that and when the password changed.
-        await app.audit(
-          req,
-          { action: 'user.password_reset', entityType: 'user', entityId: after.id, before, after },
-          tx,
-        );
-        return after;
+      // The hash never enters the log; the entry says that and when the password changed.
+      return updateUserAudited(app, req, users, {
+        idOrName: req.params.idOrUsername,
+        input: { password: req.body.password },
+        action: 'user.password_reset',
       });
-      await notifyAccessChange(app.redis, app.config.REDIS_PREFIX, `user:${after.id}`);
-      return after;
     },
   );
   app.delete(
