@@ -18,17 +18,11 @@ declare module 'smpp' {
     response(options?: Record<string, unknown>): Pdu;
   }
 
-  export class PDU implements Pdu {
+  /** A PDU to send: its members are Pdu's (the interface below merges into the class). */
+  export class PDU {
     constructor(command: string, options?: Record<string, unknown>);
-    command: string;
-    command_id: number;
-    command_status: number;
-    sequence_number: number;
-    // biome-ignore lint/suspicious/noExplicitAny: parameters differ per command
-    [field: string]: any;
-    isResponse(): boolean;
-    response(options?: Record<string, unknown>): Pdu;
   }
+  export interface PDU extends Pdu {}
 
   export interface Session extends EventEmitter {
     socket: import('node:net').Socket;
