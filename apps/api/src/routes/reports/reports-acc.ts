@@ -4,20 +4,13 @@
  * totals and per group × set × class outage totals, then finish() turns them into IEEE
  * 1366 indices with @spms/reliability's computeIndices.
  */
-import { computeIndices } from '@spms/reliability';
+import { computeIndices, type DurationStats } from '@spms/reliability';
 
 export type GroupBy = 'region' | 'customer' | 'device';
 export type SetName = 'main' | 'planned' | 'majorEvents';
 
-export interface Stats {
-  count: number;
-  openCount: number;
-  carriedIn: number;
-  withDuration: number;
-  totalDurationMs: number;
-  meanDurationMs: number | null;
-  longestMs: number | null;
-}
+/** One class's counts and durations: @spms/reliability's DurationStats. */
+export type Stats = DurationStats;
 
 export interface SetReport {
   indices: ReturnType<typeof computeIndices> & { asaiPercent: number | null };
