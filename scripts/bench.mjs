@@ -258,9 +258,10 @@ try {
     };
     // The lines of one "-- compact status from <source> (…), cache <ms> ms" section of its output.
     const section = (source, cached) => {
-      const m = new RegExp(`^-- compact status from ${source} \\(.*?cache ${cached ? '[1-9]\\d*' : '0'} ms$`, 'm').exec(
-        out,
-      );
+      const m = new RegExp(
+        `^-- compact status from ${source} \\(.*?cache ${cached ? '[1-9]\\d*' : '0'} ms\\b.*$`,
+        'm',
+      ).exec(out);
       if (!m) return '';
       const rest = out.slice(m.index + m[0].length);
       const next = rest.search(/^(--|year reliability report)/m);
