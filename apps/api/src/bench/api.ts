@@ -18,6 +18,7 @@
  *   npm run bench:api
  *   BENCH_DEVICES=10000 BENCH_OUTAGES_PER_LINE=12 BENCH_CLIENTS=20 BENCH_SECONDS=10 npm run bench:api
  *   BENCH_KEEP_DB=1 …, then BENCH_REUSE_DB=spms_bench_api_xxxxxxxx …: seed once, measure again
+ *   BENCH_WARMUP_SECONDS=5: uncounted load before the first measured one of each app
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
@@ -38,6 +39,8 @@ const SECONDS = Math.min(env('BENCH_SECONDS', 10), 120);
 const STATUS_FULL = process.env.BENCH_STATUS_FULL !== '0';
 const STATUS_FROM = (process.env.BENCH_STATUS_FROM ?? 'compute,snapshot').split(',');
 const REPORTS = process.env.BENCH_REPORTS !== '0';
+/** Uncounted load before the first measured one of each freshly started app (bench/load.ts). */
+const WARMUP_S = env('BENCH_WARMUP_SECONDS', 5);
 const REPORT_RUNS = env('BENCH_REPORT_RUNS', 5);
 const REPORT_CLIENTS = env('BENCH_REPORT_CLIENTS', 4);
 const SERVER = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -158,8 +161,9 @@ async function load(
   clients: number,
   seconds: number,
   headers: Record<string, string>,
+  warmupMs?: number,
 ): Promise<LoadResult> {
-  const r = await loadFromWorker(url, clients, seconds, { authorization: `Bearer ${KEY}`, ...headers });
+  const r = await loadFromWorker(url, clients, seconds, { authorization: `Bearer ${KEY}`, ...headers }, warmupMs);
   if (r.firstError && !reported) {
     reported = true;
     console.log(`first error: ${r.firstError}`);
@@ -253,7 +257,9 @@ async function main(): Promise<void> {
           { logger: createLogger({ level: 'warn', name: 'bench-api' }) },
         );
         const base = await app.listen({ host: '127.0.0.1', port: 0 });
-        console.log(`-- compact status from ${source} (STATUS_FROM=${source}), cache ${cacheMs} ms`);
+        console.log(
+          `-- compact status from ${source} (STATUS_FROM=${source}), cache ${cacheMs} ms${cacheMs === '0' ? '' : `, after ${WARMUP_S} s of uncounted warm-up load`}`,
+        );
         try {
           const clients = cacheMs === '0' ? 1 : CLIENTS;
           const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
@@ -267,7 +273,9 @@ async function main(): Promise<void> {
               `GET ${path} cold (cache ${cacheMs} ms): ${fmt(performance.now() - cold)}, ${first.status}, ${(first.bytes / 1e6).toFixed(2)} MB`,
             );
             for (const encoding of cacheMs === '0' ? ['identity'] : ['gzip', 'identity']) {
-              const r = await load(`${base}${path}`, clients, seconds, { 'accept-encoding': encoding });
+              // The first load on a freshly started app warms it up for WARMUP_S (bench/load.ts).
+              const warm = path === paths[0] && encoding === 'gzip' ? WARMUP_S * 1000 : undefined;
+              const r = await load(`${base}${path}`, clients, seconds, { 'accept-encoding': encoding }, warm);
               report(`GET ${path} (cache ${cacheMs} ms, ${encoding}, ${clients} clients, ${seconds} s)`, r);
             }
           }
