@@ -24,6 +24,13 @@ export interface DeviceHooks {
   onOnline?(device: string, online: boolean): void;
 }
 
+/** A device came online or went offline: its stats' `connected` count and its onOnline hook follow. */
+export function countOnline(stats: { connected: number }, hooks: DeviceHooks, name: string, online: boolean): void {
+  if (online) stats.connected++;
+  else stats.connected--;
+  hooks.onOnline?.(name, online);
+}
+
 export class SensedState {
   readonly lines: boolean[] = [true, true, true, true, true, true, true, true];
   override: number | null = null;

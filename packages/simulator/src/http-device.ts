@@ -6,7 +6,7 @@
  */
 import { type Agent, request } from 'node:http';
 import { type Clock, realClock } from './clock.js';
-import { type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
+import { countOnline, type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
 import { OtaClient, type OtaOptions } from './ota-client.js';
 import { httpOtaLink } from './ota-links.js';
 import { httpSnapshotBody, LINE_NUMBERS, timestampedPayload } from './payloads.js';
@@ -276,8 +276,6 @@ class HttpDevice implements SimDevice {
   private setOnline(online: boolean): void {
     if (online === this.online) return;
     this.online = online;
-    if (online) this.stats.connected++;
-    else this.stats.connected--;
-    this.opts.onOnline?.(this.name, online);
+    countOnline(this.stats, this.opts, this.name, online);
   }
 }

@@ -9,7 +9,7 @@
  * readings kept while offline and replayed as `[{"ts","values"}]` on reconnect.
  */
 import { type Clock, realClock } from './clock.js';
-import { type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
+import { countOnline, type DeviceHooks, SensedState, type SimDevice } from './device-state.js';
 import type { Behaviour } from './fleet.js';
 import { LeanMqttClient } from './mqtt-client.js';
 import { OtaClient, type OtaOptions } from './ota-client.js';
@@ -380,8 +380,6 @@ class MqttDevice implements MqttSimDevice {
   private setOnline(online: boolean): void {
     if (online === this.online) return;
     this.online = online;
-    if (online) this.stats.connected++;
-    else this.stats.connected--;
-    this.opts.onOnline?.(this.name, online);
+    countOnline(this.stats, this.opts, this.name, online);
   }
 }
