@@ -189,6 +189,8 @@ export async function createLauncherSystem(opts) {
       mqttPort,
       brokerHttpPorts,
       pids: () => ({ ...pids }),
+      /** The supervisor: with CLUSTER_SCHEDULING=primary it accepts every connection. */
+      supervisorPid: sup.pid,
       brokerPids,
       /** RSS (MiB) of each broker process, in order. */
       brokerRssMiB: () => brokerPids().map((pid) => (pid ? rssMiB(pid) : 0)),

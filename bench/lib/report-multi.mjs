@@ -28,8 +28,12 @@ export function writeMultiReport(r) {
       '≥ 50,000, ≤ 4 KiB each, p99 ≤ 1 s at 1,500/s',
       ok(c.goal.met),
     ]);
+    const cpu = c.spms.cpuMsPerConnection;
     conds.push(
       `**7. Connections across processes** — ${c.conditions}. SPMS: failures ${kinds(c.spms.failures)}; ramp ${n(c.spms.rampS, 1)} s, last CONNACK ${n(c.spms.allAnsweredS, 1)} s after the start; ` +
+        (cpu
+          ? `CPU per held connection ${n(cpu.brokers, 2)} ms in the brokers, ${n(cpu.supervisor, 2)} ms in the supervisor; `
+          : '') +
         `RSS ${n(c.spms.rssBeforeMiB)} → ${n(c.spms.rssAfterMiB)} MiB in all; per process: ${c.spms.perProcess
           .map(
             (x, i) =>

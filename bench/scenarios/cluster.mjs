@@ -10,7 +10,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import { pct, rssMiB, sleep } from '../lib/system.mjs';
+import { cpuSeconds, pct, rssMiB, sleep } from '../lib/system.mjs';
 
 const round = (x, d = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
@@ -146,6 +146,13 @@ export async function clusterConnections(root, p) {
     try {
       await sleep(2000);
       const rss0 = run.brokerRssMiB();
+      // CPU the connects cost: every broker process, and the supervisor (it accepts and hands
+      // each connection over with CLUSTER_SCHEDULING=primary).
+      const cpuOf = () => ({
+        brokers: run.brokerPids().reduce((s, pid) => s + (pid ? cpuSeconds(pid) : 0), 0),
+        supervisor: cpuSeconds(run.supervisorPid),
+      });
+      const cpu0 = cpuOf();
       const r = await rampConnections(root, {
         port: run.mqttPort,
         tokens,
@@ -153,7 +160,11 @@ export async function clusterConnections(root, p) {
         rate: p.rate,
         holdS: p.holdS,
         tag: 'cl',
-        measure: async () => ({ rssMiB: run.brokerRssMiB(), perProcessHeld: await run.brokerConnections() }),
+        measure: async () => ({
+          rssMiB: run.brokerRssMiB(),
+          perProcessHeld: await run.brokerConnections(),
+          cpu: cpuOf(),
+        }),
       });
       const perProcess = r.rssMiB.map((after, i) => ({
         rssBeforeMiB: round(rss0[i], 0),
@@ -167,6 +178,14 @@ export async function clusterConnections(root, p) {
         ...r,
         rssMiB: undefined,
         perProcessHeld: undefined,
+        cpu: undefined,
+        // CPU ms per held connection over the ramp and hold (idle processes' ticks included).
+        cpuMsPerConnection: r.held
+          ? {
+              brokers: round(((r.cpu.brokers - cpu0.brokers) * 1000) / r.held, 2),
+              supervisor: round(((r.cpu.supervisor - cpu0.supervisor) * 1000) / r.held, 2),
+            }
+          : null,
         perProcess,
         // Evenness: the busiest process's connections over the least busy one's (1 = even).
         heldSpread: held.length > 1 && Math.min(...held) > 0 ? round(Math.max(...held) / Math.min(...held), 2) : null,
