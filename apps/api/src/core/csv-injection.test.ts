@@ -7,8 +7,8 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../config.js';
-import { DAY_FROM, DAY_TO, N1, seedKnownHistory } from '../routes/status/seed.test-data.js';
-import { buildReadSideTestApp } from '../routes/status/testing.js';
+import { DAY_FROM, DAY_TO, N1, seedKnownHistory } from '../test-support/known-history.js';
+import { buildReadSideTestApp } from '../test-support/read-side-app.js';
 import { escapeCsvText } from './csv.js';
 
 let db: TestDatabase;

@@ -6,7 +6,7 @@
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DAY_FROM, DAY_TO, N1, refreshStatusRows, seedKnownHistory } from '../routes/status/seed.test-data.js';
+import { DAY_FROM, DAY_TO, N1, refreshStatusRows, seedKnownHistory } from '../test-support/known-history.js';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../test-support/test-api.js';
 
 const auth = { authorization: `Bearer ${TEST_ADMIN_KEY}` };

@@ -12,9 +12,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../config.js';
 import { metricsOf } from '../../plugins/metrics.js';
-import { N1, refreshStatusRows, S1, seedKnownHistory } from './seed.test-data.js';
+import { N1, refreshStatusRows, S1, seedKnownHistory } from '../../test-support/known-history.js';
+import { buildReadSideTestApp } from '../../test-support/read-side-app.js';
 import { type CompactRow, compactId } from './status-compact.js';
-import { buildReadSideTestApp } from './testing.js';
 
 const TTL = 300;
 let db: TestDatabase;

@@ -4,10 +4,10 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../config.js';
-import { N1, refreshStatusRows, S1, seedKnownHistory } from './seed.test-data.js';
+import { N1, refreshStatusRows, S1, seedKnownHistory } from '../../test-support/known-history.js';
+import { buildReadSideTestApp } from '../../test-support/read-side-app.js';
 import { type CompactRow, compactId } from './status-compact.js';
 import { decodeCompactRow, uuidOf } from './status-compact-decode.js';
-import { buildReadSideTestApp } from './testing.js';
 
 let db: TestDatabase;
 let redis: TestRedis;

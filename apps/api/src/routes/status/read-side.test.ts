@@ -7,9 +7,9 @@ import { Value } from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { type ApiConfig, loadApiConfig } from '../../config.js';
+import { DAY_FROM, DAY_TO, N1, S1, seedKnownHistory } from '../../test-support/known-history.js';
+import { buildReadSideTestApp } from '../../test-support/read-side-app.js';
 import { FleetStatus } from './schemas.js';
-import { DAY_FROM, DAY_TO, N1, S1, seedKnownHistory } from './seed.test-data.js';
-import { buildReadSideTestApp } from './testing.js';
 
 let db: TestDatabase;
 let redis: TestRedis;

@@ -10,8 +10,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { loadApiConfig } from '../../config.js';
+import { N1, S1, seedKnownHistory } from '../../test-support/known-history.js';
 import { connect, type Sse } from '../../test-support/sse-client.js';
-import { N1, S1, seedKnownHistory } from '../status/seed.test-data.js';
 import { adminAuth, createKey, createUser, signIn, testEnv } from '../users/access-fixtures.js';
 
 let db: TestDatabase;

@@ -6,9 +6,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../app.js';
 import { type ApiConfig, loadApiConfig } from '../../config.js';
+import { N1, S1, seedKnownHistory } from '../../test-support/known-history.js';
+import { buildReadSideTestApp } from '../../test-support/read-side-app.js';
 import { connect, type Sse } from '../../test-support/sse-client.js';
-import { N1, S1, seedKnownHistory } from '../status/seed.test-data.js';
-import { buildReadSideTestApp } from '../status/testing.js';
 import type { LiveHub } from './live.js';
 
 let db: TestDatabase;

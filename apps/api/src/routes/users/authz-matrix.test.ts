@@ -29,8 +29,8 @@ import { firmwareRows, type RawBodyRow } from '../../test-support/authz-rows-fir
 import { provisioningRows } from '../../test-support/authz-rows-provisioning.js';
 import { rolloutRows } from '../../test-support/authz-rows-rollouts.js';
 import { rpcRows } from '../../test-support/authz-rows-rpc.js';
+import { DAY_FROM, DAY_TO, S1, seedKnownHistory } from '../../test-support/known-history.js';
 import { connect } from '../../test-support/sse-client.js';
-import { DAY_FROM, DAY_TO, S1, seedKnownHistory } from '../status/seed.test-data.js';
 import { adminAuth, bearer, createKey, createUser, signIn, testEnv } from './access-fixtures.js';
 
 type Outcome = 'ok' | 'forbidden' | 'hidden';

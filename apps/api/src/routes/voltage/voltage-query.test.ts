@@ -1,7 +1,7 @@
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S1, seedKnownHistory } from '../status/seed.test-data.js';
+import { S1, seedKnownHistory } from '../../test-support/known-history.js';
 import { voltagePage } from './voltage-query.js';
 
 let db: TestDatabase;

@@ -4,8 +4,8 @@ import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadApiConfig } from '../../config.js';
-import { N1, seedKnownHistory } from '../status/seed.test-data.js';
-import { buildReadSideTestApp } from '../status/testing.js';
+import { N1, seedKnownHistory } from '../../test-support/known-history.js';
+import { buildReadSideTestApp } from '../../test-support/read-side-app.js';
 
 let db: TestDatabase;
 let redis: TestRedis;

@@ -4,12 +4,12 @@
  * can act as a region-scoped user without the access-control tables. Never used by app.ts.
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { ApiConfig } from '../../config.js';
-import type { Scope } from '../../core/principal.js';
-import { errorsPlugin } from '../../plugins/errors.js';
-import { resourcesPlugin } from '../../plugins/resources.js';
-import type { StreamOptions } from '../stream/index.js';
-import readSideRoutes from './read-side.js';
+import type { ApiConfig } from '../config.js';
+import type { Scope } from '../core/principal.js';
+import { errorsPlugin } from '../plugins/errors.js';
+import { resourcesPlugin } from '../plugins/resources.js';
+import readSideRoutes from '../routes/status/read-side.js';
+import type { StreamOptions } from '../routes/stream/index.js';
 
 export async function buildReadSideTestApp(config: ApiConfig, opts: StreamOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } } });
