@@ -152,8 +152,14 @@ export async function listenWebSocket(
     res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: upgrade required\n');
   });
   // A socket that never completes its upgrade request is closed like a silent MQTT one.
+  // Node checks headersTimeout/requestTimeout only every 30 s and only on a server that
+  // listens itself (not on sockets handed over after a PROXY header), so each socket also
+  // gets the bound as an idle timeout, which ws clears (setTimeout(0)) once upgraded.
   server.headersTimeout = limits.handshakeTimeoutMs;
   server.requestTimeout = limits.handshakeTimeoutMs;
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(limits.handshakeTimeoutMs, () => socket.destroy());
+  });
   const wss = new WebSocketServer({
     server,
     // ws buffers a whole message before emitting it, up to 100 MiB by default, before any

@@ -205,6 +205,41 @@ describe('a broker behind a balancer sending PROXY headers', () => {
   });
 });
 
+describe('an upgrade request that never finishes, on the WebSocket port', () => {
+  const harnesses: Harness[] = [];
+  afterAll(async () => {
+    for (const h of harnesses) await h.close();
+  });
+
+  it.each([
+    ['behind PROXY headers', 'true'],
+    ['without', 'false'],
+  ])(
+    'is closed after CONNECT_TIMEOUT_MS (%s)',
+    async (_label, proxy) => {
+      const h = await startHarness(`broker_ws_slow_${proxy}`, {
+        MQTT_PROXY_PROTOCOL: proxy,
+        MQTT_WS_PORT: '0',
+        CONNECT_TIMEOUT_MS: '300',
+      });
+      harnesses.push(h);
+      const s = await tcp(h, h.gateway.wsPort ?? 0);
+      const closed = new Promise<void>((resolve) => s.once('close', () => resolve()));
+      s.on('error', () => undefined);
+      // A header (when expected) and the start of a request, never its end: before the fix a
+      // socket behind PROXY headers stayed open for good, one without for Node's 30 s check.
+      s.write(
+        Buffer.concat([
+          proxy === 'true' ? v1('203.0.113.50') : Buffer.alloc(0),
+          Buffer.from('GET /mqtt HTTP/1.1\r\nHost: x\r\n'),
+        ]),
+      );
+      await closed;
+    },
+    15_000,
+  );
+});
+
 // Skipped on a developer machine without Debian's haproxy; in CI (CI set) a missing one fails.
 describe.skipIf(!hasHaproxy && !process.env.CI)('behind a real HAProxy with send-proxy-v2', () => {
   let h: Harness;
