@@ -244,9 +244,10 @@ try {
       c.stderr.on('data', (d) => {
         text += d;
       });
-      // Seeding 10,000 devices with a year of history and their rollups takes minutes on a
-      // loaded machine, then ~4 minutes of status and report measurements: 20 minutes (quick 5).
-      const kill = setTimeout(() => c.kill('SIGTERM'), (quick ? 300 : 1200) * 1000);
+      // Seeding 10,000 devices with a year of history and their report rollups takes minutes on
+      // a quiet machine (the rollups alone ran over 45 minutes at load average 8-20 on
+      // 3 December 2026), then ~5 minutes of status and report measurements: 60 minutes (quick 15).
+      const kill = setTimeout(() => c.kill('SIGTERM'), (quick ? 900 : 3600) * 1000);
       c.on('exit', (code) => {
         clearTimeout(kill);
         code === 0 ? resolve(text) : reject(new Error(`api bench exited ${code}: ${text.slice(-800)}`));
