@@ -195,6 +195,20 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return refresh(key, scope);
   }
 
+  /** The event log's seq range, one read shared by the requests that arrive while it runs
+   *  (a delta answer per request would otherwise be a database round trip each). */
+  let rangeRead: Promise<{ min: number; max: number }> | undefined;
+  function seqRange(): Promise<{ min: number; max: number }> {
+    if (!rangeRead) {
+      rangeRead = readSeqRange(app.pg);
+      const clear = () => {
+        rangeRead = undefined;
+      };
+      rangeRead.then(clear, clear);
+    }
+    return rangeRead;
+  }
+
   async function delta(e: Entry, since: string, reply: FastifyReply) {
     const cur = parseCompactCursor(since);
     if (!cur)
@@ -208,7 +222,10 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const reload = (reason: string) => send({ ...base, reload: true, reason });
     if (cur.tag !== e.cursor.slice(e.cursor.indexOf('.') + 1))
       return reload('devices were added, edited, deleted or moved, or your access changed: reload the compact status');
-    const range = await readSeqRange(app.pg);
+    let range = await seqRange();
+    // A cursor past a read that began before this request (from a newer snapshot of another
+    // process): read again before calling it ahead of the log.
+    if (cur.seq > range.max) range = await readSeqRange(app.pg);
     if (cur.seq > range.max) return reload('the cursor is ahead of the event log (database restored?): reload');
     if (range.min > cur.seq + 1) return reload('events after the cursor are no longer kept: reload');
     let ids = new Set<string>();
