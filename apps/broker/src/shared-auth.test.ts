@@ -94,7 +94,12 @@ async function setPassword(c: Cluster, id: string, n: string, passwordHash: stri
 }
 
 /** CONNACK return code (0 = accepted; the client is kept open then). */
-function connack(g: Gateway, n: string, password: string): Promise<{ code: number; client: MqttClient }> {
+function connack(
+  g: Gateway,
+  n: string,
+  password: string,
+  connectTimeout = 30_000,
+): Promise<{ code: number; client: MqttClient }> {
   return new Promise((resolve) => {
     const client = mqtt.connect({
       host: '127.0.0.1',
@@ -104,7 +109,7 @@ function connack(g: Gateway, n: string, password: string): Promise<{ code: numbe
       password,
       protocolVersion: 4,
       reconnectPeriod: 0,
-      connectTimeout: 30_000,
+      connectTimeout,
     });
     clients.push(client);
     client.once('connect', () => resolve({ code: 0, client }));
@@ -218,9 +223,12 @@ describe('password check queue', () => {
     for (const n of ['0401', '0402', '0403']) await addDevice(c, n, 'slow-pass-0401', slow);
     const running = () => metric(g, 'spms_broker_auth_verify_queue{state="running"} ');
     const waiting = () => metric(g, 'spms_broker_auth_verify_queue{state="waiting"} ');
-    const first = connack(g, '0401', 'slow-pass-0401');
+    // Each slow check takes seconds on a quiet machine and several times that on a loaded
+    // one (the CI runs test files in parallel): the first two may wait for both checks.
+    const SLOW = 180_000;
+    const first = connack(g, '0401', 'slow-pass-0401', SLOW);
     await until(async () => (await running()) === 1, 15_000);
-    const second = connack(g, '0402', 'slow-pass-0401');
+    const second = connack(g, '0402', 'slow-pass-0401', SLOW);
     await until(async () => (await waiting()) === 1, 15_000);
     // The queue holds one: a third cold check is refused at once, while the first still hashes.
     expect((await connack(g, '0403', 'slow-pass-0401')).code).toBe(3);
@@ -229,5 +237,5 @@ describe('password check queue', () => {
     expect(await metric(g, 'spms_broker_auth_verify_queue_full_total ')).toBe(1);
     expect((await first).code).toBe(0);
     expect((await second).code).toBe(0);
-  }, 60_000);
+  }, 300_000);
 });
