@@ -105,7 +105,6 @@ export async function startCommandDelivery(
     const id = (c as GatewayClient).spms?.device.id;
     if (!id) return;
     drain(id);
-    persistent.watch(c as GatewayClient);
     // Copies of waiting persistent RPCs the list lacks (one SISMEMBER unless marked).
     requeueOnConnect(ctx.pool, redis, prefix, id, ctx.config.PUBSUB_WAKEUPS).then(
       (n) => n > 0 && drain(id),

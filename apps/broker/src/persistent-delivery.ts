@@ -22,7 +22,11 @@ interface Parser {
 export interface PersistentDelivery {
   /** Claims and publishes one copy; a copy whose row is not QUEUED any more is dropped. */
   deliver(client: GatewayClient, cmd: RpcRequestCommand & { rpcId?: string }): Promise<void>;
-  /** Starts watching a session's PUBACKs (once per session). */
+  /**
+   * Starts watching a session's PUBACKs (once per session). Called by `deliver` before its
+   * first publish, so only sessions that get a persistent RPC carry the state (its map, set
+   * and parser listener: ~0.6 KiB, measured, on every session when it was made at connect).
+   */
   watch(client: GatewayClient): void;
 }
 
