@@ -9,7 +9,7 @@
  * Writes need role operator (devices/index.ts) and the device in the caller's scope.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { PoolClient } from '@spms/db';
+import { withTransaction } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createIngestProducer, IngestRejectedError } from '@spms/queue';
 import { Type } from 'typebox';
@@ -89,21 +89,6 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
   });
   app.addHook('onClose', async () => ingest.close());
 
-  const inTransaction = async <T>(fn: (tx: PoolClient) => Promise<T>): Promise<T> => {
-    const client = await app.pg.connect();
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
-
   app.post(
     '/:idOrName/telemetry',
     {
@@ -127,7 +112,7 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
         throw new AppError('UNAVAILABLE', 'ingest queue unavailable; retry the same request later');
       }
       const result = { deviceId: device.id, entries: history.entries, from: history.first, through: history.last };
-      await inTransaction(async (tx) => {
+      await withTransaction(app.pg, async (tx) => {
         await recordFirstReport(tx, device.id, history.first);
         await app.audit(
           req,
@@ -177,7 +162,7 @@ const historyRoutes: FastifyPluginAsyncTypebox<DeviceRouteOptions> = async (app,
     { schema: { params: DeviceParams, body: ProgressBody, response: { 200: Progress, ...errorResponses } } },
     async (req) => {
       const device = await registry.get(req.params.idOrName, req.principal?.scope ?? null);
-      return inTransaction(async (tx) => {
+      return withTransaction(app.pg, async (tx) => {
         const before = await readImportProgress(tx, device.id);
         await saveImportProgress(tx, device.id, req.body);
         await app.audit(
