@@ -5,10 +5,8 @@
  * Used by the metrics-conventions and Redis-key-layout tests. The alerts process's processors
  * run only when `env.alerts` sets ALERTS_ENABLED=true; its /metrics is served either way.
  */
-import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { credentialsKey, hashSecret } from '@spms/credentials';
 import { createLogger } from '@spms/log';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +23,7 @@ import { type Gateway, startGateway } from '../../../apps/broker/src/gateway.js'
 import { loadWorkerConfig } from '../../../apps/worker/src/config.js';
 import { serveMetrics } from '../../../apps/worker/src/metrics.js';
 import { type RunningWorker, startWorker } from '../../../apps/worker/src/worker.js';
+import { insertMqttDevice } from './stack.js';
 
 export const ADMIN_KEY = 'full-stack-admin-key-0123456789';
 
@@ -97,22 +96,7 @@ export async function startFullStack(
     },
     async connectDevice(name) {
       const creds = { clientId: `${name}-cid`, username: `${name}-user`, password: `${name}-pw` };
-      const id = randomUUID();
-      await sql.query(
-        `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', now())`,
-        [id, name],
-      );
-      await sql.query(
-        `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-         VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
-        [
-          id,
-          credentialsKey({ type: 'MQTT_BASIC', ...creds }),
-          creds.clientId,
-          creds.username,
-          await hashSecret(creds.password, 'generated'),
-        ],
-      );
+      const id = await insertMqttDevice(sql, name, creds);
       const client = mqtt.connect({
         host: '127.0.0.1',
         port: gateway.mqttPort,

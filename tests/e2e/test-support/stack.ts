@@ -53,25 +53,7 @@ export async function startE2eStack(label: string, logger: Logger): Promise<E2eS
     redis,
     sql,
     gateway,
-    async addMqttDevice(name, creds) {
-      const id = randomUUID();
-      await sql.query(
-        `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', now())`,
-        [id, name],
-      );
-      await sql.query(
-        `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-         VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
-        [
-          id,
-          credentialsKey({ type: 'MQTT_BASIC', ...creds }),
-          creds.clientId,
-          creds.username,
-          await hashSecret(creds.password, 'generated'),
-        ],
-      );
-      return id;
-    },
+    addMqttDevice: (name, creds) => insertMqttDevice(sql, name, creds),
     async close() {
       await gateway.close();
       await worker.close();
@@ -80,4 +62,29 @@ export async function startE2eStack(label: string, logger: Logger): Promise<E2eS
       await db.drop();
     },
   };
+}
+
+/** Registers a device of the default MQTT profile with MQTT Basic credentials, as the registry does. */
+export async function insertMqttDevice(
+  sql: pg.Client,
+  name: string,
+  creds: { clientId: string; username: string; password: string },
+): Promise<string> {
+  const id = randomUUID();
+  await sql.query(
+    `INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, '00000000-0000-4000-8000-000000000001', now())`,
+    [id, name],
+  );
+  await sql.query(
+    `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+     VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
+    [
+      id,
+      credentialsKey({ type: 'MQTT_BASIC', ...creds }),
+      creds.clientId,
+      creds.username,
+      await hashSecret(creds.password, 'generated'),
+    ],
+  );
+  return id;
 }
