@@ -1,4 +1,4 @@
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { createTestRedis, freePort, readIngestBatches as readBatches, type TestRedis } from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IngestMessage } from './contracts.js';
@@ -25,6 +25,22 @@ function track(p: IngestProducer, redis?: TestRedis): IngestProducer {
   cleanups.push(() => p.close());
   if (redis) cleanups.push(() => redis.cleanup());
   return p;
+}
+
+/** A server that accepts connections and never answers: a Redis that hangs. Its port. */
+async function blackholeRedis(): Promise<number> {
+  const sockets: Socket[] = [];
+  const blackhole = createServer((s) => sockets.push(s));
+  const port = await freePort();
+  await new Promise<void>((r) => blackhole.listen(port, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        blackhole.close(r);
+      }),
+  );
+  return port;
 }
 
 describe('ingest producer (group commit)', () => {
@@ -110,18 +126,83 @@ describe('ingest producer (group commit)', () => {
     expect(producer.stats()).toMatchObject({ messages: 20, failedMessages: 0, failedBatches: 0, rejectedMessages: 3 });
   });
 
-  it('rejects at its deadline when Redis accepts the connection but never answers', async () => {
+  it('keeps groups that wait for a commit slot while Redis answers slowly, and merges them', async () => {
+    const redis = createTestRedis('producer-slow');
+    // Every reply of Redis 100 ms late: with one commit at a time, the tenth group would wait
+    // about 1 s for its slot, longer than the 800 ms deadline of a commit.
+    const upstreamUrl = new URL(redis.url);
     const sockets: Socket[] = [];
-    const blackhole = createServer((s) => sockets.push(s));
+    const slow = createServer((client) => {
+      const upstream = connect(Number(upstreamUrl.port), upstreamUrl.hostname);
+      sockets.push(client, upstream);
+      client.pipe(upstream);
+      upstream.on('data', (d) => setTimeout(() => client.writable && client.write(d), 100));
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
     const port = await freePort();
-    await new Promise<void>((r) => blackhole.listen(port, '127.0.0.1', r));
+    await new Promise<void>((r) => slow.listen(port, '127.0.0.1', r));
     cleanups.push(
       () =>
         new Promise((r) => {
           for (const s of sockets) s.destroy();
-          blackhole.close(r);
+          slow.close(r);
         }),
     );
+    const url = Object.assign(new URL(redis.url), { port: String(port) }).toString();
+    const producer = track(
+      createIngestProducer({
+        redisUrl: url,
+        prefix: redis.prefix,
+        enqueueTimeoutMs: 800,
+        maxInFlight: 1,
+        maxDelayMs: 1,
+      }),
+      redis,
+    );
+    const sent: IngestMessage[] = [message('slow', -1)];
+    await producer.enqueue(sent[0] as IngestMessage); // connected, scripts loaded
+    const results: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const m = message('slow', i);
+      sent.push(m);
+      results.push(producer.enqueue(m));
+      await new Promise((r) => setTimeout(r, 5)); // a group of its own (maxDelayMs 1)
+    }
+    const settled = await Promise.allSettled(results);
+    expect(settled.filter((r) => r.status === 'rejected')).toEqual([]);
+    const batches = await readBatches(redis.url, redis.prefix);
+    expect(batches.flatMap((b) => b.messages).map((m) => m.id)).toEqual(sent.map((m) => m.id));
+    // The groups that waited went out together, not one commit each.
+    expect(batches.length).toBeLessThan(20);
+    expect(producer.stats()).toMatchObject({ messages: 41, failedMessages: 0, failedBatches: 0 });
+  });
+
+  it('fails the groups waiting for a slot with the commit that Redis never answered', async () => {
+    const port = await blackholeRedis();
+    const producer = track(
+      createIngestProducer({
+        redisUrl: `redis://127.0.0.1:${port}`,
+        prefix: 'spmstest:hole',
+        enqueueTimeoutMs: 300,
+        maxInFlight: 1,
+        maxDelayMs: 1,
+      }),
+    );
+    const started = Date.now();
+    const first = producer.enqueue(message('d', 1));
+    await new Promise((r) => setTimeout(r, 20)); // the first group is sent; the next ones wait
+    const waiting = [producer.enqueue(message('d', 2)), producer.enqueue(message('d', 3))];
+    const settled = await Promise.allSettled([first, ...waiting]);
+    expect(settled.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(String((settled[2] as PromiseRejectedResult).reason)).toMatch(/did not acknowledge within 300 ms/);
+    // One deadline, not one per waiting group.
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(producer.stats()).toMatchObject({ messages: 0, failedMessages: 3 });
+  });
+
+  it('rejects at its deadline when Redis accepts the connection but never answers', async () => {
+    const port = await blackholeRedis();
     const producer = track(
       createIngestProducer({ redisUrl: `redis://127.0.0.1:${port}`, prefix: 'spmstest:hole', enqueueTimeoutMs: 300 }),
     );

@@ -9,10 +9,15 @@
  *
  * Outages: the producer's connection has no offline queue and no per-command retry, so a
  * command on a broken connection fails at once instead of sitting in memory (where a
- * crash would lose messages already "accepted"); each group also has a deadline
- * (`enqueueTimeoutMs`, counted from its first message), after which its callers are
- * rejected even if Redis never answers. ioredis reconnects by itself; the next group after
- * that commits normally.
+ * crash would lose messages already "accepted"); each commit also has a deadline
+ * (`enqueueTimeoutMs`, counted from when it is sent), after which its callers — and those of
+ * every group still waiting for a commit slot — are rejected even if Redis never answers.
+ * The deadline runs from the send, not from the group's first message: under a burst (a
+ * grid-restore storm) groups wait here for a slot while Redis keeps answering, and
+ * rejecting them would close healthy connections and make every device send again; a Redis
+ * that stops answering still fails everything waiting within one deadline. Groups waiting
+ * for a slot are merged into one commit (up to `maxBatch`/`maxBatchBytes`), so batches grow
+ * with the backlog. ioredis reconnects by itself; the next group after that commits normally.
  *
  * "Acknowledged" means "in Redis' memory and, with `appendonly yes`, written to the AOF
  * before the reply" — durable across a Redis crash (kill -9). Durable across power loss
@@ -102,7 +107,8 @@ interface Group {
   bytes: number;
   waiters: Waiter[];
   settled: boolean;
-  deadline: NodeJS.Timeout;
+  /** Set when the group is sent: its commit's deadline. */
+  deadline?: NodeJS.Timeout;
 }
 
 /**
@@ -224,11 +230,41 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     dispatch();
   }
 
+  /** Redis stopped answering: every group not yet sent fails with the commit that timed out. */
+  function failWaiting(err: Error): void {
+    for (const g of ready.splice(0)) fail(g, err);
+    if (open) {
+      if (openTimer) clearTimeout(openTimer);
+      openTimer = undefined;
+      const g = open;
+      open = undefined;
+      fail(g, err);
+    }
+  }
+
+  /** The next group to send, with the groups queued behind it merged in while they fit. */
+  function nextCommit(): Group | undefined {
+    const group = ready.shift();
+    while (group && ready.length > 0) {
+      const next = ready[0] as Group;
+      if (group.messages.length + next.messages.length > maxBatch || group.bytes + next.bytes > maxBatchBytes) break;
+      ready.shift();
+      for (const m of next.messages) group.messages.push(m);
+      group.bytes += next.bytes;
+      for (const w of next.waiters) group.waiters.push(w);
+    }
+    return group;
+  }
+
   function dispatch(): void {
     while (inFlight < maxInFlight && ready.length > 0) {
-      const group = ready.shift() as Group;
-      if (group.settled) continue; // its deadline passed while it waited
+      const group = nextCommit() as Group;
       inFlight++;
+      group.deadline = setTimeout(() => {
+        const err = new IngestUnavailableError(`ingest queue did not acknowledge within ${timeoutMs} ms`);
+        fail(group, err);
+        failWaiting(err);
+      }, timeoutMs);
       // The job's data is the IngestBatch JSON, assembled from the messages' own JSON.
       const batch = new EncodedBatch(`{"v":${CONTRACT_VERSION},"messages":[${group.messages.join(',')}]}`);
       // A custom job id makes a commit idempotent should the same add ever reach Redis twice.
@@ -270,12 +306,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     }
     return new Promise<void>((resolve, reject) => {
       if (!open) {
-        const group: Group = { messages: [], bytes: 0, waiters: [], settled: false, deadline: undefined as never };
-        group.deadline = setTimeout(
-          () => fail(group, new IngestUnavailableError(`ingest queue did not acknowledge within ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        open = group;
+        open = { messages: [], bytes: 0, waiters: [], settled: false };
         openTimer = setTimeout(seal, maxDelayMs);
       }
       open.messages.push(json);
