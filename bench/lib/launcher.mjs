@@ -6,9 +6,10 @@
 // The supervisor runs in its own process group, so a crashed bench still ends every process.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import pg from 'pg';
-import { freePort, rssMiB, sleep } from './system.mjs';
+import { rssMiB, sleep } from './system.mjs';
 
 function portFree(port) {
   return new Promise((resolve) => {
@@ -18,10 +19,28 @@ function portFree(port) {
   });
 }
 
-/** A base port whose base + 2i (i < count) are all free: the launcher's per-process ports. */
+/**
+ * The lowest ephemeral port: the system hands ports from there up to every outgoing
+ * connection (the load generators' tens of thousands, the processes' PostgreSQL and Redis
+ * connections). A port picked inside that range and free when checked can be taken by one of
+ * them before the process that was meant to listen on it starts — it happened between the
+ * storms, when the processes are restarted and every device is reconnecting — so the
+ * launcher's ports all come from below it.
+ */
+function ephemeralLow() {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** A base port whose base + 2i (i < count) are all free, below the ephemeral range: the launcher's ports. */
 async function freeBase(count) {
+  const span = Math.floor((ephemeralLow() - 10_000 - 2 * count) / 2);
   for (let tries = 0; tries < 200; tries++) {
-    const base = 30_000 + 2 * Math.floor(Math.random() * 14_000);
+    const base = 10_000 + 2 * Math.floor(Math.random() * span);
     let ok = true;
     for (let i = 0; i < count && ok; i++) ok = await portFree(base + 2 * i);
     if (ok) return base;
@@ -76,7 +95,7 @@ export async function createLauncherSystem(opts) {
     await dropDatabase();
     throw err;
   }
-  const mqttPort = await freePort();
+  const mqttPort = await freeBase(1);
   let current = null;
 
   /** Starts the planned processes; counts = { broker, worker, api, alerts }. */
@@ -87,7 +106,7 @@ export async function createLauncherSystem(opts) {
       freeBase(counts.worker),
       freeBase(counts.api),
       freeBase(counts.alerts),
-      freePort(),
+      freeBase(1),
     ]);
     const env = {
       ...process.env,
