@@ -31,6 +31,24 @@ export const ApiConfigSchema = Type.Object({
     description: 'failed tokens per IP per minute (0 = unlimited)',
   }),
   /**
+   * Provisioning budgets (POST /api/v1/provision; the broker's settings of the same names, same
+   * Redis keys: give both the same values). Per source address, every provisioning request:
+   * 120 a minute is 7,200 an hour from one carrier-NAT address, more than a fleet that
+   * provisions once per device needs. Per profile, devices created (allow_create): 100 a
+   * minute, 6,000 an hour, whatever the addresses, so a leaked key cannot create devices by
+   * the thousand a minute. Beyond: 429 with Retry-After and a FAILURE body. 0 = unlimited.
+   */
+  PROVISION_REQUESTS_PER_IP_PER_MIN: Type.Integer({
+    default: 120,
+    minimum: 0,
+    description: 'provisioning requests per source IP per minute (0 = unlimited)',
+  }),
+  PROVISION_CREATES_PER_PROFILE_PER_MIN: Type.Integer({
+    default: 100,
+    minimum: 0,
+    description: 'devices created by provisioning per profile per minute (0 = unlimited)',
+  }),
+  /**
    * Pub/sub wake-ups to other processes (device commands, RPC answers). They only shorten
    * delays: what crosses processes is in Redis and re-read every second. `false` leaves
    * everything to those sweeps (diagnostics; the cross-process tests prove it suffices).

@@ -55,6 +55,18 @@ export const BrokerConfigSchema = Type.Object({
    * hash), so a misconfigured unit behind a carrier NAT does not lock its neighbours out.
    */
   AUTH_FAILURES_PER_IP: PositiveInt(120, 'failed CONNECTs per source IP per minute (0 = unlimited)'),
+  /**
+   * Provisioning budgets (provision.ts), in Redis under the API's keys for the settings of the
+   * same names (give both the same values): every `/provision/request` per source address
+   * (120 a minute: 7,200 an hour from one carrier-NAT address), and devices created per
+   * `allow_create` profile (100 a minute, 6,000 an hour, all addresses together). Beyond:
+   * FAILURE on `/provision/response`.
+   */
+  PROVISION_REQUESTS_PER_IP_PER_MIN: PositiveInt(120, 'provisioning requests per source IP per minute (0 = unlimited)'),
+  PROVISION_CREATES_PER_PROFILE_PER_MIN: PositiveInt(
+    100,
+    'devices created by provisioning per profile per minute (0 = unlimited)',
+  ),
   /** Sustained PUBLISH rate per device (messages/s) and the burst above it. */
   DEVICE_MSG_RATE: PositiveInt(50, 'messages per second per device (0 = unlimited)'),
   DEVICE_MSG_BURST: PositiveInt(500, 'burst allowance above DEVICE_MSG_RATE (a reconnect backlog)'),

@@ -76,6 +76,9 @@ export interface GatewayContext {
   /** Per source address, shared by all broker processes through Redis (limits.ts). */
   connectLimiter: SharedKeyedLimiter;
   authFailureLimiter: SharedKeyedLimiter;
+  /** Provisioning requests per source address and devices created per profile (provision.ts; the API's keys). */
+  provisionAddressLimiter: SharedKeyedLimiter;
+  provisionCreateLimiter: SharedKeyedLimiter;
   /** Live connection per device id (one session per device). */
   devices: Map<string, GatewayClient>;
   connectedClients(): number;

@@ -6,6 +6,7 @@ import { hashSecret, verifySecret } from '@spms/credentials';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
+import { provisionOverMqtt } from './test-support/provisioning.js';
 
 let h: Harness;
 const HARNESS_PROFILE = '00000000-0000-4000-8000-0000000000b1';
@@ -35,24 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-/** Opens a provisioning session, sends `body`, and returns the answer. */
-async function provision(body: Record<string, unknown> | string): Promise<Record<string, unknown>> {
-  const c = await h.connect({ clientId: `prov-${Math.random().toString(36).slice(2)}`, username: 'provision' });
-  try {
-    const granted = await c.subscribeAsync('/provision/response', { qos: 1 });
-    expect(granted[0]?.qos).toBe(1);
-    const answer = new Promise<Record<string, unknown>>((resolve) =>
-      c.once('message', (topic, payload) => {
-        expect(topic).toBe('/provision/response');
-        resolve(JSON.parse(payload.toString()));
-      }),
-    );
-    await c.publishAsync('/provision/request', typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
-    return await answer;
-  } finally {
-    await c.endAsync(true);
-  }
-}
+const provision = (body: Record<string, unknown> | string) => provisionOverMqtt(h, body);
 
 const closed = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()));
 

@@ -8,7 +8,16 @@ export {
   type GoneFlag,
   type MqttAuthOptions,
 } from './authenticator.js';
-export { type ProvisionOrigin, type ProvisionOutcome, provisionDevice, recordClaim } from './provision-store.js';
+export {
+  type BudgetVerdict,
+  PROVISION_ADDRESS_BUCKET,
+  PROVISION_CREATE_BUCKET,
+  type ProvisionOptions,
+  type ProvisionOrigin,
+  type ProvisionOutcome,
+  provisionDevice,
+  recordClaim,
+} from './provision-store.js';
 export {
   claimRpcForSending,
   createPersistentRpc,

@@ -30,10 +30,35 @@ export interface ProvisionOrigin {
   transport: 'mqtt' | 'http';
 }
 
+/**
+ * Budgets of provisioning, in Redis under `${REDIS_PREFIX}:throttle:` + these prefixes + the
+ * address or profile id: the broker's and the API's use the same keys (and, given the same
+ * settings, the same rate), so MQTT and HTTP spend one budget.
+ */
+export const PROVISION_ADDRESS_BUCKET = 'provision:ip:';
+export const PROVISION_CREATE_BUCKET = 'provision:create:';
+
+/** A budget's answer (how long until the next request may pass when refused). */
+export interface BudgetVerdict {
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
+export interface ProvisionOptions {
+  /**
+   * Spends one of the profile's device creations; asked only once the key and secret matched
+   * an `allow_create` profile and the name is new. Refused: FAILURE, nothing created, nothing
+   * audited (an audit row per refusal would be what the budget is there to stop).
+   */
+  takeCreation?: (profileId: string) => Promise<BudgetVerdict>;
+}
+
 export interface ProvisionOutcome {
   response: ProvisionResponse;
   /** The key/secret matched no profile: count it toward the address's failure budget. */
   badSecret: boolean;
+  /** The profile's creation budget was spent: answer FAILURE (HTTP: 429 with Retry-After). */
+  rateLimited?: { retryAfterMs: number };
   /** Set when a device was created or got new credentials (caches must drop the old ones). */
   deviceId?: string;
   credentialsReplaced?: boolean;
@@ -56,6 +81,7 @@ export async function provisionDevice(
   pool: Pool,
   request: ProvisionRequest,
   origin: ProvisionOrigin,
+  options: ProvisionOptions = {},
 ): Promise<ProvisionOutcome> {
   const { rows: profiles } = await pool.query<ProfileRow>(
     `SELECT id, name, provision_strategy, provision_secret_hash, provision_device_credentials,
@@ -107,6 +133,17 @@ export async function provisionDevice(
         ],
       );
     return { response, badSecret: !profile };
+  }
+  if (decision.action === 'create' && options.takeCreation) {
+    const budget = await options.takeCreation(profile.id);
+    if (!budget.allowed)
+      return {
+        response: failure(
+          `too many devices created in this profile; retry in ${Math.max(1, Math.ceil(budget.retryAfterMs / 1000))} s`,
+        ),
+        badSecret: false,
+        rateLimited: { retryAfterMs: budget.retryAfterMs },
+      };
   }
 
   const creds: CredentialsInput = request.credentials ?? { type: 'ACCESS_TOKEN', token: generateSecret() };
