@@ -9,6 +9,7 @@
  */
 import { createPool, type Pool } from '@spms/db';
 import {
+  announceCredentialsChange,
   createDeviceAuthenticator,
   type DeviceAuthenticator,
   PROVISION_ADDRESS_BUCKET,
@@ -179,6 +180,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
         `${config.REDIS_PREFIX}:throttle:${PROVISION_CREATE_BUCKET}`,
         config.PROVISION_CREATES_PER_PROFILE_PER_MIN,
       ),
+      announceCredentialsChange: (deviceId) => announceCredentialsChange(redis, config.REDIS_PREFIX, deviceId, logger),
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
       claimSession: (client) => claims?.claim(client),

@@ -174,6 +174,7 @@ export function handleProvisionPublish(
       if (!outcome) return;
       if (outcome.badSecret) await ctx.authFailureLimiter.take(p.ip).catch(() => {});
       if (outcome.deviceId) p.log.info({ deviceId: outcome.deviceId }, 'device provisioned');
+      if (outcome.deviceId && outcome.credentialsReplaced) await ctx.announceCredentialsChange(outcome.deviceId);
       answer(outcome.response);
     },
     (err: unknown) => {

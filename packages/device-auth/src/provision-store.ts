@@ -14,6 +14,7 @@ import {
   decideProvision,
   generateSecret,
   hashSecret,
+  NOT_AWAITING_MSG,
   type ProvisionRequest,
   type ProvisionResponse,
   type ProvisionStrategy,
@@ -59,8 +60,12 @@ export interface ProvisionOutcome {
   badSecret: boolean;
   /** The profile's creation budget was spent: answer FAILURE (HTTP: 429 with Retry-After). */
   rateLimited?: { retryAfterMs: number };
-  /** Set when a device was created or got new credentials (caches must drop the old ones). */
+  /** Set when a device was created or provisioned. */
   deviceId?: string;
+  /**
+   * An existing (pre-provisioned) device got credentials: announce it like any credentials
+   * change (announceCredentialsChange), so no process keeps a stale entry or session for it.
+   */
   credentialsReplaced?: boolean;
 }
 
@@ -75,6 +80,11 @@ interface ProfileRow {
 }
 
 const failure = (errorMsg: string): ProvisionResponse => ({ status: 'FAILURE', errorMsg });
+
+/** Of device `d`: it has credentials / it has connected or reported (its live state says so). */
+const HAS_CREDENTIALS = 'EXISTS (SELECT 1 FROM device_credentials c WHERE c.device_id = d.id)';
+const EVER_CONNECTED = `EXISTS (SELECT 1 FROM device_state s WHERE s.device_id = d.id
+  AND (s.last_connect_at IS NOT NULL OR s.last_activity_at IS NOT NULL))`;
 
 /** Validated request → ThingsBoard's answer, after doing what it says. */
 export async function provisionDevice(
@@ -95,8 +105,16 @@ export async function provisionDevice(
     (await verifySecret(request.provisionDeviceSecret, found.provision_secret_hash));
   const profile = matched && found ? found : null;
   const { rows: devices } = profile
-    ? await pool.query<{ id: string; profile_id: string; provisioned_at: Date | null }>(
-        'SELECT id, profile_id, provisioned_at FROM devices WHERE name = $1',
+    ? await pool.query<{
+        id: string;
+        profile_id: string;
+        provisioned_at: Date | null;
+        has_credentials: boolean;
+        ever_connected: boolean;
+      }>(
+        `SELECT d.id, d.profile_id, d.provisioned_at, ${HAS_CREDENTIALS} AS has_credentials,
+                 ${EVER_CONNECTED} AS ever_connected
+            FROM devices d WHERE d.name = $1`,
         [request.deviceName],
       )
     : { rows: [] };
@@ -109,7 +127,15 @@ export async function provisionDevice(
           deviceCredentials: profile.provision_device_credentials,
         }
       : null,
-    existing ? { id: existing.id, profileId: existing.profile_id, provisionedAt: existing.provisioned_at } : null,
+    existing
+      ? {
+          id: existing.id,
+          profileId: existing.profile_id,
+          provisionedAt: existing.provisioned_at,
+          hasCredentials: existing.has_credentials,
+          everConnected: existing.ever_connected,
+        }
+      : null,
     request,
   );
   if (decision.action === 'refuse' || !profile) {
@@ -191,32 +217,36 @@ export async function provisionDevice(
       // Its profile's firmware, as the fw_* shared attributes it reads once connected.
       await refreshFirmwareTargets(client, [deviceId]);
     } else {
-      // Once: a concurrent provisioning of the same name finds provisioned_at set.
+      // Once, and only while it still awaits provisioning (decideProvision's rule, checked again
+      // under the row lock): a concurrent provisioning finds provisioned_at set.
       const marked = await client.query(
-        'UPDATE devices SET provisioned_at = now(), updated_at = now() WHERE id = $1 AND provisioned_at IS NULL',
+        `UPDATE devices d SET provisioned_at = now(), updated_at = now()
+          WHERE d.id = $1 AND d.provisioned_at IS NULL AND NOT ${HAS_CREDENTIALS} AND NOT ${EVER_CONNECTED}`,
         [decision.deviceId],
       );
       if (!marked.rowCount) {
-        throw new Rollback({ response: failure('The device was already provisioned'), badSecret: false });
+        throw new Rollback({ response: failure(NOT_AWAITING_MSG), badSecret: false });
       }
       deviceId = decision.deviceId;
     }
+    // Never replaces credentials: a device that got some meanwhile (an operator) keeps them.
     const inserted = await client
       .query(
         `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       VALUES ($1, $2::"CredentialsType", $3, $4, $5, $6, now())
-       ON CONFLICT (device_id) DO UPDATE SET type = EXCLUDED.type, credentials_id = EXCLUDED.credentials_id,
-         client_id = EXCLUDED.client_id, username = EXCLUDED.username, password_hash = EXCLUDED.password_hash,
-         updated_at = now()`,
+       VALUES ($1, $2::"CredentialsType", $3, $4, $5, $6, now())`,
         [deviceId, creds.type, credentialsId, basic?.clientId ?? null, basic?.username ?? null, passwordHash],
       )
-      .catch((err: { code?: string }) => {
-        if (err.code === '23505') return null; // credentials_id taken by another device
+      .catch((err: { code?: string; constraint?: string }) => {
+        if (err.code === '23505') return err.constraint ?? 'unique';
         throw err;
       });
-    if (inserted === null) {
+    if (typeof inserted === 'string') {
       throw new Rollback({
-        response: failure('credentials: already used by another device; use others'),
+        response: failure(
+          inserted === 'device_credentials_pkey'
+            ? NOT_AWAITING_MSG
+            : 'credentials: already used by another device; use others',
+        ),
         badSecret: false,
       });
     }

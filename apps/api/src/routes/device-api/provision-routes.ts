@@ -16,7 +16,13 @@
  *   request (secret hashed, with an expiry) → 200; 400 without a secret.
  */
 import { type ProvisionResponse, parseClaimRequest, parseProvisionRequest } from '@spms/credentials';
-import { PROVISION_ADDRESS_BUCKET, PROVISION_CREATE_BUCKET, provisionDevice, recordClaim } from '@spms/device-auth';
+import {
+  announceCredentialsChange,
+  PROVISION_ADDRESS_BUCKET,
+  PROVISION_CREATE_BUCKET,
+  provisionDevice,
+  recordClaim,
+} from '@spms/device-auth';
 import type { Logger } from '@spms/log';
 import { parseLenientJson } from '@spms/telemetry';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -111,6 +117,8 @@ export async function provisionRoutes(app: FastifyInstance): Promise<void> {
       return tooMany(reply, 'profile_creates', outcome.rateLimited.retryAfterMs, outcome.response);
     if (outcome.badSecret) await buckets.take(`authfail:${req.ip}`, failRate, AUTH_FAILURES_PER_IP);
     if (outcome.deviceId) req.log.info({ deviceId: outcome.deviceId }, 'device provisioned');
+    if (outcome.deviceId && outcome.credentialsReplaced)
+      await announceCredentialsChange(app.redis, REDIS_PREFIX, outcome.deviceId, req.log);
     return answer(outcome.response);
   });
 
