@@ -129,6 +129,13 @@ export const BrokerConfigSchema = Type.Object({
   FW_MAX_CONCURRENT_DOWNLOADS: Type.Integer({ minimum: 1, default: 100, description: 'devices' }),
   /** A downloading device that asks for no chunk this long frees its slot. */
   FW_DOWNLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000, description: 'milliseconds' }),
+  /**
+   * The longest a device holds a download slot; then it queues again behind the devices waiting
+   * (and resumes at the chunk it asks for). 30 min: a 16 MiB image (FIRMWARE_MAX_BYTES) at
+   * 9.3 KB/s, a 1 MiB one at 0.6 KB/s. Without it, devices re-asking a chunk inside
+   * FW_DOWNLOAD_IDLE_MS would keep their slots for ever. Give the brokers and the API the same value.
+   */
+  FW_SLOT_MAX_MS: Type.Integer({ minimum: 1000, default: 1_800_000, description: 'milliseconds' }),
   /** How long a chunk request not admitted is held for a slot before it goes unanswered (the device retries). */
   FW_ADMISSION_WAIT_MS: Type.Integer({ minimum: 0, default: 30_000, description: 'milliseconds' }),
   /** Recently served chunks kept in memory per broker process (many devices fetch the same ones). */
