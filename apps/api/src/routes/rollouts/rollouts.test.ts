@@ -280,3 +280,25 @@ describe('what a scoped caller learns of rollouts outside their scope', () => {
     expect(await fwAs(adminAuth)).toBe(2);
   });
 });
+
+describe('per-wave failure rate', () => {
+  it("is the controller's: failed among the devices finished or in flight, not the whole wave", async () => {
+    await insertDevices(4, 'RATE', 'East', 'CEB');
+    const res = await create({
+      ...base(),
+      waves: [100],
+      scope: { devices: ['RATE-01', 'RATE-02', 'RATE-03', 'RATE-04'] },
+    });
+    const id = res.json().id;
+    const ids = (await t.app.pg.query('SELECT device_id FROM firmware_rollout_devices WHERE rollout_id = $1', [id]))
+      .rows;
+    await t.app.pg.query(
+      `UPDATE firmware_rollout_devices SET state = CASE device_id WHEN $2 THEN 'failed' ELSE 'updated' END
+        WHERE rollout_id = $1 AND device_id IN ($2, $3)`,
+      [id, ids[0].device_id, ids[1].device_id],
+    );
+    const detail = (await t.app.inject({ url: `/api/rollouts/${id}`, headers: adminAuth })).json();
+    // 1 failed of 2 tried (2 still pending): 50 %, not 25 %.
+    expect(detail.perWave[0]).toMatchObject({ devices: 4, failureRate: 0.5 });
+  });
+});

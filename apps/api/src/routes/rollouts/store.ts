@@ -287,7 +287,8 @@ function toSummary(r: SummaryRow) {
   const waves = Array.from({ length: waveCount }, (_, i) => {
     const c = perWave.get(i) ?? zero();
     const devices = Object.values(c).reduce((a, b) => a + b, 0);
-    const attempted = devices - c.skipped - c.cancelled;
+    // The controller's rate (@spms/firmware decide): devices not assigned yet do not count.
+    const attempted = c.updated + c.failed + c.assigned + c.downloading;
     return {
       wave: i + 1,
       // The plan drops waves only at the end: the last one reaches every device.
