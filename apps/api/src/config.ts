@@ -31,6 +31,24 @@ export const ApiConfigSchema = Type.Object({
     description: 'failed tokens per IP per minute (0 = unlimited)',
   }),
   /**
+   * Provisioning budgets (POST /api/v1/provision; the broker's settings of the same names, same
+   * Redis keys: give both the same values). Per source address, every provisioning request:
+   * 120 a minute is 7,200 an hour from one carrier-NAT address, more than a fleet that
+   * provisions once per device needs. Per profile, devices created (allow_create): 100 a
+   * minute, 6,000 an hour, whatever the addresses, so a leaked key cannot create devices by
+   * the thousand a minute. Beyond: 429 with Retry-After and a FAILURE body. 0 = unlimited.
+   */
+  PROVISION_REQUESTS_PER_IP_PER_MIN: Type.Integer({
+    default: 120,
+    minimum: 0,
+    description: 'provisioning requests per source IP per minute (0 = unlimited)',
+  }),
+  PROVISION_CREATES_PER_PROFILE_PER_MIN: Type.Integer({
+    default: 100,
+    minimum: 0,
+    description: 'devices created by provisioning per profile per minute (0 = unlimited)',
+  }),
+  /**
    * Pub/sub wake-ups to other processes (device commands, RPC answers). They only shorten
    * delays: what crosses processes is in Redis and re-read every second. `false` leaves
    * everything to those sweeps (diagnostics; the cross-process tests prove it suffices).
@@ -81,6 +99,13 @@ export const ApiConfigSchema = Type.Object({
   FW_MAX_CONCURRENT_DOWNLOADS: Type.Integer({ minimum: 1, default: 100, description: 'devices' }),
   /** A downloading device that asks for no chunk this long frees its slot. */
   FW_DOWNLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000, description: 'milliseconds' }),
+  /**
+   * The longest a device holds a download slot; then it queues again behind the devices waiting
+   * (and resumes at the chunk it asks for). 30 min: a 16 MiB image (FIRMWARE_MAX_BYTES) at
+   * 9.3 KB/s, a 1 MiB one at 0.6 KB/s. Without it, devices re-asking a chunk inside
+   * FW_DOWNLOAD_IDLE_MS would keep their slots for ever. Give the brokers and the API the same value.
+   */
+  FW_SLOT_MAX_MS: Type.Integer({ minimum: 1000, default: 1_800_000, description: 'milliseconds' }),
   /** How long a chunk request waits for a slot before 503 with Retry-After. */
   FW_ADMISSION_WAIT_MS: Type.Integer({ minimum: 0, default: 30_000, description: 'milliseconds' }),
   /** HTTP device API: the broker's shared verified-credential cache (same secret and TTL as the brokers'; README). */

@@ -55,6 +55,18 @@ export const BrokerConfigSchema = Type.Object({
    * hash), so a misconfigured unit behind a carrier NAT does not lock its neighbours out.
    */
   AUTH_FAILURES_PER_IP: PositiveInt(120, 'failed CONNECTs per source IP per minute (0 = unlimited)'),
+  /**
+   * Provisioning budgets (provision.ts), in Redis under the API's keys for the settings of the
+   * same names (give both the same values): every `/provision/request` per source address
+   * (120 a minute: 7,200 an hour from one carrier-NAT address), and devices created per
+   * `allow_create` profile (100 a minute, 6,000 an hour, all addresses together). Beyond:
+   * FAILURE on `/provision/response`.
+   */
+  PROVISION_REQUESTS_PER_IP_PER_MIN: PositiveInt(120, 'provisioning requests per source IP per minute (0 = unlimited)'),
+  PROVISION_CREATES_PER_PROFILE_PER_MIN: PositiveInt(
+    100,
+    'devices created by provisioning per profile per minute (0 = unlimited)',
+  ),
   /** Sustained PUBLISH rate per device (messages/s) and the burst above it. */
   DEVICE_MSG_RATE: PositiveInt(50, 'messages per second per device (0 = unlimited)'),
   DEVICE_MSG_BURST: PositiveInt(500, 'burst allowance above DEVICE_MSG_RATE (a reconnect backlog)'),
@@ -117,6 +129,13 @@ export const BrokerConfigSchema = Type.Object({
   FW_MAX_CONCURRENT_DOWNLOADS: Type.Integer({ minimum: 1, default: 100, description: 'devices' }),
   /** A downloading device that asks for no chunk this long frees its slot. */
   FW_DOWNLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 60_000, description: 'milliseconds' }),
+  /**
+   * The longest a device holds a download slot; then it queues again behind the devices waiting
+   * (and resumes at the chunk it asks for). 30 min: a 16 MiB image (FIRMWARE_MAX_BYTES) at
+   * 9.3 KB/s, a 1 MiB one at 0.6 KB/s. Without it, devices re-asking a chunk inside
+   * FW_DOWNLOAD_IDLE_MS would keep their slots for ever. Give the brokers and the API the same value.
+   */
+  FW_SLOT_MAX_MS: Type.Integer({ minimum: 1000, default: 1_800_000, description: 'milliseconds' }),
   /** How long a chunk request not admitted is held for a slot before it goes unanswered (the device retries). */
   FW_ADMISSION_WAIT_MS: Type.Integer({ minimum: 0, default: 30_000, description: 'milliseconds' }),
   /** Recently served chunks kept in memory per broker process (many devices fetch the same ones). */

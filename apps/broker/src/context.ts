@@ -76,6 +76,11 @@ export interface GatewayContext {
   /** Per source address, shared by all broker processes through Redis (limits.ts). */
   connectLimiter: SharedKeyedLimiter;
   authFailureLimiter: SharedKeyedLimiter;
+  /** Provisioning requests per source address and devices created per profile (provision.ts; the API's keys). */
+  provisionAddressLimiter: SharedKeyedLimiter;
+  provisionCreateLimiter: SharedKeyedLimiter;
+  /** Tells every process a device's credentials changed (@spms/device-auth announceCredentialsChange). */
+  announceCredentialsChange(deviceId: string): Promise<void>;
   /** Live connection per device id (one session per device). */
   devices: Map<string, GatewayClient>;
   connectedClients(): number;

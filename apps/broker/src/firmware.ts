@@ -100,6 +100,7 @@ export function createFirmwareServer(ctx: GatewayContext, redis: Redis): Firmwar
     prefix: config.REDIS_PREFIX,
     max: config.FW_MAX_CONCURRENT_DOWNLOADS,
     idleMs: config.FW_DOWNLOAD_IDLE_MS,
+    maxHoldMs: config.FW_SLOT_MAX_MS,
     waitMs: config.FW_ADMISSION_WAIT_MS,
     logger: ctx.logger.child({ component: 'firmware' }),
   });

@@ -8,7 +8,13 @@
  * BROKER_* settings); "gateway" in identifiers is the same thing.
  */
 import { createPool, type Pool } from '@spms/db';
-import { createDeviceAuthenticator, type DeviceAuthenticator } from '@spms/device-auth';
+import {
+  announceCredentialsChange,
+  createDeviceAuthenticator,
+  type DeviceAuthenticator,
+  PROVISION_ADDRESS_BUCKET,
+  PROVISION_CREATE_BUCKET,
+} from '@spms/device-auth';
 import { createLogger, type Logger } from '@spms/log';
 import {
   createIngestProducer,
@@ -164,6 +170,17 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
         `${config.REDIS_PREFIX}:broker:authfail:`,
         config.AUTH_FAILURES_PER_IP,
       ),
+      provisionAddressLimiter: new SharedKeyedLimiter(
+        redis,
+        `${config.REDIS_PREFIX}:throttle:${PROVISION_ADDRESS_BUCKET}`,
+        config.PROVISION_REQUESTS_PER_IP_PER_MIN,
+      ),
+      provisionCreateLimiter: new SharedKeyedLimiter(
+        redis,
+        `${config.REDIS_PREFIX}:throttle:${PROVISION_CREATE_BUCKET}`,
+        config.PROVISION_CREATES_PER_PROFILE_PER_MIN,
+      ),
+      announceCredentialsChange: (deviceId) => announceCredentialsChange(redis, config.REDIS_PREFIX, deviceId, logger),
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
       claimSession: (client) => claims?.claim(client),
@@ -173,6 +190,8 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     cleanups.push(() => {
       ctx.connectLimiter.close();
       ctx.authFailureLimiter.close();
+      ctx.provisionAddressLimiter.close();
+      ctx.provisionCreateLimiter.close();
     });
 
     const requests = createDeviceRequests(ctx, redis);

@@ -20,6 +20,8 @@ export type RefusalReason =
   | 'gone_before_connack'
   | 'connect_rate'
   | 'auth_failure_rate'
+  | 'provision_address_rate'
+  | 'provision_create_rate'
   | 'verify_busy'
   | 'topic_not_allowed'
   | 'subscription_not_allowed'

@@ -6,6 +6,7 @@ import { hashSecret, verifySecret } from '@spms/credentials';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
+import { provisionOverMqtt } from './test-support/provisioning.js';
 
 let h: Harness;
 const HARNESS_PROFILE = '00000000-0000-4000-8000-0000000000b1';
@@ -35,24 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => h?.close());
 
-/** Opens a provisioning session, sends `body`, and returns the answer. */
-async function provision(body: Record<string, unknown> | string): Promise<Record<string, unknown>> {
-  const c = await h.connect({ clientId: `prov-${Math.random().toString(36).slice(2)}`, username: 'provision' });
-  try {
-    const granted = await c.subscribeAsync('/provision/response', { qos: 1 });
-    expect(granted[0]?.qos).toBe(1);
-    const answer = new Promise<Record<string, unknown>>((resolve) =>
-      c.once('message', (topic, payload) => {
-        expect(topic).toBe('/provision/response');
-        resolve(JSON.parse(payload.toString()));
-      }),
-    );
-    await c.publishAsync('/provision/request', typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
-    return await answer;
-  } finally {
-    await c.endAsync(true);
-  }
-}
+const provision = (body: Record<string, unknown> | string) => provisionOverMqtt(h, body);
 
 const closed = (c: MqttClient) => new Promise<void>((resolve) => c.once('close', () => resolve()));
 
@@ -101,9 +85,18 @@ describe('MQTT provisioning', () => {
     });
     const { rowCount } = await h.sql.query(`SELECT 1 FROM devices WHERE name = 'NOT_REGISTERED'`);
     expect(rowCount).toBe(0);
-    const id = await h.addDevice('PRE_0001', { type: 'ACCESS_TOKEN', token: 'old-token-pre-0001-xxxx' });
+    // Registered without credentials: awaiting provisioning.
+    const { rows: registered } = await h.sql.query<{ id: string }>(
+      `INSERT INTO devices (id, name, profile_id, updated_at) VALUES (gen_random_uuid(), 'PRE_0001', $1, now()) RETURNING id`,
+      [HARNESS_PROFILE],
+    );
+    const id = registered[0]?.id as string;
+    // Every process is told, as for any credentials change (nothing may stay cached for it).
+    const changed = await h.listenCredentialsChanged();
     const first = await provision({ ...req, deviceName: 'PRE_0001' });
     expect(first).toMatchObject({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN' });
+    await until(() => changed.ids.includes(id));
+    await changed.close();
     const device = await h.connect({ clientId: 'pre-0001', username: first.credentialsValue as string });
     expect(device.connected).toBe(true);
     const second = await provision({ ...req, deviceName: 'PRE_0001' });
@@ -118,6 +111,35 @@ describe('MQTT provisioning', () => {
       { action: 'device.provision', status: null },
       { action: 'device.provision.refused', status: 'FAILURE' },
     ]);
+  });
+
+  it('pre_provisioned: a working device (credentials, or revoked ones after it connected) is not taken over', async () => {
+    const req = { provisionDeviceKey: PRE.key, provisionDeviceSecret: PRE.secret };
+    const notAwaiting = {
+      status: 'FAILURE',
+      errorMsg: 'The device is not awaiting provisioning: it has credentials or has connected before',
+    };
+    // Registered with credentials (operator API or an import) and connected: refused, still connected.
+    const live = await h.addDevice('PRE_LIVE', { type: 'ACCESS_TOKEN', token: 'live-token-pre-0001-xxxx' });
+    const device = await h.connect({ clientId: 'pre-live', username: 'live-token-pre-0001-xxxx' });
+    expect(await provision({ ...req, deviceName: 'PRE_LIVE' })).toEqual(notAwaiting);
+    await new Promise((r) => setTimeout(r, 1500)); // past the credentials-change poll
+    expect(device.connected).toBe(true);
+    const again = await h.connect({ clientId: 'pre-live-2', username: 'live-token-pre-0001-xxxx' });
+    expect(again.connected).toBe(true);
+    // Its credentials revoked after it had connected (its live state says so): refused too.
+    const revoked = await h.addDevice('PRE_REVOKED', { type: 'ACCESS_TOKEN', token: 'revoked-token-pre-0001-x' });
+    await h.sql.query('DELETE FROM device_credentials WHERE device_id = $1', [revoked]);
+    await h.sql.query(
+      `INSERT INTO device_state (device_id, connection, last_connect_at) VALUES ($1, 'disconnected', now() - interval '1 day')`,
+      [revoked],
+    );
+    expect(await provision({ ...req, deviceName: 'PRE_REVOKED' })).toEqual(notAwaiting);
+    const { rows } = await h.sql.query(
+      'SELECT count(*)::int AS n FROM devices WHERE id = ANY($1) AND provisioned_at IS NOT NULL',
+      [[live, revoked]],
+    );
+    expect(rows[0].n).toBe(0);
   });
 
   it('disabled: NOT_FOUND', async () => {

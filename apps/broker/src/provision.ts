@@ -11,6 +11,11 @@
  * gets no provisioning session (CONNACK 0x03), as a device guessing credentials would.
  * Anything else a provisioning session sends (another topic, a second request, over
  * PROVISION_MAX_BYTES) closes the connection.
+ *
+ * Leaked keys: the provision key and secret ship in every device's firmware. Every request
+ * spends one of its address's PROVISION_REQUESTS_PER_IP_PER_MIN and every device created one
+ * of its profile's PROVISION_CREATES_PER_PROFILE_PER_MIN (Redis, the API's keys: MQTT and
+ * HTTP spend one budget); beyond either, FAILURE with errorMsg, nothing created or audited.
  */
 import { randomUUID } from 'node:crypto';
 import { type ProvisionResponse, parseProvisionRequest } from '@spms/credentials';
@@ -133,18 +138,43 @@ export function handleProvisionPublish(
     );
   };
 
-  let body: unknown;
-  try {
-    body = parseLenientJson(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-  } catch {
-    return answer({ status: 'FAILURE', errorMsg: 'provision request is not JSON' });
-  }
-  const parsed = parseProvisionRequest(body);
-  if (!parsed.ok) return answer(parsed.response);
-  provisionDevice(ctx.pool, parsed.request, { ip: p.ip, transport: 'mqtt' }).then(
+  const overBudget = (reason: 'provision_address_rate' | 'provision_create_rate', errorMsg: string) => {
+    ctx.metrics.refused.inc({ reason });
+    p.log.info({ reason }, 'provisioning refused: over its budget');
+    answer({ status: 'FAILURE', errorMsg });
+  };
+  const handle = async () => {
+    if (!(await ctx.provisionAddressLimiter.take(p.ip)))
+      return overBudget('provision_address_rate', 'too many provisioning requests from this address; retry later');
+    let body: unknown;
+    try {
+      body = parseLenientJson(new TextDecoder('utf-8', { fatal: true }).decode(payload));
+    } catch {
+      return answer({ status: 'FAILURE', errorMsg: 'provision request is not JSON' });
+    }
+    const parsed = parseProvisionRequest(body);
+    if (!parsed.ok) return answer(parsed.response);
+    const outcome = await provisionDevice(
+      ctx.pool,
+      parsed.request,
+      { ip: p.ip, transport: 'mqtt' },
+      {
+        takeCreation: async (profileId) => ({
+          allowed: await ctx.provisionCreateLimiter.take(profileId),
+          retryAfterMs: 0,
+        }),
+      },
+    );
+    if (outcome.rateLimited)
+      return overBudget('provision_create_rate', 'too many devices created in this profile; retry later');
+    return outcome;
+  };
+  handle().then(
     async (outcome) => {
+      if (!outcome) return;
       if (outcome.badSecret) await ctx.authFailureLimiter.take(p.ip).catch(() => {});
       if (outcome.deviceId) p.log.info({ deviceId: outcome.deviceId }, 'device provisioned');
+      if (outcome.deviceId && outcome.credentialsReplaced) await ctx.announceCredentialsChange(outcome.deviceId);
       answer(outcome.response);
     },
     (err: unknown) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   decideProvision,
+  NOT_AWAITING_MSG,
   type ProvisionProfile,
   type ProvisionRequest,
   parseClaimRequest,
@@ -15,6 +16,8 @@ const req = (extra: Record<string, unknown> = {}): ProvisionRequest => {
   if (!r.ok) throw new Error(r.response.errorMsg);
   return r.request;
 };
+/** A registered device still awaiting provisioning. */
+const fresh = { hasCredentials: false, everConnected: false };
 const profile = (strategy: ProvisionProfile['strategy'], deviceCredentials = true): ProvisionProfile => ({
   id: 'p1',
   strategy,
@@ -59,23 +62,35 @@ describe('decideProvision', () => {
   it('allow_create creates a new name and refuses an existing one', () => {
     expect(decideProvision(profile('allow_create'), null, req())).toEqual({ action: 'create' });
     expect(
-      decideProvision(profile('allow_create'), { id: 'd', profileId: 'p1', provisionedAt: null }, req()),
+      decideProvision(profile('allow_create'), { id: 'd', profileId: 'p1', provisionedAt: null, ...fresh }, req()),
     ).toMatchObject({ response: { status: 'FAILURE' } });
   });
 
   it('pre_provisioned provisions a registered name of that profile once', () => {
     const p = profile('pre_provisioned');
     expect(decideProvision(p, null, req())).toMatchObject({ response: { status: 'FAILURE' } });
-    expect(decideProvision(p, { id: 'd', profileId: 'other', provisionedAt: null }, req())).toMatchObject({
+    expect(decideProvision(p, { id: 'd', profileId: 'other', provisionedAt: null, ...fresh }, req())).toMatchObject({
       response: { status: 'FAILURE' },
     });
-    expect(decideProvision(p, { id: 'd', profileId: 'p1', provisionedAt: null }, req())).toEqual({
+    expect(decideProvision(p, { id: 'd', profileId: 'p1', provisionedAt: null, ...fresh }, req())).toEqual({
       action: 'provision',
       deviceId: 'd',
     });
-    expect(decideProvision(p, { id: 'd', profileId: 'p1', provisionedAt: new Date() }, req())).toMatchObject({
+    expect(decideProvision(p, { id: 'd', profileId: 'p1', provisionedAt: new Date(), ...fresh }, req())).toMatchObject({
       response: { status: 'FAILURE', errorMsg: 'The device was already provisioned' },
     });
+  });
+
+  it('pre_provisioned refuses a device with credentials or one that has connected (a working device)', () => {
+    const p = profile('pre_provisioned');
+    const notAwaiting = { response: { status: 'FAILURE', errorMsg: NOT_AWAITING_MSG } };
+    const device = { id: 'd', profileId: 'p1', provisionedAt: null };
+    expect(decideProvision(p, { ...device, hasCredentials: true, everConnected: false }, req())).toMatchObject(
+      notAwaiting,
+    );
+    expect(decideProvision(p, { ...device, hasCredentials: false, everConnected: true }, req())).toMatchObject(
+      notAwaiting,
+    );
   });
 
   it('device credentials: only when the profile allows, and only strong ones', () => {

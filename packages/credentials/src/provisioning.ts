@@ -153,7 +153,19 @@ export interface ExistingDevice {
   id: string;
   profileId: string;
   provisionedAt: Date | null;
+  /** It has credentials (given by an operator, an import or an earlier provisioning). */
+  hasCredentials: boolean;
+  /** It has connected or reported before (its live state has a connect or an activity time). */
+  everConnected: boolean;
 }
+
+/**
+ * `pre_provisioned` provisions only a device still awaiting provisioning: registered in the
+ * profile without credentials, never provisioned, never connected. Whoever holds the
+ * profile's key and secret (they ship in every firmware image) can therefore not give new
+ * credentials to a working device, nor to one whose credentials were revoked, and lock it out.
+ */
+export const NOT_AWAITING_MSG = 'The device is not awaiting provisioning: it has credentials or has connected before';
 
 export type ProvisionDecision =
   | { action: 'create' }
@@ -184,10 +196,13 @@ export function decideProvision(
     if (existing) return { action: 'refuse', response: failure('The device with this name is already provisioned') };
     return { action: 'create' };
   }
-  // pre_provisioned: only names registered in this profile, once (ThingsBoard: FAILURE otherwise).
+  // pre_provisioned: only names registered in this profile, once, and only while awaiting
+  // provisioning (ThingsBoard: FAILURE otherwise; it has no awaiting rule, see NOT_AWAITING_MSG).
   if (!existing || existing.profileId !== profile.id)
     return { action: 'refuse', response: failure('No pre-provisioned device with this name in this profile') };
   if (existing.provisionedAt) return { action: 'refuse', response: failure('The device was already provisioned') };
+  if (existing.hasCredentials || existing.everConnected)
+    return { action: 'refuse', response: failure(NOT_AWAITING_MSG) };
   return { action: 'provision', deviceId: existing.id };
 }
 

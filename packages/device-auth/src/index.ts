@@ -8,7 +8,16 @@ export {
   type GoneFlag,
   type MqttAuthOptions,
 } from './authenticator.js';
-export { type ProvisionOrigin, type ProvisionOutcome, provisionDevice, recordClaim } from './provision-store.js';
+export {
+  type BudgetVerdict,
+  PROVISION_ADDRESS_BUCKET,
+  PROVISION_CREATE_BUCKET,
+  type ProvisionOptions,
+  type ProvisionOrigin,
+  type ProvisionOutcome,
+  provisionDevice,
+  recordClaim,
+} from './provision-store.js';
 export {
   claimRpcForSending,
   createPersistentRpc,
@@ -26,4 +35,4 @@ export {
   requeueRpcs,
 } from './rpc-store.js';
 export { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
-export { bumpCredentials } from './shared-cache.js';
+export { announceCredentialsChange, bumpCredentials } from './shared-cache.js';

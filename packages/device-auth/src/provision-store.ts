@@ -14,6 +14,7 @@ import {
   decideProvision,
   generateSecret,
   hashSecret,
+  NOT_AWAITING_MSG,
   type ProvisionRequest,
   type ProvisionResponse,
   type ProvisionStrategy,
@@ -30,12 +31,41 @@ export interface ProvisionOrigin {
   transport: 'mqtt' | 'http';
 }
 
+/**
+ * Budgets of provisioning, in Redis under `${REDIS_PREFIX}:throttle:` + these prefixes + the
+ * address or profile id: the broker's and the API's use the same keys (and, given the same
+ * settings, the same rate), so MQTT and HTTP spend one budget.
+ */
+export const PROVISION_ADDRESS_BUCKET = 'provision:ip:';
+export const PROVISION_CREATE_BUCKET = 'provision:create:';
+
+/** A budget's answer (how long until the next request may pass when refused). */
+export interface BudgetVerdict {
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
+export interface ProvisionOptions {
+  /**
+   * Spends one of the profile's device creations; asked only once the key and secret matched
+   * an `allow_create` profile and the name is new. Refused: FAILURE, nothing created, nothing
+   * audited (an audit row per refusal would be what the budget is there to stop).
+   */
+  takeCreation?: (profileId: string) => Promise<BudgetVerdict>;
+}
+
 export interface ProvisionOutcome {
   response: ProvisionResponse;
   /** The key/secret matched no profile: count it toward the address's failure budget. */
   badSecret: boolean;
-  /** Set when a device was created or got new credentials (caches must drop the old ones). */
+  /** The profile's creation budget was spent: answer FAILURE (HTTP: 429 with Retry-After). */
+  rateLimited?: { retryAfterMs: number };
+  /** Set when a device was created or provisioned. */
   deviceId?: string;
+  /**
+   * An existing (pre-provisioned) device got credentials: announce it like any credentials
+   * change (announceCredentialsChange), so no process keeps a stale entry or session for it.
+   */
   credentialsReplaced?: boolean;
 }
 
@@ -51,11 +81,17 @@ interface ProfileRow {
 
 const failure = (errorMsg: string): ProvisionResponse => ({ status: 'FAILURE', errorMsg });
 
+/** Of device `d`: it has credentials / it has connected or reported (its live state says so). */
+const HAS_CREDENTIALS = 'EXISTS (SELECT 1 FROM device_credentials c WHERE c.device_id = d.id)';
+const EVER_CONNECTED = `EXISTS (SELECT 1 FROM device_state s WHERE s.device_id = d.id
+  AND (s.last_connect_at IS NOT NULL OR s.last_activity_at IS NOT NULL))`;
+
 /** Validated request → ThingsBoard's answer, after doing what it says. */
 export async function provisionDevice(
   pool: Pool,
   request: ProvisionRequest,
   origin: ProvisionOrigin,
+  options: ProvisionOptions = {},
 ): Promise<ProvisionOutcome> {
   const { rows: profiles } = await pool.query<ProfileRow>(
     `SELECT id, name, provision_strategy, provision_secret_hash, provision_device_credentials,
@@ -69,8 +105,16 @@ export async function provisionDevice(
     (await verifySecret(request.provisionDeviceSecret, found.provision_secret_hash));
   const profile = matched && found ? found : null;
   const { rows: devices } = profile
-    ? await pool.query<{ id: string; profile_id: string; provisioned_at: Date | null }>(
-        'SELECT id, profile_id, provisioned_at FROM devices WHERE name = $1',
+    ? await pool.query<{
+        id: string;
+        profile_id: string;
+        provisioned_at: Date | null;
+        has_credentials: boolean;
+        ever_connected: boolean;
+      }>(
+        `SELECT d.id, d.profile_id, d.provisioned_at, ${HAS_CREDENTIALS} AS has_credentials,
+                 ${EVER_CONNECTED} AS ever_connected
+            FROM devices d WHERE d.name = $1`,
         [request.deviceName],
       )
     : { rows: [] };
@@ -83,7 +127,15 @@ export async function provisionDevice(
           deviceCredentials: profile.provision_device_credentials,
         }
       : null,
-    existing ? { id: existing.id, profileId: existing.profile_id, provisionedAt: existing.provisioned_at } : null,
+    existing
+      ? {
+          id: existing.id,
+          profileId: existing.profile_id,
+          provisionedAt: existing.provisioned_at,
+          hasCredentials: existing.has_credentials,
+          everConnected: existing.ever_connected,
+        }
+      : null,
     request,
   );
   if (decision.action === 'refuse' || !profile) {
@@ -107,6 +159,17 @@ export async function provisionDevice(
         ],
       );
     return { response, badSecret: !profile };
+  }
+  if (decision.action === 'create' && options.takeCreation) {
+    const budget = await options.takeCreation(profile.id);
+    if (!budget.allowed)
+      return {
+        response: failure(
+          `too many devices created in this profile; retry in ${Math.max(1, Math.ceil(budget.retryAfterMs / 1000))} s`,
+        ),
+        badSecret: false,
+        rateLimited: { retryAfterMs: budget.retryAfterMs },
+      };
   }
 
   const creds: CredentialsInput = request.credentials ?? { type: 'ACCESS_TOKEN', token: generateSecret() };
@@ -154,32 +217,36 @@ export async function provisionDevice(
       // Its profile's firmware, as the fw_* shared attributes it reads once connected.
       await refreshFirmwareTargets(client, [deviceId]);
     } else {
-      // Once: a concurrent provisioning of the same name finds provisioned_at set.
+      // Once, and only while it still awaits provisioning (decideProvision's rule, checked again
+      // under the row lock): a concurrent provisioning finds provisioned_at set.
       const marked = await client.query(
-        'UPDATE devices SET provisioned_at = now(), updated_at = now() WHERE id = $1 AND provisioned_at IS NULL',
+        `UPDATE devices d SET provisioned_at = now(), updated_at = now()
+          WHERE d.id = $1 AND d.provisioned_at IS NULL AND NOT ${HAS_CREDENTIALS} AND NOT ${EVER_CONNECTED}`,
         [decision.deviceId],
       );
       if (!marked.rowCount) {
-        throw new Rollback({ response: failure('The device was already provisioned'), badSecret: false });
+        throw new Rollback({ response: failure(NOT_AWAITING_MSG), badSecret: false });
       }
       deviceId = decision.deviceId;
     }
+    // Never replaces credentials: a device that got some meanwhile (an operator) keeps them.
     const inserted = await client
       .query(
         `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       VALUES ($1, $2::"CredentialsType", $3, $4, $5, $6, now())
-       ON CONFLICT (device_id) DO UPDATE SET type = EXCLUDED.type, credentials_id = EXCLUDED.credentials_id,
-         client_id = EXCLUDED.client_id, username = EXCLUDED.username, password_hash = EXCLUDED.password_hash,
-         updated_at = now()`,
+       VALUES ($1, $2::"CredentialsType", $3, $4, $5, $6, now())`,
         [deviceId, creds.type, credentialsId, basic?.clientId ?? null, basic?.username ?? null, passwordHash],
       )
-      .catch((err: { code?: string }) => {
-        if (err.code === '23505') return null; // credentials_id taken by another device
+      .catch((err: { code?: string; constraint?: string }) => {
+        if (err.code === '23505') return err.constraint ?? 'unique';
         throw err;
       });
-    if (inserted === null) {
+    if (typeof inserted === 'string') {
       throw new Rollback({
-        response: failure('credentials: already used by another device; use others'),
+        response: failure(
+          inserted === 'device_credentials_pkey'
+            ? NOT_AWAITING_MSG
+            : 'credentials: already used by another device; use others',
+        ),
         badSecret: false,
       });
     }

@@ -25,6 +25,7 @@
  * one Redis server (not Redis Cluster), as the rest of SPMS does.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { credentialsChangedChannel } from '@spms/queue';
 import type { Redis } from 'ioredis';
 
 /** What a hit tells: the device, and at which position of the look-up order its key matched. */
@@ -128,6 +129,27 @@ export async function bumpCredentials(redis: Redis, prefix: string, deviceIds: s
   if (deviceIds.length === 0) return;
   const k = sharedKeys(prefix);
   await defineCommands(redis).spmsAuthBump(k.clock, k.changedPrefix, k.genPrefix, String(CHANGED_TTL_MS), ...deviceIds);
+}
+
+/**
+ * After a committed change of a device's credentials (the API's rotation or revocation, a
+ * provisioning that gave the device credentials): the shared cache is bumped first, so the
+ * old credentials stop authenticating from it before the caller answers, then every process
+ * is told on credentialsChangedChannel (drops its own entries, closes the device's live
+ * session). Failures are logged, not thrown: the change is committed already.
+ */
+export async function announceCredentialsChange(
+  redis: Redis,
+  prefix: string,
+  deviceId: string,
+  log: { error(obj: object, msg: string): void },
+): Promise<void> {
+  await bumpCredentials(redis, prefix, [deviceId]).catch((err: Error) => {
+    log.error({ err: err.message, deviceId }, 'could not invalidate the shared credential cache');
+  });
+  await redis.publish(credentialsChangedChannel(prefix), deviceId).catch((err: Error) => {
+    log.error({ err: err.message, deviceId }, 'could not publish credentials change');
+  });
 }
 
 export class SharedCredentialCache {

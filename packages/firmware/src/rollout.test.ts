@@ -183,14 +183,30 @@ describe('decide', () => {
       device('f', { state: 'skipped' }),
       device('g'),
     ];
-    // 1 of 6 attempted = 16.7 %: under 20 %.
+    // 1 of 5 finished or in flight (g not assigned yet, f skipped) = 20 %: not above 20 %.
     expect(decide(rollout(), wave, T0)).toMatchObject({ pause: null, assign: ['g'] });
     const d = decide(rollout({ failureThreshold: 0.1 }), wave, T0);
-    expect(d.pause).toBe('wave 1: 1 of 6 devices failed (16.7 %), above the failure threshold of 10 %');
+    expect(d.pause).toBe('wave 1: 1 of 5 devices failed (20 %), above the failure threshold of 10 %');
     expect(d.assign).toEqual([]);
     // Resumed with the failure known: goes on until the next one.
     const resumed = wave.map((x) => (x.deviceId === 'e' ? { ...x, state: 'failed' as const } : x));
     expect(decide(rollout({ failureThreshold: 0.1 }), resumed, T0)).toMatchObject({ pause: null, assign: ['g'] });
+  });
+
+  it('rates failures among the devices that finished or are in flight, not those still waiting', () => {
+    // The first 5 of a wave of 100 assigned: 2 failed (one just now), 2 updated, 1 downloading.
+    const wave = [
+      device('a', { state: 'failed' }),
+      device('b', { state: 'assigned', assignedAt: T0 - 1000, reported: reported('FAILED', T0) }),
+      device('c', { state: 'updated' }),
+      device('d', { state: 'updated' }),
+      device('e', { state: 'downloading', assignedAt: T0 - 1000, reported: reported('DOWNLOADING', T0) }),
+      ...Array.from({ length: 95 }, (_, i) => device(`p${i}`)),
+    ];
+    const d = decide(rollout({ maxConcurrent: 5, failureThreshold: 0.2 }), wave, T0);
+    // Over the whole wave it would be 2 % and the rollout would go on assigning.
+    expect(d.pause).toBe('wave 1: 2 of 5 devices failed (40 %), above the failure threshold of 20 %');
+    expect(d.assign).toEqual([]);
   });
 
   it('advances when every device of the wave finished, completes after the last', () => {

@@ -192,8 +192,10 @@ const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
  * failed) but assigns nothing, skips nothing and neither pauses nor advances; a completed
  * or cancelled one does nothing.
  *
- * The failure rate of a wave is failed / (devices of the wave that were not skipped or
- * cancelled). The rollout pauses when a tick marks a device of the current wave failed and
+ * The failure rate of a wave is failed / (devices of the wave that finished — updated or
+ * failed — or are in flight): devices not assigned yet have not had the chance to fail and
+ * would dilute the rate (2 failures of the first 5 assigned are 40 %, not 2 % of a wave of
+ * 100); skipped and cancelled ones were never tried. The rollout pauses when a tick marks a device of the current wave failed and
  * the rate then exceeds the threshold: a resumed rollout goes on until the next failure
  * (the operator who resumed has seen the failures so far).
  *
@@ -243,7 +245,7 @@ export function decide(r: RolloutView, devices: readonly RolloutDeviceView[], no
     }
   const count = (s: RolloutDeviceState) => wave.filter((d) => state.get(d.deviceId) === s).length;
   const failed = count('failed');
-  const attempted = wave.length - count('skipped') - count('cancelled');
+  const attempted = count('updated') + failed + count('assigned') + count('downloading');
   const rate = attempted > 0 ? failed / attempted : 0;
   if (newFailuresInWave > 0 && rate > r.failureThreshold) {
     out.pause =

@@ -22,10 +22,14 @@ afterAll(async () => {
 });
 
 const never = () => false;
-const two = (prefix: string, opts: { max: number; idleMs: number; waitMs: number }): [DownloadSlots, DownloadSlots] => [
-  createDownloadSlots(r1, { prefix, logger, ...opts }),
-  createDownloadSlots(r2, { prefix, logger, ...opts }),
+const two = (
+  prefix: string,
+  opts: { max: number; idleMs: number; waitMs: number; maxHoldMs?: number },
+): [DownloadSlots, DownloadSlots] => [
+  createDownloadSlots(r1, { prefix, logger, maxHoldMs: 3_600_000, ...opts }),
+  createDownloadSlots(r2, { prefix, logger, maxHoldMs: 3_600_000, ...opts }),
 ];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('download slots', () => {
   it('never admits more than max devices, however many ask at once through two connections', async () => {
@@ -64,5 +68,26 @@ describe('download slots', () => {
     gone = true;
     expect(await pending).toBe('gone');
     for (const s of [a, b, c as DownloadSlots]) s.close();
+  });
+
+  it('a slot is held maxHoldMs at most: a device re-asking inside idleMs then queues behind the waiters', async () => {
+    const [a, b] = two(`${t.prefix}:maxhold`, { max: 1, idleMs: 60_000, waitMs: 0, maxHoldMs: 600 });
+    expect(await a.admit('hog', never)).toBe('admitted');
+    expect(await b.admit('waiter', never)).toBe('timeout');
+    await sleep(300);
+    expect(await a.admit('hog', never)).toBe('admitted'); // re-asking keeps it, within maxHoldMs
+    expect(await b.admit('waiter', never)).toBe('timeout');
+    await sleep(400);
+    // Past maxHoldMs since it got the slot: taken back, the hog is now behind the waiter.
+    expect(await a.admit('hog', never)).toBe('timeout');
+    expect(await b.admit('waiter', never)).toBe('admitted');
+    expect(await a.active()).toBe(1);
+    await b.release('waiter');
+    expect(await a.admit('hog', never)).toBe('admitted');
+    // Nobody waiting: past maxHoldMs the holder gets a slot again at once (a new hold).
+    await sleep(700);
+    expect(await a.admit('hog', never)).toBe('admitted');
+    await sleep(300);
+    expect(await a.admit('hog', never)).toBe('admitted');
   });
 });

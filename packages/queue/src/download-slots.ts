@@ -6,6 +6,10 @@
  * - `slots`: sorted set of devices holding a slot, scored by their last chunk request (Redis'
  *   clock). A device that asks nothing for `idleMs` loses its slot; one that holds a slot
  *   keeps it for every further chunk; finishing (the last chunk served) frees it at once.
+ * - `slots-since`: when each holder got its slot. A slot is held `maxHoldMs` at most: then it
+ *   is taken back and the device queues again behind those waiting (with nobody waiting it
+ *   gets one again at once, and resumes at the chunk it asks for). Without it, `max` devices
+ *   re-asking one chunk just inside `idleMs` would hold every slot for ever.
  * - `waiting` / `waiting-seen`: devices waiting for a slot, by first and by latest request.
  *   Slots go to waiters in order of their first request (fair across brokers); a waiter
  *   nobody has asked for in WAITER_STALE_MS (it gave up, or its broker died) leaves the line.
@@ -22,26 +26,31 @@ export const WAITER_STALE_MS = 20_000;
 const TICK_MS = 250;
 
 /**
- * KEYS slots, waiting, waiting-seen; ARGV max, idleMs, staleMs, nLeave, leave…, devices….
- * Returns 1 (admitted) or 0 per device, in order.
+ * KEYS slots, waiting, waiting-seen, slots-since; ARGV max, idleMs, staleMs, maxHoldMs, nLeave,
+ * leave…, devices…. Returns 1 (admitted) or 0 per device, in order.
  */
 const ADMIT_LUA = `
 local max = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+local held = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[4]), 'LIMIT', 0, 1000)
+for _, d in ipairs(held) do
+  redis.call('ZREM', KEYS[1], d)
+  redis.call('ZREM', KEYS[4], d)
+end
 local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[3]), 'LIMIT', 0, 1000)
 for _, d in ipairs(stale) do
   redis.call('ZREM', KEYS[2], d)
   redis.call('ZREM', KEYS[3], d)
 end
-local nLeave = tonumber(ARGV[4])
-for i = 5, 4 + nLeave do
+local nLeave = tonumber(ARGV[5])
+for i = 6, 5 + nLeave do
   redis.call('ZREM', KEYS[2], ARGV[i])
   redis.call('ZREM', KEYS[3], ARGV[i])
 end
 local out = {}
-for i = 5 + nLeave, #ARGV do
+for i = 6 + nLeave, #ARGV do
   local d = ARGV[i]
   local ok = 0
   if redis.call('ZSCORE', KEYS[1], d) then
@@ -50,7 +59,10 @@ for i = 5 + nLeave, #ARGV do
     redis.call('ZADD', KEYS[2], 'NX', now, d)
     redis.call('ZADD', KEYS[3], now, d)
     local free = max - redis.call('ZCARD', KEYS[1])
-    if free > 0 and redis.call('ZRANK', KEYS[2], d) < free then ok = 1 end
+    if free > 0 and redis.call('ZRANK', KEYS[2], d) < free then
+      ok = 1
+      redis.call('ZADD', KEYS[4], now, d)
+    end
   end
   if ok == 1 then
     redis.call('ZADD', KEYS[1], now, d)
@@ -86,16 +98,22 @@ interface Waiter {
 
 export function createDownloadSlots(
   redis: Redis,
-  opts: { prefix: string; max: number; idleMs: number; waitMs: number; logger: Logger },
+  opts: { prefix: string; max: number; idleMs: number; maxHoldMs: number; waitMs: number; logger: Logger },
 ): DownloadSlots {
-  const keys = [`${opts.prefix}:fw:slots`, `${opts.prefix}:fw:waiting`, `${opts.prefix}:fw:waiting-seen`];
-  if (!('spmsFwAdmit' in redis)) redis.defineCommand('spmsFwAdmit', { numberOfKeys: 3, lua: ADMIT_LUA });
+  const keys = [
+    `${opts.prefix}:fw:slots`,
+    `${opts.prefix}:fw:waiting`,
+    `${opts.prefix}:fw:waiting-seen`,
+    `${opts.prefix}:fw:slots-since`,
+  ];
+  if (!('spmsFwAdmit' in redis)) redis.defineCommand('spmsFwAdmit', { numberOfKeys: 4, lua: ADMIT_LUA });
   const call = (leave: string[], devices: string[]) =>
     (redis as SlotRedis).spmsFwAdmit(
       ...keys,
       opts.max,
       opts.idleMs,
       WAITER_STALE_MS,
+      opts.maxHoldMs,
       leave.length,
       ...leave,
       ...devices,
@@ -147,7 +165,11 @@ export function createDownloadSlots(
 
   async function release(deviceId: string): Promise<void> {
     try {
-      await redis.zrem(keys[0] as string, deviceId);
+      await redis
+        .multi()
+        .zrem(keys[0] as string, deviceId)
+        .zrem(keys[3] as string, deviceId)
+        .exec();
     } catch {
       // The slot frees itself after idleMs.
     }

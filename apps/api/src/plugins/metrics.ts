@@ -30,6 +30,8 @@ export interface ApiMetrics {
   cache: Counter<'cache' | 'result'>;
   /** Operator commands sent towards devices, by kind and where they went (live, queued, not_queued, failed). */
   commands: Counter<'kind' | 'result'>;
+  /** Provisioning requests refused by a budget: address (requests per source address) or profile_creates. */
+  provisionRefused: Counter<'budget'>;
   /** Counts the clients and delivered events of a live-stream hub. */
   trackHub(hub: LiveHubStats): void;
 }
@@ -80,6 +82,12 @@ export function createApiMetrics(opts: { processMetrics?: boolean } = {}): ApiMe
       name: 'spms_api_device_commands_total',
       help: 'Operator commands sent towards devices, by kind (attributes, rpc) and result (live = a broker holding the session was told, queued = kept for the device, not_queued = no live session, failed = Redis unavailable)',
       labelNames: ['kind', 'result'],
+      registers: [registry],
+    }),
+    provisionRefused: new Counter({
+      name: 'spms_api_provision_refusals_total',
+      help: 'Provisioning requests (POST /api/v1/provision) refused with 429 by a budget: address (PROVISION_REQUESTS_PER_IP_PER_MIN) or profile_creates (PROVISION_CREATES_PER_PROFILE_PER_MIN)',
+      labelNames: ['budget'],
       registers: [registry],
     }),
     trackHub: (hub) => hubs.add(hub),

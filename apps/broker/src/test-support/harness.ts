@@ -26,6 +26,8 @@ export interface Harness {
   addDevice(name: string, creds: CredentialsInput): Promise<string>;
   setCredentials(deviceId: string, creds: CredentialsInput): Promise<void>;
   announceCredentialsChanged(deviceId: string): Promise<void>;
+  /** Collects the device ids announced on the credentials-changed channel from now on. */
+  listenCredentialsChanged(): Promise<{ ids: string[]; close(): Promise<void> }>;
   /** Every message in the ingest queue, in receive order (ids are time-sortable). */
   queued(): Promise<IngestMessage[]>;
   /** Remembers what is queued now; the returned function lists what was queued since. */
@@ -107,6 +109,18 @@ export async function startHarness(label: string, env: Record<string, string> = 
       const pub = new Redis(redis.url);
       await pub.publish(credentialsChangedChannel(redis.prefix), deviceId);
       pub.disconnect();
+    },
+    async listenCredentialsChanged() {
+      const sub = new Redis(redis.url);
+      const ids: string[] = [];
+      sub.on('message', (_channel: string, deviceId: string) => ids.push(deviceId));
+      await sub.subscribe(credentialsChangedChannel(redis.prefix));
+      return {
+        ids,
+        async close() {
+          sub.disconnect();
+        },
+      };
     },
     async queued() {
       return queued();

@@ -52,6 +52,7 @@ export async function firmwareRoutes(app: FastifyInstance): Promise<void> {
     prefix: app.config.REDIS_PREFIX,
     max: app.config.FW_MAX_CONCURRENT_DOWNLOADS,
     idleMs: app.config.FW_DOWNLOAD_IDLE_MS,
+    maxHoldMs: app.config.FW_SLOT_MAX_MS,
     waitMs: app.config.FW_ADMISSION_WAIT_MS,
     logger: app.log.child({ component: 'firmware' }) as unknown as Logger,
   });

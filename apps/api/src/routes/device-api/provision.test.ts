@@ -3,8 +3,9 @@
  * settings (PATCH /api/profiles/{idOrName}) and claiming (device: POST /api/v1/<token>/claim;
  * operator: POST /api/devices/{idOrName}/claim), over real HTTP against a real database.
  */
-import type { IngestMessage } from '@spms/queue';
+import { credentialsChangedChannel, type IngestMessage } from '@spms/queue';
 import { readIngestBatches } from '@spms/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApi, TEST_ADMIN_KEY, type TestApi } from '../../test-support/test-api.js';
 import { createKey } from '../users/access-fixtures.js';
@@ -113,7 +114,13 @@ describe('POST /api/v1/provision', () => {
       ).status,
     ).toBe(200);
     expect(await provision({ deviceName: 'HTTP_PRE_1', ...PRE })).toMatchObject({ status: 'FAILURE' });
-    expect((await call('POST', '/api/devices', { name: 'HTTP_PRE_1', profile: 'pre-http' })).status).toBe(201);
+    const registered = await call('POST', '/api/devices', { name: 'HTTP_PRE_1', profile: 'pre-http' });
+    expect(registered.status).toBe(201);
+    // Every process is told, as for any credentials change.
+    const sub = new Redis(t.redis.url);
+    const announced: string[] = [];
+    sub.on('message', (_channel: string, id: string) => announced.push(id));
+    await sub.subscribe(credentialsChangedChannel(t.redis.prefix));
     const first = await provision({
       deviceName: 'HTTP_PRE_1',
       ...PRE,
@@ -125,10 +132,27 @@ describe('POST /api/v1/provision', () => {
       credentialsType: 'ACCESS_TOKEN',
       credentialsValue: 'device-chosen-token-0123456',
     });
+    for (let i = 0; i < 50 && !announced.includes(registered.body.id); i++) await new Promise((r) => setTimeout(r, 20));
+    sub.disconnect();
+    expect(announced).toContain(registered.body.id);
     expect(await provision({ deviceName: 'HTTP_PRE_1', ...PRE })).toMatchObject({
       status: 'FAILURE',
       errorMsg: 'The device was already provisioned',
     });
+    // A device registered with credentials is working (or will be): never handed new ones.
+    const liveToken = 'http-live-token-0123456789';
+    const live = await call('POST', '/api/devices', {
+      name: 'HTTP_PRE_LIVE',
+      profile: 'pre-http',
+      credentials: { type: 'ACCESS_TOKEN', token: liveToken },
+    });
+    expect(live.status).toBe(201);
+    expect((await call('POST', `/api/v1/${liveToken}/telemetry`, { '3': true }, {})).status).toBe(200);
+    expect(await provision({ deviceName: 'HTTP_PRE_LIVE', ...PRE })).toEqual({
+      status: 'FAILURE',
+      errorMsg: 'The device is not awaiting provisioning: it has credentials or has connected before',
+    });
+    expect((await call('POST', `/api/v1/${liveToken}/telemetry`, { '3': true }, {})).status).toBe(200);
     expect((await call('PATCH', '/api/profiles/pre-http', { provisioning: { strategy: 'disabled' } })).status).toBe(
       200,
     );

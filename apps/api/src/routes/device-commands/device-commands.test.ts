@@ -72,15 +72,13 @@ describe('shared attributes pushed by an operator', () => {
       (await app.inject({ method: 'POST', url: '/api/devices/0200_MSAN/attributes', payload: {} })).statusCode,
     ).toBe(401);
     expect((await operator('/api/devices/NOPE_MSAN/attributes', { shared: { a: 1 } })).statusCode).toBe(404);
-    const set = await operator('/api/devices/0200_MSAN/attributes', { shared: { interval: 60, fw_version: '2.0' } });
+    const set = await operator('/api/devices/0200_MSAN/attributes', { shared: { interval: 60, mode: 'eco' } });
     expect(set.statusCode).toBe(200);
-    expect(set.json()).toMatchObject({ deviceId, updated: ['interval', 'fw_version'], deleted: [], delivered: 1 });
+    expect(set.json()).toMatchObject({ deviceId, updated: ['interval', 'mode'], deleted: [], delivered: 1 });
     await until(() => wakeups.length > 0);
     expect(wakeups.at(-1)).toBe(deviceId);
     expect(await r.smembers(inbox)).toEqual([`c:${deviceId}`]);
-    expect(await queued()).toMatchObject([
-      { kind: 'attributes', deviceId, payload: { interval: 60, fw_version: '2.0' } },
-    ]);
+    expect(await queued()).toMatchObject([{ kind: 'attributes', deviceId, payload: { interval: 60, mode: 'eco' } }]);
     expect((await device('GET', `/api/v1/${TOKEN}/attributes?sharedKeys=interval`)).json()).toEqual({
       shared: { interval: 60 },
     });
@@ -91,8 +89,28 @@ describe('shared attributes pushed by an operator', () => {
     await r.del(deviceCommandsKey(redis.prefix, deviceId));
     await r.hdel(sessionOwnersKey(redis.prefix), deviceId);
     const all = await app.inject({ url: '/api/devices/0200_MSAN/attributes', headers: auth });
-    expect(all.json()).toEqual({ client: {}, shared: { fw_version: '2.0' }, server: {} });
+    expect(all.json()).toEqual({ client: {}, shared: { mode: 'eco' }, server: {} });
     expect((await operator('/api/devices/0200_MSAN/attributes', {})).statusCode).toBe(400);
+  });
+});
+
+describe('firmware attributes', () => {
+  it('are refused (400, use firmware assignment): neither set nor deleted, nothing stored or queued', async () => {
+    const before = (await app.inject({ url: '/api/devices/0200_MSAN/attributes', headers: auth })).json().shared;
+    const set = await operator('/api/devices/0200_MSAN/attributes', {
+      shared: { fw_title: 'evil', fw_version: '6.6.6', other: 1 },
+    });
+    expect(set.statusCode).toBe(400);
+    expect(set.json().message).toBe(
+      'fw_title, fw_version: firmware attributes are set by firmware assignment; use PATCH /api/devices/{idOrName} with {"firmwareId"} (or a rollout) instead',
+    );
+    const del = await operator('/api/devices/0200_MSAN/attributes', { deleted: ['fw_checksum'] });
+    expect(del.statusCode).toBe(400);
+    expect(del.json().message).toMatch(/^fw_checksum: firmware attributes are set by firmware assignment/);
+    expect((await app.inject({ url: '/api/devices/0200_MSAN/attributes', headers: auth })).json().shared).toEqual(
+      before,
+    );
+    expect(await queued()).toEqual([]);
   });
 });
 

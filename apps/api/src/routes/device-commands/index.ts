@@ -4,6 +4,7 @@
  * - `GET  /:idOrName/attributes` every attribute of the device by scope;
  * - `POST /:idOrName/attributes` `{ "shared": {k: v}, "deleted"?: [keys] }` stores shared
  *   attributes and pushes the change to the device's live session (ThingsBoard format);
+ *   the firmware target's `fw_*` keys are refused (400): firmware assignment sets them;
  * - `POST /:idOrName/rpc` `{ method, params?, timeoutMs?, oneway? }` server-side RPC:
  *   200 `{requestId, response}` with the device's answer, 504 when it does not answer in
  *   time, 202 `{requestId}` for oneway. With `"persistent": true` (and ThingsBoard's
@@ -18,6 +19,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { withTransaction } from '@spms/db';
+import { FIRMWARE_ATTRIBUTE_KEYS } from '@spms/firmware';
 import type { Logger } from '@spms/log';
 import {
   type AttributesUpdateCommand,
@@ -45,6 +47,8 @@ import {
   RpcBody,
   RpcReply,
 } from './schemas.js';
+
+const FIRMWARE_KEYS: ReadonlySet<string> = new Set(FIRMWARE_ATTRIBUTE_KEYS);
 
 const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const prefix = app.config.REDIS_PREFIX;
@@ -91,6 +95,14 @@ const deviceCommandRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw new AppError('BAD_REQUEST', 'nothing to do: give "shared" values and/or "deleted" keys');
       if ('deleted' in shared)
         throw new AppError('BAD_REQUEST', '"deleted" is reserved (ThingsBoard lists removed keys under it)');
+      // The firmware target's attributes are written only by firmware assignment (and
+      // rollouts): one set here would send the device to another image, or none.
+      const firmwareKeys = [...updated, ...deleted].filter((k) => FIRMWARE_KEYS.has(k));
+      if (firmwareKeys.length > 0)
+        throw new AppError(
+          'BAD_REQUEST',
+          `${firmwareKeys.join(', ')}: firmware attributes are set by firmware assignment; use PATCH /api/devices/{idOrName} with {"firmwareId"} (or a rollout) instead`,
+        );
       const before = await readAttributes(app.pg, device.id, 'shared', [...updated, ...deleted]);
       await withTransaction(app.pg, async (tx) => {
         await upsertAttributes(tx, device.id, 'shared', shared);

@@ -1,7 +1,6 @@
 /** Operator API for the device registry: /api/devices (Bearer API key; writes need role operator). */
-import { bumpCredentials } from '@spms/device-auth';
+import { announceCredentialsChange } from '@spms/device-auth';
 import { pushFirmwareAttributes } from '@spms/firmware';
-import { credentialsChangedChannel } from '@spms/queue';
 import type { FastifyInstance } from 'fastify';
 import { requireRole } from '../../plugins/auth.js';
 import { formatSchemaErrors } from '../error-schema.js';
@@ -14,21 +13,14 @@ import readRoutes from './read.js';
 import writeRoutes from './write.js';
 
 export default async function deviceRoutes(app: FastifyInstance): Promise<void> {
-  const channel = credentialsChangedChannel(app.config.REDIS_PREFIX);
   const registry = new DeviceRegistry({
     prisma: app.prisma,
     // Gateways subscribe and close the device's live session. The database change is
     // already committed, so a Redis failure is logged rather than failing the request.
     // The shared verified-credential cache is bumped first, so the old credentials stop
     // authenticating from it before this request is answered (gateways bump it too).
-    onCredentialsChanged: async (deviceId) => {
-      await bumpCredentials(app.redis, app.config.REDIS_PREFIX, [deviceId]).catch((err: Error) => {
-        app.log.error({ err: err.message, deviceId }, 'could not invalidate the shared credential cache');
-      });
-      await app.redis.publish(channel, deviceId).catch((err: Error) => {
-        app.log.error({ err: err.message, deviceId }, 'could not publish credentials change');
-      });
-    },
+    onCredentialsChanged: (deviceId) =>
+      announceCredentialsChange(app.redis, app.config.REDIS_PREFIX, deviceId, app.log),
     // Stored already: a device that misses the push reads its fw_* attributes when it connects.
     onFirmwareTargets: async (changes) => {
       const sent = await pushFirmwareAttributes(app.redis, app.config.REDIS_PREFIX, changes, {

@@ -7,7 +7,8 @@
  * - `GET /` (list, paged), `GET /:id` (with where it is assigned): every role;
  * - `GET /:id/image` the image, streamed (operator);
  * - `DELETE /:id` (admin): 409 while a device, a profile or an unfinished rollout uses it.
- * Firmware is fleet-wide (not scoped); assignment counts show only devices in your scope.
+ * Firmware is fleet-wide (not scoped); assignment counts show only devices in your scope,
+ * and `activeRollouts` only the rollouts you can see (routes/rollouts/store.ts).
  * Assignment itself: PATCH /api/devices/{idOrName} or /api/profiles/{idOrName} with
  * `{"firmwareId"}`; staged rollouts: /api/rollouts.
  */
@@ -28,6 +29,7 @@ import { AppError, type AppErrorCode } from '../../core/errors.js';
 import { SqlParams, scopeCondition } from '../../core/scope.js';
 import { requireRole } from '../../plugins/auth.js';
 import { ErrorBody, errorResponses, formatSchemaErrors } from '../error-schema.js';
+import { visibleCondition } from '../rollouts/store.js';
 import {
   Firmware,
   FirmwareDetail,
@@ -172,7 +174,8 @@ const firmwareRoutes: FastifyPluginAsyncTypebox = async (app) => {
          (SELECT count(*)::int FROM devices d WHERE d.firmware_id = ${fwParam} AND ${inScope}) AS devices,
          (SELECT count(*)::int FROM devices d JOIN device_profiles pr ON pr.id = d.profile_id
            WHERE COALESCE(d.firmware_id, pr.firmware_id) = ${fwParam} AND ${inScope}) AS target_devices,
-         (SELECT count(*)::int FROM firmware_rollouts WHERE firmware_id = ${fwParam} AND status IN ('running', 'paused')) AS rollouts`,
+         (SELECT count(*)::int FROM firmware_rollouts r WHERE r.firmware_id = ${fwParam}
+            AND r.status IN ('running', 'paused') AND ${visibleCondition(req.principal?.scope ?? null, 'r', p)}) AS rollouts`,
       p.values,
     );
     const profiles = await app.pg.query<{ id: string; name: string }>(

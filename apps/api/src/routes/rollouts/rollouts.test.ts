@@ -227,3 +227,78 @@ describe('rollouts API', () => {
     expect((await t.app.inject({ url: `/api/rollouts/${randomUUID()}`, headers: adminAuth })).statusCode).toBe(404);
   });
 });
+
+describe('what a scoped caller learns of rollouts outside their scope', () => {
+  it('a rollout whose devices were all deleted is not shown to scoped callers', async () => {
+    const gone = await insertDevices(2, 'S-GONE', 'South', 'CEB');
+    const res = await create({ ...base(), waves: [100], scope: { devices: ['S-GONE-01', 'S-GONE-02'] } });
+    expect(res.statusCode).toBe(201);
+    const id = res.json().id;
+    await t.app.pg.query('DELETE FROM devices WHERE id = ANY($1::uuid[])', [gone]);
+    const list = (await t.app.inject({ url: '/api/rollouts', headers: northViewer })).json();
+    expect(list.items.map((r: { id: string }) => r.id)).not.toContain(id);
+    expect((await t.app.inject({ url: `/api/rollouts/${id}`, headers: northViewer })).statusCode).toBe(404);
+    expect((await act(id, 'cancel', northOp)).statusCode).toBe(404);
+    // The admin still sees (and can stop) it.
+    expect((await t.app.inject({ url: `/api/rollouts/${id}`, headers: adminAuth })).json().devices).toBe(0);
+    expect((await act(id, 'cancel')).statusCode).toBe(200);
+  });
+
+  it("a 409 does not name a rollout the caller cannot see; firmware's activeRollouts counts only visible ones", async () => {
+    const fw = await insertFirmware('3.0.0');
+    await insertDevices(2, 'N-MIX', 'North', 'CEB');
+    await insertDevices(2, 'S-MIX', 'South', 'CEB');
+    const fleet = await create({
+      ...base(),
+      firmwareId: fw,
+      waves: [100],
+      scope: { devices: ['N-MIX-01', 'N-MIX-02', 'S-MIX-01', 'S-MIX-02'] },
+    });
+    expect(fleet.statusCode).toBe(201);
+    const hiddenId = fleet.json().id;
+    const refused = await create({ ...base(), firmwareId: fw, scope: { devices: ['N-MIX-01', 'N-MIX-02'] } }, northOp);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toBe(
+      'some of these devices are in an unfinished rollout outside your scope: ask an administrator to cancel it or wait for it to finish',
+    );
+    expect(refused.body).not.toContain(hiddenId);
+    expect(refused.json().details).toBeUndefined();
+    // The admin is told which.
+    const admin = await create({ ...base(), firmwareId: fw, scope: { devices: ['N-MIX-01'] } });
+    expect(admin.json().details).toEqual({ rolloutId: hiddenId, devices: 1 });
+
+    const fwAs = async (headers: { authorization: string }) =>
+      (await t.app.inject({ url: `/api/firmware/${fw}`, headers })).json().assigned.activeRollouts;
+    expect(await fwAs(adminAuth)).toBe(1);
+    expect(await fwAs(northViewer)).toBe(0);
+    // One inside their scope counts for them.
+    await insertDevices(1, 'N-OWN', 'North', 'CEB');
+    expect((await create({ ...base(), firmwareId: fw, scope: { devices: ['N-OWN-01'] } }, northOp)).statusCode).toBe(
+      201,
+    );
+    expect(await fwAs(northViewer)).toBe(1);
+    expect(await fwAs(adminAuth)).toBe(2);
+  });
+});
+
+describe('per-wave failure rate', () => {
+  it("is the controller's: failed among the devices finished or in flight, not the whole wave", async () => {
+    await insertDevices(4, 'RATE', 'East', 'CEB');
+    const res = await create({
+      ...base(),
+      waves: [100],
+      scope: { devices: ['RATE-01', 'RATE-02', 'RATE-03', 'RATE-04'] },
+    });
+    const id = res.json().id;
+    const ids = (await t.app.pg.query('SELECT device_id FROM firmware_rollout_devices WHERE rollout_id = $1', [id]))
+      .rows;
+    await t.app.pg.query(
+      `UPDATE firmware_rollout_devices SET state = CASE device_id WHEN $2 THEN 'failed' ELSE 'updated' END
+        WHERE rollout_id = $1 AND device_id IN ($2, $3)`,
+      [id, ids[0].device_id, ids[1].device_id],
+    );
+    const detail = (await t.app.inject({ url: `/api/rollouts/${id}`, headers: adminAuth })).json();
+    // 1 failed of 2 tried (2 still pending): 50 %, not 25 %.
+    expect(detail.perWave[0]).toMatchObject({ devices: 4, failureRate: 0.5 });
+  });
+});

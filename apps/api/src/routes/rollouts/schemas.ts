@@ -103,7 +103,10 @@ export const WaveView = Type.Object({
   targetPercent: Type.Integer({ description: 'cumulative share of the scope this wave ends at' }),
   devices: Type.Integer(),
   counts: StateCounts,
-  failureRate: Type.Number({ description: 'failed / (devices − skipped − cancelled), 0 when none attempted' }),
+  failureRate: Type.Number({
+    description:
+      'failed / (updated + failed + assigned + downloading), the rate the controller pauses on; 0 when none assigned yet',
+  }),
 });
 
 export const RolloutDevice = Type.Object({

@@ -35,11 +35,16 @@ export interface CreateInput {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-/** SQL: the rollout `alias` has no device outside `scope` ('TRUE' for the whole fleet). */
-function visibleCondition(scope: Scope | null, alias: string, params: SqlParams): string {
+/**
+ * SQL: the rollout `alias` is visible in `scope` ('TRUE' for the whole fleet): it has a device
+ * and none outside `scope`. A rollout whose devices were all deleted has none to decide by:
+ * only unscoped principals see it (not every scoped one, as "no device outside" would say).
+ */
+export function visibleCondition(scope: Scope | null, alias: string, params: SqlParams): string {
   if (!scope) return 'TRUE';
-  return `NOT EXISTS (SELECT 1 FROM firmware_rollout_devices vx JOIN devices vd ON vd.id = vx.device_id
-                       WHERE vx.rollout_id = ${alias}.id AND (${scopeCondition(scope, 'vd', params)}) IS NOT TRUE)`;
+  return `(EXISTS (SELECT 1 FROM firmware_rollout_devices va WHERE va.rollout_id = ${alias}.id)
+           AND NOT EXISTS (SELECT 1 FROM firmware_rollout_devices vx JOIN devices vd ON vd.id = vx.device_id
+                       WHERE vx.rollout_id = ${alias}.id AND (${scopeCondition(scope, 'vd', params)}) IS NOT TRUE))`;
 }
 
 function checkInside(scope: Scope | null, input: ScopeInput): void {
@@ -133,17 +138,29 @@ async function rollbackScope(tx: Queryable, rolloutId: string, callerScope: Scop
   return rows.map((r) => r.device_id);
 }
 
-/** Devices in another unfinished rollout (running or paused, not yet finished there). */
-async function conflicts(tx: Queryable, deviceIds: string[]): Promise<{ rolloutId: string; n: number } | null> {
-  const { rows } = await tx.query<{ rollout_id: string; n: number }>(
-    `SELECT rd.rollout_id, count(*)::int AS n
+/**
+ * Devices in another unfinished rollout (running or paused, not yet finished there): the one
+ * holding most of them that the caller can see (id and count), else `hidden` — a rollout
+ * outside the caller's scope is not named, nor are its devices counted.
+ */
+async function conflicts(
+  tx: Queryable,
+  deviceIds: string[],
+  callerScope: Scope | null,
+): Promise<{ rolloutId: string; n: number } | 'hidden' | null> {
+  const params = new SqlParams();
+  const ids = params.add(deviceIds);
+  const { rows } = await tx.query<{ rollout_id: string; n: number; visible: boolean }>(
+    `SELECT rd.rollout_id, count(*)::int AS n, bool_or(${visibleCondition(callerScope, 'r', params)}) AS visible
        FROM firmware_rollout_devices rd JOIN firmware_rollouts r ON r.id = rd.rollout_id
-      WHERE rd.device_id = ANY($1::uuid[]) AND r.status IN ('running', 'paused')
+      WHERE rd.device_id = ANY(${ids}::uuid[]) AND r.status IN ('running', 'paused')
         AND rd.state IN ('pending', 'assigned', 'downloading')
-      GROUP BY rd.rollout_id ORDER BY n DESC, rd.rollout_id LIMIT 1`,
-    [deviceIds],
+      GROUP BY rd.rollout_id ORDER BY n DESC, rd.rollout_id`,
+    params.values,
   );
-  return rows[0] ? { rolloutId: rows[0].rollout_id, n: rows[0].n } : null;
+  const seen = rows.find((r) => r.visible);
+  if (seen) return { rolloutId: seen.rollout_id, n: seen.n };
+  return rows.length > 0 ? 'hidden' : null;
 }
 
 /**
@@ -165,7 +182,12 @@ export async function createRollout(tx: PoolClient, input: CreateInput, by: Prin
     : await resolveScope(tx, input.scope as ScopeInput, by.scope);
   if (deviceIds.length === 0)
     throw new AppError('BAD_REQUEST', 'scope: no device matches (in your scope); nothing to roll out');
-  const busy = await conflicts(tx, deviceIds);
+  const busy = await conflicts(tx, deviceIds, by.scope);
+  if (busy === 'hidden')
+    throw new AppError(
+      'CONFLICT',
+      'some of these devices are in an unfinished rollout outside your scope: ask an administrator to cancel it or wait for it to finish',
+    );
   if (busy)
     throw new AppError(
       'CONFLICT',
@@ -265,7 +287,8 @@ function toSummary(r: SummaryRow) {
   const waves = Array.from({ length: waveCount }, (_, i) => {
     const c = perWave.get(i) ?? zero();
     const devices = Object.values(c).reduce((a, b) => a + b, 0);
-    const attempted = devices - c.skipped - c.cancelled;
+    // The controller's rate (@spms/firmware decide): devices not assigned yet do not count.
+    const attempted = c.updated + c.failed + c.assigned + c.downloading;
     return {
       wave: i + 1,
       // The plan drops waves only at the end: the last one reaches every device.
