@@ -36,14 +36,24 @@ function ephemeralLow() {
   }
 }
 
-/** A base port whose base + 2i (i < count) are all free, below the ephemeral range: the launcher's ports. */
-async function freeBase(count) {
+/**
+ * A base port whose base + 2i (i < count) are all free, below the ephemeral range and not in
+ * `taken` (ports already handed out: the MQTT port is free whenever the processes are
+ * stopped); the block is added to `taken`.
+ */
+async function freeBase(count, taken) {
   const span = Math.floor((ephemeralLow() - 10_000 - 2 * count) / 2);
   for (let tries = 0; tries < 200; tries++) {
     const base = 10_000 + 2 * Math.floor(Math.random() * span);
+    const block = Array.from({ length: count }, (_, i) => base + 2 * i);
+    // The processes also listen on base + 2i + 1 (e.g. a WebSocket port beside MQTT).
+    if (block.some((p) => taken.has(p) || taken.has(p + 1) || taken.has(p - 1))) continue;
     let ok = true;
-    for (let i = 0; i < count && ok; i++) ok = await portFree(base + 2 * i);
-    if (ok) return base;
+    for (let i = 0; i < count && ok; i++) ok = await portFree(block[i]);
+    if (ok) {
+      for (const p of block) taken.add(p);
+      return base;
+    }
   }
   throw new Error('no free block of ports for the per-process metrics ports');
 }
@@ -95,19 +105,20 @@ export async function createLauncherSystem(opts) {
     await dropDatabase();
     throw err;
   }
-  const mqttPort = await freeBase(1);
+  const taken = new Set();
+  const mqttPort = await freeBase(1, taken);
   let current = null;
 
   /** Starts the planned processes; counts = { broker, worker, api, alerts }. */
   const start = async (counts) => {
     if (current) throw new Error('processes already running');
-    const [brokerBase, workerBase, apiBase, alertsBase, httpPort] = await Promise.all([
-      freeBase(counts.broker),
-      freeBase(counts.worker),
-      freeBase(counts.api),
-      freeBase(counts.alerts),
-      freeBase(1),
-    ]);
+    // One after the other, each block kept out of the next ones (only the MQTT port carries over).
+    const ports = new Set([mqttPort]);
+    const brokerBase = await freeBase(counts.broker, ports);
+    const workerBase = await freeBase(counts.worker, ports);
+    const apiBase = await freeBase(counts.api, ports);
+    const alertsBase = await freeBase(counts.alerts, ports);
+    const httpPort = await freeBase(1, ports);
     const env = {
       ...process.env,
       DATABASE_URL: dbUrl,
