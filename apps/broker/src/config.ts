@@ -85,7 +85,10 @@ export const BrokerConfigSchema = Type.Object({
   /** Group commit of the ingest producer: batch size and the longest a message waits. */
   INGEST_MAX_BATCH: PositiveInt(500, 'messages per ingest job'),
   INGEST_MAX_DELAY_MS: PositiveInt(5, 'milliseconds a message waits for its batch'),
-  INGEST_ENQUEUE_TIMEOUT_MS: PositiveInt(5000, 'milliseconds a commit sent to Redis may take before its messages count as failed'),
+  INGEST_ENQUEUE_TIMEOUT_MS: PositiveInt(
+    5000,
+    'milliseconds a commit sent to Redis may take before its messages count as failed',
+  ),
   /**
    * Pub/sub wake-ups to other processes (command delivery, takeovers, RPC answers). They only
    * shorten delays: what crosses processes is in Redis and re-read every second. `false`

@@ -174,6 +174,23 @@ describe('shared verified-credential cache', () => {
     expect(await connect(b, '0105', 'old-pass-0105')).toEqual({ ok: false, reason: 'bad_credentials' });
   });
 
+  it('a busy Redis (answers 1.5 s late) is waited for: a hit, no query and no hash', async () => {
+    const id = await addBasicDevice('0107', 'fw-pass-0107');
+    const a = await open();
+    expect(await connect(a, '0107', 'fw-pass-0107')).toMatchObject({ ok: true });
+    await until(() => a.stats().sharedStored === 1);
+    const proxy = createTcpProxy(await freePort(), { port: Number(new URL(redis.url).port || 6379) });
+    await proxy.open();
+    try {
+      const b = await open({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
+      proxy.delayReplies(1500);
+      expect(await connect(b, '0107', 'fw-pass-0107')).toMatchObject({ ok: true, device: { id } });
+      expect(b.stats()).toMatchObject({ sharedHits: 1, sharedErrors: 0, secretVerifications: 0, dbQueries: 0 });
+    } finally {
+      await proxy.cut();
+    }
+  });
+
   it('Redis away: checks the slow way (never accepts a wrong password); a change made meanwhile applies on return', async () => {
     const id = await addBasicDevice('0106', 'old-pass-0106');
     const proxy = createTcpProxy(await freePort(), { port: Number(new URL(redis.url).port || 6379) });

@@ -1,6 +1,6 @@
 /**
  * One process's connection to the shared verified-credential cache (shared-cache.ts): its
- * own Redis client that fails fast (no offline queue, 1 s command timeout — a connect must
+ * own Redis client that fails fast while Redis is away (no offline queue — a connect must
  * not wait for Redis to come back, it falls back to the real check), and the bumps this
  * process owes. A bump that fails is retried every second until it succeeds, and whenever
  * the connection is (re)established every device changed within the retention window is
@@ -12,6 +12,9 @@ import type { Logger } from '@spms/log';
 import { createRedis } from '@spms/queue';
 import { recentlyChangedDevices } from './revocations.js';
 import { SharedCredentialCache } from './shared-cache.js';
+
+/** How long a shared-cache command may take before the check goes the slow way. */
+export const SHARED_COMMAND_TIMEOUT_MS = 5000;
 
 export interface SharedLink {
   cache: SharedCredentialCache;
@@ -37,7 +40,11 @@ export async function openSharedLink(opts: {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 1000,
+    // Only for a Redis that accepts commands and never answers. A busy one must be waited
+    // for: the fallback is a PostgreSQL query and a password hash, far dearer than the wait.
+    // With 1 s, a warm 10,000-device storm on two cores timed out hundreds of checks, hashed
+    // them, and refused devices whose password queue filled up (verify_busy).
+    commandTimeout: SHARED_COMMAND_TIMEOUT_MS,
     enableAutoPipelining: true,
   });
   let down = false;

@@ -1,5 +1,11 @@
-import { connect, createServer, type Socket } from 'node:net';
-import { createTestRedis, freePort, readIngestBatches as readBatches, type TestRedis } from '@spms/testing';
+import { createServer, type Socket } from 'node:net';
+import {
+  createTcpProxy,
+  createTestRedis,
+  freePort,
+  readIngestBatches as readBatches,
+  type TestRedis,
+} from '@spms/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IngestMessage } from './contracts.js';
 import { newMessageId } from './ids.js';
@@ -130,25 +136,11 @@ describe('ingest producer (group commit)', () => {
     const redis = createTestRedis('producer-slow');
     // Every reply of Redis 100 ms late: with one commit at a time, the tenth group would wait
     // about 1 s for its slot, longer than the 800 ms deadline of a commit.
-    const upstreamUrl = new URL(redis.url);
-    const sockets: Socket[] = [];
-    const slow = createServer((client) => {
-      const upstream = connect(Number(upstreamUrl.port), upstreamUrl.hostname);
-      sockets.push(client, upstream);
-      client.pipe(upstream);
-      upstream.on('data', (d) => setTimeout(() => client.writable && client.write(d), 100));
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    const port = await freePort();
-    await new Promise<void>((r) => slow.listen(port, '127.0.0.1', r));
-    cleanups.push(
-      () =>
-        new Promise((r) => {
-          for (const s of sockets) s.destroy();
-          slow.close(r);
-        }),
-    );
+    const proxy = createTcpProxy(await freePort(), { port: Number(new URL(redis.url).port || 6379) });
+    await proxy.open();
+    cleanups.push(() => proxy.cut());
+    proxy.delayReplies(100);
+    const port = proxy.port;
     const url = Object.assign(new URL(redis.url), { port: String(port) }).toString();
     const producer = track(
       createIngestProducer({
