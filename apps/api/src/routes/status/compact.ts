@@ -23,6 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
+import { lazyRedactingChild } from '../../plugins/log-redaction.js';
 import { metricsOf } from '../../plugins/metrics.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { readSeqRange } from '../stream/live-events.js';
@@ -261,7 +262,11 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/',
-    { schema: { querystring: CompactQuery, response: { 200: CompactAnswer, ...errorResponses } } },
+    {
+      schema: { querystring: CompactQuery, response: { 200: CompactAnswer, ...errorResponses } },
+      // the request logger is made only if the request writes a line (most cached answers do not)
+      childLoggerFactory: lazyRedactingChild,
+    },
     async (req, reply) => {
       const scope = req.principal?.scope ?? null;
       const key = statusCacheKey(scope, {});
