@@ -148,6 +148,7 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.setSchemaErrorFormatter(formatSchemaErrors);
   const ttl = app.config.STATUS_CACHE_MS;
   const source = app.config.STATUS_FROM;
+  const encoder = app.config.STATUS_ENCODER;
   const cache = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Entry>>();
 
@@ -163,7 +164,7 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
           old.at = Date.now();
           return old;
         }
-        const entry = await buildEntry(await loadCompactSnapshot(app.pg, scope, source), key);
+        const entry = await buildEntry(await loadCompactSnapshot(app.pg, scope, source, encoder), key);
         entry.fp = fp;
         if (ttl > 0) {
           // Both compressed (off the event loop) before the entry is served: a cached answer is
