@@ -80,6 +80,9 @@ export const ApiConfigSchema = Type.Object({
   /** GET /api/status/compact reads the worker-maintained device_status_rows (snapshot) or
    *  computes the view from the line tables on every read (compute: the old path, for comparison). */
   STATUS_FROM: Type.Union([Type.Literal('snapshot'), Type.Literal('compute')], { default: 'snapshot' }),
+  /** How GET /api/status/compact reads its rows: 11 fields a device, the integers packed in one
+   *  (packed), or 19 fields a device (rows: the old path, for comparison). The same answer. */
+  STATUS_ENCODER: Type.Union([Type.Literal('packed'), Type.Literal('rows')], { default: 'packed' }),
   /** GET /api/stream: open streams per user or API key, per API process (429 beyond). */
   SSE_MAX_STREAMS: Type.Integer({ default: 5, minimum: 1, maximum: 1000 }),
   /** GET /api/stream: every open stream re-checks its session/key this often (ms). */

@@ -10,7 +10,10 @@
  *      for GET /api/status/compact, and its delta (?since= a cursor taken before 100 devices
  *      had an event). BENCH_STATUS_FULL=0 skips the old full /api/status path; the compact
  *      status is measured from each of BENCH_STATUS_FROM (default "compute,snapshot": the view
- *      computed per read, then read from the worker-maintained device_status_rows);
+ *      computed per read, then read from the worker-maintained device_status_rows), the snapshot
+ *      with each of BENCH_STATUS_ENCODERS (default "rows,packed": STATUS_ENCODER, how the API
+ *      reads the rows; the computed view with the first), after a check that both encoders give
+ *      the same answer;
  *   2. a one-year reliability report by region: sequential, then BENCH_REPORT_CLIENTS at once,
  *      from raw outages, the day rollups and the group rollups side by side (bench/reports.ts;
  *      BENCH_REPORTS_FROM=raw,day,rollup; BENCH_REPORTS=0 skips it).
@@ -28,6 +31,7 @@ import { createLogger } from '@spms/log';
 import { Redis } from 'ioredis';
 import { buildApp } from '../app.js';
 import { loadApiConfig } from '../config.js';
+import { loadCompactSnapshot, type StatusEncoder } from '../routes/status/status-compact.js';
 import { type LoadResult, load as loadFromWorker } from './load.js';
 import { benchReports } from './reports.js';
 
@@ -38,6 +42,7 @@ const CLIENTS = env('BENCH_CLIENTS', 20);
 const SECONDS = Math.min(env('BENCH_SECONDS', 10), 120);
 const STATUS_FULL = process.env.BENCH_STATUS_FULL !== '0';
 const STATUS_FROM = (process.env.BENCH_STATUS_FROM ?? 'compute,snapshot').split(',');
+const STATUS_ENCODERS = (process.env.BENCH_STATUS_ENCODERS ?? 'rows,packed').split(',');
 const REPORTS = process.env.BENCH_REPORTS !== '0';
 /** Uncounted load before the first measured one of each freshly started app (bench/load.ts). */
 const WARMUP_S = env('BENCH_WARMUP_SECONDS', 5);
@@ -240,8 +245,24 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(2))
         .join(' ')}, Node ${process.version}, PostgreSQL on loopback`,
     );
+    if (STATUS_ENCODERS.length > 1 && STATUS_FROM.includes('snapshot')) {
+      // The same answer whichever way the rows are read (generatedAt aside).
+      const facts = async (encoder: string) => {
+        const t0 = performance.now();
+        const snap = await loadCompactSnapshot(pool, null, 'snapshot', encoder as StatusEncoder);
+        const ms = performance.now() - t0;
+        return { ms, json: JSON.stringify({ ...snap, generatedAt: 0 }) };
+      };
+      const answers: { ms: number; json: string }[] = [];
+      for (const encoder of STATUS_ENCODERS) answers.push(await facts(encoder));
+      console.log(
+        `same compact snapshot from ${STATUS_ENCODERS.join(' and ')}: ${answers.every((a) => a.json === answers[0]?.json) ? 'yes' : 'NO'} (read and encoded once each: ${answers.map((a) => fmt(a.ms)).join(', ')})`,
+      );
+    }
     for (const cacheMs of ['1000', '0'])
-      for (const source of STATUS_FROM) {
+      for (const [source, encoder] of STATUS_FROM.flatMap((from) =>
+        (from === 'snapshot' ? STATUS_ENCODERS : STATUS_ENCODERS.slice(0, 1)).map((e) => [from, e] as const),
+      )) {
         const app = await buildApp(
           loadApiConfig({
             DATABASE_URL: dbUrl,
@@ -251,6 +272,7 @@ async function main(): Promise<void> {
             SPMS_ADMIN_API_KEY: KEY,
             STATUS_CACHE_MS: cacheMs,
             STATUS_FROM: source,
+            STATUS_ENCODER: encoder,
             API_RATE_LIMIT_MAX: '0',
             API_RATE_LIMIT_PER_IP_MAX: '0',
           }),
@@ -258,13 +280,15 @@ async function main(): Promise<void> {
         );
         const base = await app.listen({ host: '127.0.0.1', port: 0 });
         console.log(
-          `-- compact status from ${source} (STATUS_FROM=${source}), cache ${cacheMs} ms${cacheMs === '0' ? '' : `, after ${WARMUP_S} s of uncounted warm-up load`}`,
+          `-- compact status from ${source} (STATUS_FROM=${source}, STATUS_ENCODER=${encoder}), cache ${cacheMs} ms${cacheMs === '0' ? '' : `, after ${WARMUP_S} s of uncounted warm-up load`}`,
         );
         try {
           const clients = cacheMs === '0' ? 1 : CLIENTS;
           const seconds = cacheMs === '0' ? Math.min(SECONDS, 5) : SECONDS;
           const paths =
-            STATUS_FULL && source === STATUS_FROM[0] ? ['/api/status', '/api/status/compact'] : ['/api/status/compact'];
+            STATUS_FULL && source === STATUS_FROM[0] && encoder === STATUS_ENCODERS[0]
+              ? ['/api/status', '/api/status/compact']
+              : ['/api/status/compact'];
           for (const path of paths) {
             // The first answer fills the cache (cold); the load then measures the steady state.
             const cold = performance.now();

@@ -3,7 +3,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { errorsPlugin } from './errors.js';
-import { redactUrl, redactUrlsInRequestLogs } from './log-redaction.js';
+import { lazyRedactingChild, redactUrl, redactUrlsInRequestLogs } from './log-redaction.js';
 
 describe('redactUrl', () => {
   it('hides device tokens in paths and access tokens in queries, nothing else', () => {
@@ -86,5 +86,50 @@ describe('request logs on every path', () => {
       'SESSION-SECRET-404',
     ])
       expect(log).not.toContain(secret);
+  });
+});
+
+describe('the lazily made request logger (lazyRedactingChild, the fleet status routes)', () => {
+  async function appLoggingAt(level: string) {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const app = Fastify({ loggerInstance: pino({ level }, sink) as unknown as FastifyBaseLogger });
+    redactUrlsInRequestLogs(app);
+    await app.register(errorsPlugin);
+    await app.register(async (child) => {
+      child.get('/api/status/compact', { childLoggerFactory: lazyRedactingChild }, async (req) => {
+        req.log.debug(`debug ${req.url}`);
+        req.log.info({ path: req.url }, `info ${req.url}`);
+        req.log.warn({ path: req.url }, `warn ${req.url}`);
+        req.log.child({ part: 'x' }).error({ path: req.url }, `child ${req.url}`);
+        if (req.url.includes('fail')) throw new Error(`failed on ${req.url}`);
+        return { level: req.log.level };
+      });
+    });
+    return { app, lines };
+  }
+
+  it('writes what the route writes at the enabled levels, redacted, and nothing below them', async () => {
+    for (const level of ['info', 'warn'] as const) {
+      const { app, lines } = await appLoggingAt(level);
+      const ok = await app.inject('/api/status/compact?access_token=SECRET-OK');
+      expect(ok.json()).toEqual({ level });
+      expect((await app.inject('/api/status/compact?fail=1&access_token=SECRET-FAIL')).statusCode).toBe(500);
+      await app.close();
+      const log = lines.join('');
+      expect(log).not.toContain('SECRET-');
+      expect(log).not.toContain('"msg":"debug');
+      expect(log).toContain('"msg":"warn /api/status/compact?access_token=[redacted]"');
+      expect(log).toContain('"msg":"child /api/status/compact?access_token=[redacted]"');
+      expect(log).toContain('"part":"x"');
+      expect(log).toContain('request failed');
+      expect(log.includes('"msg":"info ')).toBe(level === 'info');
+      expect(log.includes('incoming request')).toBe(level === 'info');
+    }
   });
 });

@@ -27,7 +27,46 @@ function expectHardened(headers: Record<string, unknown>) {
   expect(headers['strict-transport-security']).toBeUndefined();
 }
 
+/** Every header helmet sets with SPMS' options, as @fastify/helmet set them before it was
+ *  replaced by one helmet middleware built at start (security-headers.ts). */
+const HELMET_HEADERS = {
+  'content-security-policy':
+    "default-src 'self';script-src 'self';style-src 'self' 'unsafe-inline';img-src 'self' data: blob: https: http:;font-src 'self' data:;connect-src 'self';object-src 'none';base-uri 'self';form-action 'self';frame-ancestors 'none';script-src-attr 'none'",
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'origin-agent-cluster': '?1',
+  'referrer-policy': 'strict-origin-when-cross-origin',
+  'x-content-type-options': 'nosniff',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-frame-options': 'DENY',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+};
+
 describe('security headers', () => {
+  it('are all on the fleet status answers: cached, compressed, 304, delta, errors', async () => {
+    const auth = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    const first = await app.inject({ url: '/api/status/compact', headers: auth });
+    expect(first.statusCode).toBe(200);
+    const answers = [
+      first,
+      await app.inject({ url: '/api/status/compact', headers: { ...auth, 'accept-encoding': 'gzip' } }),
+      await app.inject({ url: '/api/status/compact', headers: { ...auth, 'accept-encoding': 'br' } }),
+      await app.inject({
+        url: '/api/status/compact',
+        headers: { ...auth, 'if-none-match': String(first.headers.etag) },
+      }),
+      await app.inject({ url: `/api/status/compact?since=${JSON.parse(first.body).cursor}`, headers: auth }),
+      await app.inject({ url: '/api/status/compact?since=yesterday', headers: auth }),
+      await app.inject({ url: '/api/status/compact' }),
+      await app.inject({ url: '/api/status', headers: auth }),
+    ];
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 304, 200, 400, 401, 200]);
+    for (const a of answers) expect(a.headers).toMatchObject(HELMET_HEADERS);
+    expect(answers[0]?.headers['strict-transport-security']).toBeUndefined();
+  });
+
   it('are on API answers, errors included', async () => {
     expectHardened((await app.inject({ url: '/api/devices' })).headers);
     const ok = await app.inject({ url: '/api/devices', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });

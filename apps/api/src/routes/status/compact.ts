@@ -23,6 +23,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import type { Scope } from '../../core/principal.js';
+import { lazyRedactingChild } from '../../plugins/log-redaction.js';
 import { metricsOf } from '../../plugins/metrics.js';
 import { errorResponses, formatSchemaErrors } from '../error-schema.js';
 import { readSeqRange } from '../stream/live-events.js';
@@ -147,6 +148,7 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.setSchemaErrorFormatter(formatSchemaErrors);
   const ttl = app.config.STATUS_CACHE_MS;
   const source = app.config.STATUS_FROM;
+  const encoder = app.config.STATUS_ENCODER;
   const cache = new Map<string, Entry>();
   const inflight = new Map<string, Promise<Entry>>();
 
@@ -162,7 +164,7 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
           old.at = Date.now();
           return old;
         }
-        const entry = await buildEntry(await loadCompactSnapshot(app.pg, scope, source), key);
+        const entry = await buildEntry(await loadCompactSnapshot(app.pg, scope, source, encoder), key);
         entry.fp = fp;
         if (ttl > 0) {
           // Both compressed (off the event loop) before the entry is served: a cached answer is
@@ -261,7 +263,11 @@ export const compactStatusRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/',
-    { schema: { querystring: CompactQuery, response: { 200: CompactAnswer, ...errorResponses } } },
+    {
+      schema: { querystring: CompactQuery, response: { 200: CompactAnswer, ...errorResponses } },
+      // the request logger is made only if the request writes a line (most cached answers do not)
+      childLoggerFactory: lazyRedactingChild,
+    },
     async (req, reply) => {
       const scope = req.principal?.scope ?? null;
       const key = statusCacheKey(scope, {});
