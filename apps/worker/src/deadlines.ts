@@ -4,15 +4,22 @@
  * touches PostgreSQL, so a database outage or a backlog never makes a talking device look
  * silent; the sweeper takes expired members.
  */
+import { runScript, script } from '@spms/queue';
 import type { Redis } from 'ioredis';
 
 export const deadlinesKey = (prefix: string) => `${prefix}:worker:deadlines`;
 
-// Removes a member only if its deadline is still the one the sweeper handled (a newer ZADD wins).
-const REMOVE_IF_UNCHANGED = `
-local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if s and tonumber(s) <= tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
-return 0`;
+// Removes each member only if its deadline is still the one the sweeper handled (a newer
+// ZADD wins). ARGV: device id, deadline, device id, deadline, … One call per sweep (up to
+// 500 devices after a blackout), sent by its SHA: one round trip per device, with the
+// script's text each time, was 9 % of a worker's CPU in a grid-restore storm.
+const REMOVE_IF_UNCHANGED = script(`
+local n = 0
+for i = 1, #ARGV, 2 do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s and tonumber(s) <= tonumber(ARGV[i + 1]) then n = n + redis.call('ZREM', KEYS[1], ARGV[i]) end
+end
+return n`);
 
 export class Deadlines {
   readonly key: string;
@@ -45,7 +52,11 @@ export class Deadlines {
     return out;
   }
 
-  async removeIfUnchanged(deviceId: string, deadline: number): Promise<void> {
-    await this.redis.eval(REMOVE_IF_UNCHANGED, 1, this.key, deviceId, deadline);
+  /** Removes the devices whose deadline is still the one given; how many were removed. */
+  async removeIfUnchanged(entries: [deviceId: string, deadline: number][]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const args: (string | number)[] = [];
+    for (const [id, at] of entries) args.push(id, at);
+    return Number(await runScript(this.redis, REMOVE_IF_UNCHANGED, [this.key], args));
   }
 }

@@ -192,7 +192,7 @@ async function sweep(deps: SweeperDeps, expired: [string, number][], now: number
     throw err;
   }
   client.release();
-  for (const [d, at] of done) await deps.deadlines.removeIfUnchanged(d, at);
+  await deps.deadlines.removeIfUnchanged(done);
   await deps.deadlines.raise(later);
   await deps.publisher
     .publish(events)
