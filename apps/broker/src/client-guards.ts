@@ -15,10 +15,20 @@
  *   packets of at most MAX_CONNECT_PACKET_BYTES — a CONNECT is small — so the memory held by
  *   unauthenticated sockets stays bounded. Silent sockets end by CONNECT_TIMEOUT_MS (aedes'
  *   connectTimeout). No per-address cap: the fleet is behind carrier-grade NAT.
+ * - Admission (TCP and TLS): a socket is handed to aedes once its first bytes arrived (a
+ *   silent socket costs an idle timer, no aedes client), and while MAX_CONNECTS_IN_PROGRESS
+ *   connections are already being authenticated, the next ones wait in arrival order with
+ *   their bytes unread. Without it a grid-restore storm handed every socket to aedes at once:
+ *   all of them were worked on in turn, none finished early, and on two loaded cores thousands
+ *   of CONNECTs were not even parsed within CONNECT_TIMEOUT_MS — closed, re-sent 5 s later,
+ *   and the storm fed itself (a warm 10,000-device storm took 39–41 s instead of 15 s).
+ *   Waiting in line costs a socket and its first bytes; the device's own CONNACK timeout
+ *   still ends a wait that is too long (its close removes it from the line).
  * Both reach into aedes' client internals (`_parser`), pinned by aedes ^1.2.
  */
 
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client } from 'aedes';
 import type { GatewayClient, GatewayContext } from './context.js';
@@ -55,11 +65,22 @@ export function maxPacketBytes(maxPayloadBytes: number): number {
 export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): ConnectionHandler {
   const maxPacket = maxPacketBytes(ctx.config.MAX_PAYLOAD_BYTES);
   const maxPending = ctx.config.MAX_PENDING_CONNECTIONS;
+  const maxInProgress = ctx.config.MAX_CONNECTS_IN_PROGRESS;
+  /** Handed to aedes, no CONNACK yet. */
   const pending = new Set<Client>();
+  /** Not handed yet: silent so far, or in line (`queue`, in arrival order: a Set keeps it). */
+  const unhanded = new Set<Socket>();
+  const queue = new Set<Socket>();
+  const waitingCount = () => pending.size + unhanded.size;
+  const report = () => {
+    ctx.metrics.pending.set(waitingCount());
+    ctx.metrics.admissionQueue.set(queue.size);
+  };
   const settle = (client: Client) => {
     if (!pending.delete(client)) return;
-    ctx.metrics.pending.set(pending.size);
     client.conn.off('close', onClose);
+    admitQueued();
+    report();
   };
   function onClose(this: Duplex & { client?: Client }) {
     if (this.client) settle(this.client);
@@ -92,17 +113,64 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     );
   }
 
-  return (conn, req) => {
-    if (maxPending > 0 && pending.size >= maxPending) {
-      ctx.metrics.refused.inc({ reason: 'max_pending' });
-      ctx.logger.debug({ pending: pending.size }, 'too many connections without CONNACK: closing a new socket');
-      conn.on('error', () => {});
-      conn.destroy();
-      return null;
+  // A socket not handed to aedes yet: its bytes so far, when it came (a fixed deadline: a
+  // trickle of bytes does not extend it), and shared listeners (`this` = the socket).
+  type Unhanded = Socket & { spmsBytes?: Buffer; spmsAcceptedAt?: number };
+  function onGone(this: Unhanded) {
+    unhanded.delete(this);
+    queue.delete(this);
+    this.spmsBytes = undefined;
+    report();
+  }
+  function onBytes(this: Unhanded, chunk: Buffer) {
+    const bytes = this.spmsBytes ? Buffer.concat([this.spmsBytes, chunk]) : chunk;
+    const need = firstPacketBytes(bytes);
+    if (need === null || (bytes.length < need && need <= MAX_CONNECT_PACKET_BYTES)) {
+      this.spmsBytes = bytes; // the rest of the CONNECT is still on its way
+      return;
     }
+    // A whole first packet, or a header aedes' guards refuse (too large, malformed).
+    this.off('data', onBytes);
+    this.pause();
+    this.unshift(bytes); // aedes reads them from the stream
+    this.spmsBytes = undefined;
+    if (maxInProgress > 0 && pending.size >= maxInProgress) {
+      queue.add(this);
+      report();
+    } else hand(this);
+  }
+  // Sockets that sent no whole CONNECT within CONNECT_TIMEOUT_MS (aedes' own timer applies
+  // once handed); in accept order, so the sweep stops at the first younger one.
+  const sweep = setInterval(() => {
+    const oldest = Date.now() - ctx.config.CONNECT_TIMEOUT_MS;
+    for (const conn of unhanded as Set<Unhanded>) {
+      if ((conn.spmsAcceptedAt ?? 0) > oldest) break;
+      if (queue.has(conn)) continue; // sent its CONNECT: waits for a slot
+      unhanded.delete(conn);
+      ctx.metrics.refused.inc({ reason: 'connect_timeout' });
+      conn.destroy();
+    }
+  }, 1000);
+  sweep.unref();
+  broker.once('closed', () => clearInterval(sweep));
+  function admitQueued(): void {
+    for (const conn of queue) {
+      if (maxInProgress > 0 && pending.size >= maxInProgress) return;
+      queue.delete(conn);
+      if (!conn.destroyed) hand(conn);
+    }
+  }
+  function hand(conn: Socket): void {
+    unhanded.delete(conn);
+    conn.off('close', onGone);
+    conn.off('error', ignore);
+    handle(conn);
+    report();
+  }
+
+  const handle = (conn: Duplex, req?: IncomingMessage): Client => {
     const client = broker.handle(conn, req) as GatewayClient;
     pending.add(client);
-    ctx.metrics.pending.set(pending.size);
     conn.on('close', onClose);
     const parser = (client as unknown as { _parser: PacketParser })._parser;
     parse ??= Object.getPrototypeOf(parser).parse as (this: PacketParser, buf: Buffer) => number;
@@ -116,4 +184,46 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     parser.prependListener('packet', onPacket);
     return client;
   };
+
+  return (conn, req) => {
+    if (maxPending > 0 && waitingCount() >= maxPending) {
+      ctx.metrics.refused.inc({ reason: 'max_pending' });
+      ctx.logger.debug({ pending: waitingCount() }, 'too many connections without CONNACK: closing a new socket');
+      conn.on('error', ignore);
+      conn.destroy();
+      return null;
+    }
+    // WebSocket streams are handed at once (their upgrade already had a deadline).
+    if (req || !(conn instanceof Socket)) {
+      const client = handle(conn, req);
+      report();
+      return client;
+    }
+    unhanded.add(conn);
+    (conn as Unhanded).spmsAcceptedAt = Date.now();
+    conn.on('error', ignore);
+    conn.on('close', onGone);
+    conn.on('data', onBytes);
+    conn.resume(); // a socket behind a PROXY header comes paused, its next bytes unshifted
+    report();
+    return null;
+  };
+}
+
+function ignore(): void {}
+
+/**
+ * Length of the MQTT packet at the start of `buf` (fixed header + remaining length
+ * [MQTT-2.2.3]), or null when its header is not complete yet or malformed (a remaining
+ * length longer than four bytes: aedes refuses it).
+ */
+export function firstPacketBytes(buf: Buffer): number | null {
+  let remaining = 0;
+  for (let i = 1; i <= 4; i++) {
+    const b = buf[i];
+    if (b === undefined) return null;
+    remaining += (b & 0x7f) * 128 ** (i - 1);
+    if ((b & 0x80) === 0) return 1 + i + remaining;
+  }
+  return 0; // malformed: hand it over now
 }

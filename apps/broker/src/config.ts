@@ -43,6 +43,11 @@ export const BrokerConfigSchema = Type.Object({
    */
   MAX_PENDING_CONNECTIONS: PositiveInt(10_000, 'connections without CONNACK yet (0 = unlimited)'),
   /**
+   * CONNECTs being authenticated at once per broker process; the next ones wait in arrival
+   * order with their bytes unread (client-guards.ts). 0 = unlimited (every socket at once).
+   */
+  MAX_CONNECTS_IN_PROGRESS: PositiveInt(200, 'CONNECTs authenticated at once (0 = unlimited)'),
+  /**
    * New connections per source IP per minute. Off by default: the fleet is on 4G behind
    * carrier-grade NAT, where a whole region reconnecting after a blackout arrives from a few
    * addresses (ThingsBoard keeps per-IP limits off too). Abuse is bounded per credential and

@@ -21,11 +21,16 @@ export class PortInUseError extends Error {
 }
 
 /**
- * Pending-connection queue per listener. Node's default (511) overflowed in the reconnect
- * storm benchmark (a grid restore: thousands of CONNECTs at once) and the kernel dropped
- * SYNs; the kernel still caps this at net.core.somaxconn.
+ * Pending-connection queue per listener (all broker processes share one: cluster). Node's
+ * default (511) overflowed in the reconnect storm benchmark (a grid restore: thousands of
+ * CONNECTs at once). The kernel caps it at net.core.somaxconn (4096 on many systems), and an
+ * overflow is worse than a refusal: the kernel drops the handshake's last ACK and the CONNECT
+ * behind it, the device believes it is connected, and its CONNECT arrives only at its next
+ * retransmission, seconds later — in a warm 10,000-device storm thousands of sockets were
+ * accepted with no CONNECT for over CONNECT_TIMEOUT_MS and closed (TcpExtListenOverflows).
+ * Hence as deep as the kernel allows; docs/scaling.md says to raise somaxconn.
  */
-const LISTEN_BACKLOG = 8192;
+const LISTEN_BACKLOG = 65_535;
 
 function listen(
   server: Server | HttpServer,

@@ -41,6 +41,7 @@ export interface GatewayMetrics {
   queueDepth: Gauge<'state'>;
   /** Sockets not yet answered with a CONNACK (client-guards.ts). */
   pending: Gauge;
+  admissionQueue: Gauge;
   /** Operator commands (shared attributes, RPC) taken from Redis for a session here, by outcome. */
   commands: Counter<'kind' | 'result'>;
   /** Sessions here closed because the device connected to another broker process. */
@@ -90,6 +91,11 @@ export function createMetrics(opts: {
     pending: new Gauge({
       name: 'spms_broker_pending_connections',
       help: 'Connections not yet answered with a CONNACK (before CONNECT or authenticating)',
+      registers: [registry],
+    }),
+    admissionQueue: new Gauge({
+      name: 'spms_broker_admission_queue_connections',
+      help: 'Connections that sent their CONNECT and wait in line for MAX_CONNECTS_IN_PROGRESS',
       registers: [registry],
     }),
     connects: new Counter({

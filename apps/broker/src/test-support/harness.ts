@@ -36,11 +36,16 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(label: string, env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  label: string,
+  env: Record<string, string> = {},
+  /** The broker's database address from the test database's (e.g. through a TCP proxy). */
+  brokerDatabaseUrl: (url: string) => string = (url) => url,
+): Promise<Harness> {
   const db = await createTestDatabase(label);
   const redis = createTestRedis(label);
   const config = loadBrokerConfig({
-    DATABASE_URL: db.url,
+    DATABASE_URL: brokerDatabaseUrl(db.url),
     REDIS_URL: redis.url,
     REDIS_PREFIX: redis.prefix,
     MQTT_HOST: '127.0.0.1',
