@@ -8,6 +8,9 @@ Usage: spms <group> <command> [arguments] [--json]
   devices update <id|name> [device flags] [--name NEW] [--unset FIELD]...
   devices delete <id|name>
   devices import <file.csv> [--dry-run]
+  devices claim <id|name> (--secret S | --secret-env) [--customer C]   (assigns a device that sent
+    a claim request to the customer: yours if your key's scope names one; --secret-env reads
+    SPMS_CLAIM_SECRET)
   credentials rotate <id|name> <credential flags>
   credentials revoke <id|name>
   profiles list | get <id|name> | delete <id|name>

@@ -3,8 +3,11 @@
  * from the Firmware page (checksum computed in the browser; a wrong one shows the API's
  * refusal), starts a rollout over two devices, follows it per wave and per device, pauses
  * and resumes it; on a device page assigns and clears firmware, sends a persistent RPC to
- * the offline device, sees it QUEUED in the history and cancels it. A viewer reads the
- * firmware and rollout pages without the controls. Screenshots go to test-artifacts/web/.
+ * the offline device, sees it QUEUED in the history and cancels it; on the Profiles page
+ * sets a profile's provisioning (strategy, key, write-only secret) and firmware; claims a
+ * device with its claim secret (a wrong one shows the API's refusal). A viewer, and a
+ * region-scoped operator for profiles, read the pages without the controls. Screenshots go
+ * to test-artifacts/web/.
  */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +20,9 @@ const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}
 
 let stack: Stack;
 let viewerKey: string;
+let scopedOperatorKey: string;
+const CLAIM_TOKEN = 'e2e-claim-device-token-0123456789';
+const PROVISION_SECRET = 'field-kit-provision-secret-0001';
 const image = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 31) % 256));
 
 async function signIn(key: string): Promise<Page> {
@@ -65,6 +71,23 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     const key = await stack.call('POST', '/api/api-keys', { name: 'viewer', role: 'viewer' });
     expect(key.status).toBe(201);
     viewerKey = (key.body as { key: string }).key;
+    // The API refuses profile changes from a region-scoped operator: the page must not offer them.
+    const scoped = await stack.call('POST', '/api/api-keys', {
+      name: 'west-op',
+      role: 'operator',
+      regions: ['Western'],
+    });
+    expect(scoped.status).toBe(201);
+    scopedOperatorKey = (scoped.body as { key: string }).key;
+    // A profile of its own for the Profiles page, with one device that will ask to be claimed.
+    expect((await stack.call('POST', '/api/profiles', { name: 'FIELD_KITS' })).status).toBe(201);
+    const kit = await stack.call('POST', '/api/devices', {
+      name: 'CLAIM_1',
+      region: 'Western',
+      profile: 'FIELD_KITS',
+      credentials: { type: 'ACCESS_TOKEN', token: CLAIM_TOKEN },
+    });
+    expect(kit.status).toBe(201);
   }, 120_000);
 
   afterAll(async () => {
@@ -224,6 +247,115 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     await page.context().close();
   }, 60_000);
 
+  it("an admin sets a profile's provisioning and firmware on the Profiles page; the secret is never shown back", async () => {
+    const page = await signIn(ADMIN_KEY);
+    await nav(page, 'Profiles').click();
+    const row = page.locator('[data-profile="FIELD_KITS"]');
+    await row.waitFor();
+    expect(await row.getByTestId('profile-devices').textContent()).toBe('1');
+    expect(await row.getByTestId('profile-strategy').textContent()).toBe('Disabled');
+    expect(await row.getByTestId('profile-secret').textContent()).toBe('not set');
+    await expect.poll(() => row.getByTestId('profile-firmware').textContent()).toBe('none');
+
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const form = page.getByTestId('profile-edit-form');
+    await form.getByLabel('Provisioning strategy').selectOption('pre_provisioned');
+    await form.getByLabel('Provision key').fill('field-kit-key-0001');
+    expect(await form.getByLabel('Provision secret').getAttribute('type')).toBe('password');
+    await form.getByLabel('Provision secret').fill(PROVISION_SECRET);
+    await form.getByLabel('Firmware').selectOption({ label: 'cabinet 2.0.0' });
+    await form.getByRole('button', { name: 'Save profile' }).click();
+    await expect
+      .poll(() => page.getByTestId('profiles-msg').textContent())
+      .toBe('Saved FIELD_KITS: provisioning Pre-provisioned devices only, secret set; firmware cabinet 2.0.0.');
+    expect(await page.getByTestId('profile-edit-form').count()).toBe(0);
+    await expect.poll(() => row.getByTestId('profile-secret').textContent()).toBe('set');
+    expect(await row.getByTestId('profile-strategy').textContent()).toBe('Pre-provisioned devices only');
+    expect(await row.getByTestId('profile-key').textContent()).toBe('field-kit-key-0001');
+    expect(await row.getByTestId('profile-firmware').textContent()).toBe('cabinet 2.0.0');
+    const fw = (await stack.call('GET', '/api/firmware')).body as { items: { id: string; version: string }[] };
+    const saved = await stack.call('GET', '/api/profiles/FIELD_KITS');
+    expect(saved.body).toMatchObject({
+      firmwareId: fw.items.find((f) => f.version === '2.0.0')?.id,
+      provisioning: { strategy: 'pre_provisioned', key: 'field-kit-key-0001', hasSecret: true },
+    });
+    expect(JSON.stringify(saved.body)).not.toContain(PROVISION_SECRET);
+    await shot(page, 'profiles-page');
+
+    // Edited again: the secret field is empty (write-only), and left empty the secret is kept:
+    // allow_create needs one, so the API accepting it shows the stored secret is still there.
+    await row.getByRole('button', { name: 'Edit' }).click();
+    expect(await form.getByLabel('Provision secret').inputValue()).toBe('');
+    expect(await form.getByLabel('Provision secret').getAttribute('placeholder')).toBe('set: leave empty to keep');
+    expect(await page.content()).not.toContain(PROVISION_SECRET);
+    await shot(page, 'profile-edit');
+    await form.getByLabel('Provisioning strategy').selectOption('allow_create');
+    await form.getByLabel('Customer of new devices').fill('Field Ops');
+    await form.getByRole('button', { name: 'Save profile' }).click();
+    await expect.poll(() => row.getByTestId('profile-strategy').textContent()).toMatch(/^Allow creating new devices/);
+    expect(await row.getByTestId('profile-strategy').textContent()).toContain('customer Field Ops');
+    expect(await row.getByTestId('profile-secret').textContent()).toBe('set');
+    expect(await row.getByTestId('profile-firmware').textContent()).toBe('cabinet 2.0.0');
+    expect((await stack.call('GET', '/api/profiles/FIELD_KITS')).body).toMatchObject({
+      provisioning: { strategy: 'allow_create', hasSecret: true, customer: 'Field Ops' },
+    });
+    // The device picked up its profile's firmware.
+    const attrs = (await stack.call('GET', '/api/devices/CLAIM_1/attributes')).body as {
+      shared: Record<string, unknown>;
+    };
+    expect(attrs.shared.fw_version).toBe('2.0.0');
+    expect(await page.content()).not.toContain(PROVISION_SECRET);
+    await page.context().close();
+  }, 60_000);
+
+  it('on a device page an admin claims a device with the secret of its claim request', async () => {
+    // The device asks to be claimed over ThingsBoard's HTTP device API.
+    const asked = await fetch(`${stack.baseUrl}/api/v1/${CLAIM_TOKEN}/claim`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ secretKey: 'claim-me-please', durationMs: 600_000 }),
+    });
+    expect(asked.status).toBe(200);
+    const page = await signIn(ADMIN_KEY);
+    await page.goto(`${stack.baseUrl}/devices/CLAIM_1`);
+    const form = page.getByTestId('claim-form');
+    await form.waitFor();
+    await form.getByLabel('Claim secret').fill('a-wrong-secret');
+    await form.getByLabel('Customer').fill('Acme');
+    await form.getByRole('button', { name: 'Claim device' }).click();
+    await expect
+      .poll(() => page.getByTestId('claim-msg').textContent())
+      .toBe('Not claimed: no device "CLAIM_1" with a pending claim request matching this secretKey');
+    await shot(page, 'device-claim');
+    expect(((await stack.call('GET', '/api/devices/CLAIM_1')).body as { customer: string | null }).customer).toBe(null);
+    await form.getByLabel('Claim secret').fill('claim-me-please');
+    await form.getByRole('button', { name: 'Claim device' }).click();
+    await expect
+      .poll(() => page.getByTestId('claim-msg').textContent())
+      .toBe('Claimed: CLAIM_1 is assigned to customer Acme.');
+    expect(await page.getByTestId('claim-form').count()).toBe(0);
+    expect(((await stack.call('GET', '/api/devices/CLAIM_1')).body as { customer: string | null }).customer).toBe(
+      'Acme',
+    );
+    // A device with a customer cannot be claimed: no form on its page.
+    await page.reload();
+    await page.getByTestId('device-firmware').waitFor();
+    expect(await page.getByTestId('device-claim').count()).toBe(0);
+    await page.context().close();
+  }, 60_000);
+
+  it('a region-scoped operator reads the Profiles page without edit controls (the API refuses them)', async () => {
+    const page = await signIn(scopedOperatorKey);
+    await nav(page, 'Profiles').click();
+    const row = page.locator('[data-profile="FIELD_KITS"]');
+    await row.waitFor();
+    await page.getByTestId('profiles-readonly').waitFor();
+    expect(await page.getByRole('button', { name: 'Edit' }).count()).toBe(0);
+    const refused = await stack.call('PATCH', '/api/profiles/FIELD_KITS', { description: 'x' }, scopedOperatorKey);
+    expect(refused.status).toBe(403);
+    await page.context().close();
+  }, 60_000);
+
   it("a viewer reads firmware, rollouts and a device's RPC history without the controls", async () => {
     const page = await signIn(viewerKey);
     await nav(page, 'Firmware').click();
@@ -243,6 +375,18 @@ describe.skipIf(!hasChromium && !process.env.CI)('device management pages in chr
     expect(await page.getByTestId('fw-controls').count()).toBe(0);
     expect(await page.getByTestId('rpc-form').count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    // FW_C has no customer (an admin gets the claim form there); a viewer cannot claim.
+    expect(await page.getByTestId('device-claim').count()).toBe(0);
+    // Profiles: provisioning (whether a secret is set, never the secret) and firmware, no edit controls.
+    await nav(page, 'Profiles').click();
+    const row = page.locator('[data-profile="FIELD_KITS"]');
+    await row.waitFor();
+    await page.getByTestId('profiles-readonly').waitFor();
+    expect(await row.getByTestId('profile-secret').textContent()).toBe('set');
+    await expect.poll(() => row.getByTestId('profile-firmware').textContent()).toBe('cabinet 2.0.0');
+    expect(await page.getByRole('button', { name: 'Edit' }).count()).toBe(0);
+    expect(await page.getByTestId('profile-edit-form').count()).toBe(0);
+    expect(await page.content()).not.toContain(PROVISION_SECRET);
     await page.context().close();
   }, 60_000);
 });

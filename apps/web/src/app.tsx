@@ -20,6 +20,7 @@ const NAV = [
   ['/dead-letters', 'Dead letters'],
   ['/firmware', 'Firmware'],
   ['/rollouts', 'Rollouts'],
+  ['/profiles', 'Profiles'],
 ] as const;
 // Operators and admins (viewers have no access to it).
 const OPERATOR_NAV = [['/escalation', 'Escalation']] as const;
@@ -45,6 +46,7 @@ const loaders = {
     import('./pages/dead-letters.js').then((m) => m.DeadLettersPage as FunctionComponent<{ id: string }>),
   firmware: () => import('./pages/firmware.js').then((m) => m.FirmwarePage as FunctionComponent<{ id: string }>),
   rollouts: () => import('./pages/rollouts.js').then((m) => m.RolloutsPage as FunctionComponent<{ id: string }>),
+  profiles: () => import('./pages/profiles.js').then((m) => m.ProfilesPage as FunctionComponent<{ id: string }>),
   rollout: () =>
     import('./pages/rollout-detail.js').then((m) => m.RolloutDetailPage as FunctionComponent<{ id: string }>),
 };
@@ -98,6 +100,7 @@ function Shell() {
   else if (path === '/dead-letters') page = <Lazy page="deadLetters" id="" />;
   else if (path === '/firmware') page = <Lazy page="firmware" id="" />;
   else if (path === '/rollouts') page = <Lazy page="rollouts" id="" />;
+  else if (path === '/profiles') page = <Lazy page="profiles" id="" />;
   else if (rollout?.[1]) page = <Lazy page="rollout" id={decodeURIComponent(rollout[1])} />;
   else if (path === '/users' && isAdmin()) page = <Lazy page="users" id="" />;
   else if (path === '/api-keys' && isAdmin()) page = <Lazy page="apiKeys" id="" />;

@@ -1,4 +1,4 @@
-/** spms devices list|get|create|update|delete|import */
+/** spms devices list|get|create|update|delete|import|claim */
 import { readFile } from 'node:fs/promises';
 import type { Context } from '../context.js';
 import { CliError, usageError } from '../errors.js';
@@ -61,6 +61,19 @@ function deviceBody(values: Values): Record<string, unknown> {
     body[field] = null;
   }
   return body;
+}
+
+/** The claim secret: --secret S, or --secret-env to read SPMS_CLAIM_SECRET (kept out of argv and shell history). */
+function claimSecret(values: Values): string {
+  const given = str(values, 'secret');
+  if (values['secret-env']) {
+    if (given !== undefined) throw usageError('give --secret or --secret-env, not both');
+    const secret = process.env.SPMS_CLAIM_SECRET;
+    if (!secret) throw usageError('--secret-env: set SPMS_CLAIM_SECRET to the secret the device sent');
+    return secret;
+  }
+  if (!given) throw usageError('claim needs the secret the device sent: --secret S (or --secret-env)');
+  return given;
 }
 
 const path = (idOrName: string) => `api/devices/${encodeURIComponent(idOrName)}`;
@@ -126,8 +139,20 @@ export async function devicesCommand(ctx: Context, sub: string | undefined, args
     }
     case 'import':
       return importCommand(ctx, args);
+    case 'claim': {
+      const { values, positionals } = parseFlags(args, {
+        secret: { type: 'string' },
+        'secret-env': { type: 'boolean' },
+        customer: { type: 'string' },
+      });
+      const idOrName = onePositional(positionals, 'device id or name');
+      const d = await client.request<DeviceOut>('POST', `${path(idOrName)}/claim`, {
+        json: { secretKey: claimSecret(values), customer: str(values, 'customer') },
+      });
+      return ctx.json ? printJson(io, d) : io.out(`claimed device ${d.name} (${d.id}) for customer ${d.customer}`);
+    }
     default:
-      throw usageError('usage: spms devices list|get|create|update|delete|import (see spms --help)');
+      throw usageError('usage: spms devices list|get|create|update|delete|import|claim (see spms --help)');
   }
 }
 

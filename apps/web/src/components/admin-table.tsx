@@ -48,17 +48,19 @@ export function EditRow({ span, children }: { span: number; children: ComponentC
   );
 }
 
-/** The Edit and Delete buttons of a row (only rendered for those who may edit). */
-export function RowTools({ onEdit, onDelete }: { onEdit: () => void; onDelete: () => void }) {
+/** The Edit and Delete buttons of a row (only rendered for those who may edit); no Delete without onDelete. */
+export function RowTools({ onEdit, onDelete }: { onEdit: () => void; onDelete?: () => void }) {
   return (
     <td>
       <div class="toolbar">
         <button type="button" class="small" onClick={onEdit}>
           Edit
         </button>
-        <button type="button" class="small danger" onClick={onDelete}>
-          Delete
-        </button>
+        {onDelete && (
+          <button type="button" class="small danger" onClick={onDelete}>
+            Delete
+          </button>
+        )}
       </div>
     </td>
   );

@@ -1,8 +1,9 @@
-/** Device: the 8-line panel, activity, voltage, outage timeline, notes, credentials, firmware and RPC. */
+/** Device: the 8-line panel, activity, voltage, outage timeline, notes, credentials, claiming, firmware and RPC. */
 import { useEffect, useState } from 'preact/hooks';
 import { deviceState } from '../api/client.js';
 import type { DeviceStatus } from '../api/normalize.js';
 import { DeviceAdmin } from '../components/device-admin.js';
+import { DeviceClaim } from '../components/device-claim.js';
 import { DeviceFirmware } from '../components/device-firmware.js';
 import { DeviceRpc } from '../components/device-rpc.js';
 import { LineTimeline } from '../components/line-timeline.js';
@@ -103,6 +104,7 @@ export function DevicePage({ id }: { id: string }) {
       <VoltageChart deviceId={d.id || id} limits={d.voltageLimits} />
       <LineTimeline deviceId={d.id || id} lines={d.lines} refreshKey={tick} />
       <DeviceAdmin id={d.id || id} onSaved={() => setTick((n) => n + 1)} />
+      <DeviceClaim id={d.id || id} refreshKey={tick} onClaimed={() => setTick((n) => n + 1)} />
       <DeviceFirmware id={d.id || id} refreshKey={tick} />
       <DeviceRpc id={d.id || id} />
     </div>
