@@ -15,6 +15,7 @@
 // Figures: time until all are back (CONNACK) and recorded (8 rows each committed), clients
 // refused (CONNACK ≠ 0; must be 0), CONNACK p50/p99, auth counters of every broker process.
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
@@ -24,6 +25,14 @@ import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
 const ADDRESSES = ['127.0.0.1', '127.0.0.2'];
+/** The kernel's cap on a listening socket's accept queue (docs/scaling.md: storms overflow 4096). */
+const somaxconn = () => {
+  try {
+    return readFileSync('/proc/sys/net/core/somaxconn', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+};
 const round = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 100) / 100);
 const now = () => performance.timeOrigin + performance.now();
 
@@ -148,7 +157,7 @@ export async function storm20k(root, p) {
       `a refused or failed connect reboots the device (retry after ${p.rebootMs} ms); CONNACK timeout ${p.connackTimeoutMs} ms; ` +
       `shipped defaults (no limit overrides), ${counts.broker} broker, ${counts.worker} worker, 1 API and 1 alerts process under scripts/supervise.mjs; ` +
       `warm = processes restarted after the blackout, shared verified-credential cache in Redis holding the fleet; ` +
-      `${cpuModel()}, load average ${load0.join(' ')} at start`,
+      `${cpuModel()}, load average ${load0.join(' ')} at start; kernel accept queue cap net.core.somaxconn ${somaxconn()}`,
     processes: counts,
     seedS: round((performance.now() - t0) / 1000),
     loadAverage: { start: load0 },
