@@ -26,7 +26,7 @@ const ProfileName = Type.String({ minLength: 1, maxLength: 64 });
 export const CreateProfileBody = Type.Object({ name: ProfileName, ...settingProps }, { additionalProperties: false });
 const Strategy = Type.Enum(['allow_create', 'pre_provisioned', 'disabled'], {
   description:
-    "ThingsBoard's provisioning strategies: allow_create (new names), pre_provisioned (registered names, once), disabled",
+    "ThingsBoard's provisioning strategies: allow_create (new names), pre_provisioned (registered names still awaiting provisioning: no credentials, never connected; once), disabled",
 });
 const NullableText = (description: string) =>
   Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], minLength: 1, maxLength: 128, description }));
