@@ -7,6 +7,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { createTcpProxy, freePort, type TcpProxy } from '@spms/testing';
 import type { MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
 
@@ -19,7 +20,7 @@ beforeAll(async () => {
   h = await startHarness('broker_admission', { MAX_CONNECTS_IN_PROGRESS: '1', CONNECT_TIMEOUT_MS: '60000' }, (url) =>
     Object.assign(new URL(url), { port: String(proxy.port) }).toString(),
   );
-  for (const n of ['01', '02', '03'])
+  for (const n of ['01', '02', '03', '04', '05'])
     await h.addDevice(`${n}_ADMIT`, { type: 'ACCESS_TOKEN', token: `token-admit-${n}` });
 });
 afterAll(async () => {
@@ -77,6 +78,50 @@ describe('admission of CONNECTs', () => {
       expect(answered).toEqual(['02', '03']);
       expect(await metric('spms_broker_admission_queue_connections ')).toBe(0);
       for (const c of clients) await c.endAsync();
+    } finally {
+      proxy.delayReplies(0);
+    }
+  });
+
+  it('a device that hangs up while in line is dropped before any work is done for it', async () => {
+    proxy.delayReplies(3000); // the first is authenticated for 3 s or more
+    try {
+      const accepted = await metric('spms_broker_connects_total{result="accepted"} ');
+      const gone = await metric('spms_broker_connects_total{result="gone_before_connack"} ');
+      let firstDone = false;
+      const first = h
+        .connect({ clientId: 'admit-04', username: 'token-admit-04', connectTimeout: 30_000 })
+        .then((c) => {
+          firstDone = true;
+          return c;
+        });
+      await until(async () => (await metric('spms_broker_pending_connections ')) === 1);
+      // A whole CONNECT, then FIN: it waits in line, paused, its bytes unread.
+      const quitter = await openSocket();
+      quitter.write(
+        mqttPacket.generate({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clean: true,
+          keepalive: 60,
+          clientId: 'admit-05',
+          username: 'token-admit-05',
+        }),
+      );
+      await until(async () => (await metric('spms_broker_admission_queue_connections ')) === 1);
+      quitter.end();
+      // Dropped from the line (the sweep sees its FIN) while the first is still authenticated.
+      await until(async () => (await metric('spms_broker_admission_queue_connections ')) === 0);
+      expect(firstDone).toBe(false);
+      const c = await first;
+      await until(async () => (await metric('spms_broker_pending_connections ')) === 0);
+      expect(await metric('spms_broker_admission_queue_connections ')).toBe(0);
+      // Only the first was authenticated and accepted (each device is new: no cache answers).
+      expect(await metric('spms_broker_connects_total{result="accepted"} ')).toBe(accepted + 1);
+      // …and the one that hung up was never authenticated (no check that ends "gone before CONNACK").
+      expect(await metric('spms_broker_connects_total{result="gone_before_connack"} ')).toBe(gone);
+      await c.endAsync();
     } finally {
       proxy.delayReplies(0);
     }

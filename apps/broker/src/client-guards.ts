@@ -22,8 +22,9 @@
  *   all of them were worked on in turn, none finished early, and on two loaded cores thousands
  *   of CONNECTs were not even parsed within CONNECT_TIMEOUT_MS — closed, re-sent 5 s later,
  *   and the storm fed itself (a warm 10,000-device storm took 39–41 s instead of 15 s).
- *   Waiting in line costs a socket and its first bytes; the device's own CONNACK timeout
- *   still ends a wait that is too long (its close removes it from the line).
+ *   Waiting in line costs a socket and at most one read buffer (16 KiB) of bytes; a device
+ *   that gives up waiting (its FIN) is dropped from the line at the next sweep or when its
+ *   turn comes, before any work is done for it.
  * Both reach into aedes' client internals (`_parser`), pinned by aedes ^1.2.
  */
 
@@ -68,8 +69,11 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
   const maxInProgress = ctx.config.MAX_CONNECTS_IN_PROGRESS;
   /** Handed to aedes, no CONNACK yet. */
   const pending = new Set<Client>();
-  /** Not handed yet: silent so far, or in line (`queue`, in arrival order: a Set keeps it). */
-  const unhanded = new Set<Socket>();
+  /**
+   * Not handed yet, in accept order (a Map keeps it): silent so far, or in line (`queue`, in
+   * arrival order). Kept here, not on the socket, so nothing stays on it once handed.
+   */
+  const unhanded = new Map<Socket, Unhanded>();
   const queue = new Set<Socket>();
   const waitingCount = () => pending.size + unhanded.size;
   const report = () => {
@@ -113,43 +117,45 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     );
   }
 
-  // A socket not handed to aedes yet: its bytes so far, when it came (a fixed deadline: a
-  // trickle of bytes does not extend it), and shared listeners (`this` = the socket).
-  type Unhanded = Socket & { spmsBytes?: Buffer; spmsAcceptedAt?: number };
-  function onGone(this: Unhanded) {
+  // A socket not handed to aedes yet: when it came (a fixed deadline: a trickle of bytes does
+  // not extend it) and its bytes so far; shared listeners (`this` = the socket).
+  function onGone(this: Socket) {
     unhanded.delete(this);
     queue.delete(this);
-    this.spmsBytes = undefined;
     report();
   }
-  function onBytes(this: Unhanded, chunk: Buffer) {
-    const bytes = this.spmsBytes ? Buffer.concat([this.spmsBytes, chunk]) : chunk;
-    const need = firstPacketBytes(bytes);
-    if (need === null || (bytes.length < need && need <= MAX_CONNECT_PACKET_BYTES)) {
-      this.spmsBytes = bytes; // the rest of the CONNECT is still on its way
-      return;
-    }
+  function onBytes(this: Socket, chunk: Buffer) {
+    const u = unhanded.get(this);
+    if (!u) return;
+    u.chunks.push(chunk);
+    u.length += chunk.length;
+    // The header is at most 5 bytes: while it is incomplete the chunks are that small.
+    if (u.need === null) u.need = firstPacketBytes(u.chunks.length === 1 ? chunk : Buffer.concat(u.chunks));
+    if (u.need === null || (u.length < u.need && u.need <= MAX_CONNECT_PACKET_BYTES)) return; // more to come
     // A whole first packet, or a header aedes' guards refuse (too large, malformed).
     this.off('data', onBytes);
     this.pause();
-    this.unshift(bytes); // aedes reads them from the stream
-    this.spmsBytes = undefined;
+    this.unshift(u.chunks.length === 1 ? (u.chunks[0] as Buffer) : Buffer.concat(u.chunks, u.length)); // aedes reads them
+    u.chunks = [];
     if (maxInProgress > 0 && pending.size >= maxInProgress) {
       queue.add(this);
       report();
     } else hand(this);
   }
-  // Sockets that sent no whole CONNECT within CONNECT_TIMEOUT_MS (aedes' own timer applies
-  // once handed); in accept order, so the sweep stops at the first younger one.
+  // Every second: sockets that sent no whole CONNECT within CONNECT_TIMEOUT_MS are closed
+  // (aedes' own timer applies once handed), and so are queued ones whose device hung up — a
+  // paused socket with unread bytes emits no 'close' when the peer ends it.
   const sweep = setInterval(() => {
     const oldest = Date.now() - ctx.config.CONNECT_TIMEOUT_MS;
-    for (const conn of unhanded as Set<Unhanded>) {
-      if ((conn.spmsAcceptedAt ?? 0) > oldest) break;
-      if (queue.has(conn)) continue; // sent its CONNECT: waits for a slot
+    for (const [conn, u] of unhanded) {
+      if (u.at > oldest) break; // accept order: the rest are younger
+      if (queue.has(conn)) continue;
       unhanded.delete(conn);
       ctx.metrics.refused.inc({ reason: 'connect_timeout' });
       conn.destroy();
     }
+    for (const conn of queue) if (peerEnded(conn)) conn.destroy();
+    report();
   }, 1000);
   sweep.unref();
   broker.once('closed', () => clearInterval(sweep));
@@ -157,7 +163,10 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     for (const conn of queue) {
       if (maxInProgress > 0 && pending.size >= maxInProgress) return;
       queue.delete(conn);
-      if (!conn.destroyed) hand(conn);
+      if (conn.destroyed) continue;
+      if (peerEnded(conn))
+        conn.destroy(); // gave up waiting: no work for it
+      else hand(conn);
     }
   }
   function hand(conn: Socket): void {
@@ -199,8 +208,7 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
       report();
       return client;
     }
-    unhanded.add(conn);
-    (conn as Unhanded).spmsAcceptedAt = Date.now();
+    unhanded.set(conn, { at: Date.now(), chunks: [], length: 0, need: null });
     conn.on('error', ignore);
     conn.on('close', onGone);
     conn.on('data', onBytes);
@@ -211,6 +219,19 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
 }
 
 function ignore(): void {}
+
+/** A socket not handed to aedes: when it was accepted, its bytes, its first packet's length once known. */
+interface Unhanded {
+  at: number;
+  chunks: Buffer[];
+  length: number;
+  need: number | null;
+}
+
+/** The peer ended its side (FIN read into the buffer; no 'end' while bytes are unread). */
+function peerEnded(conn: Socket): boolean {
+  return (conn as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
+}
 
 /**
  * Length of the MQTT packet at the start of `buf` (fixed header + remaining length

@@ -191,6 +191,11 @@ describe('ingest producer (group commit)', () => {
     // One deadline, not one per waiting group.
     expect(Date.now() - started).toBeLessThan(1500);
     expect(producer.stats()).toMatchObject({ messages: 0, failedMessages: 3 });
+    // Still hung: a message enqueued after that is refused within a deadline too, not held
+    // behind the commit Redis never answered.
+    const later = Date.now();
+    await expect(producer.enqueue(message('d', 4))).rejects.toThrow();
+    expect(Date.now() - later).toBeLessThan(1500);
   });
 
   it('rejects at its deadline when Redis accepts the connection but never answers', async () => {

@@ -15,7 +15,9 @@
  * The deadline runs from the send, not from the group's first message: under a burst (a
  * grid-restore storm) groups wait here for a slot while Redis keeps answering, and
  * rejecting them would close healthy connections and make every device send again; a Redis
- * that stops answering still fails everything waiting within one deadline. Groups waiting
+ * that stops answering still fails everything waiting within one deadline, and new messages
+ * are refused at once until a commit settles again (no group waits behind a commit Redis may
+ * never answer; the connection's command timeout is the deadline too). Groups waiting
  * for a slot are merged into one commit (up to `maxBatch`/`maxBatchBytes`), so batches grow
  * with the backlog. ioredis reconnects by itself; the next group after that commits normally.
  *
@@ -155,6 +157,10 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     connectTimeout: Math.max(timeoutMs, 1000),
+    // A Redis that accepts commands and never answers must not hold the commit slots for
+    // good (the connection stays 'ready'): a commit not answered within the deadline is
+    // rejected by ioredis too, its slot frees, and later groups fail within a deadline.
+    commandTimeout: timeoutMs,
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
   });
   let lastErrorLog = 0;
@@ -191,6 +197,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
   let openTimer: NodeJS.Timeout | undefined;
   const ready: Group[] = [];
   let inFlight = 0;
+  let stalled = false;
   let closed = false;
   let lastFailureLog = 0;
 
@@ -244,9 +251,14 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
 
   /** The next group to send, with the groups queued behind it merged in while they fit. */
   function nextCommit(): Group | undefined {
-    const group = ready.shift();
+    let group = ready.shift();
+    while (group?.settled) group = ready.shift(); // failed while waiting (close)
     while (group && ready.length > 0) {
       const next = ready[0] as Group;
+      if (next.settled) {
+        ready.shift();
+        continue;
+      }
       if (group.messages.length + next.messages.length > maxBatch || group.bytes + next.bytes > maxBatchBytes) break;
       ready.shift();
       for (const m of next.messages) group.messages.push(m);
@@ -258,12 +270,14 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
 
   function dispatch(): void {
     while (inFlight < maxInFlight && ready.length > 0) {
-      const group = nextCommit() as Group;
+      const group = nextCommit();
+      if (!group) return;
       inFlight++;
       group.deadline = setTimeout(() => {
         const err = new IngestUnavailableError(`ingest queue did not acknowledge within ${timeoutMs} ms`);
         fail(group, err);
         failWaiting(err);
+        stalled = true;
       }, timeoutMs);
       // The job's data is the IngestBatch JSON, assembled from the messages' own JSON.
       const batch = new EncodedBatch(`{"v":${CONTRACT_VERSION},"messages":[${group.messages.join(',')}]}`);
@@ -276,6 +290,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
         )
         .finally(() => {
           inFlight--;
+          stalled = false; // Redis answered (or failed) again
           dispatch();
         });
     }
@@ -299,6 +314,12 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
       return Promise.reject(
         new IngestRejectedError(`message is ${bytes} characters as JSON (at most ${maxMessageBytes})`),
       );
+    }
+    // A commit passed its deadline and nothing has settled since: refuse at once rather than
+    // queue behind commits Redis may never answer (a hung server, a connection that never got ready).
+    if (stalled) {
+      counters.failedMessages++;
+      return Promise.reject(new IngestUnavailableError('ingest queue is not acknowledging commits'));
     }
     if (refuseWhileDown && connection.status !== 'ready') {
       counters.failedMessages++;
@@ -335,7 +356,7 @@ export function createIngestProducer(opts: IngestProducerOptions): IngestProduce
       while ((inFlight > 0 || ready.some((g) => !g.settled)) && Date.now() < until) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      for (const g of ready) fail(g, new IngestUnavailableError('ingest producer closed'));
+      for (const g of ready.splice(0)) fail(g, new IngestUnavailableError('ingest producer closed'));
       await queue.close().catch(() => {});
       connection.disconnect();
     },
