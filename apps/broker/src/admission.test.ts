@@ -7,9 +7,8 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { createTcpProxy, freePort, type TcpProxy } from '@spms/testing';
 import type { MqttClient } from 'mqtt';
-import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness, until } from './test-support/harness.js';
+import { connectPacket, type Harness, startHarness, until } from './test-support/harness.js';
 
 let h: Harness;
 let proxy: TcpProxy;
@@ -98,17 +97,7 @@ describe('admission of CONNECTs', () => {
       await until(async () => (await metric('spms_broker_pending_connections ')) === 1);
       // A whole CONNECT, then FIN: it waits in line, paused, its bytes unread.
       const quitter = await openSocket();
-      quitter.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
-          clean: true,
-          keepalive: 60,
-          clientId: 'admit-05',
-          username: 'token-admit-05',
-        }),
-      );
+      quitter.write(connectPacket('admit-05', 'token-admit-05'));
       await until(async () => (await metric('spms_broker_admission_queue_connections ')) === 1);
       quitter.end();
       // Dropped from the line (the sweep sees its FIN) while the first is still authenticated.

@@ -6,10 +6,9 @@
  * deterministically by locking the credentials table while the socket closes.
  */
 import { connect as netConnect } from 'node:net';
-import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness, until } from './test-support/harness.js';
+import { connectPacket, type Harness, startHarness, until } from './test-support/harness.js';
 
 let h: Harness;
 const creds = { type: 'MQTT_BASIC' as const, clientId: 'msan-stale', username: 'u-stale', password: 'stale-pass-001' };
@@ -37,18 +36,7 @@ describe('a CONNECT whose device has already gone', () => {
       await locker.query('LOCK TABLE device_credentials IN ACCESS EXCLUSIVE MODE');
       const sock = netConnect(h.gateway.mqttPort, '127.0.0.1');
       await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
-      sock.write(
-        mqttPacket.generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
-          clean: true,
-          keepalive: 60,
-          clientId: creds.clientId,
-          username: creds.username,
-          password: Buffer.from(creds.password),
-        }),
-      );
+      sock.write(connectPacket(creds.clientId, creds.username, creds.password));
       // The broker's look-up is waiting on the lock…
       await until(async () => {
         const { rows } = await locker.query(

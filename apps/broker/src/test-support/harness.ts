@@ -11,6 +11,7 @@ import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis 
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import pg from 'pg';
 import { type BrokerConfig, loadBrokerConfig } from '../config.js';
 import { type Gateway, startGateway } from '../gateway.js';
@@ -171,4 +172,18 @@ export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The bytes of an MQTT 3.1.1 CONNECT (clean session, keep-alive 60 s), for tests that write to a raw socket. */
+export function connectPacket(clientId: string, username: string, password?: string): Buffer {
+  return mqttPacket.generate({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clean: true,
+    keepalive: 60,
+    clientId,
+    username,
+    ...(password === undefined ? {} : { password: Buffer.from(password) }),
+  });
 }
