@@ -28,7 +28,8 @@ export const WorkerConfigSchema = Type.Object({
   /** How often the inactivity sweeper looks for expired devices (ThingsBoard: 60 s). */
   SWEEP_INTERVAL_MS: Type.Integer({ minimum: 20, maximum: 60_000, default: 200, description: 'milliseconds' }),
   /** The outage day rollups' refresher (migration 20261203001000): one transaction of at most
-   *  ROLLUP_REFRESH_LIMIT dirty marks (≤ 1,000, so it locks per device) every ROLLUP_REFRESH_MS. */
+   *  ROLLUP_REFRESH_LIMIT dirty marks (≤ 1,000, so it locks per device) every ROLLUP_REFRESH_MS
+   *  (sooner while a backlog lasts: persist/rollups.ts). */
   ROLLUP_REFRESH_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 1000, description: 'milliseconds' }),
   ROLLUP_REFRESH_LIMIT: Type.Integer({ minimum: 1, maximum: 1000, default: 1000 }),
   /** The staged firmware rollouts' controller ticks this often (docs/rollouts.md). */

@@ -222,4 +222,41 @@ describe('outage day rollups', () => {
       ['2026-07-02', '2026-07-02', false, 'momentary', 120_000],
     ]);
   });
+
+  it('drain a backlog in rounds that follow each other without waiting the interval', async () => {
+    // 20 marks (one per writing statement), one per round: at one round per interval they
+    // would take 20 × 3 s; full rounds are followed after a pause as long as the round took.
+    for (let d = 1; d <= 20; d++) {
+      const day = `2026-09-${String(d).padStart(2, '0')}`;
+      await outage(5, `${day}T10:00Z`, `${day}T10:05Z`, `backlog-${d}`);
+    }
+    expect(await dirty()).toBe(20);
+    const r = startRollupRefresher({ pool, logger, intervalMs: 3_000, limit: 1 });
+    try {
+      await expect.poll(dirty, { timeout: 20_000, interval: 100 }).toBe(0);
+    } finally {
+      await r.close();
+    }
+    expect((await rows()).filter((x) => x.line === 5 && x.day.startsWith('2026-09-'))).toHaveLength(20);
+    await pool.query(`DELETE FROM outages WHERE start_msg_id LIKE 'backlog-%'`);
+    await refresh();
+  });
+
+  it('are kept by functions that run without JIT, whatever the connection’s setting (migration 20261204000100)', async () => {
+    // Their cached generic plans cost more than jit_above_cost: with JIT on, every execution
+    // compiled ~90 functions (~45 ms) for ~1 ms of work. A new function of the family must
+    // carry the setting too: every function that keeps the rollups, the line masks or the
+    // status snapshot is found here by name (but the two small SQL helpers the planner
+    // inlines, which a SET clause would stop).
+    const { rows } = await pool.query<{ name: string; config: string[] | null }>(
+      `SELECT p.proname AS name, p.proconfig AS config
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = current_schema()
+          AND (p.proname LIKE 'outage%rollup%' OR p.proname LIKE 'status_rows%' OR p.proname LIKE 'device_line_masks%')
+          AND p.proname NOT IN ('outage_rollup_end_day', 'outage_rollup_zone')
+        ORDER BY 1`,
+    );
+    expect(rows.length).toBeGreaterThanOrEqual(17);
+    expect(rows.filter((r) => !(r.config ?? []).includes('jit=off')).map((r) => r.name)).toEqual([]);
+  });
 });
