@@ -49,6 +49,15 @@ export function writeMultiReport(r) {
   }
   if (s.storm20k) {
     const st = s.storm20k;
+    // busy core-seconds ÷ cores: the least wall time the same work could take on this machine
+    const cpuText = (c) =>
+      c
+        ? `CPU ${n(c.busyCoreS, 1)} core-s busy machine-wide in ${n(c.wallS, 1)} s (floor on these cores ${n(c.floorS, 1)} s), by process ${Object.entries(
+            c.byProcess,
+          )
+            .map(([k, v]) => `${k} ${n(v, 1)}`)
+            .join(', ')}`
+        : 'CPU not measured';
     const line = (x) =>
       x
         ? `${n(x.connected)}/${n(x.devices)} back in ${n(x.allConnectedS, 1)} s, recorded ${n(x.allRecordedS ?? x.allBootBurstsAckedS, 1)} s; CONNACK p50 ${n(x.connackMs.p50)} ms, p99 ${n(x.connackMs.p99)} ms; ${n(x.refused)} refused`
@@ -76,11 +85,11 @@ export function writeMultiReport(r) {
         Object.entries(st.warm)
           .map(
             ([size, w]) =>
-              `Warm ${size}: auth ${JSON.stringify(w.auth)}, errors ${w.errors} ${JSON.stringify(w.errorKinds)}, refusals ${JSON.stringify(w.refusalsByCode)}, load average ${w.loadAverage.before.join(' ')} → ${w.loadAverage.after.join(' ')}.`,
+              `Warm ${size}: auth ${JSON.stringify(w.auth)}, errors ${w.errors} ${JSON.stringify(w.errorKinds)}, refusals ${JSON.stringify(w.refusalsByCode)}, load average ${w.loadAverage.before.join(' ')} → ${w.loadAverage.after.join(' ')}; ${cpuText(w.cpu)}.`,
           )
           .join(' ') +
         (st.cold
-          ? ` Cold: auth ${JSON.stringify(st.cold.auth)}, refusals ${JSON.stringify(st.cold.refusalsByCode)}, errors ${st.cold.errors} ${JSON.stringify(st.cold.errorKinds)}, load average ${st.cold.loadAverage.before.join(' ')} → ${st.cold.loadAverage.after.join(' ')}; ` +
+          ? ` Cold: auth ${JSON.stringify(st.cold.auth)}, refusals ${JSON.stringify(st.cold.refusalsByCode)}, errors ${st.cold.errors} ${JSON.stringify(st.cold.errorKinds)}, load average ${st.cold.loadAverage.before.join(' ')} → ${st.cold.loadAverage.after.join(' ')}; ${cpuText(st.cold.cpu)}; ` +
             `devices it did not bring back, connected before the blackout: ${n(st.fleetCompletedBeforeBlackout?.connected)} of ${n(st.fleetCompletedBeforeBlackout?.devices)} in ${n(st.fleetCompletedBeforeBlackout?.seconds, 1)} s.`
           : ''),
     );

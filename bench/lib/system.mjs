@@ -33,6 +33,16 @@ export function rssMiB(pid) {
     return 0;
   }
 }
+/** Machine-wide CPU seconds spent busy so far, all cores (/proc/stat: everything but idle and iowait). */
+export function machineBusySeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    return (user + nice + system + irq + softirq + steal) / CLK;
+  } catch {
+    return Number.NaN;
+  }
+}
 /** Machine-wide TCP listen-queue overflows so far (SYNs dropped because an accept queue was full). */
 export function listenOverflows() {
   try {

@@ -20,7 +20,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import { committedRows, pct, sleep } from '../lib/system.mjs';
+import { committedRows, cpuSeconds, machineBusySeconds, pct, sleep } from '../lib/system.mjs';
 import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
@@ -53,10 +53,35 @@ const ask = (child, msg) =>
     child.send(msg);
   });
 
+/**
+ * Where a storm's CPU went: machine-wide busy core-seconds from its start to the last row
+ * recorded (or the last device back), the SPMS processes' own (by name), the load processes'.
+ * busy ÷ cores is the least wall time the same work could take on this machine.
+ */
+function cpuBudget(pids) {
+  const cpu = () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  const t0 = now();
+  const busy0 = machineBusySeconds();
+  const c0 = cpu();
+  return () => {
+    const wallS = (now() - t0) / 1000;
+    const busyCoreS = machineBusySeconds() - busy0;
+    const c1 = cpu();
+    const byProcess = Object.fromEntries(Object.keys(c1).map((k) => [k, round(c1[k] - c0[k])]));
+    return {
+      wallS: round(wallS),
+      busyCoreS: round(busyCoreS),
+      floorS: round(busyCoreS / availableParallelism()),
+      byProcess,
+    };
+  };
+}
+
 /** One storm: every device of `fleet` at once; `ports[k]` is where loader k connects. */
-async function storm(loaders, { ports, fleet, withAuth, p, recorded }) {
+async function storm(loaders, { ports, fleet, withAuth, p, recorded, pids = {} }) {
   const halves = ADDRESSES.map((_, k) => fleet.filter((_, i) => i % ADDRESSES.length === k));
   const load0 = machineLoad();
+  const budget = cpuBudget({ ...pids, ...Object.fromEntries(loaders.map((c, k) => [`load${k + 1}`, c.pid])) });
   const t0 = now();
   const parts = await Promise.all(
     loaders.map((c, k) =>
@@ -77,6 +102,7 @@ async function storm(loaders, { ports, fleet, withAuth, p, recorded }) {
   const connected = parts.reduce((s, x) => s + x.connected, 0);
   // Recorded = every device's burst committed; not waited for when some never got in.
   const tRecorded = recorded && connected === fleet.length ? await recorded(t0) : null;
+  const cpu = budget();
   const ms = parts.flatMap((x) => x.connackMs).sort((a, b) => a - b);
   const at = parts.flatMap((x) => x.connectedAt.map((t) => t - t0)).sort((a, b) => a - b);
   const sum = (k) => parts.reduce((s, x) => s + x[k], 0);
@@ -103,6 +129,7 @@ async function storm(loaders, { ports, fleet, withAuth, p, recorded }) {
     // Indexes into `fleet` of the devices that got in (the loaders were given every other one).
     connectedIdx: parts.flatMap((x, k) => x.connectedIdx.map((j) => j * ADDRESSES.length + k)),
     loadAverage: { before: load0, after: machineLoad() },
+    cpu,
   };
 }
 const blackout = (loaders) => Promise.all(loaders.map((c) => ask(c, { cmd: 'blackout' })));
@@ -207,6 +234,7 @@ export async function storm20k(root, p) {
         withAuth: true,
         p: { ...p, timeoutS: p.coldTimeoutS },
         recorded: recordedAll(n),
+        pids: run.pids(),
       });
       const after = await authMetrics(run.brokerHttpPorts);
       r.auth = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k]]));
@@ -245,6 +273,7 @@ export async function storm20k(root, p) {
           withAuth: true,
           p,
           recorded: recordedAll(size),
+          pids: run.pids(),
         });
         r.auth = await authMetrics(run.brokerHttpPorts);
         await blackout(loaders);
