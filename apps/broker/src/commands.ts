@@ -17,17 +17,20 @@
  * When a session is claimed and the device is marked as having waiting RPCs, copies of them
  * are put back into its list from the database first (a Redis flush loses none).
  */
-import { requeueOnConnect } from '@spms/device-auth';
+import { requeueRpcs } from '@spms/device-auth';
 import { type DeviceCommand, deviceCommandChannel, rpcMqttBody, takeDeviceCommands } from '@spms/queue';
 import type { Aedes } from 'aedes';
 import type { Redis } from 'ioredis';
 import type { GatewayClient, GatewayContext } from './context.js';
 import { createPersistentDelivery } from './persistent-delivery.js';
+import type { ClaimFound } from './session-claims.js';
 import { ATTRIBUTES, deviceTopic, RPC_REQUEST } from './topics.js';
 
 export interface CommandDelivery {
   /** Takes and delivers the device's waiting commands if its session is here and owned. */
   drain(deviceId: string): void;
+  /** The session was claimed; `waiting` is what its claim found (session-claims.ts). */
+  claimed(client: GatewayClient, waiting: ClaimFound): void;
 }
 
 /** Whether the session subscribed to server-side RPC (only the literal filter is allowed, authorize-subscribe.ts). */
@@ -100,17 +103,33 @@ export async function startCommandDelivery(
     const id = (c as GatewayClient).spms?.device.id;
     if (id) drain(id);
   };
-  // A clean=false session's subscriptions are restored before it is ready.
-  broker.on('clientReady', (c: unknown) => {
-    const id = (c as GatewayClient).spms?.device.id;
+  /**
+   * Sessions whose claim found no command waiting. Their take when ready is skipped: a command
+   * sent since the claim names this broker's inbox (taken on its wake-up or sweep), so the
+   * list had nothing for that take (one Redis round trip per connect of a storm).
+   */
+  const emptyAtClaim = new WeakSet<GatewayClient>();
+  function claimed(client: GatewayClient, waiting: ClaimFound): void {
+    const id = client.spms?.device.id;
     if (!id) return;
-    drain(id);
-    // Copies of waiting persistent RPCs the list lacks (one SISMEMBER unless marked).
-    requeueOnConnect(ctx.pool, redis, prefix, id, ctx.config.PUBSUB_WAKEUPS).then(
+    if (waiting.commands) {
+      emptyAtClaim.delete(client);
+      drain(id);
+    } else emptyAtClaim.add(client);
+    if (!waiting.rpcs) return;
+    // Copies of waiting persistent RPCs the list lacks (the device was marked as having some).
+    requeueRpcs(ctx.pool, redis, prefix, id, { onlyIfLive: false, wakeup: ctx.config.PUBSUB_WAKEUPS }).then(
       (n) => n > 0 && drain(id),
       (err: unknown) => ctx.logger.warn({ err, deviceId: id }, 'persistent RPCs not requeued; the RPC sweeper will'),
     );
+  }
+  // A clean=false session's subscriptions are restored before it is ready: what its claim
+  // found (RPCs left in the list by an attributes-only take) is taken again now.
+  broker.on('clientReady', (c: unknown) => {
+    const client = c as GatewayClient;
+    const id = client.spms?.device.id;
+    if (id && !emptyAtClaim.has(client)) drain(id);
   });
   broker.on('subscribe', (_subs, c) => drainClient(c));
-  return { drain };
+  return { drain, claimed };
 }

@@ -244,9 +244,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     // Cross-process state lives in Redis; pub/sub only wakes (session-claims.ts, commands.ts).
     let delivery: CommandDelivery | undefined;
     const sessionClaims = await startSessionClaims(ctx, redis, subscriber, {
-      owned: (client) => {
-        if (client.spms) delivery?.drain(client.spms.device.id);
-      },
+      owned: (client, waiting) => delivery?.claimed(client, waiting),
       commands: (deviceId) => delivery?.drain(deviceId),
     });
     claims = sessionClaims;

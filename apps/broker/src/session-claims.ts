@@ -17,10 +17,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   CROSS_PROCESS_SWEEP_MS,
+  deviceCommandsKey,
   GATEWAY_ALIVE_TTL_MS,
   gatewayAliveKey,
   gatewayInboxKey,
   ownerGateway,
+  rpcPendingDevicesKey,
   runScript,
   script,
   sessionClaimsChannel,
@@ -32,11 +34,14 @@ import type { GatewayClient, GatewayContext } from './context.js';
 import { recordConnectivity } from './sessions.js';
 
 /**
- * KEYS: owners, fence, the previous owner's inbox. ARGV: deviceId, gatewayId, the previous
+ * KEYS: owners, fence, the previous owner's inbox, the device's command list, the set of
+ * devices that may have persistent RPCs waiting. ARGV: deviceId, gatewayId, the previous
  * owner value the caller expects ('' = none). Every key is declared (Redis Cluster): the inbox
  * depends on the previous owner, so the script checks the owner is still the expected one
  * and answers {'', '', owner} otherwise (try again with that owner's inbox). Returns
- * {owner value, previous owner to wake or ''}.
+ * {owner value, previous owner to wake or '', commands waiting (0/1), RPCs marked (0/1)}:
+ * a connect learns in this one round trip whether it needs a command take or an RPC requeue
+ * at all (they were two more round trips per connect of a storm, almost always for nothing).
  */
 const CLAIM = script(`
 local prev = redis.call('HGET', KEYS[1], ARGV[1]) or ''
@@ -51,7 +56,7 @@ if gw and gw ~= ARGV[2] then
   redis.call('PEXPIRE', KEYS[3], 86400000)
   wake = gw
 end
-return {value, wake}`);
+return {value, wake, redis.call('EXISTS', KEYS[4]), redis.call('SISMEMBER', KEYS[5], ARGV[1])}`);
 
 /**
  * Claims `deviceId` for `gatewayId`. The first try expects no owner (a device whose last
@@ -63,19 +68,21 @@ async function claimOwner(
   prefix: string,
   deviceId: string,
   gatewayId: string,
-): Promise<[string, string]> {
+): Promise<{ value: string; wake: string; waiting: ClaimFound }> {
   const owners = sessionOwnersKey(prefix);
+  const list = deviceCommandsKey(prefix, deviceId);
+  const marked = rpcPendingDevicesKey(prefix);
   let prev = '';
   for (let i = 0; i < 10; i++) {
     const inbox = gatewayInboxKey(prefix, ownerGateway(prev) || gatewayId);
     const res = (await runScript(
       redis,
       CLAIM,
-      [owners, sessionFenceKey(prefix), inbox],
+      [owners, sessionFenceKey(prefix), inbox, list, marked],
       [deviceId, gatewayId, prev],
-    )) as [string, string, string?];
-    if (res[0] !== '') return [res[0], res[1]];
-    prev = res[2] ?? '';
+    )) as [string, string, string | number | undefined, number?];
+    if (res[0] !== '') return { value: res[0], wake: res[1], waiting: { commands: res[2] === 1, rpcs: res[3] === 1 } };
+    prev = String(res[2] ?? '');
   }
   throw new Error('session owner kept changing while claiming');
 }
@@ -101,9 +108,17 @@ export interface SessionClaims {
   close(): Promise<void>;
 }
 
+/** What waited for the device when its session was claimed. */
+export interface ClaimFound {
+  /** Its command list was not empty. */
+  commands: boolean;
+  /** It is marked as possibly having persistent RPCs waiting (rpcPendingDevicesKey). */
+  rpcs: boolean;
+}
+
 export interface ClaimHooks {
-  /** The session now owns the device (commands may be taken). */
-  owned(client: GatewayClient): void;
+  /** The session now owns the device (commands may be taken); `waiting` as read by the claim. */
+  owned(client: GatewayClient, waiting: ClaimFound): void;
   /** Commands are waiting for a device whose session is here. */
   commands(deviceId: string): void;
 }
@@ -138,7 +153,7 @@ export async function startSessionClaims(
     if (!deviceId || claiming.has(client)) return;
     claiming.add(client);
     claimOwner(redis, prefix, deviceId, gatewayId).then(
-      ([value, wake]) => {
+      ({ value, wake, waiting }) => {
         claiming.delete(client);
         if (wake && ctx.config.PUBSUB_WAKEUPS) redis.publish(channel, wake).catch(() => {});
         if (client.closed || ctx.devices.get(deviceId) !== client) {
@@ -147,7 +162,7 @@ export async function startSessionClaims(
           return;
         }
         owned.set(client, value);
-        hooks.owned(client);
+        hooks.owned(client, waiting);
       },
       (err: unknown) => {
         claiming.delete(client);

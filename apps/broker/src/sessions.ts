@@ -70,7 +70,8 @@ export function wireSessionEvents(ctx: GatewayContext, broker: Aedes): void {
     const s = client.spms;
     if (!s) return;
     const clientId = client.spmsClientId ?? client.id;
-    s.log.info({ clientId, ip: s.ip }, 'device connected');
+    // `s.log` builds a pino child: not for a line the level drops (once per connect of a storm).
+    if (ctx.logger.isLevelEnabled('info')) s.log.info({ clientId, ip: s.ip }, 'device connected');
     recordConnectivity(ctx, s.device.id, 'connect', { clientId, ip: s.ip });
   });
 
@@ -96,7 +97,7 @@ export function wireSessionEvents(ctx: GatewayContext, broker: Aedes): void {
       event = 'disconnect';
       detail = { by: 'server', reason: s.closeReason };
     }
-    s.log.info({ event, ...detail }, 'device disconnected');
+    if (ctx.logger.isLevelEnabled('info')) s.log.info({ event, ...detail }, 'device disconnected');
     recordConnectivity(ctx, deviceId, event, detail);
   });
 
