@@ -185,6 +185,15 @@ describe.each([
     await until(() => broker.clients.closes === undefined);
   });
 
+  it('forgets a client whose socket the server destroys (no end from the peer), with its will', async () => {
+    const watcher = await open('destroy-watch');
+    const got = received(watcher);
+    await watcher.subscribeAsync('will/destroyed', { qos: 1 });
+    await open('destroyed', { will: { topic: 'will/destroyed', payload: Buffer.from('x'), qos: 1 } });
+    (broker.clients.destroyed as unknown as { conn: { destroy(): void } }).conn.destroy();
+    await until(() => broker.clients.destroyed === undefined && got.length === 1);
+  });
+
   it.runIf(slim)('slimmed every client', () => {
     expect(slimmed.length).toBe(built.length);
     expect(slimmed.length).toBeGreaterThan(10);
