@@ -33,6 +33,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client } from 'aedes';
 import type { GatewayClient, GatewayContext } from './context.js';
+import { forgetConnectPacket, slimClient } from './slim-client.js';
 import { ALLOWED_SUBSCRIPTIONS, deviceTopic } from './topics.js';
 
 interface PacketParser {
@@ -45,6 +46,8 @@ interface PacketParser {
   _list: { constructor: { BufferList?: new () => unknown } };
   /** Whether the CONNECT has been parsed (the packet-size limit rises after it). */
   spmsConnectSeen: boolean;
+  /** mqtt-packet: the CONNECT once parsed (slim-client.ts replaces it). */
+  settings: object;
 }
 
 export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => Client | null;
@@ -109,7 +112,10 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     return left;
   }
   function onPacket(this: PacketParser, packet: { cmd: string; unsubscriptions?: string[] }) {
-    if (packet.cmd === 'connect') this.spmsConnectSeen = true;
+    if (packet.cmd === 'connect') {
+      this.spmsConnectSeen = true;
+      forgetConnectPacket(this, packet);
+    }
     const s = this.client.spms;
     if (packet.cmd !== 'unsubscribe' || !s || !packet.unsubscriptions) return;
     packet.unsubscriptions = packet.unsubscriptions.map((t) =>
@@ -179,6 +185,7 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
 
   const handle = (conn: Duplex, req?: IncomingMessage): Client => {
     const client = broker.handle(conn, req) as GatewayClient;
+    slimClient(client, (msg) => ctx.logger.warn(msg));
     pending.add(client);
     conn.on('close', onClose);
     const parser = (client as unknown as { _parser: PacketParser })._parser;
