@@ -80,7 +80,10 @@ async function loadAedes(): Promise<{ version: string; internals: AedesInternals
     const main = createRequire(import.meta.url).resolve('aedes');
     const dir = dirname(main);
     const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string };
-    if (!/^1\.2\.\d+$/.test(version)) return { version, internals: null };
+    // Exactly the release these functions were copied from: a patch release may change them
+    // without changing the client's layout; then aedes runs unslimmed (logged once) and
+    // slim-client.test.ts fails until they are compared again.
+    if (version !== '1.2.0') return { version, internals: null };
     // The same module instances aedes' client imports (same files, so the same URLs).
     const lib = (file: string) => import(pathToFileURL(join(dir, 'lib', file)).href);
     const [write, qos] = await Promise.all([lib('write.js'), lib('qos-packet.js')]);

@@ -16,7 +16,7 @@
  * order; `finished()`'s net effect on a socket or WebSocket stream is "close the client on
  * 'error' or 'close'" ('end' is aedes' own listener), and so is its replacement.
  *
- * Pinned to aedes 1.2.x: the version is checked once and the client's layout every time;
+ * Pinned to aedes 1.2.0 (the release its shared functions copy): the version is checked once and the client's layout every time;
  * a client that does not look as expected is left as aedes made it (logged once), so an
  * aedes upgrade can cost memory but not behaviour (slim-client.test.ts fails then).
  */
