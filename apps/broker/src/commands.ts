@@ -76,11 +76,19 @@ export async function startCommandDelivery(
     );
   }
 
+  /** Sessions a drain reached before their claim was answered (see drain). */
+  const missedBeforeClaim = new WeakSet<GatewayClient>();
   function drain(deviceId: string): void {
     const client = ctx.devices.get(deviceId);
     if (!client || client.closed || !client.spms) return;
     const owner = ownerOf(client);
-    if (!owner) return; // not claimed yet: drained once it is
+    if (!owner) {
+      // Not claimed yet: a wake-up or inbox entry handled before the claim's answer (both
+      // arrive on the same connection, this one's handler may run first) is remembered, and
+      // the session is drained once claimed even when the claim found its list empty.
+      missedBeforeClaim.add(client);
+      return;
+    }
     const expired = (n: number) => ctx.metrics.commands.inc({ kind: 'any', result: 'expired' }, n);
     takeDeviceCommands(redis, prefix, deviceId, owner, wantsRpc(client, deviceId), expired).then(
       async (cmds) => {
@@ -104,18 +112,21 @@ export async function startCommandDelivery(
     if (id) drain(id);
   };
   /**
-   * Sessions whose claim found no command waiting. Their take when ready is skipped: a command
-   * sent since the claim names this broker's inbox (taken on its wake-up or sweep), so the
-   * list had nothing for that take (one Redis round trip per connect of a storm).
+   * Clean sessions whose claim found no command waiting and missed no drain. Their take when
+   * ready is skipped: a command sent since the claim names this broker's inbox (taken on its
+   * wake-up or sweep), so the list had nothing for that take (one Redis round trip per connect
+   * of a storm). A clean=false session is always taken again when ready: its restored
+   * subscriptions may want RPCs that a take before them left in the list.
    */
   const emptyAtClaim = new WeakSet<GatewayClient>();
   function claimed(client: GatewayClient, waiting: ClaimFound): void {
     const id = client.spms?.device.id;
     if (!id) return;
-    if (waiting.commands) {
+    const missed = missedBeforeClaim.delete(client);
+    if (waiting.commands || missed) {
       emptyAtClaim.delete(client);
       drain(id);
-    } else emptyAtClaim.add(client);
+    } else if (client.clean) emptyAtClaim.add(client);
     if (!waiting.rpcs) return;
     // Copies of waiting persistent RPCs the list lacks (the device was marked as having some).
     requeueRpcs(ctx.pool, redis, prefix, id, { onlyIfLive: false, wakeup: ctx.config.PUBSUB_WAKEUPS }).then(
