@@ -33,12 +33,13 @@ export function rssMiB(pid) {
     return 0;
   }
 }
-/** Machine-wide CPU seconds spent busy so far, all cores (/proc/stat: everything but idle and iowait). */
+/** Machine-wide CPU seconds spent busy so far, all cores (/proc/stat: user, nice, system, irq
+ *  and softirq; not idle, iowait, or steal, the hypervisor's). */
 export function machineBusySeconds() {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = f;
-    return (user + nice + system + irq + softirq + steal) / CLK;
+    const [user, nice, system, , , irq, softirq] = f;
+    return (user + nice + system + irq + softirq) / CLK;
   } catch {
     return Number.NaN;
   }
