@@ -70,7 +70,7 @@ const P = {
         holdS: 5,
         fdLimit,
       },
-  // Grid-restore storm across broker processes, supplied passwords, shipped defaults, 2 source addresses.
+  // Grid-restore storm across broker processes, supplied passwords, shipped defaults, one source address.
   storm20k: quick
     ? {
         sizes: [150, 300],

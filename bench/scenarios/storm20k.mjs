@@ -2,8 +2,8 @@
 // MQTT Basic credentials (supplied passwords, stored with scrypt as the import stores them),
 // the shipped defaults (no capacity or abuse-limit overrides; BROKER_PROCESSES and
 // WORKER_PROCESSES one per core, one API and one alerts process, as `npm start`), and the
-// devices coming from two source addresses (127.0.0.1 and .2, one load process each: one
-// process holds at most `ulimit -n` sockets). Runs:
+// devices coming from one source address (127.0.0.1, two load processes: one process holds
+// at most `ulimit -n` sockets). Runs:
 //   - Mosquitto (no auth, no durability; one fresh process per 2 load processes' worth of
 //     open files): the same-run baseline for each size;
 //   - cold: nothing verified anywhere yet (first start), every device costs a scrypt check;
@@ -24,7 +24,17 @@ import { committedRows, cpuSeconds, machineBusySeconds, pct, sleep } from '../li
 import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
-const ADDRESSES = ['127.0.0.1', '127.0.0.2'];
+/**
+ * Two load processes, both from loopback's own source address (127.0.0.1) without binding:
+ * the kernel picks each source port when it connects. Binding a source address (as one
+ * address per load process did) makes Linux search its bind port range (half of the
+ * ephemeral ports) for every socket, which fails slowly once thousands are taken, the last
+ * storm's TIME_WAIT included: 9,000 sockets bound to 127.0.0.2 took 135 s and 11 s of kernel
+ * CPU in one process, 3.4 s without the bind (4 December). Every device then comes from one
+ * address — a harder case for per-address limits than two.
+ */
+const LOADERS = ['load1', 'load2'];
+const SOURCE = '127.0.0.1';
 /** The kernel's cap on a listening socket's accept queue (docs/scaling.md: storms overflow 4096). */
 const somaxconn = () => {
   try {
@@ -36,9 +46,9 @@ const somaxconn = () => {
 const round = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 100) / 100);
 const now = () => performance.timeOrigin + performance.now();
 
-/** Two load processes, one per source address, each with half of the fleet. */
+/** The load processes, each with its share of the fleet. */
 function startLoaders(root) {
-  return ADDRESSES.map(() =>
+  return LOADERS.map(() =>
     fork(join(root, 'bench/lib/storm-load.mjs'), [], { cwd: root, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
   );
 }
@@ -88,7 +98,7 @@ function cpuBudget(pids) {
 
 /** One storm: every device of `fleet` at once; `ports[k]` is where loader k connects. */
 async function storm(loaders, { ports, fleet, withAuth, p, recorded, pids = {} }) {
-  const halves = ADDRESSES.map((_, k) => fleet.filter((_, i) => i % ADDRESSES.length === k));
+  const halves = LOADERS.map((_, k) => fleet.filter((_, i) => i % LOADERS.length === k));
   const load0 = machineLoad();
   const budget = cpuBudget({ ...pids, ...Object.fromEntries(loaders.map((c, k) => [`load${k + 1}`, c.pid])) });
   const t0 = now();
@@ -100,7 +110,6 @@ async function storm(loaders, { ports, fleet, withAuth, p, recorded, pids = {} }
           port: ports[k % ports.length],
           creds: halves[k],
           withAuth,
-          localAddress: ADDRESSES[k],
           timeoutS: p.timeoutS,
           rebootMs: p.rebootMs,
           connackTimeoutMs: p.connackTimeoutMs,
@@ -136,7 +145,7 @@ async function storm(loaders, { ports, fleet, withAuth, p, recorded, pids = {} }
     connackMs: { p50: round(pct(ms, 0.5)), p99: round(pct(ms, 0.99)), max: round(ms.at(-1)) },
     connectedAfterS: { p50: round(pct(at, 0.5) / 1000), p99: round(pct(at, 0.99) / 1000) },
     // Indexes into `fleet` of the devices that got in (the loaders were given every other one).
-    connectedIdx: parts.flatMap((x, k) => x.connectedIdx.map((j) => j * ADDRESSES.length + k)),
+    connectedIdx: parts.flatMap((x, k) => x.connectedIdx.map((j) => j * LOADERS.length + k)),
     loadAverage: { before: load0, after: machineLoad() },
     cpu,
   };
@@ -189,7 +198,7 @@ export async function storm20k(root, p) {
   const out = {
     conditions:
       `${p.sizes.join(' and ')} devices with MQTT Basic credentials (supplied passwords, scrypt as imported) reconnect at once from ` +
-      `${ADDRESSES.length} source addresses (${ADDRESSES.join(', ')}; one load process each), each then sends its 8-message boot burst (QoS 1); ` +
+      `one source address (${SOURCE}, unbound: the kernel picks source ports at connect; ${LOADERS.length} load processes), each then sends its 8-message boot burst (QoS 1); ` +
       `a refused or failed connect reboots the device (retry after ${p.rebootMs} ms); CONNACK timeout ${p.connackTimeoutMs} ms; ` +
       `shipped defaults (no limit overrides), ${counts.broker} broker, ${counts.worker} worker, 1 API and 1 alerts process under scripts/supervise.mjs; ` +
       `warm = processes restarted after the blackout, shared verified-credential cache in Redis holding the fleet; ` +
