@@ -26,7 +26,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { readProxyHeader } from './proxy-protocol.js';
-import { type Harness, startHarness, until } from './test-support/harness.js';
+import { connectPacket, type Harness, startHarness, until } from './test-support/harness.js';
 
 const v1 = (ip: string) =>
   Buffer.from(
@@ -101,17 +101,7 @@ function connackVia(
     socket.on('data', (d: Buffer) => parser.parse(d));
     socket.on('close', () => reject(new Error('closed before CONNACK')));
     socket.on('error', () => undefined);
-    const connect = mqttPacket.generate({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clean: true,
-      keepalive: 60,
-      clientId,
-      username: `user-${clientId}`,
-      password: Buffer.from(password),
-    });
-    socket.write(Buffer.concat([first, connect]));
+    socket.write(Buffer.concat([first, connectPacket(clientId, `user-${clientId}`, password)]));
   });
 }
 
