@@ -56,15 +56,22 @@ export function listenOverflows() {
     return null;
   }
 }
-/** CPU % (100 = one core) of each pid over a window: call start(), later stop(). */
-export function cpuMeter(pids) {
+/** CPU seconds each pid used over a window, and the window's length: call it, later call what
+ *  it returns (a pid that exited meanwhile reads 0, so its delta is negative). */
+export function cpuSecondsMeter(pids) {
   const t0 = performance.now();
   const c0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+  return () => ({
+    wallS: (performance.now() - t0) / 1000,
+    seconds: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - c0[k]])),
+  });
+}
+/** CPU % (100 = one core) of each pid over a window: call start(), later stop(). */
+export function cpuMeter(pids) {
+  const stop = cpuSecondsMeter(pids);
   return () => {
-    const s = (performance.now() - t0) / 1000;
-    return Object.fromEntries(
-      Object.entries(pids).map(([k, pid]) => [k, Math.round((100 * (cpuSeconds(pid) - c0[k])) / s)]),
-    );
+    const { wallS, seconds } = stop();
+    return Object.fromEntries(Object.entries(seconds).map(([k, v]) => [k, Math.round((100 * v) / wallS)]));
   };
 }
 

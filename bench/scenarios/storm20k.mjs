@@ -20,7 +20,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import { committedRows, cpuSeconds, machineBusySeconds, pct, sleep } from '../lib/system.mjs';
+import { committedRows, cpuSecondsMeter, machineBusySeconds, pct, sleep } from '../lib/system.mjs';
 import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
@@ -72,19 +72,16 @@ const ask = (child, msg) =>
  * generators and all — could take on this machine.
  */
 function cpuBudget(pids) {
-  const cpu = () => Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
-  const t0 = now();
   const busy0 = machineBusySeconds();
-  const c0 = cpu();
+  const stop = cpuSecondsMeter(pids);
   return () => {
-    const wallS = (now() - t0) / 1000;
     const busyCoreS = machineBusySeconds() - busy0;
-    const c1 = cpu();
+    const { wallS, seconds } = stop();
     // a process that exited meanwhile reads 0: left out rather than counted negative
     const byProcess = Object.fromEntries(
-      Object.keys(c1)
-        .filter((k) => c1[k] >= c0[k])
-        .map((k) => [k, round(c1[k] - c0[k])]),
+      Object.entries(seconds)
+        .filter(([, v]) => v >= 0)
+        .map(([k, v]) => [k, round(v)]),
     );
     byProcess.other = round(busyCoreS - Object.values(byProcess).reduce((a, b) => a + b, 0));
     return {

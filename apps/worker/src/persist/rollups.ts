@@ -35,9 +35,9 @@ export const ROLLUP_REFRESH_LIMIT = 1000;
  * ingest path, one transaction of up to `limit` marks every `intervalMs` (marks left behind
  * during a storm coalesce: a line marked twice is recomputed once). A round that found a full
  * `limit` of marks is followed sooner, after a pause as long as the round took (at most
- * `intervalMs`): a backlog drains at about half of one core per worker process instead of `limit` marks a second
- * (a 10,000-device storm left ~150,000 marks, ~150 s of rounds at one a second, while reports
- * read raw rows), and the ingest keeps the other half. Safe with several
+ * `intervalMs`): a backlog drains at about half of one core per worker process instead of
+ * `limit` marks a second (a 10,000-device storm left ~150,000 marks, ~150 s of rounds at one
+ * a second, while reports read raw rows), and the ingest keeps the other half. Safe with several
  * workers (the marks are taken FOR UPDATE SKIP LOCKED). The group rows (sums per region,
  * customer and day that reports by region or customer read) follow in the same transaction.
  */
