@@ -111,7 +111,10 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     }
     return left;
   }
-  function onPacket(this: PacketParser, packet: { cmd: string; unsubscriptions?: string[] }) {
+  function onPacket(
+    this: PacketParser,
+    packet: { cmd: string; unsubscriptions?: string[]; protocolVersion?: number; bridgeMode?: boolean },
+  ) {
     if (packet.cmd === 'connect') {
       this.spmsConnectSeen = true;
       forgetConnectPacket(this, packet);

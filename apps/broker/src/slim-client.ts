@@ -119,14 +119,14 @@ export function sharedSettings(packet: { protocolVersion?: number; bridgeMode?: 
 }
 
 /**
- * Called by the parser's first 'packet' listener (client-guards.ts): once the CONNECT is
- * parsed, the parser's `settings` stop holding it.
+ * Called by the parser's first 'packet' listener (client-guards.ts) with the CONNECT it
+ * parsed: the parser's `settings` stop holding it.
  */
 export function forgetConnectPacket(
   parser: { settings: object },
-  packet: { cmd: string; protocolVersion?: number; bridgeMode?: boolean },
+  connect: { protocolVersion?: number; bridgeMode?: boolean },
 ): void {
-  if (packet.cmd === 'connect' && parser.settings === packet) parser.settings = sharedSettings(packet);
+  if (parser.settings === connect) parser.settings = sharedSettings(connect);
 }
 
 /**
