@@ -18,7 +18,8 @@ const reachable = (port) =>
     s.once('error', () => resolve(false));
   });
 
-export async function startMosquitto() {
+/** @param opts.host the address to listen on (default 127.0.0.1; LISTEN_ALL for every loopback destination). */
+export async function startMosquitto({ host = '127.0.0.1' } = {}) {
   const bin = spawnSync('sh', ['-c', 'command -v mosquitto || ls /usr/sbin/mosquitto'], { encoding: 'utf8' })
     .stdout.trim()
     .split('\n')[0];
@@ -27,10 +28,7 @@ export async function startMosquitto() {
   const dir = mkdtempSync(join(tmpdir(), 'spms-bench-mosq-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\n`,
-  );
+  writeFileSync(conf, `listener ${port} ${host}\nallow_anonymous true\npersistence false\nmax_queued_messages 10000\n`);
   const child = spawn(bin, ['-c', conf], { stdio: 'ignore' });
   for (let i = 0; i < 50 && !(await reachable(port)); i++) await sleep(100);
   return {

@@ -1,16 +1,18 @@
-// Load-generator child of the storm20k scenario: its share of the fleet, from one loopback
-// source address, reconnects at once when told ('go'): each device connects (MQTT Basic
-// credentials when given), then sends its 8-message boot burst (QoS 1); a refused or failed
-// connect reboots the device (retry after rebootMs) with the same credentials. Holds the
-// connections until 'blackout' (every link dropped at once), reports over IPC. Times are
-// epoch milliseconds so the parent can line up several children.
+// Load-generator child of the storm20k scenario: its share of the fleet reconnects at once
+// when told ('go'), from loopback's own source address (unbound: the kernel picks the source
+// port at connect) to the broker's port on several loopback destination addresses (device i
+// to hosts[i % hosts.length]; see bench/lib/system.mjs, LOAD_DESTINATIONS): each device
+// connects (MQTT Basic credentials when given), then sends its 8-message boot burst (QoS 1);
+// a refused or failed connect reboots the device (retry after rebootMs) with the same
+// credentials. Holds the connections until 'blackout' (every link dropped at once), reports
+// over IPC. Times are epoch milliseconds so the parent can line up several children.
 import { LeanMqttClient, mqttLinePayload, TELEMETRY_TOPIC } from '@spms/simulator';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.timeOrigin + performance.now();
 let clients = [];
 
-async function storm({ port, creds, withAuth, localAddress, timeoutS, rebootMs, connackTimeoutMs }) {
+async function storm({ port, hosts, creds, withAuth, timeoutS, rebootMs, connackTimeoutMs }) {
   const connackMs = [];
   const connectedAt = [];
   const refusals = {};
@@ -25,13 +27,12 @@ async function storm({ port, creds, withAuth, localAddress, timeoutS, rebootMs, 
     creds.map(async (cr, i) => {
       while (now() < deadline) {
         const c = new LeanMqttClient({
-          host: '127.0.0.1',
+          host: hosts[i % hosts.length],
           port,
           clientId: cr.clientId,
           ...(withAuth ? { username: cr.username, password: cr.password } : {}),
           keepalive: 120,
           connectTimeoutMs: connackTimeoutMs,
-          localAddress,
         });
         const a = now();
         try {

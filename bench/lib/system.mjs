@@ -3,7 +3,7 @@
 // loopback only, everything removed again by stop(). Also /proc readers for CPU and memory.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../scripts/lib/ports.mjs';
@@ -31,6 +31,51 @@ export function rssMiB(pid) {
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0;
+  }
+}
+/**
+ * Where the load generators of the multi-process scenarios connect: the broker port on these
+ * loopback destination addresses in turn (the brokers then listen on every address,
+ * `LISTEN_ALL`), from loopback's own source address without binding one. Linux picks a
+ * connect's source port per destination: to one destination it walks the ephemeral range
+ * (even ports first) past every port already connected there, so the walk grows with the
+ * sockets held — 18,000 sockets to one address took 4.5 s and 4.0 s of kernel CPU in the
+ * connecting process, 0.6 s over four (a plain Node script, 4 December 2026). Binding a
+ * source address is slower still (bench/scenarios/storm20k.mjs).
+ */
+export const LOAD_DESTINATIONS = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
+export const LISTEN_ALL = '0.0.0.0';
+
+/** CPU seconds (user + system) used so far by every process whose name (/proc/<pid>/comm) is
+ *  one of `names`, summed per name: e.g. every PostgreSQL backend. A process that exits within
+ *  a window takes its seconds with it. */
+export function cpuSecondsByName(names) {
+  const out = Object.fromEntries(names.map((n) => [n, 0]));
+  let pids = [];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    let comm;
+    try {
+      comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm in out) out[comm] += cpuSeconds(pid);
+  }
+  return out;
+}
+/** Machine-wide CPU seconds in interrupts and softirqs so far (/proc/stat): on loopback, most of
+ *  TCP's receive path, which no process is charged for. */
+export function machineIrqSeconds() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return (f[5] + f[6]) / CLK;
+  } catch {
+    return Number.NaN;
   }
 }
 /** Machine-wide CPU seconds spent busy so far, all cores (/proc/stat: user, nice, system, irq

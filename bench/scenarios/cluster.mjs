@@ -1,7 +1,9 @@
 // Connections across broker processes: N broker processes started by the launcher (Node
 // cluster workers sharing one MQTT port), a fleet of idle authenticated connections ramped at
-// a fixed rate from several load processes, each from its own loopback source address (one
-// address has ~28k ephemeral ports; one process holds at most `ulimit -n` sockets). Measures
+// a fixed rate from several load processes, from loopback's own source address to several
+// destination addresses (bench/lib/system.mjs, LOAD_DESTINATIONS: to one destination the
+// kernel's source-port search slows with every socket held; one process holds at most
+// `ulimit -n` sockets). Measures
 // connections held, CONNACK p50/p99 during the ramp, RSS per process and in total and RSS
 // growth per held connection, per process and overall; then the same load against a fresh
 // Mosquitto in the same run (one process, so at most its open-files limit of connections).
@@ -10,7 +12,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import { cpuSeconds, pct, rssMiB, sleep } from '../lib/system.mjs';
+import { cpuSeconds, LISTEN_ALL, LOAD_DESTINATIONS, pct, rssMiB, sleep } from '../lib/system.mjs';
 
 const round = (x, d = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
@@ -44,7 +46,7 @@ export async function seedTokens(pool, n) {
 }
 
 /**
- * Opens `tokens.length` connections from `loaders` processes (127.0.0.1, .2, …) at `rate`/s in
+ * Opens `tokens.length` connections from `loaders` processes (to LOAD_DESTINATIONS) at `rate`/s in
  * all, holds them `holdS`, reads the per-process figures through `measure()`, closes them.
  */
 export async function rampConnections(root, { port, tokens, loaders, rate, holdS, tag, measure }) {
@@ -66,7 +68,7 @@ export async function rampConnections(root, { port, tokens, loaders, rate, holdS
               port,
               tokens: tokens.slice(k * per, (k + 1) * per),
               tag: `${tag}-${k}`,
-              localAddress: `127.0.0.${k + 1}`,
+              hosts: LOAD_DESTINATIONS,
               ratePerSecond: rate / loaders,
             },
           });
@@ -126,7 +128,7 @@ export async function clusterConnections(root, p) {
     verbose: p.verbose,
     nodeArgs: p.nodeArgs,
     // Capacity, not the abuse limits: a loopback address stands for thousands of modems.
-    env: { MAX_CONNECTIONS: '0', CONNECT_RATE_PER_IP: '0', AUTH_FAILURES_PER_IP: '0' },
+    env: { MAX_CONNECTIONS: '0', CONNECT_RATE_PER_IP: '0', AUTH_FAILURES_PER_IP: '0', MQTT_HOST: LISTEN_ALL },
     seed: async (pool) => {
       tokens = await seedTokens(pool, p.connections);
     },
@@ -134,7 +136,7 @@ export async function clusterConnections(root, p) {
   const out = {
     conditions:
       `${p.connections} idle MQTT connections authenticated with access tokens, ramped at ${p.rate}/s from ${p.loaders} load processes ` +
-      `(source addresses 127.0.0.1–${p.loaders}), CONNACK given up after 30 s, held ${p.holdS} s; SPMS: ${p.processes} broker processes ` +
+      `(source address 127.0.0.1, unbound, to ${LOAD_DESTINATIONS.length} loopback destination addresses in turn), CONNACK given up after 30 s, held ${p.holdS} s; SPMS: ${p.processes} broker processes ` +
       `under scripts/supervise.mjs (as npm start, CLUSTER_SCHEDULING=${scheduling}), no worker/API/alerts; Mosquitto: one fresh process, no authentication; ` +
       `open files ${p.fdLimit ?? '?'} per process; ${cpuModel()}, load average ${load0.join(' ')} at start`,
     processes: p.processes,
@@ -201,7 +203,7 @@ export async function clusterConnections(root, p) {
     }
     await sleep(3000);
     // Baseline: a fresh Mosquitto, the same load (as many as one process's open files allow).
-    const mosq = await startMosquitto();
+    const mosq = await startMosquitto({ host: LISTEN_ALL });
     try {
       const n = Math.min(p.connections, (p.fdLimit ?? 20_000) - 500);
       const rss0 = mosq.pid ? rssMiB(mosq.pid) : null;

@@ -20,7 +20,17 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import { committedRows, cpuSecondsMeter, machineBusySeconds, pct, sleep } from '../lib/system.mjs';
+import {
+  committedRows,
+  cpuSecondsByName,
+  cpuSecondsMeter,
+  LISTEN_ALL,
+  LOAD_DESTINATIONS,
+  machineBusySeconds,
+  machineIrqSeconds,
+  pct,
+  sleep,
+} from '../lib/system.mjs';
 import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
@@ -31,10 +41,14 @@ import { cpuModel, machineLoad } from './cluster.mjs';
  * ephemeral ports) for every socket, which fails slowly once thousands are taken, the last
  * storm's TIME_WAIT included: 9,000 sockets bound to 127.0.0.2 took 135 s and 11 s of kernel
  * CPU in one process, 3.4 s without the bind (4 December). Every device then comes from one
- * address — a harder case for per-address limits than two.
+ * address — a harder case for per-address limits than two — and the devices are spread over
+ * several destination addresses (LOAD_DESTINATIONS), so that no destination needs more than a
+ * few thousand source ports.
  */
 const LOADERS = ['load1', 'load2'];
 const SOURCE = '127.0.0.1';
+/** PostgreSQL's and Redis's processes, by name, in a storm's CPU budget. */
+const SERVICES = { postgres: 'postgres', redis: 'redis-server' };
 /** The kernel's cap on a listening socket's accept queue (docs/scaling.md: storms overflow 4096). */
 const somaxconn = () => {
   try {
@@ -66,16 +80,21 @@ const ask = (child, msg) =>
 /**
  * Where a storm's CPU went: machine-wide busy core-seconds from its start to the last row
  * recorded (or the last device back, or the time limit when not all came back), the SPMS
- * processes' own (by name), the load processes', and `other`: the rest of the machine
- * (PostgreSQL, Redis, the kernel outside these processes, this benchmark's own polling,
- * anything else running). busy ÷ cores is the least wall time the same work — load
- * generators and all — could take on this machine.
+ * processes' own (by name), the load processes', PostgreSQL's and Redis's (every process of
+ * that name on the machine, so other work on the machine counts there too), interrupts and
+ * softirqs (`irq`: on loopback most of TCP's receive path, charged to no process), and
+ * `other`: the rest (the kernel's other work, this benchmark's own polling, anything else
+ * running). busy ÷ cores is the least wall time the same work — load generators and all —
+ * could take on this machine.
  */
 function cpuBudget(pids) {
   const busy0 = machineBusySeconds();
+  const irq0 = machineIrqSeconds();
+  const services0 = cpuSecondsByName(Object.values(SERVICES));
   const stop = cpuSecondsMeter(pids);
   return () => {
     const busyCoreS = machineBusySeconds() - busy0;
+    const services = cpuSecondsByName(Object.values(SERVICES));
     const { wallS, seconds } = stop();
     // a process that exited meanwhile reads 0: left out rather than counted negative
     const byProcess = Object.fromEntries(
@@ -83,6 +102,8 @@ function cpuBudget(pids) {
         .filter(([, v]) => v >= 0)
         .map(([k, v]) => [k, round(v)]),
     );
+    for (const [k, name] of Object.entries(SERVICES)) byProcess[k] = round(services[name] - services0[name]);
+    byProcess.irq = round(machineIrqSeconds() - irq0);
     byProcess.other = round(busyCoreS - Object.values(byProcess).reduce((a, b) => a + b, 0));
     return {
       wallS: round(wallS),
@@ -105,6 +126,7 @@ async function storm(loaders, { ports, fleet, withAuth, p, recorded, pids = {} }
         cmd: 'go',
         run: {
           port: ports[k % ports.length],
+          hosts: LOAD_DESTINATIONS,
           creds: halves[k],
           withAuth,
           timeoutS: p.timeoutS,
@@ -187,7 +209,8 @@ export async function storm20k(root, p) {
     root,
     label: 'storm20k',
     verbose: p.verbose,
-    env: SHIPPED_DEFAULTS_ENV,
+    // Every loopback address, for the load's destinations (the shipped MQTT_HOST is 0.0.0.0 too).
+    env: { ...SHIPPED_DEFAULTS_ENV, MQTT_HOST: LISTEN_ALL },
     seed: async (pool) => {
       creds = await seedBasicDevices(pool, n);
     },
@@ -195,7 +218,8 @@ export async function storm20k(root, p) {
   const out = {
     conditions:
       `${p.sizes.join(' and ')} devices with MQTT Basic credentials (supplied passwords, scrypt as imported) reconnect at once from ` +
-      `one source address (${SOURCE}, unbound: the kernel picks source ports at connect; ${LOADERS.length} load processes), each then sends its 8-message boot burst (QoS 1); ` +
+      `one source address (${SOURCE}, unbound: the kernel picks source ports at connect; ${LOADERS.length} load processes) ` +
+      `to ${LOAD_DESTINATIONS.length} loopback destination addresses in turn, each then sends its 8-message boot burst (QoS 1); ` +
       `a refused or failed connect reboots the device (retry after ${p.rebootMs} ms); CONNACK timeout ${p.connackTimeoutMs} ms; ` +
       `shipped defaults (no limit overrides), ${counts.broker} broker, ${counts.worker} worker, 1 API and 1 alerts process under scripts/supervise.mjs; ` +
       `warm = processes restarted after the blackout, shared verified-credential cache in Redis holding the fleet; ` +
@@ -222,7 +246,7 @@ export async function storm20k(root, p) {
       const count = Math.ceil(size / ((p.fdLimit ?? 20_000) - 1000));
       const mosqs = [];
       try {
-        for (let i = 0; i < count; i++) mosqs.push(await startMosquitto());
+        for (let i = 0; i < count; i++) mosqs.push(await startMosquitto({ host: LISTEN_ALL }));
         const r = await storm(loaders, {
           ports: mosqs.map((m) => m.port),
           fleet: creds.slice(0, size),

@@ -3,8 +3,9 @@
  * Idle authenticated connections across several broker processes, as `npm start` runs
  * them (scripts/supervise.mjs: Node cluster workers sharing MQTT_PORT), beside a private
  * Mosquitto measured in the same run with the same load. The load comes from BENCH_LOADERS
- * child processes, each from its own loopback address (127.0.0.1, .2, …; one address has
- * ~28k ephemeral ports), arriving at BENCH_RATE connections per second in all.
+ * child processes, from loopback's own source address (unbound) to 8 loopback destination
+ * addresses in turn (to one destination the kernel's source-port search slows with every
+ * socket held), arriving at BENCH_RATE connections per second in all.
  *
  *   npx tsc -b apps/broker && node apps/broker/dist/bench/cluster-connections.js
  *   BENCH_CONNECTIONS=20000 BENCH_PROCESSES=1,2 BENCH_RATE=1500 BENCH_LOADERS=4 node …
@@ -27,6 +28,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 1500);
 const LOADERS = Number(process.env.BENCH_LOADERS ?? 4);
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 5000);
 const MOSQUITTO = process.env.BENCH_MOSQUITTO !== '0';
+/** Where the load connects: the broker port on these loopback addresses in turn (brokers listen on all). */
+const DESTINATIONS = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (a: number[], p: number) =>
@@ -66,7 +69,7 @@ async function load(port: number, tokens: (string | undefined)[], tag: string, p
             port,
             tokens: tokens.slice(k * per, (k + 1) * per),
             tag: `${tag}-${k}`,
-            localAddress: `127.0.0.${k + 1}`,
+            hosts: DESTINATIONS,
             ratePerSecond: RATE / LOADERS,
           },
         });
@@ -126,7 +129,7 @@ async function startCluster(processes: number, dbUrl: string, redisUrl: string, 
       WORKER_PROCESSES: '0',
       API_PROCESSES: '0',
       ALERTS_PROCESSES: '0',
-      MQTT_HOST: '127.0.0.1',
+      MQTT_HOST: '0.0.0.0',
       MQTT_PORT: String(mqttPort),
       BROKER_HTTP_HOST: '127.0.0.1',
       BROKER_HTTP_PORT: String(base),
@@ -157,7 +160,7 @@ async function startCluster(processes: number, dbUrl: string, redisUrl: string, 
 
 async function main(): Promise<void> {
   console.log(
-    `SPMS connections across broker processes: ${N} idle authenticated connections, ${RATE}/s from ${LOADERS} load processes (127.0.0.1–${LOADERS}), held ${HOLD_MS / 1000} s`,
+    `SPMS connections across broker processes: ${N} idle authenticated connections, ${RATE}/s from ${LOADERS} load processes (127.0.0.1 to ${DESTINATIONS.length} destination addresses), held ${HOLD_MS / 1000} s`,
   );
   console.log(
     `  load average before: ${loadavg()

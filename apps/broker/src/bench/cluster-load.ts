@@ -1,7 +1,7 @@
 /**
  * Load-generator child of the cluster connection benchmark (cluster-connections.ts): opens
- * its slice of idle authenticated connections from one loopback source address at a steady
- * rate, timing each CONNACK (from the TCP connect call), holds them, and closes them when
+ * its slice of idle authenticated connections at a steady rate, from loopback's own source
+ * address (unbound) to the broker's port on several destination addresses in turn, timing each CONNACK (from the TCP connect call), holds them, and closes them when
  * told. Talks to the parent over IPC.
  */
 import { RawClient } from './raw-client.js';
@@ -10,7 +10,8 @@ interface Run {
   port: number;
   tokens: (string | undefined)[];
   tag: string;
-  localAddress: string;
+  /** Destination addresses, connection i to hosts[i % hosts.length]. */
+  hosts: string[];
   ratePerSecond: number;
 }
 
@@ -30,7 +31,7 @@ async function run(r: Run): Promise<void> {
     pending.push(
       RawClient.connect({
         port: r.port,
-        localAddress: r.localAddress,
+        host: r.hosts[i % r.hosts.length],
         clientId: `${r.tag}-${i}`,
         username: r.tokens[i],
         keepalive: 600,
