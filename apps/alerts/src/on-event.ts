@@ -6,7 +6,7 @@
  * several alerts workers are harmless.
  */
 import { debounceDelayMs, severityOf } from '@spms/alerting';
-import type { DomainEvent } from '@spms/contracts';
+import type { DomainEvent, QueuedEventType } from '@spms/contracts';
 import { type DebounceJob, jobId } from '@spms/contracts';
 import { withTransaction } from '@spms/db';
 import { isImportedMessageId } from '@spms/queue';
@@ -27,7 +27,7 @@ import {
 } from './store.js';
 
 export function createEventHandler(ctx: AlertsContext) {
-  return async (job: Job<DomainEvent>): Promise<void> => {
+  return async (job: Job<DomainEvent<QueuedEventType>>): Promise<void> => {
     const e = job.data;
     if (startedByImport(e)) return;
     switch (e.type) {
@@ -124,9 +124,15 @@ export function createEventHandler(ctx: AlertsContext) {
         return;
       }
       default:
-        return; // connection_lost / reconnected / *.changed: nothing to tell people
+        // Only the queued types come here (QUEUED_EVENT_TYPES): a type added there without a
+        // case above fails to compile.
+        return unhandled(e);
     }
   };
+}
+
+function unhandled(e: never): void {
+  throw new Error(`domain event ${(e as DomainEvent).type} has no handler`);
 }
 
 /**
@@ -136,7 +142,7 @@ export function createEventHandler(ctx: AlertsContext) {
  * imported when its starting report is (history-import ids): outages opened by live data
  * after the import follow the live rules.
  */
-function startedByImport(e: DomainEvent): boolean {
+function startedByImport(e: DomainEvent<QueuedEventType>): boolean {
   if (!e.type.startsWith('outage.') && !e.type.startsWith('voltage.')) return false;
   const p = e.payload;
   const record = 'outage' in p ? p.outage : 'episode' in p ? p.episode : undefined;

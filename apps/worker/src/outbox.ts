@@ -1,10 +1,10 @@
 /**
  * Domain events leave through an outbox: they are inserted in the same transaction as the
  * change (skipping ids already stored: the id is deterministic, so a re-processed batch adds
- * nothing), published after COMMIT to the durable `domain-events` queue (jobId = event id:
- * BullMQ ignores an add whose jobId exists) and to the live pub/sub channel, then marked
- * published. A crash between COMMIT and publish leaves them unpublished; the relay (run by
- * the sweeper leader) publishes those. The queue side is exactly-once; pub/sub is
+ * nothing), published after COMMIT to the durable `domain-events` queue (the types the alerts
+ * act on, QUEUED_EVENT_TYPES; jobId = event id: BullMQ ignores an add whose jobId exists) and
+ * to the live pub/sub channel, then marked published. A crash between COMMIT and publish
+ * leaves them unpublished; the relay (run by the sweeper leader) publishes those. The queue side is exactly-once; pub/sub is
  * at-least-once in that crash case (live views tolerate a repeat).
  *
  * Commit order (`seq`): `insertEventsAndCommit` is the ONLY writer of domain_events. It takes
@@ -25,6 +25,7 @@ import {
   type DomainEvent,
   domainEventJob,
   domainEventsChannel,
+  isQueuedEvent,
   type JobProducer,
 } from '@spms/contracts';
 import type { Pool, PoolClient } from '@spms/db';
@@ -92,14 +93,15 @@ export class EventPublisher {
     await this.markPublished(events);
   }
 
-  /** The Redis half of `publish`: the durable queue and the live channel. */
+  /** The Redis half of `publish`: the durable queue (the types the alerts act on) and the live channel (all). */
   async send(events: DomainEvent[]): Promise<void> {
     if (events.length === 0) return;
     const channel = domainEventsChannel(this.prefix);
     const pipe = this.redis.pipeline();
     for (const e of events) pipe.publish(channel, JSON.stringify(e));
+    const queued = events.filter(isQueuedEvent);
     // Both at once (one Redis round trip less); each is in commit order on its own.
-    await Promise.all([this.queue.addBulk(events.map(domainEventJob)), pipe.exec()]);
+    await Promise.all([queued.length ? this.queue.addBulk(queued.map(domainEventJob)) : null, pipe.exec()]);
   }
 
   /** The PostgreSQL half of `publish`: the relay skips these from now on. */

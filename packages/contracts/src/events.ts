@@ -100,3 +100,25 @@ interface DomainEventOf<T extends DomainEventType> {
 export type DomainEvent<T extends DomainEventType = DomainEventType> = { [K in T]: DomainEventOf<K> }[T];
 
 export const DOMAIN_EVENTS_QUEUE = 'domain-events';
+
+/**
+ * The event types the alerts processes act on: only these become jobs of the durable
+ * `domain-events` queue (every event is still stored in `domain_events` and sent on the live
+ * channel). The others (a connection lost or back, a record merely changed, an outage passing
+ * the momentary threshold) raise and clear nothing, and as jobs they cost a grid-restore storm
+ * a queue round trip per device for no one: every device's reconnection is one.
+ */
+export const QUEUED_EVENT_TYPES = [
+  'outage.opened',
+  'outage.closed',
+  'outage.removed',
+  'device.offline',
+  'device.online',
+  'voltage.episode_opened',
+  'voltage.episode_closed',
+  'voltage.episode_removed',
+] as const satisfies readonly DomainEventType[];
+export type QueuedEventType = (typeof QUEUED_EVENT_TYPES)[number];
+const QUEUED = new Set<DomainEventType>(QUEUED_EVENT_TYPES);
+/** Whether an event goes to the durable `domain-events` queue (QUEUED_EVENT_TYPES). */
+export const isQueuedEvent = (e: DomainEvent): e is DomainEvent<QueuedEventType> => QUEUED.has(e.type);

@@ -1,17 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import type { DomainEvent } from './events.js';
+import { type DomainEvent, isQueuedEvent } from './events.js';
 import { dispatchJob, domainEventJob, type SMS_INBOUND_QUEUE } from './jobs.js';
 
 describe('job registry', () => {
   it('a domain event is a job named by its type with its id as the job id', () => {
-    const e: DomainEvent = {
+    const e: DomainEvent<'device.online'> = {
       id: 'e1',
-      type: 'device.reconnected',
+      type: 'device.online',
       deviceId: '00000000-0000-0000-0000-000000000001',
       occurredAt: 1,
-      payload: { at: 1 },
+      payload: { offlineSince: 0, at: 1, spurious: false },
     };
-    expect(domainEventJob(e)).toEqual({ name: 'device.reconnected', data: e, opts: { jobId: 'e1' } });
+    expect(domainEventJob(e)).toEqual({ name: 'device.online', data: e, opts: { jobId: 'e1' } });
+  });
+
+  it('only the event types the alerts act on are queued', () => {
+    const base = { id: 'e1', deviceId: '00000000-0000-0000-0000-000000000001', occurredAt: 1 };
+    const reconnected: DomainEvent = { ...base, type: 'device.reconnected', payload: { at: 1 } };
+    const offline: DomainEvent = {
+      ...base,
+      type: 'device.offline',
+      payload: { lastActivity: 0, inactiveAt: 1, detectedAt: 1 },
+    };
+    expect([reconnected, offline].map(isQueuedEvent)).toEqual([false, true]);
   });
 
   it('sms-inbound jobs are dispatched by name; an unregistered name goes to the fallback', async () => {

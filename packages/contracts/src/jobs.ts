@@ -3,7 +3,7 @@
  * its consumer agree at compile time, and a consumer of several job names dispatches
  * through `dispatchJob` (a missing handler is a compile error) instead of comparing strings.
  */
-import { DOMAIN_EVENTS_QUEUE, type DomainEvent, type DomainEventType } from './events.js';
+import { DOMAIN_EVENTS_QUEUE, type DomainEvent, type QueuedEventType } from './events.js';
 import { INGEST_JOB, INGEST_QUEUE, type IngestBatch } from './ingest.js';
 import type { SmsInboundJob } from './sms.js';
 
@@ -58,8 +58,8 @@ export interface AlertTimerJobs {
 /** Queue → job name → payload. */
 export interface JobRegistry {
   [INGEST_QUEUE]: { [INGEST_JOB]: IngestBatch };
-  /** Job name = event type, job id = event id. */
-  [DOMAIN_EVENTS_QUEUE]: { [T in DomainEventType]: DomainEvent & { type: T } };
+  /** Job name = event type, job id = event id; only the types the alerts act on. */
+  [DOMAIN_EVENTS_QUEUE]: { [T in QueuedEventType]: DomainEvent & { type: T } };
   [ALERT_TIMERS_QUEUE]: AlertTimerJobs;
   [SMS_QUEUE]: { send: SendJob };
   /** Job name = the deliver_sm's kind, job id = its key. */
@@ -113,7 +113,9 @@ export function dispatchJob<Q extends QueueName, J extends NamedJob, R>(
  * A domain event as a job of the `domain-events` queue: job name = its type, job id = its
  * id (BullMQ ignores an add whose id exists, so a repeat is a no-op).
  */
-export function domainEventJob(e: DomainEvent): JobSpec<typeof DOMAIN_EVENTS_QUEUE, { jobId: string }> {
+export function domainEventJob(
+  e: DomainEvent<QueuedEventType>,
+): JobSpec<typeof DOMAIN_EVENTS_QUEUE, { jobId: string }> {
   // The union of events does not correlate e.type with e by itself: each event is its type's.
   return { name: e.type, data: e, opts: { jobId: e.id } } as JobSpec<typeof DOMAIN_EVENTS_QUEUE, { jobId: string }>;
 }

@@ -100,7 +100,7 @@ async function main(): Promise<void> {
        SELECT d, 1, to_timestamp(s / 1000.0), m, true FROM unnest($1::uuid[], $2::float8[], $3::text[]) AS x(d, s, m)`,
       [devices, starts, msgIds],
     );
-    const evts: DomainEvent[] = devices.map((d, i) => ({
+    const evts: DomainEvent<'outage.opened'>[] = devices.map((d, i) => ({
       id: `outage.opened/${d}/1/${msgIds[i]}`,
       type: 'outage.opened',
       deviceId: d,
