@@ -21,7 +21,11 @@ export function writeMultiReport(r) {
     const m = c.mosquitto;
     rows.push([
       `7. Connections across ${c.processes} broker processes`,
-      `${n(c.spms.held)} of ${n(c.spms.attempted)} held, ${n(c.spms.perConnectionKiB, 1)} KiB RSS growth each (${n(c.spms.totalKiBPerConnection, 1)} KiB with the processes' own footprint); CONNACK p50 ${n(c.spms.connackMs.p50)} ms, p99 ${n(c.spms.connackMs.p99)} ms`,
+      `${n(c.spms.held)} of ${n(c.spms.attempted)} held, ${n(c.spms.perConnectionKiB, 1)} KiB RSS growth each (${n(c.spms.totalKiBPerConnection, 1)} KiB with the processes' own footprint)` +
+        (c.spms.perConnectionSettledKiB != null
+          ? `, ${n(c.spms.perConnectionSettledKiB, 1)} KiB after ${c.spms.settleS} s idle`
+          : '') +
+        `; CONNACK p50 ${n(c.spms.connackMs.p50)} ms, p99 ${n(c.spms.connackMs.p99)} ms`,
       m
         ? `Mosquitto (1 process, no auth): ${n(m.held)} of ${n(m.attempted)}, ${n(m.perConnectionKiB, 1)} KiB each; CONNACK p50 ${n(m.connackMs.p50)} ms, p99 ${n(m.connackMs.p99)} ms`
         : '—',
@@ -37,7 +41,10 @@ export function writeMultiReport(r) {
         `RSS ${n(c.spms.rssBeforeMiB)} → ${n(c.spms.rssAfterMiB)} MiB in all; per process: ${c.spms.perProcess
           .map(
             (x, i) =>
-              `#${i + 1} ${n(x.held)} held, ${n(x.rssBeforeMiB)} → ${n(x.rssAfterMiB)} MiB, ${n(x.perConnectionKiB, 1)} KiB/conn`,
+              `#${i + 1} ${n(x.held)} held, ${n(x.rssBeforeMiB)} → ${n(x.rssAfterMiB)} MiB, ${n(x.perConnectionKiB, 1)} KiB/conn` +
+              (x.rssSettledMiB != null
+                ? ` (${n(x.rssSettledMiB)} MiB, ${n(x.perConnectionSettledKiB, 1)} KiB/conn after ${c.spms.settleS} s idle)`
+                : ''),
           )
           .join(
             '; ',
