@@ -31,7 +31,12 @@ export interface RunningWorker {
 export async function startWorker(config: WorkerConfig, opts: { logger?: Logger } = {}): Promise<RunningWorker> {
   const logger = opts.logger ?? createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const prefix = config.REDIS_PREFIX;
-  const pool = createPool(config.DATABASE_URL, { max: config.WORKER_DB_POOL, applicationName: 'spms-worker' });
+  // JIT off: every statement here is a short one over a batch (see createPool's `jit`).
+  const pool = createPool(config.DATABASE_URL, {
+    max: config.WORKER_DB_POOL,
+    applicationName: 'spms-worker',
+    jit: false,
+  });
   // BullMQ's blocking connection needs maxRetriesPerRequest: null; commands of our own share it.
   const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

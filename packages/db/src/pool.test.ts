@@ -44,6 +44,21 @@ it('statementTimeoutMs ends a query that runs longer', async () => {
   }
 });
 
+it('jit: false runs the sessions with jit = off; by default the server decides', async () => {
+  const off = createPool(db.url, { max: 1, jit: false });
+  const dflt = createPool(db.url, { max: 1 });
+  try {
+    expect((await off.query<{ jit: string }>('SHOW jit')).rows[0]?.jit).toBe('off');
+    const server = await dflt.query<{ jit: string }>('SHOW jit');
+    expect(server.rows[0]?.jit).toBe(
+      (await dflt.query<{ s: string }>("SELECT reset_val AS s FROM pg_settings WHERE name = 'jit'")).rows[0]?.s,
+    );
+  } finally {
+    await off.end();
+    await dflt.end();
+  }
+});
+
 it('a checked-out client whose connection breaks does not crash the process; the pool recovers', async () => {
   // PostgreSQL going away mid-transaction (found by tests/fault): pg emits 'error' on the
   // client itself; with no listener that was an uncaught exception that killed the worker.

@@ -14,6 +14,13 @@ export interface PoolOptions {
   connectionTimeoutMs?: number;
   /** PostgreSQL statement_timeout for this pool's sessions (default: none). */
   statementTimeoutMs?: number;
+  /**
+   * false: the sessions run with `jit = off` (a startup parameter: no round trip). For
+   * pools of short statements over a few hundred rows, whose estimates can still pass
+   * jit_above_cost (tables not yet analysed, array parameters): compiling then costs
+   * 100-250 ms of CPU for a statement that runs in a few. Default: the server's setting.
+   */
+  jit?: boolean;
 }
 
 /** A pg pool for the time-series tables (the design card: "TimescaleDB via pg"). */
@@ -24,6 +31,7 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
     application_name: opts.applicationName ?? 'spms',
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    ...(opts.jit === false ? { options: '-c jit=off' } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.
