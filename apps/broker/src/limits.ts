@@ -5,7 +5,7 @@
  * a device has one session). A bucket costs a few numbers; idle IP buckets are swept so a
  * scan does not grow the map.
  */
-import { takeToken } from '@spms/queue';
+import { defineTokenBucket, takeToken } from '@spms/queue';
 import type { Redis } from 'ioredis';
 
 export class TokenBucket {
@@ -101,6 +101,8 @@ export class SharedKeyedLimiter {
     private readonly perMinute: number,
   ) {
     this.local = new KeyedLimiter(perMinute);
+    // Now, before any device traffic: the broker's connection auto-pipelines (see defineTokenBucket).
+    defineTokenBucket(redis);
   }
 
   private async bucket(key: string, cost: number): Promise<boolean> {

@@ -51,4 +51,4 @@ export {
   redisLayoutProblem,
 } from './redis-url.js';
 export * from './tb-bridge.js';
-export { type TokenVerdict, takeToken } from './token-bucket.js';
+export { defineTokenBucket, type TokenVerdict, takeToken } from './token-bucket.js';

@@ -39,6 +39,17 @@ export interface TokenVerdict {
   retryAfterMs: number;
 }
 
+/**
+ * Defines the bucket's script on `redis` (once). Call it when the connection is made, before
+ * any command: on a connection with `enableAutoPipelining`, a pipeline that ioredis opened
+ * before `defineCommand` lacks the new command, and a first `takeToken` queued onto it leaves
+ * a reply callback with no command behind; when that pipeline's replies come back, ioredis
+ * throws "results[i] is not iterable" outside any caller, which ends the process.
+ */
+export function defineTokenBucket(redis: Redis): void {
+  if (!('spmsTokenBucket' in redis)) redis.defineCommand('spmsTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
+}
+
 /** Takes `cost` tokens from the bucket at `key` (0: only checks that one is left). Throws when Redis cannot answer. */
 export async function takeToken(
   redis: Redis,
@@ -47,7 +58,7 @@ export async function takeToken(
   burst: number,
   cost: number,
 ): Promise<TokenVerdict> {
-  if (!('spmsTokenBucket' in redis)) redis.defineCommand('spmsTokenBucket', { numberOfKeys: 1, lua: TOKEN_BUCKET_LUA });
+  defineTokenBucket(redis);
   const [ok, wait] = await (redis as BucketRedis).spmsTokenBucket(key, ratePerSec, burst, cost);
   return { allowed: ok === 1, retryAfterMs: wait };
 }
