@@ -43,7 +43,10 @@ export function writeReport(r) {
       ok(l.visibleViaApi.p99 !== null && l.visibleViaApi.p99 <= 100),
     ]);
     conds.push(
-      `**2. Latency** — ${l.conditions}; ${l.visibleViaApi.n} samples (max ${n(l.visibleViaApi.max, 1)} ms). Commit = the worker's post-COMMIT event; visible = GET /api/outages returned it. CPU: ${cpu(l.cpuPct)}.`,
+      `**2. Latency** — ${l.conditions}; ${l.visibleViaApi.n} samples (max ${n(l.visibleViaApi.max, 1)} ms). Commit = the worker's post-COMMIT event; visible = GET /api/outages returned it. CPU: ${cpu(l.cpuPct)}.` +
+        (l.readAfterEvent
+          ? ` The API's read (event → GET answered): p50 ${n(l.readAfterEvent.p50, 1)}, p99 ${n(l.readAfterEvent.p99, 1)} ms, ${n(l.getsBeyondFirst)} GETs beyond the first; each probe's first GET after the API started (warm-up, not counted): ${l.firstReadMs.map((x) => n(x, 1)).join(', ')} ms, its next four up to ${n(Math.max(0, ...(l.warmReadsMs ?? [])), 1)} ms.`
+          : ''),
     );
   }
   if (s.connections) {

@@ -3,7 +3,7 @@
  * dashboard generates its API types from it (apps/web: `npm run openapi`, run by its build).
  *
  * The document is collected from the route schemas while the routes register. Prisma and the
- * pg pools connect on their first query, and none is made; Redis is pointed at a closed port
+ * pg pools connect on their first query (none opened ahead: API_DB_POOL_MIN 0), and none is made; Redis is pointed at a closed port
  * and its failed start-up is only logged (no logger here). Nothing listens.
  */
 import { buildApp } from './app.js';
@@ -16,6 +16,7 @@ export async function openapiDocument(): Promise<Record<string, unknown>> {
     API_DOCS: 'true',
     REPORT_SCHEDULE: 'false',
     PUBSUB_WAKEUPS: 'false',
+    API_DB_POOL_MIN: '0',
   });
   const app = await buildApp(config);
   try {

@@ -3,7 +3,7 @@ export * from './generated/prisma/enums.js';
 export type * from './generated/prisma/models.js';
 export { applyMigrations, listMigrations, type MigrationResult } from './migrate.js';
 export { migrationsDir } from './paths.js';
-export { createPool, type Pool, type PoolClient } from './pool.js';
+export { createPool, openConnections, type Pool, type PoolClient } from './pool.js';
 export { createPrisma, type PrismaClient } from './prisma.js';
 export type { SqlExecutor } from './sql.js';
 export {

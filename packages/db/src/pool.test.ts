@@ -1,10 +1,11 @@
 /**
  * A pool that is exhausted fails a waiting query after connectionTimeoutMs instead of
- * queueing it forever, and statement_timeout ends a query that runs too long.
+ * queueing it forever, statement_timeout ends a query that runs too long, and `min`
+ * connections opened ahead stay open while idle.
  */
 import { createTcpProxy, createTestDatabase, freePort, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createPool } from './pool.js';
+import { createPool, openConnections } from './pool.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -80,5 +81,44 @@ it('a checked-out client whose connection breaks does not crash the process; the
   } finally {
     await pool.end();
     await proxy.cut();
+  }
+});
+
+it('openConnections opens `min` connections ahead; idle ones above `min` close, those up to it stay', async () => {
+  const pool = createPool(db.url, { max: 4, min: 2, idleTimeoutMs: 100, applicationName: 'pool-min-test' });
+  const observer = createPool(db.url, { max: 1, applicationName: 'observer' });
+  const backends = async () =>
+    (
+      await observer.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'pool-min-test'`,
+      )
+    ).rows[0]?.n;
+  try {
+    await openConnections(pool, 2);
+    expect(pool.totalCount).toBe(2);
+    expect(pool.idleCount).toBe(2);
+    // A burst of three concurrent queries needs a third connection...
+    await Promise.all([1, 2, 3].map(() => pool.query('SELECT pg_sleep(0.05)')));
+    expect(pool.totalCount).toBe(3);
+    // ...which closes once idle for idleTimeoutMs; the two opened ahead do not.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(pool.totalCount).toBe(2);
+    expect(await backends()).toBe(2);
+  } finally {
+    await pool.end();
+    await observer.end();
+  }
+});
+
+it('openConnections rejects when PostgreSQL cannot be reached, and the pool still works later', async () => {
+  const port = await freePort();
+  const url = new URL(db.url);
+  url.port = String(port);
+  const pool = createPool(url.toString(), { min: 2, connectionTimeoutMs: 2000 });
+  try {
+    await expect(openConnections(pool, 2)).rejects.toThrow();
+    expect(pool.totalCount).toBe(0);
+  } finally {
+    await pool.end();
   }
 });

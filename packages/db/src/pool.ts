@@ -21,6 +21,15 @@ export interface PoolOptions {
    * 100-250 ms of CPU for a statement that runs in a few. Default: the server's setting.
    */
   jit?: boolean;
+  /**
+   * Connections kept open while idle (default 0). Above it, a connection idle for
+   * idleTimeoutMs is closed, and the next burst of concurrent queries opens it again: a
+   * PostgreSQL backend started and its catalog caches filled, paid by the query that waits
+   * for it. openConnections() opens them ahead of the first query.
+   */
+  min?: number;
+  /** How long a connection above `min` may stay idle before it is closed (default 10 s). */
+  idleTimeoutMs?: number;
 }
 
 /** A pg pool for the time-series tables (the design card: "TimescaleDB via pg"). */
@@ -28,6 +37,8 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: opts.max ?? 10,
+    min: opts.min ?? 0,
+    idleTimeoutMillis: opts.idleTimeoutMs ?? 10_000,
     application_name: opts.applicationName ?? 'spms',
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
@@ -41,4 +52,16 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
   // client is idle. Its caller sees the failed query and releases it; the pool drops it.
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/**
+ * Opens up to `n` connections at once (fewer if the pool's max is lower) and returns them to
+ * the pool idle: with `min` ≥ n they stay open, so the first concurrent queries do not each
+ * wait for a new PostgreSQL backend. Rejects with the first connection error.
+ */
+export async function openConnections(pool: pg.Pool, n: number): Promise<void> {
+  const opened = await Promise.allSettled(Array.from({ length: n }, () => pool.connect()));
+  for (const o of opened) if (o.status === 'fulfilled') o.value.release();
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -1,7 +1,8 @@
 /**
  * DATABASE_READ_URL: heavy reads come from the read pool, writes go to the primary. The
  * "replica" here is a second database seeded with a known history the primary does not
- * have, so which database answered is visible in the answer itself.
+ * have, so which database answered is visible in the answer itself. Both pools open
+ * API_DB_POOL_MIN connections at start-up.
  */
 import { createPool, type Pool } from '@spms/db';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
@@ -29,6 +30,18 @@ afterAll(async () => {
 });
 
 describe('DATABASE_READ_URL', () => {
+  it('opens API_DB_POOL_MIN connections (default 2) to each database at start-up, before any request', async () => {
+    const deadline = Date.now() + 10_000;
+    while ((api.app.pg.totalCount < 2 || api.app.pgRead.totalCount < 2) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(api.app.pg.totalCount).toBeGreaterThanOrEqual(2);
+    expect(api.app.pgRead.totalCount).toBe(2);
+    const read = await replicaPool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'spms-api-read' AND datname = current_database()`,
+    );
+    expect(read.rows[0]?.n).toBe(2);
+  });
+
   it('answers outage lists, exports, voltage, fleet status and reports from the read database', async () => {
     const range = `from=${encodeURIComponent(DAY_FROM)}&to=${encodeURIComponent(DAY_TO)}`;
     const outages = await api.app.inject({ url: `/api/outages?${range}`, headers: auth });
