@@ -12,6 +12,7 @@ import {
   announceCredentialsChange,
   createDeviceAuthenticator,
   type DeviceAuthenticator,
+  defineSharedAuthCommands,
   PROVISION_ADDRESS_BUCKET,
   PROVISION_CREATE_BUCKET,
 } from '@spms/device-auth';
@@ -125,6 +126,9 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     // written one by one they were ~6 % of a warm storm's broker CPU (string writes).
     const redis = createRedis(config.REDIS_URL, { ...redisOpts, enableAutoPipelining: true });
     redis.on('error', () => {});
+    // Scripts used on this connection are defined now, before any command (auto-pipelining:
+    // a script defined at its first use can end the process; see defineSharedAuthCommands).
+    defineSharedAuthCommands(redis);
     cleanups.push(() => redis.disconnect());
     const subscriber = createRedis(config.REDIS_URL, {
       ...redisOpts,

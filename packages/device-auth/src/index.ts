@@ -35,4 +35,4 @@ export {
   requeueRpcs,
 } from './rpc-store.js';
 export { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
-export { announceCredentialsChange, bumpCredentials } from './shared-cache.js';
+export { announceCredentialsChange, bumpCredentials, defineSharedAuthCommands } from './shared-cache.js';

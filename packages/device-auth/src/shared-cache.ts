@@ -111,7 +111,14 @@ export function sharedKeys(prefix: string) {
   };
 }
 
-function defineCommands(redis: Redis): CacheRedis {
+/**
+ * Defines the shared cache's scripts on `redis` (once). A process whose connection has
+ * `enableAutoPipelining` must call it when the connection is made, before any command: a
+ * pipeline ioredis opened before `defineCommand` lacks the new command, and a first script
+ * call queued onto it leaves a reply callback with no command behind, which ioredis then
+ * throws ("results[i] is not iterable") outside any caller — the process ends.
+ */
+export function defineSharedAuthCommands(redis: Redis): CacheRedis {
   if (!('spmsAuthCheck' in redis)) {
     redis.defineCommand('spmsAuthCheck', { numberOfKeys: 2, lua: CHECK_LUA });
     redis.defineCommand('spmsAuthRemember', { numberOfKeys: 3, lua: REMEMBER_LUA });
@@ -128,7 +135,13 @@ function defineCommands(redis: Redis): CacheRedis {
 export async function bumpCredentials(redis: Redis, prefix: string, deviceIds: string[]): Promise<void> {
   if (deviceIds.length === 0) return;
   const k = sharedKeys(prefix);
-  await defineCommands(redis).spmsAuthBump(k.clock, k.changedPrefix, k.genPrefix, String(CHANGED_TTL_MS), ...deviceIds);
+  await defineSharedAuthCommands(redis).spmsAuthBump(
+    k.clock,
+    k.changedPrefix,
+    k.genPrefix,
+    String(CHANGED_TTL_MS),
+    ...deviceIds,
+  );
 }
 
 /**
@@ -162,7 +175,7 @@ export class SharedCredentialCache {
     private readonly secret: string,
     private readonly ttlMs: number,
   ) {
-    this.redis = defineCommands(redis);
+    this.redis = defineSharedAuthCommands(redis);
     this.keys = sharedKeys(prefix);
   }
 
