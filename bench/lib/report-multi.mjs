@@ -99,7 +99,7 @@ export function writeMultiReport(r) {
           .flatMap(([key]) => Object.entries(st[key] ?? {}).map(([size, w]) => [size, w, key]))
           .map(
             ([size, w, key]) =>
-              `Warm ${size}${key === 'warmRunning' ? ', processes kept running' : ', processes restarted'}: auth ${JSON.stringify(w.auth)}, errors ${w.errors} ${JSON.stringify(w.errorKinds)}, refusals ${JSON.stringify(w.refusalsByCode)}, load average ${w.loadAverage.before.join(' ')} → ${w.loadAverage.after.join(' ')}; ${cpuText(w.cpu)}.`,
+              `Warm ${size}${key === 'warmRunning' ? `, processes kept running (${w.offlineAtStart ?? '?'} devices offline at its start)` : ', processes restarted'}: auth ${JSON.stringify(w.auth)}, errors ${w.errors} ${JSON.stringify(w.errorKinds)}, refusals ${JSON.stringify(w.refusalsByCode)}, load average ${w.loadAverage.before.join(' ')} → ${w.loadAverage.after.join(' ')}; ${cpuText(w.cpu)}.`,
           )
           .join(' ') +
         (st.cold

@@ -49,14 +49,17 @@ import { cpuModel, machineLoad } from './cluster.mjs';
 const LOADERS = ['load1', 'load2'];
 const SOURCE = '127.0.0.1';
 /**
- * The "running" warm storm: the processes were up through the blackout (they are not on the
- * failed grid), and the blackout outlasted their own credential caches (AUTH_CACHE_TTL_MS,
- * 5 min shipped; shortened here to PROCESS_CACHE_TTL_MS so that the run does not wait 5
- * minutes — shorter only makes the cache colder), so every device is checked against the
- * shared cache in Redis again, as after a real island-wide blackout.
+ * The "kept running" warm storm: the processes were up through the blackout (they are not on
+ * the failed grid), and the blackout outlasted both their own credential caches
+ * (AUTH_CACHE_TTL_MS, 5 min shipped; shortened here to PROCESS_CACHE_TTL_MS so that the run
+ * does not wait 5 minutes — shorter only makes the cache colder), so every device is checked
+ * against the shared cache in Redis again, and the devices' inactivity timeout (120 s, the
+ * shipped profile default), so every device is offline when it returns and its return clears
+ * an offline alert, as after a real island-wide blackout.
  */
 const PROCESS_CACHE_TTL_MS = 20_000;
-const RUNNING_GAP_MS = PROCESS_CACHE_TTL_MS + 5000;
+const INACTIVITY_TIMEOUT_MS = 120_000;
+const RUNNING_GAP_MS = Math.max(PROCESS_CACHE_TTL_MS, INACTIVITY_TIMEOUT_MS) + 15_000;
 /** PostgreSQL's and Redis's processes, by name, in a storm's CPU budget. */
 const SERVICES = { postgres: 'postgres', redis: 'redis-server' };
 /** The kernel's cap on a listening socket's accept queue (docs/scaling.md: storms overflow 4096). */
@@ -234,7 +237,8 @@ export async function storm20k(root, p) {
       `a refused or failed connect reboots the device (retry after ${p.rebootMs} ms); CONNACK timeout ${p.connackTimeoutMs} ms; ` +
       `shipped defaults (no limit overrides), ${counts.broker} broker, ${counts.worker} worker, 1 API and 1 alerts process under scripts/supervise.mjs; ` +
       `warm = the shared verified-credential cache in Redis holding the fleet, with the processes either restarted after the blackout ` +
-      `or kept running through it (then ${RUNNING_GAP_MS / 1000} s of blackout, past their own caches' lifetime, AUTH_CACHE_TTL_MS ${PROCESS_CACHE_TTL_MS} instead of 300000); ` +
+      `or kept running through it (then ${RUNNING_GAP_MS / 1000} s of blackout, past their own caches' lifetime, AUTH_CACHE_TTL_MS ${PROCESS_CACHE_TTL_MS} instead of 300000, ` +
+      `and past the devices' ${INACTIVITY_TIMEOUT_MS / 1000} s inactivity timeout: they return offline); ` +
       `${cpuModel()}, load average ${load0.join(' ')} at start; kernel accept queue cap net.core.somaxconn ${somaxconn()}`,
     processes: counts,
     seedS: round((performance.now() - t0) / 1000),
@@ -347,7 +351,8 @@ export async function storm20k(root, p) {
         await sleep(5000);
         out.warm[size] = await warmStorm(size);
         await sleep(RUNNING_GAP_MS);
-        out.warmRunning[size] = await warmStorm(size);
+        const offline = await sys.pool.query('SELECT count(*)::int AS n FROM device_state WHERE NOT active');
+        out.warmRunning[size] = { ...(await warmStorm(size)), offlineAtStart: offline.rows[0].n };
       } finally {
         await run.stop();
       }
