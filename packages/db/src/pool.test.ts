@@ -110,6 +110,19 @@ it('openConnections opens `min` connections ahead; idle ones above `min` close, 
   }
 });
 
+it('openConnections asked for more than the pool holds opens max', async () => {
+  const pool = createPool(db.url, { max: 2, min: 2, connectionTimeoutMs: 1000 });
+  try {
+    // Without the cap the third connect waits for a connection held here, times out, and the
+    // call rejects.
+    await openConnections(pool, 3);
+    expect(pool.totalCount).toBe(2);
+    expect(pool.idleCount).toBe(2);
+  } finally {
+    await pool.end();
+  }
+});
+
 it('openConnections rejects when PostgreSQL cannot be reached, and the pool still works later', async () => {
   const port = await freePort();
   const url = new URL(db.url);

@@ -60,7 +60,9 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
  * wait for a new PostgreSQL backend. Rejects with the first connection error.
  */
 export async function openConnections(pool: pg.Pool, n: number): Promise<void> {
-  const opened = await Promise.allSettled(Array.from({ length: n }, () => pool.connect()));
+  // More than max would wait for a connection held here until the pool's connect timeout.
+  const count = Math.min(n, pool.options.max ?? n);
+  const opened = await Promise.allSettled(Array.from({ length: count }, () => pool.connect()));
   for (const o of opened) if (o.status === 'fulfilled') o.value.release();
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) throw failed.reason;
