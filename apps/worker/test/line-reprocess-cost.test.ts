@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOAD_BROKEN, LOAD_FILLED } from '../src/persist/line-reprocess.js';
+import { statementBuffers } from './test-support/statement-cost.js';
 
 const BATCH = 150; // devices in one batch with a session break (a storm's batches hold 100-500)
 const REPORTS = 25; // per line
@@ -60,18 +61,10 @@ afterAll(async () => {
 });
 
 /** Shared buffers the statement touched, and its rows. */
-async function run(sql: string, params: unknown[]): Promise<{ buffers: number; rows: unknown[] }> {
-  const c = await pool.connect();
-  try {
-    await c.query('SET jit = off'); // what the worker's sessions run with (worker.ts)
-    const plan = await c.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, params);
-    const top = (plan.rows[0] as { 'QUERY PLAN': { Plan: Record<string, number> }[] })['QUERY PLAN'][0]?.Plan;
-    const { rows } = await c.query(sql, params);
-    return { buffers: (top?.['Shared Hit Blocks'] ?? 0) + (top?.['Shared Read Blocks'] ?? 0), rows };
-  } finally {
-    c.release();
-  }
-}
+const run = async (sql: string, params: unknown[]) => ({
+  buffers: await statementBuffers(pool, sql, params),
+  rows: (await pool.query(sql, params)).rows as unknown[],
+});
 
 describe('late-path look-ups (line-reprocess.ts)', () => {
   it('cost the same for a batch however large the fleet and its history grow', async () => {

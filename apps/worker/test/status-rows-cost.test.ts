@@ -7,6 +7,7 @@
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { statementBuffers } from './test-support/statement-cost.js';
 
 let db: TestDatabase;
 let pool: pg.Pool;
@@ -26,17 +27,8 @@ async function addFleet(n: number): Promise<string[]> {
   return [...new Set(rows.map((r) => r.id))].sort();
 }
 
-async function buffers(ids: string[]): Promise<number> {
-  const c = await pool.connect();
-  try {
-    await c.query('SET jit = off');
-    const plan = await c.query('EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT status_rows_refresh($1::uuid[])', [ids]);
-    const top = (plan.rows[0] as { 'QUERY PLAN': { Plan: Record<string, number> }[] })['QUERY PLAN'][0]?.Plan;
-    return (top?.['Shared Hit Blocks'] ?? 0) + (top?.['Shared Read Blocks'] ?? 0);
-  } finally {
-    c.release();
-  }
-}
+/** Shared buffers one refresh of these devices touches (it runs, so it also writes their rows). */
+const buffers = (ids: string[]) => statementBuffers(pool, 'SELECT status_rows_refresh($1::uuid[])', [ids]);
 
 beforeAll(async () => {
   db = await createTestDatabase('status_rows_cost');
