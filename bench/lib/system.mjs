@@ -68,27 +68,21 @@ export function cpuSecondsByName(names) {
   }
   return out;
 }
-/** Machine-wide CPU seconds in interrupts and softirqs so far (/proc/stat): on loopback, most of
- *  TCP's receive path, which no process is charged for. */
-export function machineIrqSeconds() {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    return (f[5] + f[6]) / CLK;
-  } catch {
-    return Number.NaN;
-  }
-}
-/** Machine-wide CPU seconds spent busy so far, all cores (/proc/stat: user, nice, system, irq
- *  and softirq; not idle, iowait, or steal, the hypervisor's). */
-export function machineBusySeconds() {
+/** Machine-wide CPU seconds so far, all cores, from /proc/stat's cpu line: `busy` is user,
+ *  nice, system, irq and softirq (not idle, iowait, or steal, the hypervisor's); `irq` is
+ *  interrupts and softirqs alone (on loopback, most of TCP's receive path, which no process is
+ *  charged for). NaN when it cannot be read. */
+function machineCpuSeconds() {
   try {
     const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
     const [user, nice, system, , , irq, softirq] = f;
-    return (user + nice + system + irq + softirq) / CLK;
+    return { busy: (user + nice + system + irq + softirq) / CLK, irq: (irq + softirq) / CLK };
   } catch {
-    return Number.NaN;
+    return { busy: Number.NaN, irq: Number.NaN };
   }
 }
+export const machineIrqSeconds = () => machineCpuSeconds().irq;
+export const machineBusySeconds = () => machineCpuSeconds().busy;
 /** Machine-wide TCP listen-queue overflows so far (SYNs dropped because an accept queue was full). */
 export function listenOverflows() {
   try {
