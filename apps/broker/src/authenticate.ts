@@ -99,6 +99,7 @@ export function createAuthenticate(ctx: GatewayContext) {
         client.spms = newDeviceSession(outcome.device, ip, Date.now(), rate, logger);
         registerSession(ctx, client);
         metrics.connects.inc({ result: 'accepted' });
+        ctx.connectAccepted();
         done(null, true);
       },
       (err: unknown) => {

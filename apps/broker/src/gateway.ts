@@ -43,6 +43,7 @@ import { type Listener, listenTcp, listenTls, listenWebSocket } from './listener
 import { createMetrics } from './metrics.js';
 import { type SessionClaims, startSessionClaims } from './session-claims.js';
 import { disconnectDevice, wireSessionEvents } from './sessions.js';
+import { startStormCollector } from './storm-gc.js';
 
 export type { BrokerConfig } from './config.js';
 
@@ -160,6 +161,24 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       durability: () => durability.current(),
       authStats: () => auth.stats(),
     });
+    // One full GC once a reconnect storm is over (storm-gc.ts).
+    const stormGc = startStormCollector({
+      minConnects: config.STORM_GC_MIN_CONNECTS,
+      onCollected: (c) => {
+        metrics.stormCollections.inc();
+        metrics.stormCollectionSeconds.inc(c.seconds);
+        const mib = (b: number) => Math.round(b / 2 ** 20);
+        logger.info(
+          {
+            connects: c.connects,
+            ms: Math.round(c.seconds * 1000),
+            heapMiB: [mib(c.heapUsedBefore), mib(c.heapUsedAfter)],
+          },
+          'collected the garbage of a connect storm',
+        );
+      },
+    });
+    cleanups.push(() => stormGc.close());
     const ctx: GatewayContext = {
       config,
       logger,
@@ -191,6 +210,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
       claimSession: (client) => claims?.claim(client),
+      connectAccepted: () => stormGc.noteConnect(),
       releaseSession: (client) => claims?.release(client),
     };
     let claims: SessionClaims | undefined;

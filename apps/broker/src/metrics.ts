@@ -46,6 +46,9 @@ export interface GatewayMetrics {
   commands: Counter<'kind' | 'result'>;
   /** Sessions here closed because the device connected to another broker process. */
   takeovers: Counter;
+  /** Full garbage collections after connect storms (storm-gc.ts) and the time they paused. */
+  stormCollections: Counter;
+  stormCollectionSeconds: Counter;
 }
 
 export function createMetrics(opts: {
@@ -131,6 +134,16 @@ export function createMetrics(opts: {
     takeovers: new Counter({
       name: 'spms_broker_session_takeovers_total',
       help: 'Sessions on this broker closed because the same device connected to another broker process',
+      registers: [registry],
+    }),
+    stormCollections: new Counter({
+      name: 'spms_broker_storm_collections_total',
+      help: 'Full garbage collections run once connects quietened after a storm of at least STORM_GC_MIN_CONNECTS',
+      registers: [registry],
+    }),
+    stormCollectionSeconds: new Counter({
+      name: 'spms_broker_storm_collection_seconds_total',
+      help: 'Time the process was paused by those collections',
       registers: [registry],
     }),
     enqueueLatency: new Histogram({
