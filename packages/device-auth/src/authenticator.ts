@@ -161,7 +161,9 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
 
   async function queryRows(keys: string[]): Promise<Map<string, CredentialsRow>> {
     counters.dbQueries++;
-    const res = await pool.query(LOOKUP_SQL, [keys]);
+    // A named statement: each pool connection parses and plans it once, not every CONNECT
+    // (a cold storm is tens of thousands of these, most with a single key).
+    const res = await pool.query({ name: 'spms-device-auth-lookup', text: LOOKUP_SQL, values: [keys] });
     await opts.afterQuery?.();
     const rows = new Map<string, CredentialsRow>();
     for (const r of res.rows) {
@@ -182,9 +184,11 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
 
   const resolver = new CredentialResolver(
     cache,
-    // Grouped while the pool is busy (batch-query.ts): a storm is a few dozen queries; one
-    // connection stays free for the revocation poll.
-    batchedQuery(queryRows, POOL_SIZE - 1),
+    // Grouped while a look-up is in flight (batch-query.ts): one at a time, so that under a
+    // storm the keys that arrive meanwhile go together into the next query instead of three
+    // single-key queries at once (PostgreSQL's cost is mostly per statement, not per key); the
+    // other connections stay free for the revocation poll.
+    batchedQuery(queryRows, 1),
     verifier,
     counters,
     () => shared,
