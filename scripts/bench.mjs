@@ -61,7 +61,17 @@ const P = {
     : { devices: 10_000, timeoutS: 180, rebootMs: 5000, connackTimeoutMs: 30_000 },
   // N broker processes under the launcher; full: enough processes for 50,000 under the open-files cap.
   cluster: quick
-    ? { connections: 2000, processes: 2, rate: 1000, loaders: 2, holdS: 2, settleS: 10, fdLimit }
+    ? {
+        connections: 2000,
+        processes: 2,
+        rate: 1000,
+        loaders: 2,
+        holdS: 2,
+        settleS: 10,
+        again: true,
+        againAfterS: 5,
+        fdLimit,
+      }
     : {
         connections: 50_000,
         processes: Math.ceil(50_000 / ((fdLimit ?? 20_000) - 1000)),
@@ -69,6 +79,8 @@ const P = {
         loaders: 4,
         holdS: 5,
         settleS: 30,
+        again: true,
+        againAfterS: 30,
         fdLimit,
       },
   // Grid-restore storm across broker processes, supplied passwords, shipped defaults, one source address.

@@ -225,6 +225,39 @@ export async function createLauncherSystem(opts) {
       /** RSS (MiB) of each broker process, in order. */
       brokerRssMiB: () => brokerPids().map((pid) => (pid ? rssMiB(pid) : 0)),
       /** spms_broker_connections of each broker process, in order. */
+      /** Each broker process's V8 heap used/total and external memory, MiB (default process
+       *  metrics), and its full collections after connect storms (count, pause seconds). */
+      brokerMemoryMiB: () =>
+        Promise.all(
+          brokerHttpPorts.map((port) =>
+            fetch(`http://127.0.0.1:${port}/metrics`)
+              .then((r) => r.text())
+              .then((t) => {
+                const mib = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(t)?.[1] ?? Number.NaN) / 2 ** 20;
+                return {
+                  heapUsed: mib('spms_broker_nodejs_heap_size_used_bytes'),
+                  heapTotal: mib('spms_broker_nodejs_heap_size_total_bytes'),
+                  external: mib('spms_broker_nodejs_external_memory_bytes'),
+                  stormCollections: mib('spms_broker_storm_collections_total') * 2 ** 20,
+                  stormCollectionSeconds: mib('spms_broker_storm_collection_seconds_total') * 2 ** 20,
+                  // Device authentication so far: the shared cache's answers and PostgreSQL look-ups.
+                  auth: Object.fromEntries(
+                    ['hit', 'miss', 'stored', 'stale', 'error']
+                      .map((r) => [
+                        r,
+                        Number(
+                          new RegExp(`^spms_broker_auth_shared_cache_total\\{result="${r}"\\} (\\S+)$`, 'm').exec(
+                            t,
+                          )?.[1],
+                        ),
+                      ])
+                      .concat([['dbQueries', mib('spms_broker_auth_db_queries_total') * 2 ** 20]]),
+                  ),
+                };
+              })
+              .catch(() => null),
+          ),
+        ),
       brokerConnections: () =>
         Promise.all(
           brokerHttpPorts.map((port) =>

@@ -11,6 +11,16 @@ const kinds = (o) =>
     .map(([k, v]) => `${k} ${v}`)
     .join(', ') || 'none';
 
+// busy core-seconds ÷ cores: the least wall time the same work could take on this machine
+const cpuText = (c) =>
+  c
+    ? `CPU ${n(c.busyCoreS, 1)} core-s busy machine-wide in ${n(c.wallS, 1)} s (floor on these cores ${n(c.floorS, 1)} s), by process ${Object.entries(
+        c.byProcess,
+      )
+        .map(([k, v]) => `${k} ${n(v, 1)}`)
+        .join(', ')}`
+    : 'CPU not measured';
+
 export function writeMultiReport(r) {
   const s = r.scenarios;
   if (!s.cluster && !s.storm20k && !s.scaling) return '';
@@ -32,11 +42,24 @@ export function writeMultiReport(r) {
       '≥ 50,000, ≤ 4 KiB each, p99 ≤ 1 s at 1,500/s',
       ok(c.goal.met),
     ]);
+    const a = c.spmsAgain;
+    if (a)
+      rows.push([
+        `7b. The same fleet again, to the running processes ${n(a.afterS)} s after it left`,
+        `${n(a.held)} of ${n(a.attempted)} held; CONNACK p50 ${n(a.connackMs.p50)} ms, p99 ${n(a.connackMs.p99)} ms`,
+        '—',
+        'p99 ≤ 1 s at 1,500/s',
+        ok(c.goalAgain?.met),
+      ]);
     const cpu = c.spms.cpuMsPerConnection;
     conds.push(
       `**7. Connections across processes** — ${c.conditions}. SPMS: failures ${kinds(c.spms.failures)}; ramp ${n(c.spms.rampS, 1)} s, last CONNACK ${n(c.spms.allAnsweredS, 1)} s after the start; ` +
         (cpu
           ? `CPU per held connection ${n(cpu.brokers, 2)} ms in the brokers, ${n(cpu.supervisor, 2)} ms in the supervisor; `
+          : '') +
+        `to the last CONNACK: ${cpuText(c.spms.cpuBudget)}; ` +
+        (c.spms.connackBySecond
+          ? `CONNACK p99 by when the connect began: ${c.spms.connackBySecond.map((x) => `${x.from}–${x.from + 5} s ${n(x.p99)} ms`).join(', ')}; `
           : '') +
         `RSS ${n(c.spms.rssBeforeMiB)} → ${n(c.spms.rssAfterMiB)} MiB in all; per process: ${c.spms.perProcess
           .map(
@@ -44,27 +67,27 @@ export function writeMultiReport(r) {
               `#${i + 1} ${n(x.held)} held, ${n(x.rssBeforeMiB)} → ${n(x.rssAfterMiB)} MiB, ${n(x.perConnectionKiB, 1)} KiB/conn` +
               (x.rssSettledMiB != null
                 ? ` (${n(x.rssSettledMiB)} MiB, ${n(x.perConnectionSettledKiB, 1)} KiB/conn after ${c.spms.settleS} s idle)`
+                : '') +
+              (x.growthKiBPerConnection
+                ? ` [per connection: V8 heap used ${n(x.growthKiBPerConnection.heapUsed, 1)}, reserved ${n(x.growthKiBPerConnection.heapTotal, 1)}, external ${n(x.growthKiBPerConnection.external, 1)}, rest (native) ${n(x.growthKiBPerConnection.native, 1)} KiB; ${n(x.growthKiBPerConnection.stormCollections)} post-storm GC, ${n(x.growthKiBPerConnection.stormCollectionMs)} ms]`
                 : ''),
           )
           .join(
             '; ',
           )}${c.spms.heldSpread ? ` (busiest ÷ least busy ×${n(c.spms.heldSpread, 2)})` : ''}; load average after ${c.spms.loadAverageAfter.join(' ')}. ` +
+        (a
+          ? `**7b.** Failures ${kinds(a.failures)}; ramp ${n(a.rampS, 1)} s, last CONNACK ${n(a.allAnsweredS, 1)} s after the start; ${cpuText(a.cpuBudget)}; ` +
+            (a.connackBySecond
+              ? `CONNACK p99 by when the connect began: ${a.connackBySecond.map((x) => `${x.from}–${x.from + 5} s ${n(x.p99)} ms`).join(', ')}. `
+              : '')
+          : '') +
         (m
-          ? `Mosquitto: failures ${kinds(m.failures)}, RSS ${n(m.rssBeforeMiB)} → ${n(m.rssAfterMiB)} MiB, load average after ${m.loadAverageAfter.join(' ')}.`
+          ? `Mosquitto: failures ${kinds(m.failures)}, ${cpuText(m.cpuBudget)}, RSS ${n(m.rssBeforeMiB)} → ${n(m.rssAfterMiB)} MiB, load average after ${m.loadAverageAfter.join(' ')}.`
           : ''),
     );
   }
   if (s.storm20k) {
     const st = s.storm20k;
-    // busy core-seconds ÷ cores: the least wall time the same work could take on this machine
-    const cpuText = (c) =>
-      c
-        ? `CPU ${n(c.busyCoreS, 1)} core-s busy machine-wide in ${n(c.wallS, 1)} s (floor on these cores ${n(c.floorS, 1)} s), by process ${Object.entries(
-            c.byProcess,
-          )
-            .map(([k, v]) => `${k} ${n(v, 1)}`)
-            .join(', ')}`
-        : 'CPU not measured';
     const line = (x) =>
       x
         ? `${n(x.connected)}/${n(x.devices)} back in ${n(x.allConnectedS, 1)} s, recorded ${n(x.allRecordedS ?? x.allBootBurstsAckedS, 1)} s; CONNACK p50 ${n(x.connackMs.p50)} ms, p99 ${n(x.connackMs.p99)} ms; ${n(x.refused)} refused`

@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from '../../scripts/lib/ports.mjs';
@@ -104,6 +105,45 @@ export function cpuSecondsMeter(pids) {
     wallS: (performance.now() - t0) / 1000,
     seconds: Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - c0[k]])),
   });
+}
+/** PostgreSQL's and Redis's processes, by name (/proc/<pid>/comm), for cpuBudget. */
+const SERVICES = { postgres: 'postgres', redis: 'redis-server' };
+const round2 = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 100) / 100);
+
+/**
+ * Where a window's CPU went (a storm, a ramp): machine-wide busy core-seconds from the call to
+ * the call of what it returns, the `pids` given (SPMS processes, load processes) each, PostgreSQL's
+ * and Redis's (every process of that name on the machine, so other work on the machine counts
+ * there too), interrupts and softirqs (`irq`: on loopback most of TCP's receive path, charged
+ * to no process), and `other`: the rest (the kernel's other work, the benchmark's own polling,
+ * anything else running). busy ÷ cores is the least wall time the same work — load generators
+ * and all — could take on this machine.
+ */
+export function cpuBudget(pids) {
+  const busy0 = machineBusySeconds();
+  const irq0 = machineIrqSeconds();
+  const services0 = cpuSecondsByName(Object.values(SERVICES));
+  const stop = cpuSecondsMeter(pids);
+  return () => {
+    const busyCoreS = machineBusySeconds() - busy0;
+    const services = cpuSecondsByName(Object.values(SERVICES));
+    const { wallS, seconds } = stop();
+    // a process that exited meanwhile reads 0: left out rather than counted negative
+    const byProcess = Object.fromEntries(
+      Object.entries(seconds)
+        .filter(([, v]) => v >= 0)
+        .map(([k, v]) => [k, round2(v)]),
+    );
+    for (const [k, name] of Object.entries(SERVICES)) byProcess[k] = round2(services[name] - services0[name]);
+    byProcess.irq = round2(machineIrqSeconds() - irq0);
+    byProcess.other = round2(busyCoreS - Object.values(byProcess).reduce((a, b) => a + b, 0));
+    return {
+      wallS: round2(wallS),
+      busyCoreS: round2(busyCoreS),
+      floorS: round2(busyCoreS / availableParallelism()),
+      byProcess,
+    };
+  };
 }
 /** CPU % (100 = one core) of each pid over a window: call start(), later stop(). */
 export function cpuMeter(pids) {

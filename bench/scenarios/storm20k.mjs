@@ -21,17 +21,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createLauncherSystem } from '../lib/launcher.mjs';
 import { startMosquitto } from '../lib/mosquitto.mjs';
-import {
-  committedRows,
-  cpuSecondsByName,
-  cpuSecondsMeter,
-  LISTEN_ALL,
-  LOAD_DESTINATIONS,
-  machineBusySeconds,
-  machineIrqSeconds,
-  pct,
-  sleep,
-} from '../lib/system.mjs';
+import { committedRows, cpuBudget, LISTEN_ALL, LOAD_DESTINATIONS, pct, sleep } from '../lib/system.mjs';
 import { SHIPPED_DEFAULTS_ENV, seedBasicDevices } from './auth-storm.mjs';
 import { cpuModel, machineLoad } from './cluster.mjs';
 
@@ -61,7 +51,6 @@ const PROCESS_CACHE_TTL_MS = 20_000;
 const INACTIVITY_TIMEOUT_MS = 120_000;
 const RUNNING_GAP_MS = Math.max(PROCESS_CACHE_TTL_MS, INACTIVITY_TIMEOUT_MS) + 15_000;
 /** PostgreSQL's and Redis's processes, by name, in a storm's CPU budget. */
-const SERVICES = { postgres: 'postgres', redis: 'redis-server' };
 /** The kernel's cap on a listening socket's accept queue (docs/scaling.md: storms overflow 4096). */
 const somaxconn = () => {
   try {
@@ -89,43 +78,6 @@ const ask = (child, msg) =>
     });
     child.send(msg);
   });
-
-/**
- * Where a storm's CPU went: machine-wide busy core-seconds from its start to the last row
- * recorded (or the last device back, or the time limit when not all came back), the SPMS
- * processes' own (by name), the load processes', PostgreSQL's and Redis's (every process of
- * that name on the machine, so other work on the machine counts there too), interrupts and
- * softirqs (`irq`: on loopback most of TCP's receive path, charged to no process), and
- * `other`: the rest (the kernel's other work, this benchmark's own polling, anything else
- * running). busy ÷ cores is the least wall time the same work — load generators and all —
- * could take on this machine.
- */
-function cpuBudget(pids) {
-  const busy0 = machineBusySeconds();
-  const irq0 = machineIrqSeconds();
-  const services0 = cpuSecondsByName(Object.values(SERVICES));
-  const stop = cpuSecondsMeter(pids);
-  return () => {
-    const busyCoreS = machineBusySeconds() - busy0;
-    const services = cpuSecondsByName(Object.values(SERVICES));
-    const { wallS, seconds } = stop();
-    // a process that exited meanwhile reads 0: left out rather than counted negative
-    const byProcess = Object.fromEntries(
-      Object.entries(seconds)
-        .filter(([, v]) => v >= 0)
-        .map(([k, v]) => [k, round(v)]),
-    );
-    for (const [k, name] of Object.entries(SERVICES)) byProcess[k] = round(services[name] - services0[name]);
-    byProcess.irq = round(machineIrqSeconds() - irq0);
-    byProcess.other = round(busyCoreS - Object.values(byProcess).reduce((a, b) => a + b, 0));
-    return {
-      wallS: round(wallS),
-      busyCoreS: round(busyCoreS),
-      floorS: round(busyCoreS / availableParallelism()),
-      byProcess,
-    };
-  };
-}
 
 /** One storm: every device of `fleet` at once; `ports[k]` is where loader k connects. */
 async function storm(loaders, { ports, fleet, withAuth, p, recorded, pids = {} }) {

@@ -61,6 +61,8 @@ export async function startBrokerProcess(opts: {
   prefix: string;
   nodeArgs?: string[];
   ipc?: boolean;
+  /** Extra environment for the broker only (an allocator to preload, say). */
+  env?: Record<string, string>;
 }): Promise<BrokerProcess> {
   const mqttPort = await freePort();
   const httpPort = await freePort();
@@ -77,6 +79,7 @@ export async function startBrokerProcess(opts: {
       BROKER_HTTP_PORT: String(httpPort),
       LOG_LEVEL: 'warn',
       ...NO_LIMITS,
+      ...opts.env,
     },
     stdio: opts.ipc ? ['ignore', 'ignore', 'inherit', 'ipc'] : ['ignore', 'ignore', 'inherit'],
   });

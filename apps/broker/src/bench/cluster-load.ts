@@ -19,6 +19,8 @@ const clients: RawClient[] = [];
 
 async function run(r: Run): Promise<void> {
   const latencies: number[] = [];
+  /** [seconds from the start of the ramp when the connect began, CONNACK latency ms]. */
+  const timeline: [number, number][] = [];
   const failures: Record<string, number> = {};
   const t0 = performance.now();
   const pending: Promise<void>[] = [];
@@ -39,6 +41,7 @@ async function run(r: Run): Promise<void> {
       }).then(
         (c) => {
           latencies.push(performance.now() - start);
+          timeline.push([(start - t0) / 1000, performance.now() - start]);
           clients.push(c);
         },
         (err: Error) => {
@@ -52,7 +55,7 @@ async function run(r: Run): Promise<void> {
   }
   const rampS = (performance.now() - t0) / 1000;
   await Promise.all(pending);
-  process.send?.({ cmd: 'ramped', held: clients.length, latencies, failures, rampS });
+  process.send?.({ cmd: 'ramped', held: clients.length, latencies, timeline, failures, rampS });
 }
 
 process.on('message', (m: { cmd: 'run'; run: Run } | { cmd: 'count' } | { cmd: 'close' }) => {

@@ -7,15 +7,17 @@
 import { getHeapStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-type Request = { id: number; cmd: 'memory' } | { id: number; cmd: 'snapshot'; path: string };
+type Request = { id: number; cmd: 'memory'; gc?: boolean } | { id: number; cmd: 'snapshot'; path: string };
 
 if (process.send) {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   process.channel?.unref();
   process.on('message', (msg: Request) => {
-    gc();
-    gc();
+    if (!(msg.cmd === 'memory' && msg.gc === false)) {
+      gc();
+      gc();
+    }
     if (msg.cmd === 'snapshot') {
       writeHeapSnapshot(msg.path);
       process.send?.({ id: msg.id, path: msg.path });

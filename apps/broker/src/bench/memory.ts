@@ -22,7 +22,16 @@ import { connectAll, rssKiB } from './measure.js';
 const N = Number(process.env.BENCH_CONNECTIONS ?? 5000);
 const SNAPSHOT = process.env.BENCH_SNAPSHOT !== '0';
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+// BENCH_BROKER_ENV="LD_PRELOAD=libjemalloc.so.2 …": environment for the broker process only.
+const BROKER_ENV = Object.fromEntries(
+  (process.env.BENCH_BROKER_ENV ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
 const WARMUP = 200;
+// Seconds the connections stay idle before the figures without a forced GC are read.
+const IDLE_S = Number(process.env.BENCH_IDLE_S ?? 3);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Memory {
@@ -49,6 +58,8 @@ function probe(child: ChildProcess) {
     });
   return {
     memory: () => ask<Memory>({ cmd: 'memory' }),
+    /** The same figures as the process holds them in normal running (no forced GC). */
+    memoryAsIs: () => ask<Memory>({ cmd: 'memory', gc: false }),
     snapshot: (path: string) => ask<{ path: string }>({ cmd: 'snapshot', path }),
   };
 }
@@ -73,7 +84,9 @@ function smaps(pid: number): Record<string, number> {
 async function main(): Promise<void> {
   const kib = (bytes: number) => (bytes / 1024 / N).toFixed(2);
   console.log(`SPMS broker memory per idle authenticated connection: ${N} connections, one broker process`);
-  console.log(`  node ${process.version}, flags: ${NODE_FLAGS.join(' ') || '(none)'}`);
+  console.log(
+    `  node ${process.version}, flags: ${NODE_FLAGS.join(' ') || '(none)'}, broker environment: ${process.env.BENCH_BROKER_ENV || '(as shipped)'}`,
+  );
   console.log(
     `  load average before: ${loadavg()
       .map((l) => l.toFixed(1))
@@ -92,6 +105,7 @@ async function main(): Promise<void> {
       prefix: redis.prefix,
       nodeArgs: [...NODE_FLAGS, '--import', probeFile],
       ipc: true,
+      env: BROKER_ENV,
     });
     child = broker.child;
     const pid = child.pid as number;
@@ -113,15 +127,22 @@ async function main(): Promise<void> {
     const smapsHalf = smaps(pid);
     clients.push(...(await connectAll(N - half, broker.mqttPort, (i) => tokens[half + i], 'mem2')));
     const connectS = (performance.now() - t0) / 1000;
-    await sleep(3000);
+    await sleep(IDLE_S * 1000);
     const rss1 = rssKiB(pid); // before the probe's GC: what the process holds in normal running
+    const asIs = await p.memoryAsIs();
     const m1 = await p.memory();
     console.log(
       `  ${clients.length} connected in ${connectS.toFixed(1)} s; load average ${loadavg()[0]?.toFixed(1)}\n`,
     );
     console.log('| per connection | KiB |');
     console.log('|---|---:|');
-    console.log(`| RSS (no forced GC) | ${((rss1 - rss0) / N).toFixed(2)} |`);
+    console.log(`| RSS (no forced GC, ${IDLE_S} s idle) | ${((rss1 - rss0) / N).toFixed(2)} |`);
+    console.log(
+      `| V8 heap used / reserved (no forced GC) | ${kib(asIs.heapUsed - m0.heapUsed)} / ${kib(asIs.heapTotal - m0.heapTotal)} |`,
+    );
+    console.log(
+      `| rest of RSS, no forced GC (native: sockets, libuv, allocator) | ${kib(asIs.rss - m0.rss - (asIs.heapTotal - m0.heapTotal) - (asIs.external - m0.external))} |`,
+    );
     console.log(`| RSS (after full GC) | ${kib(m1.rss - m0.rss)} |`);
     console.log(`| V8 heap used (after full GC) | ${kib(m1.heapUsed - m0.heapUsed)} |`);
     console.log(`| V8 heap reserved (heapTotal) | ${kib(m1.heapTotal - m0.heapTotal)} |`);
