@@ -3,12 +3,13 @@
  * shared in-flight look-ups, and per-row memory of verified passwords (sha256 digests).
  */
 import type { CredentialsRow } from './rules.js';
+import type { ShareToken } from './shared-cache.js';
 
 interface Entry {
   row: CredentialsRow | null;
   expiresAt: number;
-  /** The shared cache's clock read before this row was queried (shared-cache.ts), or null. */
-  token: string | null;
+  /** The shared cache's clock and look-up order read before this row was queried (shared-cache.ts), or null. */
+  token: ShareToken | null;
   /** sha256(password) → verified? (only for rows) */
   passwords?: Map<string, boolean>;
 }
@@ -44,7 +45,7 @@ export class CredentialsCache {
   async fill(
     keys: string[],
     query: RowQuery,
-    token: string | null = null,
+    token: ShareToken | null = null,
   ): Promise<Map<string, CredentialsRow | null>> {
     const pending: Array<[string, Promise<Map<string, CredentialsRow>>]> = [];
     const fresh: string[] = [];
@@ -71,13 +72,13 @@ export class CredentialsCache {
     return out;
   }
 
-  private set(key: string, row: CredentialsRow | null, token: string | null): void {
+  private set(key: string, row: CredentialsRow | null, token: ShareToken | null): void {
     if (this.entries.size >= MAX_ENTRIES) this.prune();
     this.entries.set(key, { row, token, expiresAt: Date.now() + (row ? this.ttlMs : this.negativeTtlMs) });
   }
 
   /** The shared clock this key's row was read under (null: unknown, do not share the result). */
-  tokenOf(key: string): string | null {
+  tokenOf(key: string): ShareToken | null {
     return this.entries.get(key)?.token ?? null;
   }
 

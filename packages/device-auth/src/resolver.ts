@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { accessTokenKey, basicLookupKeys, verifySecret } from '@spms/credentials';
 import type { CredentialsCache, RowQuery } from './cache.js';
 import { type ConnectInput, type CredentialsRow, checkMqttRow, isIdentifierRejected } from './rules.js';
-import type { SharedEntry, SharedProbe } from './shared-cache.js';
+import type { SharedEntry, SharedProbe, ShareToken } from './shared-cache.js';
 import type { SharedLink } from './shared-link.js';
 import type { AuthResult } from './types.js';
 import { type FairVerifier, type GoneFlag, VerifyAbandoned, VerifyQueueFull } from './verifier.js';
@@ -28,7 +28,7 @@ export interface ResolverCounters {
   sharedStale: number;
 }
 
-type Found = { row: CredentialsRow; index: number; token: string | null };
+type Found = { row: CredentialsRow; index: number; token: ShareToken | null };
 /** Asked before any query or hash (never for a cache answer); false = refuse as throttled. */
 export type SlowPathGate = () => Promise<boolean>;
 
@@ -77,14 +77,12 @@ export class CredentialResolver {
     if (local) return local;
     const entryKey = this.shared()?.cache.entryKey('mqtt', [input.clientId, input.username, input.password]);
     const p = await this.probe(entryKey);
-    if (p?.entry?.index === 0) return sharedIdentity(p.entry);
+    // A match further down the look-up order is answered only while no MQTT Basic
+    // credentials were added since it was stored (the look-up order epoch, shared-cache.ts).
+    if (p?.entry) return sharedIdentity(p.entry);
     if (gate && !(await gate())) return THROTTLED;
     let found: Found | null;
     try {
-      // A match further down the look-up order holds only while the keys before it still
-      // have no credentials (a query, but no hash).
-      if (p?.entry && (await this.lookup(keys.slice(0, p.entry.index), p.token)) === null)
-        return sharedIdentity(p.entry);
       found = await this.lookup(keys, p?.token ?? null);
     } catch (err) {
       this.onLookupError(err as Error);
@@ -97,7 +95,7 @@ export class CredentialResolver {
       const ok = await this.verifyPassword(found.row, input.password ?? '', signal);
       if (ok !== true) return ok === false ? BAD : ok === 'busy' ? BUSY : UNAVAILABLE;
     }
-    this.remember(entryKey, found);
+    this.remember(entryKey, found, keys);
     return identity(found.row);
   }
 
@@ -120,7 +118,7 @@ export class CredentialResolver {
     }
     // The HTTP device API takes access tokens only (an MQTT Basic username shares the key space).
     if (found?.row.type !== 'ACCESS_TOKEN') return BAD;
-    this.remember(entryKey, found);
+    this.remember(entryKey, found, [key]);
     return identity(found.row);
   }
 
@@ -137,9 +135,9 @@ export class CredentialResolver {
 
   /**
    * The first key (in look-up order) that has credentials, or null; throws when the DB is
-   * down. `token` is the shared cache's clock read before this call (shared-cache.ts).
+   * down. `token` is what the shared cache said before this call (shared-cache.ts).
    */
-  private async lookup(keys: string[], token: string | null): Promise<Found | null> {
+  private async lookup(keys: string[], token: ShareToken | null): Promise<Found | null> {
     const known = keys.map((k) => this.cache.get(k));
     // Answer from the cache only while every key before the first hit is a cached miss.
     for (const [index, hit] of known.entries()) {
@@ -188,12 +186,24 @@ export class CredentialResolver {
     }
   }
 
-  private remember(entryKey: string | undefined, found: Found): void {
+  /**
+   * Stores a success found the slow way in the shared cache. A match at `keys[index]` with
+   * index > 0 is stored under the look-up order epoch that was current when the keys before
+   * it were found empty (their own tokens); not at all when that is unknown or they differ.
+   */
+  private remember(entryKey: string | undefined, found: Found, keys: string[]): void {
     const shared = this.shared();
     if (!entryKey || !shared || found.token === null) return;
     const { row, index } = found;
+    let token = found.token;
+    if (index > 0) {
+      const before = keys.slice(0, index).map((k) => this.cache.tokenOf(k));
+      const order = before[0]?.order;
+      if (!order || before.some((t) => t?.order !== order)) return;
+      token = { clock: found.token.clock, order };
+    }
     const entry = { deviceId: row.deviceId, name: row.deviceName, profileId: row.profileId, transport: row.transport };
-    shared.cache.remember(entryKey, { ...entry, index }, found.token).then(
+    shared.cache.remember(entryKey, { ...entry, index }, token).then(
       (stored) => {
         if (stored) this.counters.sharedStored++;
         else this.counters.sharedStale++;

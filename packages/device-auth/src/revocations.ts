@@ -21,6 +21,8 @@ export async function watchCredentialChanges(opts: {
   pool: Pool;
   intervalMs: number;
   onChange: (deviceId: string) => void;
+  /** Each poll: PostgreSQL's look-up order epoch (`credentials_lookup_order`), as text. */
+  onLookupOrder?: (epoch: string) => void;
   /** How long change rows are kept (default 1 h; longer when the shared cache outlives that). */
   retainSec?: number;
   log?: Logger;
@@ -54,6 +56,11 @@ export async function watchCredentialChanges(opts: {
       if (seen.has(row.seq)) continue;
       seen.set(row.seq, now + 3 * WINDOW_SEC * 1000);
       opts.onChange(row.device_id);
+    }
+    if (opts.onLookupOrder) {
+      const order = await pool.query('SELECT epoch::text AS epoch FROM credentials_lookup_order WHERE id = 1');
+      const epoch = (order.rows[0] as { epoch?: string } | undefined)?.epoch;
+      if (epoch !== undefined) opts.onLookupOrder(epoch);
     }
     if (++polls % PRUNE_EVERY_POLLS === 0)
       await pool.query('DELETE FROM device_credentials_changes WHERE changed_at < now() - make_interval(secs => $1)', [

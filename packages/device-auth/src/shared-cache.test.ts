@@ -46,11 +46,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function open(extra: { redisUrl?: string; afterQuery?: () => Promise<void> } = {}) {
+async function open(
+  extra: { redisUrl?: string; afterQuery?: () => Promise<void>; prefix?: string; revocationPollMs?: number } = {},
+) {
   const a = await createDeviceAuthenticator({
     databaseUrl: db.url,
     redisUrl: extra.redisUrl ?? redis.url,
-    prefix: redis.prefix,
+    prefix: extra.prefix ?? redis.prefix,
+    ...(extra.revocationPollMs ? { revocationPollMs: extra.revocationPollMs } : {}),
     shared: { secret: SECRET, ttlMs: 86_400_000 },
     ...(extra.afterQuery ? { afterQuery: extra.afterQuery } : {}),
   });
@@ -213,5 +216,95 @@ describe('shared verified-credential cache', () => {
     const b = await open();
     expect(await connect(b, '0106', 'old-pass-0106')).toEqual({ ok: false, reason: 'bad_credentials' });
     await proxy.cut();
+  });
+});
+
+describe('a match further down the look-up order (an access token sent with a client id)', () => {
+  const k = sharedKeys('');
+  /** An access-token device; its firmware sends `esp-<n>` as client id and the token as username. */
+  async function addTokenDevice(n: string): Promise<{ id: string; token: string }> {
+    const id = randomUUID();
+    const token = `tok-${n}-${randomUUID()}`;
+    await sql.query('INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, $3, now())', [
+      id,
+      `${n}_MSAN`,
+      PROFILE,
+    ]);
+    await sql.query(
+      `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
+      [id, credentialsKey({ type: 'ACCESS_TOKEN', token })],
+    );
+    return { id, token };
+  }
+  const orderKey = () => `${redis.prefix}${k.order}`;
+  const epoch = async () =>
+    (await sql.query<{ epoch: string }>('SELECT epoch::text AS epoch FROM credentials_lookup_order')).rows[0]?.epoch;
+  /** The look-up order epoch in Redis is PostgreSQL's (copied by every process's poll). */
+  const orderCopied = async () => (await r.get(orderKey())) === (await epoch());
+
+  it('is answered from the shared cache with no query once stored under the current epoch', async () => {
+    const { id, token } = await addTokenDevice('0201');
+    const a = await open();
+    await until(orderCopied);
+    expect(await a.authenticateMqtt('esp-0201', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    await until(() => a.stats().sharedStored === 1);
+    const b = await open();
+    expect(await b.authenticateMqtt('esp-0201', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    expect(b.stats()).toMatchObject({ dbQueries: 0, sharedHits: 1 });
+  });
+
+  it('stops answering once MQTT Basic credentials are added, whoever adds them (plain SQL, nothing announced)', async () => {
+    const { id, token } = await addTokenDevice('0202');
+    const a = await open();
+    await until(orderCopied);
+    expect(await a.authenticateMqtt('esp-0202', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    await until(() => a.stats().sharedStored === 1);
+    const before = await epoch();
+    // Another device gets MQTT Basic credentials with this client id and the token as its
+    // username: by the look-up order they come first, so the token device must not be answered.
+    const other = randomUUID();
+    await sql.query('INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, $3, now())', [
+      other,
+      '0203_MSAN',
+      PROFILE,
+    ]);
+    const basic = { type: 'MQTT_BASIC' as const, clientId: 'esp-0202', username: token };
+    await sql.query(
+      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+       VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
+      [other, credentialsKey(basic), basic.clientId, basic.username, await hashSecret('basic-pass-0203', 'supplied')],
+    );
+    expect(Number(await epoch())).toBe(Number(before) + 1);
+    await until(orderCopied);
+    const b = await open();
+    // No password: the MQTT Basic row matches first and refuses; the old entry is not used.
+    expect(await b.authenticateMqtt('esp-0202', token, undefined)).toMatchObject({ ok: false });
+    expect(b.stats().sharedHits).toBe(0);
+    expect(await b.authenticateMqtt('esp-0202', token, Buffer.from('basic-pass-0203'))).toMatchObject({
+      ok: true,
+      device: { id: other },
+    });
+  });
+
+  it('is neither answered nor stored while Redis has no epoch, until a poll copies it', async () => {
+    const { id, token } = await addTokenDevice('0204');
+    // A prefix of its own, as a Redis that was emptied; these processes never poll during the test.
+    const prefix = `${redis.prefix}-emptied`;
+    const silent = { prefix, revocationPollMs: 600_000 };
+    const a = await open(silent);
+    expect(await a.authenticateMqtt('esp-0204', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    const b = await open(silent);
+    expect(await b.authenticateMqtt('esp-0204', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    expect(b.stats()).toMatchObject({ sharedHits: 0, dbQueries: 1 });
+    expect(a.stats().sharedStored + b.stats().sharedStored).toBe(0);
+    // A process that polls copies the epoch; from then on the match is stored and answered.
+    await open({ prefix });
+    await until(async () => (await r.get(`${prefix}${k.order}`)) === (await epoch()));
+    const c = await open(silent);
+    expect(await c.authenticateMqtt('esp-0204', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    await until(() => c.stats().sharedStored === 1);
+    const d = await open(silent);
+    expect(await d.authenticateMqtt('esp-0204', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    expect(d.stats()).toMatchObject({ sharedHits: 1, dbQueries: 0 });
   });
 });

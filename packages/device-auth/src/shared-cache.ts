@@ -21,6 +21,15 @@
  *   and writes only if the device has not changed since: a verification against a row read
  *   before a revocation can therefore not be stored after the revocation's bump (the row may
  *   be stale, the generation it would copy is not). Changes of other devices do not matter.
+ * - `<prefix>:auth:order` → PostgreSQL's look-up order epoch (`credentials_lookup_order`),
+ *   copied here by every gateway's credential-change poll. A CONNECT is looked up by MQTT
+ *   Basic credentials (client id + username) before the username as an access token, so an
+ *   entry that matched further down that order (`i` > 0, the common case: an access-token
+ *   device that sends a client id) holds only while no MQTT Basic credentials were added or
+ *   re-keyed since — the epoch it was written under (`o`) must still be the current one. A
+ *   writer reads the epoch with the clock, before it reads PostgreSQL; the entry is not
+ *   stored if it moved meanwhile. Without the epoch (Redis emptied) such entries are neither
+ *   answered nor stored until the next poll copies it again.
  * The scripts read keys named after the device inside the entry or argument, which assumes
  * one Redis server (not Redis Cluster), as the rest of SPMS does.
  */
@@ -37,10 +46,16 @@ export interface SharedEntry {
   index: number;
 }
 
+/** What a writer read before it went to PostgreSQL: the clock and the look-up order epoch ('' = unknown). */
+export interface ShareToken {
+  clock: string;
+  order: string;
+}
+
 export interface SharedProbe {
   entry: SharedEntry | null;
-  /** Redis's clock when the entry was read (before any row is read for this attempt). */
-  token: string;
+  /** Read with the entry (before any row is read for this attempt). */
+  token: ShareToken;
 }
 
 /** Redis's clock in µs, never below the last bump's: `clock()` is a Lua expression. */
@@ -54,26 +69,39 @@ local function clock(key)
 end
 `;
 
-// KEYS: entry, clock; ARGV: generation key prefix. Returns {entry JSON or '', clock}.
+// KEYS: entry, clock, order; ARGV: generation key prefix. Returns {entry JSON or '', clock, order or ''}.
 const CHECK_LUA = `${CLOCK_LUA}
 local token = string.format('%.0f', clock(KEYS[2]))
+local order = redis.call('GET', KEYS[3]) or ''
 local v = redis.call('GET', KEYS[1])
-if not v then return {'', token} end
+if not v then return {'', token, order} end
 local ok, e = pcall(cjson.decode, v)
-if not ok or type(e) ~= 'table' or type(e.d) ~= 'string' then return {'', token} end
-if redis.call('GET', ARGV[1] .. e.d) ~= e.g then return {'', token} end
-return {v, token}
+if not ok or type(e) ~= 'table' or type(e.d) ~= 'string' then return {'', token, order} end
+if redis.call('GET', ARGV[1] .. e.d) ~= e.g then return {'', token, order} end
+if e.i ~= 0 and (order == '' or e.o ~= order) then return {'', token, order} end
+return {v, token, order}
 `;
 
-// KEYS: entry, changed, generation; ARGV: token, fresh generation, ttl ms, id, name, profile, transport, index.
+// KEYS: entry, changed, generation, order; ARGV: clock, fresh generation, ttl ms, id, name,
+// profile, transport, index, order epoch read with the clock.
 const REMEMBER_LUA = `
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then return 0 end
+local index = tonumber(ARGV[8])
+local o = redis.call('GET', KEYS[4]) or ''
+if index ~= 0 and (o == '' or o ~= ARGV[9]) then return 0 end
 local g = redis.call('GET', KEYS[3])
 if not g then g = ARGV[2] end
 local ttl = tonumber(ARGV[3])
 redis.call('SET', KEYS[3], g, 'PX', ttl + 3600000)
-redis.call('SET', KEYS[1], cjson.encode({g = g, d = ARGV[4], n = ARGV[5], p = ARGV[6], t = ARGV[7], i = tonumber(ARGV[8])}), 'PX', ttl)
+redis.call('SET', KEYS[1], cjson.encode({g = g, d = ARGV[4], n = ARGV[5], p = ARGV[6], t = ARGV[7], i = index, o = o}), 'PX', ttl)
 return 1
+`;
+
+// KEYS: order; ARGV: PostgreSQL's epoch. Copied when it differs (a restored database's lower
+// epoch too): every gateway polls the same database, so they agree.
+const ORDER_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
+return 0
 `;
 
 // KEYS: clock; ARGV: changed prefix, generation prefix, changed ttl ms, device ids…
@@ -95,9 +123,10 @@ return s
 const CHANGED_TTL_MS = 25 * 3600_000;
 
 type CacheRedis = Redis & {
-  spmsAuthCheck(entry: string, clock: string, genPrefix: string): Promise<[string, string]>;
+  spmsAuthCheck(entry: string, clock: string, order: string, genPrefix: string): Promise<[string, string, string]>;
   spmsAuthRemember(entry: string, changed: string, gen: string, ...args: string[]): Promise<number>;
   spmsAuthBump(clock: string, ...args: string[]): Promise<string>;
+  spmsAuthOrder(order: string, epoch: string): Promise<number>;
 };
 
 const random = () => randomBytes(12).toString('base64url');
@@ -108,6 +137,7 @@ export function sharedKeys(prefix: string) {
     changedPrefix: `${prefix}:auth:changed:`,
     genPrefix: `${prefix}:auth:gen:`,
     entryPrefix: `${prefix}:auth:ok:`,
+    order: `${prefix}:auth:order`,
   };
 }
 
@@ -120,9 +150,10 @@ export function sharedKeys(prefix: string) {
  */
 export function defineSharedAuthCommands(redis: Redis): CacheRedis {
   if (!('spmsAuthCheck' in redis)) {
-    redis.defineCommand('spmsAuthCheck', { numberOfKeys: 2, lua: CHECK_LUA });
-    redis.defineCommand('spmsAuthRemember', { numberOfKeys: 3, lua: REMEMBER_LUA });
+    redis.defineCommand('spmsAuthCheck', { numberOfKeys: 3, lua: CHECK_LUA });
+    redis.defineCommand('spmsAuthRemember', { numberOfKeys: 4, lua: REMEMBER_LUA });
     redis.defineCommand('spmsAuthBump', { numberOfKeys: 1, lua: BUMP_LUA });
+    redis.defineCommand('spmsAuthOrder', { numberOfKeys: 1, lua: ORDER_LUA });
   }
   return redis as CacheRedis;
 }
@@ -191,19 +222,30 @@ export class SharedCredentialCache {
 
   /** Throws when Redis is unavailable (the caller then verifies the slow way). */
   async check(entryKey: string): Promise<SharedProbe> {
-    const [raw, token] = await this.redis.spmsAuthCheck(entryKey, this.keys.clock, this.keys.genPrefix);
+    const [raw, clock, order] = await this.redis.spmsAuthCheck(
+      entryKey,
+      this.keys.clock,
+      this.keys.order,
+      this.keys.genPrefix,
+    );
+    const token = { clock, order };
     if (!raw) return { entry: null, token };
     const e = JSON.parse(raw) as { d: string; n: string; p: string; t: 'MQTT' | 'HTTP'; i: number };
     return { entry: { deviceId: e.d, name: e.n, profileId: e.p, transport: e.t, index: e.i }, token };
   }
 
-  /** Stores a success unless the device's credentials changed since `token`; true when stored. */
-  async remember(entryKey: string, entry: SharedEntry, token: string): Promise<boolean> {
+  /**
+   * Stores a success unless the device's credentials changed since `token.clock` or, for a
+   * match further down the look-up order, the order epoch is no longer `token.order`; true
+   * when stored.
+   */
+  async remember(entryKey: string, entry: SharedEntry, token: ShareToken): Promise<boolean> {
     const n = await this.redis.spmsAuthRemember(
       entryKey,
       `${this.keys.changedPrefix}${entry.deviceId}`,
       `${this.keys.genPrefix}${entry.deviceId}`,
-      token,
+      this.keys.order,
+      token.clock,
       random(),
       String(this.ttlMs),
       entry.deviceId,
@@ -211,8 +253,14 @@ export class SharedCredentialCache {
       entry.profileId,
       entry.transport,
       String(entry.index),
+      token.order,
     );
     return n === 1;
+  }
+
+  /** Copies PostgreSQL's look-up order epoch (`credentials_lookup_order`) to Redis; true when it changed. */
+  async syncOrder(epoch: string): Promise<boolean> {
+    return (await this.redis.spmsAuthOrder(this.keys.order, epoch)) === 1;
   }
 
   bump(deviceIds: string[]): Promise<void> {
