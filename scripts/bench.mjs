@@ -80,7 +80,7 @@ const P = {
         holdS: 5,
         settleS: 30,
         again: true,
-        againAfterS: 30,
+        againAfterS: 65,
         fdLimit,
       },
   // Grid-restore storm across broker processes, supplied passwords, shipped defaults, one source address.

@@ -224,7 +224,6 @@ export async function createLauncherSystem(opts) {
       brokerPids,
       /** RSS (MiB) of each broker process, in order. */
       brokerRssMiB: () => brokerPids().map((pid) => (pid ? rssMiB(pid) : 0)),
-      /** spms_broker_connections of each broker process, in order. */
       /** Each broker process's V8 heap used/total and external memory, MiB (default process
        *  metrics), and its full collections after connect storms (count, pause seconds). */
       brokerMemoryMiB: () =>
@@ -258,6 +257,7 @@ export async function createLauncherSystem(opts) {
               .catch(() => null),
           ),
         ),
+      /** spms_broker_connections of each broker process, in order. */
       brokerConnections: () =>
         Promise.all(
           brokerHttpPorts.map((port) =>

@@ -53,10 +53,9 @@ export async function seedTokens(pool, n) {
 export async function rampConnections(root, { port, tokens, loaders, rate, holdS, tag, measure, pids = {} }) {
   const entry = join(root, 'apps/broker/dist/bench/cluster-load.js');
   const per = Math.ceil(tokens.length / loaders);
-  const children = Array.from({ length: loaders }, () =>
-    fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
-  );
+  const children = [];
   try {
+    for (let k = 0; k < loaders; k++) children.push(fork(entry, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
     // Where the ramp's CPU went, to the last CONNACK: `pids` (the brokers), each load process,
     // PostgreSQL, Redis, interrupts, the rest.
     const budget = cpuBudget({ ...pids, ...Object.fromEntries(children.map((c, k) => [`load${k + 1}`, c.pid])) });
@@ -189,7 +188,8 @@ export async function clusterConnections(root, p) {
           run
             .brokerPids()
             .map((pid, i) => [`broker${i + 1}`, pid])
-            .filter(([, pid]) => pid),
+            .filter(([, pid]) => pid)
+            .concat([['supervisor', run.supervisorPid]]),
         ),
         measure: async () => {
           const m = { rssMiB: run.brokerRssMiB(), perProcessHeld: await run.brokerConnections(), cpu: cpuOf() };
@@ -268,14 +268,18 @@ export async function clusterConnections(root, p) {
         loadAverageAfter: machineLoad(),
       };
       // The same fleet again, to the same processes once its connections were closed: brokers
-      // that have run (compiled code, devices' credentials cached), as after a blackout.
+      // that have run (compiled code), devices whose credentials are cached (in the process
+      // that saw them for AUTH_CACHE_TTL_MS, in Redis for a day), as after a blackout of about
+      // a minute (the wait is past the load side's TIME_WAIT). Closed cleanly, unlike a
+      // blackout (sessions ended at once, none left for keep-alive or takeover to end).
       if (p.again) {
         await sleep(p.againAfterS * 1000);
         const pids = Object.fromEntries(
           run
             .brokerPids()
             .map((pid, i) => [`broker${i + 1}`, pid])
-            .filter(([, pid]) => pid),
+            .filter(([, pid]) => pid)
+            .concat([['supervisor', run.supervisorPid]]),
         );
         const r2 = await rampConnections(root, {
           port: run.mqttPort,

@@ -62,6 +62,7 @@ export function createAuthenticate(ctx: GatewayContext) {
     const refuse = (reason: RefusalReason, returnCode: number, extra: Record<string, unknown> = {}) => {
       metrics.connects.inc({ result: reason });
       metrics.refused.inc({ reason });
+      ctx.connectAnswered(false);
       // Never log the password or a token (a username may be an access token).
       logger.info({ ip, clientId, reason, returnCode, ...extra }, 'CONNECT refused');
       done(refusal(returnCode, reason), null);
@@ -99,7 +100,7 @@ export function createAuthenticate(ctx: GatewayContext) {
         client.spms = newDeviceSession(outcome.device, ip, Date.now(), rate, logger);
         registerSession(ctx, client);
         metrics.connects.inc({ result: 'accepted' });
-        ctx.connectAccepted();
+        ctx.connectAnswered(true);
         done(null, true);
       },
       (err: unknown) => {

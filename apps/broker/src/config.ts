@@ -48,11 +48,15 @@ export const BrokerConfigSchema = Type.Object({
    */
   MAX_CONNECTS_IN_PROGRESS: PositiveInt(200, 'CONNECTs authenticated at once (0 = unlimited)'),
   /**
-   * After at least this many accepted connects, once connects have quietened for 5 s, the
-   * process runs one full garbage collection (storm-gc.ts): a reconnect storm's garbage would
-   * otherwise stay resident while the devices sit idle. 0 = never.
+   * A connect storm: at least this many CONNECTs accepted within a minute. Once fewer than 1 %
+   * of that many a second were answered for 5 s, the process runs one full, compacting garbage
+   * collection (storm-gc.ts, a stop-the-world pause): a storm's garbage would otherwise stay
+   * resident while the devices sit idle. 0 = never.
    */
-  STORM_GC_MIN_CONNECTS: PositiveInt(1000, 'accepted connects that make a storm worth one full GC after it (0 = off)'),
+  STORM_GC_MIN_CONNECTS: PositiveInt(
+    1000,
+    'CONNECTs accepted within a minute that make a storm worth one full GC after it (0 = off)',
+  ),
   /**
    * New connections per source IP per minute. Off by default: the fleet is on 4G behind
    * carrier-grade NAT, where a whole region reconnecting after a blackout arrives from a few

@@ -86,8 +86,8 @@ export interface GatewayContext {
   connectedClients(): number;
   /** Records in Redis that this session holds the device, replacing other brokers' (session-claims.ts). */
   claimSession(client: GatewayClient): void;
-  /** A CONNECT was accepted (storm-gc.ts counts them). */
-  connectAccepted(): void;
+  /** A CONNECT was answered, accepted or refused (storm-gc.ts counts them). */
+  connectAnswered(accepted: boolean): void;
   /** The session ended: its record goes unless a newer session replaced it. */
   releaseSession(client: GatewayClient): void;
 }

@@ -176,9 +176,14 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
           },
           'collected the garbage of a connect storm',
         );
+        if (c.seconds > 1)
+          logger.warn({ ms: Math.round(c.seconds * 1000) }, 'the post-storm collection paused the process over 1 s');
       },
+      onError: (err) => logger.warn({ err }, 'post-storm garbage collection failed'),
     });
     cleanups.push(() => stormGc.close());
+    if (!stormGc.available)
+      logger.warn('no garbage collection function available: the garbage of connect storms stays until V8 collects it');
     const ctx: GatewayContext = {
       config,
       logger,
@@ -210,7 +215,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
       claimSession: (client) => claims?.claim(client),
-      connectAccepted: () => stormGc.noteConnect(),
+      connectAnswered: (accepted) => stormGc.noteConnect(accepted),
       releaseSession: (client) => claims?.release(client),
     };
     let claims: SessionClaims | undefined;

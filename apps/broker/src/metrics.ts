@@ -138,12 +138,12 @@ export function createMetrics(opts: {
     }),
     stormCollections: new Counter({
       name: 'spms_broker_storm_collections_total',
-      help: 'Full garbage collections run once connects quietened after a storm of at least STORM_GC_MIN_CONNECTS',
+      help: 'Full, compacting garbage collections after a connect storm (at least STORM_GC_MIN_CONNECTS accepted within a minute, then 5 s below 1 % of that a second)',
       registers: [registry],
     }),
     stormCollectionSeconds: new Counter({
       name: 'spms_broker_storm_collection_seconds_total',
-      help: 'Time the process was paused by those collections',
+      help: 'Time the process was paused (stop-the-world) by those collections',
       registers: [registry],
     }),
     enqueueLatency: new Histogram({

@@ -25,7 +25,7 @@ describe('startStormCollector', () => {
       onCollected: (r) => collected.push(r.connects),
     });
     const connects = (n: number) => {
-      for (let i = 0; i < n; i++) c.noteConnect();
+      for (let i = 0; i < n; i++) c.noteConnect(true);
     };
     return { c, collected, connects };
   }
@@ -58,14 +58,52 @@ describe('startStormCollector', () => {
     c.close();
   });
 
-  it('needs a storm: fewer connects than minConnects never collect, however quiet', () => {
+  it('needs a storm: minConnects accepted within a minute; steady churn below that never collects', () => {
     const { c, collected, connects } = collector(1000);
     connects(999);
-    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(61_000);
+    connects(1); // the 999 are more than a minute old: no storm
+    vi.advanceTimersByTime(10_000);
     expect(collected).toEqual([]);
-    connects(1);
+    for (let s = 0; s < 600; s++) {
+      connects(9); // 540 a minute, for ten minutes
+      vi.advanceTimersByTime(1000);
+    }
+    expect(collected).toEqual([]);
+    c.close();
+  });
+
+  it('counts refused CONNECTs against quiet: a storm that is being refused is not over', () => {
+    const { c, collected, connects } = collector(1000);
+    connects(1000);
+    for (let s = 0; s < 20; s++) {
+      for (let i = 0; i < 20; i++) c.noteConnect(false);
+      vi.advanceTimersByTime(1000);
+    }
+    expect(collected).toEqual([]);
     vi.advanceTimersByTime(6000);
     expect(collected).toEqual([1000]);
+    c.close();
+  });
+
+  it('a collection that throws is reported and does not stop the collector', () => {
+    vi.useFakeTimers();
+    const errors: unknown[] = [];
+    let calls = 0;
+    const c = startStormCollector({
+      minConnects: 10,
+      collect: () => {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+      },
+      onError: (err) => errors.push(err),
+    });
+    for (let i = 0; i < 10; i++) c.noteConnect(true);
+    vi.advanceTimersByTime(7000);
+    for (let i = 0; i < 10; i++) c.noteConnect(true);
+    vi.advanceTimersByTime(7000);
+    expect(errors).toHaveLength(1);
+    expect(calls).toBe(2);
     c.close();
   });
 

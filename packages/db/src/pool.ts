@@ -15,6 +15,13 @@ export interface PoolOptions {
   /** PostgreSQL statement_timeout for this pool's sessions (default: none). */
   statementTimeoutMs?: number;
   /**
+   * How long the client waits for a query's answer before failing it and dropping the
+   * connection (default: none). statement_timeout ends a slow statement on the server; this
+   * also ends a wait for an answer lost on the way (a dead connection the server never
+   * reset). TCP keep-alive is on for every pool.
+   */
+  queryTimeoutMs?: number;
+  /**
    * false: the sessions run with `jit = off` (a startup parameter: no round trip). For
    * pools of short statements over a few hundred rows, whose estimates can still pass
    * jit_above_cost (tables not yet analysed, array parameters): compiling then costs
@@ -42,6 +49,8 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
     application_name: opts.applicationName ?? 'spms',
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
+    ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
+    keepAlive: true,
     ...(opts.jit === false ? { options: '-c jit=off' } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;

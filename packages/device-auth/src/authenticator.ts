@@ -71,6 +71,9 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     applicationName: 'spms-device-auth',
     connectionTimeoutMs: 3000,
     statementTimeoutMs: 5000,
+    // One look-up is in flight at a time (below): an answer lost on a dead connection must
+    // fail that batch (and drop the connection) instead of holding every later one.
+    queryTimeoutMs: 6000,
   });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const verifier = new FairVerifier(

@@ -2,10 +2,20 @@
  * Revocation without Redis: the credentials cache trusts rows for minutes, so a rotated or
  * revoked credential must be noticed from PostgreSQL when the pub/sub message is lost —
  * and an authentication whose look-up was in flight during the change must not succeed.
+ * Also: one credentials look-up is in flight per process (authenticator.ts), so an answer
+ * lost on its way from PostgreSQL (a connection the server never reset) must fail that
+ * look-up after the pool's query timeout instead of holding every later authentication.
  */
 import { randomUUID } from 'node:crypto';
 import { type CredentialsInput, credentialsKey } from '@spms/credentials';
-import { createTestDatabase, createTestRedis, freePort, type TestDatabase, type TestRedis } from '@spms/testing';
+import {
+  createTcpProxy,
+  createTestDatabase,
+  createTestRedis,
+  freePort,
+  type TestDatabase,
+  type TestRedis,
+} from '@spms/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDeviceAuthenticator, type DeviceAuthenticator } from './authenticator.js';
@@ -107,3 +117,38 @@ it('an authentication in flight while its credentials are revoked does not succe
   expect(armed).toBe(false);
   expect(await auth.authenticateToken('ROTATED-0002')).toMatchObject({ ok: true, device: { id: deviceId } });
 });
+
+it('a look-up whose answer never arrives fails after the query timeout, and the next one succeeds', async () => {
+  const first = await addTokenDevice('lost-answer-token-0001');
+  const second = await addTokenDevice('lost-answer-token-0002');
+  const third = await addTokenDevice('lost-answer-token-0003');
+  const proxy = createTcpProxy(await freePort(), { port: Number(new URL(db.url).port || 5432) });
+  await proxy.open();
+  const url = new URL(db.url);
+  url.host = `127.0.0.1:${proxy.port}`;
+  const auth = await createDeviceAuthenticator({
+    databaseUrl: url.toString(),
+    redisUrl: redis.url,
+    prefix: redis.prefix,
+    revocationPollMs: 600_000,
+  });
+  opened.push(auth);
+  expect(await auth.authenticateMqtt('c1', 'lost-answer-token-0001', undefined)).toMatchObject({
+    ok: true,
+    device: { id: first },
+  });
+  // From now on nothing PostgreSQL sends reaches the authenticator (held for a minute).
+  proxy.delayReplies(60_000);
+  const lost = auth.authenticateMqtt('c2', 'lost-answer-token-0002', undefined);
+  // Asked while the lost one is in flight: it waits for it, then goes out itself.
+  const behind = auth.authenticateMqtt('c3', 'lost-answer-token-0003', undefined);
+  await new Promise((r) => setTimeout(r, 500));
+  proxy.delayReplies(0);
+  expect(await lost).toMatchObject({ ok: false, reason: 'unavailable' });
+  expect(await behind).toMatchObject({ ok: true, device: { id: third } });
+  expect(await auth.authenticateMqtt('c2', 'lost-answer-token-0002', undefined)).toMatchObject({
+    ok: true,
+    device: { id: second },
+  });
+  await proxy.cut();
+}, 30_000);
