@@ -11,7 +11,7 @@
  * when at least `minConnects` were accepted within the last minute (a storm: steady churn
  * below that never is one) and the last `quietMs` saw fewer than 1 % of that many answered a
  * second, accepted or refused, it runs one full, compacting collection: one stop-the-world
- * pause (0.2–0.5 s measured with 16,000–18,000 connections; it grows with the live heap) at
+ * pause (0.2–0.65 s measured with 16,000–18,000 connections; it grows with the live heap) at
  * a quiet moment instead of the storm's garbage held indefinitely. Off with `minConnects` 0.
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
