@@ -183,6 +183,17 @@ describe('cache and invalidation', () => {
     expect(await auth.authenticateMqtt('esp32-0005', 'user0005', 'wrong-pw')).toEqual(bad);
     expect(auth.stats().secretVerifications - after.secretVerifications).toBe(1);
   });
+
+  it('sends a storm of different devices to PostgreSQL one look-up at a time: the first alone, the rest together', async () => {
+    const tokens = Array.from({ length: 30 }, (_, i) => `STORM_TOKEN_${String(i).padStart(4, '0')}`);
+    for (const [i, token] of tokens.entries())
+      await addDevice(`${String(100 + i).padStart(4, '0')}_MSAN`, { type: 'ACCESS_TOKEN', token });
+    const before = auth.stats().dbQueries;
+    const results = await Promise.all(tokens.map((t) => auth.authenticateToken(t)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    // With three in flight this was three single-key queries, then one for the other 27.
+    expect(auth.stats().dbQueries - before).toBe(2);
+  });
 });
 
 describe('database down', () => {
