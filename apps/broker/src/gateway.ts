@@ -168,16 +168,12 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
         metrics.stormCollections.inc();
         metrics.stormCollectionSeconds.inc(c.seconds);
         const mib = (b: number) => Math.round(b / 2 ** 20);
+        const ms = Math.round(c.seconds * 1000);
         logger.info(
-          {
-            connects: c.connects,
-            ms: Math.round(c.seconds * 1000),
-            heapMiB: [mib(c.heapUsedBefore), mib(c.heapUsedAfter)],
-          },
+          { connects: c.connects, ms, heapMiB: [mib(c.heapUsedBefore), mib(c.heapUsedAfter)] },
           'collected the garbage of a connect storm',
         );
-        if (c.seconds > 1)
-          logger.warn({ ms: Math.round(c.seconds * 1000) }, 'the post-storm collection paused the process over 1 s');
+        if (c.seconds > 1) logger.warn({ ms }, 'the post-storm collection paused the process over 1 s');
       },
       onError: (err) => logger.warn({ err }, 'post-storm garbage collection failed'),
     });

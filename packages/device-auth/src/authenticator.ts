@@ -148,10 +148,15 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     pool,
     intervalMs: opts.revocationPollMs ?? 1000,
     onChange: (deviceId) => invalidate(deviceId, 'poll'),
-    // Copied to the shared cache every poll (a failed copy is retried by the next one).
-    onLookupOrder: (epoch) => {
-      shared?.cache.syncOrder(epoch).catch(() => {});
-    },
+    // Copied to the shared cache every poll (a failed copy is retried by the next one); read
+    // only where there is a shared cache.
+    ...(opts.shared
+      ? {
+          onLookupOrder: (epoch: string) => {
+            shared?.cache.syncOrder(epoch).catch(() => {});
+          },
+        }
+      : {}),
     retainSec,
     ...(log ? { log } : {}),
   });

@@ -61,14 +61,20 @@ async function open(
   return a;
 }
 
-/** An imported firmware credential: client id, username and a supplied (scrypt) password. */
-async function addBasicDevice(n: string, password: string): Promise<string> {
+/** A device `<n>_MSAN` without credentials; its id. */
+async function addDeviceRow(n: string): Promise<string> {
   const id = randomUUID();
   await sql.query('INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, $3, now())', [
     id,
     `${n}_MSAN`,
     PROFILE,
   ]);
+  return id;
+}
+
+/** An imported firmware credential: client id, username and a supplied (scrypt) password. */
+async function addBasicDevice(n: string, password: string): Promise<string> {
+  const id = await addDeviceRow(n);
   await setPassword(id, n, password);
   return id;
 }
@@ -223,13 +229,8 @@ describe('a match further down the look-up order (an access token sent with a cl
   const k = sharedKeys('');
   /** An access-token device; its firmware sends `esp-<n>` as client id and the token as username. */
   async function addTokenDevice(n: string): Promise<{ id: string; token: string }> {
-    const id = randomUUID();
+    const id = await addDeviceRow(n);
     const token = `tok-${n}-${randomUUID()}`;
-    await sql.query('INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, $3, now())', [
-      id,
-      `${n}_MSAN`,
-      PROFILE,
-    ]);
     await sql.query(
       `INSERT INTO device_credentials (device_id, type, credentials_id, updated_at) VALUES ($1, 'ACCESS_TOKEN', $2, now())`,
       [id, credentialsKey({ type: 'ACCESS_TOKEN', token })],
@@ -241,33 +242,32 @@ describe('a match further down the look-up order (an access token sent with a cl
     (await sql.query<{ epoch: string }>('SELECT epoch::text AS epoch FROM credentials_lookup_order')).rows[0]?.epoch;
   /** The look-up order epoch in Redis is PostgreSQL's (copied by every process's poll). */
   const orderCopied = async () => (await r.get(orderKey())) === (await epoch());
-
-  it('is answered from the shared cache with no query once stored under the current epoch', async () => {
-    const { id, token } = await addTokenDevice('0201');
+  /** A token device that one process authenticated once the epoch was copied, and stored. */
+  async function storedByOneProcess(n: string): Promise<{ id: string; token: string }> {
+    const device = await addTokenDevice(n);
     const a = await open();
     await until(orderCopied);
-    expect(await a.authenticateMqtt('esp-0201', token, undefined)).toMatchObject({ ok: true, device: { id } });
+    expect(await a.authenticateMqtt(`esp-${n}`, device.token, undefined)).toMatchObject({
+      ok: true,
+      device: { id: device.id },
+    });
     await until(() => a.stats().sharedStored === 1);
+    return device;
+  }
+
+  it('is answered from the shared cache with no query once stored under the current epoch', async () => {
+    const { id, token } = await storedByOneProcess('0201');
     const b = await open();
     expect(await b.authenticateMqtt('esp-0201', token, undefined)).toMatchObject({ ok: true, device: { id } });
     expect(b.stats()).toMatchObject({ dbQueries: 0, sharedHits: 1 });
   });
 
   it('stops answering once MQTT Basic credentials are added, whoever adds them (plain SQL, nothing announced)', async () => {
-    const { id, token } = await addTokenDevice('0202');
-    const a = await open();
-    await until(orderCopied);
-    expect(await a.authenticateMqtt('esp-0202', token, undefined)).toMatchObject({ ok: true, device: { id } });
-    await until(() => a.stats().sharedStored === 1);
+    const { token } = await storedByOneProcess('0202');
     const before = await epoch();
     // Another device gets MQTT Basic credentials with this client id and the token as its
     // username: by the look-up order they come first, so the token device must not be answered.
-    const other = randomUUID();
-    await sql.query('INSERT INTO devices (id, name, profile_id, updated_at) VALUES ($1, $2, $3, now())', [
-      other,
-      '0203_MSAN',
-      PROFILE,
-    ]);
+    const other = await addDeviceRow('0203');
     const basic = { type: 'MQTT_BASIC' as const, clientId: 'esp-0202', username: token };
     await sql.query(
       `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)

@@ -97,13 +97,6 @@ redis.call('SET', KEYS[1], cjson.encode({g = g, d = ARGV[4], n = ARGV[5], p = AR
 return 1
 `;
 
-// KEYS: order; ARGV: PostgreSQL's epoch. Copied when it differs (a restored database's lower
-// epoch too): every gateway polls the same database, so they agree.
-const ORDER_LUA = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) return 1 end
-return 0
-`;
-
 // KEYS: clock; ARGV: changed prefix, generation prefix, changed ttl ms, device ids…
 const BUMP_LUA = `${CLOCK_LUA}
 local v = clock(KEYS[1]) + 1
@@ -126,7 +119,6 @@ type CacheRedis = Redis & {
   spmsAuthCheck(entry: string, clock: string, order: string, genPrefix: string): Promise<[string, string, string]>;
   spmsAuthRemember(entry: string, changed: string, gen: string, ...args: string[]): Promise<number>;
   spmsAuthBump(clock: string, ...args: string[]): Promise<string>;
-  spmsAuthOrder(order: string, epoch: string): Promise<number>;
 };
 
 const random = () => randomBytes(12).toString('base64url');
@@ -153,7 +145,6 @@ export function defineSharedAuthCommands(redis: Redis): CacheRedis {
     redis.defineCommand('spmsAuthCheck', { numberOfKeys: 3, lua: CHECK_LUA });
     redis.defineCommand('spmsAuthRemember', { numberOfKeys: 4, lua: REMEMBER_LUA });
     redis.defineCommand('spmsAuthBump', { numberOfKeys: 1, lua: BUMP_LUA });
-    redis.defineCommand('spmsAuthOrder', { numberOfKeys: 1, lua: ORDER_LUA });
   }
   return redis as CacheRedis;
 }
@@ -258,9 +249,13 @@ export class SharedCredentialCache {
     return n === 1;
   }
 
-  /** Copies PostgreSQL's look-up order epoch (`credentials_lookup_order`) to Redis; true when it changed. */
-  async syncOrder(epoch: string): Promise<boolean> {
-    return (await this.redis.spmsAuthOrder(this.keys.order, epoch)) === 1;
+  /**
+   * Copies PostgreSQL's look-up order epoch (`credentials_lookup_order`) to Redis, whatever
+   * Redis holds (a restored database's lower epoch too): every process polls the same
+   * database, so they agree.
+   */
+  async syncOrder(epoch: string): Promise<void> {
+    await this.redis.set(this.keys.order, epoch);
   }
 
   bump(deviceIds: string[]): Promise<void> {
