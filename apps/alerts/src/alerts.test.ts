@@ -34,10 +34,14 @@ describe('alerts', () => {
       `SELECT count(*)::int AS n, count(*) FILTER (WHERE notified_at IS NULL AND cleared_at IS NOT NULL)::int AS momentary FROM alerts`,
     );
     expect(alerts.rows[0]).toEqual({ n: 4, momentary: 1 });
-    const n = await h.pool.query(
-      `SELECT n.status, n.provider_message_id, count(na.alert_id)::int AS alerts FROM notifications n
-         JOIN notification_alerts na ON na.notification_id = n.id GROUP BY n.id ORDER BY n.id`,
-    );
+    // Twilio has answered the second text; its row is marked after that answer arrives.
+    const sent = () =>
+      h.pool.query(
+        `SELECT n.status, n.provider_message_id, count(na.alert_id)::int AS alerts FROM notifications n
+           JOIN notification_alerts na ON na.notification_id = n.id GROUP BY n.id ORDER BY n.id`,
+      );
+    await waitFor(async () => (await sent()).rows.every((r) => r.status !== 'pending'));
+    const n = await sent();
     expect(n.rows.map((r) => [r.status, r.alerts])).toEqual([
       ['queued', 3],
       ['queued', 1],

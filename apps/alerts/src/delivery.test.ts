@@ -50,6 +50,8 @@ describe('alerts delivery', () => {
     await waitFor(() => h.twilio.requests.length >= 1);
     await sleep(500);
     expect(h.bodies()).toEqual([expect.stringMatching(/^SPMS ALERT: Kollupitiya - CEB supply lost/)]);
+    // The text's row is marked once Twilio's answer has arrived.
+    await waitFor(async () => (await notifications(h)).every((r) => r.status !== 'pending'));
     const rows = await notifications(h);
     expect(rows.map((r) => [r.status, r.reason])).toEqual(
       expect.arrayContaining([

@@ -180,7 +180,8 @@ describe('alert e-mails', () => {
     await h.open(d, 2); // generator line: not critical, so quiet hours apply
     await waitFor(async () => (await rows(h)).length >= 3);
     await waitFor(() => h.twilio.requests.length >= 1);
-    await sleep(300);
+    // The text's row is marked once Twilio's answer has arrived.
+    await waitFor(async () => (await rows(h)).every((r) => r.status !== 'pending'));
     const all = (await rows(h)).map((r) => [r.email ?? r.phone, r.channel, r.status, r.reason]);
     expect(all).toEqual(
       expect.arrayContaining([
