@@ -8,7 +8,7 @@
 // rate over the same time, divided by N. Loopback only, bounded in time.
 //
 //   node bench/connect-cpu.mjs setup [N]      seed N devices (default 3000), warm the shared cache
-//   node bench/connect-cpu.mjs run [runs] [--rate=1500] [--burst=8] [--warm=K] [--prof | --perf=FILE]
+//   node bench/connect-cpu.mjs run [runs] [--rate=1500] [--burst=8] [--warm=K] [--prof | --perf=FILE] [--node-args="..."]
 //   node bench/connect-cpu.mjs clean          drop the database and the Redis keys
 //   BROKER_DIST=dist-before node bench/connect-cpu.mjs run   a copy of another build's apps/broker/dist
 // The seeded fleet is kept between runs in CONNBENCH_STATE (default /tmp/spms-connbench.json).
@@ -170,7 +170,14 @@ async function run(runs, rate, burst, prof, perf) {
   );
   for (let k = 0; k < runs; k++) {
     const dir = prof ? mkdtempSync(join(tmpdir(), 'connbench-prof-')) : null;
-    const nodeArgs = dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : perf ? ['--perf-basic-prof'] : [];
+    // --node-args="--flag --other": extra Node/V8 options for the broker process (experiments).
+    const extra =
+      process.argv
+        .find((a) => a.startsWith('--node-args='))
+        ?.slice(12)
+        .split(' ')
+        .filter(Boolean) ?? [];
+    const nodeArgs = [...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : perf ? ['--perf-basic-prof'] : [])];
     const broker = await start(state, nodeArgs);
     const pid = broker.child.pid;
     try {

@@ -60,6 +60,21 @@ it('jit: false runs the sessions with jit = off; by default the server decides',
   }
 });
 
+it('genericPlans: true plans every statement once, without its values; it combines with jit: false', async () => {
+  const both = createPool(db.url, { max: 1, jit: false, genericPlans: true });
+  const dflt = createPool(db.url, { max: 1 });
+  try {
+    const show = async (p: typeof dflt, name: string) =>
+      (await p.query<{ v: string }>(`SELECT current_setting($1) AS v`, [name])).rows[0]?.v;
+    expect(await show(both, 'plan_cache_mode')).toBe('force_generic_plan');
+    expect(await show(both, 'jit')).toBe('off');
+    expect(await show(dflt, 'plan_cache_mode')).toBe('auto');
+  } finally {
+    await both.end();
+    await dflt.end();
+  }
+});
+
 it('a checked-out client whose connection breaks does not crash the process; the pool recovers', async () => {
   // PostgreSQL going away mid-transaction (found by tests/fault): pg emits 'error' on the
   // client itself; with no listener that was an uncaught exception that killed the worker.

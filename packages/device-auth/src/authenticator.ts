@@ -54,13 +54,25 @@ const POOL_SIZE = 4;
 /** Change rows are kept an hour past the shared cache's lifetime (re-bumped after a reconnect). */
 const RETAIN_EXTRA_SEC = 3600;
 
-const LOOKUP_SQL = `
-  SELECT c.credentials_id, c.type::text AS type, c.client_id, c.username, c.password_hash,
-         d.id AS device_id, d.name AS device_name, d.profile_id, p.transport::text AS transport
-    FROM device_credentials c
-    JOIN devices d ON d.id = c.device_id
-    JOIN device_profiles p ON p.id = d.profile_id
-   WHERE c.credentials_id = ANY($1::text[])`;
+/**
+ * One row per key found. Shaped so that its one generic plan (the pool plans it once per
+ * connection, genericPlans below) is index look-ups whatever the statistics say: each key
+ * probes the unique index on credentials_id, then the two primary keys. The plain
+ * three-table join's generic plan, on tables not yet analysed (a fleet just imported, and
+ * autovacuum off or not yet run), hash-joins a sequential scan of every device per CONNECT.
+ * credentials_id is unique, so LIMIT 1 drops nothing; it keeps the planner from flattening
+ * the subquery into that join.
+ */
+export const LOOKUP_SQL = `
+  SELECT x.* FROM unnest($1::text[]) AS k(id)
+  CROSS JOIN LATERAL (
+    SELECT c.credentials_id, c.type::text AS type, c.client_id, c.username, c.password_hash,
+           d.id AS device_id, d.name AS device_name, d.profile_id, p.transport::text AS transport
+      FROM device_credentials c
+      JOIN devices d ON d.id = c.device_id
+      JOIN device_profiles p ON p.id = d.profile_id
+     WHERE c.credentials_id = k.id
+     LIMIT 1) x`;
 
 export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions): Promise<DeviceAuthenticator> {
   const log = opts.logger;
@@ -74,6 +86,11 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     // One look-up is in flight at a time (below): an answer lost on a dead connection must
     // fail that batch (and drop the connection) instead of holding every later one.
     queryTimeoutMs: 6000,
+    // The look-up is planned once per connection (LOOKUP_SQL), not at every CONNECT: with auto
+    // plans PostgreSQL re-planned it every call, ~150 µs of its CPU per look-up of a cold storm.
+    // The pool's other statements (revocations.ts) read the recent credential changes by
+    // sequence number or time, whatever the values: a generic plan suits them as well.
+    genericPlans: true,
   });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const verifier = new FairVerifier(

@@ -6,6 +6,7 @@ export {
   type DeviceAuthStats,
   type DeviceIdentity,
   type GoneFlag,
+  LOOKUP_SQL,
   type MqttAuthOptions,
 } from './authenticator.js';
 export {
