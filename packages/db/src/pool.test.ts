@@ -75,6 +75,21 @@ it('genericPlans: true plans every statement once, without its values; it combin
   }
 });
 
+it("the pool's startup settings and those of an `options` parameter in DATABASE_URL both apply; the URL's win a tie", async () => {
+  const url = new URL(db.url);
+  url.searchParams.set('options', '-c search_path=spms_x,public -c jit=on');
+  const pool = createPool(url.toString(), { max: 1, jit: false, genericPlans: true });
+  try {
+    const show = async (name: string) =>
+      (await pool.query<{ v: string }>(`SELECT current_setting($1) AS v`, [name])).rows[0]?.v;
+    expect(await show('search_path')).toBe('spms_x,public');
+    expect(await show('plan_cache_mode')).toBe('force_generic_plan');
+    expect(await show('jit')).toBe('on');
+  } finally {
+    await pool.end();
+  }
+});
+
 it('a checked-out client whose connection breaks does not crash the process; the pool recovers', async () => {
   // PostgreSQL going away mid-transaction (found by tests/fault): pg emits 'error' on the
   // client itself; with no listener that was an uncaught exception that killed the worker.

@@ -51,8 +51,9 @@ export interface PoolOptions {
 
 /** A pg pool for the time-series tables (the design card: "TimescaleDB via pg"). */
 export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool {
+  const startup = startupOptions(databaseUrl, opts);
   const pool = new pg.Pool({
-    connectionString: databaseUrl,
+    connectionString: startup.url,
     max: opts.max ?? 10,
     min: opts.min ?? 0,
     idleTimeoutMillis: opts.idleTimeoutMs ?? 10_000,
@@ -61,7 +62,7 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
     ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
     keepAlive: true,
-    ...startupOptions(opts),
+    ...(startup.options ? { options: startup.options } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.
@@ -73,13 +74,27 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
   return pool;
 }
 
-/** Settings sent with the connection's startup packet (no round trip). */
-function startupOptions(opts: PoolOptions): { options?: string } {
-  const settings = [
+/**
+ * Settings sent with the connection's startup packet (no round trip). pg lets an `options`
+ * parameter in the URL replace the pool's own, so one set there (a search_path, say) is taken
+ * out of the URL and sent after ours: both apply, and the URL's wins where both set the same.
+ */
+function startupOptions(databaseUrl: string, opts: PoolOptions): { url: string; options?: string } {
+  const ours = [
     ...(opts.jit === false ? ['-c jit=off'] : []),
     ...(opts.genericPlans ? ['-c plan_cache_mode=force_generic_plan'] : []),
   ];
-  return settings.length ? { options: settings.join(' ') } : {};
+  if (ours.length === 0) return { url: databaseUrl };
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    return { url: databaseUrl, options: ours.join(' ') };
+  }
+  const theirs = url.searchParams.get('options');
+  if (theirs === null) return { url: databaseUrl, options: ours.join(' ') };
+  url.searchParams.delete('options');
+  return { url: url.toString(), options: [...ours, theirs].join(' ') };
 }
 
 /**
