@@ -74,6 +74,14 @@ const metric = (text, line) =>
       ?.slice(line.length) ?? 0,
   );
 
+/** Seconds spent in GC so far by kind (major, minor, incremental, weakcb), from prom-client's histogram. */
+function gcSeconds(text) {
+  const out = {};
+  for (const [, kind, v] of text.matchAll(/^\w*nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} ([\d.e+-]+)$/gm))
+    out[kind] = Number(v);
+  return out;
+}
+
 /** Connects `creds` at `rate`/s, each sends `burst` QoS 1 messages; resolves with the clients and CONNACK times. */
 async function storm(port, creds, rate, burst) {
   const clients = [];
@@ -198,6 +206,7 @@ async function run(runs, rate, burst, prof, perf) {
         ? spawn('perf', ['record', '-F', '999', '-g', '-p', String(pid), '-o', perf], { stdio: 'ignore' })
         : null;
       if (rec) await sleep(500);
+      const gc0 = gcSeconds(await metrics(broker));
       const t0 = performance.now();
       const r = await storm(broker.mqttPort, creds, rate, burst);
       await quiet(pid, idlePerSec);
@@ -209,6 +218,7 @@ async function run(runs, rate, burst, prof, perf) {
         await new Promise((r) => rec.once('exit', r));
       }
       const m = await metrics(broker);
+      const gc1 = gcSeconds(m);
       const net = (ticks - idlePerSec * secs) * TICK_MS;
       console.log(
         `run ${k + 1}: ${r.clients.length} connected, ${r.failed} failed; broker CPU ${(ticks * TICK_MS) / 1000} s over ${secs.toFixed(1)} s ` +
@@ -216,6 +226,9 @@ async function run(runs, rate, burst, prof, perf) {
           `[raw ${((ticks * TICK_MS) / r.clients.length).toFixed(3)}]; CONNACK p50 ${r.p50} ms p99 ${r.p99} ms; ` +
           `syscalls per connect: ${((s1.r - s0.r) / n).toFixed(1)} read, ${((s1.w - s0.w) / n).toFixed(1)} write; ` +
           `shared hits ${metric(m, 'spms_broker_auth_shared_cache_total{result="hit"} ')}, hashes ${metric(m, 'spms_broker_auth_hashes_total ')}; ` +
+          `GC pauses ${Object.keys(gc1)
+            .map((k) => `${k} ${Math.round((gc1[k] - (gc0[k] ?? 0)) * 1000)} ms`)
+            .join(', ')}; ` +
           `load ${load0} -> ${load()}`,
       );
       for (const c of r.clients) c.destroy();
