@@ -46,6 +46,9 @@ export async function startAlerts(
   const pool = createPool(config.DATABASE_URL, {
     max: 3 * config.ALERT_CONCURRENCY + 2,
     applicationName: 'spms-alerts',
+    // Its statements are short look-ups and updates by key, run for every alert: planning
+    // each cost more than running it (docs/storm-database-cost.md). Prepared from the second use.
+    prepareRepeated: true,
   });
   const redis = createRedis(config.REDIS_URL, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));

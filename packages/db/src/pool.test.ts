@@ -5,7 +5,7 @@
  */
 import { createTcpProxy, createTestDatabase, freePort, type TestDatabase } from '@spms/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createPool, openConnections } from './pool.js';
+import { createPool, openConnections, PREPARED_PER_POOL } from './pool.js';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -87,6 +87,44 @@ it("the pool's startup settings and those of an `options` parameter in DATABASE_
     expect(await show('jit')).toBe('on');
   } finally {
     await pool.end();
+  }
+});
+
+it('prepareRepeated: a statement is prepared from its second use, on pooled and checked-out clients, up to the cap', async () => {
+  const pool = createPool(db.url, { max: 1, prepareRepeated: true });
+  const plain = createPool(db.url, { max: 1 });
+  const prepared = async (p: typeof pool, text: string) =>
+    (await p.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1', [text]))
+      .rows[0]?.n;
+  try {
+    const text = 'SELECT $1::int + 1 AS v';
+    expect((await pool.query<{ v: number }>(text, [1])).rows[0]?.v).toBe(2);
+    expect(await prepared(pool, text)).toBe(0);
+    expect((await pool.query<{ v: number }>(text, [2])).rows[0]?.v).toBe(3);
+    expect(await prepared(pool, text)).toBe(1);
+    const client = await pool.connect();
+    try {
+      expect((await client.query<{ v: number }>(text, [3])).rows[0]?.v).toBe(4);
+      const other = 'SELECT $1::text AS t';
+      await client.query(other, ['a']);
+      await client.query(other, ['b']);
+      const mine = "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement NOT LIKE '%pg_prepared%'";
+      expect((await client.query<{ n: number }>(mine)).rows[0]?.n).toBe(2);
+    } finally {
+      client.release();
+    }
+    // Texts that keep changing stop being prepared at the cap (which counts every text named).
+    for (let i = 0; i < PREPARED_PER_POOL + 50; i++)
+      for (let k = 0; k < 2; k++) await pool.query(`SELECT $1::int AS v${i}`, [i]);
+    const all = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_prepared_statements');
+    expect(all.rows[0]?.n).toBe(PREPARED_PER_POOL);
+    // Without the option nothing is prepared.
+    await plain.query(text, [1]);
+    await plain.query(text, [1]);
+    expect(await prepared(plain, text)).toBe(0);
+  } finally {
+    await pool.end();
+    await plain.end();
   }
 });
 

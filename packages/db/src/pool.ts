@@ -39,6 +39,15 @@ export interface PoolOptions {
    */
   genericPlans?: boolean;
   /**
+   * true: a parameterised statement given as text (`query(text, values)`) is sent as a named
+   * (prepared) statement from its second use on, so each connection parses it once and
+   * PostgreSQL can keep its plan (it switches to the generic plan after five executions when
+   * that plan costs no more, as for look-ups by key). For pools of many short statements,
+   * where planning costs more than running them (the alerts: ~0.1 ms to plan, ~0.01-0.05 to
+   * run). At most PREPARED_PER_POOL texts are prepared; the rest run as before.
+   */
+  prepareRepeated?: boolean;
+  /**
    * Connections kept open while idle (default 0). Above it, a connection idle for
    * idleTimeoutMs is closed, and the next burst of concurrent queries opens it again: a
    * PostgreSQL backend started and its catalog caches filled, paid by the query that waits
@@ -63,6 +72,7 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
     ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
     keepAlive: true,
     ...(startup.options ? { options: startup.options } : {}),
+    ...(opts.prepareRepeated ? { Client: preparingClient() } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;
   // the pool replaces it and the next query reports the error to its caller.
@@ -72,6 +82,41 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
   // client is idle. Its caller sees the failed query and releases it; the pool drops it.
   pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
+}
+
+/** Distinct statement texts a pool prepares (each connection keeps them while it lives). */
+export const PREPARED_PER_POOL = 200;
+
+/**
+ * A pg Client class whose `query(text, values)` names a text it has seen before (pg then
+ * parses it once per connection). One registry per pool: names are given in order of second
+ * use, up to PREPARED_PER_POOL; a text built with changing parts stops being named there.
+ */
+function preparingClient(): typeof pg.Client {
+  const seen = new Map<string, string | null>();
+  let named = 0;
+  const nameFor = (text: string): string | undefined => {
+    const name = seen.get(text);
+    if (name) return name;
+    if (name === undefined) {
+      if (seen.size < PREPARED_PER_POOL * 4) seen.set(text, null);
+      return undefined;
+    }
+    if (named >= PREPARED_PER_POOL) return undefined;
+    const given = `spms-prepared-${++named}`;
+    seen.set(text, given);
+    return given;
+  };
+  return class PreparingClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: pg's query() overloads, passed through as they are.
+    override query(config: any, values?: any, callback?: any): any {
+      if (typeof config === 'string' && Array.isArray(values)) {
+        const name = nameFor(config);
+        if (name) return super.query({ name, text: config, values }, callback);
+      }
+      return super.query(config, values, callback);
+    }
+  } as typeof pg.Client;
 }
 
 /**
