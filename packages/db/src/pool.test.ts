@@ -128,6 +128,29 @@ it('prepareRepeated: a statement is prepared from its second use, on pooled and 
   }
 });
 
+it('prepareRepeated: a statement a migration broke fails once, then runs unprepared', async () => {
+  const pool = createPool(db.url, { max: 1, prepareRepeated: true });
+  try {
+    await pool.query('CREATE TABLE prep_t (a int)');
+    await pool.query('INSERT INTO prep_t VALUES (1)');
+    const text = 'SELECT * FROM prep_t WHERE a = $1';
+    await pool.query(text, [1]);
+    await pool.query(text, [1]); // prepared now
+    await pool.query('ALTER TABLE prep_t ADD COLUMN b text');
+    await expect(pool.query(text, [1])).rejects.toThrow(/cached plan must not change result type/);
+    expect((await pool.query(text, [1])).rows).toEqual([{ a: 1, b: null }]);
+    // The same through a checked-out client (a transaction's statements).
+    const client = await pool.connect();
+    try {
+      expect((await client.query(text, [1])).rows).toEqual([{ a: 1, b: null }]);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
 it('a checked-out client whose connection breaks does not crash the process; the pool recovers', async () => {
   // PostgreSQL going away mid-transaction (found by tests/fault): pg emits 'error' on the
   // client itself; with no listener that was an uncaught exception that killed the worker.

@@ -93,11 +93,12 @@ export const PREPARED_PER_POOL = 200;
  * use, up to PREPARED_PER_POOL; a text built with changing parts stops being named there.
  */
 function preparingClient(): typeof pg.Client {
+  /** Per text: its name, null once seen, RETIRED when a schema change broke its statement. */
   const seen = new Map<string, string | null>();
   let named = 0;
   const nameFor = (text: string): string | undefined => {
     const name = seen.get(text);
-    if (name) return name;
+    if (name) return name === RETIRED ? undefined : name;
     if (name === undefined) {
       if (seen.size < PREPARED_PER_POOL * 4) seen.set(text, null);
       return undefined;
@@ -107,17 +108,36 @@ function preparingClient(): typeof pg.Client {
     seen.set(text, given);
     return given;
   };
+  // A migration that changes what a prepared SELECT returns makes PostgreSQL refuse that
+  // statement on every connection that prepared it ("cached plan must not change result
+  // type"); the call fails once, and the text runs unprepared from then on.
+  const check = (text: string, err: unknown) => {
+    const e = err as { code?: string; message?: string } | null;
+    if (e?.code === '0A000' && e.message?.includes('cached plan must not change result type')) seen.set(text, RETIRED);
+  };
   return class PreparingClient extends pg.Client {
     // biome-ignore lint/suspicious/noExplicitAny: pg's query() overloads, passed through as they are.
     override query(config: any, values?: any, callback?: any): any {
       if (typeof config === 'string' && Array.isArray(values)) {
         const name = nameFor(config);
-        if (name) return super.query({ name, text: config, values }, callback);
+        if (name) {
+          const q = { name, text: config, values };
+          if (typeof callback === 'function')
+            return super.query(q, (err: Error | null, res: unknown) => {
+              if (err) check(config, err);
+              callback(err, res);
+            });
+          return (super.query(q) as Promise<unknown>).catch((err: unknown) => {
+            check(config, err);
+            throw err;
+          });
+        }
       }
       return super.query(config, values, callback);
     }
   } as typeof pg.Client;
 }
+const RETIRED = '\u0000retired';
 
 /**
  * Settings sent with the connection's startup packet (no round trip). pg lets an `options`
