@@ -128,6 +128,58 @@ it('prepareRepeated: a statement is prepared from its second use, on pooled and 
   }
 });
 
+it('the startup settings survive URLs pg parses its own way, and PGOPTIONS applies as it would without them', async () => {
+  const u = new URL(db.url);
+  const show = async (p: ReturnType<typeof createPool>, name: string) =>
+    (await p.query<{ v: string }>('SELECT current_setting($1) AS v', [name])).rows[0]?.v;
+  // libpq's form with the host as a parameter and a user but no host before the path.
+  const libpq = `postgres://${u.username}:@/${u.pathname.slice(1)}?host=${u.hostname}&port=${u.port || 5432}&options=-c%20search_path%3Dspms_y`;
+  const a = createPool(libpq, { max: 1, jit: false, genericPlans: true });
+  try {
+    expect(await show(a, 'plan_cache_mode')).toBe('force_generic_plan');
+    expect(await show(a, 'jit')).toBe('off');
+    expect(await show(a, 'search_path')).toBe('spms_y');
+  } finally {
+    await a.end();
+  }
+  const before = process.env.PGOPTIONS;
+  process.env.PGOPTIONS = '-c search_path=spms_z';
+  const b = createPool(db.url, { max: 1, genericPlans: true });
+  const plain = createPool(db.url, { max: 1 });
+  try {
+    expect(await show(b, 'search_path')).toBe('spms_z');
+    expect(await show(b, 'plan_cache_mode')).toBe('force_generic_plan');
+    expect(await show(plain, 'search_path')).toBe('spms_z');
+  } finally {
+    if (before === undefined) delete process.env.PGOPTIONS;
+    else process.env.PGOPTIONS = before;
+    await b.end();
+    await plain.end();
+  }
+});
+
+it('prepareRepeated: several statements in one text without values stay unprepared; a value pg cannot encode costs one call', async () => {
+  const pool = createPool(db.url, { max: 1, prepareRepeated: true });
+  try {
+    for (let i = 0; i < 3; i++) await pool.query('SELECT 1; SELECT 2', []);
+    const client = await pool.connect();
+    try {
+      const text = 'SELECT $1::text AS t';
+      await client.query(text, ['a']);
+      await client.query(text, ['b']); // prepared now
+      await expect(client.query(text, [{ n: 1n }])).rejects.toThrow(/BigInt/);
+      // pg closed the statement but counted it parsed: at most one call fails for it.
+      await client.query(text, ['c']).catch(() => undefined);
+      expect((await client.query<{ t: string }>(text, ['d'])).rows).toEqual([{ t: 'd' }]);
+      expect((await client.query<{ t: string }>(text, ['e'])).rows).toEqual([{ t: 'e' }]);
+    } finally {
+      client.release();
+    }
+  } finally {
+    await pool.end();
+  }
+});
+
 it('prepareRepeated: a statement a migration broke fails once, then runs unprepared', async () => {
   const pool = createPool(db.url, { max: 1, prepareRepeated: true });
   try {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -60,9 +61,8 @@ export interface PoolOptions {
 
 /** A pg pool for the time-series tables (the design card: "TimescaleDB via pg"). */
 export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool {
-  const startup = startupOptions(databaseUrl, opts);
+  const target = connection(databaseUrl, opts);
   const pool = new pg.Pool({
-    connectionString: startup.url,
     max: opts.max ?? 10,
     min: opts.min ?? 0,
     idleTimeoutMillis: opts.idleTimeoutMs ?? 10_000,
@@ -71,7 +71,8 @@ export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool
     ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
     ...(opts.queryTimeoutMs ? { query_timeout: opts.queryTimeoutMs } : {}),
     keepAlive: true,
-    ...(startup.options ? { options: startup.options } : {}),
+    // After the pool's own settings, as pg merges a connection string's (its application_name wins).
+    ...target,
     ...(opts.prepareRepeated ? { Client: preparingClient() } : {}),
   });
   // An idle client losing its connection (server restart) must not crash the process;
@@ -108,58 +109,63 @@ function preparingClient(): typeof pg.Client {
     seen.set(text, given);
     return given;
   };
-  // A migration that changes what a prepared SELECT returns makes PostgreSQL refuse that
-  // statement on every connection that prepared it ("cached plan must not change result
-  // type"); the call fails once, and the text runs unprepared from then on.
-  const check = (text: string, err: unknown) => {
-    const e = err as { code?: string; message?: string } | null;
-    if (e?.code === '0A000' && e.message?.includes('cached plan must not change result type')) seen.set(text, RETIRED);
-  };
   return class PreparingClient extends pg.Client {
     // biome-ignore lint/suspicious/noExplicitAny: pg's query() overloads, passed through as they are.
     override query(config: any, values?: any, callback?: any): any {
-      if (typeof config === 'string' && Array.isArray(values)) {
+      // Without values pg uses the simple protocol (a text may hold several statements): kept.
+      if (typeof config === 'string' && Array.isArray(values) && values.length > 0) {
         const name = nameFor(config);
         if (name) {
           const q = { name, text: config, values };
+          const failed = (err: unknown) => this.preparedFailed(config, name, err);
           if (typeof callback === 'function')
             return super.query(q, (err: Error | null, res: unknown) => {
-              if (err) check(config, err);
+              if (err) failed(err);
               callback(err, res);
             });
           return (super.query(q) as Promise<unknown>).catch((err: unknown) => {
-            check(config, err);
+            failed(err);
             throw err;
           });
         }
       }
       return super.query(config, values, callback);
     }
+
+    private preparedFailed(text: string, name: string, err: unknown): void {
+      const code = (err as { code?: string } | null)?.code;
+      // A migration that changed what a prepared SELECT returns: PostgreSQL refuses that
+      // statement on every connection that prepared it ("cached plan must not change result
+      // type", feature_not_supported); the call fails once, and the text runs unprepared.
+      if (code === '0A000') seen.set(text, RETIRED);
+      // pg could not encode a value and closed the statement, but still counts it as parsed
+      // on this connection: forget it here, so the next call prepares it again.
+      if (code === '26000') {
+        const parsed = (this as unknown as { connection?: { parsedStatements?: Record<string, string> } }).connection
+          ?.parsedStatements;
+        if (parsed) delete parsed[name];
+      }
+    }
   } as typeof pg.Client;
 }
 const RETIRED = '\u0000retired';
 
 /**
- * Settings sent with the connection's startup packet (no round trip). pg lets an `options`
- * parameter in the URL replace the pool's own, so one set there (a search_path, say) is taken
- * out of the URL and sent after ours: both apply, and the URL's wins where both set the same.
+ * Where to connect, with the pool's startup settings (sent in the startup packet: no round
+ * trip). pg takes an `options` parameter of the URL over the pool's own, and PGOPTIONS only
+ * when there is neither; so the URL is parsed here with pg's own parser and the startup
+ * options are sent as the pool's followed by the URL's (or else PGOPTIONS): both apply, and
+ * the operator's win where both set the same.
  */
-function startupOptions(databaseUrl: string, opts: PoolOptions): { url: string; options?: string } {
+function connection(databaseUrl: string, opts: PoolOptions): pg.PoolConfig {
   const ours = [
     ...(opts.jit === false ? ['-c jit=off'] : []),
     ...(opts.genericPlans ? ['-c plan_cache_mode=force_generic_plan'] : []),
   ];
-  if (ours.length === 0) return { url: databaseUrl };
-  let url: URL;
-  try {
-    url = new URL(databaseUrl);
-  } catch {
-    return { url: databaseUrl, options: ours.join(' ') };
-  }
-  const theirs = url.searchParams.get('options');
-  if (theirs === null) return { url: databaseUrl, options: ours.join(' ') };
-  url.searchParams.delete('options');
-  return { url: url.toString(), options: [...ours, theirs].join(' ') };
+  if (ours.length === 0) return { connectionString: databaseUrl };
+  const { options: fromUrl, ...parsed } = parseConnectionString(databaseUrl);
+  const theirs = fromUrl ?? process.env.PGOPTIONS;
+  return { ...(parsed as pg.PoolConfig), options: [...ours, ...(theirs ? [theirs] : [])].join(' ') };
 }
 
 /**

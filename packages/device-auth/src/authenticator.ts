@@ -50,7 +50,8 @@ export type { GoneFlag } from './verifier.js';
 const ANNOUNCED_RECENTLY_MS = 5_000;
 /** An authentication retried this often still seeing revocations gives up as unavailable. */
 const MAX_AUTH_ATTEMPTS = 3;
-const POOL_SIZE = 4;
+const LOOKUP_POOL_SIZE = 2;
+const POLL_POOL_SIZE = 2;
 /** Change rows are kept an hour past the shared cache's lifetime (re-bumped after a reconnect). */
 const RETAIN_EXTRA_SEC = 3600;
 
@@ -78,8 +79,8 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
   const log = opts.logger;
   // A look-up is one indexed query: a device flood waits briefly for a connection, then gets
   // 'unavailable' (CONNACK 0x03 / HTTP 503) instead of queueing without bound.
-  const pool = createPool(opts.databaseUrl, {
-    max: POOL_SIZE,
+  const lookups = createPool(opts.databaseUrl, {
+    max: LOOKUP_POOL_SIZE,
     applicationName: 'spms-device-auth',
     connectionTimeoutMs: 3000,
     statementTimeoutMs: 5000,
@@ -88,9 +89,17 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     queryTimeoutMs: 6000,
     // The look-up is planned once per connection (LOOKUP_SQL), not at every CONNECT: with auto
     // plans PostgreSQL re-planned it every call, ~150 µs of its CPU per look-up of a cold storm.
-    // The pool's other statements (revocations.ts) read the recent credential changes by
-    // sequence number or time, whatever the values: a generic plan suits them as well.
+    // Only the look-up runs on this pool: the revocation poll's range conditions need their
+    // values planned in (a generic plan scans all of a full change table every second).
     genericPlans: true,
+  });
+  // The revocation poll and the shared cache's start-up read (revocations.ts).
+  const pool = createPool(opts.databaseUrl, {
+    max: POLL_POOL_SIZE,
+    applicationName: 'spms-device-auth',
+    connectionTimeoutMs: 3000,
+    statementTimeoutMs: 5000,
+    queryTimeoutMs: 6000,
   });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const verifier = new FairVerifier(
@@ -192,7 +201,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
     counters.dbQueries++;
     // A named statement: each pool connection parses and plans it once, not every CONNECT
     // (a cold storm is tens of thousands of these, most with a single key).
-    const res = await pool.query({ name: 'spms-device-auth-lookup', text: LOOKUP_SQL, values: [keys] });
+    const res = await lookups.query({ name: 'spms-device-auth-lookup', text: LOOKUP_SQL, values: [keys] });
     await opts.afterQuery?.();
     const rows = new Map<string, CredentialsRow>();
     for (const r of res.rows) {
@@ -255,7 +264,7 @@ export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions
       changes.close();
       shared?.close();
       subscriber.disconnect();
-      await pool.end();
+      await Promise.all([pool.end(), lookups.end()]);
     },
   };
 }
