@@ -8,7 +8,7 @@
 // rate over the same time, divided by N. Loopback only, bounded in time.
 //
 //   node bench/connect-cpu.mjs setup [N]      seed N devices (default 3000), warm the shared cache
-//   node bench/connect-cpu.mjs run [runs] [--rate=1500] [--burst=8] [--warm=K] [--prof | --perf=FILE] [--node-args="..."]
+//   node bench/connect-cpu.mjs run [runs] [--rate=1500] [--burst=8] [--warm=K] [--prof | --perf=FILE] [--node-args="..."] [--spaces]
 //   node bench/connect-cpu.mjs clean          drop the database and the Redis keys
 //   BROKER_DIST=dist-before node bench/connect-cpu.mjs run   a copy of another build's apps/broker/dist
 // The seeded fleet is kept between runs in CONNBENCH_STATE (default /tmp/spms-connbench.json).
@@ -231,6 +231,17 @@ async function run(runs, rate, burst, prof, perf) {
             .join(', ')}; ` +
           `load ${load0} -> ${load()}`,
       );
+      if (process.argv.includes('--spaces')) {
+        // The V8 heap by space while the connections are held, then after the post-storm collection.
+        const spaces = (t) =>
+          [...t.matchAll(/^\w*nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} ([\d.e+]+)$/gm)]
+            .filter(([, , sp]) => ['new', 'old', 'code', 'large_object'].includes(sp))
+            .map(([, k, sp, v]) => `${sp} ${k} ${(Number(v) / 2 ** 20).toFixed(1)}`)
+            .join(', ');
+        console.log(`heap spaces (MiB) held: ${spaces(m)}`);
+        await sleep(20_000);
+        console.log(`heap spaces (MiB) 20 s later: ${spaces(await metrics(broker))}`);
+      }
       for (const c of r.clients) c.destroy();
       await sleep(2000);
     } finally {

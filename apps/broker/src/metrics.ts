@@ -138,7 +138,7 @@ export function createMetrics(opts: {
     }),
     stormCollections: new Counter({
       name: 'spms_broker_storm_collections_total',
-      help: 'Full, compacting garbage collections after a connect storm (at least STORM_GC_MIN_CONNECTS accepted within a minute, then 5 s below 1 % of that a second)',
+      help: 'Full, compacting garbage collections after a connect storm (at least STORM_GC_MIN_CONNECTS accepted within a minute, then 12 s below 1 % of that a second)',
       registers: [registry],
     }),
     stormCollectionSeconds: new Counter({

@@ -9,13 +9,16 @@
  * does not grow. V8's own memory reducer sometimes collects it within half a minute, sometimes
  * not at all (docs/broker-memory.md has the measurements). So the broker counts CONNECTs, and
  * when at least `minConnects` were accepted within the last minute (a storm: steady churn
- * below that never is one) and the last `quietMs` saw fewer than 1 % of that many answered a
- * second, accepted or refused, it runs one full, compacting collection: one stop-the-world
+ * below that never is one) and the last `quietMs` (12 s) saw fewer than 1 % of that many answered
+ * a second, accepted or refused, it runs one full, compacting collection: one stop-the-world
  * pause (0.2–0.65 s measured with 16,000–18,000 connections; it grows with the live heap) at
  * a quiet moment instead of the storm's garbage held indefinitely. Off with `minConnects` 0.
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+
+/** Default quiet time before the collection (see StormCollectorOptions.quietMs). */
+export const QUIET_MS = 12_000;
 
 export interface StormCollection {
   /** Connects accepted in the storm window before the collection. */
@@ -32,7 +35,12 @@ export interface StormCollectorOptions {
   minConnects: number;
   /** How far back accepted connects count towards a storm (default 60 s). */
   stormWindowMs?: number;
-  /** How long connects (accepted or refused) must have stayed below 1 % of minConnects a second (default 5 s). */
+  /**
+   * How long connects (accepted or refused) must have stayed below 1 % of minConnects a second
+   * (default 12 s: V8 gives back the young generation's grown semi-spaces, 32 MiB, only at a
+   * full collection that finds the allocation rate low, which it judges over about the last
+   * ten seconds; after 5 s quiet it still counted the storm and kept them).
+   */
   quietMs?: number;
   /** How often the counts are looked at (default 1 s). */
   tickMs?: number;
@@ -114,7 +122,7 @@ class TickWindow {
 
 export function startStormCollector(opts: StormCollectorOptions): StormCollector {
   const tickMs = opts.tickMs ?? 1000;
-  const quietMs = opts.quietMs ?? 5000;
+  const quietMs = opts.quietMs ?? QUIET_MS;
   const collect = opts.minConnects > 0 ? (opts.collect ?? exposeGc()) : undefined;
   if (!collect) return { available: opts.minConnects === 0, noteConnect() {}, close() {} };
   const accepted = new TickWindow(Math.ceil((opts.stormWindowMs ?? 60_000) / tickMs));
