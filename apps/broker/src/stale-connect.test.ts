@@ -37,8 +37,11 @@ describe('a CONNECT whose device has already gone', () => {
       const sock = netConnect(h.gateway.mqttPort, '127.0.0.1');
       await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
       sock.write(connectPacket(creds.clientId, creds.username, creds.password));
-      // The broker's look-up is waiting on the lock…
+      // The broker's look-up is waiting on the lock… (pg_stat_activity is read once per
+      // transaction unless the snapshot is cleared: the look-up may open its connection after
+      // the first read.)
       await until(async () => {
+        await locker.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await locker.query(
           `SELECT 1 FROM pg_stat_activity WHERE application_name = 'spms-device-auth' AND wait_event_type = 'Lock'`,
         );
