@@ -176,15 +176,15 @@ async function run(runs, rate, burst, prof, perf) {
     `${n} devices at ${rate}/s, boot burst ${burst} x QoS 1, ${runs} run(s)` +
       `${warm ? `, after ${warm} others warmed the process` : ', fresh process'}${prof ? ', --cpu-prof' : ''}`,
   );
+  // --node-args="--flag --other": extra Node/V8 options for the broker process (experiments).
+  const extra =
+    process.argv
+      .find((a) => a.startsWith('--node-args='))
+      ?.slice(12)
+      .split(' ')
+      .filter(Boolean) ?? [];
   for (let k = 0; k < runs; k++) {
     const dir = prof ? mkdtempSync(join(tmpdir(), 'connbench-prof-')) : null;
-    // --node-args="--flag --other": extra Node/V8 options for the broker process (experiments).
-    const extra =
-      process.argv
-        .find((a) => a.startsWith('--node-args='))
-        ?.slice(12)
-        .split(' ')
-        .filter(Boolean) ?? [];
     const nodeArgs = [...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : perf ? ['--perf-basic-prof'] : [])];
     const broker = await start(state, nodeArgs);
     const pid = broker.child.pid;

@@ -78,29 +78,22 @@ export const LOOKUP_SQL = `
 export async function createDeviceAuthenticator(opts: DeviceAuthenticatorOptions): Promise<DeviceAuthenticator> {
   const log = opts.logger;
   // A look-up is one indexed query: a device flood waits briefly for a connection, then gets
-  // 'unavailable' (CONNACK 0x03 / HTTP 503) instead of queueing without bound.
-  const lookups = createPool(opts.databaseUrl, {
-    max: LOOKUP_POOL_SIZE,
+  // 'unavailable' (CONNACK 0x03 / HTTP 503) instead of queueing without bound. One look-up is
+  // in flight at a time (below): an answer lost on a dead connection must fail that batch (and
+  // drop the connection) instead of holding every later one.
+  const sessions = {
     applicationName: 'spms-device-auth',
     connectionTimeoutMs: 3000,
     statementTimeoutMs: 5000,
-    // One look-up is in flight at a time (below): an answer lost on a dead connection must
-    // fail that batch (and drop the connection) instead of holding every later one.
     queryTimeoutMs: 6000,
-    // The look-up is planned once per connection (LOOKUP_SQL), not at every CONNECT: with auto
-    // plans PostgreSQL re-planned it every call, ~150 µs of its CPU per look-up of a cold storm.
-    // Only the look-up runs on this pool: the revocation poll's range conditions need their
-    // values planned in (a generic plan scans all of a full change table every second).
-    genericPlans: true,
-  });
+  };
+  // The look-up is planned once per connection (LOOKUP_SQL), not at every CONNECT: with auto
+  // plans PostgreSQL re-planned it every call, ~150 µs of its CPU per look-up of a cold storm.
+  // Only the look-up runs on this pool: the revocation poll's range conditions need their
+  // values planned in (a generic plan scans all of a full change table every second).
+  const lookups = createPool(opts.databaseUrl, { ...sessions, max: LOOKUP_POOL_SIZE, genericPlans: true });
   // The revocation poll and the shared cache's start-up read (revocations.ts).
-  const pool = createPool(opts.databaseUrl, {
-    max: POLL_POOL_SIZE,
-    applicationName: 'spms-device-auth',
-    connectionTimeoutMs: 3000,
-    statementTimeoutMs: 5000,
-    queryTimeoutMs: 6000,
-  });
+  const pool = createPool(opts.databaseUrl, { ...sessions, max: POLL_POOL_SIZE });
   const cache = new CredentialsCache(opts.cacheTtlMs ?? 300_000, opts.negativeTtlMs ?? 5_000);
   const verifier = new FairVerifier(
     opts.verifyConcurrency ?? 1,
