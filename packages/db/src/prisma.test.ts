@@ -89,6 +89,28 @@ describe('SerialClient', () => {
     }
   });
 
+  it("pg's callback forms work as they do on pg.Client", async () => {
+    const client = new SerialClient({ connectionString: db.url });
+    await client.connect();
+    try {
+      const viaArg = await new Promise((resolve, reject) =>
+        client.query('SELECT 1 AS v', (err: Error | null, res: { rows: { v: number }[] }) =>
+          err ? reject(err) : resolve(res.rows[0].v),
+        ),
+      );
+      const viaConfig = await new Promise((resolve, reject) =>
+        client.query({
+          text: 'SELECT $1::int AS v',
+          values: [2],
+          callback: (err: Error | null, res: { rows: { v: number }[] }) => (err ? reject(err) : resolve(res.rows[0].v)),
+        } as never),
+      );
+      expect([viaArg, viaConfig]).toEqual([1, 2]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it("Prisma's relation loads inside $transaction never find the connection busy", async () => {
     spyOnPgQuery();
     const inTx = await prisma.$transaction(async (tx) =>

@@ -11,7 +11,7 @@ export type { PrismaClient };
  * where pg queues them and warns that it will refuse that from pg 9 ("Calling client.query()
  * when the client is already executing a query"). The queries, their order and the
  * transaction are the same; the queueing is ours instead of pg's. Callback-form queries (pg's
- * pool) and submittables pass straight through.
+ * pool), a config's own callback and submittables pass straight through.
  */
 export class SerialClient extends pg.Client {
   #tail: Promise<void> | null = null;
@@ -21,7 +21,9 @@ export class SerialClient extends pg.Client {
     if (
       typeof callback === 'function' ||
       typeof values === 'function' ||
-      (config !== null && typeof config === 'object' && typeof config.submit === 'function')
+      (config !== null &&
+        typeof config === 'object' &&
+        (typeof config.submit === 'function' || typeof config.callback === 'function'))
     )
       return super.query(config, values, callback);
     const run = (): Promise<unknown> => super.query(config, values) as Promise<unknown>;
