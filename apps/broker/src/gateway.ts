@@ -305,6 +305,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
         config.MQTT_TLS_CERT,
         config.MQTT_TLS_KEY,
         limits,
+        proxy,
       );
       listeners.push(tls);
     } else if (config.MQTT_TLS_CERT || config.MQTT_TLS_KEY) {

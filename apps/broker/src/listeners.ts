@@ -123,6 +123,7 @@ export async function listenTls(
   certPath: string,
   keyPath: string,
   limits: ListenerLimits,
+  proxy?: ProxyHeaders,
 ): Promise<Listener> {
   const read = (path: string, variable: string) => {
     try {
@@ -142,8 +143,26 @@ export async function listenTls(
   );
   // A handshake timeout or failure is reported here; Node leaves the socket open otherwise.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  const bound = await listen(server, port, host, 'MQTTS_PORT', 'MQTT/TLS');
-  return { port: bound, close: closer(server) };
+  // Behind a balancer that passes TLS through with PROXY headers, a plain TCP server reads the
+  // header and hands the socket to the TLS server, which takes over its handle. The bytes that
+  // came with the header (often the start of the ClientHello) go back on the socket's stream:
+  // Node's TLS reads what the stream holds before it reads the handle.
+  const front = proxy
+    ? createNetServer(
+        withProxyHeader(proxy, (socket, rest) => {
+          if (rest.length > 0) socket.unshift(rest);
+          server.emit('connection', socket);
+        }),
+      )
+    : server;
+  const bound = await listen(front, port, host, 'MQTTS_PORT', 'MQTT/TLS');
+  return {
+    port: bound,
+    close: async () => {
+      await closer(front)();
+      if (front !== server) await closer(server)();
+    },
+  };
 }
 
 export async function listenWebSocket(

@@ -1,46 +1,18 @@
-/**
- * PROXY protocol behind a TCP load balancer (MQTT_PROXY_PROTOCOL=true): the header's address
- * is the device's for the failed-authentication budget and the connectivity record; a
- * connection without a header is closed and counted; MQTT bytes sent in the same segment as
- * the header are not lost, on TCP and on WebSocket.
- */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from '@spms/testing';
-import mqttPacket from 'mqtt-packet';
 import {
   Command,
-  INETProtocol,
   IPv4Address,
   IPv4ProxyAddress,
   IPv6Address,
   IPv6ProxyAddress,
-  Peer,
   TransportProtocol,
-  V1ProxyProtocol,
   V2ProxyProtocol,
 } from 'proxy-protocol-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import { readProxyHeader } from './proxy-protocol.js';
-import { connectPacket, type Harness, startHarness, until } from './test-support/harness.js';
-
-const v1 = (ip: string) =>
-  Buffer.from(
-    new V1ProxyProtocol(INETProtocol.TCP4, new Peer(ip, 40000), new Peer('10.0.0.2', 1883)).build(),
-    'latin1',
-  );
-const v2 = (ip: number[]) =>
-  Buffer.from(
-    new V2ProxyProtocol(
-      Command.PROXY,
-      TransportProtocol.STREAM,
-      new IPv4ProxyAddress(IPv4Address.createFrom(ip), 40000, IPv4Address.createFrom([10, 0, 0, 2]), 1883),
-    ).build(),
-  );
+import { type Harness, startHarness, until } from './test-support/harness.js';
+import { connackVia, hasHaproxy, refusals, startHaproxy, tcp as tcpTo, v1, v2 } from './test-support/proxy-headers.js';
 
 describe('PROXY header framing', () => {
   it('reads v1 and v2 (IPv4, IPv6, LOCAL), waits for the rest, refuses what is not a header', () => {
@@ -86,40 +58,7 @@ describe('PROXY header framing', () => {
   });
 });
 
-/** Header and CONNECT in one write (the balancer may coalesce them); resolves with the CONNACK code. */
-function connackVia(
-  socket: Socket | NodeJS.ReadWriteStream,
-  first: Buffer,
-  clientId: string,
-  password: string,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.on('packet', (p) => {
-      if (p.cmd === 'connack') resolve((p as mqttPacket.IConnackPacket).returnCode ?? -1);
-    });
-    socket.on('data', (d: Buffer) => parser.parse(d));
-    socket.on('close', () => reject(new Error('closed before CONNACK')));
-    socket.on('error', () => undefined);
-    socket.write(Buffer.concat([first, connectPacket(clientId, `user-${clientId}`, password)]));
-  });
-}
-
-function tcp(h: Harness, port = h.gateway.mqttPort, localAddress?: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = netConnect({ port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) }, () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-const hasHaproxy = (() => {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const tcp = (h: Harness, port = h.gateway.mqttPort, localAddress?: string) => tcpTo(port, localAddress);
 
 describe('a broker behind a balancer sending PROXY headers', () => {
   let h: Harness;
@@ -137,11 +76,7 @@ describe('a broker behind a balancer sending PROXY headers', () => {
     for (const s of open) s.destroy();
     await h?.close();
   });
-  const refusals = async (reason: string) => {
-    const text = await (await fetch(`http://127.0.0.1:${h.gateway.httpPort}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`spms_broker_refusals_total{reason="${reason}"} `));
-    return line ? Number(line.split(' ')[1]) : 0;
-  };
+  const refusalsFor = (reason: string) => refusals(h.gateway.httpPort, reason);
 
   it("spends the failure budget of the header's address, not the balancer's, and records it", async () => {
     const attempt = async (header: Buffer, password: string) => {
@@ -164,11 +99,11 @@ describe('a broker behind a balancer sending PROXY headers', () => {
   });
 
   it('closes a connection without a header before MQTT sees it, and counts it', async () => {
-    const before = await refusals('proxy_header');
+    const before = await refusalsFor('proxy_header');
     const s = await tcp(h);
     open.push(s);
     await expect(connackVia(s, Buffer.alloc(0), 'p1', 'pass-p1')).rejects.toThrow('closed before CONNACK');
-    expect(await refusals('proxy_header')).toBe(before + 1);
+    expect(await refusalsFor('proxy_header')).toBe(before + 1);
   });
 
   it('takes the header on the WebSocket port before the upgrade request', async () => {
@@ -233,47 +168,20 @@ describe('an upgrade request that never finishes, on the WebSocket port', () => 
 // Skipped on a developer machine without Debian's haproxy; in CI (CI set) a missing one fails.
 describe.skipIf(!hasHaproxy && !process.env.CI)('behind a real HAProxy with send-proxy-v2', () => {
   let h: Harness;
-  let haproxy: ChildProcess | undefined;
-  let port = 0;
-  let cfg = '';
+  let haproxy: { port: number; stop(): void } | undefined;
   beforeAll(async () => {
     h = await startHarness('broker_proxy_haproxy', { MQTT_PROXY_PROTOCOL: 'true' });
     await h.addDevice('P2_MSAN', { type: 'MQTT_BASIC', clientId: 'p2', username: 'user-p2', password: 'pass-p2' });
-    port = await freePort();
-    // The backend line of deploy/haproxy/haproxy.cfg, pointed at this broker.
-    cfg = join(tmpdir(), `spms-haproxy-${process.pid}-${port}.cfg`);
-    writeFileSync(
-      cfg,
-      [
-        'defaults',
-        '    mode tcp',
-        '    timeout connect 5s',
-        '    timeout client 30s',
-        '    timeout server 30s',
-        'frontend mqtt',
-        `    bind 127.0.0.1:${port}`,
-        '    default_backend brokers',
-        'backend brokers',
-        `    server broker1 127.0.0.1:${h.gateway.mqttPort} send-proxy-v2`,
-        '',
-      ].join('\n'),
-    );
-    haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
-    await until(async () => {
-      const s = await tcp(h, port).catch(() => undefined);
-      s?.destroy();
-      return s !== undefined;
-    }, 10_000);
+    haproxy = await startHaproxy(h.gateway.mqttPort);
   });
   afterAll(async () => {
-    haproxy?.kill('SIGKILL');
-    if (cfg) rmSync(cfg, { force: true });
+    haproxy?.stop();
     await h?.close();
   });
 
   it("records the device's own source address, not HAProxy's", async () => {
     const mark = await h.mark();
-    const s = await tcp(h, port, '127.0.0.23');
+    const s = await tcp(h, haproxy?.port, '127.0.0.23');
     expect(await connackVia(s, Buffer.alloc(0), 'p2', 'pass-p2')).toBe(0);
     await until(async () => (await mark()).some((m) => m.kind === 'connectivity'));
     const connected = (await mark()).find((m) => m.kind === 'connectivity');

@@ -10,9 +10,8 @@
  * CONNECT_TIMEOUT_MS is closed before MQTT sees it. A v2 `LOCAL` header (the balancer's own
  * health check) keeps the socket's address. The broker port must then only be reachable
  * from the balancer (docs/scaling.md). Parsing is proxy-protocol-js; this module only
- * frames the header out of the byte stream. TCP and WebSocket listeners take it; the TLS
- * listener does not (Node's TLS reads the socket natively, so bytes read with the header
- * could not be handed back): terminate TLS at the balancer, or forward it without a header.
+ * frames the header out of the byte stream. The TCP, TLS and WebSocket listeners all take it
+ * (listeners.ts hands back the bytes read with the header as each reader needs them).
  */
 import { isIP, type Socket } from 'node:net';
 import { Command, IPv4ProxyAddress, IPv6ProxyAddress, V1ProxyProtocol, V2ProxyProtocol } from 'proxy-protocol-js';
