@@ -4,7 +4,7 @@ export type * from './generated/prisma/models.js';
 export { applyMigrations, listMigrations, type MigrationResult } from './migrate.js';
 export { migrationsDir } from './paths.js';
 export { createPool, openConnections, type Pool, type PoolClient } from './pool.js';
-export { createPrisma, type PrismaClient } from './prisma.js';
+export { createPrisma, type PrismaClient, SerialClient } from './prisma.js';
 export type { SqlExecutor } from './sql.js';
 export {
   defaultTimeseriesOptions,

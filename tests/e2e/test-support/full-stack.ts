@@ -7,11 +7,12 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { SerialClient } from '@spms/db';
 import { createLogger } from '@spms/log';
 import { createTestDatabase, type TestDatabase } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
-import pg from 'pg';
+import type pg from 'pg';
 import { type RunningAlerts, startAlerts } from '../../../apps/alerts/src/alerts.js';
 import { loadAlertsConfig } from '../../../apps/alerts/src/config.js';
 import { createAlertsMetrics, serveMetrics as serveAlertsMetrics } from '../../../apps/alerts/src/metrics.js';
@@ -55,7 +56,8 @@ export async function startFullStack(
 ): Promise<FullStack> {
   const logger = createLogger({ name: label, level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
   const db = await createTestDatabase(label);
-  const sql = new pg.Client({ connectionString: db.url });
+  // Tests query it concurrently (devices added in parallel): SerialClient sends one at a time.
+  const sql = new SerialClient({ connectionString: db.url });
   await sql.connect();
   const common = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
   const gateway = await startGateway(

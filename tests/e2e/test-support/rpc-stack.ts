@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { credentialsKey } from '@spms/credentials';
+import { SerialClient } from '@spms/db';
 import { createLogger } from '@spms/log';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
 import type { FastifyInstance } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
-import pg from 'pg';
+import type pg from 'pg';
 import { buildApp } from '../../../apps/api/src/app.js';
 import { loadApiConfig } from '../../../apps/api/src/config.js';
 import { adminAuth, testEnv } from '../../../apps/api/src/routes/users/access-fixtures.js';
@@ -60,7 +61,8 @@ export interface RpcStack {
 export async function startRpcStack(label: string, env: Record<string, string> = {}): Promise<RpcStack> {
   const db = await createTestDatabase(label);
   const redis = createTestRedis(label);
-  const sql = new pg.Client({ connectionString: db.url });
+  // Tests query it concurrently (devices added in parallel): SerialClient sends one at a time.
+  const sql = new SerialClient({ connectionString: db.url });
   await sql.connect();
   const common = {
     DATABASE_URL: db.url,

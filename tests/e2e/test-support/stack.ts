@@ -6,9 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { credentialsKey, hashSecret } from '@spms/credentials';
+import { SerialClient } from '@spms/db';
 import type { Logger } from '@spms/log';
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@spms/testing';
-import pg from 'pg';
+import type pg from 'pg';
 import { loadBrokerConfig } from '../../../apps/broker/src/config.js';
 import { type Gateway, startGateway } from '../../../apps/broker/src/gateway.js';
 import { loadWorkerConfig } from '../../../apps/worker/src/config.js';
@@ -34,7 +35,8 @@ export interface E2eStack {
 export async function startE2eStack(label: string, logger: Logger): Promise<E2eStack> {
   const db = await createTestDatabase(label);
   const redis = createTestRedis(label);
-  const sql = new pg.Client({ connectionString: db.url });
+  // Tests query it concurrently (devices added in parallel): SerialClient sends one at a time.
+  const sql = new SerialClient({ connectionString: db.url });
   await sql.connect();
   const common = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix, LOG_LEVEL: 'silent' };
   const gateway = await startGateway(
