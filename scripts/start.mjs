@@ -78,3 +78,38 @@ console.log(
     `(connections handed out by ${plan.scheduling === 'os' ? 'the OS' : 'this process'}, CLUSTER_SCHEDULING=${plan.scheduling}). Ctrl-C stops.`,
 );
 superviseUntilSignal(env, plan);
+announceReady();
+
+/**
+ * One line once the API and every broker answer `/readyz` (PostgreSQL and Redis reached, the
+ * listeners open): from then on devices and operators are served. Said once; nothing is said
+ * if that takes longer than ten minutes (the processes' own logs say why).
+ */
+async function announceReady() {
+  const local = (host) =>
+    !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const urls = [
+    ...(plan.counts.api > 0 ? [`http://${local(env.HTTP_HOST)}:${env.HTTP_PORT ?? 8080}/readyz`] : []),
+    ...plan.processes
+      .filter((p) => p.app === 'broker' && p.env.BROKER_HTTP_PORT !== '0')
+      .map((p) => `http://${local(env.BROKER_HTTP_HOST)}:${p.env.BROKER_HTTP_PORT}/readyz`),
+  ];
+  const answers = async (url) => {
+    try {
+      return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok;
+    } catch {
+      return false;
+    }
+  };
+  const until = Date.now() + 10 * 60_000;
+  while (Date.now() < until) {
+    if ((await Promise.all(urls.map(answers))).every(Boolean)) {
+      const http = `http://localhost:${env.HTTP_PORT ?? 8080}/`;
+      console.log(
+        `spms: ready — MQTT on :${env.MQTT_PORT ?? 1883}${plan.counts.api > 0 ? `, dashboard and API on ${http}` : ''}`,
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 500).unref());
+  }
+}

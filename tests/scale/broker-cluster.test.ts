@@ -337,7 +337,9 @@ describe('npm start (scripts/start.mjs) port pre-check', () => {
     await new Promise<void>((r) => blocker.listen(base + 2, '0.0.0.0', () => r()));
     try {
       const { code, err } = await runToExit('scripts/start.mjs', {
+        // Both secrets given: start.mjs would otherwise write them into the repository's .env.
         SPMS_ADMIN_API_KEY: 'scale-test-placeholder-key',
+        DEVICE_AUTH_CACHE_SECRET: 'scale-test-placeholder-secret',
         BROKER_PROCESSES: '2',
         WORKER_PROCESSES: '1',
         API_PROCESSES: '1',
