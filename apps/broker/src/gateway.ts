@@ -239,6 +239,11 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       maxClientsIdLength: 65_535,
     });
     const b = broker;
+    // Closing runs in reverse: the listeners stop accepting first (below, not waited for), then
+    // aedes closes every session, and only then are the listeners' closes awaited — a server's
+    // close completes once its last connection has ended, which the sessions' close brings.
+    let listenersClosed: Promise<unknown> = Promise.resolve();
+    cleanups.push(() => listenersClosed);
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
@@ -277,8 +282,10 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     delivery = await startCommandDelivery(ctx, b, redis, subscriber, (client) => sessionClaims.ownerOf(client));
 
     const listeners: Listener[] = [];
-    cleanups.push(async () => {
-      await Promise.all(listeners.map((l) => l.close()));
+    cleanups.push(() => {
+      // Before the WebSocket listener's close ends its connections: the server's doing.
+      for (const client of ctx.devices.values()) if (client.spms) client.spms.closeReason = 'shutdown';
+      listenersClosed = Promise.all(listeners.map((l) => l.close()));
     });
     const handle = createGuardedHandle(ctx, b);
     const limits = {

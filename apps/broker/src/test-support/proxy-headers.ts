@@ -99,12 +99,17 @@ export async function startHaproxy(brokerPort: number): Promise<{ port: number; 
     ].join('\n'),
   );
   const haproxy = spawn('haproxy', ['-db', '-f', cfg], { stdio: 'ignore' });
+  let failed: Error | undefined;
+  haproxy.once('error', (err) => {
+    failed = err; // no haproxy on this machine: the test fails with that, not an unhandled error
+  });
   const stop = () => {
     haproxy.kill('SIGKILL');
     rmSync(cfg, { force: true });
   };
   try {
     await until(async () => {
+      if (failed) throw new Error(`haproxy did not start: ${failed.message}`);
       const s = await tcp(port).catch(() => undefined);
       s?.destroy();
       return s !== undefined;
