@@ -82,17 +82,22 @@ announceReady();
 
 /**
  * One line once the API and every broker answer `/readyz` (PostgreSQL and Redis reached, the
- * listeners open): from then on devices and operators are served. Said once; nothing is said
- * if that takes longer than ten minutes (the processes' own logs say why).
+ * listeners open) and every worker `/healthz`: from then on devices and operators are served.
+ * Said once; after ten minutes without it, a line says so (the processes' logs say why).
  */
 async function announceReady() {
   const local = (host) =>
     !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const httpPort = env.HTTP_PORT || '8080';
+  const own = (app, variable, host, path) =>
+    plan.processes
+      .filter((p) => p.app === app && p.env[variable] !== '0')
+      .map((p) => `http://${local(host)}:${p.env[variable]}${path}`);
   const urls = [
-    ...(plan.counts.api > 0 ? [`http://${local(env.HTTP_HOST)}:${env.HTTP_PORT ?? 8080}/readyz`] : []),
-    ...plan.processes
-      .filter((p) => p.app === 'broker' && p.env.BROKER_HTTP_PORT !== '0')
-      .map((p) => `http://${local(env.BROKER_HTTP_HOST)}:${p.env.BROKER_HTTP_PORT}/readyz`),
+    // One API process answers for the port (the OS picks which); port 0 is any port: not known here.
+    ...(plan.counts.api > 0 && httpPort !== '0' ? [`http://${local(env.HTTP_HOST)}:${httpPort}/readyz`] : []),
+    ...own('broker', 'BROKER_HTTP_PORT', env.BROKER_HTTP_HOST, '/readyz'),
+    ...own('worker', 'WORKER_HTTP_PORT', env.WORKER_HTTP_HOST, '/healthz'),
   ];
   const answers = async (url) => {
     try {
@@ -104,7 +109,7 @@ async function announceReady() {
   const until = Date.now() + 10 * 60_000;
   while (Date.now() < until) {
     if ((await Promise.all(urls.map(answers))).every(Boolean)) {
-      const http = `http://localhost:${env.HTTP_PORT ?? 8080}/`;
+      const http = `http://localhost:${httpPort}/`;
       console.log(
         `spms: ready — MQTT on :${env.MQTT_PORT ?? 1883}${plan.counts.api > 0 ? `, dashboard and API on ${http}` : ''}`,
       );
@@ -112,4 +117,5 @@ async function announceReady() {
     }
     await new Promise((r) => setTimeout(r, 500).unref());
   }
+  console.log(`spms: not ready after 10 minutes (waiting on ${urls.join(', ')}); see the processes' messages above`);
 }
