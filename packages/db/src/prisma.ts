@@ -11,7 +11,9 @@ export type { PrismaClient };
  * where pg queues them and warns that it will refuse that from pg 9 ("Calling client.query()
  * when the client is already executing a query"). The queries, their order and the
  * transaction are the same; the queueing is ours instead of pg's. Callback-form queries (pg's
- * pool), a config's own callback and submittables pass straight through.
+ * pool), a config's own callback and submittables pass straight through, to pg's own queue at
+ * once: mixed on one client with promise-form calls still waiting here, they run first (Prisma
+ * and pg's pool never mix them on a client).
  */
 export class SerialClient extends pg.Client {
   #tail: Promise<void> | null = null;
