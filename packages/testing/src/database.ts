@@ -34,6 +34,29 @@ async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
   }
 }
 
+/** How long a drop waits for the test's own connections to finish closing. */
+const CLOSING_WAIT_MS = 1000;
+
+/**
+ * Drops a test database once its connections are gone, or after CLOSING_WAIT_MS terminating
+ * those left (WITH FORCE). pg's `pool.end()` resolves once it has told its clients to end,
+ * not once they have: a DROP … WITH (FORCE) right after it terminated backends of clients
+ * still closing, and PostgreSQL's FATAL reached a client whose pool had no error listener
+ * left — an uncaught error failing the test run after every test had passed.
+ */
+async function dropWhenClosed(admin: pg.Client, name: string): Promise<void> {
+  const until = Date.now() + CLOSING_WAIT_MS;
+  for (;;) {
+    const { rows } = await admin.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+      [name],
+    );
+    if (rows[0]?.n === 0 || Date.now() >= until) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
 let templatePromise: Promise<string> | undefined;
 
 async function ensureTemplate(): Promise<string> {
@@ -90,6 +113,6 @@ export async function createTestDatabase(label = 't'): Promise<TestDatabase> {
   return {
     name,
     url: urlFor(name),
-    drop: () => withAdmin((a) => a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () => withAdmin((a) => dropWhenClosed(a, name)),
   };
 }
