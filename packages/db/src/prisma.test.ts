@@ -53,11 +53,20 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/** A connected SerialClient for `fn`, ended afterwards. */
+async function withSerialClient(fn: (client: SerialClient) => Promise<void>): Promise<void> {
+  const client = new SerialClient({ connectionString: db.url });
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 describe('SerialClient', () => {
   it('sends concurrent promise-form queries one at a time, each with its own result, in order', async () => {
-    const client = new SerialClient({ connectionString: db.url });
-    await client.connect();
-    try {
+    await withSerialClient(async (client) => {
       spyOnPgQuery();
       const order: number[] = [];
       const results = await Promise.all(
@@ -71,28 +80,20 @@ describe('SerialClient', () => {
       expect(results).toEqual([5, 4, 3, 2, 1]);
       expect(order).toEqual([5, 4, 3, 2, 1]);
       expect(busyAtCall).toEqual([0, 0, 0, 0, 0]);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it('a failed query does not stop the ones after it', async () => {
-    const client = new SerialClient({ connectionString: db.url });
-    await client.connect();
-    try {
+    await withSerialClient(async (client) => {
       const [bad, good] = await Promise.allSettled([client.query('SELECT 1/0'), client.query('SELECT 2 AS v')]);
       expect(bad.status).toBe('rejected');
       expect(String((bad as PromiseRejectedResult).reason)).toMatch(/division by zero/);
       expect(good.status === 'fulfilled' && good.value.rows[0].v).toBe(2);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it("pg's callback forms work as they do on pg.Client", async () => {
-    const client = new SerialClient({ connectionString: db.url });
-    await client.connect();
-    try {
+    await withSerialClient(async (client) => {
       const viaArg = await new Promise((resolve, reject) =>
         client.query('SELECT 1 AS v', (err: Error | null, res: { rows: { v: number }[] }) =>
           err ? reject(err) : resolve(res.rows[0].v),
@@ -106,9 +107,7 @@ describe('SerialClient', () => {
         } as never),
       );
       expect([viaArg, viaConfig]).toEqual([1, 2]);
-    } finally {
-      await client.end();
-    }
+    });
   });
 
   it("Prisma's relation loads inside $transaction never find the connection busy", async () => {
