@@ -244,11 +244,14 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     // close completes once its last connection has ended, which the sessions' close brings.
     let listenersClosed: Promise<unknown> = Promise.resolve();
     cleanups.push(() => listenersClosed);
+    /** Sessions about to be closed are recorded as the server's doing, not lost links. */
+    const markShutdown = () => {
+      for (const client of ctx.devices.values()) if (client.spms) client.spms.closeReason = 'shutdown';
+    };
     cleanups.push(
       () =>
         new Promise<void>((resolve) => {
-          // Recorded as the server closing the sessions, not as devices losing their link.
-          for (const client of ctx.devices.values()) if (client.spms) client.spms.closeReason = 'shutdown';
+          markShutdown(); // again: devices may have connected since the listeners stopped
           b.close(() => resolve());
         }),
     );
@@ -283,8 +286,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
 
     const listeners: Listener[] = [];
     cleanups.push(() => {
-      // Before the WebSocket listener's close ends its connections: the server's doing.
-      for (const client of ctx.devices.values()) if (client.spms) client.spms.closeReason = 'shutdown';
+      markShutdown(); // before the WebSocket listener's close ends its connections
       listenersClosed = Promise.all(listeners.map((l) => l.close()));
     });
     const handle = createGuardedHandle(ctx, b);

@@ -64,12 +64,15 @@ function listen(
   });
 }
 
-function closer(server: Server | HttpServer): () => Promise<void> {
-  return () =>
-    new Promise((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
-    });
+/** Closes the servers in order, each once (a listener's front server may be the server itself). */
+function closer(...servers: (Server | HttpServer)[]): () => Promise<void> {
+  return async () => {
+    for (const server of new Set(servers))
+      await new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+      });
+  };
 }
 
 /** Bounds applied before MQTT starts: TLS handshake, WebSocket upgrade, WebSocket frame size. */
@@ -158,10 +161,7 @@ export async function listenTls(
   const bound = await listen(front, port, host, 'MQTTS_PORT', 'MQTT/TLS');
   return {
     port: bound,
-    close: async () => {
-      await closer(front)();
-      if (front !== server) await closer(server)();
-    },
+    close: closer(front, server),
   };
 }
 
@@ -215,8 +215,7 @@ export async function listenWebSocket(
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await closer(front)();
-      if (front !== server) await closer(server)();
+      await closer(front, server)();
     },
   };
 }
