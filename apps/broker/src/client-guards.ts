@@ -11,10 +11,15 @@
  *   before aedes handles it, or it would match nothing [MQTT-3.10.4-1].
  * - Unauthenticated connections: at most MAX_PENDING_CONNECTIONS sockets may wait for their
  *   CONNACK (silent, or authenticating) across all sources; a socket beyond that is closed
- *   before aedes sees it (refusal `max_pending`). Until its CONNACK a connection may send
- *   packets of at most MAX_CONNECT_PACKET_BYTES — a CONNECT is small — so the memory held by
- *   unauthenticated sockets stays bounded. Silent sockets end by CONNECT_TIMEOUT_MS (aedes'
- *   connectTimeout). No per-address cap: the fleet is behind carrier-grade NAT.
+ *   before aedes sees it (refusal `max_pending`). That includes sockets still in a stage
+ *   before MQTT — waiting for their PROXY header, in the TLS handshake, before the WebSocket
+ *   upgrade — which the listeners report at accept (`accepted`), so a flood of handshakes
+ *   that never finish cannot take every file descriptor. Until its CONNACK a connection may
+ *   send packets of at most MAX_CONNECT_PACKET_BYTES — a CONNECT is small — so the memory
+ *   held by unauthenticated sockets stays bounded. A TCP or TLS socket must have sent its
+ *   whole CONNECT within CONNECT_TIMEOUT_MS of its accept, header and handshake included
+ *   (one deadline, not one per stage); a WebSocket gets aedes' connectTimeout after its
+ *   upgrade. No per-address cap: the fleet is behind carrier-grade NAT.
  * - Admission (TCP and TLS): a socket is handed to aedes once its first bytes arrived (a
  *   silent socket costs an idle timer, no aedes client), and while MAX_CONNECTS_IN_PROGRESS
  *   connections are already being authenticated, the next ones wait in arrival order with
@@ -50,7 +55,18 @@ interface PacketParser {
   settings: object;
 }
 
-export type ConnectionHandler = (conn: Duplex, req?: IncomingMessage) => Client | null;
+/** The listeners' connection handler (listeners.ts). */
+export interface ConnectionHandler {
+  /** A connection ready for MQTT: a TCP socket, a TLS socket once its handshake is done, or an upgraded WebSocket's stream. */
+  (conn: Duplex, req?: IncomingMessage): Client | null;
+  /**
+   * A socket just accepted by a listener with a stage before MQTT (PROXY header, TLS
+   * handshake, WebSocket upgrade): counted among the connections without CONNACK, with its
+   * accept time as its deadline's start, until it reaches the handler or closes. False when
+   * the budget is spent: the socket is closed (refusal `max_pending`).
+   */
+  accepted(socket: Socket): boolean;
+}
 
 /** Client id, username and password of real firmware fit many times; wills are ignored. */
 export const MAX_CONNECT_PACKET_BYTES = 16_384;
@@ -78,7 +94,9 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
    */
   const unhanded = new Map<Socket, Unhanded>();
   const queue = new Set<Socket>();
-  const waitingCount = () => pending.size + unhanded.size;
+  /** Accepted, still before MQTT (PROXY header, TLS handshake, WebSocket upgrade), with their accept time, in accept order. */
+  const early = new Map<Socket, number>();
+  const waitingCount = () => pending.size + unhanded.size + early.size;
   const report = () => {
     ctx.metrics.pending.set(waitingCount());
     ctx.metrics.admissionQueue.set(queue.size);
@@ -126,6 +144,21 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     );
   }
 
+  function onEarlyGone(this: Socket) {
+    if (early.delete(this)) report();
+  }
+  /** The accept time of `conn`'s socket if it came through a stage before MQTT (and leaves it now). */
+  function leaveEarly(conn: Duplex, req?: IncomingMessage): number | undefined {
+    // The raw socket: an upgraded WebSocket's request socket, or a TLS socket's underlying one
+    // (Node's TLSSocket keeps it as `_parent`; pre-mqtt-limits.test.ts fails if that changes).
+    const raw = req?.socket ?? (conn as { _parent?: Socket })._parent ?? conn;
+    const at = early.get(raw as Socket);
+    if (at === undefined) return undefined;
+    early.delete(raw as Socket);
+    raw.off('close', onEarlyGone);
+    return at;
+  }
+
   // A socket not handed to aedes yet: when it came (a fixed deadline: a trickle of bytes does
   // not extend it) and its bytes so far; shared listeners (`this` = the socket).
   function onGone(this: Socket) {
@@ -156,6 +189,12 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
   // paused socket with unread bytes emits no 'close' when the peer ends it.
   const sweep = setInterval(() => {
     const oldest = Date.now() - ctx.config.CONNECT_TIMEOUT_MS;
+    for (const [conn, at] of early) {
+      if (at > oldest) break; // accept order
+      early.delete(conn);
+      ctx.metrics.refused.inc({ reason: 'connect_timeout' });
+      conn.destroy();
+    }
     for (const [conn, u] of unhanded) {
       if (u.at > oldest) break; // accept order: the rest are younger
       if (queue.has(conn)) continue;
@@ -204,12 +243,18 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     return client;
   };
 
-  return (conn, req) => {
-    if (maxPending > 0 && waitingCount() >= maxPending) {
-      ctx.metrics.refused.inc({ reason: 'max_pending' });
-      ctx.logger.debug({ pending: waitingCount() }, 'too many connections without CONNACK: closing a new socket');
-      conn.on('error', ignore);
-      conn.destroy();
+  function refusePending(conn: Duplex): void {
+    ctx.metrics.refused.inc({ reason: 'max_pending' });
+    ctx.logger.debug({ pending: waitingCount() }, 'too many connections without CONNACK: closing a new socket');
+    conn.on('error', ignore);
+    conn.destroy();
+  }
+
+  const guarded = (conn: Duplex, req?: IncomingMessage): Client | null => {
+    // Counted since its accept already (a slot it holds, so never refused here).
+    const acceptedAt = leaveEarly(conn, req);
+    if (acceptedAt === undefined && maxPending > 0 && waitingCount() >= maxPending) {
+      refusePending(conn);
       return null;
     }
     // WebSocket streams are handed at once (their upgrade already had a deadline).
@@ -218,7 +263,10 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
       report();
       return client;
     }
-    unhanded.set(conn, { at: Date.now(), chunks: [], length: 0, need: null });
+    // From its accept when it had a stage before (header, handshake). Inserted now, so the
+    // map's order is not quite by `at`: the sweep may stop at a younger entry before it, but
+    // those came earlier, so it is closed no later than CONNECT_TIMEOUT_MS from now.
+    unhanded.set(conn, { at: acceptedAt ?? Date.now(), chunks: [], length: 0, need: null });
     conn.on('error', ignore);
     conn.on('close', onGone);
     conn.on('data', onBytes);
@@ -226,6 +274,18 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
     report();
     return null;
   };
+  return Object.assign(guarded, {
+    accepted(socket: Socket): boolean {
+      if (maxPending > 0 && waitingCount() >= maxPending) {
+        refusePending(socket);
+        return false;
+      }
+      early.set(socket, Date.now());
+      socket.on('close', onEarlyGone);
+      report();
+      return true;
+    },
+  });
 }
 
 function ignore(): void {}

@@ -32,12 +32,14 @@ export const BrokerConfigSchema = Type.Object({
   /** Concurrent device connections; further CONNECTs get 0x03 (server unavailable). */
   MAX_CONNECTIONS: PositiveInt(100_000, 'maximum concurrent MQTT connections (0 = unlimited)'),
   /**
-   * A connection that has not sent CONNECT this long after it opened (after the TLS
-   * handshake or WebSocket upgrade, which get the same bound) is closed.
+   * A TCP or TLS connection that has not sent its whole CONNECT this long after its accept
+   * (PROXY header and TLS handshake included) is closed; a WebSocket gets this bound for its
+   * upgrade, then again for its CONNECT (client-guards.ts).
    */
   CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10_000, description: 'milliseconds until CONNECT' }),
   /**
-   * Connections not yet answered with a CONNACK (silent, or authenticating), all sources
+   * Connections not yet answered with a CONNACK (silent, authenticating, or still waiting for
+   * a PROXY header, in the TLS handshake or before the WebSocket upgrade), all sources
    * together; beyond it new sockets are closed at once. No per-address cap: the fleet is
    * behind carrier-grade NAT.
    */

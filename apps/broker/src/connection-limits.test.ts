@@ -6,13 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { type Harness, startHarness, until } from './test-support/harness.js';
+import { gatewayMetric, type Harness, openTimedSocket, startHarness, until } from './test-support/harness.js';
 
 const run = promisify(execFile);
 const TOKEN = 'token-limits-0011';
@@ -44,21 +43,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function openSocket(port: number): Promise<Socket & { closedAt?: number }> {
-  return new Promise((resolve, reject) => {
-    const sock: Socket & { closedAt?: number } = netConnect(port, '127.0.0.1', () => resolve(sock));
-    sock.on('error', reject);
-    sock.on('close', () => {
-      sock.closedAt = Date.now();
-    });
-  });
-}
-
-async function metric(h: Harness, line: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${h.gateway.httpPort}/metrics`)).text();
-  const found = text.split('\n').find((l) => l.startsWith(line));
-  return found ? Number(found.slice(line.length).trim()) : 0;
-}
+const openSocket = openTimedSocket;
+const metric = gatewayMetric;
 
 describe('silent connections', () => {
   it('are closed after CONNECT_TIMEOUT_MS on TCP, on TLS (no handshake) and on WebSocket (no CONNECT)', async () => {

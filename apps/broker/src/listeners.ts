@@ -96,6 +96,17 @@ function withNoDelay<S extends Socket>(handle: ConnectionHandler): (socket: S) =
   };
 }
 
+/**
+ * A listener's first stage for sockets that reach MQTT only later (PROXY header, TLS
+ * handshake): counted by the guards from their accept, or closed at once when too many
+ * connections are waiting for their CONNACK (client-guards.ts).
+ */
+function early(handle: ConnectionHandler, next: (socket: Socket) => void): (socket: Socket) => void {
+  return (socket) => {
+    if (handle.accepted(socket)) next(socket);
+  };
+}
+
 /** PROXY protocol on a listener (MQTT_PROXY_PROTOCOL): absent = bare connections only. */
 export type ProxyHeaders = ProxyProtocolOptions | undefined;
 
@@ -108,11 +119,14 @@ export async function listenTcp(
   const direct = withNoDelay(handle);
   const server = createNetServer(
     proxy
-      ? withProxyHeader(proxy, (socket, rest) => {
-          // aedes reads the JavaScript stream: the bytes after the header go back on it.
-          if (rest.length > 0) socket.unshift(rest);
-          direct(socket);
-        })
+      ? early(
+          handle,
+          withProxyHeader(proxy, (socket, rest) => {
+            // aedes reads the JavaScript stream: the bytes after the header go back on it.
+            if (rest.length > 0) socket.unshift(rest);
+            direct(socket);
+          }),
+        )
       : direct,
   );
   const bound = await listen(server, port, host, 'MQTT_PORT', 'MQTT');
@@ -146,18 +160,23 @@ export async function listenTls(
   );
   // A handshake timeout or failure is reported here; Node leaves the socket open otherwise.
   server.on('tlsClientError', (_err, socket) => socket.destroy());
-  // Behind a balancer that passes TLS through with PROXY headers, a plain TCP server reads the
-  // header and hands the socket to the TLS server, which takes over its handle. The bytes that
-  // came with the header (often the start of the ClientHello) go back on the socket's stream:
-  // Node's TLS reads what the stream holds before it reads the handle.
-  const front = proxy
-    ? createNetServer(
-        withProxyHeader(proxy, (socket, rest) => {
-          if (rest.length > 0) socket.unshift(rest);
-          server.emit('connection', socket);
-        }),
-      )
-    : server;
+  // A plain TCP server accepts (counting the socket among those without CONNACK from now) and
+  // hands the socket to the TLS server, which takes over its handle. Behind a balancer that
+  // passes TLS through with PROXY headers, it reads the header first; the bytes that came with
+  // it (often the start of the ClientHello) go back on the socket's stream: Node's TLS reads
+  // what the stream holds before it reads the handle.
+  const toTls = (socket: Socket) => server.emit('connection', socket);
+  const front = createNetServer(
+    early(
+      handle,
+      proxy
+        ? withProxyHeader(proxy, (socket, rest) => {
+            if (rest.length > 0) socket.unshift(rest);
+            toTls(socket);
+          })
+        : toTls,
+    ),
+  );
   const bound = await listen(front, port, host, 'MQTTS_PORT', 'MQTT/TLS');
   return {
     port: bound,
@@ -181,7 +200,10 @@ export async function listenWebSocket(
   // gets the bound as an idle timeout, which ws clears (setTimeout(0)) once upgraded.
   server.headersTimeout = limits.handshakeTimeoutMs;
   server.requestTimeout = limits.handshakeTimeoutMs;
+  // Counted among the connections without CONNACK from their accept (from before the PROXY
+  // header, if any: the front below), or closed at once when too many are waiting.
   server.on('connection', (socket: Socket) => {
+    if (!proxy && !handle.accepted(socket)) return;
     socket.setTimeout(limits.handshakeTimeoutMs, () => socket.destroy());
   });
   const wss = new WebSocketServer({
@@ -202,11 +224,14 @@ export async function listenWebSocket(
   // given to it as a `data` event.
   const front = proxy
     ? createNetServer(
-        withProxyHeader(proxy, (socket, rest) => {
-          server.emit('connection', socket);
-          if (rest.length > 0) socket.emit('data', rest);
-          socket.resume();
-        }),
+        early(
+          handle,
+          withProxyHeader(proxy, (socket, rest) => {
+            server.emit('connection', socket);
+            if (rest.length > 0) socket.emit('data', rest);
+            socket.resume();
+          }),
+        ),
       )
     : server;
   const bound = await listen(front, port, host, 'MQTT_WS_PORT', 'MQTT over WebSocket');

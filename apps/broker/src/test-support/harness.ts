@@ -4,6 +4,7 @@
  * registry does and to read back what reached the ingest queue.
  */
 import { randomUUID } from 'node:crypto';
+import { connect as netConnect, type Socket } from 'node:net';
 import { type CredentialsInput, credentialsKey, hashSecret } from '@spms/credentials';
 import { createLogger } from '@spms/log';
 import { credentialsChangedChannel, INGEST_QUEUE, type IngestBatch, type IngestMessage } from '@spms/queue';
@@ -186,4 +187,24 @@ export function connectPacket(clientId: string, username: string, password?: str
     username,
     ...(password === undefined ? {} : { password: Buffer.from(password) }),
   });
+}
+
+/** A raw TCP socket to a broker port that notes when it opened and when it closed. */
+export type TimedSocket = Socket & { openedAt: number; closedAt?: number };
+export function openTimedSocket(port: number): Promise<TimedSocket> {
+  return new Promise((resolve, reject) => {
+    const sock = netConnect(port, '127.0.0.1', () => resolve(sock)) as TimedSocket;
+    sock.openedAt = Date.now();
+    sock.on('error', reject);
+    sock.on('close', () => {
+      sock.closedAt = Date.now();
+    });
+  });
+}
+
+/** One line of the gateway's /metrics (`name{labels} `), 0 when absent. */
+export async function gatewayMetric(h: Harness, line: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${h.gateway.httpPort}/metrics`)).text();
+  const found = text.split('\n').find((l) => l.startsWith(line));
+  return found ? Number(found.slice(line.length).trim()) : 0;
 }
