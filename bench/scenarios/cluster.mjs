@@ -17,6 +17,8 @@ import { SHIPPED_DEFAULTS_ENV } from './auth-storm.mjs';
 
 const round = (x, d = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d;
+/** Width of the CONNACK-latency timeline's steps (seconds); CLUSTER_TIMELINE_STEP_S for a closer look. */
+const TIMELINE_STEP_S = Number(process.env.CLUSTER_TIMELINE_STEP_S) || 5;
 export const machineLoad = () => loadavg().map((l) => Math.round(l * 100) / 100);
 export const cpuModel = () => `${cpus()[0]?.model ?? '?'} × ${cpus().length} cores`;
 
@@ -95,7 +97,7 @@ export async function rampConnections(root, { port, tokens, loaders, rate, holdS
     // CONNACK latency by when the connect began (5-s steps of the ramp): where the slow ones were.
     const steps = new Map();
     for (const [at, ms] of ramped.flatMap((r) => r.timeline ?? [])) {
-      const k = Math.floor(at / 5) * 5;
+      const k = Math.floor(at / TIMELINE_STEP_S) * TIMELINE_STEP_S;
       if (!steps.has(k)) steps.set(k, []);
       steps.get(k).push(ms);
     }
