@@ -135,11 +135,17 @@ export async function startCommandDelivery(
     );
   }
   // A clean=false session's subscriptions are restored before it is ready: what its claim
-  // found (RPCs left in the list by an attributes-only take) is taken again now.
+  // found (RPCs left in the list by an attributes-only take) is taken again now. A clean
+  // session whose claim is still on its way (the usual case: aedes gets it ready first) is
+  // left to the claim's answer, which drains it if commands were waiting; one sent since
+  // names this broker's inbox. Taking now would be deferred to that answer anyway (one
+  // Redis script per connect of a storm, for nothing).
   broker.on('clientReady', (c: unknown) => {
     const client = c as GatewayClient;
     const id = client.spms?.device.id;
-    if (id && !emptyAtClaim.has(client)) drain(id);
+    if (!id || emptyAtClaim.has(client)) return;
+    if (client.clean && !ownerOf(client)) return;
+    drain(id);
   });
   broker.on('subscribe', (_subs, c) => drainClient(c));
   return { drain, claimed };
