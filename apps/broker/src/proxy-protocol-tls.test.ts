@@ -2,7 +2,8 @@
  * PROXY protocol on the TLS listener, for a balancer that passes TLS through to the brokers
  * (HAProxy `mode tcp` + `send-proxy-v2`, the certificate kept on the brokers): the header's
  * address is the device's, the start of the TLS handshake sent in the same segment as the
- * header is not lost, and a connection without a header is closed and counted.
+ * header is not lost (nor is one sent after it), and a connection without a header is closed
+ * and counted. A handshake that stalls behind its header: pre-mqtt-limits.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -76,6 +77,17 @@ async function tlsBehind(header: Buffer): Promise<TLSSocket> {
 
 const refusalsFor = (reason: string) => refusals(h.gateway.httpPort, reason);
 
+/** The certificate verified, the device connects over `s`, and its connect event records `ip`. */
+async function expectConnectedFrom(s: TLSSocket, mark: () => Promise<IngestMessage[]>, ip: string): Promise<void> {
+  expect(s.authorized).toBe(true);
+  expect(await connackVia(s, Buffer.alloc(0), 't1', 'pass-t1')).toBe(0);
+  const isConnect = (m: IngestMessage) => m.kind === 'connectivity' && m.event === 'connect';
+  await until(async () => (await mark()).some(isConnect));
+  const connected = (await mark()).find(isConnect);
+  expect(connected && 'detail' in connected ? connected.detail?.ip : undefined).toBe(ip);
+  s.destroy();
+}
+
 describe('the TLS listener behind a balancer sending PROXY headers', () => {
   it("takes a v1 or v2 header before the handshake and records the header's address", async () => {
     for (const [header, ip] of [
@@ -84,14 +96,22 @@ describe('the TLS listener behind a balancer sending PROXY headers', () => {
     ] as const) {
       const mark = await h.mark();
       const s = await tlsBehind(header);
-      expect(s.authorized).toBe(true);
-      expect(await connackVia(s, Buffer.alloc(0), 't1', 'pass-t1')).toBe(0);
-      const isConnect = (m: IngestMessage) => m.kind === 'connectivity' && m.event === 'connect';
-      await until(async () => (await mark()).some(isConnect));
-      const connected = (await mark()).find(isConnect);
-      expect(connected && 'detail' in connected ? connected.detail?.ip : undefined).toBe(ip);
-      s.destroy();
+      await expectConnectedFrom(s, mark, ip);
     }
+  });
+
+  it('takes a header that arrives on its own, with the handshake in later segments', async () => {
+    const mark = await h.mark();
+    const raw = await tcp(h.gateway.tlsPort ?? 0);
+    open.push(raw);
+    raw.write(v2([198, 51, 100, 23]));
+    // The header is read and the socket handed to TLS with nothing left over; the ClientHello comes later.
+    await new Promise((r) => setTimeout(r, 200));
+    const s = await new Promise<TLSSocket>((resolve, reject) => {
+      const t = tlsConnect({ socket: raw, ca, servername: 'localhost' }, () => resolve(t));
+      t.once('error', reject);
+    });
+    await expectConnectedFrom(s, mark, '198.51.100.23');
   });
 
   it('closes a TLS connection without a header before the handshake, and counts it', async () => {
@@ -117,12 +137,6 @@ describe.skipIf(!hasHaproxy && !process.env.CI)('TLS passed through a real HAPro
       const t = tlsConnect({ socket: raw, ca, servername: 'localhost' }, () => resolve(t));
       t.once('error', reject);
     });
-    expect(s.authorized).toBe(true);
-    expect(await connackVia(s, Buffer.alloc(0), 't1', 'pass-t1')).toBe(0);
-    const isConnect = (m: IngestMessage) => m.kind === 'connectivity' && m.event === 'connect';
-    await until(async () => (await mark()).some(isConnect));
-    const connected = (await mark()).find(isConnect);
-    expect(connected && 'detail' in connected ? connected.detail?.ip : undefined).toBe('127.0.0.31');
-    s.destroy();
+    await expectConnectedFrom(s, mark, '127.0.0.31');
   });
 });
