@@ -274,7 +274,7 @@ describe('a match further down the look-up order (an access token sent with a cl
        VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
       [other, credentialsKey(basic), basic.clientId, basic.username, await hashSecret('basic-pass-0203', 'supplied')],
     );
-    expect(Number(await epoch())).toBe(Number(before) + 1);
+    expect(BigInt((await epoch()) ?? 0)).toBeGreaterThan(BigInt(before ?? 0));
     await until(orderCopied);
     const b = await open();
     // No password: the MQTT Basic row matches first and refuses; the old entry is not used.
@@ -284,6 +284,27 @@ describe('a match further down the look-up order (an access token sent with a cl
       ok: true,
       device: { id: other },
     });
+  });
+
+  it('stops answering when MQTT Basic credentials are added to a database restored from an older backup', async () => {
+    const { token } = await storedByOneProcess('0205');
+    const stored = (await epoch()) ?? '0';
+    // The restore: PostgreSQL goes back to an earlier epoch; Redis, and the entry, stay.
+    await sql.query('UPDATE credentials_lookup_order SET epoch = $1::bigint - 1', [stored]);
+    await until(orderCopied);
+    // Then a change made after the restore: the epoch must not come back to the stored one.
+    const other = await addDeviceRow('0206');
+    const basic = { type: 'MQTT_BASIC' as const, clientId: 'esp-0205', username: token };
+    await sql.query(
+      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+       VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
+      [other, credentialsKey(basic), basic.clientId, basic.username, await hashSecret('basic-pass-0206', 'supplied')],
+    );
+    expect(await epoch()).not.toBe(stored);
+    await until(orderCopied);
+    const b = await open();
+    expect(await b.authenticateMqtt('esp-0205', token, undefined)).toMatchObject({ ok: false });
+    expect(b.stats().sharedHits).toBe(0);
   });
 
   it('is neither answered nor stored while Redis has no epoch, until a poll copies it', async () => {

@@ -21,8 +21,9 @@
  *   and writes only if the device has not changed since: a verification against a row read
  *   before a revocation can therefore not be stored after the revocation's bump (the row may
  *   be stale, the generation it would copy is not). Changes of other devices do not matter.
- * - `<prefix>:auth:order` → PostgreSQL's look-up order epoch (`credentials_lookup_order`),
- *   copied here by every gateway's credential-change poll. A CONNECT is looked up by MQTT
+ * - `<prefix>:auth:order` → PostgreSQL's look-up order epoch (`credentials_lookup_order`,
+ *   never the same value twice, even from a database restored from a backup: each change
+ *   moves it to at least the clock in µs), copied here by every gateway's credential-change poll. A CONNECT is looked up by MQTT
  *   Basic credentials (client id + username) before the username as an access token, so an
  *   entry that matched further down that order (`i` > 0, the common case: an access-token
  *   device that sends a client id) holds only while no MQTT Basic credentials were added or
