@@ -242,6 +242,21 @@ describe('a match further down the look-up order (an access token sent with a cl
     (await sql.query<{ epoch: string }>('SELECT epoch::text AS epoch FROM credentials_lookup_order')).rows[0]?.epoch;
   /** The look-up order epoch in Redis is PostgreSQL's (copied by every process's poll). */
   const orderCopied = async () => (await r.get(orderKey())) === (await epoch());
+  /**
+   * Device `n` with MQTT Basic credentials (password `basic-pass-<n>`) whose client id and
+   * username are another device's client id and access token: by the look-up order they come
+   * first. Plain SQL, nothing announced.
+   */
+  async function addShadowingBasic(n: string, clientId: string, token: string): Promise<string> {
+    const id = await addDeviceRow(n);
+    const basic = { type: 'MQTT_BASIC' as const, clientId, username: token };
+    await sql.query(
+      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
+       VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
+      [id, credentialsKey(basic), basic.clientId, basic.username, await hashSecret(`basic-pass-${n}`, 'supplied')],
+    );
+    return id;
+  }
   /** A token device that one process authenticated once the epoch was copied, and stored. */
   async function storedByOneProcess(n: string): Promise<{ id: string; token: string }> {
     const device = await addTokenDevice(n);
@@ -267,13 +282,7 @@ describe('a match further down the look-up order (an access token sent with a cl
     const before = await epoch();
     // Another device gets MQTT Basic credentials with this client id and the token as its
     // username: by the look-up order they come first, so the token device must not be answered.
-    const other = await addDeviceRow('0203');
-    const basic = { type: 'MQTT_BASIC' as const, clientId: 'esp-0202', username: token };
-    await sql.query(
-      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
-      [other, credentialsKey(basic), basic.clientId, basic.username, await hashSecret('basic-pass-0203', 'supplied')],
-    );
+    const other = await addShadowingBasic('0203', 'esp-0202', token);
     expect(BigInt((await epoch()) ?? 0)).toBeGreaterThan(BigInt(before ?? 0));
     await until(orderCopied);
     const b = await open();
@@ -293,13 +302,7 @@ describe('a match further down the look-up order (an access token sent with a cl
     await sql.query('UPDATE credentials_lookup_order SET epoch = $1::bigint - 1', [stored]);
     await until(orderCopied);
     // Then a change made after the restore: the epoch must not come back to the stored one.
-    const other = await addDeviceRow('0206');
-    const basic = { type: 'MQTT_BASIC' as const, clientId: 'esp-0205', username: token };
-    await sql.query(
-      `INSERT INTO device_credentials (device_id, type, credentials_id, client_id, username, password_hash, updated_at)
-       VALUES ($1, 'MQTT_BASIC', $2, $3, $4, $5, now())`,
-      [other, credentialsKey(basic), basic.clientId, basic.username, await hashSecret('basic-pass-0206', 'supplied')],
-    );
+    await addShadowingBasic('0206', 'esp-0205', token);
     expect(await epoch()).not.toBe(stored);
     await until(orderCopied);
     const b = await open();
