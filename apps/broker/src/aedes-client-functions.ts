@@ -68,11 +68,20 @@ export interface AedesPersistence {
   outgoingClearMessageId(client: AedesClient, packet: OutPacket): Promise<unknown>;
 }
 
+type Done = (err?: Error | null) => void;
+
 /** aedes' own modules that its client uses (not exported: loaded from aedes' folder). */
 export interface AedesInternals {
   Packet: new (original: OutPacket, broker: Aedes) => OutPacket;
   QoSPacket: new (original: OutPacket, client: AedesClient) => OutPacket;
-  write: (client: AedesClient, packet: OutPacket, done: (err?: Error | null) => void) => void;
+  write: (client: AedesClient, packet: object, done: Done) => void;
+  /** lib/handlers/index.js: every packet's handler (aedes-connect.ts takes the CONNECT). */
+  handle: (client: AedesClient, packet: { cmd: string }, done: Done) => void;
+  /** lib/handlers/subscribe.js (restoring a clean=false session's subscriptions). */
+  handleSubscribe: (client: AedesClient, packet: { subscriptions: unknown[] }, restore: boolean, done: Done) => void;
+  /** lib/utils.js */
+  runSeries: (state: object, actions: unknown[], arg: object, done: (this: never, err?: Error | null) => void) => void;
+  through: (transform: (chunk: never, enc: string, next: Done) => void) => NodeJS.ReadWriteStream;
 }
 
 async function loadAedes(): Promise<{ version: string; internals: AedesInternals | null }> {
@@ -86,9 +95,26 @@ async function loadAedes(): Promise<{ version: string; internals: AedesInternals
     if (version !== '1.2.0') return { version, internals: null };
     // The same module instances aedes' client imports (same files, so the same URLs).
     const lib = (file: string) => import(pathToFileURL(join(dir, 'lib', file)).href);
-    const [write, qos] = await Promise.all([lib('write.js'), lib('qos-packet.js')]);
+    const [write, qos, handlers, subscribe, utils] = await Promise.all([
+      lib('write.js'),
+      lib('qos-packet.js'),
+      lib('handlers/index.js'),
+      lib('handlers/subscribe.js'),
+      lib('utils.js'),
+    ]);
     const Packet = createRequire(main)('aedes-packet') as AedesInternals['Packet'];
-    return { version, internals: { Packet, QoSPacket: qos.default, write: write.default } };
+    return {
+      version,
+      internals: {
+        Packet,
+        QoSPacket: qos.default,
+        write: write.default,
+        handle: handlers.default,
+        handleSubscribe: subscribe.default,
+        runSeries: utils.runSeries,
+        through: utils.through,
+      },
+    };
   } catch {
     return { version: 'unknown', internals: null };
   }
@@ -98,6 +124,8 @@ const aedes = await loadAedes();
 /** The aedes version found; the shared functions below mirror aedes 1.2's client. */
 export const AEDES_VERSION = aedes.version;
 export const AEDES_SUPPORTED = aedes.internals !== null;
+/** aedes' own modules, when AEDES_SUPPORTED (aedes-connect.ts). */
+export const AEDES_INTERNALS = aedes.internals;
 
 /** aedes `nextBatch`: after a packet is handled, parse what the socket has buffered. */
 export function nextBatch(this: AedesClient, err?: Error): void {

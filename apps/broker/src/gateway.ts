@@ -41,6 +41,7 @@ import { startKeepaliveWheel } from './keepalive-wheel.js';
 import { SharedKeyedLimiter } from './limits.js';
 import { type Listener, listenTcp, listenTls, listenWebSocket } from './listeners.js';
 import { createMetrics } from './metrics.js';
+import { trackOutgoing } from './outgoing-queue.js';
 import { type SessionClaims, startSessionClaims } from './session-claims.js';
 import { disconnectDevice, wireSessionEvents } from './sessions.js';
 import { startStormCollector } from './storm-gc.js';
@@ -239,6 +240,8 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       maxClientsIdLength: 65_535,
     });
     const b = broker;
+    // Before any client: which client ids ever had messages queued (aedes-connect.ts).
+    trackOutgoing((b as unknown as { persistence: unknown }).persistence);
     // Closing runs in reverse: the listeners stop accepting first (below, not waited for), then
     // aedes closes every session, and only then are the listeners' closes awaited — a server's
     // close completes once its last connection has ended, which the sessions' close brings.

@@ -12,22 +12,35 @@ import { Aedes, type Client } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trackOutgoing } from './outgoing-queue.js';
 import { slimClient } from './slim-client.js';
 import { until } from './test-support/harness.js';
 
 describe.each([
-  ['as aedes builds them', false],
-  ['slimmed', true],
-])('aedes clients %s', (_label, slim) => {
+  ['as aedes builds them', false, false],
+  ['slimmed', true, false],
+  // As the gateway runs them: a clean session with nothing ever queued skips aedes' pass over its queue.
+  ['slimmed, their outgoing queues tracked', true, true],
+])('aedes clients %s', (_label, slim, tracked) => {
   let broker: Aedes;
   let server: Server;
   let port: number;
   const built: Client[] = [];
   const slimmed: boolean[] = [];
   const opened: MqttClient[] = [];
+  /** Client ids whose outgoing queue aedes' CONNECT handling read. */
+  const streamed: string[] = [];
 
   beforeAll(async () => {
     broker = await Aedes.createBroker({ connectTimeout: 5000 });
+    const persistence = (broker as unknown as { persistence: { outgoingStream(c: { id: string }): unknown } })
+      .persistence;
+    if (tracked) trackOutgoing(persistence);
+    const outgoingStream = persistence.outgoingStream;
+    persistence.outgoingStream = function (c) {
+      streamed.push(c.id);
+      return outgoingStream.call(this, c);
+    };
     server = createServer((conn) => {
       const client = broker.handle(conn);
       if (slim) slimmed.push(slimClient(client));
@@ -149,6 +162,31 @@ describe.each([
       { topic: 'q', payload: 'queued', qos: 1 },
       { topic: 'q', payload: 'live', qos: 1 },
     ]);
+  });
+
+  it('a clean session drops what its persistent session left queued; a later persistent one gets none of it', async () => {
+    const away = await open('left', { clean: false });
+    await away.subscribeAsync('lq', { qos: 1 });
+    await away.endAsync();
+    const pub = await open('left-pub');
+    await pub.publishAsync('lq', 'stale', { qos: 1 }); // queued for 'left' while it is away
+    const clean = mqtt.connect({ host: '127.0.0.1', port, clientId: 'left', clean: true, reconnectPeriod: 0 });
+    opened.push(clean);
+    const gotClean = received(clean);
+    await once(clean, 'connect');
+    await clean.endAsync();
+    const back = mqtt.connect({ host: '127.0.0.1', port, clientId: 'left', clean: false, reconnectPeriod: 0 });
+    opened.push(back);
+    const got = received(back);
+    await once(back, 'connect');
+    // Anything left queued is written right after the CONNACK, before this subscription's messages.
+    await back.subscribeAsync('marker', { qos: 1 });
+    await pub.publishAsync('marker', 'after', { qos: 1 });
+    await until(() => got.length > 0);
+    expect([...gotClean, ...got].map((m) => m.payload)).toEqual(['after']);
+    // The clean session whose id had something queued read its queue; one that never had, did not (tracked).
+    expect(streamed.filter((id) => id === 'left')).toHaveLength(3);
+    expect(streamed.includes('left-pub')).toBe(!tracked);
   });
 
   it('closes a connection silent past 1.5 × its keep-alive, and one that breaks the protocol', async () => {

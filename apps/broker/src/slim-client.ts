@@ -30,6 +30,7 @@ import {
   deliverQoS0,
   nextBatch,
 } from './aedes-client-functions.js';
+import { enqueue } from './aedes-connect.js';
 
 type Listener = (...args: unknown[]) => void;
 
@@ -173,6 +174,8 @@ function expectedLayout(c: AedesClient): boolean {
     last(conn, 'finish')?.name === 'onfinish' &&
     last(conn, 'close')?.name === 'onclose' &&
     last(parser, 'error')?.name === 'bound emit' &&
+    parser.listenerCount('packet') === 1 &&
+    last(parser, 'packet')?.name === 'enqueue' &&
     Object.keys(c.subscriptions).length === 0 &&
     Object.keys(c.duplicates).length === 0 &&
     c._inboundInflight instanceof Set &&
@@ -223,6 +226,9 @@ export function slimClient(client: Client, warn: (msg: string) => void = () => {
 
   parser.removeListener('error', parserEmit);
   parser.on('error', onParserError);
+  // aedes' own `enqueue`, with its CONNECT handling adapted (aedes-connect.ts).
+  parser.removeListener('packet', last(parser, 'packet') as Listener);
+  parser.on('packet', enqueue);
   parser._states = PARSER_STATES as string[];
 
   fastListenerTable(parser);
