@@ -12,7 +12,8 @@
  * QoS 1/2 delivery) and `outgoingEnqueueCombi` (a message for offline clean=false
  * subscribers); every client id they name is noted (outgoing-queue.ts), and only a clean
  * session whose id was never named skips the pipeline — which would have found its queue
- * empty. Everything else, in the same order with the same arguments, is aedes' own; its
+ * empty. Only with aedes' in-memory persistence (the broker's): another one is not tracked,
+ * and nothing skips. Everything else, in the same order with the same arguments, is aedes' own; its
  * modules (write, QoSPacket, utils, the subscribe handler) are used as they are.
  *
  * Adapted from aedes 1.2.0 lib/handlers/connect.js and lib/client.js `enqueue` (MIT License,

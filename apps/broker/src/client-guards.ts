@@ -195,9 +195,10 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
       ctx.metrics.refused.inc({ reason: 'connect_timeout' });
       conn.destroy();
     }
+    // Not a break at the first young entry: a socket that came through a header or handshake
+    // joins with its accept time, behind younger ones (a pass over the sockets without CONNACK).
     for (const [conn, u] of unhanded) {
-      if (u.at > oldest) break; // accept order: the rest are younger
-      if (queue.has(conn)) continue;
+      if (u.at > oldest || queue.has(conn)) continue;
       unhanded.delete(conn);
       ctx.metrics.refused.inc({ reason: 'connect_timeout' });
       conn.destroy();
@@ -263,9 +264,7 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
       report();
       return client;
     }
-    // From its accept when it had a stage before (header, handshake). Inserted now, so the
-    // map's order is not quite by `at`: the sweep may stop at a younger entry before it, but
-    // those came earlier, so it is closed no later than CONNECT_TIMEOUT_MS from now.
+    // From its accept when it had a stage before (header, handshake): one deadline in all.
     unhanded.set(conn, { at: acceptedAt ?? Date.now(), chunks: [], length: 0, need: null });
     conn.on('error', ignore);
     conn.on('close', onGone);

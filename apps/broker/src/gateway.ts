@@ -241,7 +241,8 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     });
     const b = broker;
     // Before any client: which client ids ever had messages queued (aedes-connect.ts).
-    trackOutgoing((b as unknown as { persistence: unknown }).persistence);
+    if (!trackOutgoing((b as unknown as { persistence: unknown }).persistence))
+      logger.warn('aedes persistence is not its in-memory default: clean sessions get the full outgoing-queue pass');
     // Closing runs in reverse: the listeners stop accepting first (below, not waited for), then
     // aedes closes every session, and only then are the listeners' closes awaited — a server's
     // close completes once its last connection has ended, which the sessions' close brings.

@@ -28,10 +28,28 @@ export interface ConnectPersistence {
 const NAMED = Symbol('spms.outgoingNamed');
 type Tracked = ConnectPersistence & { [NAMED]?: Set<string> };
 
-/** Called once on the broker's persistence, before any client connects. */
-export function trackOutgoing(persistence: unknown): void {
+/**
+ * aedes' default persistence (aedes-persistence's memory store behind its callback wrapper):
+ * this process's own, empty at start. A shared one (Redis, MongoDB) is filled by other
+ * processes and outlives this one, so what this process saw would not say what is queued.
+ */
+function isProcessMemory(p: unknown): boolean {
+  const wrapper = p as { constructor?: { name?: string }; asyncPersistence?: { constructor?: { name?: string } } };
+  return (
+    wrapper.constructor?.name === 'CallBackPersistence' &&
+    wrapper.asyncPersistence?.constructor?.name === 'MemoryPersistence'
+  );
+}
+
+/**
+ * Called once on the broker's persistence, before any client connects. Any other persistence
+ * than aedes' in-memory default is left alone: every clean session then gets aedes' full pass.
+ * Returns whether the persistence is tracked.
+ */
+export function trackOutgoing(persistence: unknown): boolean {
   const p = persistence as Tracked;
-  if (p[NAMED]) return;
+  if (p[NAMED]) return true;
+  if (!isProcessMemory(p)) return false;
   const named = new Set<string>();
   const enqueue = p.outgoingEnqueue;
   const enqueueCombi = p.outgoingEnqueueCombi;
@@ -44,6 +62,7 @@ export function trackOutgoing(persistence: unknown): void {
     return enqueueCombi.call(this, subs, packet);
   };
   p[NAMED] = named;
+  return true;
 }
 
 /** True only for a tracked persistence that never queued anything for `clientId`. */

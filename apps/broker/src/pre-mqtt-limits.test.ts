@@ -48,7 +48,7 @@ beforeAll(async () => {
     ...tls,
     MQTT_PROXY_PROTOCOL: 'true',
     CONNECT_TIMEOUT_MS: '4000',
-    MAX_PENDING_CONNECTIONS: '2',
+    MAX_PENDING_CONNECTIONS: '3',
   });
 });
 afterAll(async () => {
@@ -111,16 +111,22 @@ describe('sockets before MQTT', () => {
     await until(async () => (await pendingGauge(proxied)) === 0);
     const tls = await openSocket(proxied.gateway.tlsPort ?? 0);
     const tcp = await openSocket(proxied.gateway.mqttPort);
-    await until(async () => (await pendingGauge(proxied)) === 2);
+    const third = await openSocket(proxied.gateway.mqttPort);
+    await until(async () => (await pendingGauge(proxied)) === 3);
     const refused0 = await maxPendingRefusals(proxied);
     const extra = await openSocket(proxied.gateway.mqttPort);
     await until(() => extra.closedAt !== undefined);
     expect(await maxPendingRefusals(proxied)).toBe(refused0 + 1);
+    third.destroy();
 
     // Each sends its header late (2.5 s of the 4 s), then nothing: no ClientHello, no CONNECT.
     // Timed per stage, the TLS socket would last 2.5 s + a 4 s handshake timeout and the TCP one
     // 2.5 s + 4 s to CONNECT; from the accept, both end 4 s (plus a sweep of up to 1 s) after it.
-    await new Promise((r) => setTimeout(r, 2500));
+    // A younger socket waiting for its CONNECT just before them must not hold them up.
+    await new Promise((r) => setTimeout(r, 2400));
+    const younger = await openSocket(proxied.gateway.mqttPort);
+    younger.write(v1('203.0.113.9'));
+    await new Promise((r) => setTimeout(r, 100));
     tls.write(v1('203.0.113.7'));
     tcp.write(v1('203.0.113.8'));
     await until(() => tls.closedAt !== undefined && tcp.closedAt !== undefined, 15_000);
@@ -130,5 +136,6 @@ describe('sockets before MQTT', () => {
       expect(lived).toBeLessThan(5900);
     }
     expect(await metric(proxied, 'spms_broker_refusals_total{reason="connect_timeout"}')).toBeGreaterThanOrEqual(2);
+    await until(() => younger.closedAt !== undefined, 10_000);
   });
 });
