@@ -82,6 +82,15 @@ describe('sendDeviceCommand', () => {
     await r.del(list(), owners, gatewayInboxKey(t.prefix, 'gw-b'));
   });
 
+  it("queued for a session whose broker's alive key lapsed (a stall), its inbox still names the device", async () => {
+    await r.hset(sessionOwnersKey(t.prefix), DEV, 'gw-stalled 4');
+    const sent = await sendDeviceCommand(r, t.prefix, rpc(7), { onlyIfLive: false, wakeup: false });
+    expect(sent.result).toBe('queued');
+    // Its next sweep delivers it, as for a live one; no wake-up was published.
+    expect(await r.smembers(gatewayInboxKey(t.prefix, 'gw-stalled'))).toEqual([`c:${DEV}`]);
+    await r.del(list(), sessionOwnersKey(t.prefix), gatewayInboxKey(t.prefix, 'gw-stalled'));
+  });
+
   it('queues an RPC for an offline device, expiring with the longest wait, capped per device', async () => {
     const opts = { onlyIfLive: false, wakeup: false };
     expect((await sendDeviceCommand(r, t.prefix, rpc(1, later(60_000)), opts)).result).toBe('queued');

@@ -49,7 +49,9 @@ export async function runScript(redis: Redis, s: Script, keys: string[], args: (
  * command JSON, list ttl ms, cap, the owner value the caller read ('' = none), only-if-live
  * (1/0). Returns -1 the owner changed since it was read (read again), 0 not queued (no live
  * session and only-if-live), 1 queued for a live session (its broker's inbox has it),
- * 2 queued, no live session.
+ * 2 queued, no live session. A session recorded for a broker whose alive key has lapsed
+ * still gets the inbox entry: that broker may only have stalled past the key's lifetime,
+ * and its next sweep then delivers (a dead broker's inbox expires with its key, in a day).
  */
 const SEND = script(`
 local owner = redis.call('HGET', KEYS[2], ARGV[1]) or ''
@@ -60,9 +62,11 @@ redis.call('RPUSH', KEYS[1], ARGV[2])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[4]), -1)
 local ttl = tonumber(ARGV[3])
 if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+if owner ~= '' then
+  redis.call('SADD', KEYS[4], 'c:' .. ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], 86400000)
+end
 if not live then return 2 end
-redis.call('SADD', KEYS[4], 'c:' .. ARGV[1])
-redis.call('PEXPIRE', KEYS[4], 86400000)
 return 1`);
 
 /** The gateway id of a session-owners value (`<gatewayId> <fence>`), or '' for none. */
