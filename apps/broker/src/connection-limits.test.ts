@@ -4,33 +4,22 @@
  * a CONNECT is capped at MAX_CONNECT_PACKET_BYTES; at most MAX_PENDING_CONNECTIONS sockets
  * wait for their CONNACK, and honest devices connect again once they are gone.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { gatewayMetric, type Harness, openTimedSocket, startHarness, until } from './test-support/harness.js';
+import { selfSignedCertificate, type TestCertificate } from './test-support/tls.js';
 
-const run = promisify(execFile);
 const TOKEN = 'token-limits-0011';
-let dir: string;
+let certificate: TestCertificate;
 let timeouts: Harness;
 let pending: Harness;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'spms-broker-limits-'));
-  await run('openssl', [
-    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'],
-    ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-  ]);
+  certificate = await selfSignedCertificate('spms-broker-limits-');
   timeouts = await startHarness('broker_limits_timeouts', {
     CONNECT_TIMEOUT_MS: '500',
     MAX_PAYLOAD_BYTES: '1024',
-    MQTTS_PORT: '0',
-    MQTT_TLS_CERT: join(dir, 'cert.pem'),
-    MQTT_TLS_KEY: join(dir, 'key.pem'),
+    ...certificate.env,
     MQTT_WS_PORT: '0',
   });
   // A long connect timeout, so that silent sockets stay pending for as long as the test needs.
@@ -40,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await timeouts?.close();
   await pending?.close();
-  rmSync(dir, { recursive: true, force: true });
+  certificate?.remove();
 });
 
 const openSocket = openTimedSocket;

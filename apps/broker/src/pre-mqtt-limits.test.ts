@@ -5,12 +5,7 @@
  * TCP or TLS connection has one CONNECT_TIMEOUT_MS from its accept for all its stages, not
  * one per stage.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   gatewayMetric,
@@ -21,31 +16,26 @@ import {
   until,
 } from './test-support/harness.js';
 import { v1 } from './test-support/proxy-headers.js';
+import { selfSignedCertificate, type TestCertificate } from './test-support/tls.js';
 
-const run = promisify(execFile);
 const TOKEN = 'token-pre-mqtt-0012';
-let dir: string;
+let certificate: TestCertificate;
 let direct: Harness;
 let proxied: Harness;
 const open: Socket[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'spms-broker-pre-mqtt-'));
-  await run('openssl', [
-    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'],
-    ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-  ]);
-  const tls = { MQTTS_PORT: '0', MQTT_TLS_CERT: join(dir, 'cert.pem'), MQTT_TLS_KEY: join(dir, 'key.pem') };
+  certificate = await selfSignedCertificate('spms-broker-pre-mqtt-');
   // A long connect timeout, so that silent sockets stay pending for as long as the test needs.
   direct = await startHarness('broker_pre_mqtt', {
-    ...tls,
+    ...certificate.env,
     MQTT_WS_PORT: '0',
     CONNECT_TIMEOUT_MS: '60000',
     MAX_PENDING_CONNECTIONS: '3',
   });
   await direct.addDevice('0012_MSAN', { type: 'ACCESS_TOKEN', token: TOKEN });
   proxied = await startHarness('broker_pre_mqtt_proxy', {
-    ...tls,
+    ...certificate.env,
     MQTT_PROXY_PROTOCOL: 'true',
     CONNECT_TIMEOUT_MS: '4000',
     MAX_PENDING_CONNECTIONS: '3',
@@ -55,7 +45,7 @@ afterAll(async () => {
   for (const s of open) s.destroy();
   await direct?.close();
   await proxied?.close();
-  rmSync(dir, { recursive: true, force: true });
+  certificate?.remove();
 });
 
 async function openSocket(port: number): Promise<TimedSocket> {

@@ -5,44 +5,34 @@
  * header is not lost (nor is one sent after it), and a connection without a header is closed
  * and counted. A handshake that stalls behind its header: pre-mqtt-limits.test.ts.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { promisify } from 'node:util';
 import type { IngestMessage } from '@spms/queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
 import { connackVia, hasHaproxy, refusals, startHaproxy, tcp, v1, v2 } from './test-support/proxy-headers.js';
+import { selfSignedCertificate, type TestCertificate } from './test-support/tls.js';
 
-const run = promisify(execFile);
 let h: Harness;
-let dir: string;
+let certificate: TestCertificate;
 let ca: Buffer;
 const open: Socket[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'spms-broker-tls-proxy-'));
-  await run('openssl', [
-    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'],
-    ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-  ]);
-  ca = readFileSync(join(dir, 'cert.pem'));
+  certificate = await selfSignedCertificate('spms-broker-tls-proxy-');
+  ca = readFileSync(certificate.cert);
   h = await startHarness('broker_proxy_tls', {
     MQTT_PROXY_PROTOCOL: 'true',
-    MQTTS_PORT: '0',
-    MQTT_TLS_CERT: join(dir, 'cert.pem'),
-    MQTT_TLS_KEY: join(dir, 'key.pem'),
+    ...certificate.env,
   });
   await h.addDevice('T1_MSAN', { type: 'MQTT_BASIC', clientId: 't1', username: 'user-t1', password: 'pass-t1' });
 });
 afterAll(async () => {
   for (const s of open) s.destroy();
   await h?.close();
-  rmSync(dir, { recursive: true, force: true });
+  certificate?.remove();
 });
 
 /**

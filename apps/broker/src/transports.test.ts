@@ -5,9 +5,7 @@
  * Also the broker's own HTTP endpoints.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import {
   type DeviceCommand,
@@ -19,24 +17,19 @@ import {
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
+import { selfSignedCertificate, type TestCertificate } from './test-support/tls.js';
 
-const run = promisify(execFile);
 let h: Harness;
-let dir: string;
+const run = promisify(execFile);
+let certificate: TestCertificate;
 let deviceId: string;
 let otherId: string;
 const TOKEN = 'token-0007-tls';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'spms-broker-tls-'));
-  await run('openssl', [
-    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost'],
-    ...['-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-  ]);
+  certificate = await selfSignedCertificate('spms-broker-tls-');
   h = await startHarness('broker_transports', {
-    MQTTS_PORT: '0',
-    MQTT_TLS_CERT: join(dir, 'cert.pem'),
-    MQTT_TLS_KEY: join(dir, 'key.pem'),
+    ...certificate.env,
     MQTT_WS_PORT: '0',
   });
   deviceId = await h.addDevice('0007_MSAN', { type: 'ACCESS_TOKEN', token: TOKEN });
@@ -51,13 +44,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await h?.close();
-  rmSync(dir, { recursive: true, force: true });
+  certificate?.remove();
 });
 
 describe('listeners', () => {
   it('accepts telemetry over TLS (MQTT.js and mosquitto_pub) and over WebSocket', async () => {
     const since = await h.mark();
-    const ca = readFileSync(join(dir, 'cert.pem'));
+    const ca = readFileSync(certificate.cert);
     const tls = await h.connect({
       protocol: 'mqtts',
       username: TOKEN,
@@ -68,7 +61,7 @@ describe('listeners', () => {
     await tls.publishAsync('v1/devices/me/telemetry', "{'V':229.4}", { qos: 1 });
     await tls.endAsync();
     await run('mosquitto_pub', [
-      ...['-h', 'localhost', '-p', String(h.gateway.tlsPort), '--cafile', join(dir, 'cert.pem')],
+      ...['-h', 'localhost', '-p', String(h.gateway.tlsPort), '--cafile', certificate.cert],
       ...['-u', TOKEN, '-q', '1', '-t', 'v1/devices/me/telemetry', '-m', "{'1':'false'}"],
     ]);
     const ws = await h.connect({ protocol: 'ws', path: '/mqtt', username: TOKEN });
