@@ -189,20 +189,18 @@ export function createGuardedHandle(ctx: GatewayContext, broker: Aedes): Connect
   // paused socket with unread bytes emits no 'close' when the peer ends it.
   const sweep = setInterval(() => {
     const oldest = Date.now() - ctx.config.CONNECT_TIMEOUT_MS;
-    for (const [conn, at] of early) {
-      if (at > oldest) break; // accept order
-      early.delete(conn);
+    const timedOut = (from: Map<Socket, unknown>, conn: Socket) => {
+      from.delete(conn);
       ctx.metrics.refused.inc({ reason: 'connect_timeout' });
       conn.destroy();
+    };
+    for (const [conn, at] of early) {
+      if (at > oldest) break; // accept order
+      timedOut(early, conn);
     }
     // Not a break at the first young entry: a socket that came through a header or handshake
     // joins with its accept time, behind younger ones (a pass over the sockets without CONNACK).
-    for (const [conn, u] of unhanded) {
-      if (u.at > oldest || queue.has(conn)) continue;
-      unhanded.delete(conn);
-      ctx.metrics.refused.inc({ reason: 'connect_timeout' });
-      conn.destroy();
-    }
+    for (const [conn, u] of unhanded) if (u.at <= oldest && !queue.has(conn)) timedOut(unhanded, conn);
     for (const conn of queue) if (peerEnded(conn)) conn.destroy();
     report();
   }, 1000);
