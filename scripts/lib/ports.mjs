@@ -12,8 +12,23 @@ export function portFree(port, host = '0.0.0.0') {
   });
 }
 
-/** A port on `host` (default loopback) that was free a moment ago (the system picks it). */
-export function freePort(host = '127.0.0.1') {
+// Ports this process has already handed out. The system may pick a port again as soon as it
+// is closed, so two calls in a row (MQTT_PORT, then BROKER_HTTP_PORT) could get the same one;
+// a repeat is skipped. Other processes can still be given a port we hold but have not bound yet.
+const handedOut = new Set();
+
+/** A port on `host` (default loopback) that was free a moment ago (the system picks it), never
+ * one this process was given before. */
+export async function freePort(host = '127.0.0.1') {
+  for (;;) {
+    const port = await systemPort(host);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function systemPort(host) {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.unref();

@@ -19,6 +19,7 @@ import {
   createTestRedis,
   freePort,
   portFree,
+  sliceOf,
   type TestDatabase,
   type TestRedis,
 } from '@spms/testing';
@@ -39,11 +40,12 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
   }
 }
 
-/** Two ports p and p + 2 that were free a moment ago (the launcher's per-process step is 2). */
+/** Two ports p and p + 2 that were free a moment ago (the launcher's per-process step is 2),
+ * both in this test worker's slice of ports. */
 async function freePortPair(): Promise<number> {
   for (;;) {
     const p = await freePort();
-    if (p + 2 > 65535) continue;
+    if (p + 2 > 65535 || sliceOf(p + 2) !== sliceOf(p)) continue;
     const ok = await portFree(p + 2, '127.0.0.1');
     if (ok) return p;
   }

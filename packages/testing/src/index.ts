@@ -2,7 +2,7 @@
 export * as bench from './bench-env.js';
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { readIngestBatches } from './ingest-batches.js';
-export { freePort, portFree } from './ports.js';
+export { freePort, portFree, sliceOf } from './ports.js';
 export { createTestRedis, deleteKeys, type TestRedis } from './redis.js';
 export { type PrivateRedis, type PrivateRedisOptions, startPrivateRedis } from './redis-server.js';
 export { type SinkMessage, type SmtpSink, startSmtpSink } from './smtp-sink.js';
