@@ -13,8 +13,6 @@ import {
   createDeviceAuthenticator,
   type DeviceAuthenticator,
   defineSharedAuthCommands,
-  PROVISION_ADDRESS_BUCKET,
-  PROVISION_CREATE_BUCKET,
 } from '@spms/device-auth';
 import { createLogger, type Logger } from '@spms/log';
 import {
@@ -30,7 +28,7 @@ import { createAuthenticate, createPreConnect } from './authenticate.js';
 import { authorizeForward } from './authorize-forward.js';
 import { createAuthorizePublish } from './authorize-publish.js';
 import { createAuthorizeSubscribe } from './authorize-subscribe.js';
-import { createGuardedHandle, maxPacketBytes } from './client-guards.js';
+import { createGuardedHandle } from './client-guards.js';
 import { type CommandDelivery, startCommandDelivery } from './commands.js';
 import type { BrokerConfig } from './config.js';
 import type { GatewayClient, GatewayContext } from './context.js';
@@ -38,9 +36,10 @@ import { createDeviceRequests } from './device-requests.js';
 import { createFirmwareServer } from './firmware.js';
 import { startHttp } from './http.js';
 import { startKeepaliveWheel } from './keepalive-wheel.js';
-import { SharedKeyedLimiter } from './limits.js';
-import { type Listener, listenTcp, listenTls, listenWebSocket } from './listeners.js';
+import { createBrokerLimiters } from './limits.js';
+import type { Listener } from './listeners.js';
 import { createMetrics } from './metrics.js';
+import { openListeners } from './open-listeners.js';
 import { trackOutgoing } from './outgoing-queue.js';
 import { type SessionClaims, startSessionClaims } from './session-claims.js';
 import { disconnectDevice, wireSessionEvents } from './sessions.js';
@@ -181,6 +180,8 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
     cleanups.push(() => stormGc.close());
     if (!stormGc.available)
       logger.warn('no garbage collection function available: the garbage of connect storms stays until V8 collects it');
+    const { limiters, close: closeLimiters } = createBrokerLimiters(redis, config);
+    cleanups.push(closeLimiters);
     const ctx: GatewayContext = {
       config,
       logger,
@@ -188,26 +189,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       auth,
       pool,
       metrics,
-      connectLimiter: new SharedKeyedLimiter(
-        redis,
-        `${config.REDIS_PREFIX}:broker:connects:`,
-        config.CONNECT_RATE_PER_IP,
-      ),
-      authFailureLimiter: new SharedKeyedLimiter(
-        redis,
-        `${config.REDIS_PREFIX}:broker:authfail:`,
-        config.AUTH_FAILURES_PER_IP,
-      ),
-      provisionAddressLimiter: new SharedKeyedLimiter(
-        redis,
-        `${config.REDIS_PREFIX}:throttle:${PROVISION_ADDRESS_BUCKET}`,
-        config.PROVISION_REQUESTS_PER_IP_PER_MIN,
-      ),
-      provisionCreateLimiter: new SharedKeyedLimiter(
-        redis,
-        `${config.REDIS_PREFIX}:throttle:${PROVISION_CREATE_BUCKET}`,
-        config.PROVISION_CREATES_PER_PROFILE_PER_MIN,
-      ),
+      ...limiters,
       announceCredentialsChange: (deviceId) => announceCredentialsChange(redis, config.REDIS_PREFIX, deviceId, logger),
       devices: new Map<string, GatewayClient>(),
       connectedClients: () => broker?.connectedClients ?? 0,
@@ -216,12 +198,6 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       releaseSession: (client) => claims?.release(client),
     };
     let claims: SessionClaims | undefined;
-    cleanups.push(() => {
-      ctx.connectLimiter.close();
-      ctx.authFailureLimiter.close();
-      ctx.provisionAddressLimiter.close();
-      ctx.provisionCreateLimiter.close();
-    });
 
     const requests = createDeviceRequests(ctx, redis);
     const firmware = createFirmwareServer(ctx, redis);
@@ -294,41 +270,7 @@ export async function startGateway(config: BrokerConfig, opts: { logger?: Logger
       listenersClosed = Promise.all(listeners.map((l) => l.close()));
     });
     const handle = createGuardedHandle(ctx, b);
-    const limits = {
-      handshakeTimeoutMs: config.CONNECT_TIMEOUT_MS,
-      maxWsMessageBytes: maxPacketBytes(config.MAX_PAYLOAD_BYTES),
-    };
-    const proxy = config.MQTT_PROXY_PROTOCOL
-      ? {
-          timeoutMs: config.CONNECT_TIMEOUT_MS,
-          onInvalid: (why: string) => {
-            ctx.metrics.refused.inc({ reason: 'proxy_header' });
-            logger.debug({ why }, 'connection closed: PROXY protocol header');
-          },
-        }
-      : undefined;
-    const tcp = await listenTcp(handle, config.MQTT_PORT, config.MQTT_HOST, proxy);
-    listeners.push(tcp);
-    let tls: Listener | undefined;
-    if (config.MQTT_TLS_CERT && config.MQTT_TLS_KEY) {
-      tls = await listenTls(
-        handle,
-        config.MQTTS_PORT,
-        config.MQTT_HOST,
-        config.MQTT_TLS_CERT,
-        config.MQTT_TLS_KEY,
-        limits,
-        proxy,
-      );
-      listeners.push(tls);
-    } else if (config.MQTT_TLS_CERT || config.MQTT_TLS_KEY) {
-      throw new Error('MQTT TLS needs both MQTT_TLS_CERT and MQTT_TLS_KEY');
-    }
-    let ws: Listener | undefined;
-    if (config.MQTT_WS_PORT !== undefined) {
-      ws = await listenWebSocket(handle, config.MQTT_WS_PORT, config.MQTT_HOST, limits, proxy);
-      listeners.push(ws);
-    }
+    const { tcp, tls, ws } = await openListeners(ctx, handle, listeners);
     const http = await startHttp({
       port: config.BROKER_HTTP_PORT,
       host: config.BROKER_HTTP_HOST,

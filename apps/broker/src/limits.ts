@@ -5,8 +5,10 @@
  * a device has one session). A bucket costs a few numbers; idle IP buckets are swept so a
  * scan does not grow the map.
  */
+import { PROVISION_ADDRESS_BUCKET, PROVISION_CREATE_BUCKET } from '@spms/device-auth';
 import { defineTokenBucket, takeToken } from '@spms/queue';
 import type { Redis } from 'ioredis';
+import type { BrokerConfig } from './config.js';
 
 export class TokenBucket {
   private tokens: number;
@@ -129,4 +131,53 @@ export class SharedKeyedLimiter {
   close(): void {
     this.local.close();
   }
+}
+
+export interface BrokerLimiters {
+  connectLimiter: SharedKeyedLimiter;
+  authFailureLimiter: SharedKeyedLimiter;
+  provisionAddressLimiter: SharedKeyedLimiter;
+  provisionCreateLimiter: SharedKeyedLimiter;
+}
+
+/** The broker's shared limiters (their keys as the API's, for provisioning) and their close. */
+export function createBrokerLimiters(
+  redis: Redis,
+  config: Pick<
+    BrokerConfig,
+    | 'REDIS_PREFIX'
+    | 'CONNECT_RATE_PER_IP'
+    | 'AUTH_FAILURES_PER_IP'
+    | 'PROVISION_REQUESTS_PER_IP_PER_MIN'
+    | 'PROVISION_CREATES_PER_PROFILE_PER_MIN'
+  >,
+): { limiters: BrokerLimiters; close(): void } {
+  const limiters: BrokerLimiters = {
+    connectLimiter: new SharedKeyedLimiter(
+      redis,
+      `${config.REDIS_PREFIX}:broker:connects:`,
+      config.CONNECT_RATE_PER_IP,
+    ),
+    authFailureLimiter: new SharedKeyedLimiter(
+      redis,
+      `${config.REDIS_PREFIX}:broker:authfail:`,
+      config.AUTH_FAILURES_PER_IP,
+    ),
+    provisionAddressLimiter: new SharedKeyedLimiter(
+      redis,
+      `${config.REDIS_PREFIX}:throttle:${PROVISION_ADDRESS_BUCKET}`,
+      config.PROVISION_REQUESTS_PER_IP_PER_MIN,
+    ),
+    provisionCreateLimiter: new SharedKeyedLimiter(
+      redis,
+      `${config.REDIS_PREFIX}:throttle:${PROVISION_CREATE_BUCKET}`,
+      config.PROVISION_CREATES_PER_PROFILE_PER_MIN,
+    ),
+  };
+  return {
+    limiters,
+    close() {
+      for (const l of Object.values(limiters)) l.close();
+    },
+  };
 }

@@ -8,7 +8,7 @@
  * - `GET /:id/image` the image, streamed (operator);
  * - `DELETE /:id` (admin): 409 while a device, a profile or an unfinished rollout uses it.
  * Firmware is fleet-wide (not scoped); assignment counts show only devices in your scope,
- * and `activeRollouts` only the rollouts you can see (routes/rollouts/store.ts).
+ * and `activeRollouts` only the rollouts you can see (routes/rollouts/targets.ts).
  * Assignment itself: PATCH /api/devices/{idOrName} or /api/profiles/{idOrName} with
  * `{"firmwareId"}`; staged rollouts: /api/rollouts.
  */
@@ -29,7 +29,7 @@ import { AppError, type AppErrorCode } from '../../core/errors.js';
 import { SqlParams, scopeCondition } from '../../core/scope.js';
 import { requireRole } from '../../plugins/auth.js';
 import { ErrorBody, errorResponses, formatSchemaErrors } from '../error-schema.js';
-import { visibleCondition } from '../rollouts/store.js';
+import { visibleCondition } from '../rollouts/targets.js';
 import {
   Firmware,
   FirmwareDetail,
