@@ -1,10 +1,13 @@
 /**
  * Redis (the durable queue) going away: no PUBACK for what cannot be enqueued, new devices
  * told "server unavailable", the failure visible in /readyz and /metrics, and recovery
- * without a restart. Uses its own throw-away redis-server, never the shared one.
+ * without a restart; a Redis that comes back empty gets the owner records of the sessions
+ * that stayed connected again at once. Uses its own throw-away redis-server, never the shared one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { sessionOwnersKey } from '@spms/queue';
 import { freePort } from '@spms/testing';
+import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, until } from './test-support/harness.js';
@@ -97,5 +100,30 @@ describe('Redis outage', () => {
     expect(telemetry).toHaveLength(1);
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
     await again.endAsync();
+  }, 40_000);
+
+  it('claims the sessions that stayed connected again as soon as an empty Redis is back', async () => {
+    // Shipped SESSION_FULL_CHECK_MS (60 s): only the reconnect can bring the record back in time.
+    const owners = sessionOwnersKey(h.redis.prefix);
+    const record = async () => {
+      const r = new Redis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await r.connect();
+        return await r.hgetall(owners);
+      } catch {
+        return null;
+      } finally {
+        r.disconnect();
+      }
+    };
+    const idle = await h.connect({ username: TOKEN });
+    await until(async () => Object.keys((await record()) ?? {}).length === 1);
+    const base = `http://127.0.0.1:${h.gateway.httpPort}`;
+    await stopRedis();
+    await until(async () => (await fetch(`${base}/readyz`)).status === 503);
+    await startRedis(); // no persistence: it comes back empty
+    await until(async () => Object.keys((await record()) ?? {}).length === 1, 8000);
+    expect(idle.connected).toBe(true);
+    await idle.endAsync();
   }, 40_000);
 });

@@ -7,9 +7,13 @@
  * set (gatewayInboxKey); the pub/sub message on sessionClaimsChannel only wakes that broker.
  * Each broker reads its inbox on the wake-up and on every sweep (CROSS_PROCESS_SWEEP_MS), and
  * closes a session whose recorded owner is no longer its own claim, as `session_replaced`.
- * So a lost message delays a takeover by at most a sweep. Every tenth sweep also compares
- * all local sessions with the record (a Redis that lost data, a claim that failed while
- * Redis was down), claiming again where the record is missing.
+ * So a lost message delays a takeover by at most a sweep. All local sessions are compared with
+ * the record, claiming again where it is missing, whenever the connection to Redis is made
+ * again (a claim that failed because Redis was away; a Redis that came back without its data),
+ * and every SESSION_FULL_CHECK_MS (default 60 s) as a backstop (records lost otherwise). The
+ * full check allocates ~0.6 KB per session (most of an idle broker's allocation); every 10 s,
+ * as it once ran, that is ~1 MB/s at 16,000 sessions, the rate above which a full collection
+ * leaves V8's young generation at the size a storm grew it to (32 MiB; storm-gc.ts).
  *
  * The inbox also carries `c:<deviceId>` from command senders (commands.ts drains those), and
  * gatewayAliveKey, refreshed every sweep, tells senders that this broker is running.
@@ -92,7 +96,6 @@ const RELEASE = script(`
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return 0`);
 
-const FULL_CHECK_EVERY = 10;
 const BATCH = 1000;
 
 export interface SessionClaims {
@@ -166,7 +169,8 @@ export async function startSessionClaims(
       },
       (err: unknown) => {
         claiming.delete(client);
-        // Claimed again by the full check once Redis answers; until then other brokers can't see it.
+        // Claimed again by the full check once Redis answers (a reconnect starts one at once);
+        // until then other brokers can't see it.
         ctx.logger.warn({ err, deviceId }, 'session claim not recorded');
       },
     );
@@ -206,7 +210,8 @@ export async function startSessionClaims(
     }
   }
 
-  let sweeps = 0;
+  /** When all sessions were last compared with the record; 0: at the next sweep. */
+  let lastFullCheck = Date.now();
   let running: Promise<void> | null = null;
   /** A wake-up came during a sweep: its inbox entry may have landed after that sweep's read. */
   let again = false;
@@ -222,7 +227,10 @@ export async function startSessionClaims(
           again = false;
           await readInbox();
         } while (again);
-        if (++sweeps % FULL_CHECK_EVERY === 0) await checkOwnership([...ctx.devices.values()]);
+        if (Date.now() - lastFullCheck >= ctx.config.SESSION_FULL_CHECK_MS) {
+          lastFullCheck = Date.now();
+          await checkOwnership([...ctx.devices.values()]);
+        }
       } catch (err) {
         ctx.logger.debug({ err }, 'session sweep failed; retried next interval');
       } finally {
@@ -236,6 +244,13 @@ export async function startSessionClaims(
     if (ch === channel && message === gatewayId) void sweep();
   });
   await subscriber.subscribe(channel);
+  // Connected again (Redis restarted, failed over, or the link broke): what it holds may have
+  // lost records, so the next sweep compares every session (at once, not a sweep later).
+  const onReady = () => {
+    lastFullCheck = 0;
+    void sweep();
+  };
+  redis.on('ready', onReady);
   await sweep();
   const timer = setInterval(() => void sweep(), CROSS_PROCESS_SWEEP_MS);
   timer.unref();
@@ -254,6 +269,7 @@ export async function startSessionClaims(
     sweep,
     async close() {
       clearInterval(timer);
+      redis.off('ready', onReady);
       await running;
       await redis.del(gatewayAliveKey(prefix, gatewayId), inbox).catch(() => {});
     },
