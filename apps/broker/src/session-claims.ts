@@ -11,9 +11,8 @@
  * the record, claiming again where it is missing, whenever the connection to Redis is made
  * again (a claim that failed because Redis was away; a Redis that came back without its data),
  * and every SESSION_FULL_CHECK_MS (default 60 s) as a backstop (records lost otherwise). The
- * full check allocates ~0.6 KB per session (most of an idle broker's allocation); every 10 s,
- * as it once ran, that is ~1 MB/s at 16,000 sessions, the rate above which a full collection
- * leaves V8's young generation at the size a storm grew it to (32 MiB; storm-gc.ts).
+ * full check allocates ~0.6 KB per session and asks Redis for every record; it once ran every
+ * 10 s, most of an idle broker's allocation (~1 MB/s at 16,000 sessions) and Redis work.
  *
  * The inbox also carries `c:<deviceId>` from command senders (commands.ts drains those), and
  * gatewayAliveKey, refreshed every sweep, tells senders that this broker is running.
