@@ -114,8 +114,8 @@ export const BrokerConfigSchema = Type.Object({
   PUBSUB_WAKEUPS: Type.Boolean({ default: true, description: 'true or false' }),
   /**
    * How often every session of this process is compared with its owner record in Redis, a
-   * backstop for a Redis that lost records without the connection dropping (a dropped
-   * connection triggers the comparison at once; session-claims.ts).
+   * backstop for records lost without the connection dropping, as in a Redis Cluster failover
+   * (a dropped connection triggers the comparison at once; session-claims.ts).
    */
   SESSION_FULL_CHECK_MS: PositiveInt(60_000, 'milliseconds between full session-ownership checks'),
   /** How long authenticated credentials stay cached (revocations are pushed, not waited for). */

@@ -46,6 +46,7 @@ export interface GatewayMetrics {
   commands: Counter<'kind' | 'result'>;
   /** Sessions here closed because the device connected to another broker process. */
   takeovers: Counter;
+  claimFailures: Counter;
   /** Full garbage collections after connect storms (storm-gc.ts) and the time they paused. */
   stormCollections: Counter;
   stormCollectionSeconds: Counter;
@@ -134,6 +135,11 @@ export function createMetrics(opts: {
     takeovers: new Counter({
       name: 'spms_broker_session_takeovers_total',
       help: 'Sessions on this broker closed because the same device connected to another broker process',
+      registers: [registry],
+    }),
+    claimFailures: new Counter({
+      name: 'spms_broker_session_claim_failures_total',
+      help: 'Session ownership claims Redis did not record (tried again at the next sweep; until then other processes cannot see the session)',
       registers: [registry],
     }),
     stormCollections: new Counter({

@@ -10,7 +10,7 @@ import { freePort } from '@spms/testing';
 import { Redis } from 'ioredis';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness, until } from './test-support/harness.js';
+import { gatewayMetric, type Harness, startHarness, until } from './test-support/harness.js';
 
 let h: Harness;
 let redisPort: number;
@@ -125,5 +125,29 @@ describe('Redis outage', () => {
     await until(async () => Object.keys((await record()) ?? {}).length === 1, 8000);
     expect(idle.connected).toBe(true);
     await idle.endAsync();
+  }, 40_000);
+
+  it('records a claim Redis refused, with the connection up, at the next sweep', async () => {
+    const owners = sessionOwnersKey(h.redis.prefix);
+    const r = new Redis(`redis://127.0.0.1:${redisPort}`);
+    try {
+      await until(async () => (await connack()) === 0, 15_000); // the queue is back from the restart
+      await until(async () => (await r.hlen(owners)) === 0);
+      // Not a hash: the claim script fails at its first command, before it writes (standing in
+      // for a Redis out of memory, or a Cluster node failing over), while the queue works on.
+      await r.set(owners, 'not a hash');
+      const failures = () => gatewayMetric(h, 'spms_broker_session_claim_failures_total');
+      const before = await failures();
+      const device = await h.connect({ username: TOKEN });
+      await until(async () => (await failures()) > before);
+      expect(await r.get(owners)).toBe('not a hash');
+      await r.del(owners);
+      // Shipped SESSION_FULL_CHECK_MS (60 s): only the retry at the next sweep can do it in time.
+      await until(async () => (await r.hlen(owners)) === 1, 8000);
+      expect(device.connected).toBe(true);
+      await device.endAsync();
+    } finally {
+      r.disconnect();
+    }
   }, 40_000);
 });

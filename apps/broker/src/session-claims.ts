@@ -7,10 +7,12 @@
  * set (gatewayInboxKey); the pub/sub message on sessionClaimsChannel only wakes that broker.
  * Each broker reads its inbox on the wake-up and on every sweep (CROSS_PROCESS_SWEEP_MS), and
  * closes a session whose recorded owner is no longer its own claim, as `session_replaced`.
- * So a lost message delays a takeover by at most a sweep. All local sessions are compared with
- * the record, claiming again where it is missing, whenever the connection to Redis is made
- * again (a claim that failed because Redis was away; a Redis that came back without its data),
- * and every SESSION_FULL_CHECK_MS (default 60 s) as a backstop (records lost otherwise). The
+ * So a lost message delays a takeover by at most a sweep. A claim that failed (Redis out of
+ * memory, away for a moment) is made again by the next sweep that reaches Redis. All local
+ * sessions are compared with the record, claiming again where it is missing, whenever the
+ * connection to Redis is made again (a Redis that came back without its data), and every
+ * SESSION_FULL_CHECK_MS (default 60 s) as a backstop: records lost while the connection stayed
+ * up, as in a Redis Cluster failover, where ioredis keeps its connection pool. The
  * full check allocates ~0.6 KB per session and asks Redis for every record; it once ran every
  * 10 s, most of an idle broker's allocation (~1 MB/s at 16,000 sessions) and Redis work.
  *
@@ -138,6 +140,9 @@ export async function startSessionClaims(
   const inbox = gatewayInboxKey(prefix, gatewayId);
   const owned = new WeakMap<GatewayClient, string>();
   const claiming = new WeakSet<GatewayClient>();
+  /** Sessions whose claim failed, claimed again by the next sweep (held until then only). */
+  const unrecorded = new Set<GatewayClient>();
+  const warned = new WeakSet<GatewayClient>();
   const live = (c: GatewayClient | undefined): c is GatewayClient => !!c && !c.closed && !!c.spms;
 
   function takenOver(client: GatewayClient, deviceId: string): void {
@@ -168,9 +173,15 @@ export async function startSessionClaims(
       },
       (err: unknown) => {
         claiming.delete(client);
-        // Claimed again by the full check once Redis answers (a reconnect starts one at once);
-        // until then other brokers can't see it.
-        ctx.logger.warn({ err, deviceId }, 'session claim not recorded');
+        // Claimed again by the next sweep that reaches Redis; until then other brokers can't see it.
+        unrecorded.add(client);
+        ctx.metrics.claimFailures.inc();
+        // Once per session: a Redis refusing writes would otherwise log every session every second.
+        if (warned.has(client)) ctx.logger.debug({ err, deviceId }, 'session claim not recorded again');
+        else {
+          warned.add(client);
+          ctx.logger.warn({ err, deviceId }, 'session claim not recorded');
+        }
       },
     );
   }
@@ -222,13 +233,18 @@ export async function startSessionClaims(
     running = (async () => {
       try {
         await redis.set(gatewayAliveKey(prefix, gatewayId), '1', 'PX', GATEWAY_ALIVE_TTL_MS);
+        for (const client of unrecorded) {
+          unrecorded.delete(client);
+          if (live(client) && ctx.devices.get(client.spms?.device.id as string) === client) claim(client);
+        }
         do {
           again = false;
           await readInbox();
         } while (again);
         if (Date.now() - lastFullCheck >= ctx.config.SESSION_FULL_CHECK_MS) {
-          lastFullCheck = Date.now();
+          const started = Date.now();
           await checkOwnership([...ctx.devices.values()]);
+          lastFullCheck = started; // not when it failed half-way: the next sweep tries again
         }
       } catch (err) {
         ctx.logger.debug({ err }, 'session sweep failed; retried next interval');
@@ -269,6 +285,7 @@ export async function startSessionClaims(
     async close() {
       clearInterval(timer);
       redis.off('ready', onReady);
+      unrecorded.clear();
       await running;
       await redis.del(gatewayAliveKey(prefix, gatewayId), inbox).catch(() => {});
     },
