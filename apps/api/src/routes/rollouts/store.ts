@@ -1,7 +1,7 @@
 /**
- * The rollouts' SQL for the operator API: creating one (its scope resolved to a device list by targets.ts,
- * inside the caller's scope, planned into waves), reading them with counts, and the
- * operator's pause, resume and cancel. The worker's controller (apps/worker/src/rollouts)
+ * The rollouts' SQL for the operator API: creating one (its scope resolved to a device list
+ * inside the caller's scope by targets.ts, planned into waves), reading them with counts, and
+ * the operator's pause, resume and cancel. The worker's controller (apps/worker/src/rollouts)
  * does everything else.
  *
  * Visibility: a scoped principal sees a rollout only when every one of its devices is in
